@@ -1,0 +1,301 @@
+//! Git repositories with content for tests, served by [`GitHttpServer`]
+//! and [`GitSshServer`](crate::GitSshServer).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result, io};
+use crate::process::{Supervisor, run};
+
+/// The author of commits made by the helpers.
+pub const AUTHOR_NAME: &str = "Flux Testenv";
+/// The author e-mail of commits made by the helpers.
+pub const AUTHOR_EMAIL: &str = "testenv@example.invalid";
+
+/// A `git` command isolated from the user's and the system's git
+/// configuration, with a fixed author and `main` as the default branch.
+pub fn git_command() -> Command {
+    let mut command = Command::new("git");
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+        .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+        .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
+        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL)
+        .args(["-c", "init.defaultBranch=main"]);
+    command
+}
+
+/// Runs `git ARGS` in `dir`, returning stdout.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    run(git_command().current_dir(dir).args(args))
+}
+
+/// A bare repository on a test server plus a working copy that the helpers
+/// write, commit, tag and push from. Pushes go straight to the bare
+/// repository on disk; clients under test use [`GitRepo::url`].
+#[derive(Debug, Clone)]
+pub struct GitRepo {
+    url: String,
+    bare: PathBuf,
+    work: PathBuf,
+}
+
+impl GitRepo {
+    /// Creates bare repository `<root>/<name>.git` and its working copy under `work_root`.
+    pub(crate) fn create(root: &Path, work_root: &Path, name: &str, url: String) -> Result<Self> {
+        if name.is_empty() || name.contains("..") || name.starts_with('/') {
+            return Err(Error::Parse {
+                what: "repository name".to_string(),
+                reason: format!("{name:?} is not a relative name"),
+            });
+        }
+        let bare = root.join(format!("{name}.git"));
+        let work = work_root.join(name);
+        fs::create_dir_all(&bare).map_err(io(format!("creating {}", bare.display())))?;
+        fs::create_dir_all(&work).map_err(io(format!("creating {}", work.display())))?;
+        git(&bare, &["init", "--quiet", "--bare"])?;
+        // Served over HTTP: allow pushes; keep refs in files so tests can read them.
+        git(&bare, &["config", "http.receivepack", "true"])?;
+        git(&work, &["init", "--quiet"])?;
+        git(&work, &["remote", "add", "origin", &bare.to_string_lossy()])?;
+        Ok(Self { url, bare, work })
+    }
+
+    /// The URL clients use (`http://…` or `ssh://…`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bare repository on disk.
+    pub fn bare_path(&self) -> &Path {
+        &self.bare
+    }
+
+    /// The helpers' working copy.
+    pub fn work_path(&self) -> &Path {
+        &self.work
+    }
+
+    /// Writes `contents` to `path` (relative) in the working copy.
+    pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> Result<&Self> {
+        let file = self.work.join(path);
+        if let Some(parent) = file.parent() {
+            fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+        }
+        fs::write(&file, contents).map_err(io(format!("writing {}", file.display())))?;
+        Ok(self)
+    }
+
+    /// Removes file or folder `path` from the working copy.
+    pub fn remove(&self, path: &str) -> Result<&Self> {
+        let file = self.work.join(path);
+        let removed = if file.is_dir() {
+            fs::remove_dir_all(&file)
+        } else {
+            fs::remove_file(&file)
+        };
+        removed.map_err(io(format!("removing {}", file.display())))?;
+        Ok(self)
+    }
+
+    /// Commits everything in the working copy on the current branch, pushes
+    /// it, and returns the commit's SHA-1.
+    pub fn commit(&self, message: &str) -> Result<String> {
+        git(&self.work, &["add", "--all"])?;
+        git(
+            &self.work,
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+        )?;
+        let branch = self.current_branch()?;
+        git(
+            &self.work,
+            &[
+                "push",
+                "--quiet",
+                "--force",
+                "origin",
+                &format!("HEAD:refs/heads/{branch}"),
+            ],
+        )?;
+        self.head()
+    }
+
+    /// Creates tag `name` on HEAD (annotated when `message` is given) and pushes it.
+    pub fn tag(&self, name: &str, message: Option<&str>) -> Result<&Self> {
+        match message {
+            Some(message) => git(&self.work, &["tag", "--force", "-a", name, "-m", message])?,
+            None => git(&self.work, &["tag", "--force", name])?,
+        };
+        git(
+            &self.work,
+            &[
+                "push",
+                "--quiet",
+                "--force",
+                "origin",
+                &format!("refs/tags/{name}"),
+            ],
+        )?;
+        Ok(self)
+    }
+
+    /// Switches the working copy to branch `name`, creating it from HEAD if needed.
+    pub fn checkout(&self, name: &str) -> Result<&Self> {
+        if git(&self.work, &["rev-parse", "--verify", "--quiet", name]).is_ok() {
+            git(&self.work, &["checkout", "--quiet", name])?;
+        } else {
+            git(&self.work, &["checkout", "--quiet", "-b", name])?;
+        }
+        Ok(self)
+    }
+
+    /// The SHA-1 of the working copy's HEAD.
+    pub fn head(&self) -> Result<String> {
+        Ok(git(&self.work, &["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    fn current_branch(&self) -> Result<String> {
+        Ok(git(&self.work, &["symbolic-ref", "--short", "HEAD"])?
+            .trim()
+            .to_string())
+    }
+}
+
+/// Authentication a test HTTP server demands.
+#[derive(Clone, Debug, Default)]
+pub enum HttpAuth {
+    /// Anonymous access.
+    #[default]
+    None,
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(String),
+}
+
+impl HttpAuth {
+    /// Basic authentication with `username` and `password`.
+    pub fn basic(username: &str, password: &str) -> Self {
+        Self::Basic {
+            username: username.to_string(),
+            password: password.to_string(),
+        }
+    }
+
+    /// Bearer-token authentication.
+    pub fn bearer(token: &str) -> Self {
+        Self::Bearer(token.to_string())
+    }
+}
+
+const HTTP_SERVER_PY: &str = include_str!("../assets/http_server.py");
+
+/// Starts the Python HTTP front (`mode` is `git` or `static`) serving
+/// `root`, under `supervisor` as component `name`; returns its port.
+pub(crate) fn start_http_front(
+    supervisor: &mut Supervisor,
+    name: &str,
+    mode: &str,
+    root: &Path,
+    auth: &HttpAuth,
+) -> Result<u16> {
+    let script = supervisor.dir().join("http_server.py");
+    fs::write(&script, HTTP_SERVER_PY).map_err(io("writing http_server.py"))?;
+    let port_file = supervisor.dir().join(format!("{name}.port"));
+    let mut command = Command::new("python3");
+    command.arg(&script).arg(mode).arg(root).arg(&port_file);
+    command.env_remove("TESTENV_BASIC_AUTH");
+    command.env_remove("TESTENV_BEARER_TOKEN");
+    match auth {
+        HttpAuth::None => {}
+        HttpAuth::Basic { username, password } => {
+            command.env("TESTENV_BASIC_AUTH", format!("{username}:{password}"));
+        }
+        HttpAuth::Bearer(token) => {
+            command.env("TESTENV_BEARER_TOKEN", token);
+        }
+    }
+    supervisor.spawn(name, command)?;
+    supervisor.wait_for_port_file(name, &port_file)
+}
+
+/// Smart-HTTP git (the real `git http-backend`) on 127.0.0.1, with optional
+/// basic or bearer authentication and chunked request bodies (large pushes).
+#[derive(Debug)]
+pub struct GitHttpServer {
+    supervisor: Supervisor,
+    port: u16,
+    root: PathBuf,
+    auth: HttpAuth,
+}
+
+impl GitHttpServer {
+    /// Starts an anonymous server.
+    pub fn start() -> Result<Self> {
+        Self::start_with_auth(HttpAuth::None)
+    }
+
+    /// Starts a server that demands `auth`.
+    pub fn start_with_auth(auth: HttpAuth) -> Result<Self> {
+        let mut supervisor = Supervisor::new("git-http")?;
+        let root = supervisor.dir().join("repos");
+        fs::create_dir_all(&root).map_err(io("creating the repository root"))?;
+        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth)?;
+        Ok(Self {
+            supervisor,
+            port,
+            root,
+            auth,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL of repository `name`: `http://127.0.0.1:PORT/NAME.git`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}.git", self.base_url())
+    }
+
+    /// The URL of repository `name` with the basic-auth credentials in it
+    /// (for the git CLI); the plain URL when the server has none.
+    pub fn url_with_credentials(&self, name: &str) -> String {
+        match &self.auth {
+            HttpAuth::Basic { username, password } => {
+                format!("http://{username}:{password}@127.0.0.1:{}/{name}.git", self.port)
+            }
+            _ => self.url(name),
+        }
+    }
+
+    /// The authentication the server demands.
+    pub fn auth(&self) -> &HttpAuth {
+        &self.auth
+    }
+
+    /// Creates an empty repository `name` served at [`GitHttpServer::url`].
+    pub fn create_repo(&self, name: &str) -> Result<GitRepo> {
+        GitRepo::create(
+            &self.root,
+            &self.supervisor.dir().join("work"),
+            name,
+            self.url(name),
+        )
+    }
+
+    /// The server's request log (one line per request).
+    pub fn log(&self) -> String {
+        self.supervisor.log_tail("git-http", 1000)
+    }
+}

@@ -1,0 +1,136 @@
+//! An OCI registry: the Distribution registry of Debian's `docker-registry`.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::error::{Result, io};
+use crate::helm_repo::helm_command;
+use crate::process::{Supervisor, free_port, port_open, run, tool};
+
+/// A registry on 127.0.0.1 (plain HTTP), with filesystem storage, deletes
+/// enabled and optional htpasswd (bcrypt) basic authentication.
+#[derive(Debug)]
+pub struct OciRegistry {
+    supervisor: Supervisor,
+    port: u16,
+    credentials: Option<(String, String)>,
+}
+
+impl OciRegistry {
+    /// Starts an anonymous registry.
+    pub fn start() -> Result<Self> {
+        Self::start_inner(None)
+    }
+
+    /// Starts a registry that demands basic authentication.
+    pub fn start_with_basic_auth(username: &str, password: &str) -> Result<Self> {
+        Self::start_inner(Some((username.to_string(), password.to_string())))
+    }
+
+    fn start_inner(credentials: Option<(String, String)>) -> Result<Self> {
+        let binary = tool("docker-registry")?;
+        let mut supervisor = Supervisor::new("oci-registry")?;
+        let dir = supervisor.dir().to_path_buf();
+        let port = free_port()?;
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        if let Some((username, password)) = &credentials {
+            let line = run(Command::new("htpasswd").args(["-nbB", username, password]))?;
+            fs::write(dir.join("htpasswd"), line.trim()).map_err(io("writing htpasswd"))?;
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: flux-testenv\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
+        }
+        let config_path = dir.join("config.yml");
+        fs::write(&config_path, config).map_err(io("writing the registry config"))?;
+        let mut command = Command::new(binary);
+        command.arg("serve").arg(&config_path);
+        supervisor.spawn("docker-registry", command)?;
+        supervisor.wait_until("docker-registry", Duration::from_secs(30), |_| {
+            port_open(port)
+        })?;
+        Ok(Self {
+            supervisor,
+            port,
+            credentials,
+        })
+    }
+
+    /// `127.0.0.1:PORT`, the registry host for image references.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    /// Pushes chart archive `archive` with the real `helm push` under
+    /// `oci://HOST/<repository>`; returns the pushed reference
+    /// (`HOST/<repository>/<chart>:<version>`) and its digest.
+    pub fn push_helm_chart(&self, archive: &Path, repository: &str) -> Result<(String, String)> {
+        let mut command = helm_command(self.supervisor.dir())?;
+        command
+            .arg("push")
+            .arg(archive)
+            .arg(format!("oci://{}/{repository}", self.host()))
+            .arg("--plain-http");
+        self.add_credentials(&mut command);
+        // helm writes "Pushed: REF" and "Digest: sha256:…" on stderr.
+        let output = command.output().map_err(io("running helm push"))?;
+        let text = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(crate::Error::Command {
+                command: format!("{command:?}"),
+                status: output.status.to_string(),
+                stderr: text,
+            });
+        }
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        Ok((field("Pushed:"), field("Digest:")))
+    }
+
+    /// Pulls chart `oci://HOST/<repository>/<chart>` at `version` with the
+    /// real `helm pull` into `destination`.
+    pub fn pull_helm_chart(
+        &self,
+        repository_and_chart: &str,
+        version: &str,
+        destination: &Path,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<String> {
+        let mut command = helm_command(self.supervisor.dir())?;
+        command
+            .arg("pull")
+            .arg(format!("oci://{}/{repository_and_chart}", self.host()))
+            .args(["--version", version, "--plain-http", "--destination"])
+            .arg(destination);
+        if let Some((username, password)) = credentials {
+            command.args(["--username", username, "--password", password]);
+        }
+        run(&mut command)
+    }
+
+    fn add_credentials(&self, command: &mut Command) {
+        if let Some((username, password)) = &self.credentials {
+            command.args(["--username", username, "--password", password]);
+        }
+    }
+
+    /// The registry's log (access log included).
+    pub fn log(&self) -> String {
+        self.supervisor.log_tail("docker-registry", 1000)
+    }
+}

