@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, idempotently, into the per-user cache
 # ($FLUX_RS_CACHE, default ~/.cache/flux-rs), so that a fresh clone reuses it:
-#   - Debian packages (git, openssh-server, openssl, apache2-utils, curl);
+#   - Debian packages (git, openssh-server, apache2-utils, curl, python3);
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
@@ -13,21 +13,28 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-apt_packages=(git openssh-server openssh-client openssl apache2-utils curl ca-certificates python3)
+# Debian packages, by the command the tests run from each.
 missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || missing+=("$2"); }
+need git git
+need /usr/sbin/sshd openssh-server
+need ssh-keygen openssh-client
+need htpasswd apache2-utils
+need curl curl
+need python3 python3
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   # Keep the package from starting a system sshd on port 22.
+  policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod +x /usr/sbin/policy-rc.d
+    policy=1
   fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
 # sshd refuses to start without its privilege-separation directory.
 if [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then mkdir -p -m 0755 /run/sshd; fi

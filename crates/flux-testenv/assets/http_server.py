@@ -58,7 +58,9 @@ class Handler(SimpleHTTPRequestHandler):
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
-                    return b"".join(parts)
+                    body = b"".join(parts)
+                    sys.stderr.write("chunked request body: %d bytes\n" % len(body))
+                    return body
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)

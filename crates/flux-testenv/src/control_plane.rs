@@ -12,7 +12,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::error::{Error, Result, io, kube as kube_err};
-use crate::pki::{TestCa, private_key_pem};
+use crate::pki::{TestCa, signing_key_pem};
 use crate::process::{Supervisor, free_port, port_open, tool};
 
 /// How long a component may take to become ready.
@@ -101,7 +101,9 @@ impl ControlPlane {
         let serving_key = write("apiserver.key", &serving.key_pem)?;
         let admin_cert = write("admin.crt", &admin.cert_pem)?;
         let admin_key = write("admin.key", &admin.key_pem)?;
-        let sa_key = write("sa.key", &private_key_pem()?)?;
+        let (sa_private, sa_public) = signing_key_pem()?;
+        let sa_key = write("sa.key", &sa_private)?;
+        let sa_pub = write("sa.pub", &sa_public)?;
 
         // etcd.
         let etcd_port = free_port()?;
@@ -142,8 +144,11 @@ impl ControlPlane {
             .arg("--service-cluster-ip-range=10.0.0.0/24")
             .arg("--allow-privileged=true")
             .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
-            .arg(format!("--service-account-key-file={}", sa_key.display()))
-            .arg(format!("--service-account-signing-key-file={}", sa_key.display()))
+            .arg(format!("--service-account-key-file={}", sa_pub.display()))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                sa_key.display()
+            ))
             // The `kubernetes` Endpoints object rejects loopback addresses.
             .arg("--endpoint-reconciler-type=none")
             .arg("--shutdown-delay-duration=0s")
@@ -185,7 +190,10 @@ impl ControlPlane {
                     "--authentication-kubeconfig={}",
                     kubeconfig.display()
                 ))
-                .arg(format!("--authorization-kubeconfig={}", kubeconfig.display()))
+                .arg(format!(
+                    "--authorization-kubeconfig={}",
+                    kubeconfig.display()
+                ))
                 .arg("--bind-address=127.0.0.1")
                 .arg(format!("--secure-port={}", free_port()?))
                 .arg("--leader-elect=false")
@@ -199,7 +207,10 @@ impl ControlPlane {
             supervisor.spawn("kube-controller-manager", kcm)?;
             // Ready once its ServiceAccount controller has done its first pass.
             supervisor.wait_until("kube-controller-manager", START_TIMEOUT, |_| {
-                matches!(block_on(default_service_account_exists(config.clone())), Ok(Ok(true)))
+                matches!(
+                    block_on(default_service_account_exists(config.clone())),
+                    Ok(Ok(true))
+                )
             })?;
         }
 

@@ -23,7 +23,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A component did not start or did not become ready.
-    #[error("{component} failed to start: {reason}\n--- last lines of {component}'s log ---\n{log_tail}")]
+    #[error(
+        "{component} failed to start: {reason}\n--- last lines of {component}'s log ---\n{log_tail}"
+    )]
     Start {
         /// The component (etcd, kube-apiserver, sshd, ...).
         component: String,

@@ -273,7 +273,10 @@ impl GitHttpServer {
     pub fn url_with_credentials(&self, name: &str) -> String {
         match &self.auth {
             HttpAuth::Basic { username, password } => {
-                format!("http://{username}:{password}@127.0.0.1:{}/{name}.git", self.port)
+                format!(
+                    "http://{username}:{password}@127.0.0.1:{}/{name}.git",
+                    self.port
+                )
             }
             _ => self.url(name),
         }

@@ -80,8 +80,8 @@ impl GitSshServer {
         supervisor.spawn("sshd", sshd)?;
         supervisor.wait_until("sshd", Duration::from_secs(30), |_| port_open(port))?;
 
-        let host_pub = fs::read_to_string(dir.join("host_ed25519.pub"))
-            .map_err(io("reading the host key"))?;
+        let host_pub =
+            fs::read_to_string(dir.join("host_ed25519.pub")).map_err(io("reading the host key"))?;
         let mut fields = host_pub.split_whitespace();
         let known_hosts = format!(
             "[127.0.0.1]:{port} {} {}",

@@ -89,7 +89,9 @@ impl TestCa {
     }
 }
 
-/// A new private key, PEM (PKCS#8), for signing (ServiceAccount tokens).
-pub(crate) fn private_key_pem() -> Result<String> {
-    Ok(KeyPair::generate()?.serialize_pem())
+/// A new key pair for signing (ServiceAccount tokens): the private key
+/// (PEM, PKCS#8) and the public key (PEM, SubjectPublicKeyInfo).
+pub(crate) fn signing_key_pem() -> Result<(String, String)> {
+    let key = KeyPair::generate()?;
+    Ok((key.serialize_pem(), key.public_key_pem()))
 }
