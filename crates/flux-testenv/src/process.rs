@@ -23,7 +23,7 @@ dir=$1; pids=""
 while read -r pid; do pids="$pids $pid"; done
 for p in $pids; do kill -TERM "$p" 2>/dev/null; done
 i=0
-while [ $i -lt 100 ]; do
+while [ $i -lt 20 ]; do
   alive=""
   for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
   [ -z "$alive" ] && break
