@@ -1,0 +1,34 @@
+//! Rust types of the Flux toolkit APIs — every kind, in every version a Flux
+//! user may still have in Git — plus the shared meta types and the CRDs
+//! generated from the types.
+//!
+//! No I/O: this crate only describes objects. Controllers read and write
+//! them with `kube`; the CLI prints them; `flux-dev crds` writes the CRD
+//! manifests in `manifests/crds/` from [`crds()`].
+//!
+//! ```
+//! use flux_api::source::v1::GitRepository;
+//!
+//! let repo: GitRepository = flux_api::from_yaml(
+//!     "apiVersion: source.toolkit.fluxcd.io/v1
+//! kind: GitRepository
+//! metadata: {name: podinfo, namespace: flux-system}
+//! spec: {url: 'https://github.com/stefanprodan/podinfo', interval: 1m, ref: {branch: master}}
+//! ",
+//! )?;
+//! assert_eq!(repo.spec.interval, "1m");
+//! # Ok::<(), flux_api::ParseError>(())
+//! ```
+
+pub mod crd;
+pub mod meta;
+pub mod schema;
+pub mod source;
+mod strict;
+
+pub use strict::{ParseError, from_yaml};
+
+/// Every CRD, one per kind, with all its served versions.
+pub fn crds() -> Vec<crd::CrdDefinition> {
+    vec![source::git_repository_crd()]
+}

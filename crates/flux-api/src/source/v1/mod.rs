@@ -1,0 +1,5 @@
+//! `source.toolkit.fluxcd.io/v1`, the storage version.
+
+mod gitrepository;
+
+pub use gitrepository::*;

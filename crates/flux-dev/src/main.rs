@@ -1,0 +1,47 @@
+//! `flux-dev`: developer tasks that keep generated files in step with the code.
+//!
+//! - `flux-dev crds [DIR]` writes one CRD manifest per kind into DIR
+//!   (default `manifests/crds`), generated from `flux-api`'s types, and
+//!   removes stale ones. The `flux-api` tests fail when the committed files
+//!   differ from what this writes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("crds") => write_crds(args.get(1).map(PathBuf::from)),
+        _ => Err("usage: flux-dev crds [DIR]".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("flux-dev: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_crds(dir: Option<PathBuf>) -> Result<(), String> {
+    let dir = dir.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
+    });
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for crd in flux_api::crds() {
+        let file = flux_api::crd::manifest_file_name(&crd);
+        let yaml = crd.to_yaml().map_err(|e| format!("{}: {e}", crd.name()))?;
+        std::fs::write(dir.join(&file), yaml).map_err(|e| format!("writing {file}: {e}"))?;
+        written.push(file);
+    }
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".yaml") && !written.contains(&name) {
+            std::fs::remove_file(entry.path()).map_err(|e| format!("removing {name}: {e}"))?;
+        }
+    }
+    eprintln!("wrote {} CRDs to {}", written.len(), dir.display());
+    Ok(())
+}
