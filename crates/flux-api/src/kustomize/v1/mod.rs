@@ -1,0 +1,5 @@
+//! `kustomize.toolkit.fluxcd.io/v1`, the storage version.
+
+mod kustomization;
+
+pub use kustomization::*;
