@@ -195,7 +195,8 @@ impl CrdDefinition {
                         .columns
                         .iter()
                         .map(|c| {
-                            let mut column = json!({"name": c.name, "type": c.r#type, "jsonPath": c.json_path});
+                            let mut column =
+                                json!({"name": c.name, "type": c.r#type, "jsonPath": c.json_path});
                             if let Some(p) = c.priority {
                                 column["priority"] = json!(p);
                             }
@@ -236,7 +237,10 @@ impl CrdDefinition {
 
     /// The CRD as YAML, as written to `manifests/crds/`.
     pub fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError> {
-        Ok(format!("---\n{}", serde_saphyr::to_string(&self.to_value())?))
+        Ok(format!(
+            "---\n{}",
+            serde_saphyr::to_string(&self.to_value())?
+        ))
     }
 }
 

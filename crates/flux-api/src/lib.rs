@@ -28,7 +28,7 @@ pub mod schema;
 pub mod source;
 mod strict;
 
-pub use strict::{ParseError, from_yaml};
+pub use strict::{ParseError, from_value, from_yaml};
 
 /// Every CRD, one per kind, with all its served versions.
 pub fn crds() -> Vec<crd::CrdDefinition> {

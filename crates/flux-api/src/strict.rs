@@ -27,17 +27,16 @@ const TOP_LEVEL: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"
 
 /// Parses one YAML document into `T`, rejecting unknown fields.
 pub fn from_yaml<T: DeserializeOwned>(yaml: &str) -> Result<T, ParseError> {
-    let value: Value =
-        serde_saphyr::from_str(yaml).map_err(|e| ParseError::Yaml(e.to_string()))?;
+    let value: Value = serde_saphyr::from_str(yaml).map_err(|e| ParseError::Yaml(e.to_string()))?;
     from_value(value)
 }
 
 /// Converts a JSON value into `T`, rejecting unknown fields.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ParseError> {
-    if let Value::Object(map) = &value {
-        if let Some(unknown) = map.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
-            return Err(ParseError::UnknownField(unknown.clone()));
-        }
+    if let Value::Object(map) = &value
+        && let Some(unknown) = map.keys().find(|k| !TOP_LEVEL.contains(&k.as_str()))
+    {
+        return Err(ParseError::UnknownField(unknown.clone()));
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();

@@ -24,13 +24,19 @@ const OLDER_VERSIONS: &[(&str, &[&str])] = &[
     ("helmcharts.source.toolkit.fluxcd.io", &["v1beta2"]),
     ("buckets.source.toolkit.fluxcd.io", &["v1beta2"]),
     ("kustomizations.kustomize.toolkit.fluxcd.io", &["v1beta2"]),
-    ("helmreleases.helm.toolkit.fluxcd.io", &["v2beta1", "v2beta2"]),
+    (
+        "helmreleases.helm.toolkit.fluxcd.io",
+        &["v2beta1", "v2beta2"],
+    ),
     ("providers.notification.toolkit.fluxcd.io", &["v1beta2"]),
     ("alerts.notification.toolkit.fluxcd.io", &["v1beta2"]),
     ("receivers.notification.toolkit.fluxcd.io", &["v1beta2"]),
     ("imagerepositories.image.toolkit.fluxcd.io", &["v1beta2"]),
     ("imagepolicies.image.toolkit.fluxcd.io", &["v1beta2"]),
-    ("imageupdateautomations.image.toolkit.fluxcd.io", &["v1beta2"]),
+    (
+        "imageupdateautomations.image.toolkit.fluxcd.io",
+        &["v1beta2"],
+    ),
 ];
 
 fn cache_dir() -> PathBuf {
@@ -76,10 +82,11 @@ fn upstream() -> BTreeMap<String, Value> {
             let text = std::fs::read_to_string(&file).unwrap();
             let crd: Value = serde_saphyr::from_str(&text).unwrap();
             let name = crd["metadata"]["name"].as_str().unwrap().to_string();
-            if current.contains_key(&name) {
-                older.push(crd);
-            } else {
-                current.insert(name, crd);
+            match current.entry(name) {
+                std::collections::btree_map::Entry::Occupied(_) => older.push(crd),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(crd);
+                }
             }
         }
     }
@@ -130,7 +137,10 @@ fn prepare(mut crd: Value) -> Value {
     if let Some(annotations) = crd["metadata"]["annotations"].as_object_mut() {
         annotations.remove("controller-gen.kubebuilder.io/version");
         if annotations.is_empty() {
-            crd["metadata"].as_object_mut().unwrap().remove("annotations");
+            crd["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("annotations");
         }
     }
     if let Some(versions) = crd["spec"]["versions"].as_array_mut() {
@@ -175,14 +185,21 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
         _ if ours == theirs => {}
         _ => {
             let short = |v: &Value| v.to_string().chars().take(300).collect::<String>();
-            out.push(format!("{path}: ours {} upstream {}", short(ours), short(theirs)));
+            out.push(format!(
+                "{path}: ours {} upstream {}",
+                short(ours),
+                short(theirs)
+            ));
         }
     }
 }
 
 /// Arrays of objects identified by `name` (versions, printer columns).
 fn named(items: &[Value]) -> bool {
-    !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Value::is_string))
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.get("name").is_some_and(Value::is_string))
 }
 
 #[test]
@@ -198,7 +215,12 @@ fn our_crds_match_upstream_field_by_field() {
             differences.push(format!("{name}: not an upstream CRD"));
             continue;
         };
-        diff(name, &prepare(crd.clone()), &prepare(theirs.clone()), &mut differences);
+        diff(
+            name,
+            &prepare(crd.clone()),
+            &prepare(theirs.clone()),
+            &mut differences,
+        );
     }
     let missing: Vec<&String> = upstream.keys().filter(|k| !ours.contains_key(*k)).collect();
     eprintln!("upstream CRDs not generated yet: {missing:?}");

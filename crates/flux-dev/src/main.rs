@@ -24,9 +24,8 @@ fn main() -> ExitCode {
 }
 
 fn write_crds(dir: Option<PathBuf>) -> Result<(), String> {
-    let dir = dir.unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
-    });
+    let dir = dir
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut written = Vec::new();
     for crd in flux_api::crds() {
