@@ -20,6 +20,7 @@
 //! # Ok::<(), flux_api::ParseError>(())
 //! ```
 
+pub mod conditions;
 pub mod crd;
 pub mod kustomize;
 pub mod kustomize_types;

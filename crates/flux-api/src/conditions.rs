@@ -1,0 +1,179 @@
+//! Condition bookkeeping shared by every reconciler, with the semantics of
+//! upstream's `fluxcd/pkg/runtime/conditions` and Kubernetes' own helpers:
+//! setting a condition keeps its `lastTransitionTime` unless the status
+//! changes, and the reconcile-request protocol compares the
+//! `reconcile.fluxcd.io/requestedAt` annotation with the status.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::meta::{Condition, ConditionStatus, RECONCILE_REQUEST_ANNOTATION, condition_type};
+
+/// The condition of type `kind`, if present.
+pub fn get<'a>(conditions: &'a [Condition], kind: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.r#type == kind)
+}
+
+/// True when condition `kind` is present with status `True`.
+pub fn is_true(conditions: &[Condition], kind: &str) -> bool {
+    get(conditions, kind).is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+/// True when the object is Ready at its current `generation`: Ready=True,
+/// computed for that generation, and not Stalled.
+pub fn is_ready(conditions: &[Condition], generation: Option<i64>) -> bool {
+    get(conditions, condition_type::READY).is_some_and(|c| {
+        c.status == ConditionStatus::True
+            && (generation.is_none() || c.observed_generation == generation)
+    }) && !is_true(conditions, condition_type::STALLED)
+}
+
+/// Sets condition `kind`. `lastTransitionTime` becomes `now` only when the
+/// condition is new or its status changes; reason, message and observed
+/// generation are always updated.
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    kind: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+    now: Time,
+) {
+    match conditions.iter_mut().find(|c| c.r#type == kind) {
+        Some(existing) => {
+            if existing.status != status {
+                existing.status = status;
+                existing.last_transition_time = now;
+            }
+            existing.reason = reason.to_string();
+            existing.message = message.to_string();
+            existing.observed_generation = observed_generation;
+        }
+        None => conditions.push(Condition {
+            r#type: kind.to_string(),
+            status,
+            observed_generation,
+            last_transition_time: now,
+            reason: reason.to_string(),
+            message: message.to_string(),
+        }),
+    }
+}
+
+/// Removes condition `kind`; true if it was present.
+pub fn remove(conditions: &mut Vec<Condition>, kind: &str) -> bool {
+    let before = conditions.len();
+    conditions.retain(|c| c.r#type != kind);
+    conditions.len() != before
+}
+
+/// The pending reconcile request: the `reconcile.fluxcd.io/requestedAt`
+/// token when it differs from `last_handled` (the status'
+/// `lastHandledReconcileAt`), else `None`.
+pub fn reconcile_request<'a>(
+    annotations: Option<&'a BTreeMap<String, String>>,
+    last_handled: Option<&str>,
+) -> Option<&'a str> {
+    let token = annotations?.get(RECONCILE_REQUEST_ANNOTATION)?;
+    (Some(token.as_str()) != last_handled).then_some(token.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn set_keeps_transition_time_unless_status_changes() {
+        let mut conditions = Vec::new();
+        set(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::False,
+            "Progressing",
+            "a",
+            Some(1),
+            at(10),
+        );
+        set(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::False,
+            "BuildFailed",
+            "b",
+            Some(2),
+            at(20),
+        );
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].last_transition_time, at(10));
+        assert_eq!(conditions[0].reason, "BuildFailed");
+        assert_eq!(conditions[0].observed_generation, Some(2));
+        set(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::True,
+            "Succeeded",
+            "c",
+            Some(2),
+            at(30),
+        );
+        assert_eq!(conditions[0].last_transition_time, at(30));
+        assert!(is_true(&conditions, "Ready"));
+        assert!(remove(&mut conditions, "Ready"));
+        assert!(!remove(&mut conditions, "Ready"));
+    }
+
+    #[test]
+    fn ready_needs_the_current_generation_and_no_stall() {
+        let mut conditions = Vec::new();
+        set(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::True,
+            "Succeeded",
+            "",
+            Some(3),
+            at(1),
+        );
+        assert!(is_ready(&conditions, Some(3)));
+        assert!(!is_ready(&conditions, Some(4)));
+        set(
+            &mut conditions,
+            "Stalled",
+            ConditionStatus::True,
+            "InvalidPath",
+            "",
+            Some(3),
+            at(1),
+        );
+        assert!(!is_ready(&conditions, Some(3)));
+    }
+
+    #[test]
+    fn reconcile_request_is_pending_until_handled() {
+        let annotations: BTreeMap<String, String> = [(
+            RECONCILE_REQUEST_ANNOTATION.to_string(),
+            "2026-11-25T10:00:00Z".to_string(),
+        )]
+        .into();
+        assert_eq!(
+            reconcile_request(Some(&annotations), None),
+            Some("2026-11-25T10:00:00Z")
+        );
+        assert_eq!(
+            reconcile_request(Some(&annotations), Some("earlier")),
+            Some("2026-11-25T10:00:00Z")
+        );
+        assert_eq!(
+            reconcile_request(Some(&annotations), Some("2026-11-25T10:00:00Z")),
+            None
+        );
+        assert_eq!(reconcile_request(None, None), None);
+    }
+}
