@@ -33,5 +33,9 @@ pub use strict::{ParseError, from_value, from_yaml};
 
 /// Every CRD, one per kind, with all its served versions.
 pub fn crds() -> Vec<crd::CrdDefinition> {
-    vec![source::git_repository_crd(), kustomize::kustomization_crd()]
+    vec![
+        source::git_repository_crd(),
+        source::oci_repository_crd(),
+        kustomize::kustomization_crd(),
+    ]
 }

@@ -67,6 +67,12 @@ fn typed_round_trip(doc: &Value) -> Result<(), String> {
         ("source.toolkit.fluxcd.io/v1beta2", "GitRepository") => {
             round_trip::<source::v1beta2::GitRepository>(doc)
         }
+        ("source.toolkit.fluxcd.io/v1", "OCIRepository") => {
+            round_trip::<source::v1::OCIRepository>(doc)
+        }
+        ("source.toolkit.fluxcd.io/v1beta2", "OCIRepository") => {
+            round_trip::<source::v1beta2::OCIRepository>(doc)
+        }
         ("kustomize.toolkit.fluxcd.io/v1", "Kustomization") => {
             round_trip::<kustomize::v1::Kustomization>(doc)
         }
@@ -83,6 +89,7 @@ fn resource(doc: &Value) -> ApiResource {
     let plural = match gvk.kind.as_str() {
         "GitRepository" => "gitrepositories",
         "Kustomization" => "kustomizations",
+        "OCIRepository" => "ocirepositories",
         other => panic!("no plural for {other}"),
     };
     ApiResource::from_gvk_with_plural(&gvk, plural)
@@ -145,7 +152,7 @@ async fn seed_examples_parse_strictly_and_apply() {
             applied += 1;
         }
     }
-    assert!(applied >= 14, "only {applied} examples");
+    assert!(applied >= 16, "only {applied} examples");
 
     // Upstream's defaults, applied by the API server from our schema.
     let repos: Api<source::v1::GitRepository> = Api::namespaced(cp.client().unwrap(), ns.name());
@@ -166,6 +173,10 @@ async fn seed_examples_parse_strictly_and_apply() {
         legacy.spec.reference.unwrap().branch.as_deref(),
         Some("main")
     );
+    let oci: Api<source::v1::OCIRepository> = Api::namespaced(cp.client().unwrap(), ns.name());
+    let signed = oci.get("app-manifests-signed").await.unwrap();
+    assert_eq!(signed.spec.timeout.as_deref(), Some("60s"));
+    assert_eq!(signed.spec.provider, Some(source::v1::OCIProvider::Generic));
     let legacy_ks = kustomizations.get("legacy").await.unwrap();
     assert!(legacy_ks.spec.prune);
 }

@@ -164,7 +164,9 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
                 out.push(format!("{path}.{key}: only upstream ({})", b[key]));
             }
         }
-        (Value::Array(a), Value::Array(b)) if named(a) && named(b) => {
+        (Value::Array(a), Value::Array(b))
+            if path.ends_with(".versions") && named(a) && named(b) =>
+        {
             let name = |v: &Value| v["name"].as_str().unwrap_or_default().to_string();
             for x in a {
                 let child = format!("{path}[{}]", name(x));

@@ -37,3 +37,29 @@ pub fn git_repository_crd() -> CrdDefinition {
         ],
     }
 }
+
+/// The OCIRepository CRD.
+pub fn oci_repository_crd() -> CrdDefinition {
+    CrdDefinition {
+        group: GROUP,
+        kind: "OCIRepository",
+        plural: "ocirepositories",
+        short_names: &["ocirepo"],
+        categories: CATEGORIES,
+        substitute_disabled: true,
+        versions: vec![
+            CrdVersion::new::<v1::OCIRepositorySpec, v1::OCIRepositoryStatus>(
+                "v1",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .storage()
+            .columns(&[URL, READY, STATUS, AGE]),
+            CrdVersion::new::<v1beta2::OCIRepositorySpec, v1beta2::OCIRepositoryStatus>(
+                "v1beta2",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .columns(&[URL, READY, STATUS, AGE])
+            .deprecated("v1beta2 OCIRepository is deprecated, upgrade to v1"),
+        ],
+    }
+}

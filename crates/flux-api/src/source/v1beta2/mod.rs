@@ -4,5 +4,7 @@
 //! changes); controllers read the v1 storage version.
 
 mod gitrepository;
+mod ocirepository;
 
 pub use gitrepository::*;
+pub use ocirepository::*;
