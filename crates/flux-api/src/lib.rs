@@ -36,6 +36,8 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
     vec![
         source::git_repository_crd(),
         source::oci_repository_crd(),
+        source::helm_repository_crd(),
+        source::helm_chart_crd(),
         kustomize::kustomization_crd(),
     ]
 }

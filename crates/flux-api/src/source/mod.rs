@@ -10,6 +10,15 @@ pub mod v1beta2;
 /// The API group.
 pub const GROUP: &str = "source.toolkit.fluxcd.io";
 const CATEGORIES: &[&str] = &["all", "fluxcd", "fluxcd-sources"];
+const CHART_COLUMNS: [PrinterColumn; 7] = [
+    PrinterColumn::new("Chart", "string", ".spec.chart"),
+    PrinterColumn::new("Version", "string", ".spec.version"),
+    PrinterColumn::new("Source Kind", "string", ".spec.sourceRef.kind"),
+    PrinterColumn::new("Source Name", "string", ".spec.sourceRef.name"),
+    AGE,
+    READY,
+    STATUS,
+];
 const URL: PrinterColumn = PrinterColumn::new("URL", "string", ".spec.url");
 
 /// The GitRepository CRD.
@@ -60,6 +69,58 @@ pub fn oci_repository_crd() -> CrdDefinition {
             )
             .columns(&[URL, READY, STATUS, AGE])
             .deprecated("v1beta2 OCIRepository is deprecated, upgrade to v1"),
+        ],
+    }
+}
+
+/// The HelmRepository CRD.
+pub fn helm_repository_crd() -> CrdDefinition {
+    CrdDefinition {
+        group: GROUP,
+        kind: "HelmRepository",
+        plural: "helmrepositories",
+        short_names: &["helmrepo"],
+        categories: CATEGORIES,
+        substitute_disabled: true,
+        versions: vec![
+            CrdVersion::new::<v1::HelmRepositorySpec, v1::HelmRepositoryStatus>(
+                "v1",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .storage()
+            .columns(&[URL, AGE, READY, STATUS]),
+            CrdVersion::new::<v1beta2::HelmRepositorySpec, v1beta2::HelmRepositoryStatus>(
+                "v1beta2",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .columns(&[URL, AGE, READY, STATUS])
+            .deprecated("v1beta2 HelmRepository is deprecated, upgrade to v1"),
+        ],
+    }
+}
+
+/// The HelmChart CRD.
+pub fn helm_chart_crd() -> CrdDefinition {
+    CrdDefinition {
+        group: GROUP,
+        kind: "HelmChart",
+        plural: "helmcharts",
+        short_names: &["hc"],
+        categories: CATEGORIES,
+        substitute_disabled: true,
+        versions: vec![
+            CrdVersion::new::<v1::HelmChartSpec, v1::HelmChartStatus>(
+                "v1",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .storage()
+            .columns(&CHART_COLUMNS),
+            CrdVersion::new::<v1beta2::HelmChartSpec, v1beta2::HelmChartStatus>(
+                "v1beta2",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .columns(&CHART_COLUMNS)
+            .deprecated("v1beta2 HelmChart is deprecated, upgrade to v1"),
         ],
     }
 }

@@ -4,7 +4,11 @@
 //! changes); controllers read the v1 storage version.
 
 mod gitrepository;
+mod helmchart;
+mod helmrepository;
 mod ocirepository;
 
 pub use gitrepository::*;
+pub use helmchart::*;
+pub use helmrepository::*;
 pub use ocirepository::*;

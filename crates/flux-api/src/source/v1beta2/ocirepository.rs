@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::meta::{ArtifactV1Beta2, Condition, LocalObjectReference};
 use crate::schema::{DURATION, TIMEOUT};
 use crate::source::v1::{
-    OCILayerSelector, OCIProvider, OCIRepositoryRef, OIDCIdentityMatch, VerificationProvider,
+    ChartVerification as OCIRepositoryVerification, OCILayerSelector, OCIProvider, OCIRepositoryRef,
 };
 
 /// The desired state of an OCI repository (v1beta2).
@@ -70,25 +70,6 @@ pub struct OCIRepositorySpec {
     /// Stops reconciliation while true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
-}
-
-/// OCI signature verification (v1beta2: no custom trusted root).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OCIRepositoryVerification {
-    /// `cosign` or `notation`.
-    #[schemars(extend("default" = "cosign"))]
-    pub provider: VerificationProvider,
-    /// A Secret with the trusted public keys or certificates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<LocalObjectReference>,
-    /// Keyless identities to accept.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        rename = "matchOIDCIdentity"
-    )]
-    pub match_oidc_identity: Vec<OIDCIdentityMatch>,
 }
 
 /// The observed state of an OCI repository (v1beta2).
