@@ -38,6 +38,8 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
         source::oci_repository_crd(),
         source::helm_repository_crd(),
         source::helm_chart_crd(),
+        source::bucket_crd(),
+        source::external_artifact_crd(),
         kustomize::kustomization_crd(),
     ]
 }

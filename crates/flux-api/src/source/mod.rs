@@ -124,3 +124,48 @@ pub fn helm_chart_crd() -> CrdDefinition {
         ],
     }
 }
+
+/// The Bucket CRD.
+pub fn bucket_crd() -> CrdDefinition {
+    const ENDPOINT: PrinterColumn = PrinterColumn::new("Endpoint", "string", ".spec.endpoint");
+    CrdDefinition {
+        group: GROUP,
+        kind: "Bucket",
+        plural: "buckets",
+        short_names: &[],
+        categories: CATEGORIES,
+        substitute_disabled: true,
+        versions: vec![
+            CrdVersion::new::<v1::BucketSpec, v1::BucketStatus>(
+                "v1",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .storage()
+            .columns(&[ENDPOINT, AGE, READY, STATUS]),
+            CrdVersion::new::<v1beta2::BucketSpec, v1beta2::BucketStatus>(
+                "v1beta2",
+                Some(json!({"observedGeneration": -1})),
+            )
+            .columns(&[ENDPOINT, AGE, READY, STATUS])
+            .deprecated("v1beta2 Bucket is deprecated, upgrade to v1"),
+        ],
+    }
+}
+
+/// The ExternalArtifact CRD.
+pub fn external_artifact_crd() -> CrdDefinition {
+    const SOURCE: PrinterColumn = PrinterColumn::new("Source", "string", ".spec.sourceRef.name");
+    CrdDefinition {
+        group: GROUP,
+        kind: "ExternalArtifact",
+        plural: "externalartifacts",
+        short_names: &["ea"],
+        categories: CATEGORIES,
+        substitute_disabled: true,
+        versions: vec![
+            CrdVersion::new::<v1::ExternalArtifactSpec, v1::ExternalArtifactStatus>("v1", None)
+                .storage()
+                .columns(&[AGE, READY, STATUS, SOURCE]),
+        ],
+    }
+}

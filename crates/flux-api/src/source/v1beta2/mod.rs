@@ -3,11 +3,13 @@
 //! stores these objects as v1 (`conversion: None`: only `apiVersion`
 //! changes); controllers read the v1 storage version.
 
+mod bucket;
 mod gitrepository;
 mod helmchart;
 mod helmrepository;
 mod ocirepository;
 
+pub use bucket::*;
 pub use gitrepository::*;
 pub use helmchart::*;
 pub use helmrepository::*;

@@ -1,0 +1,103 @@
+//! `Bucket` v1beta2: v1 without workload identity (`serviceAccountName`),
+//! with `accessFrom`; the artifact digest was optional.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::meta::{AccessFrom, ArtifactV1Beta2, Condition, LocalObjectReference};
+use crate::schema::{DURATION, TIMEOUT};
+use crate::source::v1::{BucketProvider, BucketSts};
+
+/// The desired state of a bucket (v1beta2).
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "source.toolkit.fluxcd.io",
+    version = "v1beta2",
+    kind = "Bucket",
+    plural = "buckets",
+    namespaced,
+    status = "BucketStatus",
+    schema = "disabled",
+    derive = "Default",
+    derive = "PartialEq"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"message": "STS configuration is only supported for the 'aws' and 'generic' Bucket providers", "rule": "self.provider == 'aws' || self.provider == 'generic' || !has(self.sts)"},
+    {"message": "'aws' is the only supported STS provider for the 'aws' Bucket provider", "rule": "self.provider != 'aws' || !has(self.sts) || self.sts.provider == 'aws'"},
+    {"message": "'ldap' is the only supported STS provider for the 'generic' Bucket provider", "rule": "self.provider != 'generic' || !has(self.sts) || self.sts.provider == 'ldap'"},
+    {"message": "spec.sts.secretRef is not required for the 'aws' STS provider", "rule": "!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.secretRef)"},
+    {"message": "spec.sts.certSecretRef is not required for the 'aws' STS provider", "rule": "!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.certSecretRef)"}
+]))]
+pub struct BucketSpec {
+    /// The object-storage provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "generic"))]
+    pub provider: Option<BucketProvider>,
+    /// The bucket's name.
+    pub bucket_name: String,
+    /// The storage endpoint.
+    pub endpoint: String,
+    /// Security Token Service settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts: Option<BucketSts>,
+    /// Allows plain HTTP.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// The bucket's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Only objects whose key starts with this prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// A Secret with the access keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectReference>,
+    /// A Secret with a TLS client certificate and CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_secret_ref: Option<LocalObjectReference>,
+    /// A Secret with proxy settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_secret_ref: Option<LocalObjectReference>,
+    /// How often to list the bucket.
+    #[schemars(regex(pattern = DURATION))]
+    pub interval: String,
+    /// Timeout of storage operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = TIMEOUT), extend("default" = "60s"))]
+    pub timeout: Option<String>,
+    /// Patterns of objects to leave out of the artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<String>,
+    /// Stops reconciliation while true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+    /// Namespaces allowed to reference this object (not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_from: Option<AccessFrom>,
+}
+
+/// The observed state of a bucket (v1beta2).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BucketStatus {
+    /// The last generation reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The artifact's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The artifact of the last successful reconciliation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactV1Beta2>,
+    /// `spec.ignore` as used for the artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_ignore: Option<String>,
+    /// The last `reconcile.fluxcd.io/requestedAt` value handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+}
