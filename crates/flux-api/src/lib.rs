@@ -22,6 +22,7 @@
 
 pub mod conditions;
 pub mod crd;
+pub mod helm;
 pub mod kustomize;
 pub mod kustomize_types;
 pub mod meta;
@@ -41,5 +42,6 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
         source::bucket_crd(),
         source::external_artifact_crd(),
         kustomize::kustomization_crd(),
+        helm::helm_release_crd(),
     ]
 }

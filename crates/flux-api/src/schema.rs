@@ -116,3 +116,8 @@ fn merge_enum_variants(map: &mut Map<String, Value>) {
     map.insert("type".to_string(), Value::String("string".to_string()));
     map.insert("enum".to_string(), Value::Array(values));
 }
+
+/// Schema of a Go `int` (controller-gen writes no `format`).
+pub fn go_int(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "integer"})
+}
