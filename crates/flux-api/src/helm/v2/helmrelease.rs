@@ -763,7 +763,7 @@ pub struct Snapshot {
     pub last_deployed: Time,
     /// Deletion time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_date_time")]
+    #[schemars(schema_with = "crate::schema::date_time")]
     pub deleted: Option<Time>,
     /// Test hooks and their results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -782,17 +782,13 @@ pub struct Snapshot {
 pub struct TestHookStatus {
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_date_time")]
+    #[schemars(schema_with = "crate::schema::date_time")]
     pub last_started: Option<Time>,
     /// When it completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_date_time")]
+    #[schemars(schema_with = "crate::schema::date_time")]
     pub last_completed: Option<Time>,
     /// Its phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
-}
-
-fn optional_date_time(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    crate::schema::date_time(generator)
 }
