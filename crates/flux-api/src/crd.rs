@@ -187,9 +187,11 @@ impl CrdDefinition {
                     "storage": v.storage,
                     "schema": {"openAPIV3Schema": v.schema},
                 });
-                if v.status_subresource {
-                    version["subresources"] = json!({"status": {}});
-                }
+                version["subresources"] = if v.status_subresource {
+                    json!({"status": {}})
+                } else {
+                    json!({})
+                };
                 if !v.columns.is_empty() {
                     version["additionalPrinterColumns"] = v
                         .columns

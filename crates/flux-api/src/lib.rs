@@ -26,6 +26,7 @@ pub mod helm;
 pub mod kustomize;
 pub mod kustomize_types;
 pub mod meta;
+pub mod notification;
 pub mod schema;
 pub mod source;
 mod strict;
@@ -43,5 +44,8 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
         source::external_artifact_crd(),
         kustomize::kustomization_crd(),
         helm::helm_release_crd(),
+        notification::provider_crd(),
+        notification::alert_crd(),
+        notification::receiver_crd(),
     ]
 }
