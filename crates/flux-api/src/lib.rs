@@ -23,6 +23,7 @@
 pub mod conditions;
 pub mod crd;
 pub mod helm;
+pub mod image;
 pub mod kustomize;
 pub mod kustomize_types;
 pub mod meta;
@@ -47,5 +48,8 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
         notification::provider_crd(),
         notification::alert_crd(),
         notification::receiver_crd(),
+        image::image_repository_crd(),
+        image::image_policy_crd(),
+        image::image_update_automation_crd(),
     ]
 }
