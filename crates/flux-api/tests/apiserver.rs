@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use flux_api::{from_value, from_yaml, kustomize, source};
 use flux_testenv::ControlPlane;
@@ -207,6 +210,37 @@ async fn seed_examples_parse_strictly_and_apply() {
     assert_eq!(signed.spec.provider, Some(source::v1::OCIProvider::Generic));
     let legacy_ks = kustomizations.get("legacy").await.unwrap();
     assert!(legacy_ks.spec.prune);
+}
+
+/// The same manifests through our CRDs and through upstream's (on a second
+/// control plane) come back identical: same defaults, same pruning.
+#[tokio::test]
+async fn defaults_and_pruning_match_upstream_crds() {
+    let ours = control_plane_with_crds().await;
+    let theirs = ControlPlane::start().expect("second control plane");
+    let crds = common::upstream_crds()
+        .into_values()
+        .map(|crd| serde_json::from_value(crd).unwrap())
+        .collect::<Vec<_>>();
+    flux_testenv::install_crds(&theirs.client().unwrap(), &crds, Duration::from_secs(60))
+        .await
+        .expect("installing upstream's CRDs");
+    let ns_ours = ours.namespace("defaults").await.unwrap();
+    let ns_theirs = theirs.namespace("defaults").await.unwrap();
+    let mut compared = 0;
+    for (file, text) in fixtures("seed") {
+        for doc in documents(&text) {
+            let a = apply(ours, ns_ours.name(), &doc).await.unwrap();
+            let b = apply(&theirs, ns_theirs.name(), &doc).await.unwrap();
+            assert_eq!(
+                a.data, b.data,
+                "{file}: {} differs",
+                doc["metadata"]["name"]
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 55);
 }
 
 #[tokio::test]

@@ -11,107 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
-
-/// Older versions we serve, per CRD, from the older module that served them.
-const OLDER_VERSIONS: &[(&str, &[&str])] = &[
-    ("gitrepositories.source.toolkit.fluxcd.io", &["v1beta2"]),
-    ("ocirepositories.source.toolkit.fluxcd.io", &["v1beta2"]),
-    ("helmrepositories.source.toolkit.fluxcd.io", &["v1beta2"]),
-    ("helmcharts.source.toolkit.fluxcd.io", &["v1beta2"]),
-    ("buckets.source.toolkit.fluxcd.io", &["v1beta2"]),
-    ("kustomizations.kustomize.toolkit.fluxcd.io", &["v1beta2"]),
-    (
-        "helmreleases.helm.toolkit.fluxcd.io",
-        &["v2beta1", "v2beta2"],
-    ),
-    ("providers.notification.toolkit.fluxcd.io", &["v1beta2"]),
-    ("alerts.notification.toolkit.fluxcd.io", &["v1beta2"]),
-    ("receivers.notification.toolkit.fluxcd.io", &["v1beta2"]),
-    ("imagerepositories.image.toolkit.fluxcd.io", &["v1beta2"]),
-    ("imagepolicies.image.toolkit.fluxcd.io", &["v1beta2"]),
-    (
-        "imageupdateautomations.image.toolkit.fluxcd.io",
-        &["v1beta2"],
-    ),
-];
-
-fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FLUX_RS_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-    base.join("flux-rs")
-}
-
-/// The modules of tools/versions.env, in order: current ones first.
-fn modules() -> Vec<String> {
-    let env = include_str!("../../../tools/versions.env");
-    let start = env.find("FLUX_API_MODULES=\"").unwrap() + "FLUX_API_MODULES=\"".len();
-    let rest = &env[start..];
-    rest[..rest.find('"').unwrap()]
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Upstream's CRDs by name, with the versions we serve.
-fn upstream() -> BTreeMap<String, Value> {
-    let root = cache_dir().join("upstream-crds");
-    assert!(
-        root.exists(),
-        "{} is missing: run scripts/upstream-crds.sh (install-deps.sh does)",
-        root.display()
-    );
-    let mut current: BTreeMap<String, Value> = BTreeMap::new();
-    let mut older: Vec<Value> = Vec::new();
-    for module in modules() {
-        let dir = root.join(module.replace('/', "_"));
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        files.sort();
-        for file in files {
-            let text = std::fs::read_to_string(&file).unwrap();
-            let crd: Value = serde_saphyr::from_str(&text).unwrap();
-            let name = crd["metadata"]["name"].as_str().unwrap().to_string();
-            match current.entry(name) {
-                std::collections::btree_map::Entry::Occupied(_) => older.push(crd),
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(crd);
-                }
-            }
-        }
-    }
-    for crd in older {
-        let name = crd["metadata"]["name"].as_str().unwrap();
-        let wanted = OLDER_VERSIONS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .unwrap_or(&[]);
-        let expected = current.get_mut(name).unwrap();
-        for version in crd["spec"]["versions"].as_array().unwrap() {
-            let version_name = version["name"].as_str().unwrap();
-            if wanted.contains(&version_name) {
-                let mut version = version.clone();
-                version["storage"] = Value::Bool(false);
-                expected["spec"]["versions"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(version);
-            }
-        }
-    }
-    current
-}
 
 /// Drops descriptions (but not properties named `description`), the
 /// controller-gen version annotation, and sorts `required` and versions.
@@ -206,7 +110,7 @@ fn named(items: &[Value]) -> bool {
 
 #[test]
 fn our_crds_match_upstream_field_by_field() {
-    let upstream = upstream();
+    let upstream = common::upstream_crds();
     let ours: BTreeMap<String, Value> = flux_api::crds()
         .iter()
         .map(|c| (c.name(), c.to_value()))
