@@ -177,3 +177,207 @@ mod tests {
         assert_eq!(reconcile_request(None, None), None);
     }
 }
+
+/// The status fields every reconciled kind has, so that the runtime can
+/// drive any of them.
+pub trait ReconcileStatus {
+    /// The conditions.
+    fn conditions(&self) -> &[Condition];
+    /// The conditions, mutable.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// `status.observedGeneration`.
+    fn observed_generation(&self) -> Option<i64>;
+    /// Sets `status.observedGeneration`.
+    fn set_observed_generation(&mut self, generation: i64);
+    /// `status.lastHandledReconcileAt`.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    /// Sets `status.lastHandledReconcileAt`.
+    fn set_last_handled_reconcile_at(&mut self, token: &str);
+}
+
+macro_rules! reconcile_status {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ReconcileStatus for $ty {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: i64) {
+                self.observed_generation = Some(generation);
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                self.last_handled_reconcile_at.as_deref()
+            }
+            fn set_last_handled_reconcile_at(&mut self, token: &str) {
+                self.last_handled_reconcile_at = Some(token.to_string());
+            }
+        }
+    )*};
+}
+
+reconcile_status!(
+    crate::source::v1::GitRepositoryStatus,
+    crate::source::v1::OCIRepositoryStatus,
+    crate::source::v1::HelmRepositoryStatus,
+    crate::source::v1::HelmChartStatus,
+    crate::source::v1::BucketStatus,
+    crate::kustomize::v1::KustomizationStatus,
+    crate::helm::v2::HelmReleaseStatus,
+    crate::notification::v1::ReceiverStatus,
+    crate::image::v1::ImageRepositoryStatus,
+    crate::image::v1::ImagePolicyStatus,
+    crate::image::v1::ImageUpdateAutomationStatus,
+);
+
+/// Marks a reconciliation in progress (kstatus): `Reconciling=True` with
+/// `reason` and `message`. Ready is left as it was until the outcome is known.
+pub fn mark_reconciling(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    set(
+        conditions,
+        condition_type::RECONCILING,
+        ConditionStatus::True,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// Marks success: `Ready=True`; `Reconciling` and `Stalled` are removed
+/// (kstatus' abnormal-true conditions exist only while true).
+pub fn mark_ready(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    remove(conditions, condition_type::RECONCILING);
+    remove(conditions, condition_type::STALLED);
+    set(
+        conditions,
+        condition_type::READY,
+        ConditionStatus::True,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// Marks a failure that a retry may fix: `Ready=False` with the failure's
+/// reason; `Reconciling` stays (with reason `ProgressingWithRetry`) so that
+/// kstatus reports the object as still progressing.
+pub fn mark_failed(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    remove(conditions, condition_type::STALLED);
+    set(
+        conditions,
+        condition_type::RECONCILING,
+        ConditionStatus::True,
+        crate::meta::reason::PROGRESSING_WITH_RETRY,
+        message,
+        generation,
+        now.clone(),
+    );
+    set(
+        conditions,
+        condition_type::READY,
+        ConditionStatus::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// Marks a failure no retry will fix without a change to the object:
+/// `Stalled=True` and `Ready=False` with the same reason; `Reconciling` is
+/// removed.
+pub fn mark_stalled(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    remove(conditions, condition_type::RECONCILING);
+    set(
+        conditions,
+        condition_type::STALLED,
+        ConditionStatus::True,
+        reason,
+        message,
+        generation,
+        now.clone(),
+    );
+    set(
+        conditions,
+        condition_type::READY,
+        ConditionStatus::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+#[cfg(test)]
+mod kstatus_tests {
+    use super::*;
+    use crate::source::v1::GitRepositoryStatus;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn now() -> Time {
+        Time(Timestamp::from_second(100).unwrap())
+    }
+
+    #[test]
+    fn the_kstatus_set_moves_through_a_reconciliation() {
+        let mut status = GitRepositoryStatus::default();
+        let conditions = status.conditions_mut();
+        mark_reconciling(conditions, "Progressing", "fetching", Some(2), now());
+        assert!(is_true(conditions, "Reconciling"));
+        mark_failed(
+            conditions,
+            "GitOperationFailed",
+            "auth failed",
+            Some(2),
+            now(),
+        );
+        assert_eq!(
+            get(conditions, "Ready").unwrap().reason,
+            "GitOperationFailed"
+        );
+        assert_eq!(
+            get(conditions, "Reconciling").unwrap().reason,
+            "ProgressingWithRetry"
+        );
+        mark_stalled(conditions, "URLInvalid", "bad url", Some(2), now());
+        assert!(is_true(conditions, "Stalled"));
+        assert!(get(conditions, "Reconciling").is_none());
+        mark_ready(conditions, "Succeeded", "stored artifact", Some(3), now());
+        assert!(is_ready(conditions, Some(3)));
+        assert_eq!(conditions.len(), 1);
+        status.set_observed_generation(3);
+        status.set_last_handled_reconcile_at("token");
+        assert_eq!(status.observed_generation(), Some(3));
+        assert_eq!(status.last_handled_reconcile_at(), Some("token"));
+    }
+}

@@ -28,10 +28,12 @@ pub mod kustomize;
 pub mod kustomize_types;
 pub mod meta;
 pub mod notification;
+pub mod object;
 pub mod schema;
 pub mod source;
 mod strict;
 
+pub use object::FluxObject;
 pub use strict::{ParseError, from_value, from_yaml};
 
 /// Every CRD, one per kind, with all its served versions.
