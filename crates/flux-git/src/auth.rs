@@ -1,0 +1,173 @@
+//! Credentials for a Git remote, read from a Flux git Secret.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::known_hosts::KnownHosts;
+
+/// How to authenticate to a remote.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// Anonymous.
+    #[default]
+    None,
+    /// HTTP basic authentication.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password or token.
+        password: String,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// An SSH private key, checked against `known_hosts`.
+    Ssh {
+        /// The private key (OpenSSH or PEM).
+        private_key: String,
+        /// Its passphrase.
+        passphrase: Option<String>,
+        /// The hosts the server's key must match.
+        known_hosts: KnownHosts,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    /// Never prints secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("Auth::None"),
+            Auth::Basic { username, .. } => write!(f, "Auth::Basic({username}, ***)"),
+            Auth::Bearer(_) => f.write_str("Auth::Bearer(***)"),
+            Auth::Ssh { .. } => f.write_str("Auth::Ssh(***)"),
+        }
+    }
+}
+
+impl Auth {
+    /// The credentials a Flux git Secret gives for `url`: `identity`,
+    /// `known_hosts` and optional `password` (passphrase) for SSH URLs;
+    /// `bearerToken`, or `username` and `password`, for HTTP(S) URLs.
+    pub fn from_secret(data: &BTreeMap<String, Vec<u8>>, url: &str) -> Result<Self> {
+        let text = |key: &str| -> Result<Option<String>> {
+            data.get(key)
+                .map(|v| {
+                    String::from_utf8(v.clone())
+                        .map_err(|_| Error::InvalidAuth(format!("'{key}' is not UTF-8")))
+                })
+                .transpose()
+        };
+        if is_ssh(url) {
+            let private_key = text("identity")?
+                .ok_or_else(|| Error::InvalidAuth("'identity' is required for SSH".to_string()))?;
+            let known_hosts = text("known_hosts")?.ok_or_else(|| {
+                Error::InvalidAuth("'known_hosts' is required for SSH".to_string())
+            })?;
+            return Ok(Auth::Ssh {
+                private_key,
+                passphrase: text("password")?.filter(|p| !p.is_empty()),
+                known_hosts: KnownHosts::parse(&known_hosts)?,
+            });
+        }
+        if let Some(token) = text("bearerToken")? {
+            return Ok(Auth::Bearer(token));
+        }
+        match (text("username")?, text("password")?) {
+            (Some(username), Some(password)) => Ok(Auth::Basic { username, password }),
+            (Some(_), None) => Err(Error::InvalidAuth("'password' is missing".to_string())),
+            (None, Some(_)) => Err(Error::InvalidAuth("'username' is missing".to_string())),
+            (None, None) => Ok(Auth::None),
+        }
+    }
+}
+
+/// True for `ssh://…` and scp-like `user@host:path` URLs.
+pub fn is_ssh(url: &str) -> bool {
+    url.starts_with("ssh://") || (!url.contains("://") && url.contains('@') && url.contains(':'))
+}
+
+/// The host and port of an SSH URL.
+pub(crate) fn ssh_host_port(url: &str) -> (String, Option<u16>) {
+    let rest = url.strip_prefix("ssh://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if url.starts_with("ssh://") {
+        if let Some((host, port)) = host_port.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            return (host.trim_matches(['[', ']']).to_string(), Some(port));
+        }
+        return (host_port.trim_matches(['[', ']']).to_string(), None);
+    }
+    // scp-like: user@host:path
+    let host = host_port.split(':').next().unwrap_or(host_port);
+    (host.to_string(), None)
+}
+
+/// The user name of an SSH URL (`git` when none).
+pub(crate) fn ssh_user(url: &str) -> String {
+    let rest = url.strip_prefix("ssh://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map(|(user, _)| user.to_string())
+        .unwrap_or_else(|| "git".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn secrets_map_to_credentials() {
+        let basic = Auth::from_secret(
+            &data(&[("username", "u"), ("password", "p")]),
+            "https://h/r.git",
+        )
+        .unwrap();
+        assert!(matches!(basic, Auth::Basic { .. }));
+        assert_eq!(format!("{basic:?}"), "Auth::Basic(u, ***)");
+        let bearer = Auth::from_secret(&data(&[("bearerToken", "t")]), "https://h/r.git").unwrap();
+        assert!(matches!(bearer, Auth::Bearer(_)));
+        assert!(matches!(
+            Auth::from_secret(&data(&[]), "https://h/r.git").unwrap(),
+            Auth::None
+        ));
+        let err = Auth::from_secret(&data(&[("identity", "k")]), "ssh://git@h/r.git").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid credentials: 'known_hosts' is required for SSH"
+        );
+        let err = Auth::from_secret(&data(&[("username", "u")]), "https://h/r.git").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid credentials: 'password' is missing"
+        );
+    }
+
+    #[test]
+    fn ssh_urls() {
+        assert_eq!(
+            ssh_host_port("ssh://git@github.com/org/repo.git"),
+            ("github.com".into(), None)
+        );
+        assert_eq!(
+            ssh_host_port("ssh://root@127.0.0.1:2222/tmp/r.git"),
+            ("127.0.0.1".into(), Some(2222))
+        );
+        assert_eq!(
+            ssh_host_port("git@github.com:org/repo.git"),
+            ("github.com".into(), None)
+        );
+        assert_eq!(ssh_user("ssh://root@127.0.0.1:2222/tmp/r.git"), "root");
+        assert_eq!(ssh_user("ssh://example.com/r.git"), "git");
+        assert!(is_ssh("git@github.com:org/repo.git"));
+        assert!(!is_ssh("https://github.com/org/repo.git"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Fetching one reference of a remote into a fresh folder and checking it
+//! out — a shallow clone unless a specific commit is asked for — and asking a
+//! remote where a reference points without cloning.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use git2::{
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, FetchOptions,
+    RemoteCallbacks, Repository,
+};
+
+use crate::auth::{Auth, is_ssh, ssh_host_port, ssh_user};
+use crate::error::{Error, Result};
+
+/// The branch checked out when a GitRepository names no reference
+/// (upstream's default).
+pub const DEFAULT_BRANCH: &str = "master";
+
+/// What to check out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// The tip of a branch.
+    Branch(String),
+    /// A tag (annotated tags are peeled to their commit).
+    Tag(String),
+    /// Any reference by full name (`refs/heads/main`, `refs/pull/7/head`).
+    Name(String),
+    /// A commit, looked for on `branch` (or on the remote's HEAD).
+    Commit {
+        /// The commit SHA.
+        sha: String,
+        /// The branch that contains it.
+        branch: Option<String>,
+    },
+}
+
+impl Reference {
+    /// The text used in revisions and messages.
+    fn describe(&self) -> String {
+        match self {
+            Reference::Branch(b) => format!("branch '{b}'"),
+            Reference::Tag(t) => format!("tag '{t}'"),
+            Reference::Name(n) => format!("reference '{n}'"),
+            Reference::Commit { sha, .. } => format!("commit '{sha}'"),
+        }
+    }
+
+    /// The remote reference to fetch.
+    fn remote_ref(&self) -> String {
+        match self {
+            Reference::Branch(b) => format!("refs/heads/{b}"),
+            Reference::Tag(t) => format!("refs/tags/{t}"),
+            Reference::Name(n) => n.clone(),
+            Reference::Commit {
+                branch: Some(b), ..
+            } => format!("refs/heads/{b}"),
+            Reference::Commit { branch: None, .. } => "HEAD".to_string(),
+        }
+    }
+}
+
+/// Options of [`checkout`].
+#[derive(Clone, Debug)]
+pub struct CheckoutOptions {
+    /// Fetch only the tip (depth 1). Ignored for commits.
+    pub shallow: bool,
+}
+
+impl Default for CheckoutOptions {
+    fn default() -> Self {
+        Self { shallow: true }
+    }
+}
+
+/// The commit checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// The commit SHA (hex).
+    pub hash: String,
+    /// The reference it was reached by, as revisions print it: the branch
+    /// or tag name, the full name for `Name`, none for a commit.
+    pub reference: Option<String>,
+    /// The commit message.
+    pub message: String,
+    /// `Name <email>` of the author.
+    pub author: String,
+}
+
+/// Fetches `reference` of `url` into the empty folder `dest` and checks it
+/// out (no `.git` is needed afterwards by callers, but it is left in place).
+pub fn checkout(
+    url: &str,
+    reference: &Reference,
+    auth: &Auth,
+    dest: &Path,
+    options: &CheckoutOptions,
+) -> Result<Commit> {
+    let repo = Repository::init(dest).map_err(git_error("initialising", url))?;
+    let host_key_failure = RefCell::new(None);
+    let auth_attempted = RefCell::new(false);
+    let mut fetch = fetch_options(url, auth, &host_key_failure, &auth_attempted);
+    let shallow = options.shallow && !matches!(reference, Reference::Commit { .. });
+    if shallow {
+        fetch.depth(1);
+    }
+    fetch.download_tags(AutotagOption::None);
+    let remote_ref = reference.remote_ref();
+    let local_ref = "refs/flux/checkout";
+    let refspec = format!("+{remote_ref}:{local_ref}");
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(git_error("opening", url))?;
+    let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fetch), None);
+    if let Err(e) = fetched {
+        return Err(classify(
+            e,
+            url,
+            reference,
+            &host_key_failure,
+            &auth_attempted,
+        ));
+    }
+    let target = repo
+        .find_reference(local_ref)
+        .map_err(|e| Error::ReferenceNotFound {
+            reference: reference.describe(),
+            message: e.message().to_string(),
+        })?;
+    let fetched_commit = target
+        .peel_to_commit()
+        .map_err(git_error("resolving the fetched reference of", url))?;
+    let commit = match reference {
+        Reference::Commit { sha, .. } => {
+            let oid = git2::Oid::from_str(sha).map_err(|e| Error::ReferenceNotFound {
+                reference: reference.describe(),
+                message: e.message().to_string(),
+            })?;
+            repo.find_commit(oid)
+                .map_err(|_| Error::ReferenceNotFound {
+                    reference: reference.describe(),
+                    message: format!("not found on {}", remote_ref),
+                })?
+        }
+        _ => fetched_commit,
+    };
+    repo.checkout_tree(
+        commit.as_object(),
+        Some(git2::build::CheckoutBuilder::new().force()),
+    )
+    .map_err(git_error("checking out", url))?;
+    repo.set_head_detached(commit.id())
+        .map_err(git_error("checking out", url))?;
+    let author = commit.author();
+    Ok(Commit {
+        hash: commit.id().to_string(),
+        reference: match reference {
+            Reference::Branch(b) => Some(b.clone()),
+            Reference::Tag(t) => Some(t.clone()),
+            Reference::Name(n) => Some(n.clone()),
+            Reference::Commit { .. } => None,
+        },
+        message: commit.message().unwrap_or_default().to_string(),
+        author: format!(
+            "{} <{}>",
+            author.name().unwrap_or_default(),
+            author.email().unwrap_or_default()
+        ),
+    })
+}
+
+/// Where `reference` points on the remote now (tags peeled), without
+/// fetching any objects: the cheap "has the remote moved?" check. `None`
+/// when the remote has no such reference; commits point at themselves.
+pub fn remote_commit(url: &str, reference: &Reference, auth: &Auth) -> Result<Option<String>> {
+    if let Reference::Commit { sha, .. } = reference {
+        return Ok(Some(sha.clone()));
+    }
+    if let Auth::Bearer(_) = auth {
+        // libgit2 sends custom headers on fetches only: fetch the tip.
+        let dir = scratch_dir("remote-commit");
+        let result = checkout(url, reference, auth, &dir, &CheckoutOptions::default());
+        let _ = std::fs::remove_dir_all(&dir);
+        return match result {
+            Ok(commit) => Ok(Some(commit.hash)),
+            Err(Error::ReferenceNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    let refs = ls_remote(url, auth)?;
+    let name = reference.remote_ref();
+    let peeled = format!("{name}^{{}}");
+    Ok(refs
+        .iter()
+        .find(|(n, _)| *n == peeled)
+        .or_else(|| refs.iter().find(|(n, _)| *n == name))
+        .map(|(_, oid)| oid.clone()))
+}
+
+/// Every reference the remote advertises, as `(name, sha)`; annotated tags
+/// also appear peeled as `refs/tags/<tag>^{}`. (Bearer tokens are not sent:
+/// libgit2 has no custom headers on this path; see [`remote_commit`].)
+pub fn ls_remote(url: &str, auth: &Auth) -> Result<Vec<(String, String)>> {
+    let repo_dir = scratch_dir("ls-remote");
+    let repo = Repository::init_bare(&repo_dir).map_err(git_error("initialising", url))?;
+    let result = (|| {
+        let host_key_failure = RefCell::new(None);
+        let auth_attempted = RefCell::new(false);
+        let mut remote = repo
+            .remote_anonymous(url)
+            .map_err(git_error("opening", url))?;
+        let callbacks = callbacks(url, auth, &host_key_failure, &auth_attempted);
+        let connection = remote.connect_auth(Direction::Fetch, Some(callbacks), None);
+        let connection = match connection {
+            Ok(c) => c,
+            Err(e) => {
+                let reference = Reference::Name("HEAD".to_string());
+                return Err(classify(
+                    e,
+                    url,
+                    &reference,
+                    &host_key_failure,
+                    &auth_attempted,
+                ));
+            }
+        };
+        let heads = connection.list().map_err(git_error("listing", url))?;
+        Ok(heads
+            .iter()
+            .map(|h| (h.name().to_string(), h.oid().to_string()))
+            .collect())
+    })();
+    drop(repo);
+    let _ = std::fs::remove_dir_all(&repo_dir);
+    result
+}
+
+fn scratch_dir(purpose: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "flux-git-{purpose}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+fn bearer_header(auth: &Auth) -> Vec<String> {
+    match auth {
+        Auth::Bearer(token) => vec![format!("Authorization: Bearer {token}")],
+        _ => Vec::new(),
+    }
+}
+
+fn fetch_options<'a>(
+    url: &'a str,
+    auth: &'a Auth,
+    host_key_failure: &'a RefCell<Option<Error>>,
+    auth_attempted: &'a RefCell<bool>,
+) -> FetchOptions<'a> {
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks(url, auth, host_key_failure, auth_attempted));
+    let headers = bearer_header(auth);
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    fetch.custom_headers(&header_refs);
+    fetch
+}
+
+fn callbacks<'a>(
+    url: &'a str,
+    auth: &'a Auth,
+    host_key_failure: &'a RefCell<Option<Error>>,
+    auth_attempted: &'a RefCell<bool>,
+) -> RemoteCallbacks<'a> {
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(move |_url, username, allowed| {
+        // libgit2 asks again after a refusal: answer once, then give up.
+        if auth_attempted.replace(true) {
+            return Err(git2::Error::from_str("credentials were refused"));
+        }
+        match auth {
+            Auth::Basic { username, password }
+                if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
+            {
+                Cred::userpass_plaintext(username, password)
+            }
+            Auth::Ssh {
+                private_key,
+                passphrase,
+                ..
+            } if allowed.contains(CredentialType::SSH_KEY) => {
+                let user = username
+                    .map(str::to_string)
+                    .unwrap_or_else(|| ssh_user(url));
+                Cred::ssh_key_from_memory(&user, None, private_key, passphrase.as_deref())
+            }
+            Auth::Ssh { .. } if allowed.contains(CredentialType::USERNAME) => {
+                Cred::username(&ssh_user(url))
+            }
+            _ => Err(git2::Error::from_str("no credentials for this remote")),
+        }
+    });
+    if is_ssh(url) {
+        callbacks.certificate_check(move |cert, _host| {
+            let Auth::Ssh { known_hosts, .. } = auth else {
+                let error = Error::HostKey {
+                    host: ssh_host_port(url).0,
+                    reason: "SSH needs known_hosts (from the secret)".to_string(),
+                };
+                let message = error.to_string();
+                host_key_failure.replace(Some(error));
+                return Err(git2::Error::from_str(&message));
+            };
+            let (host, port) = ssh_host_port(url);
+            let key = cert
+                .as_hostkey()
+                .and_then(|k| k.hostkey())
+                .unwrap_or_default();
+            match known_hosts.verify(&host, port, key) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(error) => {
+                    let message = error.to_string();
+                    host_key_failure.replace(Some(error));
+                    Err(git2::Error::from_str(&message))
+                }
+            }
+        });
+    }
+    callbacks
+}
+
+fn classify(
+    error: git2::Error,
+    url: &str,
+    reference: &Reference,
+    host_key_failure: &RefCell<Option<Error>>,
+    auth_attempted: &RefCell<bool>,
+) -> Error {
+    if let Some(failure) = host_key_failure.borrow_mut().take() {
+        return failure;
+    }
+    let message = error.message().to_string();
+    let lower = message.to_lowercase();
+    if error.code() == git2::ErrorCode::Auth
+        || lower.contains("authentication")
+        || lower.contains("401")
+        || lower.contains("credentials")
+        || (*auth_attempted.borrow() && error.class() == git2::ErrorClass::Ssh)
+    {
+        return Error::Authentication {
+            url: url.to_string(),
+            message,
+        };
+    }
+    if lower.contains("couldn't find remote ref")
+        || lower.contains("not found")
+        || error.code() == git2::ErrorCode::NotFound
+    {
+        return Error::ReferenceNotFound {
+            reference: reference.describe(),
+            message,
+        };
+    }
+    Error::Git {
+        operation: "fetching".to_string(),
+        url: url.to_string(),
+        source: error,
+    }
+}
+
+fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
+    let operation = operation.to_string();
+    let url = url.to_string();
+    move |source| Error::Git {
+        operation,
+        url,
+        source,
+    }
+}

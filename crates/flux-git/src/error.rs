@@ -1,0 +1,56 @@
+/// What can go wrong talking to a Git remote.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The remote refused the credentials (or demanded some).
+    #[error("authentication failed for '{url}': {message}")]
+    Authentication {
+        /// The remote URL (without credentials).
+        url: String,
+        /// libgit2's account of it.
+        message: String,
+    },
+    /// The SSH host key is not the one `known_hosts` holds for the host.
+    #[error("host key verification failed for '{host}': {reason}")]
+    HostKey {
+        /// `host` or `[host]:port`.
+        host: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// The reference does not exist on the remote.
+    #[error("unable to resolve {reference}: {message}")]
+    ReferenceNotFound {
+        /// The reference as the user wrote it.
+        reference: String,
+        /// Details.
+        message: String,
+    },
+    /// Credentials are missing or malformed.
+    #[error("invalid credentials: {0}")]
+    InvalidAuth(String),
+    /// `known_hosts` cannot be parsed.
+    #[error("invalid known_hosts: {0}")]
+    KnownHosts(String),
+    /// Any other Git failure (network, protocol, repository).
+    #[error("{operation} '{url}': {source}")]
+    Git {
+        /// What was being done.
+        operation: String,
+        /// The remote URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: git2::Error,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// True when the failure is about credentials (upstream's
+    /// `AuthenticationFailed` reason rather than `GitOperationFailed`).
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Authentication { .. } | Error::InvalidAuth(_))
+    }
+}

@@ -1,0 +1,35 @@
+//! Git for Flux sources, on libgit2: fetch one reference of a remote — a
+//! branch, tag, full reference name or commit — shallowly, and check it out;
+//! ask where a reference points without cloning; authenticate over HTTPS
+//! (basic, bearer) and SSH (private key, `known_hosts` enforced).
+//!
+//! Secrets never appear in `Debug` output or errors.
+//!
+//! ```no_run
+//! use flux_git::{Auth, CheckoutOptions, Reference, checkout};
+//!
+//! # fn main() -> Result<(), flux_git::Error> {
+//! let dir = std::env::temp_dir().join("podinfo");
+//! let commit = checkout(
+//!     "https://github.com/stefanprodan/podinfo",
+//!     &Reference::Branch("master".into()),
+//!     &Auth::None,
+//!     &dir,
+//!     &CheckoutOptions::default(),
+//! )?;
+//! println!("checked out {}", commit.hash);
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod checkout;
+mod error;
+mod known_hosts;
+
+pub use auth::{Auth, is_ssh};
+pub use checkout::{
+    CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, checkout, ls_remote, remote_commit,
+};
+pub use error::{Error, Result};
+pub use known_hosts::KnownHosts;

@@ -1,0 +1,257 @@
+//! flux-git against real servers: git http-backend and OpenSSH.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+
+use flux_git::{Auth, CheckoutOptions, Error, KnownHosts, Reference, checkout, remote_commit};
+use flux_testenv::{GitHttpServer, GitSshServer, HttpAuth, ssh_keygen};
+
+fn fleet(repo: &flux_testenv::GitRepo) -> (String, String) {
+    repo.write("clusters/prod/app.yaml", "kind: ConfigMap\n")
+        .unwrap();
+    let first = repo.commit("first").unwrap();
+    repo.tag("v1.0.0", Some("release 1")).unwrap();
+    repo.write("clusters/prod/app.yaml", "kind: ConfigMap # v2\n")
+        .unwrap();
+    let second = repo.commit("second").unwrap();
+    (first, second)
+}
+
+fn get(
+    url: &str,
+    reference: Reference,
+    auth: &Auth,
+) -> Result<(flux_git::Commit, tempfile::TempDir), Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = checkout(
+        url,
+        &reference,
+        auth,
+        dir.path(),
+        &CheckoutOptions::default(),
+    )?;
+    Ok((commit, dir))
+}
+
+#[test]
+fn http_branch_tag_name_and_commit() {
+    let server = GitHttpServer::start().unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    let (first, second) = fleet(&repo);
+
+    let (commit, dir) = get(repo.url(), Reference::Branch("main".into()), &Auth::None).unwrap();
+    assert_eq!(commit.hash, second);
+    assert_eq!(commit.reference.as_deref(), Some("main"));
+    assert_eq!(commit.message.trim(), "second");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("clusters/prod/app.yaml")).unwrap(),
+        "kind: ConfigMap # v2\n"
+    );
+    assert!(
+        dir.path().join(".git/shallow").exists(),
+        "shallow by default"
+    );
+
+    let (commit, dir) = get(repo.url(), Reference::Tag("v1.0.0".into()), &Auth::None).unwrap();
+    assert_eq!(commit.hash, first, "annotated tag peeled to its commit");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("clusters/prod/app.yaml")).unwrap(),
+        "kind: ConfigMap\n"
+    );
+
+    let (commit, _) = get(
+        repo.url(),
+        Reference::Name("refs/heads/main".into()),
+        &Auth::None,
+    )
+    .unwrap();
+    assert_eq!(commit.hash, second);
+    assert_eq!(commit.reference.as_deref(), Some("refs/heads/main"));
+
+    let (commit, dir) = get(
+        repo.url(),
+        Reference::Commit {
+            sha: first.clone(),
+            branch: Some("main".into()),
+        },
+        &Auth::None,
+    )
+    .unwrap();
+    assert_eq!(commit.hash, first);
+    assert_eq!(commit.reference, None);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("clusters/prod/app.yaml")).unwrap(),
+        "kind: ConfigMap\n"
+    );
+
+    let err = get(repo.url(), Reference::Branch("nope".into()), &Auth::None).unwrap_err();
+    assert!(matches!(err, Error::ReferenceNotFound { .. }), "{err}");
+    let err = get(
+        repo.url(),
+        Reference::Commit {
+            sha: "0".repeat(40),
+            branch: Some("main".into()),
+        },
+        &Auth::None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ReferenceNotFound { .. }), "{err}");
+}
+
+#[test]
+fn remote_commit_sees_new_commits_without_cloning() {
+    let server = GitHttpServer::start().unwrap();
+    let repo = server.create_repo("moving").unwrap();
+    let (first, second) = fleet(&repo);
+    let main = Reference::Branch("main".into());
+    assert_eq!(
+        remote_commit(repo.url(), &main, &Auth::None).unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        remote_commit(repo.url(), &Reference::Tag("v1.0.0".into()), &Auth::None).unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        remote_commit(repo.url(), &Reference::Branch("gone".into()), &Auth::None).unwrap(),
+        None
+    );
+    repo.write("new.yaml", "x: 1\n").unwrap();
+    let third = repo.commit("third").unwrap();
+    assert_eq!(
+        remote_commit(repo.url(), &main, &Auth::None).unwrap(),
+        Some(third)
+    );
+    // Only ref advertisements were asked for: no pack was fetched.
+    assert_eq!(
+        server
+            .log()
+            .matches("POST /moving.git/git-upload-pack")
+            .count(),
+        0,
+        "{}",
+        server.log()
+    );
+    // …while a checkout does fetch one.
+    get(repo.url(), main, &Auth::None).unwrap();
+    assert_eq!(
+        server
+            .log()
+            .matches("POST /moving.git/git-upload-pack")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn http_basic_and_bearer_credentials() {
+    let server = GitHttpServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
+    let repo = server.create_repo("private").unwrap();
+    let (_, head) = fleet(&repo);
+    let main = || Reference::Branch("main".into());
+    let good = Auth::Basic {
+        username: "flux".into(),
+        password: "s3cret".into(),
+    };
+    assert_eq!(get(repo.url(), main(), &good).unwrap().0.hash, head);
+    let bad = Auth::Basic {
+        username: "flux".into(),
+        password: "wrong".into(),
+    };
+    let err = get(repo.url(), main(), &bad).unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+    assert!(
+        !err.to_string().contains("wrong"),
+        "the password must not leak: {err}"
+    );
+    let err = get(repo.url(), main(), &Auth::None).unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+
+    let server = GitHttpServer::start_with_auth(HttpAuth::bearer("tok-42")).unwrap();
+    let repo = server.create_repo("tokened").unwrap();
+    let (_, head) = fleet(&repo);
+    assert_eq!(
+        get(repo.url(), main(), &Auth::Bearer("tok-42".into()))
+            .unwrap()
+            .0
+            .hash,
+        head
+    );
+    assert_eq!(
+        remote_commit(repo.url(), &main(), &Auth::Bearer("tok-42".into())).unwrap(),
+        Some(head)
+    );
+    let err = get(repo.url(), main(), &Auth::Bearer("nope".into())).unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+}
+
+#[test]
+fn ssh_with_known_hosts() {
+    let server = GitSshServer::start().unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    let (_, head) = fleet(&repo);
+    let secret = |identity: String, known_hosts: &str| {
+        let data: BTreeMap<String, Vec<u8>> = [
+            ("identity".to_string(), identity.into_bytes()),
+            ("known_hosts".to_string(), known_hosts.as_bytes().to_vec()),
+        ]
+        .into();
+        Auth::from_secret(&data, repo.url()).unwrap()
+    };
+    let auth = secret(server.client_private_key().unwrap(), server.known_hosts());
+    let (commit, dir) = get(repo.url(), Reference::Branch("main".into()), &auth).unwrap();
+    assert_eq!(commit.hash, head);
+    assert!(dir.path().join("clusters/prod/app.yaml").exists());
+    assert_eq!(
+        remote_commit(repo.url(), &Reference::Branch("main".into()), &auth).unwrap(),
+        Some(head)
+    );
+
+    // A known_hosts entry with another key for the same host.
+    let keys = tempfile::tempdir().unwrap();
+    let impostor = ssh_keygen(&keys.path().join("impostor")).unwrap();
+    let public = std::fs::read_to_string(impostor.with_extension("pub")).unwrap();
+    let mut fields = public.split_whitespace();
+    let wrong_hosts = format!(
+        "[127.0.0.1]:{} {} {}",
+        server.port(),
+        fields.next().unwrap(),
+        fields.next().unwrap()
+    );
+    assert!(KnownHosts::parse(&wrong_hosts).is_ok());
+    let err = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &secret(server.client_private_key().unwrap(), &wrong_hosts),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::HostKey { .. }), "{err}");
+    assert!(err.to_string().contains("not the known key"), "{err}");
+
+    // The right host, a client key the server does not accept.
+    let stranger = ssh_keygen(&keys.path().join("stranger")).unwrap();
+    let err = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &secret(
+            std::fs::read_to_string(stranger).unwrap(),
+            server.known_hosts(),
+        ),
+    )
+    .unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+}
+
+#[test]
+fn unreachable_servers_fail_cleanly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/none.git");
+    let err = get(&url, Reference::Branch("main".into()), &Auth::None).unwrap_err();
+    assert!(matches!(err, Error::Git { .. }), "{err}");
+    assert!(!err.is_authentication());
+}
