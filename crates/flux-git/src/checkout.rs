@@ -24,6 +24,8 @@ pub enum Reference {
     Branch(String),
     /// A tag (annotated tags are peeled to their commit).
     Tag(String),
+    /// The highest tag satisfying a semver range (Masterminds syntax).
+    Semver(String),
     /// Any reference by full name (`refs/heads/main`, `refs/pull/7/head`).
     Name(String),
     /// A commit, looked for on `branch` (or on the remote's HEAD).
@@ -41,6 +43,7 @@ impl Reference {
         match self {
             Reference::Branch(b) => format!("branch '{b}'"),
             Reference::Tag(t) => format!("tag '{t}'"),
+            Reference::Semver(range) => format!("semver range '{range}'"),
             Reference::Name(n) => format!("reference '{n}'"),
             Reference::Commit { sha, .. } => format!("commit '{sha}'"),
         }
@@ -51,6 +54,8 @@ impl Reference {
         match self {
             Reference::Branch(b) => format!("refs/heads/{b}"),
             Reference::Tag(t) => format!("refs/tags/{t}"),
+            // Resolved to a tag before fetching.
+            Reference::Semver(range) => format!("refs/tags/{range}"),
             Reference::Name(n) => n.clone(),
             Reference::Commit {
                 branch: Some(b), ..
@@ -96,6 +101,10 @@ pub fn checkout(
     dest: &Path,
     options: &CheckoutOptions,
 ) -> Result<Commit> {
+    if let Reference::Semver(range) = reference {
+        let tag = resolve_semver(url, range, auth)?;
+        return checkout(url, &Reference::Tag(tag), auth, dest, options);
+    }
     let repo = Repository::init(dest).map_err(git_error("initialising", url))?;
     let host_key_failure = RefCell::new(None);
     let auth_attempted = RefCell::new(false);
@@ -156,7 +165,7 @@ pub fn checkout(
         hash: commit.id().to_string(),
         reference: match reference {
             Reference::Branch(b) => Some(b.clone()),
-            Reference::Tag(t) => Some(t.clone()),
+            Reference::Tag(t) | Reference::Semver(t) => Some(t.clone()),
             Reference::Name(n) => Some(n.clone()),
             Reference::Commit { .. } => None,
         },
@@ -175,6 +184,14 @@ pub fn checkout(
 pub fn remote_commit(url: &str, reference: &Reference, auth: &Auth) -> Result<Option<String>> {
     if let Reference::Commit { sha, .. } = reference {
         return Ok(Some(sha.clone()));
+    }
+    if let Reference::Semver(range) = reference {
+        let tag = match resolve_semver(url, range, auth) {
+            Ok(tag) => tag,
+            Err(Error::ReferenceNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        return remote_commit(url, &Reference::Tag(tag), auth);
     }
     if let Auth::Bearer(_) = auth {
         // libgit2 sends custom headers on fetches only: fetch the tip.
@@ -195,6 +212,29 @@ pub fn remote_commit(url: &str, reference: &Reference, auth: &Auth) -> Result<Op
         .find(|(n, _)| *n == peeled)
         .or_else(|| refs.iter().find(|(n, _)| *n == name))
         .map(|(_, oid)| oid.clone()))
+}
+
+/// The tag with the highest version in `range` (tags that are not
+/// versions are skipped; `v1.2.3` counts as 1.2.3).
+pub fn resolve_semver(url: &str, range: &str, auth: &Auth) -> Result<String> {
+    let constraints: flux_semver::Constraints =
+        range
+            .parse()
+            .map_err(|e: flux_semver::Error| Error::ReferenceNotFound {
+                reference: format!("semver range '{range}'"),
+                message: e.to_string(),
+            })?;
+    let refs = ls_remote(url, auth)?;
+    let tags = refs
+        .iter()
+        .filter_map(|(name, _)| name.strip_prefix("refs/tags/"))
+        .filter(|tag| !tag.ends_with("^{}"));
+    flux_semver::Version::highest(tags, &constraints)
+        .map(|(tag, _)| tag.to_string())
+        .ok_or_else(|| Error::ReferenceNotFound {
+            reference: format!("semver range '{range}'"),
+            message: "no tag matches the range".to_string(),
+        })
 }
 
 /// Every reference the remote advertises, as `(name, sha)`; annotated tags

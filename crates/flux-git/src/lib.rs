@@ -1,5 +1,6 @@
 //! Git for Flux sources, on libgit2: fetch one reference of a remote — a
-//! branch, tag, full reference name or commit — shallowly, and check it out;
+//! branch, tag, the highest tag in a semver range, full reference name or
+//! commit — shallowly, and check it out;
 //! ask where a reference points without cloning; authenticate over HTTPS
 //! (basic, bearer) and SSH (private key, `known_hosts` enforced).
 //!
@@ -30,6 +31,7 @@ mod known_hosts;
 pub use auth::{Auth, is_ssh};
 pub use checkout::{
     CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, checkout, ls_remote, remote_commit,
+    resolve_semver,
 };
 pub use error::{Error, Result};
 pub use known_hosts::KnownHosts;

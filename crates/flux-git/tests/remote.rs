@@ -100,6 +100,48 @@ fn http_branch_tag_name_and_commit() {
 }
 
 #[test]
+fn semver_picks_the_highest_matching_tag() {
+    let server = GitHttpServer::start().unwrap();
+    let repo = server.create_repo("versions").unwrap();
+    let mut commits = std::collections::BTreeMap::new();
+    for tag in [
+        "v1.0.0",
+        "v1.2.0",
+        "1.10.0",
+        "v2.0.0-rc.1",
+        "v2.0.0",
+        "latest",
+    ] {
+        repo.write("version.txt", tag).unwrap();
+        commits.insert(tag, repo.commit(tag).unwrap());
+        repo.tag(tag, None).unwrap();
+    }
+    for (range, tag) in [
+        (">=1.0.0 <2.0.0", "1.10.0"),
+        ("~1.2", "v1.2.0"),
+        ("*", "v2.0.0"),
+        (">=2.0.0-0 <2.0.0", "v2.0.0-rc.1"),
+    ] {
+        let (commit, dir) = get(repo.url(), Reference::Semver(range.into()), &Auth::None).unwrap();
+        assert_eq!(commit.reference.as_deref(), Some(tag), "{range}");
+        assert_eq!(commit.hash, commits[tag], "{range}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("version.txt")).unwrap(),
+            tag
+        );
+        assert_eq!(
+            remote_commit(repo.url(), &Reference::Semver(range.into()), &Auth::None).unwrap(),
+            Some(commits[tag].clone())
+        );
+    }
+    let err = get(repo.url(), Reference::Semver(">=3.0.0".into()), &Auth::None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unable to resolve semver range '>=3.0.0': no tag matches the range"
+    );
+}
+
+#[test]
 fn remote_commit_sees_new_commits_without_cloning() {
     let server = GitHttpServer::start().unwrap();
     let repo = server.create_repo("moving").unwrap();
