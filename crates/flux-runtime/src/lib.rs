@@ -1,0 +1,16 @@
+//! What every toolkit controller shares: Go duration strings, writing
+//! status, recording Kubernetes Events. Controllers keep their decisions in
+//! pure functions and use this crate for the I/O around them.
+
+mod duration;
+mod events;
+mod status;
+
+pub use duration::parse_duration;
+pub use events::EventRecorder;
+pub use status::patch_status;
+
+/// Kubernetes time "now", for conditions and artifacts.
+pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())
+}

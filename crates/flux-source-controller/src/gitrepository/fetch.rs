@@ -1,0 +1,190 @@
+//! Fetch step: credentials from the Secret, the reference to follow, the
+//! cheap remote check, and the checkout. Contract: never writes to the
+//! cluster; every failure is a [`FetchError`] with upstream's reason.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use flux_api::source::v1::{GitRepository, GitRepositoryRef};
+use flux_git::{Auth, CheckoutOptions, Commit, DEFAULT_BRANCH, Reference};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+
+/// A failed fetch, with the condition reason it is reported under.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    /// `AuthenticationFailed` or `GitOperationFailed`.
+    pub reason: &'static str,
+    /// The condition message.
+    pub message: String,
+}
+
+/// Reason: credentials missing, malformed or refused.
+pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+/// Reason: any other Git failure.
+pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
+
+/// The reference `spec.ref` asks for; the first set of commit, name,
+/// semver, tag, branch wins, as upstream; `master` when empty.
+pub fn reference(spec_ref: Option<&GitRepositoryRef>) -> Reference {
+    let Some(r) = spec_ref else {
+        return Reference::Branch(DEFAULT_BRANCH.to_string());
+    };
+    if let Some(sha) = &r.commit {
+        return Reference::Commit {
+            sha: sha.clone(),
+            branch: r.branch.clone(),
+        };
+    }
+    if let Some(name) = &r.name {
+        return Reference::Name(name.clone());
+    }
+    if let Some(range) = &r.semver {
+        return Reference::Semver(range.clone());
+    }
+    if let Some(tag) = &r.tag {
+        return Reference::Tag(tag.clone());
+    }
+    Reference::Branch(
+        r.branch
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BRANCH.to_string()),
+    )
+}
+
+/// The credentials of `spec.secretRef`, read from the cluster.
+pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchError> {
+    let Some(secret_ref) = &repo.spec.secret_ref else {
+        return Ok(Auth::None);
+    };
+    let namespace = repo.metadata.namespace.clone().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let secret = secrets
+        .get(&secret_ref.name)
+        .await
+        .map_err(|e| FetchError {
+            reason: AUTHENTICATION_FAILED,
+            message: format!(
+                "failed to get secret '{namespace}/{}': {}",
+                secret_ref.name,
+                kube_message(&e)
+            ),
+        })?;
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    Auth::from_secret(&data, &repo.spec.url).map_err(|e| FetchError {
+        reason: AUTHENTICATION_FAILED,
+        message: format!(
+            "failed to configure authentication options from secret '{namespace}/{}': {e}",
+            secret_ref.name
+        ),
+    })
+}
+
+/// Where `reference` points on the remote now, without cloning.
+pub async fn remote_commit(
+    url: String,
+    reference: Reference,
+    auth: Auth,
+) -> Result<Option<String>, FetchError> {
+    tokio::task::spawn_blocking(move || flux_git::remote_commit(&url, &reference, &auth))
+        .await
+        .map_err(|e| FetchError {
+            reason: GIT_OPERATION_FAILED,
+            message: format!("git task failed: {e}"),
+        })?
+        .map_err(git_error)
+}
+
+/// Checks `reference` out into `dir`.
+pub async fn checkout(
+    url: String,
+    reference: Reference,
+    auth: Auth,
+    dir: &Path,
+) -> Result<Commit, FetchError> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        flux_git::checkout(&url, &reference, &auth, &dir, &CheckoutOptions::default())
+    })
+    .await
+    .map_err(|e| FetchError {
+        reason: GIT_OPERATION_FAILED,
+        message: format!("git task failed: {e}"),
+    })?
+    .map_err(git_error)
+}
+
+fn git_error(e: flux_git::Error) -> FetchError {
+    FetchError {
+        reason: if e.is_authentication() {
+            AUTHENTICATION_FAILED
+        } else {
+            GIT_OPERATION_FAILED
+        },
+        message: format!("failed to checkout and determine revision: {e}"),
+    }
+}
+
+/// The API server's message of a failed call, without the debug dump.
+pub fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_precedence_follows_upstream() {
+        assert_eq!(reference(None), Reference::Branch("master".into()));
+        let r = |f: fn(&mut GitRepositoryRef)| {
+            let mut r = GitRepositoryRef::default();
+            f(&mut r);
+            reference(Some(&r))
+        };
+        assert_eq!(
+            r(|r| r.branch = Some("main".into())),
+            Reference::Branch("main".into())
+        );
+        assert_eq!(
+            r(|r| {
+                r.branch = Some("main".into());
+                r.tag = Some("v1".into());
+            }),
+            Reference::Tag("v1".into())
+        );
+        assert_eq!(
+            r(|r| {
+                r.tag = Some("v1".into());
+                r.semver = Some(">=1".into());
+            }),
+            Reference::Semver(">=1".into())
+        );
+        assert_eq!(
+            r(|r| {
+                r.semver = Some(">=1".into());
+                r.name = Some("refs/pull/1/head".into());
+            }),
+            Reference::Name("refs/pull/1/head".into())
+        );
+        assert_eq!(
+            r(|r| {
+                r.branch = Some("dev".into());
+                r.commit = Some("abc".into());
+            }),
+            Reference::Commit {
+                sha: "abc".into(),
+                branch: Some("dev".into())
+            }
+        );
+    }
+}

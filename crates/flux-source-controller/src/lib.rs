@@ -1,0 +1,56 @@
+//! The source controller: GitRepository objects reconciled into stored
+//! artifacts, served over HTTP for the other controllers.
+//!
+//! A reconciliation fetches the reference the object names (a cheap
+//! remote check first: an unchanged remote costs no clone), archives the
+//! checkout with its ignore rules, stores it under
+//! `gitrepository/<namespace>/<name>/<commit>.tar.gz`, and reports
+//! `status.artifact` with upstream's conditions (`Ready`,
+//! `ArtifactInStorage`, `FetchFailed`, `Reconciling`), reasons and events
+//! (`NewArtifact`). Deleting the object deletes its artifacts.
+
+pub mod gitrepository;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flux_artifact::Storage;
+use flux_runtime::EventRecorder;
+use kube::{Api, Client};
+
+/// What the reconcilers share.
+pub struct Context {
+    /// The cluster.
+    pub client: Client,
+    /// The artifact store.
+    pub storage: Storage,
+    /// Event recorder (`source-controller`).
+    pub events: EventRecorder,
+    /// Concurrent reconciliations per kind (`--concurrent`).
+    pub concurrency: u16,
+    /// Delay before retrying a failed reconciliation (capped by the interval).
+    pub retry_interval: Duration,
+}
+
+impl Context {
+    /// A context with upstream's defaults.
+    pub fn new(client: Client, storage: Storage) -> Self {
+        Self {
+            events: EventRecorder::new(client.clone(), "source-controller"),
+            client,
+            storage,
+            concurrency: 2,
+            retry_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs every source reconciler, watching `namespace` (all when `None`).
+pub async fn run(ctx: Context, namespace: Option<&str>) {
+    let api = match namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    gitrepository::run(api, Arc::new(ctx)).await;
+}
