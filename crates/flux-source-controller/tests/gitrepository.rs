@@ -244,3 +244,56 @@ async fn git_repository_lifecycle() {
     .await;
     assert!(!artifact_dir.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_repository_content_stays_inside() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("hostile").await.unwrap();
+    let _storage_root = start_controller(cp, &ns).await;
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("hostile").unwrap();
+    remote.write("apps/cm.yaml", "kind: ConfigMap\n").unwrap();
+    let work = remote.work_path();
+    std::os::unix::fs::symlink("/etc", work.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", work.join("apps/passwd")).unwrap();
+    std::os::unix::fs::symlink("../../../../outside", work.join("apps/up")).unwrap();
+    let head = remote.commit("links everywhere").unwrap();
+
+    let repos: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns.name());
+    let object: GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "hostile"},
+        "spec": {"url": remote.url(), "interval": "10m", "ref": {"branch": "main"}}
+    }))
+    .unwrap();
+    repos.create(&PostParams::default(), &object).await.unwrap();
+    let artifact = eventually("the artifact", || async {
+        let repo = repos.get("hostile").await.ok()?;
+        repo.status?.artifact
+    })
+    .await;
+    assert_eq!(artifact.revision, format!("main@sha1:{head}"));
+    let bytes = std::process::Command::new("curl")
+        .args(["-sSf", &artifact.url])
+        .output()
+        .unwrap()
+        .stdout;
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("x");
+    std::fs::create_dir(&dest).unwrap();
+    verify_and_extract(
+        &bytes[..],
+        &artifact.digest.parse().unwrap(),
+        &dest,
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dest.join("apps")).unwrap() {
+        found.push(entry.unwrap().file_name().to_string_lossy().into_owned());
+    }
+    assert_eq!(found, ["cm.yaml"], "links are left out");
+    assert!(!dest.join("etc").exists());
+}
