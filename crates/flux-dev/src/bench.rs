@@ -1,0 +1,121 @@
+//! Benchmarks that run ours and the upstream tool in the same run.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use flux_git::{Auth, CheckoutOptions, Reference};
+use flux_testenv::GitHttpServer;
+
+/// One measured command: wall seconds and peak RSS in MiB.
+struct Measure {
+    seconds: f64,
+    peak_mib: f64,
+}
+
+/// Runs `command` under `/usr/bin/time -f %M` (peak RSS in KiB).
+fn measure(program: &str, args: &[&str]) -> Result<Measure, String> {
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", program])
+        .args(args)
+        .output()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kib: f64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("no peak RSS in {stderr:?}"))?;
+    Ok(Measure {
+        seconds,
+        peak_mib: kib / 1024.0,
+    })
+}
+
+/// Deterministic pseudo-random bytes (incompressible content).
+fn fill(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 26) as u8 + b'a'
+        })
+        .collect()
+}
+
+/// `flux-dev bench git FILES MEGABYTES`.
+pub fn git(files: usize, megabytes: usize) -> Result<(), String> {
+    let server = GitHttpServer::start().map_err(|e| e.to_string())?;
+    let repo = server.create_repo("bench").map_err(|e| e.to_string())?;
+    let per_file = (megabytes << 20) / files.max(1);
+    eprintln!("generating {files} files of {per_file} bytes…");
+    for i in 0..files {
+        let path = format!("dir{:03}/sub{:02}/file{i}.yaml", i % 500, i % 37);
+        repo.write(&path, fill(i as u64, per_file))
+            .map_err(|e| e.to_string())?;
+    }
+    repo.commit("generated").map_err(|e| e.to_string())?;
+    let url = repo.url().to_string();
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let me = me.to_string_lossy().into_owned();
+    let scratch = std::env::temp_dir().join(format!("flux-dev-bench-{}", std::process::id()));
+    let dir = |name: &str| scratch.join(name).to_string_lossy().into_owned();
+
+    let ours = measure(&me, &["git-checkout", &url, &dir("ours")])?;
+    let theirs = measure(
+        "git",
+        &["clone", "--quiet", "--depth", "1", &url, &dir("git")],
+    )?;
+    let ours_check = measure(&me, &["git-remote-commit", &url])?;
+    let theirs_check = measure("git", &["ls-remote", &url, "refs/heads/main"])?;
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    println!("git: {files} files, {megabytes} MB, shallow checkout over smart HTTP");
+    println!("| operation | flux-git | git CLI | ratio (git / ours) |");
+    println!("|---|---|---|---|");
+    let row = |what: &str, a: &Measure, b: &Measure| {
+        println!(
+            "| {what} | {:.2} s, {:.0} MiB | {:.2} s, {:.0} MiB | {:.2}× time, {:.2}× memory |",
+            a.seconds,
+            a.peak_mib,
+            b.seconds,
+            b.peak_mib,
+            b.seconds / a.seconds,
+            b.peak_mib / a.peak_mib
+        );
+    };
+    row("shallow clone + checkout", &ours, &theirs);
+    row("remote moved? (ls-remote)", &ours_check, &theirs_check);
+    Ok(())
+}
+
+/// `flux-dev git-checkout URL DIR`.
+pub fn checkout(url: &str, dir: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    flux_git::checkout(
+        url,
+        &Reference::Branch("main".to_string()),
+        &Auth::None,
+        Path::new(dir),
+        &CheckoutOptions::default(),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+/// `flux-dev git-remote-commit URL`.
+pub fn remote_commit(url: &str) -> Result<(), String> {
+    flux_git::remote_commit(url, &Reference::Branch("main".to_string()), &Auth::None)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
