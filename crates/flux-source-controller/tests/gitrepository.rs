@@ -297,3 +297,55 @@ async fn hostile_repository_content_stays_inside() {
     assert_eq!(found, ["cm.yaml"], "links are left out");
     assert!(!dest.join("etc").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_with_known_hosts_and_a_semver_tag() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("ssh").await.unwrap();
+    let _storage_root = start_controller(cp, &ns).await;
+    let git = flux_testenv::GitSshServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    for version in ["1.0.0", "1.1.0", "2.0.0"] {
+        remote.write("version.txt", version).unwrap();
+        remote.commit(version).unwrap();
+        remote.tag(&format!("v{version}"), None).unwrap();
+    }
+    let tagged = remote.head().unwrap();
+    let client = cp.client().unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ssh-auth"},
+        "stringData": {"identity": git.client_private_key().unwrap(), "known_hosts": git.known_hosts()}
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
+    let object: GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "fleet"},
+        "spec": {"url": remote.url(), "interval": "10m", "ref": {"semver": "<2.0.0"}, "secretRef": {"name": "ssh-auth"}}
+    }))
+    .unwrap();
+    repos.create(&PostParams::default(), &object).await.unwrap();
+    let artifact = eventually("the artifact", || async {
+        let repo = repos.get("fleet").await.ok()?;
+        repo.status?.artifact
+    })
+    .await;
+    // v1.1.0 is the highest tag below 2.0.0; its commit is HEAD~1.
+    assert!(
+        artifact.revision.starts_with("v1.1.0@sha1:"),
+        "{}",
+        artifact.revision
+    );
+    assert!(
+        !artifact.revision.ends_with(&tagged),
+        "{}",
+        artifact.revision
+    );
+}
