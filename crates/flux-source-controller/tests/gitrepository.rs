@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
-use std::time::Duration;
 
 use flux_api::source::v1::GitRepository;
 use flux_artifact::{Digest, Limits, Retention, Storage, verify_and_extract};
@@ -20,22 +19,12 @@ fn manifests() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    flux_testenv::eventually(what, check).await.unwrap()
 }
 
 fn condition<'a>(repo: &'a GitRepository, kind: &str) -> Option<&'a flux_api::meta::Condition> {

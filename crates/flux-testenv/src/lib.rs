@@ -49,6 +49,7 @@ mod namespace;
 mod oci;
 mod pki;
 mod process;
+mod wait;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use crd::{FIELD_MANAGER, install_crds, parse_crds};
@@ -60,3 +61,4 @@ pub use namespace::TestNamespace;
 pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, run, tool};
+pub use wait::{EVENTUALLY_TIMEOUT, eventually};

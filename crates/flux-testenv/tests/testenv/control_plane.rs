@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use flux_testenv::{ControlPlane, run, tool};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
@@ -33,22 +31,12 @@ fn config_map(name: &str, data: &[(&str, &str)]) -> ConfigMap {
     cm
 }
 
-async fn eventually<F, Fut, T>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    flux_testenv::eventually(what, check).await.unwrap()
 }
 
 #[tokio::test]
