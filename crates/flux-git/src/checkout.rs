@@ -12,6 +12,7 @@ use git2::{
 
 use crate::auth::{Auth, is_ssh, ssh_host_port, ssh_user};
 use crate::error::{Error, Result};
+use crate::signature::{Signed, split_tag};
 
 /// The branch checked out when a GitRepository names no reference
 /// (upstream's default).
@@ -90,6 +91,21 @@ pub struct Commit {
     pub message: String,
     /// `Name <email>` of the author.
     pub author: String,
+    /// The commit's signature (`gpgsig` header) and signed payload.
+    pub signature: Option<Signed>,
+    /// The annotated tag the commit was reached through, if any.
+    pub tag: Option<Tag>,
+}
+
+/// An annotated tag object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// The tag name.
+    pub name: String,
+    /// The tag object's SHA.
+    pub hash: String,
+    /// Its signature and signed payload, when signed.
+    pub signature: Option<Signed>,
 }
 
 /// Fetches `reference` of `url` into the empty folder `dest` and checks it
@@ -136,6 +152,7 @@ pub fn checkout(
             reference: reference.describe(),
             message: e.message().to_string(),
         })?;
+    let tag = annotated_tag(&repo, &target, reference);
     let fetched_commit = target
         .peel_to_commit()
         .map_err(git_error("resolving the fetched reference of", url))?;
@@ -175,6 +192,38 @@ pub fn checkout(
             author.name().unwrap_or_default(),
             author.email().unwrap_or_default()
         ),
+        signature: repo
+            .extract_signature(&commit.id(), None)
+            .ok()
+            .map(|(signature, payload)| Signed {
+                signature: String::from_utf8_lossy(&signature).into_owned(),
+                payload: payload.to_vec(),
+            }),
+        tag,
+    })
+}
+
+/// The annotated tag object `target` points at, with its signature.
+fn annotated_tag(
+    repo: &Repository,
+    target: &git2::Reference<'_>,
+    reference: &Reference,
+) -> Option<Tag> {
+    let name = match reference {
+        Reference::Tag(t) | Reference::Semver(t) => t.clone(),
+        Reference::Name(n) => n.strip_prefix("refs/tags/")?.to_string(),
+        _ => return None,
+    };
+    let oid = target.target()?;
+    let odb = repo.odb().ok()?;
+    let object = odb.read(oid).ok()?;
+    if object.kind() != git2::ObjectType::Tag {
+        return None;
+    }
+    Some(Tag {
+        name,
+        hash: oid.to_string(),
+        signature: split_tag(object.data()),
     })
 }
 

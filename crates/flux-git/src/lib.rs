@@ -27,10 +27,11 @@ mod auth;
 mod checkout;
 mod error;
 mod known_hosts;
+pub mod signature;
 
 pub use auth::{Auth, is_ssh};
 pub use checkout::{
-    CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, checkout, ls_remote, remote_commit,
+    CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, Tag, checkout, ls_remote, remote_commit,
     resolve_semver,
 };
 pub use error::{Error, Result};

@@ -291,3 +291,93 @@ fn unreachable_servers_fail_cleanly() {
     assert!(matches!(err, Error::Git { .. }), "{err}");
     assert!(!err.is_authentication());
 }
+
+#[test]
+fn commit_and_tag_signatures_verify_against_trusted_keys_only() {
+    use flux_git::signature::{VerifyError, verify};
+    use flux_testenv::SigningKey;
+
+    let server = GitHttpServer::start().unwrap();
+    let repo = server.create_repo("signed").unwrap();
+    let gpg = SigningKey::gpg("Flux Signer <signer@example.invalid>").unwrap();
+    let ssh = SigningKey::ssh().unwrap();
+    let stranger = SigningKey::gpg("Mallory <mallory@example.invalid>").unwrap();
+
+    repo.write("app.yaml", "kind: ConfigMap\n").unwrap();
+    let gpg_commit = repo.commit_signed("signed with gpg", &gpg).unwrap();
+    repo.tag_signed("v1.0.0", "release 1 (gpg)", &gpg).unwrap();
+    repo.write("app.yaml", "kind: ConfigMap # v2\n").unwrap();
+    let ssh_commit = repo.commit_signed("signed with ssh", &ssh).unwrap();
+    repo.tag_signed("v2.0.0", "release 2 (ssh)", &ssh).unwrap();
+    repo.write("app.yaml", "kind: ConfigMap # v3\n").unwrap();
+    repo.commit("not signed").unwrap();
+    repo.tag("v3.0.0", Some("unsigned annotated tag")).unwrap();
+
+    let trusted = [gpg.public_key().as_bytes(), ssh.public_key().as_bytes()];
+    let untrusted = [stranger.public_key().as_bytes()];
+
+    // An OpenPGP-signed commit and tag: the key ID of the signer.
+    let (commit, _dir) = get(repo.url(), Reference::Tag("v1.0.0".into()), &Auth::None).unwrap();
+    assert_eq!(commit.hash, gpg_commit);
+    assert_eq!(
+        verify(commit.signature.as_ref(), &trusted).unwrap(),
+        gpg.id().unwrap()
+    );
+    let tag = commit.tag.as_ref().expect("annotated tag");
+    assert_eq!(tag.name, "v1.0.0");
+    assert_eq!(
+        verify(tag.signature.as_ref(), &trusted).unwrap(),
+        gpg.id().unwrap()
+    );
+    assert_eq!(
+        verify(commit.signature.as_ref(), &untrusted),
+        Err(VerifyError::NoMatchingKey("key rings"))
+    );
+
+    // An SSH-signed commit and tag: the key's SHA256 fingerprint.
+    let (commit, _dir) = get(repo.url(), Reference::Tag("v2.0.0".into()), &Auth::None).unwrap();
+    assert_eq!(commit.hash, ssh_commit);
+    let fingerprint = ssh.id().unwrap();
+    assert!(fingerprint.starts_with("SHA256:"), "{fingerprint}");
+    assert_eq!(
+        verify(commit.signature.as_ref(), &trusted).unwrap(),
+        fingerprint
+    );
+    assert_eq!(
+        verify(commit.tag.as_ref().unwrap().signature.as_ref(), &trusted).unwrap(),
+        fingerprint
+    );
+    // Only OpenPGP keys in the secret: no SSH key to check against.
+    assert_eq!(
+        verify(commit.signature.as_ref(), &untrusted),
+        Err(VerifyError::NoKeys("ssh"))
+    );
+    let other_ssh = SigningKey::ssh().unwrap();
+    assert_eq!(
+        verify(
+            commit.signature.as_ref(),
+            &[other_ssh.public_key().as_bytes()]
+        ),
+        Err(VerifyError::NoMatchingKey("authorized keys"))
+    );
+
+    // Unsigned commit and tag.
+    let (commit, _dir) = get(repo.url(), Reference::Tag("v3.0.0".into()), &Auth::None).unwrap();
+    assert_eq!(
+        verify(commit.signature.as_ref(), &trusted),
+        Err(VerifyError::NotSigned)
+    );
+    let tag = commit.tag.as_ref().expect("annotated tag");
+    assert!(tag.signature.is_none());
+
+    // A tampered payload does not verify.
+    let (commit, _dir) = get(repo.url(), Reference::Branch("main".into()), &Auth::None).unwrap();
+    assert!(commit.tag.is_none(), "a branch has no tag object");
+    let (signed, _dir) = get(repo.url(), Reference::Tag("v1.0.0".into()), &Auth::None).unwrap();
+    let mut forged = signed.signature.clone().unwrap();
+    forged.payload.extend_from_slice(b"evil");
+    assert_eq!(
+        verify(Some(&forged), &trusted),
+        Err(VerifyError::NoMatchingKey("key rings"))
+    );
+}

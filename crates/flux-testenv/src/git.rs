@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::error::{Error, Result, io};
 use crate::process::{Supervisor, run};
+use crate::signing::SigningKey;
 
 /// The author of commits made by the helpers.
 pub const AUTHOR_NAME: &str = "Flux Testenv";
@@ -110,6 +111,28 @@ impl GitRepo {
             &self.work,
             &["commit", "--quiet", "--allow-empty", "-m", message],
         )?;
+        self.push_head()
+    }
+
+    /// [`commit`](Self::commit), signed with `key` (`git commit -S`).
+    pub fn commit_signed(&self, message: &str, key: &SigningKey) -> Result<String> {
+        git(&self.work, &["add", "--all"])?;
+        run(key
+            .git(&self.work)
+            .args(["commit", "--quiet", "--allow-empty", "-S", "-m", message]))?;
+        self.push_head()
+    }
+
+    /// Creates the annotated tag `name` on HEAD signed with `key`
+    /// (`git tag -s`) and pushes it.
+    pub fn tag_signed(&self, name: &str, message: &str, key: &SigningKey) -> Result<&Self> {
+        run(key
+            .git(&self.work)
+            .args(["tag", "--force", "-s", name, "-m", message]))?;
+        self.push_tag(name)
+    }
+
+    fn push_head(&self) -> Result<String> {
         let branch = self.current_branch()?;
         git(
             &self.work,
@@ -130,6 +153,10 @@ impl GitRepo {
             Some(message) => git(&self.work, &["tag", "--force", "-a", name, "-m", message])?,
             None => git(&self.work, &["tag", "--force", name])?,
         };
+        self.push_tag(name)
+    }
+
+    fn push_tag(&self, name: &str) -> Result<&Self> {
         git(
             &self.work,
             &[

@@ -11,7 +11,8 @@
 //! - CRD installation that waits until the API server serves them;
 //! - [`GitHttpServer`] (`git http-backend`, basic or bearer auth) and
 //!   [`GitSshServer`] (OpenSSH `sshd`, key auth, `known_hosts`), with
-//!   [`GitRepo`] to write, commit, tag and push content;
+//!   [`GitRepo`] to write, commit, tag and push content, signed by a real
+//!   `gpg` or SSH [`SigningKey`] when asked;
 //! - [`OciRegistry`] (Distribution's `docker-registry`, optional htpasswd);
 //! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`).
 //!
@@ -49,6 +50,7 @@ mod namespace;
 mod oci;
 mod pki;
 mod process;
+mod signing;
 mod wait;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
@@ -61,4 +63,5 @@ pub use namespace::TestNamespace;
 pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, run, tool};
+pub use signing::SigningKey;
 pub use wait::{EVENTUALLY_TIMEOUT, eventually};

@@ -1,0 +1,149 @@
+//! Keys that sign commits and tags the way users do: real `gpg` keys in a
+//! throw-away keyring, and SSH keys used through `git -c gpg.format=ssh`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::git::git_command;
+use crate::git_ssh::ssh_keygen;
+use crate::process::{Supervisor, run};
+
+/// A key `git` signs commits and tags with.
+#[derive(Debug)]
+pub struct SigningKey {
+    kind: Kind,
+    public: String,
+    _folder: Supervisor,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Gpg { home: PathBuf, key_id: String },
+    Ssh { private_key: PathBuf },
+}
+
+impl SigningKey {
+    /// A new ed25519 OpenPGP key (`gpg --quick-gen-key`, no passphrase) in
+    /// its own `GNUPGHOME`; its agent is stopped when the key is dropped.
+    pub fn gpg(user_id: &str) -> Result<Self> {
+        let dir = tempdir()?;
+        let home = dir.dir().join("gnupg");
+        std::fs::create_dir(&home).map_err(crate::error::io("creating GNUPGHOME"))?;
+        set_private(&home)?;
+        run(gpg(&home).args(["--quick-gen-key", user_id, "ed25519", "sign", "never"]))?;
+        let listing = run(gpg(&home).args(["--list-keys", "--with-colons"]))?;
+        let key_id = listing
+            .lines()
+            .find(|l| l.starts_with("pub:"))
+            .and_then(|l| l.split(':').nth(4))
+            .ok_or_else(|| Error::Parse {
+                what: "gpg --list-keys".to_string(),
+                reason: "no public key listed".to_string(),
+            })?
+            .to_string();
+        let public = run(gpg(&home).args(["--armor", "--export", &key_id]))?;
+        Ok(Self {
+            kind: Kind::Gpg { home, key_id },
+            public,
+            _folder: dir,
+        })
+    }
+
+    /// A new ed25519 SSH key (`ssh-keygen`), for `gpg.format=ssh`.
+    pub fn ssh() -> Result<Self> {
+        let dir = tempdir()?;
+        let private_key = ssh_keygen(&dir.dir().join("signing_key"))?;
+        let public_path = dir.dir().join("signing_key.pub");
+        let public = std::fs::read_to_string(&public_path)
+            .map_err(crate::error::io("reading the SSH public key"))?;
+        Ok(Self {
+            kind: Kind::Ssh { private_key },
+            public,
+            _folder: dir,
+        })
+    }
+
+    /// The public key as users put it in the verification Secret: an
+    /// armored key block (`*.asc`) or an `authorized_keys` line (`*.sshpub`).
+    pub fn public_key(&self) -> &str {
+        &self.public
+    }
+
+    /// The OpenPGP key ID (16 upper-case hex digits) or the SSH key's
+    /// `SHA256:` fingerprint, as `ssh-keygen -l` prints it.
+    pub fn id(&self) -> Result<String> {
+        match &self.kind {
+            Kind::Gpg { key_id, .. } => Ok(key_id.clone()),
+            Kind::Ssh { private_key } => {
+                let out = run(Command::new("ssh-keygen")
+                    .args(["-l", "-E", "sha256", "-f"])
+                    .arg(private_key))?;
+                out.split_whitespace()
+                    .nth(1)
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Parse {
+                        what: "ssh-keygen -l".to_string(),
+                        reason: out.clone(),
+                    })
+            }
+        }
+    }
+
+    /// A `git` command in `dir` that signs with this key.
+    pub(crate) fn git(&self, dir: &Path) -> Command {
+        let mut command = git_command();
+        command.current_dir(dir);
+        match &self.kind {
+            Kind::Gpg { home, key_id } => {
+                command
+                    .env("GNUPGHOME", home)
+                    .args(["-c", "gpg.format=openpgp"])
+                    .arg("-c")
+                    .arg(format!("user.signingkey={key_id}"));
+            }
+            Kind::Ssh { private_key } => {
+                command
+                    .args(["-c", "gpg.format=ssh"])
+                    .arg("-c")
+                    .arg(format!("user.signingkey={}", private_key.display()));
+            }
+        }
+        command
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        if let Kind::Gpg { home, .. } = &self.kind {
+            let _ = Command::new("gpgconf")
+                .env("GNUPGHOME", home)
+                .args(["--kill", "all"])
+                .output();
+        }
+    }
+}
+
+fn gpg(home: &Path) -> Command {
+    let mut command = Command::new("gpg");
+    command.env("GNUPGHOME", home).args([
+        "--batch",
+        "--quiet",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+    ]);
+    command
+}
+
+/// The key's folder, removed with the key (or when the test process dies).
+fn tempdir() -> Result<Supervisor> {
+    Supervisor::new("signing")
+}
+
+fn set_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(crate::error::io("restricting GNUPGHOME"))
+}
