@@ -71,11 +71,21 @@ impl Reference {
 pub struct CheckoutOptions {
     /// Fetch only the tip (depth 1). Ignored for commits.
     pub shallow: bool,
+    /// Check out only these folders (sparse checkout); everything when empty.
+    pub sparse: Vec<String>,
+    /// Check out submodules too, recursively, with the same credentials.
+    /// Only `http(s)://` and `ssh://` submodule URLs (or relative ones) are
+    /// followed: a repository cannot make the controller read local paths.
+    pub recurse_submodules: bool,
 }
 
 impl Default for CheckoutOptions {
     fn default() -> Self {
-        Self { shallow: true }
+        Self {
+            shallow: true,
+            sparse: Vec::new(),
+            recurse_submodules: false,
+        }
     }
 }
 
@@ -133,8 +143,9 @@ pub fn checkout(
     let remote_ref = reference.remote_ref();
     let local_ref = "refs/flux/checkout";
     let refspec = format!("+{remote_ref}:{local_ref}");
+    // A named remote, so that relative submodule URLs resolve against it.
     let mut remote = repo
-        .remote_anonymous(url)
+        .remote_with_fetch("origin", url, &refspec)
         .map_err(git_error("opening", url))?;
     let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fetch), None);
     if let Err(e) = fetched {
@@ -170,13 +181,18 @@ pub fn checkout(
         }
         _ => fetched_commit,
     };
-    repo.checkout_tree(
-        commit.as_object(),
-        Some(git2::build::CheckoutBuilder::new().force()),
-    )
-    .map_err(git_error("checking out", url))?;
+    let mut builder = git2::build::CheckoutBuilder::new();
+    builder.force();
+    for dir in &options.sparse {
+        builder.path(dir.trim_matches('/'));
+    }
+    repo.checkout_tree(commit.as_object(), Some(&mut builder))
+        .map_err(git_error("checking out", url))?;
     repo.set_head_detached(commit.id())
         .map_err(git_error("checking out", url))?;
+    if options.recurse_submodules {
+        update_submodules(&repo, url, auth, 0)?;
+    }
     let author = commit.author();
     Ok(Commit {
         hash: commit.id().to_string(),
@@ -201,6 +217,97 @@ pub fn checkout(
             }),
         tag,
     })
+}
+
+/// How deep submodules of submodules are followed.
+const MAX_SUBMODULE_DEPTH: usize = 8;
+
+/// Initialises and checks out every submodule of `repo`, recursively.
+fn update_submodules(repo: &Repository, url: &str, auth: &Auth, depth: usize) -> Result<()> {
+    if depth > MAX_SUBMODULE_DEPTH {
+        return Err(Error::Submodule {
+            name: String::new(),
+            message: format!("submodules nested deeper than {MAX_SUBMODULE_DEPTH} levels"),
+        });
+    }
+    let submodules: Vec<(String, String)> = repo
+        .submodules()
+        .map_err(git_error("listing submodules of", url))?
+        .iter()
+        .map(|s| {
+            (
+                s.name().unwrap_or_default().to_string(),
+                s.url().ok().flatten().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for (name, sub_url) in submodules {
+        let resolved = resolve_submodule_url(url, &sub_url).ok_or_else(|| Error::Submodule {
+            name: name.clone(),
+            message: format!(
+                "unsupported URL '{sub_url}': only http(s)://, ssh:// and relative URLs"
+            ),
+        })?;
+        // The resolved URL goes to the repository's config, which wins over
+        // `.gitmodules` when the submodule is looked up again.
+        let submodule_error = |e: git2::Error| Error::Submodule {
+            name: name.clone(),
+            message: e.message().to_string(),
+        };
+        repo.config()
+            .and_then(|mut c| c.set_str(&format!("submodule.{name}.url"), &resolved))
+            .map_err(submodule_error)?;
+        let mut submodule = repo.find_submodule(&name).map_err(submodule_error)?;
+        let host_key_failure = RefCell::new(None);
+        let auth_attempted = RefCell::new(false);
+        let fetch = fetch_options(&resolved, auth, &host_key_failure, &auth_attempted);
+        let mut update = git2::SubmoduleUpdateOptions::new();
+        update.fetch(fetch);
+        if let Err(e) = submodule.update(true, Some(&mut update)) {
+            if let Some(failure) = host_key_failure.borrow_mut().take() {
+                return Err(failure);
+            }
+            return Err(Error::Submodule {
+                name,
+                message: e.message().to_string(),
+            });
+        }
+        let sub_repo = submodule.open().map_err(|e| Error::Submodule {
+            name: name.clone(),
+            message: e.message().to_string(),
+        })?;
+        update_submodules(&sub_repo, &resolved, auth, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// A submodule URL made absolute against its parent's `url`; `None` for
+/// schemes other than http(s) and ssh (`file://`, local paths, `ext::`).
+pub(crate) fn resolve_submodule_url(parent: &str, sub: &str) -> Option<String> {
+    let allowed = |u: &str| {
+        ["https://", "http://", "ssh://"]
+            .iter()
+            .any(|scheme| u.starts_with(scheme))
+    };
+    if allowed(sub) {
+        return Some(sub.to_string());
+    }
+    if !(sub.starts_with("./") || sub.starts_with("../")) || !allowed(parent) {
+        return None;
+    }
+    let (scheme, rest) = parent.split_once("://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    for part in sub.split('/') {
+        match part {
+            "." | "" => {}
+            ".." => {
+                segments.pop()?;
+            }
+            other => segments.push(other),
+        }
+    }
+    Some(format!("{scheme}://{host}/{}", segments.join("/")))
 }
 
 /// The annotated tag object `target` points at, with its signature.
@@ -464,5 +571,32 @@ fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
         operation,
         url,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_submodule_url;
+
+    #[test]
+    fn submodule_urls_resolve_like_git_and_local_ones_are_refused() {
+        let parent = "http://127.0.0.1:8080/fleet.git";
+        assert_eq!(
+            resolve_submodule_url(parent, "../lib.git").as_deref(),
+            Some("http://127.0.0.1:8080/lib.git")
+        );
+        assert_eq!(
+            resolve_submodule_url("ssh://git@host:2222/org/fleet.git", "../../other/lib.git")
+                .as_deref(),
+            Some("ssh://git@host:2222/other/lib.git")
+        );
+        assert_eq!(
+            resolve_submodule_url(parent, "https://example.com/x.git").as_deref(),
+            Some("https://example.com/x.git")
+        );
+        assert_eq!(resolve_submodule_url(parent, "/etc/secret-repo"), None);
+        assert_eq!(resolve_submodule_url(parent, "file:///etc/repo"), None);
+        assert_eq!(resolve_submodule_url(parent, "ext::sh -c id"), None);
+        assert_eq!(resolve_submodule_url(parent, "../../../../x.git"), None);
     }
 }

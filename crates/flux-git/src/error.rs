@@ -17,6 +17,14 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// A submodule could not be checked out.
+    #[error("submodule '{name}': {message}")]
+    Submodule {
+        /// The submodule's name.
+        name: String,
+        /// Details.
+        message: String,
+    },
     /// The reference does not exist on the remote.
     #[error("unable to resolve {reference}: {message}")]
     ReferenceNotFound {

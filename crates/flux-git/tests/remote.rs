@@ -381,3 +381,90 @@ fn commit_and_tag_signatures_verify_against_trusted_keys_only() {
         Err(VerifyError::NoMatchingKey("key rings"))
     );
 }
+
+#[test]
+fn sparse_checkout_and_submodules() {
+    let server = GitHttpServer::start().unwrap();
+    let nested = server.create_repo("nested").unwrap();
+    nested.write("deep.txt", "deep\n").unwrap();
+    nested.commit("nested").unwrap();
+    let lib = server.create_repo("lib").unwrap();
+    lib.write("lib.yaml", "kind: Lib\n").unwrap();
+    lib.add_submodule(nested.url(), "nested").unwrap();
+    lib.commit("lib").unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    repo.write("apps/app.yaml", "kind: App\n").unwrap();
+    repo.write("infra/infra.yaml", "kind: Infra\n").unwrap();
+    repo.write("docs/readme.md", "docs\n").unwrap();
+    repo.add_submodule(lib.url(), "vendor/lib").unwrap();
+    repo.commit("fleet").unwrap();
+
+    // Sparse: only the asked folders are in the working tree.
+    let dir = tempfile::tempdir().unwrap();
+    let options = CheckoutOptions {
+        sparse: vec!["apps".into(), "infra/".into()],
+        ..CheckoutOptions::default()
+    };
+    checkout(
+        repo.url(),
+        &Reference::Branch("main".into()),
+        &Auth::None,
+        dir.path(),
+        &options,
+    )
+    .unwrap();
+    assert!(dir.path().join("apps/app.yaml").is_file());
+    assert!(dir.path().join("infra/infra.yaml").is_file());
+    assert!(!dir.path().join("docs").exists());
+    assert!(!dir.path().join(".gitmodules").exists());
+
+    // Without recursion, a submodule is an empty folder.
+    let (_, plain) = get(repo.url(), Reference::Branch("main".into()), &Auth::None).unwrap();
+    assert!(!plain.path().join("vendor/lib/lib.yaml").exists());
+
+    // With recursion, submodules of submodules are there too.
+    let dir = tempfile::tempdir().unwrap();
+    let options = CheckoutOptions {
+        recurse_submodules: true,
+        ..CheckoutOptions::default()
+    };
+    checkout(
+        repo.url(),
+        &Reference::Branch("main".into()),
+        &Auth::None,
+        dir.path(),
+        &options,
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "kind: Lib\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("vendor/lib/nested/deep.txt")).unwrap(),
+        "deep\n"
+    );
+
+    // A submodule pointing at a local path is refused, not followed.
+    let hostile = server.create_repo("hostile").unwrap();
+    hostile.write("a.txt", "a").unwrap();
+    hostile.add_submodule(nested.url(), "local").unwrap();
+    let local = nested.bare_path().to_string_lossy().into_owned();
+    hostile
+        .write(
+            ".gitmodules",
+            format!("[submodule \"local\"]\n\tpath = local\n\turl = {local}\n"),
+        )
+        .unwrap();
+    hostile.commit("local submodule").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = checkout(
+        hostile.url(),
+        &Reference::Branch("main".into()),
+        &Auth::None,
+        dir.path(),
+        &options,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("unsupported URL"), "{err}");
+}

@@ -170,6 +170,13 @@ impl GitRepo {
         Ok(self)
     }
 
+    /// Adds the repository at `url` as a submodule at `path` (not committed:
+    /// call [`commit`](Self::commit) next).
+    pub fn add_submodule(&self, url: &str, path: &str) -> Result<&Self> {
+        git(&self.work, &["submodule", "--quiet", "add", url, path])?;
+        Ok(self)
+    }
+
     /// Switches the working copy to branch `name`, creating it from HEAD if needed.
     pub fn checkout(&self, name: &str) -> Result<&Self> {
         if git(&self.work, &["rev-parse", "--verify", "--quiet", name]).is_ok() {

@@ -10,14 +10,54 @@ use flux_git::{Auth, CheckoutOptions, Commit, DEFAULT_BRANCH, Reference};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-/// A failed fetch, with the condition reason it is reported under.
+/// A failed reconciliation step, with the condition it is reported under.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct FetchError {
-    /// `AuthenticationFailed` or `GitOperationFailed`.
+    /// The condition reason (`AuthenticationFailed`, `GitOperationFailed`, …).
     pub reason: &'static str,
     /// The condition message.
     pub message: String,
+    /// Which condition records the failure.
+    pub failed: Failed,
+    /// Retrying cannot help until the object changes (`Stalled=True`).
+    pub stalled: bool,
+}
+
+/// The abnormal condition a failure is recorded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// `FetchFailed=True`.
+    Fetch,
+    /// `SourceVerified=False`.
+    Verification,
+    /// `IncludeUnavailable=True` (retried after `--requeue-dependency`).
+    Include,
+    /// `StorageOperationFailed=True`.
+    Storage,
+}
+
+impl FetchError {
+    /// A fetch failure (`FetchFailed=True`).
+    pub fn fetch(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Failed::Fetch, reason, message)
+    }
+
+    /// A failure recorded in condition `failed`.
+    pub fn new(failed: Failed, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            failed,
+            stalled: false,
+        }
+    }
+
+    /// Marks the failure as one only a change of the object can fix.
+    pub fn stalled(mut self) -> Self {
+        self.stalled = true;
+        self
+    }
 }
 
 /// Reason: credentials missing, malformed or refused.
@@ -60,29 +100,30 @@ pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchEr
     };
     let namespace = repo.metadata.namespace.clone().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = secrets
-        .get(&secret_ref.name)
-        .await
-        .map_err(|e| FetchError {
-            reason: AUTHENTICATION_FAILED,
-            message: format!(
+    let secret = secrets.get(&secret_ref.name).await.map_err(|e| {
+        FetchError::fetch(
+            AUTHENTICATION_FAILED,
+            format!(
                 "failed to get secret '{namespace}/{}': {}",
                 secret_ref.name,
                 kube_message(&e)
             ),
-        })?;
+        )
+    })?;
     let data: BTreeMap<String, Vec<u8>> = secret
         .data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
         .collect();
-    Auth::from_secret(&data, &repo.spec.url).map_err(|e| FetchError {
-        reason: AUTHENTICATION_FAILED,
-        message: format!(
-            "failed to configure authentication options from secret '{namespace}/{}': {e}",
-            secret_ref.name
-        ),
+    Auth::from_secret(&data, &repo.spec.url).map_err(|e| {
+        FetchError::fetch(
+            AUTHENTICATION_FAILED,
+            format!(
+                "failed to configure authentication options from secret '{namespace}/{}': {e}",
+                secret_ref.name
+            ),
+        )
     })
 }
 
@@ -94,10 +135,7 @@ pub async fn remote_commit(
 ) -> Result<Option<String>, FetchError> {
     tokio::task::spawn_blocking(move || flux_git::remote_commit(&url, &reference, &auth))
         .await
-        .map_err(|e| FetchError {
-            reason: GIT_OPERATION_FAILED,
-            message: format!("git task failed: {e}"),
-        })?
+        .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
         .map_err(git_error)
 }
 
@@ -113,22 +151,19 @@ pub async fn checkout(
         flux_git::checkout(&url, &reference, &auth, &dir, &CheckoutOptions::default())
     })
     .await
-    .map_err(|e| FetchError {
-        reason: GIT_OPERATION_FAILED,
-        message: format!("git task failed: {e}"),
-    })?
+    .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
     .map_err(git_error)
 }
 
 fn git_error(e: flux_git::Error) -> FetchError {
-    FetchError {
-        reason: if e.is_authentication() {
+    FetchError::fetch(
+        if e.is_authentication() {
             AUTHENTICATION_FAILED
         } else {
             GIT_OPERATION_FAILED
         },
-        message: format!("failed to checkout and determine revision: {e}"),
-    }
+        format!("failed to checkout and determine revision: {e}"),
+    )
 }
 
 /// The API server's message of a failed call, without the debug dump.
