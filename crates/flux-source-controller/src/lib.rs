@@ -31,6 +31,9 @@ pub struct Context {
     pub concurrency: u16,
     /// Delay before retrying a failed reconciliation (capped by the interval).
     pub retry_interval: Duration,
+    /// Delay before retrying when an included source has no artifact yet
+    /// (`--requeue-dependency`).
+    pub requeue_dependency: Duration,
 }
 
 impl Context {
@@ -42,6 +45,7 @@ impl Context {
             storage,
             concurrency: 2,
             retry_interval: Duration::from_secs(10),
+            requeue_dependency: Duration::from_secs(30),
         }
     }
 }

@@ -338,3 +338,320 @@ async fn ssh_with_known_hosts_and_a_semver_tag() {
         artifact.revision
     );
 }
+
+async fn create(api: &Api<GitRepository>, name: &str, spec: serde_json::Value) {
+    let object: GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+/// Waits until condition `kind` of `name` has `status` and `reason`.
+async fn wait_condition(
+    api: &Api<GitRepository>,
+    name: &str,
+    kind: &str,
+    status: flux_api::meta::ConditionStatus,
+    reason: &str,
+) -> GitRepository {
+    eventually(&format!("{name}: {kind}={status:?} ({reason})"), || async {
+        let repo = api.get(name).await.ok()?;
+        let c = condition(&repo, kind)?;
+        (c.status == status && c.reason == reason).then(|| repo.clone())
+    })
+    .await
+}
+
+fn fetch_artifact(artifact: &flux_api::meta::Artifact) -> tempfile::TempDir {
+    let bytes = std::process::Command::new("curl")
+        .args(["-sSf", &artifact.url])
+        .output()
+        .unwrap()
+        .stdout;
+    let out = tempfile::tempdir().unwrap();
+    verify_and_extract(
+        &bytes[..],
+        &artifact.digest.parse().unwrap(),
+        out.path(),
+        &Limits::default(),
+    )
+    .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_verification() {
+    use flux_api::meta::ConditionStatus::{False, True};
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("verify").await.unwrap();
+    let _storage_root = start_controller(cp, &ns).await;
+    let client = cp.client().unwrap();
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("signed").unwrap();
+    let key = flux_testenv::SigningKey::gpg("Release Bot <bot@example.invalid>").unwrap();
+    remote.write("app.yaml", "kind: ConfigMap\n").unwrap();
+    let signed = remote.commit_signed("signed release", &key).unwrap();
+    remote.tag_signed("v1.0.0", "v1.0.0", &key).unwrap();
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "pgp-public-keys"},
+        "stringData": {"bot.asc": key.public_key()}
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
+    let verify = json!({"mode": "HEAD", "secretRef": {"name": "pgp-public-keys"}});
+    create(
+        &repos,
+        "head",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"branch": "main"}, "verify": verify}),
+    )
+    .await;
+    create(
+        &repos,
+        "tag",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"tag": "v1.0.0"},
+               "verify": {"mode": "TagAndHEAD", "secretRef": {"name": "pgp-public-keys"}}}),
+    )
+    .await;
+    create(
+        &repos,
+        "tag-mode-on-a-branch",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"branch": "main"},
+               "verify": {"mode": "Tag", "secretRef": {"name": "pgp-public-keys"}}}),
+    )
+    .await;
+
+    let key_id = key.id().unwrap();
+    let head = wait_condition(&repos, "head", "SourceVerified", True, "Succeeded").await;
+    assert_eq!(
+        condition(&head, "SourceVerified").unwrap().message,
+        format!("verified signature of\n\t- commit '{signed}' with key '{key_id}'")
+    );
+    let status = head.status.clone().unwrap();
+    assert_eq!(status.source_verification_mode.as_deref(), Some("HEAD"));
+    assert_eq!(
+        status.artifact.unwrap().revision,
+        format!("main@sha1:{signed}")
+    );
+
+    let tag = wait_condition(&repos, "tag", "SourceVerified", True, "Succeeded").await;
+    let message = &condition(&tag, "SourceVerified").unwrap().message;
+    assert!(
+        message.starts_with("verified signature of\n\t- tag 'v1.0.0@sha1:"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!("\n\t- commit '{signed}' with key '{key_id}'")),
+        "{message}"
+    );
+
+    // Tag mode without a tag reference: stalled, nothing to retry.
+    let stalled = wait_condition(
+        &repos,
+        "tag-mode-on-a-branch",
+        "Stalled",
+        True,
+        "InvalidVerificationMode",
+    )
+    .await;
+    assert_eq!(
+        condition(&stalled, "Ready").unwrap().message,
+        "cannot verify tag object's signature if a tag reference is not specified"
+    );
+    assert!(stalled.status.unwrap().artifact.is_none());
+
+    // An unsigned commit on the branch: not stored, the verified artifact stays.
+    remote
+        .write("app.yaml", "kind: ConfigMap # evil\n")
+        .unwrap();
+    let unsigned = remote.commit("unsigned change").unwrap();
+    request_reconcile(&repos, "head", "after-unsigned").await;
+    let failed = wait_condition(&repos, "head", "Ready", False, "InvalidCommitSignature").await;
+    assert_eq!(
+        condition(&failed, "SourceVerified").unwrap().message,
+        format!(
+            "signature verification of commit '{unsigned}' failed: unable to verify payload as the object is not signed"
+        )
+    );
+    assert_eq!(
+        failed.status.unwrap().artifact.unwrap().revision,
+        format!("main@sha1:{signed}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_sparse_checkout_suspend_and_recovery() {
+    use flux_api::meta::ConditionStatus::{False, True};
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("include").await.unwrap();
+    let _storage_root = start_controller(cp, &ns).await;
+    let repos: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns.name());
+    let git = GitHttpServer::start().unwrap();
+    let lib = git.create_repo("lib").unwrap();
+    lib.write("manifests/lib.yaml", "kind: Lib # v1\n").unwrap();
+    lib.write("README.md", "lib\n").unwrap();
+    lib.commit("lib v1").unwrap();
+    let fleet = git.create_repo("fleet").unwrap();
+    fleet.write("apps/app.yaml", "kind: App\n").unwrap();
+    fleet.write("docs/guide.yaml", "kind: Doc\n").unwrap();
+    let first = fleet.commit("fleet").unwrap();
+
+    create(
+        &repos,
+        "lib",
+        json!({"url": lib.url(), "interval": "10m", "ref": {"branch": "main"}}),
+    )
+    .await;
+    create(
+        &repos,
+        "fleet",
+        json!({"url": fleet.url(), "interval": "10m", "ref": {"branch": "main"},
+               "sparseCheckout": ["apps"],
+               "include": [{"repository": {"name": "lib"}, "fromPath": "manifests", "toPath": "vendor/lib"}]}),
+    )
+    .await;
+    create(
+        &repos,
+        "ghost-include",
+        json!({"url": fleet.url(), "interval": "10m", "ref": {"branch": "main"},
+               "include": [{"repository": {"name": "ghost"}}]}),
+    )
+    .await;
+    create(
+        &repos,
+        "later-branch",
+        json!({"url": fleet.url(), "interval": "10m", "ref": {"branch": "release"}}),
+    )
+    .await;
+
+    let ready = wait_condition(&repos, "fleet", "Ready", True, "Succeeded").await;
+    let status = ready.status.clone().unwrap();
+    let lib_artifact = repos
+        .get("lib")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .artifact
+        .unwrap();
+    assert_eq!(status.included_artifacts, vec![lib_artifact.clone()]);
+    assert_eq!(status.observed_include.len(), 1);
+    assert_eq!(status.observed_sparse_checkout, vec!["apps".to_string()]);
+    let out = fetch_artifact(status.artifact.as_ref().unwrap());
+    assert!(out.path().join("apps/app.yaml").is_file());
+    assert!(!out.path().join("docs").exists(), "sparse checkout");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "kind: Lib # v1\n"
+    );
+    assert!(!out.path().join("vendor/lib/README.md").exists());
+
+    // A new revision of the included repository reaches the includer.
+    lib.write("manifests/lib.yaml", "kind: Lib # v2\n").unwrap();
+    lib.commit("lib v2").unwrap();
+    request_reconcile(&repos, "lib", "lib-v2").await;
+    let updated = eventually("the includer to pick up lib v2", || async {
+        let repo = repos.get("fleet").await.ok()?;
+        let status = repo.status?;
+        (status.included_artifacts.first()?.revision != lib_artifact.revision).then_some(status)
+    })
+    .await;
+    let out = fetch_artifact(updated.artifact.as_ref().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "kind: Lib # v2\n"
+    );
+    assert_eq!(
+        updated.artifact.unwrap().revision,
+        format!("main@sha1:{first}"),
+        "same commit, new content"
+    );
+
+    // A missing include and a missing branch: Ready=False with upstream's reasons.
+    let ghost = wait_condition(
+        &repos,
+        "ghost-include",
+        "IncludeUnavailable",
+        True,
+        "NotFound",
+    )
+    .await;
+    assert_eq!(condition(&ghost, "Ready").unwrap().status, False);
+    assert!(
+        condition(&ghost, "Ready")
+            .unwrap()
+            .message
+            .starts_with("could not get resource for include 'ghost'"),
+        "{}",
+        condition(&ghost, "Ready").unwrap().message
+    );
+    let missing =
+        wait_condition(&repos, "later-branch", "Ready", False, "GitOperationFailed").await;
+    let message = &condition(&missing, "FetchFailed").unwrap().message;
+    assert!(message.contains("branch 'release'"), "{message}");
+    // Creating the branch fixes it.
+    fleet.checkout("release").unwrap();
+    fleet
+        .write("apps/app.yaml", "kind: App # release\n")
+        .unwrap();
+    let release = fleet.commit("release").unwrap();
+    fleet.checkout("main").unwrap();
+    request_reconcile(&repos, "later-branch", "branch-exists").await;
+    let recovered = wait_condition(&repos, "later-branch", "Ready", True, "Succeeded").await;
+    assert!(condition(&recovered, "FetchFailed").is_none());
+    assert_eq!(
+        recovered.status.unwrap().artifact.unwrap().revision,
+        format!("release@sha1:{release}")
+    );
+
+    // Suspended: a new commit is not fetched; resumed: it is.
+    let suspend = |on: bool| json!({"spec": {"suspend": on}});
+    repos
+        .patch(
+            "later-branch",
+            &PatchParams::default(),
+            &Patch::Merge(&suspend(true)),
+        )
+        .await
+        .unwrap();
+    fleet.checkout("release").unwrap();
+    fleet
+        .write("apps/app.yaml", "kind: App # release 2\n")
+        .unwrap();
+    let release2 = fleet.commit("release 2").unwrap();
+    request_reconcile(&repos, "later-branch", "while-suspended").await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let suspended = repos.get("later-branch").await.unwrap().status.unwrap();
+    assert_eq!(
+        suspended.artifact.unwrap().revision,
+        format!("release@sha1:{release}")
+    );
+    assert_ne!(
+        suspended.last_handled_reconcile_at.as_deref(),
+        Some("while-suspended")
+    );
+    repos
+        .patch(
+            "later-branch",
+            &PatchParams::default(),
+            &Patch::Merge(&suspend(false)),
+        )
+        .await
+        .unwrap();
+    eventually("the resumed object to fetch release 2", || async {
+        let artifact = repos.get("later-branch").await.ok()?.status?.artifact?;
+        (artifact.revision == format!("release@sha1:{release2}")).then_some(())
+    })
+    .await;
+}

@@ -145,14 +145,13 @@ pub async fn checkout(
     reference: Reference,
     auth: Auth,
     dir: &Path,
+    options: CheckoutOptions,
 ) -> Result<Commit, FetchError> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        flux_git::checkout(&url, &reference, &auth, &dir, &CheckoutOptions::default())
-    })
-    .await
-    .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
-    .map_err(git_error)
+    tokio::task::spawn_blocking(move || flux_git::checkout(&url, &reference, &auth, &dir, &options))
+        .await
+        .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
+        .map_err(git_error)
 }
 
 fn git_error(e: flux_git::Error) -> FetchError {

@@ -1,23 +1,42 @@
 //! GitRepository: a Git reference archived as an artifact.
 
 pub mod fetch;
+pub mod include;
 pub mod reconcile;
+pub mod verify;
 
 use std::sync::Arc;
 
 use flux_api::source::v1::GitRepository;
 use futures::StreamExt;
-use kube::Api;
 use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
 
 use crate::Context;
 
 /// Runs the GitRepository controller until the stream ends: reconciles on
 /// every change of an object (a status write that changes nothing ends
-/// without another write) and on each object's interval.
+/// without another write), on each object's interval, and when a
+/// repository it includes changes.
 pub async fn run(api: Api<GitRepository>, ctx: Arc<Context>) {
-    Controller::new(api, watcher::Config::default())
+    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(api, watcher::Config::default(), move |changed| {
+            let namespace = changed.namespace();
+            let name = changed.name_any();
+            store
+                .state()
+                .into_iter()
+                .filter(|repo| {
+                    repo.namespace() == namespace
+                        && repo.spec.include.iter().any(|i| i.repository.name == name)
+                })
+                .map(|repo| ObjectRef::from_obj(&*repo))
+                .collect::<Vec<_>>()
+        })
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| async {})

@@ -9,18 +9,26 @@ use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
 use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
 use flux_artifact::{Limits, Owner, Revision, SourceIgnore};
+use flux_git::CheckoutOptions;
 use flux_runtime::{now, parse_duration, patch_status};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, ResourceExt};
 
 use crate::Context;
-use crate::gitrepository::fetch::{self, FetchError};
+use crate::gitrepository::fetch::{self, Failed, FetchError};
+use crate::gitrepository::{include, verify};
 
 /// Condition type: the artifact is in storage.
 pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
 /// Condition type: the last fetch failed (abnormal-true).
 pub const FETCH_FAILED: &str = "FetchFailed";
+/// Condition type: an included repository has no artifact (abnormal-true).
+pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
+/// Condition type: the signature verification outcome.
+pub const SOURCE_VERIFIED: &str = "SourceVerified";
+/// Condition type: a storage operation failed (abnormal-true).
+pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
 /// Event reason of a new artifact.
 pub const NEW_ARTIFACT: &str = "NewArtifact";
 
@@ -95,7 +103,9 @@ async fn apply(
                 stored.artifact.revision
             );
             let conditions = status.conditions_mut();
-            conditions::remove(conditions, FETCH_FAILED);
+            for abnormal in [FETCH_FAILED, INCLUDE_UNAVAILABLE, STORAGE_OPERATION_FAILED] {
+                conditions::remove(conditions, abnormal);
+            }
             conditions::set(
                 conditions,
                 ARTIFACT_IN_STORAGE,
@@ -105,31 +115,70 @@ async fn apply(
                 generation,
                 now(),
             );
+            match (&repo.spec.verify, &stored.verified) {
+                (None, _) => {
+                    conditions::remove(conditions, SOURCE_VERIFIED);
+                }
+                (Some(_), Some(verified)) => conditions::set(
+                    conditions,
+                    SOURCE_VERIFIED,
+                    ConditionStatus::True,
+                    reason::SUCCEEDED,
+                    verified,
+                    generation,
+                    now(),
+                ),
+                // Unchanged remote: the earlier verification stands.
+                (Some(_), None) => {}
+            }
             conditions::mark_ready(conditions, reason::SUCCEEDED, &message, generation, now());
             let changed =
                 status.artifact.as_ref().map(|a| &a.revision) != Some(&stored.artifact.revision);
             status.artifact = Some(stored.artifact);
+            status.included_artifacts = stored.included;
             status.observed_ignore = repo.spec.ignore.clone();
+            status.observed_recurse_submodules = repo.spec.recurse_submodules;
+            status.observed_include = repo.spec.include.clone();
+            status.observed_sparse_checkout = repo.spec.sparse_checkout.clone();
+            status.source_verification_mode = repo
+                .spec
+                .verify
+                .as_ref()
+                .map(|v| verify::mode_name(v.mode).to_string());
             if changed && let Some(subject) = stored.subject {
-                let message = format!("stored artifact for commit '{subject}'");
+                let message = format!("stored artifact for commit '{}'", short_message(&subject));
                 ctx.events.normal(repo, NEW_ARTIFACT, &message).await;
             }
             Action::requeue(interval)
         }
         Err(e) => {
             let conditions = status.conditions_mut();
+            let (kind, condition_status) = match e.failed {
+                Failed::Fetch => (FETCH_FAILED, ConditionStatus::True),
+                Failed::Verification => (SOURCE_VERIFIED, ConditionStatus::False),
+                Failed::Include => (INCLUDE_UNAVAILABLE, ConditionStatus::True),
+                Failed::Storage => (STORAGE_OPERATION_FAILED, ConditionStatus::True),
+            };
             conditions::set(
                 conditions,
-                FETCH_FAILED,
-                ConditionStatus::True,
+                kind,
+                condition_status,
                 e.reason,
                 &e.message,
                 generation,
                 now(),
             );
-            conditions::mark_failed(conditions, e.reason, &e.message, generation, now());
+            if e.stalled {
+                conditions::mark_stalled(conditions, e.reason, &e.message, generation, now());
+            } else {
+                conditions::mark_failed(conditions, e.reason, &e.message, generation, now());
+            }
             ctx.events.warning(repo, e.reason, &e.message).await;
-            Action::requeue(retry)
+            match (e.stalled, e.failed) {
+                (true, _) => Action::await_change(),
+                (false, Failed::Include) => Action::requeue(ctx.requeue_dependency),
+                (false, _) => Action::requeue(retry),
+            }
         }
     };
     if let Some(generation) = generation {
@@ -148,10 +197,55 @@ async fn apply(
     Ok(action)
 }
 
+/// The first line of a commit message, at most 50 characters (as upstream's
+/// events show it).
+fn short_message(message: &str) -> String {
+    let subject = message.lines().next().unwrap_or_default();
+    if subject.chars().count() > 50 {
+        format!("{}...", subject.chars().take(50).collect::<String>())
+    } else {
+        subject.to_string()
+    }
+}
+
 struct Stored {
     artifact: Artifact,
     /// The commit subject, when a new commit was checked out.
     subject: Option<String>,
+    /// The `SourceVerified` message, when signatures were verified now.
+    verified: Option<String>,
+    /// The artifacts of `spec.include`, in order.
+    included: Vec<Artifact>,
+}
+
+/// Whether the stored artifact still reflects every setting that shapes it
+/// (so that an unchanged remote needs no new checkout).
+fn content_config_unchanged(
+    repo: &GitRepository,
+    status: &GitRepositoryStatus,
+    included: &[Artifact],
+) -> bool {
+    let spec = &repo.spec;
+    let verified = match &spec.verify {
+        None => true,
+        Some(v) => {
+            status.source_verification_mode.as_deref() == Some(verify::mode_name(v.mode))
+                && conditions::is_true(&status.conditions, SOURCE_VERIFIED)
+        }
+    };
+    let same_includes = status.included_artifacts.len() == included.len()
+        && status
+            .included_artifacts
+            .iter()
+            .zip(included)
+            .all(|(a, b)| a.revision == b.revision && a.digest == b.digest);
+    verified
+        && same_includes
+        && status.observed_ignore == spec.ignore
+        && status.observed_recurse_submodules == spec.recurse_submodules
+        && status.observed_include == spec.include
+        && status.observed_sparse_checkout == spec.sparse_checkout
+        && status.observed_generation == repo.metadata.generation
 }
 
 async fn fetch_and_store(
@@ -163,20 +257,22 @@ async fn fetch_and_store(
 ) -> Result<Stored, FetchError> {
     let reference = fetch::reference(repo.spec.reference.as_ref());
     let auth = fetch::auth(&ctx.client, repo).await?;
+    let included = include::artifacts(&ctx.client, repo).await?;
+    let keys = verify::keys(&ctx.client, repo).await?;
     let url = repo.spec.url.clone();
 
     // Unchanged remote, unchanged settings, artifact still stored: no clone.
     if let Some(artifact) = &status.artifact {
         let stored = ctx.storage.local_path(&artifact.path).is_file();
-        let same_ignore = status.observed_ignore == repo.spec.ignore;
-        let same_generation = status.observed_generation == repo.metadata.generation;
-        if stored && same_ignore && same_generation {
+        if stored && content_config_unchanged(repo, status, &included) {
             let remote = fetch::remote_commit(url.clone(), reference.clone(), auth.clone()).await?;
             let current = Revision::parse(&artifact.revision).map(|r| r.hash);
             if remote.is_some() && remote == current {
                 return Ok(Stored {
                     artifact: artifact.clone(),
                     subject: None,
+                    verified: None,
+                    included,
                 });
             }
         }
@@ -185,9 +281,12 @@ async fn fetch_and_store(
     let work = tempfile::Builder::new()
         .prefix("gitrepository-")
         .tempdir()
-        .map_err(|e| FetchError {
-            reason: fetch::GIT_OPERATION_FAILED,
-            message: format!("failed to create temporary working directory: {e}"),
+        .map_err(|e| {
+            FetchError::new(
+                Failed::Storage,
+                "DirectoryCreationFailed",
+                format!("failed to create temporary working directory: {e}"),
+            )
         })?;
     let timeout = repo
         .spec
@@ -195,57 +294,92 @@ async fn fetch_and_store(
         .as_deref()
         .and_then(|t| parse_duration(t).ok())
         .unwrap_or(Duration::from_secs(60));
-    let commit = tokio::time::timeout(timeout, fetch::checkout(url, reference, auth, work.path()))
-        .await
-        .map_err(|_| FetchError {
-            reason: fetch::GIT_OPERATION_FAILED,
-            message: format!(
-                "failed to checkout and determine revision: timeout after {timeout:?}"
-            ),
-        })??;
+    let options = CheckoutOptions {
+        shallow: true,
+        sparse: repo.spec.sparse_checkout.clone(),
+        recurse_submodules: repo.spec.recurse_submodules,
+    };
+    let commit = tokio::time::timeout(
+        timeout,
+        fetch::checkout(url, reference, auth, work.path(), options),
+    )
+    .await
+    .map_err(|_| {
+        FetchError::fetch(
+            fetch::GIT_OPERATION_FAILED,
+            format!("failed to checkout and determine revision: timeout after {timeout:?}"),
+        )
+    })??;
+    let verified = match &repo.spec.verify {
+        Some(v) => Some(verify::check(v.mode, &commit, &keys)?),
+        None => None,
+    };
+    for dir in &repo.spec.sparse_checkout {
+        let path = work.path().join(dir.trim_matches('/'));
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(FetchError::fetch(
+                fetch::GIT_OPERATION_FAILED,
+                format!(
+                    "failed to sparse checkout directories : sparse checkout dir '{dir}' does not exist in repository"
+                ),
+            ));
+        }
+    }
     let revision = Revision::git(commit.reference.as_deref(), &commit.hash).to_string();
 
     let storage = ctx.storage.clone();
     let ignore_spec = repo.spec.ignore.clone();
+    let includes: Vec<_> = repo
+        .spec
+        .include
+        .iter()
+        .cloned()
+        .zip(included.iter().cloned())
+        .collect();
     let (namespace, name) = (namespace.to_string(), name.to_string());
     let hash = commit.hash.clone();
     let dir = work.path().to_path_buf();
     let stored = tokio::task::spawn_blocking(move || {
+        for (spec, artifact) in &includes {
+            include::copy_into(&storage, artifact, spec, &dir)?;
+        }
         let owner = Owner {
             kind: "GitRepository",
             namespace: &namespace,
             name: &name,
         };
-        let ignore = SourceIgnore::load(&dir, ignore_spec.as_deref())?;
-        let stored = storage.archive(
-            owner,
-            &format!("{hash}.tar.gz"),
-            &dir,
-            &ignore,
-            &Limits {
-                max_bytes: u64::MAX,
-                max_entries: u64::MAX,
-            },
-        )?;
+        let archive_error = |e: flux_artifact::Error| {
+            FetchError::new(
+                Failed::Storage,
+                "ArchiveOperationFailed",
+                format!("unable to archive artifact to storage: {e}"),
+            )
+        };
+        let ignore = SourceIgnore::load(&dir, ignore_spec.as_deref()).map_err(archive_error)?;
+        let stored = storage
+            .archive(
+                owner,
+                &format!("{hash}.tar.gz"),
+                &dir,
+                &ignore,
+                &Limits {
+                    max_bytes: u64::MAX,
+                    max_entries: u64::MAX,
+                },
+            )
+            .map_err(archive_error)?;
         let _ = storage.garbage_collect(owner, &stored.path, SystemTime::now());
-        Ok::<_, flux_artifact::Error>(stored)
+        Ok::<_, FetchError>(stored)
     })
     .await
-    .map_err(|e| FetchError {
-        reason: "ArchiveOperationFailed",
-        message: format!("archive task failed: {e}"),
-    })?
-    .map_err(|e| FetchError {
-        reason: "ArchiveOperationFailed",
-        message: format!("unable to archive artifact to storage: {e}"),
-    })?;
+    .map_err(|e| {
+        FetchError::new(
+            Failed::Storage,
+            "ArchiveOperationFailed",
+            format!("archive task failed: {e}"),
+        )
+    })??;
     drop(work);
-    let subject = commit
-        .message
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
     Ok(Stored {
         artifact: Artifact {
             path: stored.path,
@@ -256,6 +390,20 @@ async fn fetch_and_store(
             size: Some(stored.summary.size as i64),
             metadata: None,
         },
-        subject: Some(subject),
+        subject: Some(commit.message.clone()),
+        verified,
+        included,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_message;
+
+    #[test]
+    fn event_subjects_are_the_first_line_cut_at_fifty_characters() {
+        assert_eq!(short_message("fix: it\n\nbody"), "fix: it");
+        let long = "x".repeat(60);
+        assert_eq!(short_message(&long), format!("{}...", "x".repeat(50)));
+    }
 }
