@@ -4,10 +4,13 @@
 
 mod duration;
 mod events;
+pub mod logging;
+pub mod metrics;
 mod status;
 
 pub use duration::parse_duration;
-pub use events::EventRecorder;
+pub use events::{EventRecorder, Severity};
+pub use metrics::{Metrics, ReconcileResult};
 pub use status::patch_status;
 
 /// Kubernetes time "now", for conditions and artifacts.

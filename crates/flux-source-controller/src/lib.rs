@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flux_artifact::Storage;
-use flux_runtime::EventRecorder;
+use flux_runtime::{EventRecorder, Metrics};
 use kube::{Api, Client};
 
 /// What the reconcilers share.
@@ -27,6 +27,8 @@ pub struct Context {
     pub storage: Storage,
     /// Event recorder (`source-controller`).
     pub events: EventRecorder,
+    /// Reconcile metrics.
+    pub metrics: Metrics,
     /// Concurrent reconciliations per kind (`--concurrent`).
     pub concurrency: u16,
     /// Delay before retrying a failed reconciliation (capped by the interval).
@@ -34,6 +36,8 @@ pub struct Context {
     /// Delay before retrying when an included source has no artifact yet
     /// (`--requeue-dependency`).
     pub requeue_dependency: Duration,
+    /// Only objects with these labels are reconciled (`--watch-label-selector`).
+    pub label_selector: Option<String>,
 }
 
 impl Context {
@@ -41,11 +45,13 @@ impl Context {
     pub fn new(client: Client, storage: Storage) -> Self {
         Self {
             events: EventRecorder::new(client.clone(), "source-controller"),
+            metrics: Metrics::new(),
             client,
             storage,
             concurrency: 2,
             retry_interval: Duration::from_secs(10),
             requeue_dependency: Duration::from_secs(30),
+            label_selector: None,
         }
     }
 }

@@ -2,6 +2,13 @@
 //! which run (today: `source`, with GitRepository). Flags follow upstream's
 //! names and defaults. Kubernetes access: `KUBECONFIG` / `~/.kube/config`,
 //! or the in-cluster service account.
+//!
+//! Servers: artifacts (`--storage-addr`), `/metrics` (`--metrics-addr`),
+//! `/healthz` and `/readyz` (`--health-addr`). With
+//! `--enable-leader-election`, controllers run only while this process
+//! holds the Lease `<controller>-leader-election` (upstream's name, so that
+//! fluxd and an upstream controller never reconcile the same objects at
+//! once); losing it stops the process, as controller-runtime does.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +20,9 @@ use axum::routing::get;
 use clap::Parser;
 use flux_artifact::{Retention, Storage};
 use flux_source_controller::{Context, server};
+
+mod leader;
+use leader::LeaseTimes;
 
 /// Flux toolkit controllers.
 #[derive(Parser, Debug)]
@@ -45,6 +55,41 @@ struct Flags {
     /// Address of `/healthz` and `/readyz`.
     #[arg(long, default_value = ":9440")]
     health_addr: String,
+    /// Address of the Prometheus `/metrics` endpoint.
+    #[arg(long, default_value = ":8080")]
+    metrics_addr: String,
+    /// URL events are forwarded to (the notification-controller), e.g.
+    /// `http://notification-controller.flux-system.svc.cluster.local./`.
+    #[arg(long, default_value = "")]
+    events_addr: String,
+    /// Retry delay when a dependency (an included source) is not ready.
+    #[arg(long, default_value = "30s")]
+    requeue_dependency: String,
+    /// Only reconcile objects with these labels (sharding), e.g.
+    /// `sharding.fluxcd.io/key=shard1`.
+    #[arg(long, default_value = "")]
+    watch_label_selector: String,
+    /// Log level: trace, debug, info or error.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Log encoding: json or console.
+    #[arg(long, default_value = "json")]
+    log_encoding: String,
+    /// Run controllers only while holding the leader Lease.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_leader_election: bool,
+    /// How long a leader's Lease is valid without renewal.
+    #[arg(long, default_value = "35s")]
+    leader_election_lease_duration: String,
+    /// How long the leader keeps trying to renew before giving up.
+    #[arg(long, default_value = "30s")]
+    leader_election_renew_deadline: String,
+    /// How often candidates retry and the leader renews.
+    #[arg(long, default_value = "5s")]
+    leader_election_retry_period: String,
+    /// Release the Lease on shutdown, so that a successor takes over at once.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election_release_on_cancel: bool,
 }
 
 fn socket(addr: &str) -> Result<SocketAddr, String> {
@@ -79,6 +124,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> Result<(), String> {
+    let level = flux_runtime::logging::parse_level(&flags.log_level)
+        .map_err(|e| format!("--log-level: {e}"))?;
+    let encoding = flags
+        .log_encoding
+        .parse()
+        .map_err(|e| format!("--log-encoding: {e}"))?;
+    flux_runtime::logging::init(level, encoding)?;
     for controller in &flags.controllers {
         if controller != "source" {
             return Err(format!(
@@ -86,6 +138,25 @@ async fn run(flags: Flags) -> Result<(), String> {
             ));
         }
     }
+    let duration = |flag: &str, value: &str| {
+        flux_runtime::parse_duration(value).map_err(|e| format!("--{flag}: {e}"))
+    };
+    let requeue_dependency = duration("requeue-dependency", &flags.requeue_dependency)?;
+    let lease = LeaseTimes {
+        duration: duration(
+            "leader-election-lease-duration",
+            &flags.leader_election_lease_duration,
+        )?,
+        renew_deadline: duration(
+            "leader-election-renew-deadline",
+            &flags.leader_election_renew_deadline,
+        )?,
+        retry_period: duration(
+            "leader-election-retry-period",
+            &flags.leader_election_retry_period,
+        )?,
+    };
+    lease.validate()?;
     let client = kube::Client::try_default()
         .await
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
@@ -118,26 +189,88 @@ async fn run(flags: Flags) -> Result<(), String> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }));
 
-    let mut ctx = Context::new(client, storage);
+    let metrics_addr = socket(&flags.metrics_addr)?;
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+        .await
+        .map_err(|e| format!("listening on {metrics_addr}: {e}"))?;
+
+    let mut ctx = Context::new(client.clone(), storage);
     ctx.concurrency = flags.concurrent;
-    let namespace = if flags.watch_all_namespaces {
-        None
-    } else {
-        Some(std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".to_string()))
-    };
-    eprintln!(
-        "fluxd: source controller running; artifacts in {} served on {bound} as {advertised}",
-        flags.storage_path.display()
+    ctx.requeue_dependency = requeue_dependency;
+    ctx.label_selector = Some(flags.watch_label_selector.clone()).filter(|s| !s.is_empty());
+    if !flags.events_addr.is_empty() {
+        ctx.events = ctx
+            .events
+            .with_webhook(&flags.events_addr)
+            .map_err(|e| format!("--events-addr: {e}"))?;
+    }
+    let metrics = ctx.metrics.clone();
+    let metrics_routes = Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        flux_runtime::metrics::CONTENT_TYPE,
+                    )],
+                    metrics.encode(),
+                )
+            }
+        }),
     );
-    tokio::select! {
-        _ = flux_source_controller::run(ctx, namespace.as_deref()) => Err("the controller stopped".to_string()),
+    let runtime_namespace =
+        std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".to_string());
+    let namespace = (!flags.watch_all_namespaces).then(|| runtime_namespace.clone());
+    tracing::info!(
+        storage = %flags.storage_path.display(),
+        address = %bound,
+        advertised = %advertised,
+        "artifact server listening"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let controllers = async {
+        let work = flux_source_controller::run(ctx, namespace.as_deref());
+        if flags.enable_leader_election {
+            let lease_name = format!("{}-controller-leader-election", flags.controllers.join("-"));
+            leader::run_as_leader(
+                client,
+                &runtime_namespace,
+                &lease_name,
+                lease,
+                flags.leader_election_release_on_cancel,
+                work,
+                stopped(),
+            )
+            .await
+        } else {
+            tokio::select! {
+                () = work => Err("the controller stopped".to_string()),
+                () = stopped() => Ok(()),
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = controllers => r,
         r = server::serve_storage(flags.storage_path.clone(), listener) => Err(format!("artifact server: {r:?}")),
         r = axum::serve(health, probes) => Err(format!("health server: {r:?}")),
-        _ = shutdown() => {
-            eprintln!("fluxd: shutting down");
-            Ok(())
-        }
-    }
+        r = axum::serve(metrics_listener, metrics_routes) => Err(format!("metrics server: {r:?}")),
+    };
+    // Give in-flight status writes a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    result
 }
 
 async fn shutdown() {
@@ -161,6 +294,4 @@ async fn shutdown() {
     {
         let _ = ctrl_c.await;
     }
-    // Give in-flight status writes a moment.
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }

@@ -21,10 +21,14 @@ use crate::Context;
 /// without another write), on each object's interval, and when a
 /// repository it includes changes.
 pub async fn run(api: Api<GitRepository>, ctx: Arc<Context>) {
-    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &ctx.label_selector {
+        config = config.labels(selector);
+    }
+    let controller = Controller::new(api.clone(), config.clone());
     let store = controller.store();
     controller
-        .watches(api, watcher::Config::default(), move |changed| {
+        .watches(api, config, move |changed| {
             let namespace = changed.namespace();
             let name = changed.name_any();
             store

@@ -2,18 +2,20 @@
 //! fetch (or the cheap "unchanged" path) → archive → status, written once
 //! at the end of every path.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
 use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
 use flux_artifact::{Limits, Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
-use flux_runtime::{now, parse_duration, patch_status};
+use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, ResourceExt};
+use tracing::Instrument;
 
 use crate::Context;
 use crate::gitrepository::fetch::{self, Failed, FetchError};
@@ -44,22 +46,61 @@ pub enum Error {
     Finalizer(String),
 }
 
-/// Reconciles one GitRepository.
+/// The controller name in metrics and logs (controller-runtime's).
+pub const CONTROLLER: &str = "gitrepository";
+const KIND: &str = "GitRepository";
+
+/// Reconciles one GitRepository, recording its duration and outcome.
 pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    let span = tracing::info_span!(
+        "reconcile",
+        controller = CONTROLLER,
+        controllerGroup = "source.toolkit.fluxcd.io",
+        controllerKind = KIND,
+        name = %name,
+        namespace = %namespace,
+    );
+    let start = Instant::now();
     let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, repo, |event| async {
-        match event {
-            Event::Apply(repo) => apply(&api, &repo, &ctx).await,
-            Event::Cleanup(repo) => cleanup(&repo, &ctx),
+    let outcome = std::sync::Mutex::new(ReconcileResult::Success);
+    let result = finalizer(&api, FINALIZER, repo, |event| async {
+        let (action, result) = match event {
+            Event::Apply(repo) => apply(&api, &repo, &ctx).await?,
+            Event::Cleanup(repo) => cleanup(&repo, &ctx)?,
+        };
+        if let Ok(mut outcome) = outcome.lock() {
+            *outcome = result;
         }
+        Ok(action)
     })
+    .instrument(span.clone())
     .await
     .map_err(|e| match e {
         kube::runtime::finalizer::Error::ApplyFailed(e)
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
         other => Error::Finalizer(other.to_string()),
-    })
+    });
+    let outcome = match &result {
+        Ok(_) => outcome
+            .lock()
+            .map(|o| *o)
+            .unwrap_or(ReconcileResult::Success),
+        Err(e) => {
+            span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
+            ReconcileResult::Error
+        }
+    };
+    ctx.metrics.record_reconcile(
+        CONTROLLER,
+        KIND,
+        &namespace,
+        &name,
+        start.elapsed(),
+        outcome,
+    );
+    result
 }
 
 /// Requeue policy after an error the controller could not report.
@@ -67,7 +108,7 @@ pub fn error_policy(_repo: Arc<GitRepository>, _error: &Error, _ctx: Arc<Context
     Action::requeue(Duration::from_secs(5))
 }
 
-fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<Action, Error> {
+fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
     let owner = Owner {
@@ -76,17 +117,21 @@ fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<Action, Error> {
         name: &name,
     };
     // Best effort: a leftover folder must not keep the object alive.
-    let _ = ctx.storage.remove_all(owner);
-    Ok(Action::await_change())
+    if let Err(e) = ctx.storage.remove_all(owner) {
+        tracing::error!(error = %e, "garbage collection for deleted resource failed");
+    }
+    ctx.metrics.forget(KIND, &namespace, &name);
+    Ok((Action::await_change(), ReconcileResult::Success))
 }
 
 async fn apply(
     api: &Api<GitRepository>,
     repo: &GitRepository,
     ctx: &Context,
-) -> Result<Action, Error> {
+) -> Result<(Action, ReconcileResult), Error> {
     if repo.spec.suspend {
-        return Ok(Action::await_change());
+        tracing::info!("reconciliation is suspended for this object");
+        return Ok((Action::await_change(), ReconcileResult::Success));
     }
     let name = repo.name_any();
     let namespace = repo.namespace().unwrap_or_default();
@@ -145,11 +190,36 @@ async fn apply(
                 .verify
                 .as_ref()
                 .map(|v| verify::mode_name(v.mode).to_string());
+            if let Some(verified) = &stored.verified {
+                ctx.events
+                    .event(
+                        repo,
+                        Severity::Trace,
+                        reason::SUCCEEDED,
+                        verified,
+                        BTreeMap::new(),
+                    )
+                    .await;
+            }
+            let artifact = status.artifact.as_ref();
+            let revision = artifact.map(|a| a.revision.clone()).unwrap_or_default();
             if changed && let Some(subject) = stored.subject {
                 let message = format!("stored artifact for commit '{}'", short_message(&subject));
-                ctx.events.normal(repo, NEW_ARTIFACT, &message).await;
+                tracing::info!(revision = %revision, "{message}");
+                let metadata = BTreeMap::from([
+                    ("revision", revision),
+                    (
+                        "digest",
+                        artifact.map(|a| a.digest.clone()).unwrap_or_default(),
+                    ),
+                ]);
+                ctx.events
+                    .event(repo, Severity::Info, NEW_ARTIFACT, &message, metadata)
+                    .await;
+            } else {
+                tracing::debug!(revision = %revision, "no changes since last reconciliation");
             }
-            Action::requeue(interval)
+            (Action::requeue(interval), ReconcileResult::RequeueAfter)
         }
         Err(e) => {
             let conditions = status.conditions_mut();
@@ -173,11 +243,15 @@ async fn apply(
             } else {
                 conditions::mark_failed(conditions, e.reason, &e.message, generation, now());
             }
+            tracing::error!(reason = e.reason, "{}", e.message);
             ctx.events.warning(repo, e.reason, &e.message).await;
             match (e.stalled, e.failed) {
-                (true, _) => Action::await_change(),
-                (false, Failed::Include) => Action::requeue(ctx.requeue_dependency),
-                (false, _) => Action::requeue(retry),
+                (true, _) => (Action::await_change(), ReconcileResult::Success),
+                (false, Failed::Include) => (
+                    Action::requeue(ctx.requeue_dependency),
+                    ReconcileResult::Error,
+                ),
+                (false, _) => (Action::requeue(retry), ReconcileResult::Error),
             }
         }
     };
