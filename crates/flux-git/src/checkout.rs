@@ -77,6 +77,11 @@ pub struct CheckoutOptions {
     /// Only `http(s)://` and `ssh://` submodule URLs (or relative ones) are
     /// followed: a repository cannot make the controller read local paths.
     pub recurse_submodules: bool,
+    /// Refuse a commit whose files (the checked-out part) add up to more
+    /// bytes than this, before writing any of them.
+    pub max_bytes: u64,
+    /// Refuse a commit with more files than this (the checked-out part).
+    pub max_files: u64,
 }
 
 impl Default for CheckoutOptions {
@@ -85,6 +90,8 @@ impl Default for CheckoutOptions {
             shallow: true,
             sparse: Vec::new(),
             recurse_submodules: false,
+            max_bytes: u64::MAX,
+            max_files: u64::MAX,
         }
     }
 }
@@ -131,6 +138,9 @@ pub fn checkout(
         let tag = resolve_semver(url, range, auth)?;
         return checkout(url, &Reference::Tag(tag), auth, dest, options);
     }
+    // Objects were hashed when the pack was indexed: hashing them again on
+    // every read during checkout only costs time (a process-wide setting).
+    git2::opts::strict_hash_verification(false);
     let repo = Repository::init(dest).map_err(git_error("initialising", url))?;
     let host_key_failure = RefCell::new(None);
     let auth_attempted = RefCell::new(false);
@@ -181,8 +191,10 @@ pub fn checkout(
         }
         _ => fetched_commit,
     };
+    check_size(&repo, &commit, options)?;
     let mut builder = git2::build::CheckoutBuilder::new();
-    builder.force();
+    // Content as committed: no smudge/CRLF filters (as upstream's go-git).
+    builder.force().disable_filters(true);
     for dir in &options.sparse {
         builder.path(dir.trim_matches('/'));
     }
@@ -217,6 +229,65 @@ pub fn checkout(
             }),
         tag,
     })
+}
+
+/// Sums the sizes of the blobs to be checked out (object headers only, no
+/// content is inflated) and refuses a tree over the limits.
+fn check_size(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    options: &CheckoutOptions,
+) -> Result<()> {
+    if options.max_bytes == u64::MAX && options.max_files == u64::MAX {
+        return Ok(());
+    }
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::TooLarge(format!("reading the tree: {}", e.message())))?;
+    let odb = repo
+        .odb()
+        .map_err(|e| Error::TooLarge(format!("opening the object database: {}", e.message())))?;
+    let sparse: Vec<String> = options
+        .sparse
+        .iter()
+        .map(|d| format!("{}/", d.trim_matches('/')))
+        .collect();
+    let (mut bytes, mut files) = (0u64, 0u64);
+    let mut failure = None;
+    let walked = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let path = format!("{dir}{}", entry.name().unwrap_or_default());
+        if !sparse.is_empty() && !sparse.iter().any(|s| path.starts_with(s.as_str())) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let size = odb
+            .read_header(entry.id())
+            .map(|(size, _)| size as u64)
+            .unwrap_or(0);
+        bytes = bytes.saturating_add(size);
+        files += 1;
+        if bytes > options.max_bytes {
+            failure = Some(format!(
+                "the files of the commit add up to more than {} bytes (at '{path}')",
+                options.max_bytes
+            ));
+            return git2::TreeWalkResult::Abort;
+        }
+        if files > options.max_files {
+            failure = Some(format!(
+                "the commit has more than {} files",
+                options.max_files
+            ));
+            return git2::TreeWalkResult::Abort;
+        }
+        git2::TreeWalkResult::Ok
+    });
+    if let Some(message) = failure {
+        return Err(Error::TooLarge(message));
+    }
+    walked.map_err(|e| Error::TooLarge(format!("walking the tree: {}", e.message())))
 }
 
 /// How deep submodules of submodules are followed.

@@ -17,6 +17,9 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// The commit is over the checkout size limits.
+    #[error("checkout refused: {0}")]
+    TooLarge(String),
     /// A submodule could not be checked out.
     #[error("submodule '{name}': {message}")]
     Submodule {

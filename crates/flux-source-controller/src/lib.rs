@@ -15,7 +15,7 @@ pub mod server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flux_artifact::Storage;
+use flux_artifact::{Limits, Storage};
 use flux_runtime::{EventRecorder, Metrics};
 use kube::{Api, Client};
 
@@ -38,7 +38,16 @@ pub struct Context {
     pub requeue_dependency: Duration,
     /// Only objects with these labels are reconciled (`--watch-label-selector`).
     pub label_selector: Option<String>,
+    /// The largest checkout and artifact (uncompressed bytes, files): a
+    /// repository over them is refused before anything is written.
+    pub artifact_limits: Limits,
 }
+
+/// Default of [`Context::artifact_limits`]: 1 GiB in 1,000,000 files.
+pub const DEFAULT_ARTIFACT_LIMITS: Limits = Limits {
+    max_bytes: 1 << 30,
+    max_entries: 1_000_000,
+};
 
 impl Context {
     /// A context with upstream's defaults.
@@ -52,6 +61,7 @@ impl Context {
             retry_interval: Duration::from_secs(10),
             requeue_dependency: Duration::from_secs(30),
             label_selector: None,
+            artifact_limits: DEFAULT_ARTIFACT_LIMITS,
         }
     }
 }

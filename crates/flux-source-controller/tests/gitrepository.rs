@@ -285,6 +285,31 @@ async fn hostile_repository_content_stays_inside() {
     }
     assert_eq!(found, ["cm.yaml"], "links are left out");
     assert!(!dest.join("etc").exists());
+
+    // A 2 GiB sparse file: refused from the object headers, before anything
+    // is written; the last good artifact stays.
+    let bomb = std::fs::File::create(work.join("apps/zeros.bin")).unwrap();
+    bomb.set_len(2 << 30).unwrap();
+    drop(bomb);
+    remote.commit("two gigabytes of zeros").unwrap();
+    request_reconcile(&repos, "hostile", "bomb").await;
+    let refused = eventually("the oversized commit to be refused", || async {
+        let repo = repos.get("hostile").await.ok()?;
+        let ready = condition(&repo, "Ready")?;
+        (ready.status == flux_api::meta::ConditionStatus::False).then(|| repo.clone())
+    })
+    .await;
+    let ready = condition(&refused, "Ready").unwrap();
+    assert_eq!(ready.reason, "GitOperationFailed");
+    assert!(
+        ready.message.contains("checkout refused: the files of the commit add up to more than 1073741824 bytes (at 'apps/zeros.bin')"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(
+        refused.status.unwrap().artifact.unwrap().revision,
+        format!("main@sha1:{head}")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,6 +361,65 @@ async fn ssh_with_known_hosts_and_a_semver_tag() {
         !artifact.revision.ends_with(&tagged),
         "{}",
         artifact.revision
+    );
+
+    // A known_hosts entry with another key for the same host: refused.
+    let impostor_dir = tempfile::tempdir().unwrap();
+    let impostor = flux_testenv::ssh_keygen(&impostor_dir.path().join("key")).unwrap();
+    let impostor_pub = std::fs::read_to_string(impostor.with_extension("pub")).unwrap();
+    let mut fields = impostor_pub.split_whitespace();
+    let wrong_known_hosts = format!(
+        "[127.0.0.1]:{} {} {}\n",
+        git.port(),
+        fields.next().unwrap(),
+        fields.next().unwrap()
+    );
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "ssh-wrong-host-key"},
+        "stringData": {"identity": git.client_private_key().unwrap(), "known_hosts": wrong_known_hosts}
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    create(
+        &repos,
+        "impostor",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"branch": "main"}, "secretRef": {"name": "ssh-wrong-host-key"}}),
+    )
+    .await;
+    let refused = wait_condition(
+        &repos,
+        "impostor",
+        "Ready",
+        flux_api::meta::ConditionStatus::False,
+        "GitOperationFailed",
+    )
+    .await;
+    let message = &condition(&refused, "Ready").unwrap().message;
+    assert!(message.contains("host key"), "{message}");
+    assert!(refused.status.unwrap().artifact.is_none());
+
+    // A host that does not resolve.
+    create(
+        &repos,
+        "nowhere",
+        json!({"url": "http://git.nonexistent.invalid/fleet.git", "interval": "10m", "ref": {"branch": "main"}}),
+    )
+    .await;
+    let unreachable = wait_condition(
+        &repos,
+        "nowhere",
+        "FetchFailed",
+        flux_api::meta::ConditionStatus::True,
+        "GitOperationFailed",
+    )
+    .await;
+    let message = &condition(&unreachable, "Ready").unwrap().message;
+    assert!(
+        message.starts_with("failed to checkout and determine revision:"),
+        "{message}"
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
 use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
-use flux_artifact::{Limits, Owner, Revision, SourceIgnore};
+use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
 use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
 use kube::runtime::controller::Action;
@@ -372,6 +372,8 @@ async fn fetch_and_store(
         shallow: true,
         sparse: repo.spec.sparse_checkout.clone(),
         recurse_submodules: repo.spec.recurse_submodules,
+        max_bytes: ctx.artifact_limits.max_bytes,
+        max_files: ctx.artifact_limits.max_entries,
     };
     let commit = tokio::time::timeout(
         timeout,
@@ -413,6 +415,7 @@ async fn fetch_and_store(
     let (namespace, name) = (namespace.to_string(), name.to_string());
     let hash = commit.hash.clone();
     let dir = work.path().to_path_buf();
+    let limits = ctx.artifact_limits.clone();
     let stored = tokio::task::spawn_blocking(move || {
         for (spec, artifact) in &includes {
             include::copy_into(&storage, artifact, spec, &dir)?;
@@ -431,16 +434,7 @@ async fn fetch_and_store(
         };
         let ignore = SourceIgnore::load(&dir, ignore_spec.as_deref()).map_err(archive_error)?;
         let stored = storage
-            .archive(
-                owner,
-                &format!("{hash}.tar.gz"),
-                &dir,
-                &ignore,
-                &Limits {
-                    max_bytes: u64::MAX,
-                    max_entries: u64::MAX,
-                },
-            )
+            .archive(owner, &format!("{hash}.tar.gz"), &dir, &ignore, &limits)
             .map_err(archive_error)?;
         let _ = storage.garbage_collect(owner, &stored.path, SystemTime::now());
         Ok::<_, FetchError>(stored)
