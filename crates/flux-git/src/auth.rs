@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::known_hosts::KnownHosts;
+use crate::tls::TrustedCa;
 
 /// How to authenticate to a remote.
 #[derive(Clone, Default)]
@@ -29,6 +30,14 @@ pub enum Auth {
         /// The hosts the server's key must match.
         known_hosts: KnownHosts,
     },
+    /// HTTPS credentials (any of the above but SSH) with the server's
+    /// certificate checked against a private CA.
+    Tls {
+        /// The credentials.
+        auth: Box<Auth>,
+        /// The CA bundle (`ca.crt`).
+        ca: TrustedCa,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -39,15 +48,45 @@ impl std::fmt::Debug for Auth {
             Auth::Basic { username, .. } => write!(f, "Auth::Basic({username}, ***)"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer(***)"),
             Auth::Ssh { .. } => f.write_str("Auth::Ssh(***)"),
+            Auth::Tls { auth, ca } => write!(f, "Auth::Tls({auth:?}, {ca:?})"),
         }
     }
 }
 
 impl Auth {
+    /// The credentials proper (without the CA of [`Auth::Tls`]).
+    pub fn credentials(&self) -> &Auth {
+        match self {
+            Auth::Tls { auth, .. } => auth.credentials(),
+            other => other,
+        }
+    }
+
+    /// The private CA of an HTTPS remote, if any.
+    pub fn ca(&self) -> Option<&TrustedCa> {
+        match self {
+            Auth::Tls { ca, .. } => Some(ca),
+            _ => None,
+        }
+    }
+
     /// The credentials a Flux git Secret gives for `url`: `identity`,
     /// `known_hosts` and optional `password` (passphrase) for SSH URLs;
-    /// `bearerToken`, or `username` and `password`, for HTTP(S) URLs.
+    /// `bearerToken`, or `username` and `password`, for HTTP(S) URLs, plus
+    /// `ca.crt` (or the legacy `caFile`) to trust a private CA over HTTPS.
     pub fn from_secret(data: &BTreeMap<String, Vec<u8>>, url: &str) -> Result<Self> {
+        let auth = Self::credentials_from_secret(data, url)?;
+        let ca = data.get("ca.crt").or_else(|| data.get("caFile"));
+        match ca {
+            Some(pem) if url.starts_with("https://") => Ok(Auth::Tls {
+                auth: Box::new(auth),
+                ca: TrustedCa::from_pem(pem).map_err(Error::InvalidAuth)?,
+            }),
+            _ => Ok(auth),
+        }
+    }
+
+    fn credentials_from_secret(data: &BTreeMap<String, Vec<u8>>, url: &str) -> Result<Self> {
         let text = |key: &str| -> Result<Option<String>> {
             data.get(key)
                 .map(|v| {

@@ -420,7 +420,7 @@ pub fn remote_commit(url: &str, reference: &Reference, auth: &Auth) -> Result<Op
         };
         return remote_commit(url, &Reference::Tag(tag), auth);
     }
-    if let Auth::Bearer(_) = auth {
+    if let Auth::Bearer(_) = auth.credentials() {
         // libgit2 sends custom headers on fetches only: fetch the tip.
         let dir = scratch_dir("remote-commit");
         let result = checkout(url, reference, auth, &dir, &CheckoutOptions::default());
@@ -513,7 +513,7 @@ fn scratch_dir(purpose: &str) -> std::path::PathBuf {
 }
 
 fn bearer_header(auth: &Auth) -> Vec<String> {
-    match auth {
+    match auth.credentials() {
         Auth::Bearer(token) => vec![format!("Authorization: Bearer {token}")],
         _ => Vec::new(),
     }
@@ -545,7 +545,7 @@ fn callbacks<'a>(
         if auth_attempted.replace(true) {
             return Err(git2::Error::from_str("credentials were refused"));
         }
-        match auth {
+        match auth.credentials() {
             Auth::Basic { username, password }
                 if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
             {
@@ -567,9 +567,25 @@ fn callbacks<'a>(
             _ => Err(git2::Error::from_str("no credentials for this remote")),
         }
     });
-    if is_ssh(url) {
+    if let Some(ca) = auth.ca() {
+        callbacks.certificate_check(move |cert, host| {
+            let leaf = cert.as_x509().map(|c| c.data()).unwrap_or_default();
+            match ca.verify(leaf, host) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(reason) => {
+                    let error = Error::Tls {
+                        host: host.to_string(),
+                        reason,
+                    };
+                    let message = error.to_string();
+                    host_key_failure.replace(Some(error));
+                    Err(git2::Error::from_str(&message))
+                }
+            }
+        });
+    } else if is_ssh(url) {
         callbacks.certificate_check(move |cert, _host| {
-            let Auth::Ssh { known_hosts, .. } = auth else {
+            let Auth::Ssh { known_hosts, .. } = auth.credentials() else {
                 let error = Error::HostKey {
                     host: ssh_host_port(url).0,
                     reason: "SSH needs known_hosts (from the secret)".to_string(),

@@ -17,6 +17,14 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// The HTTPS server's certificate is not trusted by the Secret's CA.
+    #[error("TLS verification failed for '{host}': {reason}")]
+    Tls {
+        /// The host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
     /// The commit is over the checkout size limits.
     #[error("checkout refused: {0}")]
     TooLarge(String),

@@ -28,6 +28,7 @@ mod checkout;
 mod error;
 mod known_hosts;
 pub mod signature;
+mod tls;
 
 pub use auth::{Auth, is_ssh};
 pub use checkout::{
@@ -36,3 +37,4 @@ pub use checkout::{
 };
 pub use error::{Error, Result};
 pub use known_hosts::KnownHosts;
+pub use tls::TrustedCa;

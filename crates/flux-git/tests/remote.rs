@@ -468,3 +468,73 @@ fn sparse_checkout_and_submodules() {
     .unwrap_err();
     assert!(err.to_string().contains("unsupported URL"), "{err}");
 }
+
+#[test]
+fn https_with_a_private_ca() {
+    use flux_testenv::TestCa;
+    let ca = TestCa::new("flux-test-git-ca").unwrap();
+    let certificate = ca.server_cert("git.test", &["127.0.0.1"]).unwrap();
+    let server = GitHttpServer::start_tls(HttpAuth::basic("flux", "s3cret"), &certificate).unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    let (_, second) = fleet(&repo);
+    assert!(repo.url().starts_with("https://127.0.0.1:"));
+
+    let secret = |ca_pem: &str| {
+        let mut data = BTreeMap::new();
+        data.insert("username".to_string(), b"flux".to_vec());
+        data.insert("password".to_string(), b"s3cret".to_vec());
+        data.insert("ca.crt".to_string(), ca_pem.as_bytes().to_vec());
+        Auth::from_secret(&data, repo.url()).unwrap()
+    };
+    let auth = secret(&ca.cert_pem());
+    let (commit, _dir) = get(repo.url(), Reference::Branch("main".into()), &auth).unwrap();
+    assert_eq!(commit.hash, second);
+    assert_eq!(
+        remote_commit(repo.url(), &Reference::Branch("main".into()), &auth).unwrap(),
+        Some(second.clone())
+    );
+
+    // Without the CA, the system trust store does not know the server.
+    let plain = Auth::Basic {
+        username: "flux".into(),
+        password: "s3cret".into(),
+    };
+    let err = get(repo.url(), Reference::Branch("main".into()), &plain).unwrap_err();
+    assert!(!err.is_authentication(), "{err}");
+
+    // Another CA: refused, and the error says why.
+    let other = TestCa::new("someone-else").unwrap();
+    let err = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &secret(&other.cert_pem()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err}");
+    assert!(err.to_string().contains("not trusted by 'ca.crt'"), "{err}");
+
+    // A certificate for another name, from the right CA: refused.
+    let wrong_name = ca
+        .server_cert("elsewhere", &["git.example.invalid"])
+        .unwrap();
+    let elsewhere = GitHttpServer::start_tls(HttpAuth::None, &wrong_name).unwrap();
+    let other_repo = elsewhere.create_repo("fleet").unwrap();
+    fleet(&other_repo);
+    let mut data = BTreeMap::new();
+    data.insert("ca.crt".to_string(), ca.cert_pem().into_bytes());
+    let auth = Auth::from_secret(&data, other_repo.url()).unwrap();
+    let err = get(other_repo.url(), Reference::Branch("main".into()), &auth).unwrap_err();
+    assert!(
+        err.to_string().contains("not valid for '127.0.0.1'"),
+        "{err}"
+    );
+
+    // A malformed bundle is a credentials error, not a panic.
+    let mut data = BTreeMap::new();
+    data.insert("ca.crt".to_string(), b"not a certificate".to_vec());
+    let err = Auth::from_secret(&data, repo.url()).unwrap_err();
+    assert!(
+        err.to_string().contains("'ca.crt' holds no certificate"),
+        "{err}"
+    );
+}

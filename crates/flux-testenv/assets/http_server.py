@@ -8,7 +8,7 @@ It binds an ephemeral port and writes it to PORT_FILE once it listens, so the
 caller never races for a port. Authentication comes from the environment:
 TESTENV_BASIC_AUTH="user:password" and/or TESTENV_BEARER_TOKEN="token"; when
 either is set, a request must carry a matching Authorization header or gets
-401. Request bodies may use chunked transfer encoding (git sends large pushes
+401. With TESTENV_TLS_CERT and TESTENV_TLS_KEY (PEM files) it speaks HTTPS. Request bodies may use chunked transfer encoding (git sends large pushes
 that way). The real work is done by git's own http-backend; this only carries
 bytes between HTTP and CGI.
 """
@@ -124,6 +124,13 @@ class Handler(SimpleHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if os.environ.get("TESTENV_TLS_CERT"):
+    # HTTPS with the given certificate (TESTENV_TLS_CERT/KEY, PEM files).
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["TESTENV_TLS_CERT"], os.environ["TESTENV_TLS_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(PORT_FILE + ".tmp", PORT_FILE)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result, io};
+use crate::pki::CertifiedKey;
 use crate::process::{Supervisor, run};
 use crate::signing::SigningKey;
 
@@ -241,6 +242,7 @@ pub(crate) fn start_http_front(
     mode: &str,
     root: &Path,
     auth: &HttpAuth,
+    tls: Option<&CertifiedKey>,
 ) -> Result<u16> {
     let script = supervisor.dir().join("http_server.py");
     fs::write(&script, HTTP_SERVER_PY).map_err(io("writing http_server.py"))?;
@@ -249,6 +251,17 @@ pub(crate) fn start_http_front(
     command.arg(&script).arg(mode).arg(root).arg(&port_file);
     command.env_remove("TESTENV_BASIC_AUTH");
     command.env_remove("TESTENV_BEARER_TOKEN");
+    command.env_remove("TESTENV_TLS_CERT");
+    command.env_remove("TESTENV_TLS_KEY");
+    if let Some(tls) = tls {
+        let cert = supervisor.dir().join(format!("{name}.crt"));
+        let key = supervisor.dir().join(format!("{name}.key"));
+        fs::write(&cert, &tls.cert_pem).map_err(io("writing the server certificate"))?;
+        fs::write(&key, &tls.key_pem).map_err(io("writing the server key"))?;
+        command
+            .env("TESTENV_TLS_CERT", cert)
+            .env("TESTENV_TLS_KEY", key);
+    }
     match auth {
         HttpAuth::None => {}
         HttpAuth::Basic { username, password } => {
@@ -270,6 +283,7 @@ pub struct GitHttpServer {
     port: u16,
     root: PathBuf,
     auth: HttpAuth,
+    scheme: &'static str,
 }
 
 impl GitHttpServer {
@@ -280,21 +294,32 @@ impl GitHttpServer {
 
     /// Starts a server that demands `auth`.
     pub fn start_with_auth(auth: HttpAuth) -> Result<Self> {
+        Self::start_inner(auth, None)
+    }
+
+    /// Starts the server speaking HTTPS with `certificate` (from a
+    /// [`TestCa`](crate::TestCa); issue it for `127.0.0.1`).
+    pub fn start_tls(auth: HttpAuth, certificate: &CertifiedKey) -> Result<Self> {
+        Self::start_inner(auth, Some(certificate))
+    }
+
+    fn start_inner(auth: HttpAuth, tls: Option<&CertifiedKey>) -> Result<Self> {
         let mut supervisor = Supervisor::new("git-http")?;
         let root = supervisor.dir().join("repos");
         fs::create_dir_all(&root).map_err(io("creating the repository root"))?;
-        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth)?;
+        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth, tls)?;
         Ok(Self {
             supervisor,
             port,
             root,
             auth,
+            scheme: if tls.is_some() { "https" } else { "http" },
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// The URL of repository `name`: `http://127.0.0.1:PORT/NAME.git`.
@@ -308,8 +333,8 @@ impl GitHttpServer {
         match &self.auth {
             HttpAuth::Basic { username, password } => {
                 format!(
-                    "http://{username}:{password}@127.0.0.1:{}/{name}.git",
-                    self.port
+                    "{}://{username}:{password}@127.0.0.1:{}/{name}.git",
+                    self.scheme, self.port
                 )
             }
             _ => self.url(name),
