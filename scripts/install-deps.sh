@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, idempotently, into the per-user cache
 # ($FLUX_RS_CACHE, default ~/.cache/flux-rs), so that a fresh clone reuses it:
-#   - Debian packages (git, openssh-server, apache2-utils, curl, python3);
+#   - Debian packages (git, openssh-server, apache2-utils, curl, python3,
+#     gnupg for signed commits, tinyproxy as the HTTP proxy of proxy tests);
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
@@ -23,6 +24,9 @@ need ssh-keygen openssh-client
 need htpasswd apache2-utils
 need curl curl
 need python3 python3
+need gpg gnupg
+need gpg-agent gnupg
+need tinyproxy tinyproxy
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -30,6 +30,13 @@ pub enum Auth {
         /// The hosts the server's key must match.
         known_hosts: KnownHosts,
     },
+    /// Any of these, reaching the remote through an HTTP proxy.
+    Proxied {
+        /// The credentials.
+        auth: Box<Auth>,
+        /// The proxy.
+        proxy: Proxy,
+    },
     /// HTTPS credentials (any of the above but SSH) with the server's
     /// certificate checked against a private CA.
     Tls {
@@ -49,6 +56,7 @@ impl std::fmt::Debug for Auth {
             Auth::Bearer(_) => f.write_str("Auth::Bearer(***)"),
             Auth::Ssh { .. } => f.write_str("Auth::Ssh(***)"),
             Auth::Tls { auth, ca } => write!(f, "Auth::Tls({auth:?}, {ca:?})"),
+            Auth::Proxied { auth, proxy } => write!(f, "Auth::Proxied({auth:?}, {proxy:?})"),
         }
     }
 }
@@ -57,7 +65,7 @@ impl Auth {
     /// The credentials proper (without the CA of [`Auth::Tls`]).
     pub fn credentials(&self) -> &Auth {
         match self {
-            Auth::Tls { auth, .. } => auth.credentials(),
+            Auth::Tls { auth, .. } | Auth::Proxied { auth, .. } => auth.credentials(),
             other => other,
         }
     }
@@ -66,7 +74,25 @@ impl Auth {
     pub fn ca(&self) -> Option<&TrustedCa> {
         match self {
             Auth::Tls { ca, .. } => Some(ca),
+            Auth::Proxied { auth, .. } => auth.ca(),
             _ => None,
+        }
+    }
+
+    /// The HTTP proxy to go through, if any.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        match self {
+            Auth::Proxied { proxy, .. } => Some(proxy),
+            Auth::Tls { auth, .. } => auth.proxy(),
+            _ => None,
+        }
+    }
+
+    /// These credentials through `proxy`.
+    pub fn with_proxy(self, proxy: Proxy) -> Auth {
+        Auth::Proxied {
+            auth: Box::new(self),
+            proxy,
         }
     }
 
@@ -116,6 +142,53 @@ impl Auth {
             (None, Some(_)) => Err(Error::InvalidAuth("'username' is missing".to_string())),
             (None, None) => Ok(Auth::None),
         }
+    }
+}
+
+/// An HTTP proxy (`spec.proxySecretRef`: `address`, optional `username`
+/// and `password`). libgit2 tunnels HTTPS through it with `CONNECT`; SSH
+/// remotes do not use it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// `http://host:port`.
+    pub address: String,
+    /// Proxy user.
+    pub username: Option<String>,
+    /// Proxy password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proxy({}", self.address)?;
+        if let Some(user) = &self.username {
+            write!(f, ", {user}, ***")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Proxy {
+    /// The proxy a Flux proxy Secret describes.
+    pub fn from_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Self> {
+        let text = |key: &str| {
+            data.get(key)
+                .map(|v| String::from_utf8_lossy(v).trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let address = text("address")
+            .ok_or_else(|| Error::InvalidAuth("proxy: key 'address' is missing".to_string()))?;
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            return Err(Error::InvalidAuth(format!(
+                "proxy: address '{address}' must be an http:// or https:// URL"
+            )));
+        }
+        Ok(Self {
+            address,
+            username: text("username"),
+            password: text("password"),
+        })
     }
 }
 
@@ -188,6 +261,26 @@ mod tests {
             err.to_string(),
             "invalid credentials: 'password' is missing"
         );
+    }
+
+    #[test]
+    fn proxies_come_from_their_secret_and_hide_the_password() {
+        let proxy = Proxy::from_secret(&data(&[
+            ("address", "http://proxy:3128"),
+            ("username", "me"),
+            ("password", "p@ss:w/rd"),
+        ]))
+        .unwrap();
+        assert_eq!(format!("{proxy:?}"), "Proxy(http://proxy:3128, me, ***)");
+        let err = Proxy::from_secret(&data(&[("username", "me")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid credentials: proxy: key 'address' is missing"
+        );
+        assert!(Proxy::from_secret(&data(&[("address", "proxy:3128")])).is_err());
+        let auth = Auth::None.with_proxy(proxy);
+        assert!(auth.proxy().is_some());
+        assert!(matches!(auth.credentials(), Auth::None));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use git2::{
 
 use crate::auth::{Auth, is_ssh, ssh_host_port, ssh_user};
 use crate::error::{Error, Result};
+use crate::proxy_shim::ProxyRelay;
 use crate::signature::{Signed, split_tag};
 
 /// The branch checked out when a GitRepository names no reference
@@ -138,13 +139,15 @@ pub fn checkout(
         let tag = resolve_semver(url, range, auth)?;
         return checkout(url, &Reference::Tag(tag), auth, dest, options);
     }
+    check_proxy(url, auth)?;
     // Objects were hashed when the pack was indexed: hashing them again on
     // every read during checkout only costs time (a process-wide setting).
     git2::opts::strict_hash_verification(false);
     let repo = Repository::init(dest).map_err(git_error("initialising", url))?;
+    let route = ProxyRoute::new(url, auth)?;
     let host_key_failure = RefCell::new(None);
     let auth_attempted = RefCell::new(false);
-    let mut fetch = fetch_options(url, auth, &host_key_failure, &auth_attempted);
+    let mut fetch = fetch_options(url, auth, &route, &host_key_failure, &auth_attempted);
     let shallow = options.shallow && !matches!(reference, Reference::Commit { .. });
     if shallow {
         fetch.depth(1);
@@ -329,9 +332,10 @@ fn update_submodules(repo: &Repository, url: &str, auth: &Auth, depth: usize) ->
             .and_then(|mut c| c.set_str(&format!("submodule.{name}.url"), &resolved))
             .map_err(submodule_error)?;
         let mut submodule = repo.find_submodule(&name).map_err(submodule_error)?;
+        let route = ProxyRoute::new(&resolved, auth)?;
         let host_key_failure = RefCell::new(None);
         let auth_attempted = RefCell::new(false);
-        let fetch = fetch_options(&resolved, auth, &host_key_failure, &auth_attempted);
+        let fetch = fetch_options(&resolved, auth, &route, &host_key_failure, &auth_attempted);
         let mut update = git2::SubmoduleUpdateOptions::new();
         update.fetch(fetch);
         if let Err(e) = submodule.update(true, Some(&mut update)) {
@@ -468,6 +472,7 @@ pub fn resolve_semver(url: &str, range: &str, auth: &Auth) -> Result<String> {
 /// also appear peeled as `refs/tags/<tag>^{}`. (Bearer tokens are not sent:
 /// libgit2 has no custom headers on this path; see [`remote_commit`].)
 pub fn ls_remote(url: &str, auth: &Auth) -> Result<Vec<(String, String)>> {
+    check_proxy(url, auth)?;
     let repo_dir = scratch_dir("ls-remote");
     let repo = Repository::init_bare(&repo_dir).map_err(git_error("initialising", url))?;
     let result = (|| {
@@ -477,7 +482,8 @@ pub fn ls_remote(url: &str, auth: &Auth) -> Result<Vec<(String, String)>> {
             .remote_anonymous(url)
             .map_err(git_error("opening", url))?;
         let callbacks = callbacks(url, auth, &host_key_failure, &auth_attempted);
-        let connection = remote.connect_auth(Direction::Fetch, Some(callbacks), None);
+        let route = ProxyRoute::new(url, auth)?;
+        let connection = remote.connect_auth(Direction::Fetch, Some(callbacks), route.options());
         let connection = match connection {
             Ok(c) => c,
             Err(e) => {
@@ -522,6 +528,7 @@ fn bearer_header(auth: &Auth) -> Vec<String> {
 fn fetch_options<'a>(
     url: &'a str,
     auth: &'a Auth,
+    route: &ProxyRoute,
     host_key_failure: &'a RefCell<Option<Error>>,
     auth_attempted: &'a RefCell<bool>,
 ) -> FetchOptions<'a> {
@@ -530,7 +537,70 @@ fn fetch_options<'a>(
     let headers = bearer_header(auth);
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     fetch.custom_headers(&header_refs);
+    if let Some(proxy) = route.options() {
+        fetch.proxy_options(proxy);
+    }
     fetch
+}
+
+/// libgit2 (1.9) tunnels HTTPS through a proxy with `CONNECT`, but sends a
+/// plain-HTTP request meant for the proxy to the remote itself: refuse that.
+fn check_proxy(url: &str, auth: &Auth) -> Result<()> {
+    if auth.proxy().is_some() && url.starts_with("http://") {
+        return Err(Error::InvalidAuth(
+            "only https:// remotes can use a proxy".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// How one operation reaches the proxy of `auth`: directly, or through a
+/// [`ProxyRelay`] that sends the proxy's credentials up front.
+struct ProxyRoute {
+    url: Option<String>,
+    _relay: Option<ProxyRelay>,
+}
+
+impl ProxyRoute {
+    fn new(url: &str, auth: &Auth) -> Result<Self> {
+        let Some(proxy) = auth.proxy().filter(|_| !is_ssh(url)) else {
+            return Ok(Self {
+                url: None,
+                _relay: None,
+            });
+        };
+        let Some(username) = &proxy.username else {
+            return Ok(Self {
+                url: Some(proxy.address.clone()),
+                _relay: None,
+            });
+        };
+        let upstream = proxy
+            .address
+            .strip_prefix("http://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .ok_or_else(|| {
+                Error::InvalidAuth(
+                    "proxy: credentials are only supported for http:// proxy addresses".to_string(),
+                )
+            })?;
+        let relay = ProxyRelay::start(
+            upstream,
+            username,
+            proxy.password.as_deref().unwrap_or_default(),
+        )?;
+        Ok(Self {
+            url: Some(relay.url()),
+            _relay: Some(relay),
+        })
+    }
+
+    fn options(&self) -> Option<git2::ProxyOptions<'static>> {
+        let url = self.url.as_ref()?;
+        let mut options = git2::ProxyOptions::new();
+        options.url(url);
+        Some(options)
+    }
 }
 
 fn callbacks<'a>(

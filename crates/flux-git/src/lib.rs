@@ -27,10 +27,11 @@ mod auth;
 mod checkout;
 mod error;
 mod known_hosts;
+mod proxy_shim;
 pub mod signature;
 mod tls;
 
-pub use auth::{Auth, is_ssh};
+pub use auth::{Auth, Proxy, is_ssh};
 pub use checkout::{
     CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, Tag, checkout, ls_remote, remote_commit,
     resolve_semver,

@@ -538,3 +538,81 @@ fn https_with_a_private_ca() {
         "{err}"
     );
 }
+
+#[test]
+fn through_an_http_proxy() {
+    use flux_git::Proxy;
+    use flux_testenv::{HttpProxy, TestCa};
+    let proxy = HttpProxy::start(Some(("squid", "pr0xy"))).unwrap();
+    let through = |auth: Auth, password: &str| {
+        auth.with_proxy(Proxy {
+            address: proxy.url(),
+            username: Some("squid".into()),
+            password: Some(password.into()),
+        })
+    };
+
+    // HTTPS behind a private CA, tunnelled with CONNECT through an
+    // authenticating proxy.
+    let ca = TestCa::new("proxy-test-ca").unwrap();
+    let certificate = ca.server_cert("git", &["127.0.0.1"]).unwrap();
+    let server = GitHttpServer::start_tls(HttpAuth::None, &certificate).unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    let (_, head) = fleet(&repo);
+    let port = repo
+        .url()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut data = BTreeMap::new();
+    data.insert("ca.crt".to_string(), ca.cert_pem().into_bytes());
+    let tls = Auth::from_secret(&data, repo.url()).unwrap();
+    let (commit, _dir) = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &through(tls.clone(), "pr0xy"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", proxy.log()));
+    assert_eq!(commit.hash, head);
+    assert_eq!(
+        remote_commit(
+            repo.url(),
+            &Reference::Branch("main".into()),
+            &through(tls.clone(), "pr0xy")
+        )
+        .unwrap(),
+        Some(head.clone())
+    );
+    let log = proxy.log();
+    assert!(log.contains(&format!("CONNECT 127.0.0.1:{port}")), "{log}");
+
+    // Wrong proxy credentials: refused by the proxy, with a message that says so.
+    let err = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &through(tls, "wrong"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("proxy"), "{err}");
+
+    // Plain http:// through a proxy is refused up front: libgit2 would send
+    // the proxy's request to the Git server itself.
+    let plain = GitHttpServer::start().unwrap();
+    let plain_repo = plain.create_repo("fleet").unwrap();
+    fleet(&plain_repo);
+    let err = get(
+        plain_repo.url(),
+        Reference::Branch("main".into()),
+        &through(Auth::None, "pr0xy"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("only https:// remotes can use a proxy"),
+        "{err}"
+    );
+}

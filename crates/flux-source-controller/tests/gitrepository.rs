@@ -739,3 +739,81 @@ async fn include_sparse_checkout_suspend_and_recovery() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_private_ca_through_an_authenticating_proxy() {
+    use flux_api::meta::ConditionStatus::True;
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("proxy").await.unwrap();
+    let _storage_root = start_controller(cp, &ns).await;
+    let client = cp.client().unwrap();
+    let ca = flux_testenv::TestCa::new("corp-ca").unwrap();
+    let certificate = ca.server_cert("git.corp", &["127.0.0.1"]).unwrap();
+    let git = GitHttpServer::start_tls(HttpAuth::basic("flux", "s3cret"), &certificate).unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote.write("apps/app.yaml", "kind: App\n").unwrap();
+    let head = remote.commit("init").unwrap();
+    let proxy = flux_testenv::HttpProxy::start(Some(("proxyuser", "proxypass"))).unwrap();
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    for secret in [
+        json!({"metadata": {"name": "git-https"},
+               "stringData": {"username": "flux", "password": "s3cret", "ca.crt": ca.cert_pem()}}),
+        json!({"metadata": {"name": "corp-proxy"},
+               "stringData": {"address": proxy.url(), "username": "proxyuser", "password": "proxypass"}}),
+    ] {
+        let secret: Secret = serde_json::from_value(secret).unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
+    create(
+        &repos,
+        "fleet",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"branch": "main"},
+               "secretRef": {"name": "git-https"}, "proxySecretRef": {"name": "corp-proxy"}}),
+    )
+    .await;
+    let ready = wait_condition(&repos, "fleet", "Ready", True, "Succeeded").await;
+    assert_eq!(
+        ready.status.unwrap().artifact.unwrap().revision,
+        format!("main@sha1:{head}")
+    );
+    assert!(
+        proxy.log().contains("CONNECT 127.0.0.1:"),
+        "{}",
+        proxy.log()
+    );
+
+    // A proxy Secret without an address: AuthenticationFailed, as upstream.
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "broken-proxy"}, "stringData": {"username": "x"}
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    create(
+        &repos,
+        "broken",
+        json!({"url": remote.url(), "interval": "10m", "ref": {"branch": "main"},
+               "secretRef": {"name": "git-https"}, "proxySecretRef": {"name": "broken-proxy"}}),
+    )
+    .await;
+    let broken = wait_condition(
+        &repos,
+        "broken",
+        "FetchFailed",
+        True,
+        "AuthenticationFailed",
+    )
+    .await;
+    assert_eq!(
+        condition(&broken, "Ready").unwrap().message,
+        "failed to configure proxy options: invalid credentials: proxy: key 'address' is missing"
+    );
+}

@@ -14,6 +14,7 @@
 //!   [`GitRepo`] to write, commit, tag and push content, signed by a real
 //!   `gpg` or SSH [`SigningKey`] when asked;
 //! - [`OciRegistry`] (Distribution's `docker-registry`, optional htpasswd);
+//! - [`HttpProxy`] (`tinyproxy`, optional basic authentication);
 //! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`).
 //!
 //! Every process dies and every temporary folder is removed when its owner
@@ -50,6 +51,7 @@ mod namespace;
 mod oci;
 mod pki;
 mod process;
+mod proxy;
 mod signing;
 mod wait;
 
@@ -63,5 +65,6 @@ pub use namespace::TestNamespace;
 pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, run, tool};
+pub use proxy::HttpProxy;
 pub use signing::SigningKey;
 pub use wait::{EVENTUALLY_TIMEOUT, eventually};

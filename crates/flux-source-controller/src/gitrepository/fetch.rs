@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use flux_api::source::v1::{GitRepository, GitRepositoryRef};
-use flux_git::{Auth, CheckoutOptions, Commit, DEFAULT_BRANCH, Reference};
+use flux_git::{Auth, CheckoutOptions, Commit, DEFAULT_BRANCH, Proxy, Reference};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
@@ -93,38 +93,61 @@ pub fn reference(spec_ref: Option<&GitRepositoryRef>) -> Reference {
     )
 }
 
-/// The credentials of `spec.secretRef`, read from the cluster.
+/// The credentials of `spec.secretRef` (and the proxy of
+/// `spec.proxySecretRef`), read from the cluster.
 pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchError> {
-    let Some(secret_ref) = &repo.spec.secret_ref else {
-        return Ok(Auth::None);
-    };
     let namespace = repo.metadata.namespace.clone().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = secrets.get(&secret_ref.name).await.map_err(|e| {
-        FetchError::fetch(
-            AUTHENTICATION_FAILED,
-            format!(
-                "failed to get secret '{namespace}/{}': {}",
-                secret_ref.name,
-                kube_message(&e)
-            ),
-        )
-    })?;
-    let data: BTreeMap<String, Vec<u8>> = secret
+    let mut auth = match &repo.spec.secret_ref {
+        None => Auth::None,
+        Some(secret_ref) => {
+            let data = secret_data(&secrets, &secret_ref.name).await.map_err(|e| {
+                FetchError::fetch(
+                    AUTHENTICATION_FAILED,
+                    format!(
+                        "failed to get secret '{namespace}/{}': {e}",
+                        secret_ref.name
+                    ),
+                )
+            })?;
+            Auth::from_secret(&data, &repo.spec.url).map_err(|e| {
+                FetchError::fetch(
+                    AUTHENTICATION_FAILED,
+                    format!(
+                        "failed to configure authentication options from secret '{namespace}/{}': {e}",
+                        secret_ref.name
+                    ),
+                )
+            })?
+        }
+    };
+    if let Some(proxy_ref) = &repo.spec.proxy_secret_ref {
+        let proxy = secret_data(&secrets, &proxy_ref.name)
+            .await
+            .map_err(|e| format!("failed to get secret '{namespace}/{}': {e}", proxy_ref.name))
+            .and_then(|data| Proxy::from_secret(&data).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                FetchError::fetch(
+                    AUTHENTICATION_FAILED,
+                    format!("failed to configure proxy options: {e}"),
+                )
+            })?;
+        auth = auth.with_proxy(proxy);
+    }
+    Ok(auth)
+}
+
+async fn secret_data(
+    secrets: &Api<Secret>,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let secret = secrets.get(name).await.map_err(|e| kube_message(&e))?;
+    Ok(secret
         .data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
-        .collect();
-    Auth::from_secret(&data, &repo.spec.url).map_err(|e| {
-        FetchError::fetch(
-            AUTHENTICATION_FAILED,
-            format!(
-                "failed to configure authentication options from secret '{namespace}/{}': {e}",
-                secret_ref.name
-            ),
-        )
-    })
+        .collect())
 }
 
 /// Where `reference` points on the remote now, without cloning.
