@@ -6,11 +6,13 @@ mod duration;
 mod events;
 pub mod logging;
 pub mod metrics;
+mod schedule;
 mod status;
 
 pub use duration::parse_duration;
 pub use events::{EventRecorder, Severity};
 pub use metrics::{Metrics, ReconcileResult};
+pub use schedule::Schedule;
 pub use status::patch_status;
 
 /// Kubernetes time "now", for conditions and artifacts.

@@ -45,6 +45,9 @@ pub enum ReconcileResult {
     RequeueAfter,
     /// Failed; retried.
     Error,
+    /// Not reconciled: an event the predicates filter out (upstream's
+    /// controllers never see it). Not counted.
+    Skipped,
 }
 
 impl ReconcileResult {
@@ -53,6 +56,7 @@ impl ReconcileResult {
             ReconcileResult::Success => "success",
             ReconcileResult::RequeueAfter => "requeue_after",
             ReconcileResult::Error => "error",
+            ReconcileResult::Skipped => "skipped",
         }
     }
 }
@@ -145,6 +149,9 @@ impl Metrics {
         elapsed: Duration,
         result: ReconcileResult,
     ) {
+        if result == ReconcileResult::Skipped {
+            return;
+        }
         let seconds = elapsed.as_secs_f64();
         self.inner
             .duration

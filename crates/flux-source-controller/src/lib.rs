@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flux_artifact::{Limits, Storage};
-use flux_runtime::{EventRecorder, Metrics};
+use flux_runtime::{EventRecorder, Metrics, Schedule};
 use kube::{Api, Client};
 
 /// What the reconcilers share.
@@ -29,6 +29,8 @@ pub struct Context {
     pub events: EventRecorder,
     /// Reconcile metrics.
     pub metrics: Metrics,
+    /// When each object is next due (status writes do not re-trigger).
+    pub schedule: Schedule,
     /// Concurrent reconciliations per kind (`--concurrent`).
     pub concurrency: u16,
     /// Delay before retrying a failed reconciliation (capped by the interval).
@@ -55,6 +57,7 @@ impl Context {
         Self {
             events: EventRecorder::new(client.clone(), "source-controller"),
             metrics: Metrics::new(),
+            schedule: Schedule::default(),
             client,
             storage,
             concurrency: 2,

@@ -149,6 +149,37 @@ async fn git_repository_lifecycle() {
     .then_some(())
     .expect("event message");
 
+    // Our own status writes do not trigger more work: a reconcile request
+    // with an unchanged remote costs exactly one ls-remote and no clone.
+    let count = |what: &str| {
+        git.log()
+            .lines()
+            .filter(|l| l.contains(what) && l.contains("\" 200"))
+            .count()
+    };
+    let refs_before = count("GET /fleet.git/info/refs");
+    let fetches_before = count("POST /fleet.git/git-upload-pack");
+    request_reconcile(&repos, "fleet", "unchanged").await;
+    eventually("the request to be handled", || async {
+        let repo = repos.get("fleet").await.ok()?;
+        (repo.status?.last_handled_reconcile_at.as_deref() == Some("unchanged")).then_some(())
+    })
+    .await;
+    // Give the watch event of that status write time to arrive.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        count("GET /fleet.git/info/refs"),
+        refs_before + 1,
+        "{}",
+        git.log()
+    );
+    assert_eq!(
+        count("POST /fleet.git/git-upload-pack"),
+        fetches_before,
+        "no clone for an unchanged remote: {}",
+        git.log()
+    );
+
     // A new commit and a reconcile request give a new artifact.
     remote
         .write("apps/cm.yaml", "kind: ConfigMap # v2\n")

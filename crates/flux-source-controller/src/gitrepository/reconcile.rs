@@ -121,6 +121,7 @@ fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResu
         tracing::error!(error = %e, "garbage collection for deleted resource failed");
     }
     ctx.metrics.forget(KIND, &namespace, &name);
+    ctx.schedule.forget(&format!("{namespace}/{name}"));
     Ok((Action::await_change(), ReconcileResult::Success))
 }
 
@@ -138,6 +139,23 @@ async fn apply(
     let generation = repo.metadata.generation;
     let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
     let mut status = repo.status.clone().unwrap_or_default();
+    let key = format!("{namespace}/{name}");
+    let token = repo
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .cloned();
+
+    // The watch event of our own status write, or any other change that
+    // leaves spec and reconcile request alone: wait for the interval.
+    // (Includers are woken by their includes' changes: never skipped.)
+    if repo.spec.include.is_empty()
+        && status.artifact.is_some()
+        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token.as_deref())
+    {
+        return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
+    }
 
     let outcome = fetch_and_store(repo, &status, ctx, &namespace, &name).await;
     let retry = interval.min(ctx.retry_interval);
@@ -219,9 +237,12 @@ async fn apply(
             } else {
                 tracing::debug!(revision = %revision, "no changes since last reconciliation");
             }
+            ctx.schedule
+                .succeeded(&key, generation, token.as_deref(), interval);
             (Action::requeue(interval), ReconcileResult::RequeueAfter)
         }
         Err(e) => {
+            ctx.schedule.forget(&key);
             let conditions = status.conditions_mut();
             let (kind, condition_status) = match e.failed {
                 Failed::Fetch => (FETCH_FAILED, ConditionStatus::True),

@@ -1,0 +1,110 @@
+//! When an object is next due. Every status write comes back as a watch
+//! event; upstream's controllers filter those out (generation-changed and
+//! reconcile-requested predicates), so that an object is reconciled when
+//! its spec changes, when `reconcile.fluxcd.io/requestedAt` changes, or when
+//! its interval has passed — not after each of its own status writes. This
+//! remembers, per object, the last successful reconciliation and what it
+//! saw, and says how long the next one may wait.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Per-object memory of the last successful reconciliation.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    last: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    generation: Option<i64>,
+    token: Option<String>,
+    at: Instant,
+    interval: Duration,
+}
+
+impl Schedule {
+    /// How long the reconciliation of `key` may still wait: `Some` when
+    /// the last one succeeded less than its interval ago and neither the
+    /// generation nor the reconcile-request token changed since.
+    pub fn remaining(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        token: Option<&str>,
+    ) -> Option<Duration> {
+        let last = self.last.lock().ok()?;
+        let entry = last.get(key)?;
+        if entry.generation != generation || entry.token.as_deref() != token {
+            return None;
+        }
+        entry
+            .interval
+            .checked_sub(entry.at.elapsed())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Records a successful reconciliation of `key`.
+    pub fn succeeded(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        token: Option<&str>,
+        interval: Duration,
+    ) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(
+                key.to_string(),
+                Entry {
+                    generation,
+                    token: token.map(str::to_string),
+                    at: Instant::now(),
+                    interval,
+                },
+            );
+        }
+    }
+
+    /// Forgets `key` (after a failure, or when the object is deleted): its
+    /// next event is reconciled at once.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut last) = self.last.lock() {
+            last.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unchanged_objects_within_their_interval_wait() {
+        let schedule = Schedule::default();
+        assert_eq!(schedule.remaining("ns/a", Some(1), None), None);
+        schedule.succeeded("ns/a", Some(1), None, Duration::from_secs(600));
+        let left = schedule.remaining("ns/a", Some(1), None).unwrap();
+        assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
+        assert_eq!(
+            schedule.remaining("ns/a", Some(2), None),
+            None,
+            "spec changed"
+        );
+        assert_eq!(
+            schedule.remaining("ns/a", Some(1), Some("now")),
+            None,
+            "reconcile requested"
+        );
+        schedule.succeeded("ns/a", Some(1), Some("now"), Duration::from_secs(600));
+        assert!(schedule.remaining("ns/a", Some(1), Some("now")).is_some());
+        schedule.succeeded("ns/b", Some(1), None, Duration::ZERO);
+        assert_eq!(
+            schedule.remaining("ns/b", Some(1), None),
+            None,
+            "interval passed"
+        );
+        schedule.forget("ns/a");
+        assert_eq!(schedule.remaining("ns/a", Some(1), Some("now")), None);
+    }
+}
