@@ -277,6 +277,50 @@ fn ssh_with_known_hosts() {
     )
     .unwrap_err();
     assert!(err.is_authentication(), "{err}");
+
+    // The accepted key, protected by a passphrase (`password` in the Secret).
+    let protected = keys.path().join("protected");
+    std::fs::write(&protected, server.client_private_key().unwrap()).unwrap();
+    std::fs::set_permissions(
+        &protected,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    flux_testenv::run(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-p", "-P", "", "-N", "open sesame", "-f"])
+            .arg(&protected),
+    )
+    .unwrap();
+    let encrypted = std::fs::read_to_string(&protected).unwrap();
+    let with_passphrase = |passphrase: Option<&str>| {
+        let mut data: BTreeMap<String, Vec<u8>> = [
+            ("identity".to_string(), encrypted.clone().into_bytes()),
+            (
+                "known_hosts".to_string(),
+                server.known_hosts().as_bytes().to_vec(),
+            ),
+        ]
+        .into();
+        if let Some(p) = passphrase {
+            data.insert("password".to_string(), p.as_bytes().to_vec());
+        }
+        Auth::from_secret(&data, repo.url()).unwrap()
+    };
+    let (commit, _dir) = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &with_passphrase(Some("open sesame")),
+    )
+    .unwrap();
+    assert!(!commit.hash.is_empty());
+    let err = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &with_passphrase(None),
+    )
+    .unwrap_err();
+    assert!(err.is_authentication(), "{err}");
 }
 
 #[test]
