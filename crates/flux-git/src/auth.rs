@@ -192,6 +192,28 @@ impl Proxy {
     }
 }
 
+/// `url` without the password of its user information
+/// (`https://user:***@host/…`), for messages that reach conditions, events
+/// and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{path}")
+            } else {
+                format!("{scheme}://{user}@{host}{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// True for `ssh://…` and scp-like `user@host:path` URLs.
 pub fn is_ssh(url: &str) -> bool {
     url.starts_with("ssh://") || (!url.contains("://") && url.contains('@') && url.contains(':'))
@@ -281,6 +303,19 @@ mod tests {
         let auth = Auth::None.with_proxy(proxy);
         assert!(auth.proxy().is_some());
         assert!(matches!(auth.credentials(), Auth::None));
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("https://flux:s3cret@git.example.com/org/repo.git"),
+            "https://flux:***@git.example.com/org/repo.git"
+        );
+        assert_eq!(
+            redact("ssh://git@host:22/repo.git"),
+            "ssh://git@host:22/repo.git"
+        );
+        assert_eq!(redact("https://host/a@b"), "https://host/a@b");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use git2::{
     RemoteCallbacks, Repository,
 };
 
-use crate::auth::{Auth, is_ssh, ssh_host_port, ssh_user};
+use crate::auth::{Auth, is_ssh, redact, ssh_host_port, ssh_user};
 use crate::error::{Error, Result};
 use crate::proxy_shim::ProxyRelay;
 use crate::signature::{Signed, split_tag};
@@ -701,7 +701,7 @@ fn classify(
         || (*auth_attempted.borrow() && error.class() == git2::ErrorClass::Ssh)
     {
         return Error::Authentication {
-            url: url.to_string(),
+            url: redact(url),
             message,
         };
     }
@@ -716,14 +716,14 @@ fn classify(
     }
     Error::Git {
         operation: "fetching".to_string(),
-        url: url.to_string(),
+        url: redact(url),
         source: error,
     }
 }
 
 fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
     let operation = operation.to_string();
-    let url = url.to_string();
+    let url = redact(url);
     move |source| Error::Git {
         operation,
         url,

@@ -203,6 +203,12 @@ fn http_basic_and_bearer_credentials() {
     );
     let err = get(repo.url(), main(), &Auth::None).unwrap_err();
     assert!(err.is_authentication(), "{err}");
+    // Credentials written into the URL never reach the message either.
+    let in_url = repo.url().replace("http://", "http://flux:hunter2-in-url@");
+    let err = get(&in_url, main(), &Auth::None).unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("flux:***@"), "{err}");
 
     let server = GitHttpServer::start_with_auth(HttpAuth::bearer("tok-42")).unwrap();
     let repo = server.create_repo("tokened").unwrap();
