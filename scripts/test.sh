@@ -5,9 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-echo "==> cargo fmt --check" >&2
+. scripts/lib.sh
+# Compiled crates are cached per user and toolchain like every other tool, so
+# a fresh clone (CI) rebuilds only the workspace's own crates. An explicit
+# CARGO_TARGET_DIR wins.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  CARGO_TARGET_DIR="$CACHE/cargo-target/$(rustc --version | cut -d' ' -f2)"
+  export CARGO_TARGET_DIR
+fi
+log "cargo target dir: $CARGO_TARGET_DIR"
+log "cargo fmt --check"
 cargo fmt --all --check
-echo "==> cargo clippy" >&2
+log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "==> cargo test" >&2
+log "cargo test"
 cargo test --workspace --locked "$@"

@@ -62,21 +62,33 @@ pub async fn run_as_leader(
     // Renew once per retry period: the Lease is refreshed `grace` seconds
     // before it would expire.
     let grace = times.duration.as_secs() - times.retry_period.as_secs();
-    let manager = LeaseManagerBuilder::new(client, name)
-        .with_namespace(namespace)
-        .with_identity(&identity)
-        .with_duration(times.duration.as_secs())
-        .with_grace(grace)
-        .build()
-        .await
-        .map_err(|e| format!("leader election: {e}"))?;
+    let build = || {
+        LeaseManagerBuilder::new(client.clone(), name)
+            .with_namespace(namespace)
+            .with_identity(&identity)
+            .with_duration(times.duration.as_secs())
+            .with_grace(grace)
+            .build()
+    };
     tokio::pin!(stop);
     tracing::info!(lease = %format!("{namespace}/{name}"), identity = %identity, "attempting to acquire leader lease");
-    loop {
+    // A lease manager caches the lease and sleeps until the holder's lease
+    // would expire, even when the holder releases it early. Candidates look
+    // again every retry period with a fresh manager instead, as
+    // controller-runtime does, so that a released lease is taken at once.
+    let manager = loop {
+        let attempt = async {
+            let manager = build().await?;
+            match tokio::time::timeout(times.retry_period, manager.changed()).await {
+                Ok(Ok(true)) => Ok(Some(manager)),
+                Ok(Ok(false)) | Err(_) => Ok(None),
+                Ok(Err(e)) => Err(e),
+            }
+        };
         tokio::select! {
-            changed = manager.changed() => match changed {
-                Ok(true) => break,
-                Ok(false) => {}
+            acquired = attempt => match acquired {
+                Ok(Some(manager)) => break manager,
+                Ok(None) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "error acquiring the leader lease");
                     tokio::time::sleep(times.retry_period).await;
@@ -84,7 +96,7 @@ pub async fn run_as_leader(
             },
             () = &mut stop => return Ok(()),
         }
-    }
+    };
     tracing::info!(lease = %format!("{namespace}/{name}"), "successfully acquired lease");
     tokio::pin!(work);
     let result = loop {
