@@ -9,12 +9,15 @@
 //!   checkout with `flux-git` against `git clone --depth 1`, and the
 //!   "has the remote moved?" check against `git ls-remote`, each in its own
 //!   process under `/usr/bin/time` for wall time and peak memory.
+//! - `flux-dev corpus yaml`: regenerates the expected outputs of the
+//!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
 //!   the single operations the benchmark measures.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod bench;
+mod corpus;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +32,10 @@ fn main() -> ExitCode {
         ),
         Some("git-checkout") if args.len() == 3 => bench::checkout(&args[1], &args[2]),
         Some("git-remote-commit") if args.len() == 2 => bench::remote_commit(&args[1]),
-        _ => Err("usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES]".to_string()),
+        Some("corpus") if args.get(1).map(String::as_str) == Some("yaml") => corpus::yaml(),
+        _ => Err(
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | corpus yaml".to_string(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,274 @@
+//! Multi-document YAML → [`Value`]s, as go-yaml v3 decodes into
+//! `interface{}`: plain scalars resolved, quoted and block scalars are
+//! strings, anchors and aliases expanded, `<<` merge keys applied,
+//! duplicate keys refused.
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use crate::resolve::resolve_v3;
+use crate::{Error, Value};
+
+/// Largest number of nodes a document may expand to through aliases
+/// (a billion-laughs document is refused, not expanded).
+const MAX_NODES: usize = 1_000_000;
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map {
+        entries: Vec<(String, Value)>,
+        key: Option<(Value, usize)>,
+        anchor: usize,
+        merged: Vec<(String, Value)>,
+    },
+}
+
+/// Every document of `text`, in order (an empty document is [`Value::Null`]).
+pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut root: Option<Value> = None;
+    let mut nodes = 0usize;
+    for next in Parser::new_from_str(text) {
+        let (event, span) = next.map_err(|e| Error::Syntax {
+            line: e.marker().line(),
+            message: e.info(),
+        })?;
+        let line = span.start.line();
+        let value = match event {
+            Event::DocumentStart(..) => {
+                root = None;
+                anchors.clear();
+                nodes = 0;
+                continue;
+            }
+            Event::DocumentEnd => {
+                docs.push(root.take().unwrap_or(Value::Null));
+                continue;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), anchor));
+                continue;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    anchor,
+                    merged: Vec::new(),
+                });
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, anchor)) => {
+                    let value = Value::Seq(items);
+                    if anchor != 0 {
+                        anchors.insert(anchor, value.clone());
+                    }
+                    value
+                }
+                _ => return Err(Error::Decode("unbalanced sequence".to_string())),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map {
+                    mut entries,
+                    anchor,
+                    merged,
+                    ..
+                }) => {
+                    // Explicit keys win over merged ones.
+                    for (k, v) in merged {
+                        if !entries.iter().any(|(e, _)| *e == k) {
+                            entries.push((k, v));
+                        }
+                    }
+                    let value = Value::Map(entries);
+                    if anchor != 0 {
+                        anchors.insert(anchor, value.clone());
+                    }
+                    value
+                }
+                _ => return Err(Error::Decode("unbalanced mapping".to_string())),
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar(&text, style, tag.as_deref(), line)?;
+                if anchor != 0 {
+                    anchors.insert(anchor, value.clone());
+                }
+                value
+            }
+            Event::Alias(id) => {
+                let value = anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| Error::Decode(format!("line {line}: unknown anchor")))?;
+                nodes += count(&value);
+                if nodes > MAX_NODES {
+                    return Err(Error::Decode(
+                        "document is too large after expanding aliases".to_string(),
+                    ));
+                }
+                value
+            }
+            _ => continue,
+        };
+        nodes += 1;
+        push(&mut stack, &mut root, value, line)?;
+    }
+    Ok(docs)
+}
+
+fn count(value: &Value) -> usize {
+    match value {
+        Value::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| count(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Adds a finished node to its parent (or makes it the document root).
+fn push(
+    stack: &mut [Frame],
+    root: &mut Option<Value>,
+    value: Value,
+    line: usize,
+) -> Result<(), Error> {
+    let Some(parent) = stack.last_mut() else {
+        *root = Some(value);
+        return Ok(());
+    };
+    match parent {
+        Frame::Seq(items, _) => items.push(value),
+        Frame::Map {
+            entries,
+            key,
+            merged,
+            ..
+        } => match key.take() {
+            None => *key = Some((value, line)),
+            Some((Value::String(k), _)) if k == "<<" => merge(merged, value)?,
+            Some((k, key_line)) => {
+                let Value::String(k) = k else {
+                    return Err(Error::Json(
+                        "unsupported type: map[interface {}]interface {}".to_string(),
+                    ));
+                };
+                if entries.iter().any(|(e, _)| *e == k) {
+                    return Err(Error::Decode(format!(
+                        "unmarshal errors:\n  line {key_line}: mapping key \"{k}\" already defined"
+                    )));
+                }
+                entries.push((k, value));
+            }
+        },
+    }
+    Ok(())
+}
+
+/// `<<: *base` or `<<: [*a, *b]` (earlier mappings win).
+fn merge(merged: &mut Vec<(String, Value)>, value: Value) -> Result<(), Error> {
+    let sources = match value {
+        Value::Map(_) => vec![value],
+        Value::Seq(items) => items,
+        _ => {
+            return Err(Error::Decode(
+                "map merge requires map or sequence of maps as the value".to_string(),
+            ));
+        }
+    };
+    for source in sources {
+        let Value::Map(entries) = source else {
+            return Err(Error::Decode(
+                "map merge requires map or sequence of maps as the value".to_string(),
+            ));
+        };
+        for (k, v) in entries {
+            if !merged.iter().any(|(e, _)| *e == k) {
+                merged.push((k, v));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+    line: usize,
+) -> Result<Value, Error> {
+    let core = tag.and_then(|t| t.core_suffix());
+    // A local or unknown tag (`!ref 12`): the text, unresolved.
+    let plain = style == ScalarStyle::Plain && (tag.is_none() || core.is_some());
+    let resolved = || {
+        if plain {
+            resolve_v3(text)
+        } else {
+            Value::String(text.to_string())
+        }
+    };
+    Ok(match core {
+        Some("str") => Value::String(text.to_string()),
+        Some("null") => Value::Null,
+        Some("bool") => match resolve_v3(text) {
+            b @ Value::Bool(_) => b,
+            _ => return Err(cannot_decode(text, "bool", line)),
+        },
+        Some("int") => match resolve_v3(text) {
+            i @ (Value::Int(_) | Value::Uint(_)) => i,
+            _ => return Err(cannot_decode(text, "int", line)),
+        },
+        Some("float") => match resolve_v3(text) {
+            Value::Int(i) => Value::Float(i as f64),
+            Value::Uint(u) => Value::Float(u as f64),
+            f @ Value::Float(_) => f,
+            _ => return Err(cannot_decode(text, "float", line)),
+        },
+        _ => resolved(),
+    })
+}
+
+fn cannot_decode(text: &str, tag: &str, line: usize) -> Error {
+    Error::Decode(format!(
+        "unmarshal errors:\n  line {line}: cannot decode !!str `{text}` as a !!{tag}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_anchors_and_merges() {
+        let docs = parse(
+            "base: &b {x: 1, y: two}\nderived:\n  <<: *b\n  y: 3\nlist: [*b]\n---\n---\nplain: 'quoted: yes'\n",
+        )
+        .unwrap();
+        assert_eq!(docs.len(), 3);
+        let d = &docs[0];
+        let derived = d.get("derived").unwrap();
+        assert_eq!(derived.get("y"), Some(&Value::Int(3)));
+        assert_eq!(derived.get("x"), Some(&Value::Int(1)));
+        assert_eq!(docs[1], Value::Null);
+        assert_eq!(
+            docs[2].get("plain"),
+            Some(&Value::String("quoted: yes".into()))
+        );
+    }
+
+    #[test]
+    fn errors_are_reported_not_panicked() {
+        assert!(matches!(parse("a: [1, 2"), Err(Error::Syntax { .. })));
+        let err = parse("a: 1\na: 2\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mapping key \"a\" already defined"),
+            "{err}"
+        );
+        assert!(parse("a: !!int abc\n").is_err());
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+        assert!(parse(bomb).is_err());
+    }
+}
