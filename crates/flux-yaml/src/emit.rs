@@ -98,7 +98,9 @@ impl Emitter {
     /// dash's line (`write_indent` only pads there).
     fn mapping(&mut self, entries: &[(String, Value)], indent: usize) {
         let mut sorted: Vec<&(String, Value)> = entries.iter().collect();
-        sorted.sort_by(|a, b| natural_order(&a.0, &b.0));
+        go_sort(&mut sorted, |a, b| {
+            natural_order(&a.0, &b.0) == Ordering::Less
+        });
         for (key, value) in sorted {
             self.write_indent(indent);
             let simple = key.chars().count() <= MAX_SIMPLE_KEY && !key.contains('\n');
@@ -499,6 +501,33 @@ fn analyze(s: &str) -> Analysis {
         a.block_plain_allowed = false;
     }
     a
+}
+
+/// Go's `sort.Sort` for the key counts of real documents: insertion sort
+/// up to 12 elements, as Go's pdqsort does. The order matters because
+/// go-yaml v2's comparison is not transitive (`a010 < a0b`, `a0b > a10`,
+/// `a10 < a010`): another algorithm gives another order. Longer lists use
+/// a stable sort (identical whenever the keys compare consistently).
+fn go_sort<T>(items: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    if items.len() <= 12 {
+        for i in 1..items.len() {
+            let mut j = i;
+            while j > 0 && less(&items[j], &items[j - 1]) {
+                items.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    } else {
+        items.sort_by(|a, b| {
+            if less(a, b) {
+                Ordering::Less
+            } else if less(b, a) {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        });
+    }
 }
 
 /// go-yaml v2's key order: letters by code point, runs of digits by value.

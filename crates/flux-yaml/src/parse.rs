@@ -199,7 +199,10 @@ fn scalar(
     tag: Option<&granit_parser::Tag>,
     line: usize,
 ) -> Result<Value, Error> {
-    let core = tag.and_then(|t| t.core_suffix());
+    let core = tag.and_then(|t| {
+        t.core_suffix()
+            .or_else(|| (t.handle() == "tag:yaml.org,2002:").then(|| t.suffix()))
+    });
     // A local or unknown tag (`!ref 12`): the text, unresolved.
     let plain = style == ScalarStyle::Plain && (tag.is_none() || core.is_some());
     let resolved = || {
@@ -212,6 +215,18 @@ fn scalar(
     Ok(match core {
         Some("str") => Value::String(text.to_string()),
         Some("null") => Value::Null,
+        Some("binary") => {
+            use base64::Engine;
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|e| {
+                    Error::Decode(format!(
+                        "line {line}: !!binary value contains invalid base64 data: {e}"
+                    ))
+                })?;
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        }
         Some("bool") => match resolve_v3(text) {
             b @ Value::Bool(_) => b,
             _ => return Err(cannot_decode(text, "bool", line)),
