@@ -9,6 +9,9 @@
 //!   checkout with `flux-git` against `git clone --depth 1`, and the
 //!   "has the remote moved?" check against `git ls-remote`, each in its own
 //!   process under `/usr/bin/time` for wall time and peak memory.
+//! - `flux-dev bench yaml [RESOURCES]`: a generated file of 4,000
+//!   resources through `kustomize build` and through `flux-yaml`
+//!   (`flux-dev yaml-build FILE`), wall time, peak memory, identical output.
 //! - `flux-dev corpus yaml`: regenerates the expected outputs of the
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
@@ -33,8 +36,13 @@ fn main() -> ExitCode {
         Some("git-checkout") if args.len() == 3 => bench::checkout(&args[1], &args[2]),
         Some("git-remote-commit") if args.len() == 2 => bench::remote_commit(&args[1]),
         Some("corpus") if args.get(1).map(String::as_str) == Some("yaml") => corpus::yaml(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("yaml") => {
+            bench::yaml(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4_000))
+        }
+        Some("yaml-build") if args.len() == 2 => bench::yaml_build(&args[1]),
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | corpus yaml".to_string(),
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | corpus yaml | yaml-build FILE"
+                .to_string(),
         ),
     };
     match result {
