@@ -12,6 +12,10 @@
 //! - `flux-dev bench yaml [RESOURCES]`: a generated file of 4,000
 //!   resources through `kustomize build` and through `flux-yaml`
 //!   (`flux-dev yaml-build FILE`), wall time, peak memory, identical output.
+//! - `flux-dev kustomize build DIR`: `kustomize build DIR` with
+//!   `flux-kustomize` (YAML on stdout, the error on stderr, exit 1).
+//! - `flux-dev corpus kustomize`: regenerates the `flux-kustomize` corpus'
+//!   expected outputs with the real `kustomize build`.
 //! - `flux-dev corpus yaml`: regenerates the expected outputs of the
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
@@ -36,12 +40,18 @@ fn main() -> ExitCode {
         Some("git-checkout") if args.len() == 3 => bench::checkout(&args[1], &args[2]),
         Some("git-remote-commit") if args.len() == 2 => bench::remote_commit(&args[1]),
         Some("corpus") if args.get(1).map(String::as_str) == Some("yaml") => corpus::yaml(),
+        Some("corpus") if args.get(1).map(String::as_str) == Some("kustomize") => {
+            corpus::kustomize()
+        }
+        Some("kustomize") if args.get(1).map(String::as_str) == Some("build") && args.len() == 3 => {
+            kustomize_build(&args[2])
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("yaml") => {
             bench::yaml(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4_000))
         }
         Some("yaml-build") if args.len() == 2 => bench::yaml_build(&args[1]),
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | corpus yaml | yaml-build FILE"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
                 .to_string(),
         ),
     };
@@ -52,6 +62,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn kustomize_build(dir: &str) -> Result<(), String> {
+    use std::io::Write;
+    let resources = flux_kustomize::build(
+        &flux_kustomize::DiskFs,
+        std::path::Path::new(dir),
+        &flux_kustomize::Options::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let yaml = resources.to_yaml().map_err(|e| e.to_string())?;
+    std::io::stdout()
+        .lock()
+        .write_all(yaml.as_bytes())
+        .map_err(|e| e.to_string())
 }
 
 fn write_crds(dir: Option<PathBuf>) -> Result<(), String> {

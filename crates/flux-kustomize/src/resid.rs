@@ -1,0 +1,175 @@
+//! Resource ids and kustomize's legacy output order.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use flux_yaml::Value;
+
+/// Group, version, kind, namespace and name of a resource.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ResId {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace (`""` when none).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ResId {
+    /// The id of `object`; kustomize needs a kind and a name.
+    pub fn of(object: &Value) -> Result<Self, String> {
+        let Value::Map(_) = object else {
+            return Err("a resource must be a mapping".to_string());
+        };
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+        let api_version = text(object.get("apiVersion"));
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version),
+        };
+        let metadata = object.get("metadata");
+        let name = text(metadata.and_then(|m| m.get("name")));
+        let kind = text(object.get("kind"));
+        if kind.is_empty() {
+            return Err("missing kind in object".to_string());
+        }
+        if name.is_empty() {
+            return Err(format!("missing metadata.name in object of kind {kind}"));
+        }
+        Ok(Self {
+            group,
+            version,
+            kind,
+            namespace: text(metadata.and_then(|m| m.get("namespace"))),
+            name,
+        })
+    }
+}
+
+impl fmt::Display for ResId {
+    /// kustomize's form: `Deployment.v1.apps/name.namespace`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let or = |s: &str, empty: &'static str| {
+            if s.is_empty() {
+                empty.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        write!(
+            f,
+            "{}.{}.{}/{}.{}",
+            or(&self.kind, "[noKind]"),
+            or(&self.version, "[noVer]"),
+            or(&self.group, "[noGrp]"),
+            self.name,
+            or(&self.namespace, "[noNs]")
+        )
+    }
+}
+
+const ORDER_FIRST: [&str; 22] = [
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: [&str; 2] = [
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn type_order(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+        return 1 + i as i64;
+    }
+    0
+}
+
+fn gvk_sort_string(id: &ResId) -> String {
+    let or = |s: &str, empty: &'static str| {
+        if s.is_empty() {
+            empty.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{}_{}_{}",
+        or(&id.group, "~G"),
+        or(&id.version, "~V"),
+        or(&id.kind, "~K")
+    )
+}
+
+/// kustomize's legacy order: kinds by its priority lists, then group,
+/// version and kind, then the id (namespace, name).
+pub fn legacy_order(a: &ResId, b: &ResId) -> Ordering {
+    let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
+    if !same_gvk {
+        let (ia, ib) = (type_order(&a.kind), type_order(&b.kind));
+        if ia != ib {
+            return ia.cmp(&ib);
+        }
+        let (sa, sb) = (gvk_sort_string(a), gvk_sort_string(b));
+        if a.kind == "Namespace"
+            && b.kind == "Namespace"
+            && (a.group.is_empty() || b.group.is_empty())
+        {
+            return sb.cmp(&sa);
+        }
+        return sa.cmp(&sb);
+    }
+    let key = |id: &ResId| {
+        let gvk = format!(
+            "{}.{}.{}",
+            id.kind,
+            if id.version.is_empty() {
+                "[noVer]"
+            } else {
+                &id.version
+            },
+            if id.group.is_empty() {
+                "[noGrp]"
+            } else {
+                &id.group
+            }
+        );
+        format!(
+            "{gvk}|{}|{}",
+            if id.namespace.is_empty() {
+                "~X"
+            } else {
+                &id.namespace
+            },
+            if id.name.is_empty() { "~N" } else { &id.name }
+        )
+    };
+    key(a).cmp(&key(b))
+}
