@@ -9,9 +9,9 @@
 //!   checkout with `flux-git` against `git clone --depth 1`, and the
 //!   "has the remote moved?" check against `git ls-remote`, each in its own
 //!   process under `/usr/bin/time` for wall time and peak memory.
-//! - `flux-dev bench yaml [RESOURCES]`: a generated file of 4,000
-//!   resources through `kustomize build` and through `flux-yaml`
-//!   (`flux-dev yaml-build FILE`), wall time, peak memory, identical output.
+//! - `flux-dev bench yaml [RESOURCES]`: a kustomization of one generated
+//!   file of 4,000 resources built by `kustomize build` and by
+//!   `flux-kustomize`, wall time, peak memory, identical output.
 //! - `flux-dev kustomize build DIR`: `kustomize build DIR` with
 //!   `flux-kustomize` (YAML on stdout, the error on stderr, exit 1).
 //! - `flux-dev corpus kustomize`: regenerates the `flux-kustomize` corpus'

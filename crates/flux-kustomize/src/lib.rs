@@ -133,15 +133,16 @@ pub struct Resource {
 }
 
 /// The resources of a build, in accumulation order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct ResMap {
     /// The resources.
     pub resources: Vec<Resource>,
+    ids: std::collections::HashSet<ResId>,
 }
 
 impl ResMap {
     fn append(&mut self, resource: Resource) -> Result<(), Error> {
-        if self.resources.iter().any(|r| r.id == resource.id) {
+        if !self.ids.insert(resource.id.clone()) {
             return Err(Error::IdConflict(resource.id.to_string()));
         }
         self.resources.push(resource);
