@@ -15,6 +15,7 @@
 //! ```
 
 mod fs;
+mod namespace;
 mod resid;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
     "namePrefix",
     "nameSuffix",
-    "namespace",
     "commonLabels",
     "labels",
     "commonAnnotations",
@@ -194,10 +194,21 @@ fn build_dir(
         }
     };
     let mut resources = Vec::new();
+    let mut target_namespace = None;
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "kind" | "metadata" => {}
             "resources" => resources = string_list(value, &file, field)?,
+            "namespace" => match value {
+                Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
+                Value::String(_) | Value::Null => {}
+                _ => {
+                    return Err(Error::Invalid {
+                        path: file.clone(),
+                        message: "'namespace' must be a string".to_string(),
+                    });
+                }
+            },
             other if NOT_YET_SUPPORTED.contains(&other) => {
                 return Err(Error::Unsupported {
                     path: file.clone(),
@@ -236,6 +247,18 @@ fn build_dir(
         }
     }
     stack.pop();
+    if let Some(ns) = target_namespace {
+        let mut transformed = ResMap::default();
+        for mut resource in map.resources {
+            namespace::apply(&mut resource.value, &ns);
+            resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
+                path: file.clone(),
+                message,
+            })?;
+            transformed.append(resource)?;
+        }
+        map = transformed;
+    }
     Ok(map)
 }
 
