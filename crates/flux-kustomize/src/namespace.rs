@@ -86,12 +86,12 @@ pub fn apply(object: &mut Value, namespace: &str) {
     if kind == "Namespace" && api_version == "v1" {
         set_path(object, &["metadata", "name"], namespace, true);
     }
-    if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-        if let Some(Value::Seq(subjects)) = get_mut(object, "subjects") {
-            for subject in subjects {
-                if subject.get("name").and_then(Value::as_str) == Some("default") {
-                    set_path(subject, &["namespace"], namespace, true);
-                }
+    if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+        && let Some(Value::Seq(subjects)) = get_mut(object, "subjects")
+    {
+        for subject in subjects {
+            if subject.get("name").and_then(Value::as_str) == Some("default") {
+                set_path(subject, &["namespace"], namespace, true);
             }
         }
     }
