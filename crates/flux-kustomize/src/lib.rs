@@ -14,6 +14,8 @@
 //! print!("{}", resources.to_yaml().unwrap());
 //! ```
 
+mod annotations;
+mod fieldspec;
 mod fs;
 mod namespace;
 mod resid;
@@ -35,7 +37,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "nameSuffix",
     "commonLabels",
     "labels",
-    "commonAnnotations",
     "patchesStrategicMerge",
     "patchesJson6902",
     "patches",
@@ -195,10 +196,12 @@ fn build_dir(
     };
     let mut resources = Vec::new();
     let mut target_namespace = None;
+    let mut common_annotations: Vec<(String, String)> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "kind" | "metadata" => {}
             "resources" => resources = string_list(value, &file, field)?,
+            "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -247,6 +250,11 @@ fn build_dir(
         }
     }
     stack.pop();
+    if !common_annotations.is_empty() {
+        for resource in &mut map.resources {
+            annotations::apply(&mut resource.value, &common_annotations);
+        }
+    }
     if let Some(ns) = target_namespace {
         let mut transformed = ResMap::default();
         for mut resource in map.resources {
@@ -310,6 +318,26 @@ fn string_list(value: &Value, file: &Path, field: &str) -> Result<Vec<String>, E
             path: file.to_path_buf(),
             message: format!("'{field}' must be a list of strings"),
         }),
+    }
+}
+
+/// A mapping of strings (labels, annotations); scalars are taken as their
+/// text, as kustomize's `map[string]string` decoding does.
+fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, String)>, Error> {
+    let invalid = || Error::Invalid {
+        path: file.to_path_buf(),
+        message: format!("'{field}' must be a mapping of strings"),
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(invalid()),
+            })
+            .collect(),
+        _ => Err(invalid()),
     }
 }
 
