@@ -58,6 +58,11 @@ fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&m
         apply(node);
         return;
     };
+    // `name[]`: a sequence, never created itself (its elements' fields are).
+    let (first, sequence) = match first.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (*first, false),
+    };
     match node {
         Value::Seq(items) => {
             for item in items {
@@ -65,10 +70,10 @@ fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&m
             }
         }
         Value::Map(entries) => {
-            let position = entries.iter().position(|(k, _)| k == first);
+            let position = entries.iter().position(|(k, _)| k.as_str() == first);
             let index = match position {
                 Some(i) => i,
-                None if create => {
+                None if create && !sequence => {
                     entries.push((first.to_string(), Value::Null));
                     entries.len() - 1
                 }
@@ -76,7 +81,7 @@ fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&m
             };
             let child = &mut entries[index].1;
             if matches!(child, Value::Null) && !rest.is_empty() {
-                if !create {
+                if !create || sequence {
                     return;
                 }
                 *child = Value::Map(Vec::new());

@@ -17,6 +17,7 @@
 mod annotations;
 mod fieldspec;
 mod fs;
+mod labels;
 mod namespace;
 mod resid;
 
@@ -35,7 +36,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
     "namePrefix",
     "nameSuffix",
-    "commonLabels",
     "labels",
     "patchesStrategicMerge",
     "patchesJson6902",
@@ -197,11 +197,13 @@ fn build_dir(
     let mut resources = Vec::new();
     let mut target_namespace = None;
     let mut common_annotations: Vec<(String, String)> = Vec::new();
+    let mut common_labels: Vec<(String, String)> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "kind" | "metadata" => {}
             "resources" => resources = string_list(value, &file, field)?,
             "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
+            "commonLabels" => common_labels = string_map(value, &file, field)?,
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -250,6 +252,11 @@ fn build_dir(
         }
     }
     stack.pop();
+    if !common_labels.is_empty() {
+        for resource in &mut map.resources {
+            labels::apply(&mut resource.value, &common_labels);
+        }
+    }
     if !common_annotations.is_empty() {
         for resource in &mut map.resources {
             annotations::apply(&mut resource.value, &common_annotations);
