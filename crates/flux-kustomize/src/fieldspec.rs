@@ -48,12 +48,26 @@ pub fn gvk(object: &Value) -> (String, String, String) {
 
 /// Calls `apply` on every node at `spec.path` of `object` (creating
 /// missing mappings when the spec says so).
+///
+/// As kustomize does, nothing is created on the way to a sequence (`a[]`):
+/// creation starts below the last sequence of the path.
 pub fn visit(object: &mut Value, spec: &FieldSpec, apply: &mut dyn FnMut(&mut Value)) {
     let parts: Vec<&str> = spec.path.split('/').collect();
-    walk(object, &parts, spec.create, apply);
+    let first_creatable = parts
+        .iter()
+        .rposition(|p| p.ends_with("[]"))
+        .map_or(0, |i| i + 1);
+    walk(object, &parts, spec.create, first_creatable, apply);
 }
 
-fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&mut Value)) {
+/// `skip_create`: how many more path segments may not be created.
+fn walk(
+    node: &mut Value,
+    parts: &[&str],
+    create: bool,
+    skip_create: usize,
+    apply: &mut dyn FnMut(&mut Value),
+) {
     let Some((first, rest)) = parts.split_first() else {
         apply(node);
         return;
@@ -66,14 +80,15 @@ fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&m
     match node {
         Value::Seq(items) => {
             for item in items {
-                walk(item, parts, create, apply);
+                walk(item, parts, create, skip_create, apply);
             }
         }
         Value::Map(entries) => {
+            let may_create = create && !sequence && skip_create == 0;
             let position = entries.iter().position(|(k, _)| k.as_str() == first);
             let index = match position {
                 Some(i) => i,
-                None if create && !sequence => {
+                None if may_create => {
                     entries.push((first.to_string(), Value::Null));
                     entries.len() - 1
                 }
@@ -81,12 +96,12 @@ fn walk(node: &mut Value, parts: &[&str], create: bool, apply: &mut dyn FnMut(&m
             };
             let child = &mut entries[index].1;
             if matches!(child, Value::Null) && !rest.is_empty() {
-                if !create || sequence {
+                if !may_create {
                     return;
                 }
                 *child = Value::Map(Vec::new());
             }
-            walk(child, rest, create, apply);
+            walk(child, rest, create, skip_create.saturating_sub(1), apply);
         }
         _ => {}
     }

@@ -17,6 +17,7 @@
 mod annotations;
 mod fieldspec;
 mod fs;
+mod images;
 mod labels;
 mod namespace;
 mod resid;
@@ -40,7 +41,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "patchesStrategicMerge",
     "patchesJson6902",
     "patches",
-    "images",
     "replacements",
     "replicas",
     "vars",
@@ -198,12 +198,14 @@ fn build_dir(
     let mut target_namespace = None;
     let mut common_annotations: Vec<(String, String)> = Vec::new();
     let mut common_labels: Vec<(String, String)> = Vec::new();
+    let mut image_edits: Vec<images::Image> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "kind" | "metadata" => {}
             "resources" => resources = string_list(value, &file, field)?,
             "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
             "commonLabels" => common_labels = string_map(value, &file, field)?,
+            "images" => image_edits = image_list(value, &file)?,
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -260,6 +262,11 @@ fn build_dir(
     if !common_annotations.is_empty() {
         for resource in &mut map.resources {
             annotations::apply(&mut resource.value, &common_annotations);
+        }
+    }
+    if !image_edits.is_empty() {
+        for resource in &mut map.resources {
+            images::apply(&mut resource.value, &image_edits);
         }
     }
     if let Some(ns) = target_namespace {
@@ -346,6 +353,48 @@ fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, St
             .collect(),
         _ => Err(invalid()),
     }
+}
+
+/// The `images` list.
+fn image_list(value: &Value, file: &Path) -> Result<Vec<images::Image>, Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Value::Seq(items) = value else {
+        return match value {
+            Value::Null => Ok(Vec::new()),
+            _ => Err(invalid("'images' must be a list".to_string())),
+        };
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Map(fields) = item else {
+            return Err(invalid("each 'images' entry must be a mapping".to_string()));
+        };
+        let mut image = images::Image::default();
+        for (key, v) in fields {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                _ => return Err(invalid(format!("images: '{key}' must be a string"))),
+            };
+            match key.as_str() {
+                "name" => image.name = text,
+                "newName" => image.new_name = text,
+                "newTag" => image.new_tag = text,
+                "digest" => image.digest = text,
+                "tagSuffix" => image.tag_suffix = text,
+                other => {
+                    return Err(invalid(format!(
+                        "invalid Kustomization: json: unknown field \"{other}\""
+                    )));
+                }
+            }
+        }
+        out.push(image);
+    }
+    Ok(out)
 }
 
 fn is_remote(entry: &str) -> bool {
