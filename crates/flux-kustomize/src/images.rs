@@ -75,15 +75,14 @@ fn legacy_walk(node: &mut Value, apply: &mut dyn FnMut(&mut Value)) {
         Value::Map(entries) => {
             for (key, value) in entries.iter_mut() {
                 legacy_walk(value, apply);
-                if key == "containers" || key == "initContainers" {
-                    if let Value::Seq(items) = value {
-                        for item in items {
-                            if let Value::Map(fields) = item
-                                && let Some((_, image)) =
-                                    fields.iter_mut().find(|(k, _)| k == "image")
-                            {
-                                apply(image);
-                            }
+                if (key == "containers" || key == "initContainers")
+                    && let Value::Seq(items) = value
+                {
+                    for item in items {
+                        if let Value::Map(fields) = item
+                            && let Some((_, image)) = fields.iter_mut().find(|(k, _)| k == "image")
+                        {
+                            apply(image);
                         }
                     }
                 }
