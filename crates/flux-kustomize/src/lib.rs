@@ -20,6 +20,7 @@ mod fs;
 mod images;
 mod labels;
 mod namespace;
+mod replicas;
 mod resid;
 
 use std::path::{Path, PathBuf};
@@ -42,7 +43,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "patchesJson6902",
     "patches",
     "replacements",
-    "replicas",
     "vars",
     "sortOptions",
     "components",
@@ -199,6 +199,7 @@ fn build_dir(
     let mut common_annotations: Vec<(String, String)> = Vec::new();
     let mut common_labels: Vec<(String, String)> = Vec::new();
     let mut image_edits: Vec<images::Image> = Vec::new();
+    let mut replica_counts: Vec<(String, i64)> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "kind" | "metadata" => {}
@@ -206,6 +207,7 @@ fn build_dir(
             "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
             "commonLabels" => common_labels = string_map(value, &file, field)?,
             "images" => image_edits = image_list(value, &file)?,
+            "replicas" => replica_counts = replica_list(value, &file)?,
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -263,6 +265,12 @@ fn build_dir(
         for resource in &mut map.resources {
             annotations::apply(&mut resource.value, &common_annotations);
         }
+    }
+    for (name, count) in &replica_counts {
+        replicas::apply(&mut map.resources, name, *count).map_err(|message| Error::Invalid {
+            path: file.clone(),
+            message,
+        })?;
     }
     if !image_edits.is_empty() {
         for resource in &mut map.resources {
@@ -353,6 +361,36 @@ fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, St
             .collect(),
         _ => Err(invalid()),
     }
+}
+
+/// The `replicas` list: `name` and integer `count`.
+fn replica_list(value: &Value, file: &Path) -> Result<Vec<(String, i64)>, Error> {
+    let invalid = |message: &str| Error::Invalid {
+        path: file.to_path_buf(),
+        message: message.to_string(),
+    };
+    let Value::Seq(items) = value else {
+        return match value {
+            Value::Null => Ok(Vec::new()),
+            _ => Err(invalid("'replicas' must be a list")),
+        };
+    };
+    items
+        .iter()
+        .map(|item| {
+            let name = item
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let count = match item.get("count") {
+                Some(Value::Int(c)) => *c,
+                None | Some(Value::Null) => 0,
+                _ => return Err(invalid("replicas: 'count' must be an integer")),
+            };
+            Ok((name, count))
+        })
+        .collect()
 }
 
 /// The `images` list.
