@@ -1,11 +1,13 @@
 //! The kustomize build engine, written to produce exactly what
-//! `kustomize build` (v5) produces. Work in progress: this first part
-//! covers resource accumulation — files (multi-document, `List` kinds
-//! expanded), directories with their own kustomization, nested to any
-//! depth, with kustomize's id-conflict, cycle and load-restriction checks —
-//! and the output: kustomize's legacy kind order and its YAML
-//! (`flux-yaml`). A kustomization that uses any other field is refused
-//! with an error naming the field, never built half-way.
+//! `kustomize build` (v5) produces. Work in progress. Implemented:
+//! resource accumulation — files (multi-document, `List` kinds expanded),
+//! directories with their own kustomization, nested to any depth, with
+//! kustomize's id-conflict, cycle and load-restriction checks; the fields
+//! `namespace`, `commonLabels`, `commonAnnotations`, `images` and
+//! `replicas` with kustomize's built-in field specs; and the output:
+//! kustomize's legacy kind order and its YAML (`flux-yaml`). A
+//! kustomization that uses any other field is refused with an error naming
+//! the field, never built half-way.
 //!
 //! ```no_run
 //! use flux_kustomize::{DiskFs, Options, build};
