@@ -235,12 +235,48 @@ const FIELD_SPECS: &[FieldSpec] = &[
     },
 ];
 
-/// Adds `labels` wherever kustomize's field specs say.
-pub fn apply(object: &mut Value, labels: &[(String, String)]) {
+/// Where a set of labels goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `commonLabels`, or `labels` with `includeSelectors`: metadata, pod
+    /// templates and selectors.
+    Everywhere,
+    /// `labels` with `includeTemplates`: metadata and pod templates.
+    Templates,
+    /// `labels`: object metadata only.
+    Metadata,
+}
+
+/// Index of the first metadata-labels spec (the selectors come before).
+const METADATA_SPECS: usize = FIELD_SPECS.len() - 10;
+
+/// Adds `labels` wherever kustomize's field specs for `scope` say.
+pub fn apply(object: &mut Value, labels: &[(String, String)], scope: Scope) {
     let (group, version, kind) = gvk(object);
-    for spec in FIELD_SPECS {
+    let specs = match scope {
+        Scope::Everywhere => FIELD_SPECS,
+        Scope::Templates => &FIELD_SPECS[METADATA_SPECS..],
+        Scope::Metadata => &FIELD_SPECS[METADATA_SPECS..METADATA_SPECS + 1],
+    };
+    for spec in specs {
         if spec.matches(&group, &version, &kind) {
             visit(object, spec, &mut |node| merge_string_map(node, labels));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_specs_start_with_metadata_labels() {
+        assert_eq!(FIELD_SPECS[METADATA_SPECS].path, "metadata/labels");
+        assert!(FIELD_SPECS[METADATA_SPECS].kind.is_none());
+        assert!(
+            FIELD_SPECS[..METADATA_SPECS]
+                .iter()
+                .all(|s| s.path != "metadata/labels")
+        );
     }
 }

@@ -40,7 +40,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
     "namePrefix",
     "nameSuffix",
-    "labels",
     "patchesStrategicMerge",
     "patchesJson6902",
     "patches",
@@ -200,6 +199,7 @@ fn build_dir(
     let mut target_namespace = None;
     let mut common_annotations: Vec<(String, String)> = Vec::new();
     let mut common_labels: Vec<(String, String)> = Vec::new();
+    let mut label_sets: Vec<LabelSet> = Vec::new();
     let mut image_edits: Vec<images::Image> = Vec::new();
     let mut replica_counts: Vec<(String, i64)> = Vec::new();
     for (field, value) in &kustomization {
@@ -208,6 +208,7 @@ fn build_dir(
             "resources" => resources = string_list(value, &file, field)?,
             "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
             "commonLabels" => common_labels = string_map(value, &file, field)?,
+            "labels" => label_sets = label_list(value, &file)?,
             "images" => image_edits = image_list(value, &file)?,
             "replicas" => replica_counts = replica_list(value, &file)?,
             "namespace" => match value {
@@ -258,9 +259,18 @@ fn build_dir(
         }
     }
     stack.pop();
+    for (pairs, scope) in &label_sets {
+        for resource in &mut map.resources {
+            labels::apply(&mut resource.value, pairs, *scope);
+        }
+    }
     if !common_labels.is_empty() {
         for resource in &mut map.resources {
-            labels::apply(&mut resource.value, &common_labels);
+            labels::apply(
+                &mut resource.value,
+                &common_labels,
+                labels::Scope::Everywhere,
+            );
         }
     }
     if !common_annotations.is_empty() {
@@ -356,13 +366,83 @@ fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, St
         Value::Null => Ok(Vec::new()),
         Value::Map(entries) => entries
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(invalid()),
+            .map(|(k, v)| {
+                // kustomize writes the key as a plain scalar into the
+                // resource, and decoding that again fails for keys YAML reads
+                // as numbers, booleans, nulls or timestamps.
+                if !matches!(flux_yaml::resolve_plain(k), Value::String(ref s) if s == k) {
+                    return Err(Error::Invalid {
+                        path: file.to_path_buf(),
+                        message: format!(
+                            "'{field}' key \"{k}\" would be written as a non-string key: json: unsupported type: map[interface {{}}]interface {{}}"
+                        ),
+                    });
+                }
+                match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(invalid()),
+                }
             })
             .collect(),
         _ => Err(invalid()),
     }
+}
+
+/// One `labels` entry: its pairs and where they go.
+type LabelSet = (Vec<(String, String)>, labels::Scope);
+
+/// The `labels` list: `pairs`, `includeSelectors`, `includeTemplates`
+/// (custom `fields` are not supported yet).
+fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Value::Seq(items) = value else {
+        return match value {
+            Value::Null => Ok(Vec::new()),
+            _ => Err(invalid("'labels' must be a list".to_string())),
+        };
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Map(fields) = item else {
+            return Err(invalid("each 'labels' entry must be a mapping".to_string()));
+        };
+        let (mut pairs, mut selectors, mut templates) = (Vec::new(), false, false);
+        for (key, v) in fields {
+            let flag = || match v {
+                Value::Bool(b) => Ok(*b),
+                Value::Null => Ok(false),
+                _ => Err(invalid(format!("labels: '{key}' must be a boolean"))),
+            };
+            match key.as_str() {
+                "pairs" => pairs = string_map(v, file, "labels.pairs")?,
+                "includeSelectors" => selectors = flag()?,
+                "includeTemplates" => templates = flag()?,
+                "fields" => {
+                    return Err(Error::Unsupported {
+                        path: file.to_path_buf(),
+                        field: "labels.fields".to_string(),
+                    });
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "invalid Kustomization: json: unknown field \"{other}\""
+                    )));
+                }
+            }
+        }
+        let scope = if selectors {
+            labels::Scope::Everywhere
+        } else if templates {
+            labels::Scope::Templates
+        } else {
+            labels::Scope::Metadata
+        };
+        out.push((pairs, scope));
+    }
+    Ok(out)
 }
 
 /// The `replicas` list: `name` and integer `count`.

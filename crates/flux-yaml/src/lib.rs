@@ -32,6 +32,12 @@ mod resolve;
 pub use emit::emit;
 pub use parse::parse;
 
+/// What go-yaml v3 makes of `text` as an untagged plain scalar
+/// (`"1"` → `Int(1)`, `"on"` → `String("on")`).
+pub fn resolve_plain(text: &str) -> Value {
+    resolve::resolve_v3(text)
+}
+
 /// A YAML/JSON value as Go sees it after decoding into `interface{}`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
