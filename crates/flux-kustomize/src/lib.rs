@@ -45,7 +45,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "patches",
     "replacements",
     "vars",
-    "sortOptions",
     "components",
     "crds",
     "bases",
@@ -134,11 +133,34 @@ pub struct Resource {
     pub id: ResId,
 }
 
+/// How the output is ordered (`sortOptions` of the root kustomization).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortOrder {
+    /// kustomize's default: kinds by priority lists, then ids.
+    Legacy {
+        /// Kinds first, in this order.
+        first: Vec<String>,
+        /// Kinds last, in this order.
+        last: Vec<String>,
+    },
+    /// Accumulation order.
+    Fifo,
+}
+
+impl Default for SortOrder {
+    fn default() -> Self {
+        let (first, last) = resid::default_orders();
+        SortOrder::Legacy { first, last }
+    }
+}
+
 /// The resources of a build, in accumulation order.
 #[derive(Clone, Debug, Default)]
 pub struct ResMap {
     /// The resources.
     pub resources: Vec<Resource>,
+    /// The output order.
+    pub sort: SortOrder,
     ids: std::collections::HashSet<ResId>,
 }
 
@@ -155,7 +177,9 @@ impl ResMap {
     /// `---` between them.
     pub fn to_yaml(&self) -> Result<String, flux_yaml::Error> {
         let mut sorted: Vec<&Resource> = self.resources.iter().collect();
-        sorted.sort_by(|a, b| resid::legacy_order(&a.id, &b.id));
+        if let SortOrder::Legacy { first, last } = &self.sort {
+            sorted.sort_by(|a, b| resid::legacy_order(&a.id, &b.id, first, last));
+        }
         let docs = sorted
             .into_iter()
             .map(|r| Ok(flux_yaml::emit(&r.value.json_round_trip()?)))
@@ -168,6 +192,42 @@ impl ResMap {
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMap, Error> {
     let mut stack = Vec::new();
     build_dir(fs, &clean(dir), options, &mut stack)
+}
+
+/// `sortOptions`: `order` (`legacy` or `fifo`) and, for legacy,
+/// `legacySortOptions.orderFirst`/`orderLast`.
+fn sort_options(value: &Value, file: &Path) -> Result<SortOrder, Error> {
+    let invalid = |message: &str| Error::Invalid {
+        path: file.to_path_buf(),
+        message: message.to_string(),
+    };
+    let order = value
+        .get("order")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let legacy = value
+        .get("legacySortOptions")
+        .filter(|v| **v != Value::Null);
+    match (order, legacy) {
+        ("fifo", None) => Ok(SortOrder::Fifo),
+        ("fifo", Some(_)) => Err(invalid(
+            "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'",
+        )),
+        ("legacy", None) => Ok(SortOrder::default()),
+        ("legacy", Some(options)) => {
+            let list = |key: &str| match options.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(v) => string_list(v, file, key),
+            };
+            Ok(SortOrder::Legacy {
+                first: list("orderFirst")?,
+                last: list("orderLast")?,
+            })
+        }
+        _ => Err(invalid(
+            "the field 'sortOptions.order' must be one of [fifo, legacy]",
+        )),
+    }
 }
 
 fn build_dir(
@@ -200,6 +260,7 @@ fn build_dir(
     let mut common_annotations: Vec<(String, String)> = Vec::new();
     let mut common_labels: Vec<(String, String)> = Vec::new();
     let mut label_sets: Vec<LabelSet> = Vec::new();
+    let mut sort = None;
     let mut image_edits: Vec<images::Image> = Vec::new();
     let mut replica_counts: Vec<(String, i64)> = Vec::new();
     for (field, value) in &kustomization {
@@ -211,6 +272,7 @@ fn build_dir(
             "labels" => label_sets = label_list(value, &file)?,
             "images" => image_edits = image_list(value, &file)?,
             "replicas" => replica_counts = replica_list(value, &file)?,
+            "sortOptions" => sort = Some(sort_options(value, &file)?),
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -259,6 +321,12 @@ fn build_dir(
         }
     }
     stack.pop();
+    // Only the root kustomization's sortOptions count.
+    if stack.is_empty()
+        && let Some(sort) = sort
+    {
+        map.sort = sort;
+    }
     for (pairs, scope) in &label_sets {
         for resource in &mut map.resources {
             labels::apply(&mut resource.value, pairs, *scope);
@@ -290,7 +358,10 @@ fn build_dir(
         }
     }
     if let Some(ns) = target_namespace {
-        let mut transformed = ResMap::default();
+        let mut transformed = ResMap {
+            sort: map.sort.clone(),
+            ..ResMap::default()
+        };
         for mut resource in map.resources {
             namespace::apply(&mut resource.value, &ns);
             resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {

@@ -102,12 +102,23 @@ const ORDER_LAST: [&str; 2] = [
     "ValidatingWebhookConfiguration",
 ];
 
-fn type_order(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
-    }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+/// kustomize's default legacy lists.
+pub fn default_orders() -> (Vec<String>, Vec<String>) {
+    (
+        ORDER_FIRST.iter().map(|k| k.to_string()).collect(),
+        ORDER_LAST.iter().map(|k| k.to_string()).collect(),
+    )
+}
+
+/// The priority of `kind`: negative for the first list, positive for the
+/// last; when a kind is in both, the last list wins (a map assignment in
+/// kustomize).
+fn type_order(kind: &str, first: &[String], last: &[String]) -> i64 {
+    if let Some(i) = last.iter().rposition(|k| k == kind) {
         return 1 + i as i64;
+    }
+    if let Some(i) = first.iter().rposition(|k| k == kind) {
+        return i as i64 - first.len() as i64;
     }
     0
 }
@@ -128,12 +139,15 @@ fn gvk_sort_string(id: &ResId) -> String {
     )
 }
 
-/// kustomize's legacy order: kinds by its priority lists, then group,
+/// kustomize's legacy order: kinds by the priority lists, then group,
 /// version and kind, then the id (namespace, name).
-pub fn legacy_order(a: &ResId, b: &ResId) -> Ordering {
+pub fn legacy_order(a: &ResId, b: &ResId, first: &[String], last: &[String]) -> Ordering {
     let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
     if !same_gvk {
-        let (ia, ib) = (type_order(&a.kind), type_order(&b.kind));
+        let (ia, ib) = (
+            type_order(&a.kind, first, last),
+            type_order(&b.kind, first, last),
+        );
         if ia != ib {
             return ia.cmp(&ib);
         }
