@@ -22,6 +22,7 @@ mod fs;
 mod images;
 mod labels;
 mod namespace;
+mod patch;
 mod replicas;
 mod resid;
 
@@ -41,8 +42,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "namePrefix",
     "nameSuffix",
     "patchesStrategicMerge",
-    "patchesJson6902",
-    "patches",
     "replacements",
     "vars",
     "components",
@@ -129,8 +128,10 @@ impl Default for Options {
 pub struct Resource {
     /// The object.
     pub value: Value,
-    /// Group, version, kind, namespace and name.
+    /// Group, version, kind, namespace and name (current).
     pub id: ResId,
+    /// The namespace it was loaded with (patch targets match either).
+    pub original_namespace: String,
 }
 
 /// How the output is ordered (`sortOptions` of the root kustomization).
@@ -261,6 +262,8 @@ fn build_dir(
     let mut common_labels: Vec<(String, String)> = Vec::new();
     let mut label_sets: Vec<LabelSet> = Vec::new();
     let mut sort = None;
+    let mut patch_list: Vec<PatchEntry> = Vec::new();
+    let mut json6902_list: Vec<PatchEntry> = Vec::new();
     let mut image_edits: Vec<images::Image> = Vec::new();
     let mut replica_counts: Vec<(String, i64)> = Vec::new();
     for (field, value) in &kustomization {
@@ -273,6 +276,10 @@ fn build_dir(
             "images" => image_edits = image_list(value, &file)?,
             "replicas" => replica_counts = replica_list(value, &file)?,
             "sortOptions" => sort = Some(sort_options(value, &file)?),
+            "patches" => patch_list = patch_entries(fs, value, dir, &file, options, false)?,
+            "patchesJson6902" => {
+                json6902_list = patch_entries(fs, value, dir, &file, options, true)?;
+            }
             "namespace" => match value {
                 Value::String(ns) if !ns.is_empty() => target_namespace = Some(ns.clone()),
                 Value::String(_) | Value::Null => {}
@@ -327,6 +334,26 @@ fn build_dir(
     {
         map.sort = sort;
     }
+    // kustomize's transformer order: patches, namespace, labels,
+    // annotations, JSON 6902 patches, replicas, images.
+    for (patch, target) in &patch_list {
+        apply_patch(&mut map.resources, patch, target.as_ref(), &file)?;
+    }
+    if let Some(ns) = target_namespace {
+        let mut transformed = ResMap {
+            sort: map.sort.clone(),
+            ..ResMap::default()
+        };
+        for mut resource in map.resources {
+            namespace::apply(&mut resource.value, &ns);
+            resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
+                path: file.clone(),
+                message,
+            })?;
+            transformed.append(resource)?;
+        }
+        map = transformed;
+    }
     for (pairs, scope) in &label_sets {
         for resource in &mut map.resources {
             labels::apply(&mut resource.value, pairs, *scope);
@@ -346,6 +373,9 @@ fn build_dir(
             annotations::apply(&mut resource.value, &common_annotations);
         }
     }
+    for (patch, target) in &json6902_list {
+        apply_patch(&mut map.resources, patch, target.as_ref(), &file)?;
+    }
     for (name, count) in &replica_counts {
         replicas::apply(&mut map.resources, name, *count).map_err(|message| Error::Invalid {
             path: file.clone(),
@@ -356,21 +386,6 @@ fn build_dir(
         for resource in &mut map.resources {
             images::apply(&mut resource.value, &image_edits);
         }
-    }
-    if let Some(ns) = target_namespace {
-        let mut transformed = ResMap {
-            sort: map.sort.clone(),
-            ..ResMap::default()
-        };
-        for mut resource in map.resources {
-            namespace::apply(&mut resource.value, &ns);
-            resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
-                path: file.clone(),
-                message,
-            })?;
-            transformed.append(resource)?;
-        }
-        map = transformed;
     }
     Ok(map)
 }
@@ -457,6 +472,105 @@ fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, St
             .collect(),
         _ => Err(invalid()),
     }
+}
+
+/// One patch: its text and target.
+type PatchEntry = (String, Option<patch::Target>);
+
+/// The `patches` (or legacy `patchesJson6902`) list: `patch` or `path`,
+/// `target`.
+fn patch_entries(
+    fs: &dyn FileSystem,
+    value: &Value,
+    dir: &Path,
+    file: &Path,
+    options: &Options,
+    legacy: bool,
+) -> Result<Vec<PatchEntry>, Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Value::Seq(items) = value else {
+        return match value {
+            Value::Null => Ok(Vec::new()),
+            _ => Err(invalid("patches must be a list".to_string())),
+        };
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Map(fields) = item else {
+            return Err(invalid("each patch must be a mapping".to_string()));
+        };
+        let (mut text, mut path, mut target) = (None, None, None);
+        for (key, v) in fields {
+            match key.as_str() {
+                "patch" => text = v.as_str().map(|s| s.trim().to_string()),
+                "path" => path = v.as_str().map(str::to_string),
+                "target" => target = Some(patch::Target::parse(v).map_err(invalid)?),
+                "options" if !legacy => {
+                    return Err(Error::Unsupported {
+                        path: file.to_path_buf(),
+                        field: "patches.options".to_string(),
+                    });
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "invalid Kustomization: json: unknown field \"{other}\""
+                    )));
+                }
+            }
+        }
+        let text = match (text.filter(|t| !t.is_empty()), path) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "patch and path can't be set at the same time".to_string(),
+                ));
+            }
+            (Some(t), None) => t,
+            (None, Some(p)) => {
+                let full = clean(&dir.join(&p));
+                if options.root_only && !full.starts_with(dir) {
+                    return Err(Error::OutsideRoot {
+                        file: full,
+                        root: dir.to_path_buf(),
+                    });
+                }
+                read_text(fs, &full)?
+            }
+            (None, None) => return Err(invalid("must specify one of patch and path".to_string())),
+        };
+        out.push((text, target));
+    }
+    Ok(out)
+}
+
+/// Applies one patch to the resources its target selects.
+fn apply_patch(
+    resources: &mut [Resource],
+    text: &str,
+    target: Option<&patch::Target>,
+    file: &Path,
+) -> Result<(), Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Some(ops) = patch::parse_json6902(text) else {
+        return Err(Error::Unsupported {
+            path: file.to_path_buf(),
+            field: "patches (strategic merge)".to_string(),
+        });
+    };
+    let ops = ops.map_err(invalid)?;
+    let target =
+        target.ok_or_else(|| invalid("must specify a target for JSON patch".to_string()))?;
+    for index in target.select(resources).map_err(invalid)? {
+        let resource = &mut resources[index];
+        patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
+        resource.id = ResId::of(&resource.value).map_err(invalid)?;
+    }
+    Ok(())
 }
 
 /// One `labels` entry: its pairs and where they go.
@@ -628,7 +742,11 @@ fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>, Error> {
         };
         for object in objects {
             let id = ResId::of(&object).map_err(invalid)?;
-            out.push(Resource { value: object, id });
+            out.push(Resource {
+                value: object,
+                original_namespace: id.namespace.clone(),
+                id,
+            });
         }
     }
     Ok(out)

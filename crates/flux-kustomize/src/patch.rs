@@ -1,0 +1,443 @@
+//! `patches` and `patchesJson6902` with JSON 6902 operations: target
+//! selection as kustomize's `Select` does it (anchored regular expressions
+//! for group, version, kind, name and namespace — original or current —,
+//! label and annotation selectors), then the operations in order.
+//! Strategic-merge patches are not implemented yet and are refused.
+
+use flux_yaml::Value;
+
+use crate::Resource;
+use crate::namespace::is_cluster_scoped;
+
+/// A patch target (`target:` of a patch).
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// Group regular expression.
+    pub group: String,
+    /// Version regular expression.
+    pub version: String,
+    /// Kind regular expression.
+    pub kind: String,
+    /// Name regular expression.
+    pub name: String,
+    /// Namespace regular expression.
+    pub namespace: String,
+    /// Kubernetes label selector.
+    pub label_selector: String,
+    /// Kubernetes selector over annotations.
+    pub annotation_selector: String,
+}
+
+impl Target {
+    /// From a `target:` mapping.
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let Value::Map(fields) = value else {
+            return Err("'target' must be a mapping".to_string());
+        };
+        let mut t = Target::default();
+        for (key, v) in fields {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                _ => return Err(format!("target: '{key}' must be a string")),
+            };
+            match key.as_str() {
+                "group" => t.group = text,
+                "version" => t.version = text,
+                "kind" => t.kind = text,
+                "name" => t.name = text,
+                "namespace" => t.namespace = text,
+                "labelSelector" => t.label_selector = text,
+                "annotationSelector" => t.annotation_selector = text,
+                other => {
+                    return Err(format!(
+                        "invalid Kustomization: json: unknown field \"{other}\""
+                    ));
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// The indexes of the resources the target selects.
+    pub fn select(&self, resources: &[Resource]) -> Result<Vec<usize>, String> {
+        let re = |p: &str| -> Result<Option<regex::Regex>, String> {
+            if p.is_empty() {
+                return Ok(None);
+            }
+            regex::Regex::new(&format!("^(?:{p})$"))
+                .map(Some)
+                .map_err(|e| format!("invalid target regular expression '{p}': {e}"))
+        };
+        let (group, version, kind, name, namespace) = (
+            re(&self.group)?,
+            re(&self.version)?,
+            re(&self.kind)?,
+            re(&self.name)?,
+            re(&self.namespace)?,
+        );
+        let labels = Selector::parse(&self.label_selector)?;
+        let annotations = Selector::parse(&self.annotation_selector)?;
+        let matches = |r: &Option<regex::Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
+        let mut out = Vec::new();
+        for (i, resource) in resources.iter().enumerate() {
+            let id = &resource.id;
+            let api_version = if id.group.is_empty() {
+                id.version.clone()
+            } else {
+                format!("{}/{}", id.group, id.version)
+            };
+            let effective = |ns: &str| {
+                if is_cluster_scoped(&api_version, &id.kind) {
+                    "_non_namespaceable_".to_string()
+                } else if ns.is_empty() {
+                    "default".to_string()
+                } else {
+                    ns.to_string()
+                }
+            };
+            if !(matches(&namespace, &effective(&resource.original_namespace))
+                || matches(&namespace, &effective(&id.namespace)))
+            {
+                continue;
+            }
+            if !matches(&name, &id.name)
+                || !matches(&group, &id.group)
+                || !matches(&version, &id.version)
+                || !matches(&kind, &id.kind)
+            {
+                continue;
+            }
+            let metadata = resource.value.get("metadata");
+            if !labels.matches(string_map(metadata.and_then(|m| m.get("labels"))))
+                || !annotations.matches(string_map(metadata.and_then(|m| m.get("annotations"))))
+            {
+                continue;
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
+}
+
+fn string_map(value: Option<&Value>) -> Vec<(&str, &str)> {
+    match value {
+        Some(Value::Map(entries)) => entries
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A Kubernetes label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`,
+/// `a notin (x,y)`, `a`, `!a`, comma-separated (all must hold).
+#[derive(Debug, Default)]
+struct Selector {
+    requirements: Vec<Requirement>,
+}
+
+#[derive(Debug)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+}
+
+impl Selector {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut requirements = Vec::new();
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            // A requirement ends at a comma outside parentheses.
+            let mut depth = 0;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    c == ',' && depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let part = rest[..end].trim();
+            rest = rest[end..].trim_start_matches(',').trim();
+            requirements.push(Requirement::parse(part)?);
+        }
+        Ok(Self { requirements })
+    }
+
+    fn matches(&self, labels: Vec<(&str, &str)>) -> bool {
+        let get = |k: &str| labels.iter().find(|(l, _)| *l == k).map(|(_, v)| *v);
+        self.requirements.iter().all(|r| match r {
+            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
+            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::DoesNotExist(k) => get(k).is_none(),
+        })
+    }
+}
+
+impl Requirement {
+    fn parse(part: &str) -> Result<Self, String> {
+        let invalid = || format!("unable to parse requirement: '{part}'");
+        if let Some(key) = part.strip_prefix('!') {
+            return Ok(Requirement::DoesNotExist(key.trim().to_string()));
+        }
+        if let Some((k, v)) = part.split_once("!=") {
+            return Ok(Requirement::NotEquals(
+                k.trim().to_string(),
+                v.trim().to_string(),
+            ));
+        }
+        if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            return Ok(Requirement::Equals(
+                k.trim().to_string(),
+                v.trim().to_string(),
+            ));
+        }
+        let set = |rest: &str| -> Result<Vec<String>, String> {
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(invalid)?;
+            Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        let words: Vec<&str> = part.splitn(2, char::is_whitespace).collect();
+        match words.as_slice() {
+            [key] => Ok(Requirement::Exists(key.to_string())),
+            [key, rest] => {
+                let rest = rest.trim();
+                if let Some(values) = rest.strip_prefix("notin") {
+                    Ok(Requirement::NotIn(key.to_string(), set(values)?))
+                } else if let Some(values) = rest.strip_prefix("in") {
+                    Ok(Requirement::In(key.to_string(), set(values)?))
+                } else {
+                    Err(invalid())
+                }
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// One JSON 6902 operation.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    op: String,
+    path: Vec<String>,
+    from: Vec<String>,
+    value: Option<Value>,
+}
+
+/// Parses a JSON 6902 patch (a YAML or JSON list of operations); `None`
+/// when the text is not one (then it is a strategic-merge patch).
+pub fn parse_json6902(text: &str) -> Option<Result<Vec<Operation>, String>> {
+    let docs = flux_yaml::parse(text).ok()?;
+    let first = docs.into_iter().find(|d| *d != Value::Null)?;
+    let Value::Seq(items) = first else {
+        return None;
+    };
+    let ops = items
+        .into_iter()
+        .map(|item| {
+            let op = item
+                .get("op")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let pointer = |key: &str| -> Result<Vec<String>, String> {
+                match item.get(key).and_then(Value::as_str) {
+                    Some(p) => parse_pointer(p),
+                    None => Ok(Vec::new()),
+                }
+            };
+            let path = pointer("path")?;
+            let from = pointer("from")?;
+            let value = item.get("value").cloned();
+            if !matches!(
+                op.as_str(),
+                "add" | "remove" | "replace" | "move" | "copy" | "test"
+            ) {
+                return Err(format!("Unexpected kind: {op}"));
+            }
+            Ok(Operation {
+                op,
+                path,
+                from,
+                value,
+            })
+        })
+        .collect();
+    Some(ops)
+}
+
+fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
+    if pointer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(format!("invalid JSON pointer '{pointer}'"));
+    };
+    Ok(rest
+        .split('/')
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect())
+}
+
+/// Applies `ops` to `doc`, in order.
+pub fn apply_json6902(doc: &mut Value, ops: &[Operation]) -> Result<(), String> {
+    for op in ops {
+        match op.op.as_str() {
+            "add" => add(doc, &op.path, value_of(op)?)?,
+            "remove" => {
+                remove(doc, &op.path)?;
+            }
+            "replace" => {
+                let value = value_of(op)?;
+                match get_mut(doc, &op.path) {
+                    Some(slot) => *slot = value,
+                    // json-patch (as kustomize uses it) adds a missing key
+                    // of an existing mapping.
+                    None => {
+                        let parent_is_map = op
+                            .path
+                            .split_last()
+                            .and_then(|(_, parent)| get_mut(doc, parent))
+                            .is_some_and(|p| matches!(p, Value::Map(_)));
+                        if !parent_is_map {
+                            return Err(format!(
+                                "replace operation does not apply: doc is missing path: {}",
+                                display(&op.path)
+                            ));
+                        }
+                        add(doc, &op.path, value)?;
+                    }
+                }
+            }
+            "move" => {
+                let value = remove(doc, &op.from)?;
+                add(doc, &op.path, value)?;
+            }
+            "copy" => {
+                // A missing source copies null (as json-patch does).
+                let value = get_mut(doc, &op.from).map_or(Value::Null, |v| v.clone());
+                add(doc, &op.path, value)?;
+            }
+            "test" => {
+                // A missing path tests equal to null.
+                let actual = get_mut(doc, &op.path).map_or(Value::Null, |v| v.clone());
+                if actual != value_of(op)? {
+                    return Err(format!("testing value {} failed", display(&op.path)));
+                }
+            }
+            other => return Err(format!("Unexpected kind: {other}")),
+        }
+    }
+    Ok(())
+}
+
+fn value_of(op: &Operation) -> Result<Value, String> {
+    op.value
+        .clone()
+        .ok_or_else(|| format!("{} operation is missing a value", op.op))
+}
+
+fn display(path: &[String]) -> String {
+    format!("/{}", path.join("/"))
+}
+
+fn get_mut<'a>(doc: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    let mut node = doc;
+    for part in path {
+        node = match node {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k == part)
+                .map(|(_, v)| v)?,
+            Value::Seq(items) => items.get_mut(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn add(doc: &mut Value, path: &[String], value: Value) -> Result<(), String> {
+    let Some((last, parent)) = path.split_last() else {
+        *doc = value;
+        return Ok(());
+    };
+    let container = get_mut(doc, parent).ok_or_else(|| {
+        format!(
+            "add operation does not apply: doc is missing path: {}",
+            display(path)
+        )
+    })?;
+    match container {
+        Value::Map(entries) => {
+            match entries.iter_mut().find(|(k, _)| k == last) {
+                Some((_, slot)) => *slot = value,
+                None => entries.push((last.clone(), value)),
+            }
+            Ok(())
+        }
+        Value::Seq(items) => {
+            let index = if last == "-" {
+                items.len()
+            } else {
+                last.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i <= items.len())
+                    .ok_or_else(|| {
+                        format!(
+                            "add operation does not apply: index out of range: {}",
+                            display(path)
+                        )
+                    })?
+            };
+            items.insert(index, value);
+            Ok(())
+        }
+        _ => Err(format!(
+            "add operation does not apply: doc is missing path: {}",
+            display(path)
+        )),
+    }
+}
+
+fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
+    let missing = || {
+        format!(
+            "remove operation does not apply: doc is missing path: {}",
+            display(path)
+        )
+    };
+    let (last, parent) = path.split_last().ok_or_else(missing)?;
+    let container = get_mut(doc, parent).ok_or_else(missing)?;
+    match container {
+        Value::Map(entries) => {
+            let i = entries
+                .iter()
+                .position(|(k, _)| k == last)
+                .ok_or_else(missing)?;
+            Ok(entries.remove(i).1)
+        }
+        Value::Seq(items) => {
+            let i = last
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < items.len())
+                .ok_or_else(missing)?;
+            Ok(items.remove(i))
+        }
+        _ => Err(missing()),
+    }
+}
