@@ -41,7 +41,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
     "namePrefix",
     "nameSuffix",
-    "patchesStrategicMerge",
     "replacements",
     "vars",
     "components",
@@ -277,6 +276,9 @@ fn build_dir(
             "replicas" => replica_counts = replica_list(value, &file)?,
             "sortOptions" => sort = Some(sort_options(value, &file)?),
             "patches" => patch_list = patch_entries(fs, value, dir, &file, options, false)?,
+            "patchesStrategicMerge" => {
+                patch_list.extend(strategic_merge_entries(fs, value, dir, &file, options)?);
+            }
             "patchesJson6902" => {
                 json6902_list = patch_entries(fs, value, dir, &file, options, true)?;
             }
@@ -545,6 +547,45 @@ fn patch_entries(
     Ok(out)
 }
 
+/// The legacy `patchesStrategicMerge` list: file paths or inline patches.
+fn strategic_merge_entries(
+    fs: &dyn FileSystem,
+    value: &Value,
+    dir: &Path,
+    file: &Path,
+    options: &Options,
+) -> Result<Vec<PatchEntry>, Error> {
+    let entries = match value {
+        Value::Null => Vec::new(),
+        v => string_list(v, file, "patchesStrategicMerge")?,
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            // An entry with a line break, or that parses as a mapping, is
+            // an inline patch; otherwise a file.
+            let inline = entry.contains('\n')
+                || matches!(
+                    flux_yaml::parse(&entry)
+                        .ok()
+                        .and_then(|d| d.into_iter().next()),
+                    Some(Value::Map(_))
+                );
+            if inline {
+                return Ok((entry, None));
+            }
+            let full = clean(&dir.join(&entry));
+            if options.root_only && !full.starts_with(dir) {
+                return Err(Error::OutsideRoot {
+                    file: full,
+                    root: dir.to_path_buf(),
+                });
+            }
+            Ok((read_text(fs, &full)?, None))
+        })
+        .collect()
+}
+
 /// Applies one patch to the resources its target selects.
 fn apply_patch(
     resources: &mut [Resource],
@@ -557,10 +598,7 @@ fn apply_patch(
         message,
     };
     let Some(ops) = patch::parse_json6902(text) else {
-        return Err(Error::Unsupported {
-            path: file.to_path_buf(),
-            field: "patches (strategic merge)".to_string(),
-        });
+        return apply_merge_patch(resources, text, target, file);
     };
     let ops = ops.map_err(invalid)?;
     let target =
@@ -571,6 +609,94 @@ fn apply_patch(
         resource.id = ResId::of(&resource.value).map_err(invalid)?;
     }
     Ok(())
+}
+
+/// A strategic-merge patch (the simple kind, see
+/// [`patch::simple_merge_patches`]): to the resources its target selects,
+/// or without target to the resource its own kind and name identify.
+fn apply_merge_patch(
+    resources: &mut [Resource],
+    text: &str,
+    target: Option<&patch::Target>,
+    file: &Path,
+) -> Result<(), Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let patches = patch::simple_merge_patches(text).map_err(|what| Error::Unsupported {
+        path: file.to_path_buf(),
+        field: format!("patches (strategic merge with {what})"),
+    })?;
+    if let Some(target) = target {
+        if patches.len() > 1 {
+            return Err(invalid(
+                "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field".to_string(),
+            ));
+        }
+        let Some(patch) = patches.first() else {
+            return Ok(());
+        };
+        for index in target.select(resources).map_err(invalid)? {
+            let resource = &mut resources[index];
+            merge_keeping_identity(&mut resource.value, patch);
+            resource.id = ResId::of(&resource.value).map_err(invalid)?;
+        }
+        return Ok(());
+    }
+    for patch in &patches {
+        let id = ResId::of(patch).map_err(invalid)?;
+        let index = resources
+            .iter()
+            .position(|r| {
+                r.id.group == id.group
+                    && r.id.version == id.version
+                    && r.id.kind == id.kind
+                    && r.id.name == id.name
+                    && (r.original_namespace == id.namespace || r.id.namespace == id.namespace)
+            })
+            .ok_or_else(|| {
+                invalid(format!(
+                    "no resource matches strategic merge patch \"{id}\""
+                ))
+            })?;
+        let resource = &mut resources[index];
+        merge_keeping_identity(&mut resource.value, patch);
+        resource.id = ResId::of(&resource.value).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// Merges `patch` into `doc`, keeping the target's kind, apiVersion, name
+/// and namespace (a targeted patch names its own, which do not rename).
+fn merge_keeping_identity(doc: &mut Value, patch: &Value) {
+    let api_version = doc.get("apiVersion").cloned();
+    let kind = doc.get("kind").cloned();
+    let metadata = doc.get("metadata");
+    let name = metadata.and_then(|m| m.get("name")).cloned();
+    let namespace = metadata.and_then(|m| m.get("namespace")).cloned();
+    patch::merge(doc, patch);
+    set_or_remove(doc, "apiVersion", api_version);
+    set_or_remove(doc, "kind", kind);
+    if let Value::Map(entries) = doc
+        && let Some((_, metadata)) = entries.iter_mut().find(|(k, _)| k == "metadata")
+    {
+        set_or_remove(metadata, "name", name);
+        set_or_remove(metadata, "namespace", namespace);
+    }
+}
+
+fn set_or_remove(node: &mut Value, key: &str, value: Option<Value>) {
+    let Value::Map(entries) = node else { return };
+    let position = entries.iter().position(|(k, _)| k == key);
+    match (value, position) {
+        (Some(v), Some(i)) => entries[i].1 = v,
+        (Some(v), None) => entries.push((key.to_string(), v)),
+        (None, Some(i)) => {
+            entries.remove(i);
+        }
+        (None, None) => {}
+    }
 }
 
 /// One `labels` entry: its pairs and where they go.
@@ -801,6 +927,20 @@ mod tests {
                 .resources
                 .len(),
             1
+        );
+
+        // Strategic-merge patches with lists need the merge-key tables:
+        // refused by name, never merged wrongly.
+        fs.add(
+            "/repo/app/kustomization.yaml",
+            "resources:\n- b.yaml\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n    data:\n      list: [1]\n",
+        );
+        let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "field 'patches (strategic merge with lists and $-directives)' is not supported yet"
+            ),
+            "{err}"
         );
 
         fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");
