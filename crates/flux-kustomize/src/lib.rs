@@ -43,9 +43,7 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "nameSuffix",
     "replacements",
     "vars",
-    "components",
     "crds",
-    "bases",
     "configMapGenerator",
     "secretGenerator",
     "helmGlobals",
@@ -191,7 +189,7 @@ impl ResMap {
 /// Builds the kustomization in `dir`.
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMap, Error> {
     let mut stack = Vec::new();
-    build_dir(fs, &clean(dir), options, &mut stack)
+    build_dir(fs, &clean(dir), options, &mut stack, None)
 }
 
 /// `sortOptions`: `order` (`legacy` or `fifo`) and, for legacy,
@@ -230,11 +228,15 @@ fn sort_options(value: &Value, file: &Path) -> Result<SortOrder, Error> {
     }
 }
 
+/// Builds the kustomization in `dir`. A component (`component` holds the
+/// resources so far) adds to and transforms its parent's resources instead
+/// of starting from none.
 fn build_dir(
     fs: &dyn FileSystem,
     dir: &Path,
     options: &Options,
     stack: &mut Vec<PathBuf>,
+    component: Option<ResMap>,
 ) -> Result<ResMap, Error> {
     if stack.iter().any(|d| d == dir) {
         return Err(Error::Cycle(dir.to_path_buf()));
@@ -256,6 +258,7 @@ fn build_dir(
         }
     };
     let mut resources = Vec::new();
+    let (mut kind, mut bases, mut components) = (String::new(), Vec::new(), Vec::new());
     let mut target_namespace = None;
     let mut common_annotations: Vec<(String, String)> = Vec::new();
     let mut common_labels: Vec<(String, String)> = Vec::new();
@@ -267,7 +270,10 @@ fn build_dir(
     let mut replica_counts: Vec<(String, i64)> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
-            "apiVersion" | "kind" | "metadata" => {}
+            "apiVersion" | "metadata" => {}
+            "kind" => kind = value.as_str().unwrap_or_default().to_string(),
+            "bases" => bases = string_list(value, &file, field)?,
+            "components" => components = string_list(value, &file, field)?,
             "resources" => resources = string_list(value, &file, field)?,
             "commonAnnotations" => common_annotations = string_map(value, &file, field)?,
             "commonLabels" => common_labels = string_map(value, &file, field)?,
@@ -306,15 +312,34 @@ fn build_dir(
             }
         }
     }
+    let is_component = kind == "Component";
+    match (component.is_some(), is_component) {
+        (true, false) => {
+            return Err(Error::Kustomization(format!(
+                "expected kind 'Component' for path '{}' but got '{kind}'",
+                dir.display()
+            )));
+        }
+        (false, true) => {
+            return Err(Error::Kustomization(format!(
+                "expected kind != 'Component' for path '{}'",
+                dir.display()
+            )));
+        }
+        _ => {}
+    }
+    // `bases` is the deprecated spelling of more `resources`.
+    resources.extend(bases);
+    let is_root = stack.is_empty();
     stack.push(dir.to_path_buf());
-    let mut map = ResMap::default();
+    let mut map = component.unwrap_or_default();
     for entry in resources {
         if is_remote(&entry) {
             return Err(Error::Remote(entry));
         }
         let path = clean(&dir.join(&entry));
         if fs.is_dir(&path) {
-            for resource in build_dir(fs, &path, options, stack)?.resources {
+            for resource in build_dir(fs, &path, options, stack, None)?.resources {
                 map.append(resource)?;
             }
         } else {
@@ -329,11 +354,16 @@ fn build_dir(
             }
         }
     }
+    for entry in components {
+        if is_remote(&entry) {
+            return Err(Error::Remote(entry));
+        }
+        let path = clean(&dir.join(&entry));
+        map = build_dir(fs, &path, options, stack, Some(map))?;
+    }
     stack.pop();
     // Only the root kustomization's sortOptions count.
-    if stack.is_empty()
-        && let Some(sort) = sort
-    {
+    if is_root && let Some(sort) = sort {
         map.sort = sort;
     }
     // kustomize's transformer order: patches, namespace, labels,
