@@ -12,6 +12,8 @@ pub trait FileSystem {
     fn is_dir(&self, path: &Path) -> bool;
     /// Whether `path` is a regular file.
     fn is_file(&self, path: &Path) -> bool;
+    /// The entries of directory `path`, sorted by name.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
 }
 
 /// The local disk.
@@ -27,6 +29,13 @@ impl FileSystem for DiskFs {
     }
     fn is_file(&self, path: &Path) -> bool {
         path.is_file()
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut entries = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<io::Result<Vec<_>>>()?;
+        entries.sort();
+        Ok(entries)
     }
 }
 
@@ -56,6 +65,21 @@ impl FileSystem for MemFs {
     }
     fn is_file(&self, path: &Path) -> bool {
         self.files.contains_key(&clean(path))
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let dir = clean(path);
+        let mut entries: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter_map(|f| f.strip_prefix(&dir).ok())
+            .filter_map(|rest| rest.components().next())
+            .map(|first| dir.join(first.as_os_str()))
+            .collect();
+        entries.dedup();
+        if entries.is_empty() && !self.is_dir(&dir) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such directory"));
+        }
+        Ok(entries)
     }
 }
 

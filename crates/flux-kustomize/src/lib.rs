@@ -112,12 +112,62 @@ pub struct Options {
     /// Files must be inside the kustomization's folder (kustomize's
     /// default `LoadRestrictionsRootOnly`).
     pub root_only: bool,
+    /// When the folder has no kustomization file, build the one Flux's
+    /// kustomize-controller generates: every `.yaml`/`.yml` file below it,
+    /// and every sub-folder that has its own kustomization (not descended).
+    pub generate_missing_kustomization: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { root_only: true }
+        Self {
+            root_only: true,
+            generate_missing_kustomization: false,
+        }
     }
+}
+
+/// The `resources` of the kustomization Flux generates for `dir` (paths
+/// relative to it, in walk order); every YAML file must hold Kubernetes
+/// objects.
+pub fn generated_resources(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    scan(fs, dir, dir, &mut out)?;
+    Ok(out)
+}
+
+fn scan(fs: &dyn FileSystem, root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> {
+    let entries = fs.read_dir(dir).map_err(|e| Error::Read {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for path in entries {
+        let relative = || format!("./{}", path.strip_prefix(root).unwrap_or(&path).display());
+        if fs.is_dir(&path) {
+            let has_kustomization = KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| fs.is_file(&path.join(n)));
+            if has_kustomization {
+                out.push(relative());
+            } else {
+                scan(fs, root, &path, out)?;
+            }
+            continue;
+        }
+        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if !yaml {
+            continue;
+        }
+        load_file(fs, &path).map_err(|e| Error::Invalid {
+            path: path.clone(),
+            message: format!(
+                "failed to decode Kubernetes YAML from {}: {e}",
+                path.display()
+            ),
+        })?;
+        out.push(relative());
+    }
+    Ok(())
 }
 
 /// One resource and its id.
@@ -241,7 +291,37 @@ fn build_dir(
     if stack.iter().any(|d| d == dir) {
         return Err(Error::Cycle(dir.to_path_buf()));
     }
-    let file = kustomization_file(fs, dir)?;
+    let file = match kustomization_file(fs, dir) {
+        Err(Error::Kustomization(_))
+            if stack.is_empty()
+                && component.is_none()
+                && options.generate_missing_kustomization
+                && !KUSTOMIZATION_FILE_NAMES
+                    .iter()
+                    .any(|n| fs.is_file(&dir.join(n))) =>
+        {
+            let resources = generated_resources(fs, dir)?;
+            let mut generated = MemFs::default();
+            let text = format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{}",
+                resources
+                    .iter()
+                    .map(|r| format!("- {r}\n"))
+                    .collect::<String>()
+            );
+            generated.add(dir.join(KUSTOMIZATION_FILE_NAMES[0]), text);
+            let overlay = Overlay {
+                generated: &generated,
+                disk: fs,
+            };
+            let relaxed = Options {
+                generate_missing_kustomization: false,
+                ..options.clone()
+            };
+            return build_dir(&overlay, dir, &relaxed, stack, None);
+        }
+        other => other?,
+    };
     let text = read_text(fs, &file)?;
     let docs = flux_yaml::parse(&text).map_err(|e| Error::Invalid {
         path: file.clone(),
@@ -420,6 +500,30 @@ fn build_dir(
         }
     }
     Ok(map)
+}
+
+/// A file system with a few generated files in front of another.
+struct Overlay<'a> {
+    generated: &'a MemFs,
+    disk: &'a dyn FileSystem,
+}
+
+impl FileSystem for Overlay<'_> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        if self.generated.is_file(path) {
+            return self.generated.read(path);
+        }
+        self.disk.read(path)
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        self.disk.is_dir(path)
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        self.generated.is_file(path) || self.disk.is_file(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.disk.read_dir(path)
+    }
 }
 
 /// The kustomization file of `dir`; kustomize refuses none or several.
@@ -950,7 +1054,10 @@ mod tests {
             err.to_string(),
             "security; file '/repo/base/a.yaml' is not in or below '/repo/app'"
         );
-        let relaxed = Options { root_only: false };
+        let relaxed = Options {
+            root_only: false,
+            ..Options::default()
+        };
         assert_eq!(
             build(&fs, Path::new("/repo/app"), &relaxed)
                 .unwrap()
@@ -973,6 +1080,51 @@ mod tests {
             "{err}"
         );
 
+        fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");
+        let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("field 'namePrefix' is not supported yet")
+        );
+    }
+
+    #[test]
+    fn flux_generates_a_kustomization_for_plain_folders() {
+        let mut fs = MemFs::default();
+        fs.add("/repo/apps/z.yaml", cm("z"));
+        fs.add("/repo/apps/sub/b.yml", cm("b"));
+        fs.add("/repo/apps/sub/notes.txt", "not yaml");
+        fs.add("/repo/apps/kz/kustomization.yaml", "resources:\n- c.yaml\n");
+        fs.add("/repo/apps/kz/c.yaml", cm("c"));
+        fs.add("/repo/apps/kz/ignored.yaml", "not: a resource\n");
+        assert_eq!(
+            generated_resources(&fs, Path::new("/repo/apps")).unwrap(),
+            ["./kz", "./sub/b.yml", "./z.yaml"]
+        );
+        let flux = Options {
+            generate_missing_kustomization: true,
+            ..Options::default()
+        };
+        let map = build(&fs, Path::new("/repo/apps"), &flux).unwrap();
+        let names: Vec<&str> = map.resources.iter().map(|r| r.id.name.as_str()).collect();
+        assert_eq!(names, ["c", "b", "z"]);
+        // Plain kustomize refuses the folder.
+        let err = build(&fs, Path::new("/repo/apps"), &Options::default()).unwrap_err();
+        assert!(matches!(err, Error::Kustomization(_)), "{err}");
+        // A YAML file that is not a Kubernetes object fails the build.
+        fs.add("/repo/apps/values.yaml", "replicas: 3\n");
+        let err = build(&fs, Path::new("/repo/apps"), &flux).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("failed to decode Kubernetes YAML from /repo/apps/values.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let mut fs = MemFs::default();
         fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");
         let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
