@@ -16,6 +16,9 @@
 //!   `flux-kustomize` (YAML on stdout, the error on stderr, exit 1).
 //! - `flux-dev corpus kustomize`: regenerates the `flux-kustomize` corpus'
 //!   expected outputs with the real `kustomize build`.
+//! - `flux-dev bench overlays [N]`: 500 overlays (namespace, labels,
+//!   annotations, images, JSON 6902 and strategic-merge patches) over one
+//!   base, `kustomize build` against `flux-kustomize`, outputs compared.
 //! - `flux-dev corpus yaml`: regenerates the expected outputs of the
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
@@ -50,8 +53,11 @@ fn main() -> ExitCode {
             bench::yaml(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4_000))
         }
         Some("yaml-build") if args.len() == 2 => bench::yaml_build(&args[1]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
+            bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
+        }
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
                 .to_string(),
         ),
     };
