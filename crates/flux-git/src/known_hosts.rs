@@ -1,12 +1,32 @@
 //! `known_hosts` checking for SSH remotes, as OpenSSH does it for the
 //! entries Flux secrets carry (`ssh-keyscan` output): host patterns
-//! `host`, `[host]:port` and comma-separated lists, and the key itself.
-//! Hashed entries (`|1|…`) are not supported yet and never match.
+//! `host`, `[host]:port`, comma-separated lists and hashed names
+//! (`|1|salt|HMAC-SHA1`, `ssh-keyscan -H` / `ssh-keygen -H`), and the key
+//! itself. Wildcards and negations are not supported.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::{Error, Result};
+
+/// Whether `pattern` is a hashed host (`|1|salt|hash`) of `name`.
+fn hashed_match(pattern: &str, name: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(rest) = pattern.strip_prefix("|1|") else {
+        return false;
+    };
+    let Some((salt, hash)) = rest.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (STANDARD.decode(salt), STANDARD.decode(hash)) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
 
 /// One `known_hosts` line: host patterns, key type, key blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +89,11 @@ impl KnownHosts {
         };
         let mut known_for_host = false;
         for entry in &self.0 {
-            if entry.hosts.iter().any(|h| h == &name) {
+            if entry
+                .hosts
+                .iter()
+                .any(|h| h == &name || hashed_match(h, &name))
+            {
                 known_for_host = true;
                 if entry.key == key {
                     return Ok(());

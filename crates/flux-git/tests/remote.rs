@@ -250,8 +250,27 @@ fn ssh_with_known_hosts() {
         Some(head)
     );
 
-    // A known_hosts entry with another key for the same host.
+    // The same entry hashed by `ssh-keygen -H` (`|1|salt|hmac`).
     let keys = tempfile::tempdir().unwrap();
+    let hashed_file = keys.path().join("known_hosts");
+    std::fs::write(&hashed_file, server.known_hosts()).unwrap();
+    flux_testenv::run(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-H", "-f"])
+            .arg(&hashed_file),
+    )
+    .unwrap();
+    let hashed = std::fs::read_to_string(&hashed_file).unwrap();
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    let (commit, _dir) = get(
+        repo.url(),
+        Reference::Branch("main".into()),
+        &secret(server.client_private_key().unwrap(), &hashed),
+    )
+    .unwrap();
+    assert!(!commit.hash.is_empty());
+
+    // A known_hosts entry with another key for the same host.
     let impostor = ssh_keygen(&keys.path().join("impostor")).unwrap();
     let public = std::fs::read_to_string(impostor.with_extension("pub")).unwrap();
     let mut fields = public.split_whitespace();
