@@ -285,7 +285,8 @@ async fn hostile_repository_content_stays_inside() {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": "hostile"},
-        "spec": {"url": remote.url(), "interval": "10m", "ref": {"branch": "main"}}
+        // A long Git timeout: fetching the 2 GiB commit below is slow on a busy machine.
+        "spec": {"url": remote.url(), "interval": "10m", "timeout": "540s", "ref": {"branch": "main"}}
     }))
     .unwrap();
     repos.create(&PostParams::default(), &object).await.unwrap();
@@ -324,12 +325,19 @@ async fn hostile_repository_content_stays_inside() {
     drop(bomb);
     remote.commit("two gigabytes of zeros").unwrap();
     request_reconcile(&repos, "hostile", "bomb").await;
-    let refused = eventually("the oversized commit to be refused", || async {
-        let repo = repos.get("hostile").await.ok()?;
-        let ready = condition(&repo, "Ready")?;
-        (ready.status == flux_api::meta::ConditionStatus::False).then(|| repo.clone())
-    })
-    .await;
+    // The fetch itself is slow under load: git packs, and libgit2 indexes,
+    // the 2 GiB blob (2 MB on the wire) before the size check can refuse it.
+    let refused = flux_testenv::eventually_within(
+        "the oversized commit to be refused",
+        std::time::Duration::from_secs(600),
+        || async {
+            let repo = repos.get("hostile").await.ok()?;
+            let ready = condition(&repo, "Ready")?;
+            (ready.status == flux_api::meta::ConditionStatus::False).then(|| repo.clone())
+        },
+    )
+    .await
+    .unwrap();
     let ready = condition(&refused, "Ready").unwrap();
     assert_eq!(ready.reason, "GitOperationFailed");
     assert!(

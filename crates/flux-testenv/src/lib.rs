@@ -67,4 +67,4 @@ pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, run, tool};
 pub use proxy::HttpProxy;
 pub use signing::SigningKey;
-pub use wait::{EVENTUALLY_TIMEOUT, eventually};
+pub use wait::{EVENTUALLY_TIMEOUT, eventually, eventually_within};

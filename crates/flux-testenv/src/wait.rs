@@ -10,12 +10,22 @@ pub const EVENTUALLY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most
 /// [`EVENTUALLY_TIMEOUT`]; the error names `what` was awaited.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + EVENTUALLY_TIMEOUT;
+    eventually_within(what, EVENTUALLY_TIMEOUT, check).await
+}
+
+/// [`eventually`] with its own limit, for steps whose duration depends on
+/// the machine's load (a 2 GiB object through git), not on our code.
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(value) = check().await {
             return Ok(value);
@@ -23,7 +33,7 @@ where
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::Timeout {
                 what: what.to_string(),
-                seconds: EVENTUALLY_TIMEOUT.as_secs(),
+                seconds: limit.as_secs(),
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
