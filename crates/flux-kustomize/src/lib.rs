@@ -610,6 +610,18 @@ fn string_map(value: &Value, file: &Path, field: &str) -> Result<Vec<(String, St
     }
 }
 
+/// The items of a kustomization list field (none when null).
+fn list_items<'a>(value: &'a Value, file: &Path, field: &str) -> Result<&'a [Value], Error> {
+    match value {
+        Value::Seq(items) => Ok(items),
+        Value::Null => Ok(&[]),
+        _ => Err(Error::Invalid {
+            path: file.to_path_buf(),
+            message: format!("'{field}' must be a list"),
+        }),
+    }
+}
+
 /// One patch: its text and target.
 type PatchEntry = (String, Option<patch::Target>);
 
@@ -627,12 +639,7 @@ fn patch_entries(
         path: file.to_path_buf(),
         message,
     };
-    let Value::Seq(items) = value else {
-        return match value {
-            Value::Null => Ok(Vec::new()),
-            _ => Err(invalid("patches must be a list".to_string())),
-        };
-    };
+    let items = list_items(value, file, "patches")?;
     let mut out = Vec::new();
     for item in items {
         let Value::Map(fields) = item else {
@@ -843,12 +850,7 @@ fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
         path: file.to_path_buf(),
         message,
     };
-    let Value::Seq(items) = value else {
-        return match value {
-            Value::Null => Ok(Vec::new()),
-            _ => Err(invalid("'labels' must be a list".to_string())),
-        };
-    };
+    let items = list_items(value, file, "labels")?;
     let mut out = Vec::new();
     for item in items {
         let Value::Map(fields) = item else {
@@ -896,12 +898,7 @@ fn replica_list(value: &Value, file: &Path) -> Result<Vec<(String, i64)>, Error>
         path: file.to_path_buf(),
         message: message.to_string(),
     };
-    let Value::Seq(items) = value else {
-        return match value {
-            Value::Null => Ok(Vec::new()),
-            _ => Err(invalid("'replicas' must be a list")),
-        };
-    };
+    let items = list_items(value, file, "replicas")?;
     items
         .iter()
         .map(|item| {
@@ -926,12 +923,7 @@ fn image_list(value: &Value, file: &Path) -> Result<Vec<images::Image>, Error> {
         path: file.to_path_buf(),
         message,
     };
-    let Value::Seq(items) = value else {
-        return match value {
-            Value::Null => Ok(Vec::new()),
-            _ => Err(invalid("'images' must be a list".to_string())),
-        };
-    };
+    let items = list_items(value, file, "images")?;
     let mut out = Vec::new();
     for item in items {
         let Value::Map(fields) = item else {
