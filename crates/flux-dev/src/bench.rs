@@ -136,28 +136,12 @@ pub fn yaml(resources: usize) -> Result<(), String> {
     std::fs::write(&file, &text).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("kustomization.yaml"), "resources:\n- all.yaml\n")
         .map_err(|e| e.to_string())?;
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let me = me.to_string_lossy().into_owned();
-    let dir_s = dir.to_string_lossy().into_owned();
-    let kustomize = kustomize.to_string_lossy().into_owned();
-    let ours = measure(&me, &["kustomize", "build", &dir_s])?;
-    let theirs = measure(&kustomize, &["build", &dir_s])?;
-    // Same bytes?
-    let a = Command::new(&me)
-        .args(["kustomize", "build", &dir_s])
-        .output()
-        .map_err(|e| e.to_string())?
-        .stdout;
-    let b = Command::new(&kustomize)
-        .args(["build", &dir_s])
-        .output()
-        .map_err(|e| e.to_string())?
-        .stdout;
+    let (ours, theirs, identical) = compare_builds(&kustomize, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "yaml: {resources} resources, {} KiB; outputs identical: {}",
         text.len() / 1024,
-        a == b
+        identical
     );
     println!("| operation | flux-kustomize | kustomize build | ratio (kustomize / ours) |");
     println!("|---|---|---|---|");
@@ -171,6 +155,27 @@ pub fn yaml(resources: usize) -> Result<(), String> {
         theirs.peak_mib / ours.peak_mib
     );
     Ok(())
+}
+
+/// `kustomize build DIR` and `flux-dev kustomize build DIR`, each measured
+/// in its own process, then run again to compare their outputs.
+fn compare_builds(kustomize: &Path, dir: &Path) -> Result<(Measure, Measure, bool), String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let me = me.to_string_lossy().into_owned();
+    let kustomize = kustomize.to_string_lossy().into_owned();
+    let dir = dir.to_string_lossy().into_owned();
+    let ours = measure(&me, &["kustomize", "build", &dir])?;
+    let theirs = measure(&kustomize, &["build", &dir])?;
+    let output = |program: &str, args: &[&str]| -> Result<Vec<u8>, String> {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| o.stdout)
+            .map_err(|e| format!("running {program}: {e}"))
+    };
+    let identical =
+        output(&me, &["kustomize", "build", &dir])? == output(&kustomize, &["build", &dir])?;
+    Ok((ours, theirs, identical))
 }
 
 /// One generated resource (kinds in kustomize's legacy order so that the
@@ -238,27 +243,12 @@ pub fn overlays(count: usize) -> Result<(), String> {
         )?;
     }
     write("kustomization.yaml", &list)?;
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let me = me.to_string_lossy().into_owned();
-    let dir = root.to_string_lossy().into_owned();
-    let kustomize = kustomize.to_string_lossy().into_owned();
-    let ours = measure(&me, &["kustomize", "build", &dir])?;
-    let theirs = measure(&kustomize, &["build", &dir])?;
-    let a = Command::new(&me)
-        .args(["kustomize", "build", &dir])
-        .output()
-        .map_err(|e| e.to_string())?
-        .stdout;
-    let b = Command::new(&kustomize)
-        .args(["build", &dir])
-        .output()
-        .map_err(|e| e.to_string())?
-        .stdout;
+    let (ours, theirs, identical) = compare_builds(&kustomize, &root)?;
     let _ = std::fs::remove_dir_all(&root);
     println!(
         "overlays: {count} overlays over one base ({} resources); outputs identical: {}",
         count * 3,
-        a == b
+        identical
     );
     println!("| operation | flux-kustomize | kustomize build | ratio (kustomize / ours) |");
     println!("|---|---|---|---|");

@@ -622,6 +622,24 @@ fn list_items<'a>(value: &'a Value, file: &Path, field: &str) -> Result<&'a [Val
     }
 }
 
+/// The entries of each mapping of a kustomization list field.
+fn map_items<'a>(
+    value: &'a Value,
+    file: &Path,
+    field: &str,
+) -> Result<Vec<&'a [(String, Value)]>, Error> {
+    list_items(value, file, field)?
+        .iter()
+        .map(|item| match item {
+            Value::Map(fields) => Ok(fields.as_slice()),
+            _ => Err(Error::Invalid {
+                path: file.to_path_buf(),
+                message: format!("each '{field}' entry must be a mapping"),
+            }),
+        })
+        .collect()
+}
+
 /// One patch: its text and target.
 type PatchEntry = (String, Option<patch::Target>);
 
@@ -639,12 +657,8 @@ fn patch_entries(
         path: file.to_path_buf(),
         message,
     };
-    let items = list_items(value, file, "patches")?;
     let mut out = Vec::new();
-    for item in items {
-        let Value::Map(fields) = item else {
-            return Err(invalid("each patch must be a mapping".to_string()));
-        };
+    for fields in map_items(value, file, "patches")? {
         let (mut text, mut path, mut target) = (None, None, None);
         for (key, v) in fields {
             match key.as_str() {
@@ -850,12 +864,8 @@ fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
         path: file.to_path_buf(),
         message,
     };
-    let items = list_items(value, file, "labels")?;
     let mut out = Vec::new();
-    for item in items {
-        let Value::Map(fields) = item else {
-            return Err(invalid("each 'labels' entry must be a mapping".to_string()));
-        };
+    for fields in map_items(value, file, "labels")? {
         let (mut pairs, mut selectors, mut templates) = (Vec::new(), false, false);
         for (key, v) in fields {
             let flag = || match v {
@@ -923,12 +933,8 @@ fn image_list(value: &Value, file: &Path) -> Result<Vec<images::Image>, Error> {
         path: file.to_path_buf(),
         message,
     };
-    let items = list_items(value, file, "images")?;
     let mut out = Vec::new();
-    for item in items {
-        let Value::Map(fields) = item else {
-            return Err(invalid("each 'images' entry must be a mapping".to_string()));
-        };
+    for fields in map_items(value, file, "images")? {
         let mut image = images::Image::default();
         for (key, v) in fields {
             let text = match v {
