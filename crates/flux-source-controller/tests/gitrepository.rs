@@ -367,15 +367,10 @@ async fn ssh_with_known_hosts_and_a_semver_tag() {
     let tagged = remote.head().unwrap();
     let client = cp.client().unwrap();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
-    let secret: Secret = serde_json::from_value(json!({
+    create_secret(&secrets, json!({
         "metadata": {"name": "ssh-auth"},
         "stringData": {"identity": git.client_private_key().unwrap(), "known_hosts": git.known_hosts()}
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    })).await;
     let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
     let object: GitRepository = serde_json::from_value(json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -413,15 +408,10 @@ async fn ssh_with_known_hosts_and_a_semver_tag() {
         fields.next().unwrap(),
         fields.next().unwrap()
     );
-    let secret: Secret = serde_json::from_value(json!({
+    create_secret(&secrets, json!({
         "metadata": {"name": "ssh-wrong-host-key"},
         "stringData": {"identity": git.client_private_key().unwrap(), "known_hosts": wrong_known_hosts}
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    })).await;
     create(
         &repos,
         "impostor",
@@ -460,6 +450,14 @@ async fn ssh_with_known_hosts_and_a_semver_tag() {
         message.starts_with("failed to checkout and determine revision:"),
         "{message}"
     );
+}
+
+async fn create_secret(secrets: &Api<Secret>, secret: serde_json::Value) {
+    let secret: Secret = serde_json::from_value(secret).unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
 }
 
 async fn create(api: &Api<GitRepository>, name: &str, spec: serde_json::Value) {
@@ -522,15 +520,14 @@ async fn signature_verification() {
     remote.tag_signed("v1.0.0", "v1.0.0", &key).unwrap();
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "pgp-public-keys"},
-        "stringData": {"bot.asc": key.public_key()}
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    create_secret(
+        &secrets,
+        json!({
+            "metadata": {"name": "pgp-public-keys"},
+            "stringData": {"bot.asc": key.public_key()}
+        }),
+    )
+    .await;
     let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
     let verify = json!({"mode": "HEAD", "secretRef": {"name": "pgp-public-keys"}});
     create(
@@ -802,11 +799,7 @@ async fn https_private_ca_through_an_authenticating_proxy() {
         json!({"metadata": {"name": "corp-proxy"},
                "stringData": {"address": proxy.url(), "username": "proxyuser", "password": "proxypass"}}),
     ] {
-        let secret: Secret = serde_json::from_value(secret).unwrap();
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
+        create_secret(&secrets, secret).await;
     }
     let repos: Api<GitRepository> = Api::namespaced(client, ns.name());
     create(
@@ -828,14 +821,13 @@ async fn https_private_ca_through_an_authenticating_proxy() {
     );
 
     // A proxy Secret without an address: AuthenticationFailed, as upstream.
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "broken-proxy"}, "stringData": {"username": "x"}
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    create_secret(
+        &secrets,
+        json!({
+            "metadata": {"name": "broken-proxy"}, "stringData": {"username": "x"}
+        }),
+    )
+    .await;
     create(
         &repos,
         "broken",
