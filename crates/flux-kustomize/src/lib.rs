@@ -25,6 +25,8 @@ mod namespace;
 mod patch;
 mod replicas;
 mod resid;
+mod schema;
+mod smp;
 
 use std::path::{Path, PathBuf};
 
@@ -213,6 +215,11 @@ pub struct ResMap {
 }
 
 impl ResMap {
+    /// Rebuilds the id index after transformations that rename or remove.
+    fn reindex(&mut self) {
+        self.ids = self.resources.iter().map(|r| r.id.clone()).collect();
+    }
+
     fn append(&mut self, resource: Resource) -> Result<(), Error> {
         if !self.ids.insert(resource.id.clone()) {
             return Err(Error::IdConflict(resource.id.to_string()));
@@ -239,7 +246,24 @@ impl ResMap {
 /// Builds the kustomization in `dir`.
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMap, Error> {
     let mut stack = Vec::new();
-    build_dir(fs, &clean(dir), options, &mut stack, None)
+    let mut map = build_dir(fs, &clean(dir), options, &mut stack, None)?;
+    for resource in &mut map.resources {
+        drop_empty_annotations(&mut resource.value);
+    }
+    Ok(map)
+}
+
+/// kustomize rewrites every resource's annotations at the end of a build
+/// (removing its own bookkeeping ones), which drops an empty or null
+/// `metadata.annotations`.
+fn drop_empty_annotations(value: &mut Value) {
+    let Value::Map(entries) = value else { return };
+    let Some((_, Value::Map(metadata))) = entries.iter_mut().find(|(k, _)| k == "metadata") else {
+        return;
+    };
+    metadata.retain(|(k, v)| {
+        k != "annotations" || !matches!(v, Value::Null) && *v != Value::Map(Vec::new())
+    });
 }
 
 /// `sortOptions`: `order` (`legacy` or `fifo`) and, for legacy,
@@ -448,9 +472,10 @@ fn build_dir(
     }
     // kustomize's transformer order: patches, namespace, labels,
     // annotations, JSON 6902 patches, replicas, images.
-    for (patch, target) in &patch_list {
-        apply_patch(&mut map.resources, patch, target.as_ref(), &file)?;
+    for patch in &patch_list {
+        apply_patch(&mut map.resources, patch, &file)?;
     }
+    map.reindex();
     if let Some(ns) = target_namespace {
         let mut transformed = ResMap {
             sort: map.sort.clone(),
@@ -485,9 +510,10 @@ fn build_dir(
             annotations::apply(&mut resource.value, &common_annotations);
         }
     }
-    for (patch, target) in &json6902_list {
-        apply_patch(&mut map.resources, patch, target.as_ref(), &file)?;
+    for patch in &json6902_list {
+        apply_patch(&mut map.resources, patch, &file)?;
     }
+    map.reindex();
     for (name, count) in &replica_counts {
         replicas::apply(&mut map.resources, name, *count).map_err(|message| Error::Invalid {
             path: file.clone(),
@@ -640,8 +666,48 @@ fn map_items<'a>(
         .collect()
 }
 
-/// One patch: its text and target.
-type PatchEntry = (String, Option<patch::Target>);
+/// `options` of a `patches` entry.
+fn parse_patch_options(value: &Value) -> Result<PatchOptions, String> {
+    let mut options = PatchOptions::default();
+    let Value::Map(fields) = value else {
+        return match value {
+            Value::Null => Ok(options),
+            _ => Err("'options' must be a mapping".to_string()),
+        };
+    };
+    for (key, v) in fields {
+        let flag = match v {
+            Value::Bool(b) => *b,
+            Value::Null => false,
+            _ => return Err(format!("options: '{key}' must be a boolean")),
+        };
+        match key.as_str() {
+            "allowNameChange" => options.allow_name_change = flag,
+            "allowKindChange" => options.allow_kind_change = flag,
+            other => {
+                return Err(format!(
+                    "invalid Kustomization: json: unknown field \"{other}\""
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// `options` of a patch.
+#[derive(Clone, Copy, Debug, Default)]
+struct PatchOptions {
+    allow_name_change: bool,
+    allow_kind_change: bool,
+}
+
+/// One patch: its text, target and options.
+#[derive(Clone, Debug)]
+struct PatchEntry {
+    text: String,
+    target: Option<patch::Target>,
+    options: PatchOptions,
+}
 
 /// The `patches` (or legacy `patchesJson6902`) list: `patch` or `path`,
 /// `target`.
@@ -660,17 +726,13 @@ fn patch_entries(
     let mut out = Vec::new();
     for fields in map_items(value, file, "patches")? {
         let (mut text, mut path, mut target) = (None, None, None);
+        let mut patch_options = PatchOptions::default();
         for (key, v) in fields {
             match key.as_str() {
                 "patch" => text = v.as_str().map(|s| s.trim().to_string()),
                 "path" => path = v.as_str().map(str::to_string),
                 "target" => target = Some(patch::Target::parse(v).map_err(invalid)?),
-                "options" if !legacy => {
-                    return Err(Error::Unsupported {
-                        path: file.to_path_buf(),
-                        field: "patches.options".to_string(),
-                    });
-                }
+                "options" if !legacy => patch_options = parse_patch_options(v).map_err(invalid)?,
                 other => {
                     return Err(invalid(format!(
                         "invalid Kustomization: json: unknown field \"{other}\""
@@ -697,7 +759,11 @@ fn patch_entries(
             }
             (None, None) => return Err(invalid("must specify one of patch and path".to_string())),
         };
-        out.push((text, target));
+        out.push(PatchEntry {
+            text,
+            target,
+            options: patch_options,
+        });
     }
     Ok(out)
 }
@@ -727,7 +793,11 @@ fn strategic_merge_entries(
                     Some(Value::Map(_))
                 );
             if inline {
-                return Ok((entry, None));
+                return Ok(PatchEntry {
+                    text: entry,
+                    target: None,
+                    options: PatchOptions::default(),
+                });
             }
             let full = clean(&dir.join(&entry));
             if options.root_only && !full.starts_with(dir) {
@@ -736,28 +806,33 @@ fn strategic_merge_entries(
                     root: dir.to_path_buf(),
                 });
             }
-            Ok((read_text(fs, &full)?, None))
+            Ok(PatchEntry {
+                text: read_text(fs, &full)?,
+                target: None,
+                options: PatchOptions::default(),
+            })
         })
         .collect()
 }
 
 /// Applies one patch to the resources its target selects.
 fn apply_patch(
-    resources: &mut [Resource],
-    text: &str,
-    target: Option<&patch::Target>,
+    resources: &mut Vec<Resource>,
+    patch: &PatchEntry,
     file: &Path,
 ) -> Result<(), Error> {
     let invalid = |message: String| Error::Invalid {
         path: file.to_path_buf(),
         message,
     };
-    let Some(ops) = patch::parse_json6902(text) else {
-        return apply_merge_patch(resources, text, target, file);
+    let Some(ops) = patch::parse_json6902(&patch.text) else {
+        return apply_merge_patch(resources, patch, file);
     };
     let ops = ops.map_err(invalid)?;
-    let target =
-        target.ok_or_else(|| invalid("must specify a target for JSON patch".to_string()))?;
+    let target = patch
+        .target
+        .as_ref()
+        .ok_or_else(|| invalid("must specify a target for JSON patch".to_string()))?;
     for index in target.select(resources).map_err(invalid)? {
         let resource = &mut resources[index];
         patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
@@ -766,24 +841,21 @@ fn apply_patch(
     Ok(())
 }
 
-/// A strategic-merge patch (the simple kind, see
-/// [`patch::simple_merge_patches`]): to the resources its target selects,
-/// or without target to the resource its own kind and name identify.
+/// A strategic-merge patch: to the resources its target selects, or
+/// without target to the resource its own kind and name identify. A
+/// resource the patch deletes (`$patch: delete`) leaves the build.
 fn apply_merge_patch(
-    resources: &mut [Resource],
-    text: &str,
-    target: Option<&patch::Target>,
+    resources: &mut Vec<Resource>,
+    entry: &PatchEntry,
     file: &Path,
 ) -> Result<(), Error> {
     let invalid = |message: String| Error::Invalid {
         path: file.to_path_buf(),
         message,
     };
-    let patches = patch::simple_merge_patches(text).map_err(|what| Error::Unsupported {
-        path: file.to_path_buf(),
-        field: format!("patches (strategic merge with {what})"),
-    })?;
-    if let Some(target) = target {
+    let patches = patch::merge_patches(&entry.text).map_err(invalid)?;
+    let mut selected = Vec::new();
+    if let Some(target) = &entry.target {
         if patches.len() > 1 {
             return Err(invalid(
                 "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field".to_string(),
@@ -793,52 +865,85 @@ fn apply_merge_patch(
             return Ok(());
         };
         for index in target.select(resources).map_err(invalid)? {
-            let resource = &mut resources[index];
-            merge_keeping_identity(&mut resource.value, patch);
-            resource.id = ResId::of(&resource.value).map_err(invalid)?;
+            selected.push((index, patch));
         }
-        return Ok(());
+    } else {
+        for patch in &patches {
+            let id = ResId::of(patch).map_err(invalid)?;
+            let index = resources
+                .iter()
+                .position(|r| {
+                    r.id.group == id.group
+                        && r.id.version == id.version
+                        && r.id.kind == id.kind
+                        && r.id.name == id.name
+                        && (r.original_namespace == id.namespace || r.id.namespace == id.namespace)
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "no resource matches strategic merge patch \"{id}\""
+                    ))
+                })?;
+            selected.push((index, patch));
+        }
     }
-    for patch in &patches {
-        let id = ResId::of(patch).map_err(invalid)?;
-        let index = resources
-            .iter()
-            .position(|r| {
-                r.id.group == id.group
-                    && r.id.version == id.version
-                    && r.id.kind == id.kind
-                    && r.id.name == id.name
-                    && (r.original_namespace == id.namespace || r.id.namespace == id.namespace)
-            })
-            .ok_or_else(|| {
-                invalid(format!(
-                    "no resource matches strategic merge patch \"{id}\""
-                ))
-            })?;
+    let mut deleted = Vec::new();
+    for (index, patch) in selected {
         let resource = &mut resources[index];
-        merge_keeping_identity(&mut resource.value, patch);
-        resource.id = ResId::of(&resource.value).map_err(invalid)?;
+        match merge_keeping_identity(&resource.value, patch, entry.options).map_err(invalid)? {
+            Some(value) => {
+                resource.value = value;
+                resource.id = ResId::of(&resource.value).map_err(invalid)?;
+            }
+            None => deleted.push(index),
+        }
+    }
+    deleted.sort_unstable();
+    deleted.dedup();
+    for index in deleted.into_iter().rev() {
+        resources.remove(index);
     }
     Ok(())
 }
 
-/// Merges `patch` into `doc`, keeping the target's kind, apiVersion, name
-/// and namespace (a targeted patch names its own, which do not rename).
-fn merge_keeping_identity(doc: &mut Value, patch: &Value) {
-    let api_version = doc.get("apiVersion").cloned();
-    let kind = doc.get("kind").cloned();
+/// Merges `patch` into `doc`, keeping the target's kind, name and namespace
+/// unless the patch's options allow a change (a patch names its own
+/// target; that does not rename it).
+fn merge_keeping_identity(
+    doc: &Value,
+    patch: &Value,
+    options: PatchOptions,
+) -> Result<Option<Value>, String> {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = text(doc.get("kind"));
     let metadata = doc.get("metadata");
-    let name = metadata.and_then(|m| m.get("name")).cloned();
-    let namespace = metadata.and_then(|m| m.get("namespace")).cloned();
-    patch::merge(doc, patch);
-    set_or_remove(doc, "apiVersion", api_version);
-    set_or_remove(doc, "kind", kind);
-    if let Value::Map(entries) = doc
-        && let Some((_, metadata)) = entries.iter_mut().find(|(k, _)| k == "metadata")
-    {
-        set_or_remove(metadata, "name", name);
-        set_or_remove(metadata, "namespace", namespace);
+    let name = text(metadata.and_then(|m| m.get("name")));
+    let namespace = text(metadata.and_then(|m| m.get("namespace")));
+    let Some(mut merged) = smp::merge(doc, patch)? else {
+        return Ok(None);
+    };
+    if matches!(&merged, Value::Map(m) if m.is_empty()) {
+        return Ok(None);
     }
+    if !options.allow_kind_change {
+        set_or_remove(&mut merged, "kind", Some(Value::String(kind)));
+    }
+    if let Value::Map(entries) = &mut merged {
+        if !entries.iter().any(|(k, _)| k == "metadata") {
+            entries.push(("metadata".to_string(), Value::Map(Vec::new())));
+        }
+        if let Some((_, metadata)) = entries.iter_mut().find(|(k, _)| k == "metadata") {
+            if !matches!(metadata, Value::Map(_)) {
+                *metadata = Value::Map(Vec::new());
+            }
+            if !options.allow_name_change {
+                set_or_remove(metadata, "name", Some(Value::String(name)));
+            }
+            let namespace = (!namespace.is_empty()).then_some(Value::String(namespace));
+            set_or_remove(metadata, "namespace", namespace);
+        }
+    }
+    Ok(Some(merged))
 }
 
 fn set_or_remove(node: &mut Value, key: &str, value: Option<Value>) {
@@ -1062,20 +1167,6 @@ mod tests {
                 .resources
                 .len(),
             1
-        );
-
-        // Strategic-merge patches with lists need the merge-key tables:
-        // refused by name, never merged wrongly.
-        fs.add(
-            "/repo/app/kustomization.yaml",
-            "resources:\n- b.yaml\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n    data:\n      list: [1]\n",
-        );
-        let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
-        assert!(
-            err.to_string().ends_with(
-                "field 'patches (strategic merge with lists and $-directives)' is not supported yet"
-            ),
-            "{err}"
         );
 
         fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");

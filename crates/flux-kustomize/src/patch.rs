@@ -2,7 +2,7 @@
 //! selection as kustomize's `Select` does it (anchored regular expressions
 //! for group, version, kind, name and namespace — original or current —,
 //! label and annotation selectors), then the operations in order.
-//! Strategic-merge patches are not implemented yet and are refused.
+//! Strategic-merge patches are merged by [`crate::smp`].
 
 use flux_yaml::Value;
 
@@ -442,11 +442,8 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
     }
 }
 
-/// A strategic-merge patch this engine can apply: one without lists and
-/// without `$patch`-style directives, where strategic merge and JSON merge
-/// agree (mappings merged, `null` deletes). Anything else is refused until
-/// the merge-key tables are in.
-pub fn simple_merge_patches(text: &str) -> Result<Vec<Value>, String> {
+/// The documents of a strategic-merge patch (each a mapping).
+pub fn merge_patches(text: &str) -> Result<Vec<Value>, String> {
     let docs = flux_yaml::parse(text).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for doc in docs {
@@ -456,51 +453,7 @@ pub fn simple_merge_patches(text: &str) -> Result<Vec<Value>, String> {
         if !matches!(doc, Value::Map(_)) {
             return Err("a strategic-merge patch must be a mapping".to_string());
         }
-        if has_list_or_directive(&doc) {
-            return Err("lists and $-directives".to_string());
-        }
         out.push(doc);
     }
     Ok(out)
-}
-
-fn has_list_or_directive(value: &Value) -> bool {
-    match value {
-        Value::Seq(_) => true,
-        Value::Map(entries) => entries
-            .iter()
-            .any(|(k, v)| k.starts_with('$') || has_list_or_directive(v)),
-        _ => false,
-    }
-}
-
-/// JSON merge of `patch` into `doc`: mappings merge, `null` deletes, other
-/// values replace.
-pub fn merge(doc: &mut Value, patch: &Value) {
-    let Value::Map(patch_entries) = patch else {
-        *doc = patch.clone();
-        return;
-    };
-    if !matches!(doc, Value::Map(_)) {
-        *doc = Value::Map(Vec::new());
-    }
-    let Value::Map(entries) = doc else { return };
-    for (key, value) in patch_entries {
-        let position = entries.iter().position(|(k, _)| k == key);
-        match (value, position) {
-            (Value::Null, Some(i)) => {
-                entries.remove(i);
-            }
-            (Value::Null, None) => {}
-            (value, Some(i)) => merge(&mut entries[i].1, value),
-            (value, None) => {
-                let mut fresh = Value::Null;
-                merge(&mut fresh, value);
-                // An empty mapping is not created (as kustomize's merge).
-                if fresh != Value::Map(Vec::new()) {
-                    entries.push((key.clone(), fresh));
-                }
-            }
-        }
-    }
 }
