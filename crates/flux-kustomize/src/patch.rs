@@ -7,7 +7,6 @@
 use flux_yaml::Value;
 
 use crate::Resource;
-use crate::namespace::is_cluster_scoped;
 
 /// A patch target (`target:` of a patch).
 #[derive(Clone, Debug, Default)]
@@ -82,26 +81,14 @@ impl Target {
         let mut out = Vec::new();
         for (i, resource) in resources.iter().enumerate() {
             let id = &resource.id;
-            let api_version = if id.group.is_empty() {
-                id.version.clone()
-            } else {
-                format!("{}/{}", id.group, id.version)
-            };
-            let effective = |ns: &str| {
-                if is_cluster_scoped(&api_version, &id.kind) {
-                    "_non_namespaceable_".to_string()
-                } else if ns.is_empty() {
-                    "default".to_string()
-                } else {
-                    ns.to_string()
-                }
-            };
-            if !(matches(&namespace, &effective(&resource.original_namespace))
-                || matches(&namespace, &effective(&id.namespace)))
+            let org = resource.org_id();
+            // The original namespace and name count as well as the current.
+            if !(matches(&namespace, &org.effective_namespace())
+                || matches(&namespace, &id.effective_namespace()))
             {
                 continue;
             }
-            if !matches(&name, &id.name)
+            if !(matches(&name, &org.name) || matches(&name, &id.name))
                 || !matches(&group, &id.group)
                 || !matches(&version, &id.version)
                 || !matches(&kind, &id.kind)

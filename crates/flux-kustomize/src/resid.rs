@@ -28,7 +28,8 @@ impl ResId {
         };
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
         let api_version = text(object.get("apiVersion"));
-        let (group, version) = match api_version.rsplit_once('/') {
+        // Split at the first slash, as kustomize does.
+        let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), api_version),
         };
@@ -48,6 +49,44 @@ impl ResId {
             namespace: text(metadata.and_then(|m| m.get("namespace"))),
             name,
         })
+    }
+}
+
+impl ResId {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Whether kustomize knows the kind as cluster-scoped.
+    pub fn is_cluster_scoped(&self) -> bool {
+        crate::namespace::is_cluster_scoped(&self.api_version(), &self.kind)
+    }
+
+    /// kustomize's effective namespace: `_non_namespaceable_` for a
+    /// cluster-scoped kind, `default` for none.
+    pub fn effective_namespace(&self) -> String {
+        if self.is_cluster_scoped() {
+            "_non_namespaceable_".to_string()
+        } else if self.namespace.is_empty() {
+            "default".to_string()
+        } else {
+            self.namespace.clone()
+        }
+    }
+
+    /// kustomize's id equality: same group, version, kind and name, and
+    /// the same effective namespace.
+    pub fn equals(&self, other: &ResId) -> bool {
+        self.group == other.group
+            && self.version == other.version
+            && self.kind == other.kind
+            && self.name == other.name
+            && self.effective_namespace() == other.effective_namespace()
     }
 }
 

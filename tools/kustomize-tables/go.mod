@@ -1,10 +1,11 @@
-module flux-rs.invalid/tools/kyaml-schema
+module flux-rs.invalid/tools/kustomize-tables
 
 go 1.26.0
 
 require (
 	k8s.io/kube-openapi v0.0.0-20241212222426-2c72e554b1e7
 	sigs.k8s.io/kustomize/kyaml v0.21.1
+	sigs.k8s.io/yaml v1.5.0
 )
 
 require (
@@ -20,5 +21,4 @@ require (
 	go.yaml.in/yaml/v3 v3.0.3 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-	sigs.k8s.io/yaml v1.5.0 // indirect
 )

@@ -1,0 +1,480 @@
+//! `namePrefix`/`nameSuffix`, and the name-reference fix-up kustomize runs
+//! once at the end of a build: every field its built-in configuration
+//! lists as naming another object (a ConfigMap in a pod volume, a
+//! ServiceAccount in a RoleBinding subject, a Service in an Ingress
+//! backend…) is rewritten to the referred object's final name when that
+//! object was renamed (prefix, suffix, hash, patch) — choosing among
+//! candidates exactly as kustomize does (previous names, kind, roleRef
+//! kind, namespace, then matching prefixes and suffixes).
+//!
+//! The field configuration is kustomize's own table, generated into
+//! `fieldspecs.txt` by `tools/kustomize-tables`.
+
+use std::sync::OnceLock;
+
+use flux_yaml::Value;
+
+use crate::{ResId, Resource};
+
+/// The generated table.
+pub const TABLE: &str = include_str!("fieldspecs.txt");
+
+/// One field spec of the table: where (by group, version, kind) and the
+/// slash-separated path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    /// The table (`nameReference`, `commonLabels`…).
+    pub table: String,
+    /// Group (any when empty).
+    pub group: String,
+    /// Version (any when empty).
+    pub version: String,
+    /// Kind (any when empty).
+    pub kind: String,
+    /// Path.
+    pub path: String,
+    /// Create missing fields.
+    pub create: bool,
+    /// For `nameReference`: the referred group, version, kind.
+    pub target: Option<(String, String, String)>,
+}
+
+/// Every spec of the table.
+pub fn specs() -> &'static [Spec] {
+    static SPECS: OnceLock<Vec<Spec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        TABLE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let any = |s: &str| {
+                    if s == "-" {
+                        String::new()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                let (head, target) = match words.as_slice() {
+                    [t, g, v, k, p, c] => ([*t, g, v, k, p, c], None),
+                    [t, g, v, k, p, c, "<-", tg, tv, tk] => {
+                        ([*t, g, v, k, p, c], Some((any(tg), any(tv), any(tk))))
+                    }
+                    _ => return None,
+                };
+                Some(Spec {
+                    table: head[0].to_string(),
+                    group: any(head[1]),
+                    version: any(head[2]),
+                    kind: any(head[3]),
+                    path: head[4].to_string(),
+                    create: head[5] == "true",
+                    target,
+                })
+            })
+            .collect()
+    })
+}
+
+/// kustomize's GVK selection: empty selector fields match anything.
+fn selected(id: &ResId, group: &str, version: &str, kind: &str) -> bool {
+    (group.is_empty() || id.group == group)
+        && (version.is_empty() || id.version == version)
+        && (kind.is_empty() || id.kind == kind)
+}
+
+/// Kinds a prefix or suffix never applies to.
+fn skips_renaming(id: &ResId) -> bool {
+    id.kind == "CustomResourceDefinition"
+        || id.kind == "Namespace"
+        || (id.group == "apiregistration.k8s.io" && id.kind == "APIService")
+}
+
+/// Adds `prefix` and `suffix` to the names of `resources`.
+pub fn add_prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
+    for resource in resources {
+        if skips_renaming(&resource.org_id()) {
+            continue;
+        }
+        let mut name = resource.id.name.clone();
+        if !prefix.is_empty() {
+            resource.prefixes.push(prefix.to_string());
+            resource.store_previous_id();
+            name = format!("{prefix}{name}");
+            set_name(resource, &name);
+        }
+        if !suffix.is_empty() {
+            resource.suffixes.push(suffix.to_string());
+            resource.store_previous_id();
+            name = format!("{name}{suffix}");
+            set_name(resource, &name);
+        }
+    }
+}
+
+fn set_name(resource: &mut Resource, name: &str) {
+    if let Value::Map(object) = &mut resource.value {
+        if !object.iter().any(|(k, _)| k == "metadata") {
+            object.push(("metadata".to_string(), Value::Map(Vec::new())));
+        }
+        if let Some((_, Value::Map(metadata))) = object.iter_mut().find(|(k, _)| k == "metadata") {
+            match metadata.iter_mut().find(|(k, _)| k == "name") {
+                Some(slot) => slot.1 = Value::String(name.to_string()),
+                None => metadata.push(("name".to_string(), Value::String(name.to_string()))),
+            }
+        }
+    }
+    resource.id.name = name.to_string();
+}
+
+/// The referrer's view used while choosing a referral.
+struct Referrer {
+    id: ResId,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    role_ref: Option<(String, String)>,
+}
+
+/// A candidate: its previous ids, current id, prefixes, suffixes.
+struct Candidate {
+    previous: Vec<ResId>,
+    id: ResId,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    name: String,
+    namespace: String,
+}
+
+/// Rewrites every name reference to a renamed object.
+pub fn fix_references(resources: &mut [Resource]) -> Result<(), String> {
+    let candidates: Vec<Candidate> = resources
+        .iter()
+        .map(|r| Candidate {
+            previous: r.previous_ids(),
+            id: r.id.clone(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+            name: r.id.name.clone(),
+            namespace: r.id.namespace.clone(),
+        })
+        .collect();
+    let name_specs: Vec<&Spec> = specs()
+        .iter()
+        .filter(|s| s.table == "nameReference")
+        .collect();
+    for resource in resources.iter_mut() {
+        let org = resource.org_id();
+        let applicable: Vec<&&Spec> = name_specs
+            .iter()
+            .filter(|s| selected(&org, &s.group, &s.version, &s.kind))
+            .collect();
+        if applicable.is_empty() {
+            continue;
+        }
+        let referrer = Referrer {
+            id: resource.id.clone(),
+            prefixes: resource.prefixes.clone(),
+            suffixes: resource.suffixes.clone(),
+            role_ref: role_ref(&resource.value),
+        };
+        let subset = referable_by(&referrer.id, &resource.value, &candidates)?;
+        for spec in applicable {
+            let Some(target) = &spec.target else { continue };
+            let parts: Vec<&str> = spec.path.split('/').collect();
+            let mut outcome = Ok(());
+            let walked = visit(&mut resource.value, &parts, &mut |node| {
+                if outcome.is_err() {
+                    return;
+                }
+                outcome = set_reference(node, &referrer, spec, target, &subset, &candidates);
+            });
+            walked.and(outcome).map_err(|e| {
+                format!(
+                    "updating name reference in '{}' field of '{}': {e}",
+                    spec.path, referrer.id
+                )
+            })?;
+        }
+        resource.id = ResId::of(&resource.value)?;
+    }
+    Ok(())
+}
+
+/// Walks `parts` (sequences are entered element by element) and calls
+/// `apply` on what is there; a scalar in the way is an error.
+fn visit(
+    node: &mut Value,
+    parts: &[&str],
+    apply: &mut dyn FnMut(&mut Value),
+) -> Result<(), String> {
+    let Some((first, rest)) = parts.split_first() else {
+        apply(node);
+        return Ok(());
+    };
+    match node {
+        Value::Null => Ok(()),
+        Value::Seq(items) => {
+            for item in items {
+                visit(item, parts, apply)?;
+            }
+            Ok(())
+        }
+        Value::Map(entries) => {
+            let name = first.trim_end_matches("[]");
+            match entries.iter_mut().find(|(k, _)| k == name) {
+                Some((_, child)) => visit(child, rest, apply),
+                None => Ok(()),
+            }
+        }
+        _ => Err("expected sequence or mapping node".to_string()),
+    }
+}
+
+fn role_ref(object: &Value) -> Option<(String, String)> {
+    let role_ref = object.get("roleRef")?;
+    let group = role_ref.get("apiGroup")?.as_str()?.to_string();
+    let kind = role_ref.get("kind")?.as_str()?.to_string();
+    Some((group, kind))
+}
+
+/// kustomize's `SubsetThatCouldBeReferencedByResource`.
+fn referable_by(
+    referrer: &ResId,
+    object: &Value,
+    candidates: &[Candidate],
+) -> Result<Vec<usize>, String> {
+    if referrer.is_cluster_scoped() {
+        return Ok((0..candidates.len()).collect());
+    }
+    let mut binding_namespaces = Vec::new();
+    if referrer.kind == "RoleBinding"
+        && let Some(Value::Seq(subjects)) = object.get("subjects")
+    {
+        for subject in subjects {
+            if let (Some(ns), Some(kind)) = (subject.get("namespace"), subject.get("kind"))
+                && kind.as_str() == Some("ServiceAccount")
+            {
+                match ns {
+                    Value::String(ns) => binding_namespaces.push(ns.clone()),
+                    _ => {
+                        return Err(format!(
+                            "Invalid Input: namespace is blank for resource \"{referrer}\""
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            c.id.is_cluster_scoped()
+                || c.id.effective_namespace() == referrer.effective_namespace()
+                || binding_namespaces.contains(&c.namespace)
+        })
+        .map(|(i, _)| i)
+        .collect())
+}
+
+fn set_reference(
+    node: &mut Value,
+    referrer: &Referrer,
+    spec: &Spec,
+    target: &(String, String, String),
+    subset: &[usize],
+    candidates: &[Candidate],
+) -> Result<(), String> {
+    match node {
+        Value::Null => Ok(()),
+        Value::Map(_) => set_mapping(node, referrer, spec, target, subset, candidates),
+        Value::Seq(items) => {
+            for item in items {
+                match item {
+                    Value::Null => {}
+                    Value::Map(_) => {
+                        set_mapping(item, referrer, spec, target, subset, candidates)?;
+                    }
+                    Value::Seq(_) => {
+                        return Err(
+                            "a name reference must be either a string or a map of string"
+                                .to_string(),
+                        );
+                    }
+                    _ => set_scalar(item, referrer, spec, target, subset, candidates)?,
+                }
+            }
+            Ok(())
+        }
+        _ => set_scalar(node, referrer, spec, target, subset, candidates),
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Uint(u) => u.to_string(),
+        Value::Float(f) => f.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn set_scalar(
+    node: &mut Value,
+    referrer: &Referrer,
+    spec: &Spec,
+    target: &(String, String, String),
+    subset: &[usize],
+    candidates: &[Candidate],
+) -> Result<(), String> {
+    let old = scalar_text(node);
+    let pool: Vec<&Candidate> = subset.iter().map(|&i| &candidates[i]).collect();
+    let Some(referral) = select(&old, pool, referrer, spec, target, false)? else {
+        return Ok(());
+    };
+    if referral.name != old {
+        *node = Value::String(referral.name.clone());
+    }
+    Ok(())
+}
+
+fn set_mapping(
+    node: &mut Value,
+    referrer: &Referrer,
+    spec: &Spec,
+    target: &(String, String, String),
+    subset: &[usize],
+    candidates: &[Candidate],
+) -> Result<(), String> {
+    let Some(old) = node.get("name").map(scalar_text) else {
+        return Err("path config error; no 'name' field in node".to_string());
+    };
+    // Candidates in the namespace the reference names (original, then
+    // current namespaces).
+    let pool: Vec<&Candidate> = match node.get("namespace") {
+        None => subset.iter().map(|&i| &candidates[i]).collect(),
+        Some(ns) => {
+            let ns = scalar_text(ns);
+            let in_namespace = |original: bool| -> Vec<&Candidate> {
+                subset
+                    .iter()
+                    .map(|&i| &candidates[i])
+                    .filter(|c| !c.id.is_cluster_scoped())
+                    .filter(|c| {
+                        let id = if original {
+                            c.previous.first().unwrap_or(&c.id)
+                        } else {
+                            &c.id
+                        };
+                        id.effective_namespace() == ns
+                    })
+                    .collect()
+            };
+            let by_original = in_namespace(true);
+            if by_original.is_empty() {
+                in_namespace(false)
+            } else {
+                by_original
+            }
+        }
+    };
+    let Some(referral) = select(&old, pool, referrer, spec, target, true)? else {
+        return Ok(());
+    };
+    if referral.name == old && referral.namespace.is_empty() {
+        return Ok(());
+    }
+    set_field(node, "name", &referral.name);
+    if !referral.namespace.is_empty() {
+        set_field(node, "namespace", &referral.namespace);
+    }
+    Ok(())
+}
+
+fn set_field(node: &mut Value, key: &str, value: &str) {
+    if let Value::Map(entries) = node {
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = Value::String(value.to_string()),
+            None => entries.push((key.to_string(), Value::String(value.to_string()))),
+        }
+    }
+}
+
+/// kustomize's `selectReferral`.
+fn select<'a>(
+    old: &str,
+    pool: Vec<&'a Candidate>,
+    referrer: &Referrer,
+    spec: &Spec,
+    target: &(String, String, String),
+    with_namespace: bool,
+) -> Result<Option<&'a Candidate>, String> {
+    let (tg, tv, tk) = target;
+    let mut pool: Vec<&Candidate> = pool
+        .into_iter()
+        .filter(|c| c.previous.iter().any(|p| p.name == old))
+        .filter(|c| c.previous.iter().any(|p| selected(p, tg, tv, tk)))
+        .collect();
+    if spec.path.ends_with("roleRef/name")
+        && let Some((group, kind)) = &referrer.role_ref
+    {
+        pool.retain(|c| c.previous.iter().any(|p| selected(p, group, "", kind)));
+    }
+    if !referrer.id.is_cluster_scoped() {
+        pool.retain(|c| {
+            c.id.is_cluster_scoped()
+                || c.id.kind == "ServiceAccount"
+                || c.id.effective_namespace() == referrer.id.effective_namespace()
+        });
+    }
+    if pool.len() == 1 {
+        return Ok(pool.first().copied());
+    }
+    pool.retain(|c| affixes_match(c, referrer, true));
+    if pool.len() > 1 {
+        pool.retain(|c| affixes_match(c, referrer, false));
+    }
+    match pool.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        [first, rest @ ..] => {
+            let identical = rest.iter().all(|c| {
+                c.name == first.name && (!with_namespace || c.namespace == first.namespace)
+            });
+            if identical {
+                return Ok(Some(*first));
+            }
+            Err(format!(
+                "found multiple possible referrals: {}",
+                pool.iter()
+                    .map(|c| c.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+}
+
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long[long.len() - short.len()..] == *short
+}
+
+fn affixes_match(c: &Candidate, referrer: &Referrer, allow_empty: bool) -> bool {
+    if allow_empty {
+        let prefixes = c.prefixes.is_empty()
+            || referrer.prefixes.is_empty()
+            || same_ending(&c.prefixes, &referrer.prefixes);
+        let suffixes = c.suffixes.is_empty()
+            || referrer.suffixes.is_empty()
+            || same_ending(&c.suffixes, &referrer.suffixes);
+        prefixes && suffixes
+    } else {
+        same_ending(&c.prefixes, &referrer.prefixes) && same_ending(&c.suffixes, &referrer.suffixes)
+    }
+}
