@@ -587,6 +587,54 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
+/// `encoding/json`'s output of `value`: compact, or indented by two spaces
+/// (`MarshalIndent`).
+pub fn go_json_text(value: &Value, pretty: bool) -> String {
+    if !pretty {
+        return go_json(value);
+    }
+    let mut out = String::new();
+    indent_json(value, 0, &mut out);
+    out
+}
+
+fn indent_json(value: &Value, depth: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    match value {
+        Value::Seq(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                indent_json(item, depth + 1, out);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(depth));
+            out.push(']');
+        }
+        Value::Map(entries) if !entries.is_empty() => {
+            let mut sorted: Vec<&(String, Value)> = entries.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push_str("{\n");
+            for (i, (k, v)) in sorted.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                out.push_str(&go_json_string(k));
+                out.push_str(": ");
+                indent_json(v, depth + 1, out);
+                if i + 1 < sorted.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(depth));
+            out.push('}');
+        }
+        other => out.push_str(&go_json(other)),
+    }
+}
+
 /// `encoding/json`'s compact output: keys sorted, HTML characters escaped.
 fn go_json(value: &Value) -> String {
     match value {

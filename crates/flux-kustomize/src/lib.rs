@@ -25,6 +25,7 @@ mod labels;
 mod nameref;
 mod namespace;
 mod patch;
+mod replacements;
 mod replicas;
 mod resid;
 mod schema;
@@ -43,7 +44,6 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 /// Fields of a kustomization this engine does not implement yet.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
-    "replacements",
     "vars",
     "crds",
     "helmGlobals",
@@ -351,6 +351,21 @@ fn drop_empty_annotations(value: &mut Value) {
     metadata.retain(|(k, v)| {
         k != "annotations" || !matches!(v, Value::Null) && *v != Value::Map(Vec::new())
     });
+    // ...and writes every annotation value back as a string.
+    if let Some((_, Value::Map(annotations))) =
+        metadata.iter_mut().find(|(k, _)| k == "annotations")
+    {
+        for (_, v) in annotations.iter_mut() {
+            let text = match v {
+                Value::Bool(b) => b.to_string(),
+                Value::Int(i) => i.to_string(),
+                Value::Uint(u) => u.to_string(),
+                Value::Float(f) => f.to_string(),
+                _ => continue,
+            };
+            *v = Value::String(text);
+        }
+    }
 }
 
 /// `sortOptions`: `order` (`legacy` or `fifo`) and, for legacy,
@@ -464,6 +479,7 @@ fn build_dir(
     let mut generator_args: Vec<generators::GeneratorArgs> = Vec::new();
     let mut secret_args: Vec<generators::GeneratorArgs> = Vec::new();
     let mut generator_options: Option<generators::GeneratorOptions> = None;
+    let mut replacement_list: Vec<replacements::Replacement> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -480,6 +496,9 @@ fn build_dir(
             "patches" => patch_list = patch_entries(fs, value, dir, &file, options, false)?,
             "patchesStrategicMerge" => {
                 legacy_patch_list = strategic_merge_entries(fs, value, dir, &file, options)?;
+            }
+            "replacements" => {
+                replacement_list = replacement_entries(fs, value, dir, &file, options)?;
             }
             "namePrefix" => name_prefix = optional_string(value, &file, field)?,
             "nameSuffix" => name_suffix = optional_string(value, &file, field)?,
@@ -653,6 +672,15 @@ fn build_dir(
         for resource in &mut map.resources {
             images::apply(&mut resource.value, &image_edits);
         }
+    }
+    if !replacement_list.is_empty() {
+        replacements::apply(&mut map.resources, &replacement_list).map_err(|message| {
+            Error::Invalid {
+                path: file.clone(),
+                message,
+            }
+        })?;
+        map.reindex();
     }
     Ok(map)
 }
@@ -928,6 +956,43 @@ fn patch_entries(
             target,
             options: patch_options,
         });
+    }
+    Ok(out)
+}
+
+/// The `replacements` list: inline replacements, or `path`s of files
+/// holding one or a list.
+fn replacement_entries(
+    fs: &dyn FileSystem,
+    value: &Value,
+    dir: &Path,
+    file: &Path,
+    options: &Options,
+) -> Result<Vec<replacements::Replacement>, Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let mut out = Vec::new();
+    for item in list_items(value, file, "replacements")? {
+        let path = item.get("path").and_then(Value::as_str).unwrap_or_default();
+        if path.is_empty() {
+            out.push(replacements::Replacement::parse(item, true).map_err(invalid)?);
+            continue;
+        }
+        if item.get("source").is_some() || item.get("targets").is_some() {
+            return Err(invalid(
+                "cannot specify both path and inline replacement".to_string(),
+            ));
+        }
+        let full = resolve_local(dir, path, options)?;
+        let text = read_text(fs, &full)?;
+        out.extend(
+            replacements::parse_file(&text).map_err(|message| Error::Invalid {
+                path: full.clone(),
+                message,
+            })?,
+        );
     }
     Ok(out)
 }
@@ -1332,12 +1397,12 @@ mod tests {
             1
         );
 
-        fs.add("/repo/app/kustomization.yaml", "replacements: []\n");
+        fs.add("/repo/app/kustomization.yaml", "openapi: {}\n");
         let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         assert!(
             err.to_string()
-                .ends_with("field 'replacements' is not supported yet")
+                .ends_with("field 'openapi' is not supported yet")
         );
     }
 
@@ -1377,12 +1442,12 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named() {
         let mut fs = MemFs::default();
-        fs.add("/repo/app/kustomization.yaml", "replacements: []\n");
+        fs.add("/repo/app/kustomization.yaml", "openapi: {}\n");
         let err = build(&fs, Path::new("/repo/app"), &Options::default()).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err}");
         assert!(
             err.to_string()
-                .ends_with("field 'replacements' is not supported yet")
+                .ends_with("field 'openapi' is not supported yet")
         );
     }
 }

@@ -6,7 +6,7 @@
 
 use flux_yaml::Value;
 
-use crate::Resource;
+use crate::{ResId, Resource};
 
 /// A patch target (`target:` of a patch).
 #[derive(Clone, Debug, Default)]
@@ -58,8 +58,8 @@ impl Target {
         Ok(t)
     }
 
-    /// The indexes of the resources the target selects.
-    pub fn select(&self, resources: &[Resource]) -> Result<Vec<usize>, String> {
+    /// The target with its regular expressions and selectors compiled.
+    pub fn compile(&self) -> Result<Compiled, String> {
         let re = |p: &str| -> Result<Option<regex::Regex>, String> {
             if p.is_empty() {
                 return Ok(None);
@@ -68,42 +68,79 @@ impl Target {
                 .map(Some)
                 .map_err(|e| format!("invalid target regular expression '{p}': {e}"))
         };
-        let (group, version, kind, name, namespace) = (
-            re(&self.group)?,
-            re(&self.version)?,
-            re(&self.kind)?,
-            re(&self.name)?,
-            re(&self.namespace)?,
-        );
-        let labels = Selector::parse(&self.label_selector)?;
-        let annotations = Selector::parse(&self.annotation_selector)?;
+        Ok(Compiled {
+            group: re(&self.group)?,
+            version: re(&self.version)?,
+            kind: re(&self.kind)?,
+            name: re(&self.name)?,
+            namespace: re(&self.namespace)?,
+            labels: Selector::parse(&self.label_selector)?,
+            annotations: Selector::parse(&self.annotation_selector)?,
+        })
+    }
+
+    /// The indexes of the resources the target selects (kustomize's
+    /// `Select`: original or current name and effective namespace).
+    pub fn select(&self, resources: &[Resource]) -> Result<Vec<usize>, String> {
+        let compiled = self.compile()?;
         let matches = |r: &Option<regex::Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
         let mut out = Vec::new();
         for (i, resource) in resources.iter().enumerate() {
             let id = &resource.id;
             let org = resource.org_id();
-            // The original namespace and name count as well as the current.
-            if !(matches(&namespace, &org.effective_namespace())
-                || matches(&namespace, &id.effective_namespace()))
+            if !(matches(&compiled.namespace, &org.effective_namespace())
+                || matches(&compiled.namespace, &id.effective_namespace()))
             {
                 continue;
             }
-            if !(matches(&name, &org.name) || matches(&name, &id.name))
-                || !matches(&group, &id.group)
-                || !matches(&version, &id.version)
-                || !matches(&kind, &id.kind)
-            {
+            if !(matches(&compiled.name, &org.name) || matches(&compiled.name, &id.name)) {
                 continue;
             }
-            let metadata = resource.value.get("metadata");
-            if !labels.matches(string_map(metadata.and_then(|m| m.get("labels"))))
-                || !annotations.matches(string_map(metadata.and_then(|m| m.get("annotations"))))
-            {
+            if !compiled.matches_gvk(id) || !compiled.matches_metadata(&resource.value) {
                 continue;
             }
             out.push(i);
         }
         Ok(out)
+    }
+}
+
+/// A compiled [`Target`].
+#[derive(Debug)]
+pub struct Compiled {
+    group: Option<regex::Regex>,
+    version: Option<regex::Regex>,
+    kind: Option<regex::Regex>,
+    name: Option<regex::Regex>,
+    namespace: Option<regex::Regex>,
+    labels: Selector,
+    annotations: Selector,
+}
+
+impl Compiled {
+    fn matches_gvk(&self, id: &ResId) -> bool {
+        let matches = |r: &Option<regex::Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
+        matches(&self.group, &id.group)
+            && matches(&self.version, &id.version)
+            && matches(&self.kind, &id.kind)
+    }
+
+    /// Group, version, kind, name and namespace (as written) match.
+    pub fn matches_id(&self, id: &ResId) -> bool {
+        let matches = |r: &Option<regex::Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
+        self.matches_gvk(id)
+            && matches(&self.name, &id.name)
+            && matches(&self.namespace, &id.namespace)
+    }
+
+    /// The label and annotation selectors match the object.
+    pub fn matches_metadata(&self, value: &Value) -> bool {
+        let metadata = value.get("metadata");
+        self.labels
+            .matches(string_map(metadata.and_then(|m| m.get("labels"))))
+            && self
+                .annotations
+                .matches(string_map(metadata.and_then(|m| m.get("annotations"))))
     }
 }
 
