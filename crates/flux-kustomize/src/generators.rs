@@ -444,6 +444,7 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
             new.previous.clone_from(&old.previous);
             new.prefixes.clone_from(&old.prefixes);
             new.suffixes.clone_from(&old.suffixes);
+            new.ref_vars.clone_from(&old.ref_vars);
             new.id = ResId::of(&new.value).map_err(Error::Generator)?;
             resources[*index] = new;
             Ok(())

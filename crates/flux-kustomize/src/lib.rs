@@ -30,6 +30,7 @@ mod replicas;
 mod resid;
 mod schema;
 mod smp;
+mod vars;
 
 use std::path::{Path, PathBuf};
 
@@ -44,7 +45,6 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 /// Fields of a kustomization this engine does not implement yet.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
-    "vars",
     "crds",
     "helmGlobals",
     "helmCharts",
@@ -190,6 +190,8 @@ pub struct Resource {
     /// Made by a generator: how it combines with others, and whether its
     /// name gets the content hash.
     pub generated: Option<generators::Generated>,
+    /// Names of the `vars` whose value this object holds.
+    pub ref_vars: Vec<String>,
 }
 
 /// An id a resource had before a rename.
@@ -214,6 +216,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             generated: None,
+            ref_vars: Vec::new(),
         }
     }
 
@@ -278,6 +281,7 @@ pub struct ResMap {
     /// The output order.
     pub sort: SortOrder,
     ids: std::collections::HashSet<ResId>,
+    vars: Vec<vars::Var>,
 }
 
 impl ResMap {
@@ -318,6 +322,10 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
     // a renamed object, then local-only objects leave.
     generators::add_hashes(&mut map.resources)?;
     nameref::fix_references(&mut map.resources).map_err(|message| Error::Invalid {
+        path: root.clone(),
+        message,
+    })?;
+    vars::resolve(&mut map.resources, &map.vars).map_err(|message| Error::Invalid {
         path: root.clone(),
         message,
     })?;
@@ -480,6 +488,7 @@ fn build_dir(
     let mut secret_args: Vec<generators::GeneratorArgs> = Vec::new();
     let mut generator_options: Option<generators::GeneratorOptions> = None;
     let mut replacement_list: Vec<replacements::Replacement> = Vec::new();
+    let mut var_list: Vec<vars::Var> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -496,6 +505,16 @@ fn build_dir(
             "patches" => patch_list = patch_entries(fs, value, dir, &file, options, false)?,
             "patchesStrategicMerge" => {
                 legacy_patch_list = strategic_merge_entries(fs, value, dir, &file, options)?;
+            }
+            "vars" => {
+                var_list = list_items(value, &file, field)?
+                    .iter()
+                    .map(vars::Var::parse)
+                    .collect::<Result<_, String>>()
+                    .map_err(|message| Error::Invalid {
+                        path: file.clone(),
+                        message,
+                    })?;
             }
             "replacements" => {
                 replacement_list = replacement_entries(fs, value, dir, &file, options)?;
@@ -580,8 +599,15 @@ fn build_dir(
         }
         let path = clean(&dir.join(&entry));
         if fs.is_dir(&path) {
-            for resource in build_dir(fs, &path, options, stack, None)?.resources {
+            let child = build_dir(fs, &path, options, stack, None)?;
+            for resource in child.resources {
                 map.append(resource)?;
+            }
+            for var in child.vars {
+                vars::add(&mut map.vars, var).map_err(|message| Error::Invalid {
+                    path: file.clone(),
+                    message,
+                })?;
             }
         } else {
             if options.root_only && !path.starts_with(dir) {
@@ -622,6 +648,7 @@ fn build_dir(
     if let Some(ns) = target_namespace {
         let mut transformed = ResMap {
             sort: map.sort.clone(),
+            vars: std::mem::take(&mut map.vars),
             ..ResMap::default()
         };
         for mut resource in map.resources {
@@ -682,6 +709,12 @@ fn build_dir(
         })?;
         map.reindex();
     }
+    vars::merge(&mut map.resources, &mut map.vars, &var_list).map_err(|message| {
+        Error::Invalid {
+            path: file.clone(),
+            message,
+        }
+    })?;
     Ok(map)
 }
 
