@@ -22,29 +22,11 @@ pub struct Image {
     pub tag_suffix: String,
 }
 
-const FIELD_SPECS: &[FieldSpec] = &[
-    spec("spec/containers[]/image"),
-    spec("spec/initContainers[]/image"),
-    spec("spec/volumes[]/image/reference"),
-    spec("spec/template/spec/containers[]/image"),
-    spec("spec/template/spec/initContainers[]/image"),
-    spec("spec/template/spec/volumes[]/image/reference"),
-];
-
-/// kustomize declares these with `create: true`, but an image that is not
-/// there never matches: nothing is ever created.
-const fn spec(path: &'static str) -> FieldSpec {
-    FieldSpec {
-        group: None,
-        version: None,
-        kind: None,
-        path,
-        create: false,
-    }
-}
-
-/// Applies `images` to `object`.
-pub fn apply(object: &mut Value, images: &[Image]) {
+/// Applies `images` to `object` (at the `images` field specs given).
+/// kustomize declares its specs with `create: true`, but an image that is
+/// not there never matches: nothing is ever created.
+pub fn apply(object: &mut Value, images: &[Image], specs: &[FieldSpec]) {
+    let (group, version, kind) = crate::fieldspec::gvk(object);
     if object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
         return;
     }
@@ -53,8 +35,12 @@ pub fn apply(object: &mut Value, images: &[Image]) {
             continue;
         };
         legacy_walk(object, &mut |node| update(node, image, &matcher));
-        for spec in FIELD_SPECS {
-            visit(object, spec, &mut |node| update(node, image, &matcher));
+        for spec in specs.iter().filter(|s| s.matches(&group, &version, &kind)) {
+            let spec = FieldSpec {
+                create: false,
+                ..spec.clone()
+            };
+            visit(object, &spec, &mut |node| update(node, image, &matcher));
         }
     }
 }

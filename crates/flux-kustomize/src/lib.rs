@@ -45,11 +45,9 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 /// Fields of a kustomization this engine does not implement yet.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "openapi",
-    "crds",
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "configurations",
     "generators",
     "transformers",
     "validators",
@@ -282,6 +280,7 @@ pub struct ResMap {
     pub sort: SortOrder,
     ids: std::collections::HashSet<ResId>,
     vars: Vec<vars::Var>,
+    config: fieldspec::Config,
 }
 
 impl ResMap {
@@ -321,13 +320,15 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
     // Done once, at the end: hash suffixes, then every name reference to
     // a renamed object, then local-only objects leave.
     generators::add_hashes(&mut map.resources)?;
-    nameref::fix_references(&mut map.resources).map_err(|message| Error::Invalid {
+    nameref::fix_references(&mut map.resources, &map.config).map_err(|message| Error::Invalid {
         path: root.clone(),
         message,
     })?;
-    vars::resolve(&mut map.resources, &map.vars).map_err(|message| Error::Invalid {
-        path: root.clone(),
-        message,
+    vars::resolve(&mut map.resources, &map.vars, &map.config).map_err(|message| {
+        Error::Invalid {
+            path: root.clone(),
+            message,
+        }
     })?;
     map.resources.retain(|r| !is_local_config(&r.value));
     map.reindex();
@@ -489,6 +490,8 @@ fn build_dir(
     let mut generator_options: Option<generators::GeneratorOptions> = None;
     let mut replacement_list: Vec<replacements::Replacement> = Vec::new();
     let mut var_list: Vec<vars::Var> = Vec::new();
+    let mut configuration_files: Vec<String> = Vec::new();
+    let mut crd_files: Vec<String> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -506,6 +509,8 @@ fn build_dir(
             "patchesStrategicMerge" => {
                 legacy_patch_list = strategic_merge_entries(fs, value, dir, &file, options)?;
             }
+            "configurations" => configuration_files = string_list(value, &file, field)?,
+            "crds" => crd_files = string_list(value, &file, field)?,
             "vars" => {
                 var_list = list_items(value, &file, field)?
                     .iter()
@@ -603,6 +608,12 @@ fn build_dir(
             for resource in child.resources {
                 map.append(resource)?;
             }
+            map.config
+                .merge(&child.config)
+                .map_err(|message| Error::Invalid {
+                    path: file.clone(),
+                    message,
+                })?;
             for var in child.vars {
                 vars::add(&mut map.vars, var).map_err(|message| Error::Invalid {
                     path: file.clone(),
@@ -619,6 +630,26 @@ fn build_dir(
             for resource in load_file(fs, &path)? {
                 map.append(resource)?;
             }
+        }
+    }
+    // This level's field-spec additions join those of its resources.
+    for (paths, crds) in [(&configuration_files, false), (&crd_files, true)] {
+        for entry in paths {
+            let path = resolve_local(dir, entry, options)?;
+            let text = read_text(fs, &path)?;
+            let parsed = if crds {
+                fieldspec::parse_crd_definitions(&text)
+            } else {
+                fieldspec::parse_configuration(&text)
+            };
+            let specs = parsed.map_err(|message| Error::Invalid {
+                path: path.clone(),
+                message,
+            })?;
+            map.config.add(specs).map_err(|message| Error::Invalid {
+                path: path.clone(),
+                message,
+            })?;
         }
     }
     // Generators add to (or merge into) what the resources gave.
@@ -649,6 +680,7 @@ fn build_dir(
         let mut transformed = ResMap {
             sort: map.sort.clone(),
             vars: std::mem::take(&mut map.vars),
+            config: std::mem::take(&mut map.config),
             ..ResMap::default()
         };
         for mut resource in map.resources {
@@ -666,23 +698,25 @@ fn build_dir(
         nameref::add_prefix_suffix(&mut map.resources, &name_prefix, &name_suffix);
         map.reindex();
     }
-    for (pairs, scope) in &label_sets {
+    for set in &label_sets {
+        let specs = set.specs(&map.config).map_err(|message| Error::Invalid {
+            path: file.clone(),
+            message,
+        })?;
         for resource in &mut map.resources {
-            labels::apply(&mut resource.value, pairs, *scope);
+            labels::apply(&mut resource.value, &set.pairs, &specs);
         }
     }
     if !common_labels.is_empty() {
+        let specs = map.config.table("commonLabels");
         for resource in &mut map.resources {
-            labels::apply(
-                &mut resource.value,
-                &common_labels,
-                labels::Scope::Everywhere,
-            );
+            labels::apply(&mut resource.value, &common_labels, &specs);
         }
     }
     if !common_annotations.is_empty() {
+        let specs = map.config.table("commonAnnotations");
         for resource in &mut map.resources {
-            annotations::apply(&mut resource.value, &common_annotations);
+            annotations::apply(&mut resource.value, &common_annotations, &specs);
         }
     }
     for patch in &json6902_list {
@@ -696,8 +730,9 @@ fn build_dir(
         })?;
     }
     if !image_edits.is_empty() {
+        let specs = map.config.table("images");
         for resource in &mut map.resources {
-            images::apply(&mut resource.value, &image_edits);
+            images::apply(&mut resource.value, &image_edits, &specs);
         }
     }
     if !replacement_list.is_empty() {
@@ -1224,34 +1259,68 @@ fn set_or_remove(node: &mut Value, key: &str, value: Option<Value>) {
     }
 }
 
-/// One `labels` entry: its pairs and where they go.
-type LabelSet = (Vec<(String, String)>, labels::Scope);
+/// One `labels` entry.
+#[derive(Clone, Debug)]
+struct LabelSet {
+    pairs: Vec<(String, String)>,
+    fields: Vec<fieldspec::FieldSpec>,
+    selectors: bool,
+    templates: bool,
+}
 
-/// The `labels` list: `pairs`, `includeSelectors`, `includeTemplates`
-/// (custom `fields` are not supported yet).
+impl LabelSet {
+    /// Where its labels go, as kustomize's label transformer configurator
+    /// decides.
+    fn specs(&self, config: &fieldspec::Config) -> Result<Vec<fieldspec::FieldSpec>, String> {
+        let mut specs = self.fields.clone();
+        labels::merge_specs(&mut specs, config.table("labels"))?;
+        if self.selectors {
+            labels::merge_specs(&mut specs, config.table("commonLabels"))?;
+        } else {
+            if self.templates {
+                labels::merge_specs(&mut specs, config.table("templateLabels"))?;
+            }
+            labels::merge_specs(
+                &mut specs,
+                vec![fieldspec::FieldSpec::any("labels", "metadata/labels", true)],
+            )?;
+        }
+        Ok(specs)
+    }
+}
+
+/// The `labels` list: `pairs`, `includeSelectors`, `includeTemplates`,
+/// `fields`.
 fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
     let invalid = |message: String| Error::Invalid {
         path: file.to_path_buf(),
         message,
     };
     let mut out = Vec::new();
-    for fields in map_items(value, file, "labels")? {
-        let (mut pairs, mut selectors, mut templates) = (Vec::new(), false, false);
-        for (key, v) in fields {
+    for entry in map_items(value, file, "labels")? {
+        let mut set = LabelSet {
+            pairs: Vec::new(),
+            fields: Vec::new(),
+            selectors: false,
+            templates: false,
+        };
+        for (key, v) in entry {
             let flag = || match v {
                 Value::Bool(b) => Ok(*b),
                 Value::Null => Ok(false),
                 _ => Err(invalid(format!("labels: '{key}' must be a boolean"))),
             };
             match key.as_str() {
-                "pairs" => pairs = string_map(v, file, "labels.pairs")?,
-                "includeSelectors" => selectors = flag()?,
-                "includeTemplates" => templates = flag()?,
+                "pairs" => set.pairs = string_map(v, file, "labels.pairs")?,
+                "includeSelectors" => set.selectors = flag()?,
+                "includeTemplates" => set.templates = flag()?,
                 "fields" => {
-                    return Err(Error::Unsupported {
-                        path: file.to_path_buf(),
-                        field: "labels.fields".to_string(),
-                    });
+                    for item in list_items(v, file, "labels.fields")? {
+                        set.fields.push(
+                            fieldspec::parse_spec("labels", item)
+                                .map_err(|e| invalid(format!("invalid Kustomization: {e}")))?,
+                        );
+                    }
                 }
                 other => {
                     return Err(invalid(format!(
@@ -1260,14 +1329,7 @@ fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
                 }
             }
         }
-        let scope = if selectors {
-            labels::Scope::Everywhere
-        } else if templates {
-            labels::Scope::Templates
-        } else {
-            labels::Scope::Metadata
-        };
-        out.push((pairs, scope));
+        out.push(set);
     }
     Ok(out)
 }

@@ -7,74 +7,13 @@
 //! candidates exactly as kustomize does (previous names, kind, roleRef
 //! kind, namespace, then matching prefixes and suffixes).
 //!
-//! The field configuration is kustomize's own table, generated into
-//! `fieldspecs.txt` by `tools/kustomize-tables`.
-
-use std::sync::OnceLock;
+//! The field configuration is kustomize's own `nameReference` table
+//! ([`crate::fieldspec`]) plus what `configurations` add.
 
 use flux_yaml::Value;
 
+use crate::fieldspec::{Config, FieldSpec as Spec};
 use crate::{ResId, Resource};
-
-/// The generated table.
-pub const TABLE: &str = include_str!("fieldspecs.txt");
-
-/// One field spec of the table: where (by group, version, kind) and the
-/// slash-separated path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Spec {
-    /// The table (`nameReference`, `commonLabels`…).
-    pub table: String,
-    /// Group (any when empty).
-    pub group: String,
-    /// Version (any when empty).
-    pub version: String,
-    /// Kind (any when empty).
-    pub kind: String,
-    /// Path.
-    pub path: String,
-    /// Create missing fields.
-    pub create: bool,
-    /// For `nameReference`: the referred group, version, kind.
-    pub target: Option<(String, String, String)>,
-}
-
-/// Every spec of the table.
-pub fn specs() -> &'static [Spec] {
-    static SPECS: OnceLock<Vec<Spec>> = OnceLock::new();
-    SPECS.get_or_init(|| {
-        TABLE
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|line| {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let any = |s: &str| {
-                    if s == "-" {
-                        String::new()
-                    } else {
-                        s.to_string()
-                    }
-                };
-                let (head, target) = match words.as_slice() {
-                    [t, g, v, k, p, c] => ([*t, g, v, k, p, c], None),
-                    [t, g, v, k, p, c, "<-", tg, tv, tk] => {
-                        ([*t, g, v, k, p, c], Some((any(tg), any(tv), any(tk))))
-                    }
-                    _ => return None,
-                };
-                Some(Spec {
-                    table: head[0].to_string(),
-                    group: any(head[1]),
-                    version: any(head[2]),
-                    kind: any(head[3]),
-                    path: head[4].to_string(),
-                    create: head[5] == "true",
-                    target,
-                })
-            })
-            .collect()
-    })
-}
 
 /// kustomize's GVK selection: empty selector fields match anything.
 fn selected(id: &ResId, group: &str, version: &str, kind: &str) -> bool {
@@ -146,7 +85,7 @@ struct Candidate {
 }
 
 /// Rewrites every name reference to a renamed object.
-pub fn fix_references(resources: &mut [Resource]) -> Result<(), String> {
+pub fn fix_references(resources: &mut [Resource], config: &Config) -> Result<(), String> {
     let candidates: Vec<Candidate> = resources
         .iter()
         .map(|r| Candidate {
@@ -158,10 +97,8 @@ pub fn fix_references(resources: &mut [Resource]) -> Result<(), String> {
             namespace: r.id.namespace.clone(),
         })
         .collect();
-    let name_specs: Vec<&Spec> = specs()
-        .iter()
-        .filter(|s| s.table == "nameReference")
-        .collect();
+    let table = config.table("nameReference");
+    let name_specs: Vec<&Spec> = table.iter().collect();
     for resource in resources.iter_mut() {
         let org = resource.org_id();
         let applicable: Vec<&&Spec> = name_specs

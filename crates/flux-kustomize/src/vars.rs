@@ -9,7 +9,7 @@
 
 use flux_yaml::Value;
 
-use crate::nameref::specs;
+use crate::fieldspec::Config;
 use crate::{ResId, Resource};
 
 /// One var.
@@ -308,7 +308,7 @@ fn expand(input: &str, values: &[(String, Option<Value>)]) -> Value {
 }
 
 /// Resolves every var and replaces its references (the end of a build).
-pub fn resolve(resources: &mut [Resource], set: &[Var]) -> Result<(), String> {
+pub fn resolve(resources: &mut [Resource], set: &[Var], config: &Config) -> Result<(), String> {
     if set.is_empty() {
         return Ok(());
     }
@@ -316,10 +316,7 @@ pub fn resolve(resources: &mut [Resource], set: &[Var]) -> Result<(), String> {
     for var in set {
         values.push((var.name.clone(), value_of(resources, var)?));
     }
-    let references: Vec<_> = specs()
-        .iter()
-        .filter(|s| s.table == "varReference")
-        .collect();
+    let references = config.table("varReference");
     for resource in resources.iter_mut() {
         let id = resource.id.clone();
         for spec in &references {
