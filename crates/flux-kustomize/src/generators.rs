@@ -153,6 +153,15 @@ pub struct GeneratorArgs {
 }
 
 impl GeneratorArgs {
+    /// The builtin generator kind kustomize names in origin annotations.
+    pub fn generator_kind(&self) -> &'static str {
+        if self.kind == "Secret" {
+            "SecretGenerator"
+        } else {
+            "ConfigMapGenerator"
+        }
+    }
+
     /// Parses a `configMapGenerator` (`secret` false) or `secretGenerator`
     /// entry.
     pub fn parse(value: &Value, secret: bool) -> Result<Self, String> {
@@ -436,6 +445,7 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
         ([index], _) => {
             let old = &resources[*index];
             merge_metadata(&mut new, old);
+            keep_origin(&mut new.value, &old.value);
             if behavior == Behavior::Merge {
                 for field in ["data", "binaryData"] {
                     merge_data(&mut new.value, old.value.get(field), field);
@@ -501,6 +511,28 @@ fn merge_metadata(new: &mut Resource, old: &Resource) {
     metadata.push(("name".to_string(), Value::String(name)));
     if !namespace.is_empty() {
         metadata.push(("namespace".to_string(), Value::String(namespace)));
+    }
+}
+
+/// A merged or replaced generated object keeps the origin annotation of
+/// the one it replaces.
+fn keep_origin(new: &mut Value, old: &Value) {
+    const KEY: &str = "config.kubernetes.io/origin";
+    let old_origin = old
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(KEY))
+        .cloned();
+    let Some(origin) = old_origin else { return };
+    if let Value::Map(object) = new
+        && let Some((_, Value::Map(metadata))) = object.iter_mut().find(|(k, _)| k == "metadata")
+        && let Some((_, Value::Map(annotations))) =
+            metadata.iter_mut().find(|(k, _)| k == "annotations")
+    {
+        match annotations.iter_mut().find(|(k, _)| k == KEY) {
+            Some(slot) => slot.1 = origin,
+            None => annotations.push((KEY.to_string(), origin)),
+        }
     }
 }
 

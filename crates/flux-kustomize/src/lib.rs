@@ -51,7 +51,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "generators",
     "transformers",
     "validators",
-    "buildMetadata",
 ];
 
 /// Why a build failed.
@@ -281,6 +280,7 @@ pub struct ResMap {
     ids: std::collections::HashSet<ResId>,
     vars: Vec<vars::Var>,
     config: fieldspec::Config,
+    build_metadata: Vec<String>,
 }
 
 impl ResMap {
@@ -316,7 +316,7 @@ impl ResMap {
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMap, Error> {
     let mut stack = Vec::new();
     let root = clean(dir);
-    let mut map = build_dir(fs, &root, options, &mut stack, None)?;
+    let mut map = build_dir(fs, &root, options, &mut stack, None, None)?;
     // Done once, at the end: hash suffixes, then every name reference to
     // a renamed object, then local-only objects leave.
     generators::add_hashes(&mut map.resources)?;
@@ -332,10 +332,99 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
     })?;
     map.resources.retain(|r| !is_local_config(&r.value));
     map.reindex();
+    let managed_by = map.build_metadata.iter().any(|m| m == "managedByLabel");
+    let keep_origin = map.build_metadata.iter().any(|m| m == "originAnnotations");
     for resource in &mut map.resources {
+        if managed_by {
+            let spec = fieldspec::FieldSpec::any("labels", "metadata/labels", true);
+            let label = [(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string())];
+            labels::apply(&mut resource.value, &label, &[spec]);
+        }
+        if !keep_origin {
+            remove_annotation(&mut resource.value, ORIGIN_ANNOTATION);
+        }
         drop_empty_annotations(&mut resource.value);
     }
     Ok(map)
+}
+
+/// The annotation `buildMetadata: [originAnnotations]` writes.
+const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+/// The label `buildMetadata: [managedByLabel]` writes, and its value: the
+/// kustomize release this engine is byte-compatible with.
+const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+const MANAGED_BY: &str = "kustomize-v5.8.1";
+
+/// Go's `filepath.Join` of two relative paths (cleaned lexically).
+fn go_join(base: &str, path: &str) -> String {
+    let joined = if base.is_empty() {
+        path.to_string()
+    } else {
+        format!("{base}/{path}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// A string as a YAML scalar on one line (quoted when YAML needs it).
+fn yaml_scalar(text: &str) -> String {
+    flux_yaml::emit(&Value::String(text.to_string()))
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+fn set_annotation(value: &mut Value, key: &str, text: &str) {
+    let Value::Map(object) = value else { return };
+    if !object.iter().any(|(k, _)| k == "metadata") {
+        object.push(("metadata".to_string(), Value::Map(Vec::new())));
+    }
+    let Some((_, metadata)) = object.iter_mut().find(|(k, _)| k == "metadata") else {
+        return;
+    };
+    if matches!(metadata, Value::Null) {
+        *metadata = Value::Map(Vec::new());
+    }
+    let Value::Map(metadata) = metadata else {
+        return;
+    };
+    if !metadata.iter().any(|(k, _)| k == "annotations") {
+        metadata.push(("annotations".to_string(), Value::Map(Vec::new())));
+    }
+    let Some((_, annotations)) = metadata.iter_mut().find(|(k, _)| k == "annotations") else {
+        return;
+    };
+    if matches!(annotations, Value::Null) {
+        *annotations = Value::Map(Vec::new());
+    }
+    if let Value::Map(entries) = annotations {
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = Value::String(text.to_string()),
+            None => entries.push((key.to_string(), Value::String(text.to_string()))),
+        }
+    }
+}
+
+fn remove_annotation(value: &mut Value, key: &str) {
+    if let Value::Map(object) = value
+        && let Some((_, Value::Map(metadata))) = object.iter_mut().find(|(k, _)| k == "metadata")
+        && let Some((_, Value::Map(annotations))) =
+            metadata.iter_mut().find(|(k, _)| k == "annotations")
+    {
+        annotations.retain(|(k, _)| k != key);
+    }
 }
 
 /// Objects annotated `config.kubernetes.io/local-config: "true"` are for
@@ -422,6 +511,7 @@ fn build_dir(
     options: &Options,
     stack: &mut Vec<PathBuf>,
     component: Option<ResMap>,
+    origin: Option<String>,
 ) -> Result<ResMap, Error> {
     if stack.iter().any(|d| d == dir) {
         return Err(Error::Cycle(dir.to_path_buf()));
@@ -453,7 +543,7 @@ fn build_dir(
                 generate_missing_kustomization: false,
                 ..options.clone()
             };
-            return build_dir(&overlay, dir, &relaxed, stack, None);
+            return build_dir(&overlay, dir, &relaxed, stack, None, origin);
         }
         other => other?,
     };
@@ -492,6 +582,7 @@ fn build_dir(
     let mut var_list: Vec<vars::Var> = Vec::new();
     let mut configuration_files: Vec<String> = Vec::new();
     let mut crd_files: Vec<String> = Vec::new();
+    let mut build_metadata: Vec<String> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -511,6 +602,15 @@ fn build_dir(
             }
             "configurations" => configuration_files = string_list(value, &file, field)?,
             "crds" => crd_files = string_list(value, &file, field)?,
+            "buildMetadata" => {
+                build_metadata = string_list(value, &file, field)?;
+                if build_metadata.iter().any(|m| m == "transformerAnnotations") {
+                    return Err(Error::Unsupported {
+                        path: file.clone(),
+                        field: "buildMetadata: transformerAnnotations".to_string(),
+                    });
+                }
+            }
             "vars" => {
                 var_list = list_items(value, &file, field)?
                     .iter()
@@ -596,6 +696,13 @@ fn build_dir(
     // `bases` is the deprecated spelling of more `resources`.
     resources.extend(bases);
     let is_root = stack.is_empty();
+    // Only the root's buildMetadata counts; any of it turns on origin
+    // tracking (removed again at the end unless asked for).
+    let origin = if is_root {
+        (!build_metadata.is_empty()).then(String::new)
+    } else {
+        origin
+    };
     stack.push(dir.to_path_buf());
     let mut map = component.unwrap_or_default();
     for entry in resources {
@@ -604,7 +711,8 @@ fn build_dir(
         }
         let path = clean(&dir.join(&entry));
         if fs.is_dir(&path) {
-            let child = build_dir(fs, &path, options, stack, None)?;
+            let child_origin = origin.as_deref().map(|o| go_join(o, &entry));
+            let child = build_dir(fs, &path, options, stack, None, child_origin)?;
             for resource in child.resources {
                 map.append(resource)?;
             }
@@ -627,7 +735,11 @@ fn build_dir(
                     root: dir.to_path_buf(),
                 });
             }
-            for resource in load_file(fs, &path)? {
+            for mut resource in load_file(fs, &path)? {
+                if let Some(o) = &origin {
+                    let text = format!("path: {}\n", yaml_scalar(&go_join(o, &entry)));
+                    set_annotation(&mut resource.value, ORIGIN_ANNOTATION, &text);
+                }
                 map.append(resource)?;
             }
         }
@@ -654,7 +766,20 @@ fn build_dir(
     }
     // Generators add to (or merge into) what the resources gave.
     for args in generator_args.iter().chain(&secret_args) {
-        let resource = generators::generate(fs, dir, options, args, generator_options.as_ref())?;
+        let mut resource =
+            generators::generate(fs, dir, options, args, generator_options.as_ref())?;
+        if let Some(o) = &origin {
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {}\n",
+                yaml_scalar(&go_join(o, &file_name)),
+                args.generator_kind()
+            );
+            set_annotation(&mut resource.value, ORIGIN_ANNOTATION, &text);
+        }
         generators::absorb(&mut map.resources, resource)?;
     }
     map.reindex();
@@ -663,12 +788,16 @@ fn build_dir(
             return Err(Error::Remote(entry));
         }
         let path = clean(&dir.join(&entry));
-        map = build_dir(fs, &path, options, stack, Some(map))?;
+        let child_origin = origin.as_deref().map(|o| go_join(o, &entry));
+        map = build_dir(fs, &path, options, stack, Some(map), child_origin)?;
     }
     stack.pop();
-    // Only the root kustomization's sortOptions count.
+    // Only the root kustomization's sortOptions and buildMetadata count.
     if is_root && let Some(sort) = sort {
         map.sort = sort;
+    }
+    if is_root {
+        map.build_metadata = build_metadata;
     }
     // kustomize's transformer order: patches, namespace, labels,
     // annotations, JSON 6902 patches, replicas, images.
