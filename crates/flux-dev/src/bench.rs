@@ -225,11 +225,11 @@ pub fn overlays(count: usize) -> Result<(), String> {
     };
     write(
         "base/kustomization.yaml",
-        "resources:\n- app.yaml\ncommonLabels:\n  app: web\n",
+        "resources:\n- app.yaml\ncommonLabels:\n  app: web\nconfigMapGenerator:\n- name: web-config\n  literals:\n  - LOG_LEVEL=info\nsecretGenerator:\n- name: web-secret\n  literals:\n  - TOKEN=s3cr3t\n",
     )?;
     write(
         "base/app.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    metadata:\n      annotations:\n        prometheus.io/scrape: \"true\"\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/web:1.0.0\n        args: [\"--port=8080\"]\n        resources:\n          requests:\n            cpu: 100m\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n    targetPort: 8080\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  LOG_LEVEL: info\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    metadata:\n      annotations:\n        prometheus.io/scrape: \"true\"\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/web:1.0.0\n        args: [\"--port=8080\"]\n        envFrom:\n        - configMapRef:\n            name: web-config\n        env:\n        - name: TOKEN\n          valueFrom:\n            secretKeyRef:\n              name: web-secret\n              key: TOKEN\n        resources:\n          requests:\n            cpu: 100m\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n    targetPort: 8080\n",
     )?;
     let mut list = String::from("resources:\n");
     for i in 0..count {
@@ -237,7 +237,7 @@ pub fn overlays(count: usize) -> Result<(), String> {
         write(
             &format!("overlays/o{i:04}/kustomization.yaml"),
             &format!(
-                "namespace: team-{i:04}\nresources:\n- ../../base\ncommonLabels:\n  team: t{i}\ncommonAnnotations:\n  owner: team-{i}@example.com\nimages:\n- name: ghcr.io/example/web\n  newTag: 1.0.{i}\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: {}\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: web-config\n    data:\n      LOG_LEVEL: debug\n      INSTANCE: \"{i}\"\n",
+                "namespace: team-{i:04}\nnamePrefix: t{i}-\nresources:\n- ../../base\ncommonLabels:\n  team: t{i}\ncommonAnnotations:\n  owner: team-{i}@example.com\nimages:\n- name: ghcr.io/example/web\n  newTag: 1.0.{i}\nconfigMapGenerator:\n- name: web-config\n  behavior: merge\n  literals:\n  - LOG_LEVEL=debug\n  - INSTANCE={i}\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: {}\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n          containers:\n          - name: web\n            env:\n            - name: INSTANCE\n              value: \"{i}\"\n",
                 1 + i % 5
             ),
         )?;
@@ -246,8 +246,8 @@ pub fn overlays(count: usize) -> Result<(), String> {
     let (ours, theirs, identical) = compare_builds(&kustomize, &root)?;
     let _ = std::fs::remove_dir_all(&root);
     println!(
-        "overlays: {count} overlays over one base ({} resources); outputs identical: {}",
-        count * 3,
+        "overlays: {count} overlays (prefix, namespace, labels, annotations, images, generators merged, JSON and strategic-merge patches) over one base ({} resources); outputs identical: {}",
+        count * 4,
         identical
     );
     println!("| operation | flux-kustomize | kustomize build | ratio (kustomize / ours) |");

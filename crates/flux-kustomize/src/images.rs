@@ -25,28 +25,34 @@ pub struct Image {
 /// Applies `images` to `object` (at the `images` field specs given).
 /// kustomize declares its specs with `create: true`, but an image that is
 /// not there never matches: nothing is ever created.
-pub fn apply(object: &mut Value, images: &[Image], specs: &[FieldSpec]) {
+pub fn apply(object: &mut Value, images: &[(Image, regex::Regex)], specs: &[FieldSpec]) {
     let (group, version, kind) = crate::fieldspec::gvk(object);
     if object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
         return;
     }
-    for image in images {
-        let Some(matcher) = matcher(&image.name) else {
-            continue;
-        };
-        legacy_walk(object, &mut |node| update(node, image, &matcher));
+    for (image, matcher) in images {
+        legacy_walk(object, &mut |node| update(node, image, matcher));
         for spec in specs.iter().filter(|s| s.matches(&group, &version, &kind)) {
             let spec = FieldSpec {
                 create: false,
                 ..spec.clone()
             };
-            visit(object, &spec, &mut |node| update(node, image, &matcher));
+            visit(object, &spec, &mut |node| update(node, image, matcher));
         }
     }
 }
 
 /// kustomize's `^NAME(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$`
 /// (the name is used as a regular expression, unescaped).
+/// Each image with the regular expression its name matches (an invalid
+/// name matches nothing, as in kustomize).
+pub fn compile(images: &[Image]) -> Vec<(Image, regex::Regex)> {
+    images
+        .iter()
+        .filter_map(|i| matcher(&i.name).map(|m| (i.clone(), m)))
+        .collect()
+}
+
 fn matcher(name: &str) -> Option<regex::Regex> {
     regex::Regex::new(&format!(
         "^(?:{name})(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"

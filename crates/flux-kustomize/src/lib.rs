@@ -1,13 +1,15 @@
 //! The kustomize build engine, written to produce exactly what
-//! `kustomize build` (v5) produces. Work in progress. Implemented:
-//! resource accumulation — files (multi-document, `List` kinds expanded),
-//! directories with their own kustomization, nested to any depth, with
-//! kustomize's id-conflict, cycle and load-restriction checks; the fields
-//! `namespace`, `commonLabels`, `commonAnnotations`, `images` and
-//! `replicas` with kustomize's built-in field specs; and the output:
-//! kustomize's legacy kind order and its YAML (`flux-yaml`). A
-//! kustomization that uses any other field is refused with an error naming
-//! the field, never built half-way.
+//! `kustomize build` (v5.8.1) produces: resource accumulation (files,
+//! folders, nested kustomizations, components) with kustomize's id-conflict,
+//! cycle and load-restriction checks; generators and their content hashes;
+//! every built-in transformer in kustomize's order (strategic-merge and
+//! JSON 6902 patches, namespace, prefix/suffix, labels, annotations,
+//! replicas, images, replacements); and, at the end, hash suffixes,
+//! name-reference updates, vars, and kustomize's output (legacy or fifo
+//! order, its YAML via `flux-yaml`). The field specs and the merge schema
+//! come from kustomize itself (generated tables). Plugins, Helm inflation
+//! and custom merge schemas are refused with an error naming the field,
+//! never built half-way. See `docs/kustomize.md`.
 //!
 //! ```no_run
 //! use flux_kustomize::{DiskFs, Options, build};
@@ -860,8 +862,9 @@ fn build_dir(
     }
     if !image_edits.is_empty() {
         let specs = map.config.table("images");
+        let compiled = images::compile(&image_edits);
         for resource in &mut map.resources {
-            images::apply(&mut resource.value, &image_edits, &specs);
+            images::apply(&mut resource.value, &compiled, &specs);
         }
     }
     if !replacement_list.is_empty() {

@@ -82,6 +82,8 @@ struct Candidate {
     suffixes: Vec<String>,
     name: String,
     namespace: String,
+    cluster_scoped: bool,
+    effective_namespace: String,
 }
 
 /// Rewrites every name reference to a renamed object.
@@ -95,6 +97,8 @@ pub fn fix_references(resources: &mut [Resource], config: &Config) -> Result<(),
             suffixes: r.suffixes.clone(),
             name: r.id.name.clone(),
             namespace: r.id.namespace.clone(),
+            cluster_scoped: r.id.is_cluster_scoped(),
+            effective_namespace: r.id.effective_namespace(),
         })
         .collect();
     let table = config.table("nameReference");
@@ -202,12 +206,13 @@ fn referable_by(
             }
         }
     }
+    let referrer_namespace = referrer.effective_namespace();
     Ok(candidates
         .iter()
         .enumerate()
         .filter(|(_, c)| {
-            c.id.is_cluster_scoped()
-                || c.id.effective_namespace() == referrer.effective_namespace()
+            c.cluster_scoped
+                || c.effective_namespace == referrer_namespace
                 || binding_namespaces.contains(&c.namespace)
         })
         .map(|(i, _)| i)
@@ -298,7 +303,7 @@ fn set_mapping(
                 subset
                     .iter()
                     .map(|&i| &candidates[i])
-                    .filter(|c| !c.id.is_cluster_scoped())
+                    .filter(|c| !c.cluster_scoped)
                     .filter(|c| {
                         let id = if original {
                             c.previous.first().unwrap_or(&c.id)
@@ -360,10 +365,11 @@ fn select<'a>(
         pool.retain(|c| c.previous.iter().any(|p| selected(p, group, "", kind)));
     }
     if !referrer.id.is_cluster_scoped() {
+        let referrer_namespace = referrer.id.effective_namespace();
         pool.retain(|c| {
-            c.id.is_cluster_scoped()
+            c.cluster_scoped
                 || c.id.kind == "ServiceAccount"
-                || c.id.effective_namespace() == referrer.id.effective_namespace()
+                || c.effective_namespace == referrer_namespace
         });
     }
     if pool.len() == 1 {

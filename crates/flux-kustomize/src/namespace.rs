@@ -75,6 +75,17 @@ pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
         .any(|(v, k)| *v == api_version && *k == kind)
 }
 
+/// The same for a group and version held apart (no allocation).
+pub fn is_cluster_scoped_parts(group: &str, version: &str, kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(v, k)| {
+        *k == kind
+            && match v.split_once('/') {
+                Some((g, ver)) => g == group && ver == version,
+                None => group.is_empty() && *v == version,
+            }
+    })
+}
+
 /// Applies `namespace` to `object` in place.
 pub fn apply(object: &mut Value, namespace: &str) {
     let api_version = text(object.get("apiVersion"));

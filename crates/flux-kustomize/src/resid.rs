@@ -64,7 +64,7 @@ impl ResId {
 
     /// Whether kustomize knows the kind as cluster-scoped.
     pub fn is_cluster_scoped(&self) -> bool {
-        crate::namespace::is_cluster_scoped(&self.api_version(), &self.kind)
+        crate::namespace::is_cluster_scoped_parts(&self.group, &self.version, &self.kind)
     }
 
     /// kustomize's effective namespace: `_non_namespaceable_` for a
