@@ -1,6 +1,6 @@
 //! `replicas`: kustomize's replica count transformer — `spec.replicas` of
 //! the Deployments, ReplicationControllers, ReplicaSets and StatefulSets
-//! with the given name; a name matching none of them is an error.
+//! with the given name (current or previous); a name matching none of them is an error.
 
 use flux_yaml::Value;
 
@@ -19,7 +19,14 @@ pub fn apply(resources: &mut [Resource], name: &str, count: i64) -> Result<(), S
     let mut found = false;
     for kind in KINDS {
         for resource in resources.iter_mut() {
-            if resource.id.name != name || resource.id.kind != kind {
+            // Any id the resource has had counts (a prefix or suffix
+            // applied before this transformer does not hide it).
+            let named = resource
+                .previous_ids()
+                .iter()
+                .chain(std::iter::once(&resource.id))
+                .any(|id| id.name == name && id.kind == kind);
+            if !named {
                 continue;
             }
             found = true;
