@@ -27,6 +27,7 @@ mod labels;
 mod nameref;
 mod namespace;
 mod patch;
+mod plugins;
 mod replacements;
 mod replicas;
 mod resid;
@@ -50,8 +51,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "generators",
-    "transformers",
     "validators",
 ];
 
@@ -585,6 +584,8 @@ fn build_dir(
     let mut configuration_files: Vec<String> = Vec::new();
     let mut crd_files: Vec<String> = Vec::new();
     let mut build_metadata: Vec<String> = Vec::new();
+    let mut transformer_entries: Vec<String> = Vec::new();
+    let mut generator_entries: Vec<String> = Vec::new();
     for (field, value) in &kustomization {
         match field.as_str() {
             "apiVersion" | "metadata" => {}
@@ -604,6 +605,8 @@ fn build_dir(
             }
             "configurations" => configuration_files = string_list(value, &file, field)?,
             "crds" => crd_files = string_list(value, &file, field)?,
+            "transformers" => transformer_entries = string_list(value, &file, field)?,
+            "generators" => generator_entries = string_list(value, &file, field)?,
             "buildMetadata" => {
                 build_metadata = string_list(value, &file, field)?;
                 if build_metadata.iter().any(|m| m == "transformerAnnotations") {
@@ -784,6 +787,22 @@ fn build_dir(
         }
         generators::absorb(&mut map.resources, resource)?;
     }
+    for config in plugin_configs(fs, dir, &file, options, stack, &generator_entries)? {
+        let plugin = plugins::parse(&config).map_err(|message| Error::Invalid {
+            path: file.clone(),
+            message,
+        })?;
+        let plugins::Plugin::Generator(args) = plugin else {
+            return Err(Error::Invalid {
+                path: file.clone(),
+                message:
+                    "a 'generators' entry must configure a ConfigMapGenerator or SecretGenerator"
+                        .to_string(),
+            });
+        };
+        let resource = generators::generate(fs, dir, options, &args, None)?;
+        generators::absorb(&mut map.resources, resource)?;
+    }
     map.reindex();
     for entry in components {
         if is_remote(&entry) {
@@ -808,6 +827,7 @@ fn build_dir(
     }
     map.reindex();
     if let Some(ns) = target_namespace {
+        let namespace_specs = map.config.table("namespace");
         let mut transformed = ResMap {
             sort: map.sort.clone(),
             vars: std::mem::take(&mut map.vars),
@@ -816,7 +836,17 @@ fn build_dir(
         };
         for mut resource in map.resources {
             resource.store_previous_id();
-            namespace::apply(&mut resource.value, &ns);
+            let settings = namespace::Settings {
+                specs: &namespace_specs,
+                unset_only: false,
+                subjects: namespace::Subjects::DefaultOnly,
+            };
+            namespace::apply(&mut resource.value, &ns, settings).map_err(|message| {
+                Error::Invalid {
+                    path: file.clone(),
+                    message,
+                }
+            })?;
             resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
                 path: file.clone(),
                 message,
@@ -826,7 +856,22 @@ fn build_dir(
         map = transformed;
     }
     if !name_prefix.is_empty() || !name_suffix.is_empty() {
-        nameref::add_prefix_suffix(&mut map.resources, &name_prefix, &name_suffix);
+        if !name_prefix.is_empty() {
+            let specs = map.config.table("namePrefix");
+            nameref::add_affix(
+                &mut map.resources,
+                nameref::Affix::Prefix(&name_prefix),
+                &specs,
+            );
+        }
+        if !name_suffix.is_empty() {
+            let specs = map.config.table("nameSuffix");
+            nameref::add_affix(
+                &mut map.resources,
+                nameref::Affix::Suffix(&name_suffix),
+                &specs,
+            );
+        }
         map.reindex();
     }
     for set in &label_sets {
@@ -854,10 +899,13 @@ fn build_dir(
         apply_patch(&mut map.resources, patch, &file)?;
     }
     map.reindex();
+    let replica_specs = map.config.table("replicas");
     for (name, count) in &replica_counts {
-        replicas::apply(&mut map.resources, name, *count).map_err(|message| Error::Invalid {
-            path: file.clone(),
-            message,
+        replicas::apply(&mut map.resources, name, *count, &replica_specs).map_err(|message| {
+            Error::Invalid {
+                path: file.clone(),
+                message,
+            }
         })?;
     }
     if !image_edits.is_empty() {
@@ -875,6 +923,13 @@ fn build_dir(
             }
         })?;
         map.reindex();
+    }
+    for config in plugin_configs(fs, dir, &file, options, stack, &transformer_entries)? {
+        let plugin = plugins::parse(&config).map_err(|message| Error::Invalid {
+            path: file.clone(),
+            message,
+        })?;
+        run_transformer(fs, dir, &file, options, &mut map, plugin)?;
     }
     vars::merge(&mut map.resources, &mut map.vars, &var_list).map_err(|message| {
         Error::Invalid {
@@ -1158,6 +1213,154 @@ fn patch_entries(
         });
     }
     Ok(out)
+}
+
+/// The plugin configurations of a `transformers` or `generators` list:
+/// inline YAML, files, or folders (kustomizations whose output is plugin
+/// configurations).
+fn plugin_configs(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    file: &Path,
+    options: &Options,
+    stack: &mut Vec<PathBuf>,
+    entries: &[String],
+) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let inline = flux_yaml::parse(entry)
+            .ok()
+            .is_some_and(|docs| docs.iter().any(|d| matches!(d, Value::Map(_))));
+        if inline {
+            let docs = flux_yaml::parse(entry).map_err(|e| Error::Invalid {
+                path: file.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            out.extend(docs.into_iter().filter(|d| matches!(d, Value::Map(_))));
+            continue;
+        }
+        let path = resolve_local(dir, entry, options)?;
+        if fs.is_dir(&path) {
+            stack.push(dir.to_path_buf());
+            let built = build_dir(fs, &path, options, stack, None, None);
+            stack.pop();
+            out.extend(built?.resources.into_iter().map(|r| r.value));
+        } else {
+            out.extend(load_file(fs, &path)?.into_iter().map(|r| r.value));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one builtin transformer plugin over the resources.
+fn run_transformer(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    file: &Path,
+    options: &Options,
+    map: &mut ResMap,
+    plugin: plugins::Plugin,
+) -> Result<(), Error> {
+    let invalid = |message: String| Error::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    use plugins::Plugin;
+    match plugin {
+        Plugin::Labels(pairs, specs) => {
+            for resource in &mut map.resources {
+                labels::apply(&mut resource.value, &pairs, &specs);
+            }
+        }
+        Plugin::Annotations(pairs, specs) => {
+            for resource in &mut map.resources {
+                annotations::apply(&mut resource.value, &pairs, &specs);
+            }
+        }
+        Plugin::Namespace {
+            namespace: ns,
+            specs,
+            unset_only,
+            subjects,
+        } => {
+            if !ns.is_empty() {
+                for resource in &mut map.resources {
+                    resource.store_previous_id();
+                    let settings = namespace::Settings {
+                        specs: &specs,
+                        unset_only,
+                        subjects,
+                    };
+                    namespace::apply(&mut resource.value, &ns, settings).map_err(invalid)?;
+                    resource.id = ResId::of(&resource.value).map_err(invalid)?;
+                }
+            }
+        }
+        Plugin::Prefix(prefix, specs) => {
+            nameref::add_affix(&mut map.resources, nameref::Affix::Prefix(&prefix), &specs);
+        }
+        Plugin::Suffix(suffix, specs) => {
+            nameref::add_affix(&mut map.resources, nameref::Affix::Suffix(&suffix), &specs);
+        }
+        Plugin::Image(image, specs) => {
+            let compiled = images::compile(&[image]);
+            for resource in &mut map.resources {
+                images::apply(&mut resource.value, &compiled, &specs);
+            }
+        }
+        Plugin::Replicas(name, count, specs) => {
+            replicas::apply(&mut map.resources, &name, count, &specs).map_err(invalid)?;
+        }
+        Plugin::Patches {
+            texts,
+            files,
+            target,
+            options: patch_options,
+        } => {
+            let target = target
+                .map(|t| patch::Target::parse(&t))
+                .transpose()
+                .map_err(invalid)?;
+            let patch_options = patch_options
+                .map(|o| parse_patch_options(&o))
+                .transpose()
+                .map_err(invalid)?
+                .unwrap_or_default();
+            let mut all = texts;
+            for entry in files {
+                let path = resolve_local(dir, &entry, options)?;
+                all.push(read_text(fs, &path)?);
+            }
+            for text in all {
+                let entry = PatchEntry {
+                    text,
+                    target: target.clone(),
+                    options: patch_options,
+                };
+                apply_patch(&mut map.resources, &entry, file)?;
+            }
+        }
+        Plugin::Replacements(mut inline, files) => {
+            for entry in files {
+                let path = resolve_local(dir, &entry, options)?;
+                let text = read_text(fs, &path)?;
+                inline.extend(replacements::parse_file(&text).map_err(|message| {
+                    Error::Invalid {
+                        path: path.clone(),
+                        message,
+                    }
+                })?);
+            }
+            replacements::apply(&mut map.resources, &inline).map_err(invalid)?;
+        }
+        Plugin::Generator(_) => {
+            return Err(invalid(
+                "a generator configured in 'transformers'".to_string(),
+            ));
+        }
+    }
+    map.reindex();
+    Ok(())
 }
 
 /// The `replacements` list: inline replacements, or `path`s of files

@@ -29,41 +29,57 @@ fn skips_renaming(id: &ResId) -> bool {
         || (id.group == "apiregistration.k8s.io" && id.kind == "APIService")
 }
 
-/// Adds `prefix` and `suffix` to the names of `resources`.
-pub fn add_prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
-    for resource in resources {
-        if skips_renaming(&resource.org_id()) {
-            continue;
-        }
-        let mut name = resource.id.name.clone();
-        if !prefix.is_empty() {
-            resource.prefixes.push(prefix.to_string());
-            resource.store_previous_id();
-            name = format!("{prefix}{name}");
-            set_name(resource, &name);
-        }
-        if !suffix.is_empty() {
-            resource.suffixes.push(suffix.to_string());
-            resource.store_previous_id();
-            name = format!("{name}{suffix}");
-            set_name(resource, &name);
-        }
-    }
+/// A name prefix or suffix.
+#[derive(Clone, Copy, Debug)]
+pub enum Affix<'a> {
+    /// `namePrefix`.
+    Prefix(&'a str),
+    /// `nameSuffix`.
+    Suffix(&'a str),
 }
 
-fn set_name(resource: &mut Resource, name: &str) {
-    if let Value::Map(object) = &mut resource.value {
-        if !object.iter().any(|(k, _)| k == "metadata") {
-            object.push(("metadata".to_string(), Value::Map(Vec::new())));
+/// Adds a prefix or suffix at every field of `specs` (kustomize's
+/// `metadata/name` by default): the name change is recorded (for name
+/// references) when the field is `metadata/name`.
+pub fn add_affix(resources: &mut [Resource], affix: Affix<'_>, specs: &[Spec]) {
+    let (text, is_prefix) = match affix {
+        Affix::Prefix(p) => (p, true),
+        Affix::Suffix(s) => (s, false),
+    };
+    for resource in resources {
+        let org = resource.org_id();
+        if skips_renaming(&org) {
+            continue;
         }
-        if let Some((_, Value::Map(metadata))) = object.iter_mut().find(|(k, _)| k == "metadata") {
-            match metadata.iter_mut().find(|(k, _)| k == "name") {
-                Some(slot) => slot.1 = Value::String(name.to_string()),
-                None => metadata.push(("name".to_string(), Value::String(name.to_string()))),
+        for spec in specs {
+            if !selected(&org, &spec.group, &spec.version, &spec.kind) {
+                continue;
+            }
+            if spec.path == "metadata/name" && !text.is_empty() {
+                if is_prefix {
+                    resource.prefixes.push(text.to_string());
+                } else {
+                    resource.suffixes.push(text.to_string());
+                }
+                resource.store_previous_id();
+            }
+            crate::fieldspec::visit(&mut resource.value, spec, &mut |node| {
+                let current = match node {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    _ => return,
+                };
+                *node = Value::String(if is_prefix {
+                    format!("{text}{current}")
+                } else {
+                    format!("{current}{text}")
+                });
+            });
+            if let Ok(id) = ResId::of(&resource.value) {
+                resource.id = id;
             }
         }
     }
-    resource.id.name = name.to_string();
 }
 
 /// The referrer's view used while choosing a referral.

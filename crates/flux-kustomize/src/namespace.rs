@@ -12,6 +12,8 @@
 
 use flux_yaml::Value;
 
+use crate::fieldspec::{FieldSpec, visit};
+
 /// Types kustomize's built-in schema lists as cluster-scoped
 /// (`apiVersion`, `kind`); the lookup is by exact apiVersion.
 const CLUSTER_SCOPED: &[(&str, &str)] = &[
@@ -86,44 +88,91 @@ pub fn is_cluster_scoped_parts(group: &str, version: &str, kind: &str) -> bool {
     })
 }
 
-/// Applies `namespace` to `object` in place.
-pub fn apply(object: &mut Value, namespace: &str) {
+/// How RoleBinding/ClusterRoleBinding subjects follow the namespace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Subjects {
+    /// Subjects named `default` (kustomize's default).
+    #[default]
+    DefaultOnly,
+    /// Every ServiceAccount subject.
+    AllServiceAccounts,
+    /// None.
+    None,
+}
+
+/// The namespace transformer's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// Its field specs (kustomize's `namespace` table by default).
+    pub specs: &'a [FieldSpec],
+    /// Only set namespaces that are not set yet.
+    pub unset_only: bool,
+    /// Which binding subjects follow.
+    pub subjects: Subjects,
+}
+
+/// Applies `namespace` to `object` in place, as kustomize's namespace
+/// filter does: `metadata.namespace` of every kind not known to be
+/// cluster-scoped, binding subjects, then the other field specs
+/// (`metadata/name` only for `v1` objects — the Namespace itself).
+pub fn apply(object: &mut Value, namespace: &str, settings: Settings<'_>) -> Result<(), String> {
     let api_version = text(object.get("apiVersion"));
     let kind = text(object.get("kind"));
-    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let (group, version) = (group.to_string(), version.to_string());
+    let set = |node: &mut Value| -> Result<(), String> {
+        match node {
+            Value::Map(_) | Value::Seq(_) => {
+                Err("namespace field specs must target scalar nodes".to_string())
+            }
+            Value::String(s) if settings.unset_only && !s.is_empty() => Ok(()),
+            _ => {
+                *node = Value::String(namespace.to_string());
+                Ok(())
+            }
+        }
+    };
+    let mut failure = Ok(());
+    let mut setter = |node: &mut Value| {
+        if failure.is_ok() {
+            failure = set(node);
+        }
+    };
     if !is_cluster_scoped(&api_version, &kind) {
-        set_path(object, &["metadata", "namespace"], namespace, true);
+        let spec = FieldSpec::any("namespace", "metadata/namespace", true);
+        visit(object, &spec, &mut setter);
     }
-    if kind == "Namespace" && api_version == "v1" {
-        set_path(object, &["metadata", "name"], namespace, true);
-    }
-    if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
-        && let Some(Value::Seq(subjects)) = get_mut(object, "subjects")
-    {
+    let binding = kind == "RoleBinding" || kind == "ClusterRoleBinding";
+    if binding && let Some(Value::Seq(subjects)) = get_mut(object, "subjects") {
         for subject in subjects {
-            if subject.get("name").and_then(Value::as_str) == Some("default") {
-                set_path(subject, &["namespace"], namespace, true);
+            let follows = match settings.subjects {
+                Subjects::None => false,
+                Subjects::DefaultOnly => {
+                    subject.get("name").and_then(Value::as_str) == Some("default")
+                }
+                Subjects::AllServiceAccounts => {
+                    subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                }
+            };
+            if follows {
+                let spec = FieldSpec::any("namespace", "namespace", true);
+                visit(subject, &spec, &mut setter);
             }
         }
     }
-    if kind == "APIService" && group == "apiregistration.k8s.io" {
-        set_path(object, &["spec", "service", "namespace"], namespace, true);
+    for spec in settings.specs {
+        if spec.path == "metadata/namespace"
+            || (spec.path == "metadata/name" && api_version != "v1")
+            || (binding
+                && spec.path == "subjects/namespace"
+                && (spec.kind == "RoleBinding" || spec.kind == "ClusterRoleBinding"))
+            || !spec.matches(&group, &version, &kind)
+        {
+            continue;
+        }
+        visit(object, spec, &mut setter);
     }
-    if kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
-        set_path(
-            object,
-            &[
-                "spec",
-                "conversion",
-                "webhook",
-                "clientConfig",
-                "service",
-                "namespace",
-            ],
-            namespace,
-            false,
-        );
-    }
+    failure
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -134,44 +183,5 @@ fn get_mut<'a>(object: &'a mut Value, key: &str) -> Option<&'a mut Value> {
     match object {
         Value::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
         _ => None,
-    }
-}
-
-/// Sets the string at `path`; with `create`, missing (or null) mappings on
-/// the way are created, else a missing path leaves the object alone.
-fn set_path(object: &mut Value, path: &[&str], value: &str, create: bool) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut node = object;
-    for key in parents {
-        if !matches!(node, Value::Map(_)) {
-            return;
-        }
-        let exists = matches!(get_mut(node, key), Some(Value::Map(_)));
-        if !exists {
-            if !create {
-                return;
-            }
-            match get_mut(node, key) {
-                Some(slot @ Value::Null) => *slot = Value::Map(Vec::new()),
-                Some(_) => return,
-                None => {
-                    if let Value::Map(entries) = node {
-                        entries.push((key.to_string(), Value::Map(Vec::new())));
-                    }
-                }
-            }
-        }
-        match get_mut(node, key) {
-            Some(next) => node = next,
-            None => return,
-        }
-    }
-    let Value::Map(entries) = node else { return };
-    match entries.iter_mut().find(|(k, _)| k == last) {
-        Some((_, slot)) => *slot = Value::String(value.to_string()),
-        None if create => entries.push((last.to_string(), Value::String(value.to_string()))),
-        None => {}
     }
 }
