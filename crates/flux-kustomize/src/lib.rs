@@ -20,6 +20,7 @@
 
 mod annotations;
 mod fieldspec;
+pub mod flux;
 mod fs;
 mod generators;
 mod images;
@@ -33,6 +34,7 @@ mod replicas;
 mod resid;
 mod schema;
 mod smp;
+pub mod substitute;
 mod vars;
 
 use std::path::{Path, PathBuf};
