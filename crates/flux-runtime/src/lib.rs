@@ -7,6 +7,7 @@ mod events;
 pub mod logging;
 pub mod metrics;
 mod schedule;
+pub mod ssa;
 mod status;
 
 pub use duration::parse_duration;

@@ -1,0 +1,486 @@
+//! The Kustomization guard ladder: deleting (prune per `deletionPolicy`) →
+//! finalizer → suspended → source artifact → unchanged? (wait for the
+//! interval) → dependencies ready → download → build → apply → prune →
+//! status, written once at the end of every path.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flux_api::conditions::{self, ReconcileStatus};
+use flux_api::kustomize::v1::{DeletionPolicy, Kustomization, KustomizationStatus, SubstituteKind};
+use flux_api::meta::{FINALIZER, reason};
+use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, ResourceExt};
+use tracing::Instrument;
+
+use crate::Context;
+use crate::kustomization::{apply, build, fetch};
+
+/// The controller name in metrics and logs.
+pub const CONTROLLER: &str = "kustomization";
+const KIND: &str = "Kustomization";
+
+/// Errors that abort a reconciliation (status or finalizer writes failed);
+/// the controller retries them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes call failed.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    /// The finalizer protocol failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+/// Reconciles one Kustomization, recording its duration and outcome.
+pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = k.namespace().unwrap_or_default();
+    let name = k.name_any();
+    let span = tracing::info_span!(
+        "reconcile",
+        controller = CONTROLLER,
+        controllerGroup = "kustomize.toolkit.fluxcd.io",
+        controllerKind = KIND,
+        name = %name,
+        namespace = %namespace,
+    );
+    let start = Instant::now();
+    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
+    let outcome = std::sync::Mutex::new(ReconcileResult::Success);
+    let result = finalizer(&api, FINALIZER, k, |event| async {
+        let (action, result) = match event {
+            Event::Apply(k) => reconcile_apply(&api, &k, &ctx, start).await?,
+            Event::Cleanup(k) => cleanup(&k, &ctx).await?,
+        };
+        if let Ok(mut outcome) = outcome.lock() {
+            *outcome = result;
+        }
+        Ok(action)
+    })
+    .instrument(span.clone())
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    let outcome = match &result {
+        Ok(_) => outcome
+            .lock()
+            .map(|o| *o)
+            .unwrap_or(ReconcileResult::Success),
+        Err(e) => {
+            span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
+            ReconcileResult::Error
+        }
+    };
+    ctx.metrics
+        .record_reconcile(CONTROLLER, KIND, &namespace, &name, start.elapsed(), outcome);
+    result
+}
+
+/// Requeue policy after an error the controller could not report.
+pub fn error_policy(_k: Arc<Kustomization>, _error: &Error, _ctx: Arc<Context>) -> Action {
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn owner_labels(k: &Kustomization) -> Vec<(String, String)> {
+    vec![
+        (build::NAME_LABEL.to_string(), k.name_any()),
+        (
+            build::NAMESPACE_LABEL.to_string(),
+            k.namespace().unwrap_or_default(),
+        ),
+    ]
+}
+
+/// Deleting: with `prune`, the inventory's objects go too (unless the
+/// deletion policy orphans them).
+async fn cleanup(k: &Kustomization, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
+    let namespace = k.namespace().unwrap_or_default();
+    let name = k.name_any();
+    let delete = match k.spec.deletion_policy {
+        Some(DeletionPolicy::Orphan) => false,
+        Some(DeletionPolicy::Delete) | Some(DeletionPolicy::WaitForTermination) => true,
+        _ => k.spec.prune,
+    };
+    if delete && !k.spec.suspend
+        && let Some(inventory) = k.status.as_ref().and_then(|s| s.inventory.as_ref())
+    {
+        let (deleted, _, errors) =
+            apply::prune(&ctx.applier, &inventory.entries, &owner_labels(k)).await;
+        for error in &errors {
+            tracing::error!(error = %error, "garbage collection failed");
+        }
+        if !deleted.is_empty() {
+            tracing::info!(
+                output = %apply::summary(&deleted),
+                "garbage collection completed"
+            );
+        }
+    }
+    ctx.metrics.forget(KIND, &namespace, &name);
+    ctx.schedule.forget(&format!("{namespace}/{name}"));
+    Ok((Action::await_change(), ReconcileResult::Success))
+}
+
+/// Upstream's timeout: `spec.timeout`, else the interval.
+fn timeout_of(k: &Kustomization, interval: Duration) -> Duration {
+    k.spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(interval)
+}
+
+/// A failed step: its reason, message, and when to retry.
+struct Failure {
+    reason: &'static str,
+    message: String,
+    requeue: Duration,
+    stalled: bool,
+}
+
+/// Loads the `postBuild` variables: `substituteFrom` in order (optional
+/// ones may be missing), then `substitute`, which wins.
+async fn load_vars(
+    ctx: &Context,
+    k: &Kustomization,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut vars = BTreeMap::new();
+    let Some(post_build) = &k.spec.post_build else {
+        return Ok(vars);
+    };
+    let namespace = k.namespace().unwrap_or_default();
+    for reference in &post_build.substitute_from {
+        match reference.kind {
+            SubstituteKind::ConfigMap => {
+                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+                match api.get_opt(&reference.name).await {
+                    Ok(Some(cm)) => {
+                        for (key, value) in cm.data.unwrap_or_default() {
+                            vars.insert(key, value.replace('\n', ""));
+                        }
+                    }
+                    Ok(None) if reference.optional => {}
+                    Ok(None) => {
+                        return Err(format!(
+                            "substitute from 'ConfigMap/{}' error: configmaps \"{}\" not found",
+                            reference.name, reference.name
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "substitute from 'ConfigMap/{}' error: {}",
+                            reference.name,
+                            flux_runtime::ssa::kube_message(&e)
+                        ));
+                    }
+                }
+            }
+            SubstituteKind::Secret => {
+                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+                match api.get_opt(&reference.name).await {
+                    Ok(Some(secret)) => {
+                        for (key, value) in secret.data.unwrap_or_default() {
+                            let text = String::from_utf8_lossy(&value.0).replace('\n', "");
+                            vars.insert(key, text);
+                        }
+                    }
+                    Ok(None) if reference.optional => {}
+                    Ok(None) => {
+                        return Err(format!(
+                            "substitute from 'Secret/{}' error: secrets \"{}\" not found",
+                            reference.name, reference.name
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "substitute from 'Secret/{}' error: {}",
+                            reference.name,
+                            flux_runtime::ssa::kube_message(&e)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (key, value) in post_build.substitute.clone().unwrap_or_default() {
+        vars.insert(key, value.replace('\n', ""));
+    }
+    Ok(vars)
+}
+
+/// The first dependency that is not ready at its latest generation.
+async fn blocking_dependency(ctx: &Context, k: &Kustomization) -> Option<String> {
+    let own = k.namespace().unwrap_or_default();
+    for dependency in &k.spec.depends_on {
+        let namespace = dependency.namespace.clone().unwrap_or_else(|| own.clone());
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
+        let ready = match api.get_opt(&dependency.name).await {
+            Ok(Some(d)) => d.status.as_ref().is_some_and(|s| {
+                conditions::is_true(&s.conditions, "Ready")
+                    && s.observed_generation == d.metadata.generation
+                    && s.last_applied_revision == s.last_attempted_revision
+            }),
+            _ => false,
+        };
+        if !ready {
+            return Some(format!("{namespace}/{}", dependency.name));
+        }
+    }
+    None
+}
+
+async fn reconcile_apply(
+    api: &Api<Kustomization>,
+    k: &Kustomization,
+    ctx: &Context,
+    start: Instant,
+) -> Result<(Action, ReconcileResult), Error> {
+    if k.spec.suspend {
+        tracing::info!("reconciliation is suspended for this object");
+        return Ok((Action::await_change(), ReconcileResult::Success));
+    }
+    let name = k.name_any();
+    let namespace = k.namespace().unwrap_or_default();
+    let generation = k.metadata.generation;
+    let interval = parse_duration(&k.spec.interval).unwrap_or(Duration::from_secs(600));
+    let retry = k
+        .spec
+        .retry_interval
+        .as_deref()
+        .and_then(|r| parse_duration(r).ok())
+        .unwrap_or(interval);
+    let key = format!("{namespace}/{name}");
+    let token = k
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .cloned();
+    let mut status: KustomizationStatus = k.status.clone().unwrap_or_default();
+
+    let outcome: Result<(String, Vec<flux_runtime::ssa::Change>), (Option<String>, Failure)> = async {
+        let artifact = fetch::artifact(&ctx.client, k, ctx.no_cross_namespace_refs)
+            .await
+            .map_err(|e| {
+                let requeue = if e.dependency { ctx.requeue_dependency } else { retry };
+                (
+                    None,
+                    Failure {
+                        reason: e.reason,
+                        message: e.message,
+                        requeue,
+                        stalled: e.stalled,
+                    },
+                )
+            })?;
+        let revision = artifact.revision.clone();
+        let ready = conditions::is_true(&status.conditions, "Ready");
+        if ready
+            && status.last_applied_revision.as_deref() == Some(revision.as_str())
+            && let Some(remaining) = ctx.schedule.remaining(&key, generation, token.as_deref())
+        {
+            return Err((
+                Some(revision),
+                Failure {
+                    reason: "",
+                    message: String::new(),
+                    requeue: remaining,
+                    stalled: false,
+                },
+            ));
+        }
+        if let Some(dependency) = blocking_dependency(ctx, k).await {
+            return Err((
+                Some(revision),
+                Failure {
+                    reason: reason::DEPENDENCY_NOT_READY,
+                    message: format!("dependency '{dependency}' is not ready"),
+                    requeue: ctx.requeue_dependency,
+                    stalled: false,
+                },
+            ));
+        }
+        let timeout = timeout_of(k, interval);
+        let work = tempfile::Builder::new()
+            .prefix("kustomization-")
+            .tempdir()
+            .map_err(|e| {
+                (
+                    Some(revision.clone()),
+                    Failure {
+                        reason: "DirectoryCreationFailed",
+                        message: format!("failed to create temporary working directory: {e}"),
+                        requeue: retry,
+                        stalled: false,
+                    },
+                )
+            })?;
+        let root = work.path().join("source");
+        fetch::download(&artifact, &root, &ctx.artifact_limits, timeout)
+            .await
+            .map_err(|e| {
+                (
+                    Some(revision.clone()),
+                    Failure {
+                        reason: e.reason,
+                        message: e.message,
+                        requeue: retry,
+                        stalled: false,
+                    },
+                )
+            })?;
+        let build_failed = |message: String| {
+            (
+                Some(revision.clone()),
+                Failure {
+                    reason: reason::BUILD_FAILED,
+                    message,
+                    requeue: retry,
+                    stalled: false,
+                },
+            )
+        };
+        let vars = load_vars(ctx, k).await.map_err(build_failed)?;
+        let spec_k = k.clone();
+        let root_for_build = root.clone();
+        let objects = tokio::task::spawn_blocking(move || build::build(&spec_k, &root_for_build, &vars))
+            .await
+            .map_err(|e| build_failed(e.to_string()))?
+            .map_err(build_failed)?;
+        drop(work);
+        let changes = tokio::time::timeout(timeout, apply::apply(&ctx.applier, objects, k.spec.force, timeout))
+            .await
+            .map_err(|_| {
+                (
+                    Some(revision.clone()),
+                    Failure {
+                        reason: reason::RECONCILIATION_FAILED,
+                        message: format!("apply timed out after {timeout:?}"),
+                        requeue: retry,
+                        stalled: false,
+                    },
+                )
+            })?
+            .map_err(|e| {
+                (
+                    Some(revision.clone()),
+                    Failure {
+                        reason: reason::RECONCILIATION_FAILED,
+                        message: e.to_string(),
+                        requeue: retry,
+                        stalled: false,
+                    },
+                )
+            })?;
+        Ok((revision, changes))
+    }
+    .await;
+
+    let action = match outcome {
+        Ok((revision, mut changes)) => {
+            let mut inventory = apply::inventory(&changes);
+            let mut prune_errors = Vec::new();
+            if k.spec.prune {
+                let stale = apply::stale(status.inventory.as_ref(), &inventory);
+                let (deleted, kept, errors) =
+                    apply::prune(&ctx.applier, &stale, &owner_labels(k)).await;
+                changes.extend(deleted);
+                inventory.entries.extend(kept);
+                inventory.entries.sort_by(|a, b| a.id.cmp(&b.id));
+                prune_errors = errors;
+            }
+            status.inventory = Some(inventory);
+            status.last_attempted_revision = Some(revision.clone());
+            let conditions = status.conditions_mut();
+            let summary = apply::summary(&changes);
+            if prune_errors.is_empty() {
+                status.last_applied_revision = Some(revision.clone());
+                let message = format!("Applied revision: {revision}");
+                conditions::mark_ready(
+                    status.conditions_mut(),
+                    reason::RECONCILIATION_SUCCEEDED,
+                    &message,
+                    generation,
+                    now(),
+                );
+                if !summary.is_empty() {
+                    let metadata = BTreeMap::from([("revision", revision.clone())]);
+                    ctx.events
+                        .event(k, Severity::Info, reason::PROGRESSING, &summary, metadata)
+                        .await;
+                    tracing::info!(revision = %revision, output = %summary, "server-side apply completed");
+                }
+                let finished = format!(
+                    "Reconciliation finished in {:.0?}, next run in {}",
+                    start.elapsed(),
+                    k.spec.interval
+                );
+                if !summary.is_empty() {
+                    let metadata = BTreeMap::from([("revision", revision.clone())]);
+                    ctx.events
+                        .event(
+                            k,
+                            Severity::Info,
+                            reason::RECONCILIATION_SUCCEEDED,
+                            &finished,
+                            metadata,
+                        )
+                        .await;
+                }
+                ctx.schedule
+                    .succeeded(&key, generation, token.as_deref(), interval);
+                (Action::requeue(interval), ReconcileResult::RequeueAfter)
+            } else {
+                let message = prune_errors.join("\n");
+                conditions::mark_failed(conditions, reason::PRUNE_FAILED, &message, generation, now());
+                ctx.events.warning(k, reason::PRUNE_FAILED, &message).await;
+                ctx.schedule.forget(&key);
+                (Action::requeue(retry), ReconcileResult::Error)
+            }
+        }
+        Err((_, failure)) if failure.reason.is_empty() => {
+            // Nothing changed since the last apply: wait for the interval.
+            return Ok((Action::requeue(failure.requeue), ReconcileResult::Skipped));
+        }
+        Err((revision, failure)) => {
+            ctx.schedule.forget(&key);
+            if let Some(revision) = revision {
+                status.last_attempted_revision = Some(revision);
+            }
+            let conditions = status.conditions_mut();
+            if failure.stalled {
+                conditions::mark_stalled(conditions, failure.reason, &failure.message, generation, now());
+            } else {
+                conditions::mark_failed(conditions, failure.reason, &failure.message, generation, now());
+            }
+            tracing::error!(reason = failure.reason, "{}", failure.message);
+            ctx.events.warning(k, failure.reason, &failure.message).await;
+            if failure.stalled {
+                (Action::await_change(), ReconcileResult::Success)
+            } else {
+                (Action::requeue(failure.requeue), ReconcileResult::Error)
+            }
+        }
+    };
+    if let Some(generation) = generation {
+        status.set_observed_generation(generation);
+    }
+    if let Some(token) = conditions::reconcile_request(
+        k.metadata.annotations.as_ref(),
+        status.last_handled_reconcile_at(),
+    ) {
+        let token = token.to_string();
+        status.set_last_handled_reconcile_at(&token);
+    }
+    if k.status.as_ref() != Some(&status) {
+        patch_status(api, &name, &status).await?;
+    }
+    Ok(action)
+}

@@ -1,0 +1,466 @@
+//! Server-side apply of a set of objects the way Flux applies them, with
+//! the inventory that remembers what was applied and the prune of what is
+//! no longer in it.
+//!
+//! - Objects go in stages: CRDs, Namespaces and ClusterRoles first (CRDs
+//!   are then waited for until established), then `*Class` kinds, then the
+//!   rest, each stage in Flux's kind order.
+//! - Each object is compared with the cluster before it is written: absent
+//!   → applied (`created`); present → a server-side dry run, and only when
+//!   the result differs from the live object is it applied (`configured`),
+//!   else `unchanged`. Applies force ownership of the fields they set.
+//! - `kustomize.toolkit.fluxcd.io/ssa: Ignore` skips an object,
+//!   `IfNotPresent` only creates it; `kustomize.toolkit.fluxcd.io/reconcile:
+//!   disabled` skips it.
+//! - The inventory id of an object is `<namespace>_<name>_<group>_<kind>`;
+//!   prune deletes objects of an old inventory that are not in the new one,
+//!   only when they still carry the owner labels and are not annotated
+//!   `kustomize.toolkit.fluxcd.io/prune: disabled`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy,
+};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use kube::Client;
+use serde_json::Value;
+
+/// The annotation that changes how an object is applied.
+pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+/// The annotation or label that keeps an object out of apply and prune.
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// The annotation or label that keeps an object out of prune.
+pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+
+/// What applying one object did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist.
+    Created,
+    /// It existed and differed.
+    Configured,
+    /// It existed and matched.
+    Unchanged,
+    /// Skipped by annotation.
+    Skipped,
+    /// Deleted by prune.
+    Deleted,
+}
+
+impl Action {
+    /// Flux's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+            Action::Deleted => "deleted",
+        }
+    }
+}
+
+/// One applied (or deleted) object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// `Kind/namespace/name` (`Kind/name` when cluster-scoped).
+    pub subject: String,
+    /// What happened.
+    pub action: Action,
+    /// Its inventory id.
+    pub id: String,
+    /// Its API version.
+    pub version: String,
+}
+
+/// An apply failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{subject} {action} failed: {message}")]
+pub struct ApplyError {
+    /// `Kind/namespace/name`.
+    pub subject: String,
+    /// `dry-run`, `apply`, `get`, `delete`.
+    pub action: &'static str,
+    /// The API server's message.
+    pub message: String,
+}
+
+/// The inventory id of an object (cli-utils' `ObjMetadata` string).
+pub fn inventory_id(namespace: &str, name: &str, group: &str, kind: &str) -> String {
+    format!("{namespace}_{}_{group}_{kind}", name.replace(':', "__"))
+}
+
+/// Namespace, name, group and kind of an inventory id.
+pub fn parse_inventory_id(id: &str) -> Option<(String, String, String, String)> {
+    let parts: Vec<&str> = id.split('_').collect();
+    if parts.len() < 4 {
+        return None;
+    }
+    let kind = parts[parts.len() - 1].to_string();
+    let group = parts[parts.len() - 2].to_string();
+    let namespace = parts[0].to_string();
+    let name = parts[1..parts.len() - 2].join("_").replace("__", ":");
+    Some((namespace, name, group, kind))
+}
+
+fn text<'a>(object: &'a Value, path: &[&str]) -> &'a str {
+    let mut node = object;
+    for key in path {
+        match node.get(key) {
+            Some(next) => node = next,
+            None => return "",
+        }
+    }
+    node.as_str().unwrap_or_default()
+}
+
+fn marked(object: &Value, key: &str, value: &str) -> bool {
+    ["labels", "annotations"]
+        .iter()
+        .any(|field| text(object, &["metadata", field, key]).eq_ignore_ascii_case(value))
+}
+
+/// Flux's stage of a kind: 0 (CRDs, Namespaces, ClusterRoles), 1 (`*Class`
+/// kinds), 2 (the rest).
+pub fn stage(kind: &str) -> u8 {
+    match kind {
+        "CustomResourceDefinition" | "Namespace" | "ClusterRole" => 0,
+        k if k.ends_with("Class") => 1,
+        _ => 2,
+    }
+}
+
+/// Flux's apply order of kinds within a stage.
+pub fn kind_rank(kind: &str) -> usize {
+    const ORDER: [&str; 17] = [
+        "CustomResourceDefinition",
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ResourceQuota",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "LimitRange",
+        "PriorityClass",
+        "Deployment",
+        "StatefulSet",
+        "CronJob",
+        "PodDisruptionBudget",
+    ];
+    const LAST: [&str; 2] = [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
+    if let Some(i) = LAST.iter().position(|k| *k == kind) {
+        return 1000 + i;
+    }
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+}
+
+/// Applies and deletes objects, resolving kinds through discovery (cached).
+pub struct Applier {
+    client: Client,
+    field_manager: String,
+    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+}
+
+impl Applier {
+    /// An applier writing as `field_manager`.
+    pub fn new(client: Client, field_manager: &str) -> Self {
+        Self {
+            client,
+            field_manager: field_manager.to_string(),
+            kinds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The API resource of (`apiVersion`, `kind`) and whether it is
+    /// namespaced.
+    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<(ApiResource, bool), String> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, capabilities) = discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| {
+                format!("no matches for kind \"{kind}\" in version \"{api_version}\": {e}")
+            })?;
+        let namespaced = capabilities.scope == Scope::Namespaced;
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(key, (resource.clone(), namespaced));
+        }
+        Ok((resource, namespaced))
+    }
+
+    fn api(&self, resource: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
+        if namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, resource)
+        } else {
+            Api::all_with(self.client.clone(), resource)
+        }
+    }
+
+    /// Applies one object (see the module documentation).
+    pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
+        let api_version = text(object, &["apiVersion"]).to_string();
+        let kind = text(object, &["kind"]).to_string();
+        let name = text(object, &["metadata", "name"]).to_string();
+        let mut namespace = text(object, &["metadata", "namespace"]).to_string();
+        let subject_of = |ns: &str| {
+            if ns.is_empty() {
+                format!("{kind}/{name}")
+            } else {
+                format!("{kind}/{ns}/{name}")
+            }
+        };
+        let fail = |action: &'static str, ns: &str, message: String| ApplyError {
+            subject: subject_of(ns),
+            action,
+            message,
+        };
+        let (resource, namespaced) = self
+            .resolve(&api_version, &kind)
+            .await
+            .map_err(|m| fail("dry-run", &namespace, m))?;
+        if !namespaced {
+            namespace.clear();
+        } else if namespace.is_empty() {
+            namespace = "default".to_string();
+        }
+        let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+        let change = |action| Change {
+            subject: subject_of(&namespace),
+            action,
+            id: inventory_id(&namespace, &name, group, &kind),
+            version: api_version.split_once('/').map_or(api_version.as_str(), |(_, v)| v).to_string(),
+        };
+        if marked(object, RECONCILE_ANNOTATION, "disabled")
+            || text(object, &["metadata", "annotations", SSA_ANNOTATION]).eq_ignore_ascii_case("ignore")
+        {
+            return Ok(change(Action::Skipped));
+        }
+        let api = self.api(&resource, namespaced, &namespace);
+        let live = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| fail("get", &namespace, kube_message(&e)))?;
+        let mut params = PatchParams::apply(&self.field_manager);
+        params.force = true;
+        let mut manifest = object.clone();
+        if namespaced && let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("namespace".to_string(), Value::String(namespace.clone()));
+        }
+        let Some(live) = live else {
+            api.patch(&name, &params, &Patch::Apply(&manifest))
+                .await
+                .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+            return Ok(change(Action::Created));
+        };
+        if text(object, &["metadata", "annotations", SSA_ANNOTATION]).eq_ignore_ascii_case("ifnotpresent") {
+            return Ok(change(Action::Skipped));
+        }
+        let dry = PatchParams {
+            dry_run: true,
+            ..params.clone()
+        };
+        let planned = match api.patch(&name, &dry, &Patch::Apply(&manifest)).await {
+            Ok(p) => p,
+            Err(e) if force && is_immutable_error(&e) => {
+                // Recreate: delete and create again.
+                api.delete(&name, &DeleteParams::background())
+                    .await
+                    .map_err(|e| fail("delete", &namespace, kube_message(&e)))?;
+                wait_gone(&api, &name).await;
+                api.patch(&name, &params, &Patch::Apply(&manifest))
+                    .await
+                    .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+                return Ok(change(Action::Created));
+            }
+            Err(e) => return Err(fail("dry-run", &namespace, kube_message(&e))),
+        };
+        if comparable(&planned) == comparable(&live) {
+            return Ok(change(Action::Unchanged));
+        }
+        api.patch(&name, &params, &Patch::Apply(&manifest))
+            .await
+            .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+        Ok(change(Action::Configured))
+    }
+
+    /// Waits until the CRD named `name` is established (or `timeout`).
+    pub async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), String> {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+        ));
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(crd)) = api.get_opt(name).await {
+                let established = crd
+                    .data
+                    .get("status")
+                    .and_then(|s| s.get("conditions"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|conditions| {
+                        conditions.iter().any(|c| {
+                            c.get("type").and_then(Value::as_str) == Some("Established")
+                                && c.get("status").and_then(Value::as_str) == Some("True")
+                        })
+                    });
+                if established {
+                    // New kinds: forget cached discovery misses.
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("CustomResourceDefinition/{name} is not established"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Deletes the object of an inventory entry when it still carries the
+    /// owner labels (`labels`) and is not protected from prune. `Ok(None)`
+    /// when there was nothing to delete.
+    pub async fn prune(
+        &self,
+        id: &str,
+        version: &str,
+        labels: &[(String, String)],
+    ) -> Result<Option<Change>, ApplyError> {
+        let Some((namespace, name, group, kind)) = parse_inventory_id(id) else {
+            return Ok(None);
+        };
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        let subject = if namespace.is_empty() {
+            format!("{kind}/{name}")
+        } else {
+            format!("{kind}/{namespace}/{name}")
+        };
+        let fail = |message: String| ApplyError {
+            subject: subject.clone(),
+            action: "delete",
+            message,
+        };
+        let Ok((resource, namespaced)) = self.resolve(&api_version, &kind).await else {
+            // The kind is gone (its CRD deleted): so are its objects.
+            return Ok(None);
+        };
+        let api = self.api(&resource, namespaced, &namespace);
+        let Some(live) = api.get_opt(&name).await.map_err(|e| fail(kube_message(&e)))? else {
+            return Ok(None);
+        };
+        let live_labels = live.metadata.labels.clone().unwrap_or_default();
+        let owned = labels
+            .iter()
+            .all(|(k, v)| live_labels.get(k).map(String::as_str) == Some(v.as_str()));
+        let annotations = live.metadata.annotations.clone().unwrap_or_default();
+        let protected = [PRUNE_ANNOTATION, RECONCILE_ANNOTATION].iter().any(|key| {
+            annotations
+                .get(*key)
+                .or_else(|| live_labels.get(*key))
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+        });
+        if !owned || protected {
+            return Ok(None);
+        }
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        match api.delete(&name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+            Err(e) => return Err(fail(kube_message(&e))),
+        }
+        Ok(Some(Change {
+            subject,
+            action: Action::Deleted,
+            id: id.to_string(),
+            version: version.to_string(),
+        }))
+    }
+}
+
+async fn wait_gone(api: &Api<DynamicObject>, name: &str) {
+    for _ in 0..150 {
+        match api.get_opt(name).await {
+            Ok(None) | Err(_) => return,
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+fn is_immutable_error(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => {
+            status.code == 422 && (status.message.contains("immutable") || status.message.contains("Forbidden"))
+        }
+        _ => false,
+    }
+}
+
+/// The API server's message of an error (not the client's wrapping).
+pub fn kube_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An object without the fields every write changes.
+fn comparable(object: &DynamicObject) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in ["managedFields", "resourceVersion", "generation"] {
+            metadata.remove(key);
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inventory_ids_round_trip() {
+        let id = inventory_id("apps", "web:v1", "apps", "Deployment");
+        assert_eq!(id, "apps_web__v1_apps_Deployment");
+        assert_eq!(
+            parse_inventory_id(&id),
+            Some(("apps".into(), "web:v1".into(), "apps".into(), "Deployment".into()))
+        );
+        assert_eq!(
+            parse_inventory_id("_cluster-admin_rbac.authorization.k8s.io_ClusterRole"),
+            Some((
+                String::new(),
+                "cluster-admin".into(),
+                "rbac.authorization.k8s.io".into(),
+                "ClusterRole".into()
+            ))
+        );
+        assert_eq!(stage("CustomResourceDefinition"), 0);
+        assert_eq!(stage("StorageClass"), 1);
+        assert_eq!(stage("Deployment"), 2);
+        assert!(kind_rank("Namespace") < kind_rank("Deployment"));
+        assert!(kind_rank("Widget") < kind_rank("ValidatingWebhookConfiguration"));
+    }
+}
