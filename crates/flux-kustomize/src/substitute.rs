@@ -1,7 +1,6 @@
 //! Flux's post-build variable substitution (`spec.postBuild`): the bash-like
-//! `${…}` grammar of Flux's envsubst, applied to the YAML text of each
-//! resource, which is then read back (so `replicas: ${N}` becomes a
-//! number).
+//! `${…}` grammar of Flux's envsubst, applied to every scalar of each
+//! resource (see [`substitute_object`] for how types are decided).
 //!
 //! - `${var}`; defaults `${var:=w}`, `${var:-w}`, `${var=w}`, `${var:?w}`,
 //!   `${var:+w}` (all give `w` when the value is empty, as Flux's fork
@@ -467,8 +466,15 @@ pub fn disabled(object: &Value) -> bool {
     })
 }
 
-/// Substitutes `vars` in one object (through its YAML text, then read
-/// back). Values have their line breaks removed, as Flux does.
+/// Substitutes `vars` in one object, scalar by scalar (keys included).
+/// Values have their line breaks removed, as Flux does.
+///
+/// Flux substitutes the object's YAML text and reads it back, so a value's
+/// type after substitution depends on how the file quoted it. This engine
+/// keeps no quoting, so it decides per scalar: a string stays a string,
+/// except a value that is exactly one `${…}` outside the string maps of
+/// ConfigMaps, Secrets, labels and annotations, which is read as YAML
+/// (`replicas: ${N}` becomes a number, as in Flux).
 pub fn substitute_object(
     object: &Value,
     vars: &BTreeMap<String, String>,
@@ -479,14 +485,69 @@ pub fn substitute_object(
             "'{bad}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
         ));
     }
-    let text = flux_yaml::emit(object);
     let lookup = |name: &str| vars.get(name).map(|v| v.replace('\n', ""));
-    let output = envsubst(&text, &lookup, strict)
-        .map_err(|e| format!("variable substitution failed: {e}"))?;
-    let docs = flux_yaml::parse(&output).map_err(|e| format!("YAMLToJSON: {e}"))?;
-    docs.into_iter()
-        .next()
-        .ok_or_else(|| "YAMLToJSON: the substituted object is empty".to_string())
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut path = Vec::new();
+    walk(object, &lookup, strict, kind, &mut path)
+        .map_err(|e| format!("variable substitution failed: {e}"))
+}
+
+fn string_map_field(kind: &str, path: &[String]) -> bool {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    matches!(
+        (kind, p.as_slice()),
+        (
+            "ConfigMap" | "Secret",
+            ["data" | "stringData" | "binaryData", _]
+        )
+    ) || matches!(p.as_slice(), [.., "labels" | "annotations", _])
+}
+
+fn walk(
+    value: &Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    strict: bool,
+    kind: &str,
+    path: &mut Vec<String>,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) if s.contains('$') => {
+            let out = envsubst(s, lookup, strict)?;
+            let single = s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1;
+            if single && !string_map_field(kind, path) {
+                flux_yaml::resolve_plain(&out)
+            } else {
+                Value::String(out)
+            }
+        }
+        Value::Seq(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                out.push(walk(item, lookup, strict, kind, path)?);
+                path.pop();
+            }
+            Value::Seq(out)
+        }
+        Value::Map(entries) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (key, item) in entries {
+                let key = if key.contains('$') {
+                    envsubst(key, lookup, strict)?
+                } else {
+                    key.clone()
+                };
+                path.push(key.clone());
+                out.push((key, walk(item, lookup, strict, kind, path)?));
+                path.pop();
+            }
+            Value::Map(out)
+        }
+        other => other.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -533,9 +594,11 @@ mod tests {
 
     #[test]
     fn objects_are_substituted_through_their_text() {
-        let object = flux_yaml::parse("kind: ConfigMap\nspec:\n  replicas: ${N}\n  name: ${A}\n")
-            .unwrap()
-            .remove(0);
+        let object = flux_yaml::parse(
+            "kind: Deployment\nspec:\n  replicas: ${N}\n  name: ${A}\n  image: app:${N}\n",
+        )
+        .unwrap()
+        .remove(0);
         let vars = BTreeMap::from([
             ("N".to_string(), "3".to_string()),
             ("A".to_string(), "a\nb".to_string()),
@@ -544,6 +607,15 @@ mod tests {
         let spec = out.get("spec").unwrap();
         assert_eq!(spec.get("replicas"), Some(&Value::Int(3)));
         assert_eq!(spec.get("name"), Some(&Value::String("ab".to_string())));
+        assert_eq!(spec.get("image"), Some(&Value::String("app:3".to_string())));
+        let cm = flux_yaml::parse("kind: ConfigMap\ndata:\n  n: ${N}\n")
+            .unwrap()
+            .remove(0);
+        let out = substitute_object(&cm, &vars, true).unwrap();
+        assert_eq!(
+            out.get("data").and_then(|d| d.get("n")),
+            Some(&Value::String("3".to_string()))
+        );
         let bad = BTreeMap::from([("1X".to_string(), String::new())]);
         assert!(substitute_object(&object, &bad, true).is_err());
     }

@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy,
 };
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
-use kube::Client;
 use serde_json::Value;
 
 /// The annotation that changes how an object is applied.
@@ -184,18 +184,23 @@ impl Applier {
 
     /// The API resource of (`apiVersion`, `kind`) and whether it is
     /// namespaced.
-    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<(ApiResource, bool), String> {
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, bool), String> {
         let key = (api_version.to_string(), kind.to_string());
         if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
             return Ok(found);
         }
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, capabilities) = discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(|e| {
-                format!("no matches for kind \"{kind}\" in version \"{api_version}\": {e}")
-            })?;
+        let (resource, capabilities) =
+            discovery::pinned_kind(&self.client, &gvk)
+                .await
+                .map_err(|e| {
+                    format!("no matches for kind \"{kind}\" in version \"{api_version}\": {e}")
+                })?;
         let namespaced = capabilities.scope == Scope::Namespaced;
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, (resource.clone(), namespaced));
@@ -243,10 +248,14 @@ impl Applier {
             subject: subject_of(&namespace),
             action,
             id: inventory_id(&namespace, &name, group, &kind),
-            version: api_version.split_once('/').map_or(api_version.as_str(), |(_, v)| v).to_string(),
+            version: api_version
+                .split_once('/')
+                .map_or(api_version.as_str(), |(_, v)| v)
+                .to_string(),
         };
         if marked(object, RECONCILE_ANNOTATION, "disabled")
-            || text(object, &["metadata", "annotations", SSA_ANNOTATION]).eq_ignore_ascii_case("ignore")
+            || text(object, &["metadata", "annotations", SSA_ANNOTATION])
+                .eq_ignore_ascii_case("ignore")
         {
             return Ok(change(Action::Skipped));
         }
@@ -258,7 +267,9 @@ impl Applier {
         let mut params = PatchParams::apply(&self.field_manager);
         params.force = true;
         let mut manifest = object.clone();
-        if namespaced && let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
+        if namespaced
+            && let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut)
+        {
             metadata.insert("namespace".to_string(), Value::String(namespace.clone()));
         }
         let Some(live) = live else {
@@ -267,7 +278,9 @@ impl Applier {
                 .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
             return Ok(change(Action::Created));
         };
-        if text(object, &["metadata", "annotations", SSA_ANNOTATION]).eq_ignore_ascii_case("ifnotpresent") {
+        if text(object, &["metadata", "annotations", SSA_ANNOTATION])
+            .eq_ignore_ascii_case("ifnotpresent")
+        {
             return Ok(change(Action::Skipped));
         }
         let dry = PatchParams {
@@ -326,7 +339,9 @@ impl Applier {
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("CustomResourceDefinition/{name} is not established"));
+                return Err(format!(
+                    "CustomResourceDefinition/{name} is not established"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -364,7 +379,11 @@ impl Applier {
             return Ok(None);
         };
         let api = self.api(&resource, namespaced, &namespace);
-        let Some(live) = api.get_opt(&name).await.map_err(|e| fail(kube_message(&e)))? else {
+        let Some(live) = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| fail(kube_message(&e)))?
+        else {
             return Ok(None);
         };
         let live_labels = live.metadata.labels.clone().unwrap_or_default();
@@ -411,7 +430,8 @@ async fn wait_gone(api: &Api<DynamicObject>, name: &str) {
 fn is_immutable_error(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => {
-            status.code == 422 && (status.message.contains("immutable") || status.message.contains("Forbidden"))
+            status.code == 422
+                && (status.message.contains("immutable") || status.message.contains("Forbidden"))
         }
         _ => false,
     }
@@ -446,7 +466,12 @@ mod tests {
         assert_eq!(id, "apps_web__v1_apps_Deployment");
         assert_eq!(
             parse_inventory_id(&id),
-            Some(("apps".into(), "web:v1".into(), "apps".into(), "Deployment".into()))
+            Some((
+                "apps".into(),
+                "web:v1".into(),
+                "apps".into(),
+                "Deployment".into()
+            ))
         );
         assert_eq!(
             parse_inventory_id("_cluster-admin_rbac.authorization.k8s.io_ClusterRole"),

@@ -35,7 +35,10 @@ pub async fn apply(
             changes.push(applier.apply(object, force).await?);
         }
         if current == 0 {
-            for object in objects.iter().filter(|o| kind(o) == "CustomResourceDefinition") {
+            for object in objects
+                .iter()
+                .filter(|o| kind(o) == "CustomResourceDefinition")
+            {
                 let name = object
                     .get("metadata")
                     .and_then(|m| m.get("name"))

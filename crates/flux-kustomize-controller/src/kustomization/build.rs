@@ -120,7 +120,10 @@ pub fn build(
     let metadata = k.spec.common_metadata.as_ref();
     let mut out = Vec::with_capacity(built.resources.len());
     for resource in &built.resources {
-        let mut value = resource.value.json_round_trip().map_err(|e| e.to_string())?;
+        let mut value = resource
+            .value
+            .json_round_trip()
+            .map_err(|e| e.to_string())?;
         if value.get("sops").is_some() {
             return Err(format!(
                 "{}: SOPS-encrypted objects are not supported yet (decryption is not implemented in this controller)",
@@ -128,9 +131,8 @@ pub fn build(
             ));
         }
         if substituting && !substitute::disabled(&value) {
-            value = substitute::substitute_object(&value, vars, true).map_err(|e| {
-                format!("post build failed for '{}': {e}", resource.id)
-            })?;
+            value = substitute::substitute_object(&value, vars, true)
+                .map_err(|e| format!("post build failed for '{}': {e}", resource.id))?;
         }
         let mut json = value_to_json(&value);
         if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
@@ -173,9 +175,15 @@ mod tests {
     #[test]
     fn paths_stay_inside_the_artifact() {
         let root = Path::new("/tmp/a");
-        assert_eq!(secure_join(root, Some("./apps/prod")).unwrap(), Path::new("/tmp/a/apps/prod"));
+        assert_eq!(
+            secure_join(root, Some("./apps/prod")).unwrap(),
+            Path::new("/tmp/a/apps/prod")
+        );
         assert_eq!(secure_join(root, None).unwrap(), Path::new("/tmp/a"));
-        assert_eq!(secure_join(root, Some("apps/../base")).unwrap(), Path::new("/tmp/a/base"));
+        assert_eq!(
+            secure_join(root, Some("apps/../base")).unwrap(),
+            Path::new("/tmp/a/base")
+        );
         assert!(secure_join(root, Some("../etc")).is_err());
         assert!(secure_join(root, Some("apps/../../etc")).is_err());
     }

@@ -131,7 +131,8 @@ pub async fn download(
     limits: &Limits,
     timeout: Duration,
 ) -> Result<(), SourceError> {
-    let fail = |what: String| SourceError::artifact(format!("failed to download artifact, error: {what}"));
+    let fail =
+        |what: String| SourceError::artifact(format!("failed to download artifact, error: {what}"));
     let expected: Digest = artifact
         .digest
         .parse()

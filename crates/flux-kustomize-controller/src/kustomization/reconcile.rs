@@ -78,8 +78,14 @@ pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Actio
             ReconcileResult::Error
         }
     };
-    ctx.metrics
-        .record_reconcile(CONTROLLER, KIND, &namespace, &name, start.elapsed(), outcome);
+    ctx.metrics.record_reconcile(
+        CONTROLLER,
+        KIND,
+        &namespace,
+        &name,
+        start.elapsed(),
+        outcome,
+    );
     result
 }
 
@@ -108,7 +114,8 @@ async fn cleanup(k: &Kustomization, ctx: &Context) -> Result<(Action, ReconcileR
         Some(DeletionPolicy::Delete) | Some(DeletionPolicy::WaitForTermination) => true,
         _ => k.spec.prune,
     };
-    if delete && !k.spec.suspend
+    if delete
+        && !k.spec.suspend
         && let Some(inventory) = k.status.as_ref().and_then(|s| s.inventory.as_ref())
     {
         let (deleted, _, errors) =
@@ -147,10 +154,7 @@ struct Failure {
 
 /// Loads the `postBuild` variables: `substituteFrom` in order (optional
 /// ones may be missing), then `substitute`, which wins.
-async fn load_vars(
-    ctx: &Context,
-    k: &Kustomization,
-) -> Result<BTreeMap<String, String>, String> {
+async fn load_vars(ctx: &Context, k: &Kustomization) -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
     let Some(post_build) = &k.spec.post_build else {
         return Ok(vars);
@@ -265,53 +269,70 @@ async fn reconcile_apply(
         .cloned();
     let mut status: KustomizationStatus = k.status.clone().unwrap_or_default();
 
-    let outcome: Result<(String, Vec<flux_runtime::ssa::Change>), (Option<String>, Failure)> = async {
-        let artifact = fetch::artifact(&ctx.client, k, ctx.no_cross_namespace_refs)
-            .await
-            .map_err(|e| {
-                let requeue = if e.dependency { ctx.requeue_dependency } else { retry };
-                (
-                    None,
+    let outcome: Result<(String, Vec<flux_runtime::ssa::Change>), (Option<String>, Failure)> =
+        async {
+            let artifact = fetch::artifact(&ctx.client, k, ctx.no_cross_namespace_refs)
+                .await
+                .map_err(|e| {
+                    let requeue = if e.dependency {
+                        ctx.requeue_dependency
+                    } else {
+                        retry
+                    };
+                    (
+                        None,
+                        Failure {
+                            reason: e.reason,
+                            message: e.message,
+                            requeue,
+                            stalled: e.stalled,
+                        },
+                    )
+                })?;
+            let revision = artifact.revision.clone();
+            let ready = conditions::is_true(&status.conditions, "Ready");
+            if ready
+                && status.last_applied_revision.as_deref() == Some(revision.as_str())
+                && let Some(remaining) = ctx.schedule.remaining(&key, generation, token.as_deref())
+            {
+                return Err((
+                    Some(revision),
                     Failure {
-                        reason: e.reason,
-                        message: e.message,
-                        requeue,
-                        stalled: e.stalled,
+                        reason: "",
+                        message: String::new(),
+                        requeue: remaining,
+                        stalled: false,
                     },
-                )
-            })?;
-        let revision = artifact.revision.clone();
-        let ready = conditions::is_true(&status.conditions, "Ready");
-        if ready
-            && status.last_applied_revision.as_deref() == Some(revision.as_str())
-            && let Some(remaining) = ctx.schedule.remaining(&key, generation, token.as_deref())
-        {
-            return Err((
-                Some(revision),
-                Failure {
-                    reason: "",
-                    message: String::new(),
-                    requeue: remaining,
-                    stalled: false,
-                },
-            ));
-        }
-        if let Some(dependency) = blocking_dependency(ctx, k).await {
-            return Err((
-                Some(revision),
-                Failure {
-                    reason: reason::DEPENDENCY_NOT_READY,
-                    message: format!("dependency '{dependency}' is not ready"),
-                    requeue: ctx.requeue_dependency,
-                    stalled: false,
-                },
-            ));
-        }
-        let timeout = timeout_of(k, interval);
-        let work = tempfile::Builder::new()
-            .prefix("kustomization-")
-            .tempdir()
-            .map_err(|e| {
+                ));
+            }
+            if let Some(dependency) = blocking_dependency(ctx, k).await {
+                return Err((
+                    Some(revision),
+                    Failure {
+                        reason: reason::DEPENDENCY_NOT_READY,
+                        message: format!("dependency '{dependency}' is not ready"),
+                        requeue: ctx.requeue_dependency,
+                        stalled: false,
+                    },
+                ));
+            }
+            let timeout = timeout_of(k, interval);
+            let work = tempfile::Builder::new()
+                .prefix("kustomization-")
+                .tempdir()
+                .map_err(|e| {
+                    (
+                        Some(revision.clone()),
+                        Failure {
+                            reason: "DirectoryCreationFailed",
+                            message: format!("failed to create temporary working directory: {e}"),
+                            requeue: retry,
+                            stalled: false,
+                        },
+                    )
+                })?;
+            let root = work.path().join("source");
+            std::fs::create_dir(&root).map_err(|e| {
                 (
                     Some(revision.clone()),
                     Failure {
@@ -322,40 +343,43 @@ async fn reconcile_apply(
                     },
                 )
             })?;
-        let root = work.path().join("source");
-        fetch::download(&artifact, &root, &ctx.artifact_limits, timeout)
-            .await
-            .map_err(|e| {
+            fetch::download(&artifact, &root, &ctx.artifact_limits, timeout)
+                .await
+                .map_err(|e| {
+                    (
+                        Some(revision.clone()),
+                        Failure {
+                            reason: e.reason,
+                            message: e.message,
+                            requeue: retry,
+                            stalled: false,
+                        },
+                    )
+                })?;
+            let build_failed = |message: String| {
                 (
                     Some(revision.clone()),
                     Failure {
-                        reason: e.reason,
-                        message: e.message,
+                        reason: reason::BUILD_FAILED,
+                        message,
                         requeue: retry,
                         stalled: false,
                     },
                 )
-            })?;
-        let build_failed = |message: String| {
-            (
-                Some(revision.clone()),
-                Failure {
-                    reason: reason::BUILD_FAILED,
-                    message,
-                    requeue: retry,
-                    stalled: false,
-                },
+            };
+            let vars = load_vars(ctx, k).await.map_err(build_failed)?;
+            let spec_k = k.clone();
+            let root_for_build = root.clone();
+            let objects =
+                tokio::task::spawn_blocking(move || build::build(&spec_k, &root_for_build, &vars))
+                    .await
+                    .map_err(|e| build_failed(e.to_string()))?
+                    .map_err(build_failed)?;
+            drop(work);
+            let changes = tokio::time::timeout(
+                timeout,
+                apply::apply(&ctx.applier, objects, k.spec.force, timeout),
             )
-        };
-        let vars = load_vars(ctx, k).await.map_err(build_failed)?;
-        let spec_k = k.clone();
-        let root_for_build = root.clone();
-        let objects = tokio::task::spawn_blocking(move || build::build(&spec_k, &root_for_build, &vars))
-            .await
-            .map_err(|e| build_failed(e.to_string()))?
-            .map_err(build_failed)?;
-        drop(work);
-        let changes = tokio::time::timeout(timeout, apply::apply(&ctx.applier, objects, k.spec.force, timeout))
             .await
             .map_err(|_| {
                 (
@@ -379,9 +403,9 @@ async fn reconcile_apply(
                     },
                 )
             })?;
-        Ok((revision, changes))
-    }
-    .await;
+            Ok((revision, changes))
+        }
+        .await;
 
     let action = match outcome {
         Ok((revision, mut changes)) => {
@@ -439,7 +463,13 @@ async fn reconcile_apply(
                 (Action::requeue(interval), ReconcileResult::RequeueAfter)
             } else {
                 let message = prune_errors.join("\n");
-                conditions::mark_failed(conditions, reason::PRUNE_FAILED, &message, generation, now());
+                conditions::mark_failed(
+                    conditions,
+                    reason::PRUNE_FAILED,
+                    &message,
+                    generation,
+                    now(),
+                );
                 ctx.events.warning(k, reason::PRUNE_FAILED, &message).await;
                 ctx.schedule.forget(&key);
                 (Action::requeue(retry), ReconcileResult::Error)
@@ -456,12 +486,26 @@ async fn reconcile_apply(
             }
             let conditions = status.conditions_mut();
             if failure.stalled {
-                conditions::mark_stalled(conditions, failure.reason, &failure.message, generation, now());
+                conditions::mark_stalled(
+                    conditions,
+                    failure.reason,
+                    &failure.message,
+                    generation,
+                    now(),
+                );
             } else {
-                conditions::mark_failed(conditions, failure.reason, &failure.message, generation, now());
+                conditions::mark_failed(
+                    conditions,
+                    failure.reason,
+                    &failure.message,
+                    generation,
+                    now(),
+                );
             }
             tracing::error!(reason = failure.reason, "{}", failure.message);
-            ctx.events.warning(k, failure.reason, &failure.message).await;
+            ctx.events
+                .warning(k, failure.reason, &failure.message)
+                .await;
             if failure.stalled {
                 (Action::await_change(), ReconcileResult::Success)
             } else {
