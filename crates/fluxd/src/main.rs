@@ -1,5 +1,5 @@
 //! `fluxd`: the toolkit controllers in one process. `--controllers` picks
-//! which run (today: `source`, with GitRepository). Flags follow upstream's
+//! which run: `source` (GitRepository) and `kustomize` (Kustomization). Flags follow upstream's
 //! names and defaults. Kubernetes access: `KUBECONFIG` / `~/.kube/config`,
 //! or the in-cluster service account.
 //!
@@ -28,7 +28,7 @@ use leader::LeaseTimes;
 #[derive(Parser, Debug)]
 #[command(name = "fluxd", version, about)]
 struct Flags {
-    /// Controllers to run, comma-separated: source.
+    /// Controllers to run, comma-separated: source, kustomize.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -62,6 +62,9 @@ struct Flags {
     /// `http://notification-controller.flux-system.svc.cluster.local./`.
     #[arg(long, default_value = "")]
     events_addr: String,
+    /// Refuse Kustomization sources in other namespaces.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    no_cross_namespace_refs: bool,
     /// Retry delay when a dependency (an included source) is not ready.
     #[arg(long, default_value = "30s")]
     requeue_dependency: String,
@@ -132,9 +135,9 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--log-encoding: {e}"))?;
     flux_runtime::logging::init(level, encoding)?;
     for controller in &flags.controllers {
-        if controller != "source" {
+        if controller != "source" && controller != "kustomize" {
             return Err(format!(
-                "unknown controller {controller:?} (available: source)"
+                "unknown controller {controller:?} (available: source, kustomize)"
             ));
         }
     }
@@ -204,6 +207,20 @@ async fn run(flags: Flags) -> Result<(), String> {
             .with_webhook(&flags.events_addr)
             .map_err(|e| format!("--events-addr: {e}"))?;
     }
+    let mut kustomize = flux_kustomize_controller::Context::new(client.clone());
+    kustomize.metrics = ctx.metrics.clone();
+    kustomize.concurrency = flags.concurrent.max(4);
+    kustomize.requeue_dependency = requeue_dependency;
+    kustomize.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    kustomize.label_selector = ctx.label_selector.clone();
+    if !flags.events_addr.is_empty() {
+        kustomize.events = kustomize
+            .events
+            .with_webhook(&flags.events_addr)
+            .map_err(|e| format!("--events-addr: {e}"))?;
+    }
+    let run_source = flags.controllers.iter().any(|c| c == "source");
+    let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
     let metrics = ctx.metrics.clone();
     let metrics_routes = Router::new().route(
         "/metrics",
@@ -242,7 +259,27 @@ async fn run(flags: Flags) -> Result<(), String> {
         }
     };
     let controllers = async {
-        let work = flux_source_controller::run(ctx, namespace.as_deref());
+        let watched = namespace.clone();
+        let work = async move {
+            let source = async {
+                if run_source {
+                    flux_source_controller::run(ctx, watched.as_deref()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let kustomizations = async {
+                if run_kustomize {
+                    flux_kustomize_controller::run(kustomize, watched.as_deref()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = source => {}
+                () = kustomizations => {}
+            }
+        };
         if flags.enable_leader_election {
             let lease_name = format!("{}-controller-leader-election", flags.controllers.join("-"));
             leader::run_as_leader(
