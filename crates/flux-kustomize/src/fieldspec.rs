@@ -384,3 +384,35 @@ fn crd_properties(
         path.pop();
     }
 }
+
+/// kustomize's field-spec filter without creation: walks `parts`
+/// (sequences entered element by element) and calls `apply` on what is
+/// there; a scalar in the way is kustomize's "expected sequence or mapping
+/// node" error.
+pub fn visit_strict(
+    node: &mut Value,
+    parts: &[&str],
+    apply: &mut dyn FnMut(&mut Value),
+) -> Result<(), String> {
+    let Some((first, rest)) = parts.split_first() else {
+        apply(node);
+        return Ok(());
+    };
+    match node {
+        Value::Null => Ok(()),
+        Value::Seq(items) => {
+            for item in items {
+                visit_strict(item, parts, apply)?;
+            }
+            Ok(())
+        }
+        Value::Map(entries) => {
+            let name = first.trim_end_matches("[]");
+            match entries.iter_mut().find(|(k, _)| k == name) {
+                Some((_, child)) => visit_strict(child, rest, apply),
+                None => Ok(()),
+            }
+        }
+        _ => Err("expected sequence or mapping node".to_string()),
+    }
+}

@@ -139,7 +139,7 @@ pub fn fix_references(resources: &mut [Resource], config: &Config) -> Result<(),
             let Some(target) = &spec.target else { continue };
             let parts: Vec<&str> = spec.path.split('/').collect();
             let mut outcome = Ok(());
-            let walked = visit(&mut resource.value, &parts, &mut |node| {
+            let walked = crate::fieldspec::visit_strict(&mut resource.value, &parts, &mut |node| {
                 if outcome.is_err() {
                     return;
                 }
@@ -155,36 +155,6 @@ pub fn fix_references(resources: &mut [Resource], config: &Config) -> Result<(),
         resource.id = ResId::of(&resource.value)?;
     }
     Ok(())
-}
-
-/// Walks `parts` (sequences are entered element by element) and calls
-/// `apply` on what is there; a scalar in the way is an error.
-fn visit(
-    node: &mut Value,
-    parts: &[&str],
-    apply: &mut dyn FnMut(&mut Value),
-) -> Result<(), String> {
-    let Some((first, rest)) = parts.split_first() else {
-        apply(node);
-        return Ok(());
-    };
-    match node {
-        Value::Null => Ok(()),
-        Value::Seq(items) => {
-            for item in items {
-                visit(item, parts, apply)?;
-            }
-            Ok(())
-        }
-        Value::Map(entries) => {
-            let name = first.trim_end_matches("[]");
-            match entries.iter_mut().find(|(k, _)| k == name) {
-                Some((_, child)) => visit(child, rest, apply),
-                None => Ok(()),
-            }
-        }
-        _ => Err("expected sequence or mapping node".to_string()),
-    }
 }
 
 fn role_ref(object: &Value) -> Option<(String, String)> {

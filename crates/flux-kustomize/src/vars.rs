@@ -339,26 +339,13 @@ fn replace_at(
     parts: &[&str],
     values: &[(String, Option<Value>)],
 ) -> Result<(), String> {
-    let Some((first, rest)) = parts.split_first() else {
-        return replace_node(node, values);
-    };
-    match node {
-        Value::Null => Ok(()),
-        Value::Seq(items) => {
-            for item in items {
-                replace_at(item, parts, values)?;
-            }
-            Ok(())
+    let mut failure = Ok(());
+    crate::fieldspec::visit_strict(node, parts, &mut |target| {
+        if failure.is_ok() {
+            failure = replace_node(target, values);
         }
-        Value::Map(entries) => {
-            let name = first.trim_end_matches("[]");
-            match entries.iter_mut().find(|(k, _)| k == name) {
-                Some((_, child)) => replace_at(child, rest, values),
-                None => Ok(()),
-            }
-        }
-        _ => Err("expected sequence or mapping node".to_string()),
-    }
+    })?;
+    failure
 }
 
 fn replace_node(node: &mut Value, values: &[(String, Option<Value>)]) -> Result<(), String> {
