@@ -396,3 +396,115 @@ async fn the_gitops_loop() {
         "prune: disabled survives deletion"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("health").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write(
+            "app/pvc.yaml",
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  storageClassName: \"\"\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n",
+        )
+        .unwrap();
+    let head = remote.commit("app").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "app"},
+                "spec": {
+                    "interval": "10m",
+                    "retryInterval": "2s",
+                    "timeout": "3s",
+                    "wait": true,
+                    "path": "./app",
+                    "prune": true,
+                    "targetNamespace": ns.name(),
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // No volume matches the claim: it stays Pending and the health check
+    // times out.
+    let failed = eventually("HealthCheckFailed", || async {
+        let k = kustomizations.get("app").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.reason == "HealthCheckFailed").then_some(k)
+    })
+    .await;
+    let message = ready(&failed).unwrap().message.clone();
+    assert!(
+        message.contains(&format!(
+            "timeout waiting for: [PersistentVolumeClaim/{}/data status: 'InProgress']",
+            ns.name()
+        )),
+        "{message}"
+    );
+    let status = failed.status.clone().unwrap();
+    let healthy = flux_api::conditions::get(&status.conditions, "Healthy").unwrap();
+    assert_eq!(healthy.status, ConditionStatus::False);
+    assert_eq!(
+        status.last_applied_revision, None,
+        "not applied until healthy"
+    );
+
+    // A matching volume appears; the volume controller binds the claim and
+    // the next attempt passes.
+    let volumes: Api<k8s_openapi::api::core::v1::PersistentVolume> = Api::all(client.clone());
+    let volume = format!("{}-pv", ns.name());
+    volumes
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": volume},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "",
+                    "hostPath": {"path": "/tmp/flux-health-test"},
+                    "claimRef": {"namespace": ns.name(), "name": "data"}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let done = wait_applied(&kustomizations, "app", &format!("main@sha1:{head}")).await;
+    let healthy =
+        flux_api::conditions::get(&done.status.as_ref().unwrap().conditions, "Healthy").unwrap();
+    assert_eq!(healthy.status, ConditionStatus::True);
+    assert!(
+        healthy.message.starts_with("Health check passed in"),
+        "{}",
+        healthy.message
+    );
+    let _ = volumes.delete(&volume, &DeleteParams::default()).await;
+}

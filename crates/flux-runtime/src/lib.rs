@@ -4,6 +4,7 @@
 
 mod duration;
 mod events;
+pub mod health;
 pub mod logging;
 pub mod metrics;
 mod schedule;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::kustomize::v1::{DeletionPolicy, Kustomization, KustomizationStatus, SubstituteKind};
-use flux_api::meta::{FINALIZER, reason};
+use flux_api::meta::{ConditionStatus, FINALIZER, reason};
 use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Action;
@@ -142,6 +142,68 @@ fn timeout_of(k: &Kustomization, interval: Duration) -> Duration {
         .as_deref()
         .and_then(|t| parse_duration(t).ok())
         .unwrap_or(interval)
+}
+
+/// Health checks (`wait`: everything applied; else `healthChecks`):
+/// `None` when there are none.
+async fn check_health(
+    ctx: &Context,
+    k: &Kustomization,
+    changes: &[flux_runtime::ssa::Change],
+    timeout: Duration,
+) -> Option<Result<Duration, String>> {
+    use flux_runtime::health::{Target, wait};
+    use flux_runtime::ssa::{Action as ChangeAction, parse_inventory_id};
+    let own = k.namespace().unwrap_or_default();
+    let targets: Vec<Target> = if k.spec.wait {
+        changes
+            .iter()
+            .filter(|c| !matches!(c.action, ChangeAction::Skipped | ChangeAction::Deleted))
+            .filter_map(|c| {
+                let (namespace, name, group, kind) = parse_inventory_id(&c.id)?;
+                let api_version = if group.is_empty() {
+                    c.version.clone()
+                } else {
+                    format!("{group}/{}", c.version)
+                };
+                Some(Target {
+                    api_version,
+                    kind,
+                    namespace,
+                    name,
+                })
+            })
+            .collect()
+    } else {
+        k.spec
+            .health_checks
+            .iter()
+            .map(|h| Target {
+                api_version: h.api_version.clone().unwrap_or_default(),
+                kind: h.kind.clone(),
+                namespace: h.namespace.clone().unwrap_or_else(|| own.clone()),
+                name: h.name.clone(),
+            })
+            .collect()
+    };
+    // A Kustomization does not wait for itself.
+    let targets: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| !(t.kind == "Kustomization" && t.name == k.name_any() && t.namespace == own))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    Some(
+        wait(
+            &ctx.applier,
+            &ctx.client,
+            &targets,
+            timeout,
+            Duration::from_secs(2),
+        )
+        .await,
+    )
 }
 
 /// A failed step: its reason, message, and when to retry.
@@ -422,9 +484,46 @@ async fn reconcile_apply(
             }
             status.inventory = Some(inventory);
             status.last_attempted_revision = Some(revision.clone());
+            let health = check_health(ctx, k, &changes, timeout_of(k, interval)).await;
             let conditions = status.conditions_mut();
             let summary = apply::summary(&changes);
-            if prune_errors.is_empty() {
+            match &health {
+                Some(Ok(elapsed)) => conditions::set(
+                    conditions,
+                    "Healthy",
+                    ConditionStatus::True,
+                    reason::SUCCEEDED,
+                    &format!("Health check passed in {elapsed:.1?}"),
+                    generation,
+                    now(),
+                ),
+                Some(Err(message)) => conditions::set(
+                    conditions,
+                    "Healthy",
+                    ConditionStatus::False,
+                    reason::HEALTH_CHECK_FAILED,
+                    message,
+                    generation,
+                    now(),
+                ),
+                None => {
+                    conditions::remove(conditions, "Healthy");
+                }
+            }
+            if let Some(Err(message)) = health {
+                conditions::mark_failed(
+                    status.conditions_mut(),
+                    reason::HEALTH_CHECK_FAILED,
+                    &message,
+                    generation,
+                    now(),
+                );
+                ctx.events
+                    .warning(k, reason::HEALTH_CHECK_FAILED, &message)
+                    .await;
+                ctx.schedule.forget(&key);
+                (Action::requeue(retry), ReconcileResult::Error)
+            } else if prune_errors.is_empty() {
                 status.last_applied_revision = Some(revision.clone());
                 let message = format!("Applied revision: {revision}");
                 conditions::mark_ready(
