@@ -13,7 +13,8 @@
 
 pub mod kustomization;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flux_artifact::Limits;
@@ -43,6 +44,13 @@ pub struct Context {
     pub label_selector: Option<String>,
     /// The largest artifact accepted (bytes, files).
     pub artifact_limits: Limits,
+    /// The controller's own client configuration, from which clients that
+    /// impersonate ServiceAccounts are made (`spec.serviceAccountName`).
+    pub config: Option<kube::Config>,
+    /// The ServiceAccount used when a Kustomization names none
+    /// (`--default-service-account`).
+    pub default_service_account: Option<String>,
+    impersonating: Mutex<HashMap<String, Arc<flux_runtime::ssa::Applier>>>,
 }
 
 /// The controller's name: field manager, event source, metrics.
@@ -65,7 +73,44 @@ impl Context {
                 max_bytes: 1 << 30,
                 max_entries: 1_000_000,
             },
+            config: None,
+            default_service_account: None,
+            impersonating: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The applier acting as ServiceAccount `namespace/name` (the API
+    /// server checks its RBAC rights on every call), cached per account.
+    pub fn applier_as(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<flux_runtime::ssa::Applier>, String> {
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        if let Some(found) = self
+            .impersonating
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&user).cloned())
+        {
+            return Ok(found);
+        }
+        let mut config = self.config.clone().ok_or_else(|| {
+            format!("cannot impersonate {user}: no client configuration to impersonate from")
+        })?;
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups = Some(vec![
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{namespace}"),
+            "system:authenticated".to_string(),
+        ]);
+        let client =
+            Client::try_from(config).map_err(|e| format!("cannot impersonate {user}: {e}"))?;
+        let applier = Arc::new(flux_runtime::ssa::Applier::new(client, CONTROLLER_NAME));
+        if let Ok(mut m) = self.impersonating.lock() {
+            m.insert(user, applier.clone());
+        }
+        Ok(applier)
     }
 }
 

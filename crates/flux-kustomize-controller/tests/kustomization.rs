@@ -50,6 +50,7 @@ async fn start_controllers(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::T
     tokio::spawn(async move { flux_source_controller::run(source, Some(&namespace)).await });
     let mut ctx = flux_kustomize_controller::Context::new(cp.client().unwrap());
     ctx.requeue_dependency = Duration::from_secs(2);
+    ctx.config = Some(cp.config().clone());
     let namespace = ns.name().to_string();
     tokio::spawn(async move { flux_kustomize_controller::run(ctx, Some(&namespace)).await });
     root
@@ -507,4 +508,135 @@ async fn health_checks() {
         healthy.message
     );
     let _ = volumes.delete(&volume, &DeleteParams::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impersonation() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("tenant").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+    let n = ns.name();
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), n);
+    accounts
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "deployer"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("tenant").unwrap();
+    remote
+        .write(
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tenant-config\ndata:\n  a: \"1\"\n",
+        )
+        .unwrap();
+    let head = remote.commit("tenant app").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> = Api::namespaced(client.clone(), n);
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), n);
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "tenant"},
+                "spec": {
+                    "interval": "10m",
+                    "retryInterval": "2s",
+                    "path": "./app",
+                    "prune": true,
+                    "targetNamespace": n,
+                    "serviceAccountName": "deployer",
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // The ServiceAccount has no rights: the API server's refusal is the
+    // message, and nothing is written.
+    let found = flux_testenv::eventually("forbidden", || async {
+        let k = kustomizations.get("tenant").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.status == ConditionStatus::False && condition.message.contains("forbidden"))
+            .then_some(condition.message.clone())
+    })
+    .await;
+    let refused = match found {
+        Ok(message) => message,
+        Err(e) => {
+            let status = kustomizations
+                .get("tenant")
+                .await
+                .ok()
+                .and_then(|k| k.status);
+            panic!("{e}: {status:?}")
+        }
+    };
+    assert!(refused.contains("forbidden"), "{refused}");
+    assert!(
+        refused.contains(&format!("system:serviceaccount:{n}:deployer")),
+        "{refused}"
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), n);
+    assert!(cms.get_opt("tenant-config").await.unwrap().is_none());
+
+    // Granted the rights through a RoleBinding, it applies.
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = Api::namespaced(client.clone(), n);
+    roles
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "deployer"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(client.clone(), n);
+    bindings
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "deployer"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+                "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": n}]
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait_applied(&kustomizations, "tenant", &format!("main@sha1:{head}")).await;
+    let applied = cms.get("tenant-config").await.unwrap();
+    let managers: Vec<String> = applied
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert!(
+        managers.contains(&"kustomize-controller".to_string()),
+        "{managers:?}"
+    );
 }

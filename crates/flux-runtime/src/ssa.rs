@@ -208,6 +208,11 @@ impl Applier {
         Ok((resource, namespaced))
     }
 
+    /// The client it writes with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn api(&self, resource: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
         if namespaced {
             Api::namespaced_with(self.client.clone(), namespace, resource)

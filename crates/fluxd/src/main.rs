@@ -62,6 +62,10 @@ struct Flags {
     /// `http://notification-controller.flux-system.svc.cluster.local./`.
     #[arg(long, default_value = "")]
     events_addr: String,
+    /// ServiceAccount Kustomizations act as when they name none
+    /// (impersonated; empty: the controller's own identity).
+    #[arg(long, default_value = "")]
+    default_service_account: String,
     /// Refuse Kustomization sources in other namespaces.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     no_cross_namespace_refs: bool,
@@ -160,8 +164,10 @@ async fn run(flags: Flags) -> Result<(), String> {
         )?,
     };
     lease.validate()?;
-    let client = kube::Client::try_default()
+    let kube_config = kube::Config::infer()
         .await
+        .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
+    let client = kube::Client::try_from(kube_config.clone())
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
     let ttl = flux_runtime::parse_duration(&flags.artifact_retention_ttl)
         .map_err(|e| format!("--artifact-retention-ttl: {e}"))?;
@@ -212,6 +218,9 @@ async fn run(flags: Flags) -> Result<(), String> {
     kustomize.concurrency = flags.concurrent.max(4);
     kustomize.requeue_dependency = requeue_dependency;
     kustomize.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    kustomize.config = Some(kube_config.clone());
+    kustomize.default_service_account =
+        Some(flags.default_service_account.clone()).filter(|s| !s.is_empty());
     kustomize.label_selector = ctx.label_selector.clone();
     if !flags.events_addr.is_empty() {
         kustomize.events = kustomize

@@ -94,6 +94,26 @@ pub fn error_policy(_k: Arc<Kustomization>, _error: &Error, _ctx: Arc<Context>) 
     Action::requeue(Duration::from_secs(5))
 }
 
+/// The applier of a Kustomization: its ServiceAccount's (or the default
+/// one's), else the controller's own.
+fn applier_of(
+    ctx: &Context,
+    k: &Kustomization,
+) -> Result<Option<Arc<flux_runtime::ssa::Applier>>, String> {
+    let account = k
+        .spec
+        .service_account_name
+        .clone()
+        .or_else(|| ctx.default_service_account.clone())
+        .filter(|a| !a.is_empty());
+    match account {
+        Some(account) => ctx
+            .applier_as(&k.namespace().unwrap_or_default(), &account)
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
 fn owner_labels(k: &Kustomization) -> Vec<(String, String)> {
     vec![
         (build::NAME_LABEL.to_string(), k.name_any()),
@@ -118,8 +138,10 @@ async fn cleanup(k: &Kustomization, ctx: &Context) -> Result<(Action, ReconcileR
         && !k.spec.suspend
         && let Some(inventory) = k.status.as_ref().and_then(|s| s.inventory.as_ref())
     {
+        let impersonated = applier_of(ctx, k).ok().flatten();
+        let applier = impersonated.as_deref().unwrap_or(&ctx.applier);
         let (deleted, _, errors) =
-            apply::prune(&ctx.applier, &inventory.entries, &owner_labels(k)).await;
+            apply::prune(applier, &inventory.entries, &owner_labels(k)).await;
         for error in &errors {
             tracing::error!(error = %error, "garbage collection failed");
         }
@@ -147,7 +169,7 @@ fn timeout_of(k: &Kustomization, interval: Duration) -> Duration {
 /// Health checks (`wait`: everything applied; else `healthChecks`):
 /// `None` when there are none.
 async fn check_health(
-    ctx: &Context,
+    applier: &flux_runtime::ssa::Applier,
     k: &Kustomization,
     changes: &[flux_runtime::ssa::Change],
     timeout: Duration,
@@ -196,8 +218,8 @@ async fn check_health(
     }
     Some(
         wait(
-            &ctx.applier,
-            &ctx.client,
+            applier,
+            applier.client(),
             &targets,
             timeout,
             Duration::from_secs(2),
@@ -330,6 +352,11 @@ async fn reconcile_apply(
         .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
         .cloned();
     let mut status: KustomizationStatus = k.status.clone().unwrap_or_default();
+    let impersonated = applier_of(ctx, k);
+    let applier: &flux_runtime::ssa::Applier = match &impersonated {
+        Ok(Some(a)) => a,
+        _ => &ctx.applier,
+    };
 
     let outcome: Result<(String, Vec<flux_runtime::ssa::Change>), (Option<String>, Failure)> =
         async {
@@ -440,7 +467,7 @@ async fn reconcile_apply(
             drop(work);
             let changes = tokio::time::timeout(
                 timeout,
-                apply::apply(&ctx.applier, objects, k.spec.force, timeout),
+                apply::apply(applier, objects, k.spec.force, timeout),
             )
             .await
             .map_err(|_| {
@@ -475,8 +502,7 @@ async fn reconcile_apply(
             let mut prune_errors = Vec::new();
             if k.spec.prune {
                 let stale = apply::stale(status.inventory.as_ref(), &inventory);
-                let (deleted, kept, errors) =
-                    apply::prune(&ctx.applier, &stale, &owner_labels(k)).await;
+                let (deleted, kept, errors) = apply::prune(applier, &stale, &owner_labels(k)).await;
                 changes.extend(deleted);
                 inventory.entries.extend(kept);
                 inventory.entries.sort_by(|a, b| a.id.cmp(&b.id));
@@ -484,7 +510,7 @@ async fn reconcile_apply(
             }
             status.inventory = Some(inventory);
             status.last_attempted_revision = Some(revision.clone());
-            let health = check_health(ctx, k, &changes, timeout_of(k, interval)).await;
+            let health = check_health(applier, k, &changes, timeout_of(k, interval)).await;
             let conditions = status.conditions_mut();
             let summary = apply::summary(&changes);
             match &health {
