@@ -1,0 +1,139 @@
+//! Documents encrypted by the real `sops` (with keys from the real
+//! `age-keygen`) decrypt to what was encrypted; a wrong key, a changed
+//! value and a changed plaintext field are refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::process::Command;
+
+use flux_yaml::Value;
+
+fn tool(name: &str) -> std::path::PathBuf {
+    flux_testenv::tool(name).expect("run scripts/install-deps.sh")
+}
+
+/// A fresh age key: (identity file text, recipient).
+fn age_key(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(format!("{name}.agekey"));
+    let out = Command::new(tool("age-keygen"))
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    (text, recipient)
+}
+
+fn encrypt(dir: &std::path::Path, file: &str, plain: &str, args: &[&str]) -> String {
+    let path = dir.join(file);
+    std::fs::write(&path, plain).unwrap();
+    let out = Command::new(tool("sops"))
+        .args(["--encrypt", "--input-type", "yaml", "--output-type", "yaml"])
+        .args(args)
+        .arg(&path)
+        .current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\ntype: Opaque\nstringData:\n  username: admin\n  password: s3cr3t!\n  port: \"5432\"\ndata:\n  token: dG9rZW4=\n";
+
+#[test]
+fn real_sops_documents_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, recipient) = age_key(dir.path(), "flux");
+    let identities = flux_sops::age_identities(&identity).unwrap();
+    let plain = flux_yaml::parse(SECRET).unwrap().remove(0);
+
+    // Only the data fields encrypted (the usual Flux setup).
+    let encrypted = encrypt(
+        dir.path(),
+        "secret.yaml",
+        SECRET,
+        &[
+            "--age",
+            &recipient,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+        ],
+    );
+    assert!(encrypted.contains("ENC[AES256_GCM"));
+    assert!(!encrypted.contains("s3cr3t"));
+    let docs = flux_sops::decrypt_documents(&encrypted, &identities).unwrap();
+    assert_eq!(docs, vec![plain.clone()]);
+
+    // Everything encrypted, typed values included.
+    let typed =
+        "a: 1\nb: 2.5\nc: true\nd: text\nlist:\n- x\n- 7\nnested:\n  deep_unencrypted: plain\n";
+    let encrypted_all = encrypt(dir.path(), "typed.yaml", typed, &["--age", &recipient]);
+    let docs = flux_sops::decrypt_documents(&encrypted_all, &identities).unwrap();
+    assert_eq!(docs, flux_yaml::parse(typed).unwrap());
+
+    // mac_only_encrypted.
+    let encrypted_mac_only = encrypt(
+        dir.path(),
+        "maconly.yaml",
+        SECRET,
+        &[
+            "--age",
+            &recipient,
+            "--encrypted-regex",
+            "^stringData$",
+            "--mac-only-encrypted",
+        ],
+    );
+    let docs = flux_sops::decrypt_documents(&encrypted_mac_only, &identities).unwrap();
+    assert_eq!(docs, vec![plain.clone()]);
+
+    // A stranger's key opens nothing.
+    let (other, _) = age_key(dir.path(), "other");
+    let err = flux_sops::decrypt_documents(&encrypted, &flux_sops::age_identities(&other).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot get sops data key"),
+        "{err}"
+    );
+
+    // A changed plaintext field breaks the MAC; the error names no secret.
+    let tampered = encrypted.replace("name: db", "name: evil");
+    let err = flux_sops::decrypt_documents(&tampered, &identities).unwrap_err();
+    assert!(matches!(err, flux_sops::Error::Mac { .. }), "{err}");
+    assert!(!err.to_string().contains("s3cr3t"));
+
+    // A value swapped for another one fails to decrypt (its path is bound).
+    let lines: Vec<&str> = encrypted.lines().collect();
+    let user = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("username:"))
+        .unwrap();
+    let pass = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("password:"))
+        .unwrap();
+    let swapped_value = pass.split_once(':').unwrap().1;
+    let swapped = encrypted.replace(user, &format!("    username:{swapped_value}"));
+    let err = flux_sops::decrypt_documents(&swapped, &identities).unwrap_err();
+    assert!(err.to_string().contains("stringData:username"), "{err}");
+
+    // Unencrypted documents pass through.
+    let docs = flux_sops::decrypt_documents(SECRET, &identities).unwrap();
+    assert_eq!(docs[0], plain);
+    assert!(matches!(docs[0].get("kind"), Some(Value::String(_))));
+}
