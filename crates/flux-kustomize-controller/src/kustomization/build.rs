@@ -126,7 +126,7 @@ pub fn build(
             .map_err(|e| e.to_string())?;
         if value.get("sops").is_some() {
             return Err(format!(
-                "{}: SOPS-encrypted objects are not supported yet (decryption is not implemented in this controller)",
+                "{} is SOPS encrypted, configuring decryption is required for this secret to be reconciled",
                 resource.id
             ));
         }

@@ -18,7 +18,7 @@ use kube::{Api, ResourceExt};
 use tracing::Instrument;
 
 use crate::Context;
-use crate::kustomization::{apply, build, fetch};
+use crate::kustomization::{apply, build, decrypt, fetch};
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "kustomization";
@@ -303,6 +303,45 @@ async fn load_vars(ctx: &Context, k: &Kustomization) -> Result<BTreeMap<String, 
     Ok(vars)
 }
 
+/// The age keys of `spec.decryption.secretRef`.
+async fn decryption_keys(
+    ctx: &Context,
+    k: &Kustomization,
+    decryption: &flux_api::kustomize::v1::Decryption,
+) -> Result<Vec<age::x25519::Identity>, String> {
+    let Some(reference) = &decryption.secret_ref else {
+        return Err(
+            "spec.decryption.secretRef is required (KMS providers are not supported yet)"
+                .to_string(),
+        );
+    };
+    let namespace = k.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let secret = match api.get_opt(&reference.name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            return Err(format!(
+                "cannot get decryption Secret '{namespace}/{}': not found",
+                reference.name
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot get decryption Secret '{namespace}/{}': {}",
+                reference.name,
+                flux_runtime::ssa::kube_message(&e)
+            ));
+        }
+    };
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    decrypt::identities(&data, &format!("{namespace}/{}", reference.name))
+}
+
 /// The first dependency that is not ready at its latest generation.
 async fn blocking_dependency(ctx: &Context, k: &Kustomization) -> Option<String> {
     let own = k.namespace().unwrap_or_default();
@@ -456,6 +495,18 @@ async fn reconcile_apply(
                     },
                 )
             };
+            if let Some(decryption) = &k.spec.decryption {
+                let identities = decryption_keys(ctx, k, decryption)
+                    .await
+                    .map_err(build_failed)?;
+                let root_for_decrypt = root.clone();
+                tokio::task::spawn_blocking(move || {
+                    decrypt::decrypt_tree(&root_for_decrypt, &identities)
+                })
+                .await
+                .map_err(|e| build_failed(e.to_string()))?
+                .map_err(build_failed)?;
+            }
             let vars = load_vars(ctx, k).await.map_err(build_failed)?;
             let spec_k = k.clone();
             let root_for_build = root.clone();
