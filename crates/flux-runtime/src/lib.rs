@@ -7,6 +7,7 @@ mod events;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod reconcile;
 mod schedule;
 pub mod ssa;
 mod status;

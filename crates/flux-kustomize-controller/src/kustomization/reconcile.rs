@@ -13,9 +13,8 @@ use flux_api::meta::{ConditionStatus, FINALIZER, reason};
 use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
-use tracing::Instrument;
 
 use crate::Context;
 use crate::kustomization::{apply, build, decrypt, fetch};
@@ -39,54 +38,26 @@ pub enum Error {
 /// Reconciles one Kustomization, recording its duration and outcome.
 pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = k.namespace().unwrap_or_default();
-    let name = k.name_any();
-    let span = tracing::info_span!(
-        "reconcile",
-        controller = CONTROLLER,
-        controllerGroup = "kustomize.toolkit.fluxcd.io",
-        controllerKind = KIND,
-        name = %name,
-        namespace = %namespace,
-    );
-    let start = Instant::now();
     let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
-    let outcome = std::sync::Mutex::new(ReconcileResult::Success);
-    let result = finalizer(&api, FINALIZER, k, |event| async {
-        let (action, result) = match event {
-            Event::Apply(k) => reconcile_apply(&api, &k, &ctx, start).await?,
-            Event::Cleanup(k) => cleanup(&k, &ctx).await?,
-        };
-        if let Ok(mut outcome) = outcome.lock() {
-            *outcome = result;
+    let start = Instant::now();
+    let frame = flux_runtime::reconcile::Frame {
+        controller: CONTROLLER,
+        group: "kustomize.toolkit.fluxcd.io",
+        kind: KIND,
+        finalizer: FINALIZER,
+        metrics: &ctx.metrics,
+    };
+    flux_runtime::reconcile::run(frame, &api, k, |event| async {
+        match event {
+            Event::Apply(k) => reconcile_apply(&api, &k, &ctx, start).await,
+            Event::Cleanup(k) => cleanup(&k, &ctx).await,
         }
-        Ok(action)
     })
-    .instrument(span.clone())
     .await
     .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    let outcome = match &result {
-        Ok(_) => outcome
-            .lock()
-            .map(|o| *o)
-            .unwrap_or(ReconcileResult::Success),
-        Err(e) => {
-            span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
-            ReconcileResult::Error
-        }
-    };
-    ctx.metrics.record_reconcile(
-        CONTROLLER,
-        KIND,
-        &namespace,
-        &name,
-        start.elapsed(),
-        outcome,
-    );
-    result
+        flux_runtime::reconcile::FrameError::Step(e) => e,
+        flux_runtime::reconcile::FrameError::Finalizer(m) => Error::Finalizer(m),
+    })
 }
 
 /// Requeue policy after an error the controller could not report.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
@@ -13,9 +13,8 @@ use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
 use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
-use tracing::Instrument;
 
 use crate::Context;
 use crate::gitrepository::fetch::{self, Failed, FetchError};
@@ -53,54 +52,25 @@ const KIND: &str = "GitRepository";
 /// Reconciles one GitRepository, recording its duration and outcome.
 pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = repo.namespace().unwrap_or_default();
-    let name = repo.name_any();
-    let span = tracing::info_span!(
-        "reconcile",
-        controller = CONTROLLER,
-        controllerGroup = "source.toolkit.fluxcd.io",
-        controllerKind = KIND,
-        name = %name,
-        namespace = %namespace,
-    );
-    let start = Instant::now();
     let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let outcome = std::sync::Mutex::new(ReconcileResult::Success);
-    let result = finalizer(&api, FINALIZER, repo, |event| async {
-        let (action, result) = match event {
-            Event::Apply(repo) => apply(&api, &repo, &ctx).await?,
-            Event::Cleanup(repo) => cleanup(&repo, &ctx)?,
-        };
-        if let Ok(mut outcome) = outcome.lock() {
-            *outcome = result;
+    let frame = flux_runtime::reconcile::Frame {
+        controller: CONTROLLER,
+        group: "source.toolkit.fluxcd.io",
+        kind: KIND,
+        finalizer: FINALIZER,
+        metrics: &ctx.metrics,
+    };
+    flux_runtime::reconcile::run(frame, &api, repo, |event| async {
+        match event {
+            Event::Apply(repo) => apply(&api, &repo, &ctx).await,
+            Event::Cleanup(repo) => cleanup(&repo, &ctx),
         }
-        Ok(action)
     })
-    .instrument(span.clone())
     .await
     .map_err(|e| match e {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
-    let outcome = match &result {
-        Ok(_) => outcome
-            .lock()
-            .map(|o| *o)
-            .unwrap_or(ReconcileResult::Success),
-        Err(e) => {
-            span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
-            ReconcileResult::Error
-        }
-    };
-    ctx.metrics.record_reconcile(
-        CONTROLLER,
-        KIND,
-        &namespace,
-        &name,
-        start.elapsed(),
-        outcome,
-    );
-    result
+        flux_runtime::reconcile::FrameError::Step(e) => e,
+        flux_runtime::reconcile::FrameError::Finalizer(m) => Error::Finalizer(m),
+    })
 }
 
 /// Requeue policy after an error the controller could not report.

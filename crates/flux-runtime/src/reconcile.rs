@@ -1,0 +1,104 @@
+//! The frame every reconciler shares: the `finalizers.fluxcd.io`
+//! finalizer protocol (apply, or clean up when deleting), the reconcile
+//! span, and the outcome recorded in the metrics.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::{Metrics, ReconcileResult};
+
+/// Who is reconciling what, for logs and metrics.
+pub struct Frame<'a> {
+    /// The controller name (`gitrepository`, `kustomization`).
+    pub controller: &'a str,
+    /// Its API group.
+    pub group: &'a str,
+    /// The kind.
+    pub kind: &'a str,
+    /// The finalizer.
+    pub finalizer: &'a str,
+    /// Where the outcome goes.
+    pub metrics: &'a Metrics,
+}
+
+/// Why the frame failed (the step's own error, or the finalizer
+/// protocol's).
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError<E: std::error::Error + 'static> {
+    /// The step failed.
+    #[error("{0}")]
+    Step(E),
+    /// Adding or removing the finalizer failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+/// Runs `step` for `object` inside the finalizer protocol, in a span named
+/// after the object, and records its duration and outcome.
+pub async fn run<K, E, F, Fut>(
+    frame: Frame<'_>,
+    api: &Api<K>,
+    object: Arc<K>,
+    step: F,
+) -> Result<Action, FrameError<E>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    E: std::error::Error + Send + 'static,
+    F: FnOnce(Event<K>) -> Fut,
+    Fut: Future<Output = Result<(Action, ReconcileResult), E>>,
+{
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let span = tracing::info_span!(
+        "reconcile",
+        controller = frame.controller,
+        controllerGroup = frame.group,
+        controllerKind = frame.kind,
+        name = %name,
+        namespace = %namespace,
+    );
+    let start = Instant::now();
+    let outcome = Arc::new(Mutex::new(ReconcileResult::Success));
+    let recorded = outcome.clone();
+    let result = finalizer(api, frame.finalizer, object, |event| async move {
+        let (action, result) = step(event).await?;
+        if let Ok(mut outcome) = recorded.lock() {
+            *outcome = result;
+        }
+        Ok(action)
+    })
+    .instrument(span.clone())
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => FrameError::Step(e),
+        other => FrameError::Finalizer(other.to_string()),
+    });
+    let outcome = match &result {
+        Ok(_) => outcome
+            .lock()
+            .map(|o| *o)
+            .unwrap_or(ReconcileResult::Success),
+        Err(e) => {
+            span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
+            ReconcileResult::Error
+        }
+    };
+    frame.metrics.record_reconcile(
+        frame.controller,
+        frame.kind,
+        &namespace,
+        &name,
+        start.elapsed(),
+        outcome,
+    );
+    result
+}
