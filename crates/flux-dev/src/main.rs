@@ -27,6 +27,7 @@
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod bench;
+mod bench_kustomizations;
 mod corpus;
 
 use std::path::PathBuf;
@@ -53,11 +54,16 @@ fn main() -> ExitCode {
             bench::yaml(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4_000))
         }
         Some("yaml-build") if args.len() == 2 => bench::yaml_build(&args[1]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("kustomizations") => {
+            bench_kustomizations::kustomizations(
+                args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100),
+            )
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
             bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
         }
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
                 .to_string(),
         ),
     };
