@@ -50,6 +50,15 @@ pub struct Context {
     /// The ServiceAccount used when a Kustomization names none
     /// (`--default-service-account`).
     pub default_service_account: Option<String>,
+    /// What was applied and the live resource versions of labelled
+    /// objects: a reconciliation where nothing changed sends no request per
+    /// object (`flux_runtime::drift`).
+    pub drift: Arc<flux_runtime::drift::DriftCache>,
+    /// The newest artifact of each source (`Kind/namespace/name`) seen by
+    /// the source watch, read instead of a GET on every reconciliation.
+    pub sources: Mutex<HashMap<String, flux_api::meta::Artifact>>,
+    /// Extracted artifacts shared by the reconciliations building them.
+    pub artifacts: kustomization::fetch::ArtifactCache,
     impersonating: Mutex<HashMap<String, Arc<flux_runtime::ssa::Applier>>>,
 }
 
@@ -59,11 +68,17 @@ pub const CONTROLLER_NAME: &str = "kustomize-controller";
 impl Context {
     /// A context with upstream's defaults.
     pub fn new(client: Client) -> Self {
+        let drift =
+            flux_runtime::drift::DriftCache::new(client.clone(), kustomization::build::NAME_LABEL);
         Self {
             events: EventRecorder::new(client.clone(), CONTROLLER_NAME),
             metrics: Metrics::new(),
             schedule: Schedule::default(),
-            applier: flux_runtime::ssa::Applier::new(client.clone(), CONTROLLER_NAME),
+            applier: flux_runtime::ssa::Applier::new(client.clone(), CONTROLLER_NAME)
+                .with_drift_cache(drift.clone(), ""),
+            drift,
+            sources: Mutex::new(HashMap::new()),
+            artifacts: kustomization::fetch::ArtifactCache::new(16),
             client,
             concurrency: 4,
             requeue_dependency: Duration::from_secs(30),
@@ -106,7 +121,10 @@ impl Context {
         ]);
         let client =
             Client::try_from(config).map_err(|e| format!("cannot impersonate {user}: {e}"))?;
-        let applier = Arc::new(flux_runtime::ssa::Applier::new(client, CONTROLLER_NAME));
+        let applier = Arc::new(
+            flux_runtime::ssa::Applier::new(client, CONTROLLER_NAME)
+                .with_drift_cache(self.drift.clone(), &user),
+        );
         if let Ok(mut m) = self.impersonating.lock() {
             m.insert(user, applier.clone());
         }
@@ -117,6 +135,11 @@ impl Context {
 /// Runs the Kustomization reconciler, watching `namespace` (all when
 /// `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
+    run_shared(Arc::new(ctx), namespace).await;
+}
+
+/// [`run`] with a context the caller keeps (to read its metrics).
+pub async fn run_shared(ctx: Arc<Context>, namespace: Option<&str>) {
     let (kustomizations, sources) = match namespace {
         Some(ns) => (
             Api::namespaced(ctx.client.clone(), ns),
@@ -124,5 +147,5 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         ),
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
-    kustomization::run(kustomizations, sources, Arc::new(ctx)).await;
+    kustomization::run(kustomizations, sources, ctx).await;
 }

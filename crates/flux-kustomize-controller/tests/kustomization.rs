@@ -811,3 +811,132 @@ async fn sops_decryption() {
     let password = db.data.unwrap()["password"].0.clone();
     assert_eq!(password, b"s3cr3t-value");
 }
+
+/// Requests the API server has served for `resource` (watches and lists
+/// excluded: those are the drift cache's own, not per reconciliation).
+async fn requests_for(client: &kube::Client, resource: &str) -> f64 {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.unwrap();
+    let label = format!("resource=\"{resource}\"");
+    text.lines()
+        .filter(|l| l.starts_with("apiserver_request_total{") && l.contains(&label))
+        .filter(|l| !l.contains("verb=\"WATCH\"") && !l.contains("verb=\"LIST\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_cache() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    // A kind only this test applies, so the API server's request counts
+    // for it are this test's alone.
+    let crds = tempfile::tempdir().unwrap();
+    std::fs::write(
+        crds.path().join("widgets.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.drift.fluxrs.test\nspec:\n  group: drift.fluxrs.test\n  names:\n    kind: Widget\n    listKind: WidgetList\n    plural: widgets\n    singular: widget\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
+    )
+    .unwrap();
+    cp.install_crd_dir(crds.path()).await.unwrap();
+    let ns = cp.namespace("drift").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    let mut widgets = String::new();
+    for i in 0..3 {
+        widgets.push_str(&format!(
+            "---\napiVersion: drift.fluxrs.test/v1\nkind: Widget\nmetadata:\n  name: w{i}\nspec:\n  size: 1\n"
+        ));
+    }
+    remote.write("widgets/widgets.yaml", widgets).unwrap();
+    let revision = remote.commit("widgets").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "widgets"},
+                "spec": {
+                    "interval": "2s",
+                    "path": "./widgets",
+                    "prune": true,
+                    "targetNamespace": ns.name(),
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait_applied(&kustomizations, "widgets", &format!("main@sha1:{revision}")).await;
+    let resource = kube::api::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "drift.fluxrs.test",
+        "v1",
+        "Widget",
+    ));
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource);
+
+    // Interval runs where nothing changed: no request for any widget.
+    // (The first runs may still verify while the watch starts.)
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let quiet = requests_for(&client, "widgets").await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        requests_for(&client, "widgets").await,
+        quiet,
+        "interval reconciliations of unchanged objects must not call the API server"
+    );
+
+    // A manual edit changes the object's resourceVersion: the next interval
+    // run checks it with the API server and reverts it.
+    api.patch(
+        "w1",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"size": 5}})),
+    )
+    .await
+    .unwrap();
+    eventually("drift reverted on the interval", || async {
+        let w = api.get("w1").await.ok()?;
+        (w.data["spec"]["size"] == 1).then_some(())
+    })
+    .await;
+    let after_drift = requests_for(&client, "widgets").await;
+    assert!(
+        after_drift > quiet + 1.0,
+        "the edited widget was verified and re-applied"
+    );
+
+    // An explicit request verifies every object with the API server.
+    request_reconcile(&kustomizations, "widgets", "verify-all").await;
+    eventually("request handled", || async {
+        let k = kustomizations.get("widgets").await.ok()?;
+        (k.status?.last_handled_reconcile_at.as_deref() == Some("verify-all")).then_some(())
+    })
+    .await;
+    let verified = requests_for(&client, "widgets").await;
+    assert!(
+        verified >= after_drift + 6.0,
+        "a GET and a dry run for each of the 3 widgets: {after_drift} → {verified}"
+    );
+}

@@ -2,6 +2,7 @@
 //! status, recording Kubernetes Events. Controllers keep their decisions in
 //! pure functions and use this crate for the I/O around them.
 
+pub mod drift;
 mod duration;
 mod events;
 pub mod health;

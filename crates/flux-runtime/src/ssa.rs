@@ -18,16 +18,18 @@
 //!   `kustomize.toolkit.fluxcd.io/prune: disabled`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy,
 };
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
+use kube::{Client, ResourceExt};
 use serde_json::Value;
+
+use crate::drift::{DriftCache, manifest_digest};
 
 /// The annotation that changes how an object is applied.
 pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
@@ -170,6 +172,7 @@ pub struct Applier {
     client: Client,
     field_manager: String,
     kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    drift: Option<(Arc<DriftCache>, String)>,
 }
 
 impl Applier {
@@ -179,7 +182,17 @@ impl Applier {
             client,
             field_manager: field_manager.to_string(),
             kinds: Mutex::new(HashMap::new()),
+            drift: None,
         }
+    }
+
+    /// Skips the dry run of objects the drift cache knows to be in sync
+    /// (see [`crate::drift`]); `identity` names this applier's client
+    /// (e.g. the impersonated user), as records are kept per identity.
+    #[must_use]
+    pub fn with_drift_cache(mut self, cache: Arc<DriftCache>, identity: &str) -> Self {
+        self.drift = Some((cache, identity.to_string()));
+        self
     }
 
     /// The API resource of (`apiVersion`, `kind`) and whether it is
@@ -221,8 +234,25 @@ impl Applier {
         }
     }
 
-    /// Applies one object (see the module documentation).
+    /// Applies one object (see the module documentation); an object the
+    /// drift cache knows to be in sync is `unchanged` without a request.
     pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
+        self.apply_with(object, force, true).await
+    }
+
+    /// Applies one object after comparing it with the API server's dry run
+    /// even when the drift cache says it is in sync (an explicit
+    /// reconciliation request checks everything, as upstream always does).
+    pub async fn apply_verified(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
+        self.apply_with(object, force, false).await
+    }
+
+    async fn apply_with(
+        &self,
+        object: &Value,
+        force: bool,
+        use_cache: bool,
+    ) -> Result<Change, ApplyError> {
         let api_version = text(object, &["apiVersion"]).to_string();
         let kind = text(object, &["kind"]).to_string();
         let name = text(object, &["metadata", "name"]).to_string();
@@ -265,22 +295,37 @@ impl Applier {
             return Ok(change(Action::Skipped));
         }
         let api = self.api(&resource, namespaced, &namespace);
-        let live = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| fail("get", &namespace, kube_message(&e)))?;
-        let mut params = PatchParams::apply(&self.field_manager);
-        params.force = true;
         let mut manifest = object.clone();
         if namespaced
             && let Some(metadata) = manifest.get_mut("metadata").and_then(Value::as_object_mut)
         {
             metadata.insert("namespace".to_string(), Value::String(namespace.clone()));
         }
+        let digest = manifest_digest(&manifest, force);
+        if let Some((cache, identity)) = &self.drift {
+            if use_cache && cache.in_sync(identity, &resource, &namespace, &name, &digest) {
+                return Ok(change(Action::Unchanged));
+            }
+            // Recorded again below when the object is found in sync.
+            cache.forget(identity, &resource, &namespace, &name);
+        }
+        let record = |version: Option<String>| {
+            if let Some((cache, identity)) = &self.drift {
+                cache.record(identity, &resource, &namespace, &name, digest, version);
+            }
+        };
+        let live = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| fail("get", &namespace, kube_message(&e)))?;
+        let mut params = PatchParams::apply(&self.field_manager);
+        params.force = true;
         let Some(live) = live else {
-            api.patch(&name, &params, &Patch::Apply(&manifest))
+            let applied = api
+                .patch(&name, &params, &Patch::Apply(&manifest))
                 .await
                 .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+            record(applied.resource_version());
             return Ok(change(Action::Created));
         };
         if text(object, &["metadata", "annotations", SSA_ANNOTATION])
@@ -300,19 +345,24 @@ impl Applier {
                     .await
                     .map_err(|e| fail("delete", &namespace, kube_message(&e)))?;
                 wait_gone(&api, &name).await;
-                api.patch(&name, &params, &Patch::Apply(&manifest))
+                let applied = api
+                    .patch(&name, &params, &Patch::Apply(&manifest))
                     .await
                     .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+                record(applied.resource_version());
                 return Ok(change(Action::Created));
             }
             Err(e) => return Err(fail("dry-run", &namespace, kube_message(&e))),
         };
         if comparable(&planned) == comparable(&live) {
+            record(live.resource_version());
             return Ok(change(Action::Unchanged));
         }
-        api.patch(&name, &params, &Patch::Apply(&manifest))
+        let applied = api
+            .patch(&name, &params, &Patch::Apply(&manifest))
             .await
             .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
+        record(applied.resource_version());
         Ok(change(Action::Configured))
     }
 
@@ -413,6 +463,9 @@ impl Applier {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
             Err(e) => return Err(fail(kube_message(&e))),
+        }
+        if let Some((cache, identity)) = &self.drift {
+            cache.forget(identity, &resource, &namespace, &name);
         }
         Ok(Some(Change {
             subject,

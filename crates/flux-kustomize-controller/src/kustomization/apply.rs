@@ -12,11 +12,14 @@ use flux_api::kustomize::v1::{ResourceInventory, ResourceRef};
 use flux_runtime::ssa::{Action, Applier, ApplyError, Change, kind_rank, stage};
 
 /// Applies `objects` stage by stage (CRDs, Namespaces and ClusterRoles —
-/// CRDs then waited for —, `*Class` kinds, the rest).
+/// CRDs then waited for —, `*Class` kinds, the rest). With `verify`, every
+/// object is compared with the API server's dry run, else objects the
+/// drift cache knows to be in sync are skipped.
 pub async fn apply(
     applier: &Applier,
     mut objects: Vec<serde_json::Value>,
     force: bool,
+    verify: bool,
     timeout: Duration,
 ) -> Result<Vec<Change>, ApplyError> {
     let kind = |o: &serde_json::Value| {
@@ -32,7 +35,12 @@ pub async fn apply(
     let mut changes = Vec::with_capacity(objects.len());
     for current in 0..=2u8 {
         for object in objects.iter().filter(|o| stage(&kind(o)) == current) {
-            changes.push(applier.apply(object, force).await?);
+            let change = if verify {
+                applier.apply_verified(object, force).await?
+            } else {
+                applier.apply(object, force).await?
+            };
+            changes.push(change);
         }
         if current == 0 {
             for object in objects

@@ -6,7 +6,9 @@
 //! `Err` gives upstream's reason and message, and whether to wait for the
 //! dependency interval (source not ready) or the retry interval.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -64,9 +66,12 @@ fn kind_name(kind: SourceKind) -> &'static str {
     }
 }
 
-/// The artifact of the Kustomization's source.
+/// The artifact of the Kustomization's source: the one the source watch
+/// last saw (`known`, keyed by [`source_id`]) or else read from the API
+/// server.
 pub async fn artifact(
     client: &Client,
+    known: &std::sync::Mutex<std::collections::HashMap<String, Artifact>>,
     k: &Kustomization,
     no_cross_namespace_refs: bool,
 ) -> Result<Artifact, SourceError> {
@@ -93,6 +98,9 @@ pub async fn artifact(
     let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
     let id = format!("{kind}/{namespace}/{}", source.name);
+    if let Some(artifact) = known.lock().ok().and_then(|k| k.get(&id).cloned()) {
+        return Ok(artifact);
+    }
     let object = match api.get_opt(&source.name).await {
         Ok(Some(o)) => o,
         Ok(None) => {
@@ -124,7 +132,7 @@ pub async fn artifact(
     })
 }
 
-/// Downloads `artifact` and extracts it into `dest` (which must not exist).
+/// Downloads `artifact` and extracts it into `dest` (created if missing).
 pub async fn download(
     artifact: &Artifact,
     dest: &Path,
@@ -162,6 +170,7 @@ pub async fn download(
         .map_err(|_| fail(format!("timeout after {timeout:?}")))?
         .map_err(|e| fail(e.to_string()))?
         .to_bytes();
+    std::fs::create_dir_all(dest).map_err(|e| fail(format!("creating {}: {e}", dest.display())))?;
     let dest = dest.to_path_buf();
     let limits = limits.clone();
     tokio::task::spawn_blocking(move || {
@@ -171,4 +180,144 @@ pub async fn download(
     .map_err(|e| fail(e.to_string()))?
     .map_err(|e| fail(e.to_string()))?;
     Ok(())
+}
+
+/// An artifact extracted once, shared read-only by every reconciliation
+/// that builds from it; its folder is removed when the last user and the
+/// cache have let go of it.
+#[derive(Debug)]
+pub struct Tree {
+    dir: PathBuf,
+}
+
+impl Tree {
+    /// The extracted artifact.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("tree")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type Slot = Arc<tokio::sync::OnceCell<Arc<Tree>>>;
+
+/// A use clock and the slots with their last use.
+type Slots = (u64, HashMap<String, (u64, Slot)>);
+
+/// Extracted artifacts by digest, so that the Kustomizations of one source
+/// (a monorepo with a Kustomization per folder) download and extract each
+/// revision once instead of once per reconciliation. Keeps the
+/// `capacity` most recently used artifacts. Builds only read the tree;
+/// reconciliations that decrypt in place use a private copy instead.
+pub struct ArtifactCache {
+    root: PathBuf,
+    capacity: usize,
+    slots: std::sync::Mutex<Slots>,
+}
+
+impl ArtifactCache {
+    /// A cache under a new folder of the system's temporary directory.
+    pub fn new(capacity: usize) -> Self {
+        let unique = format!(
+            "flux-kustomize-artifacts-{}-{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        Self {
+            root: std::env::temp_dir().join(unique),
+            capacity: capacity.max(1),
+            slots: std::sync::Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn slot(&self, digest: &str) -> Slot {
+        let Ok(mut guard) = self.slots.lock() else {
+            return Arc::new(tokio::sync::OnceCell::new());
+        };
+        let (clock, slots) = &mut *guard;
+        *clock += 1;
+        let now = *clock;
+        let slot = match slots.get_mut(digest) {
+            Some((used, slot)) => {
+                *used = now;
+                slot.clone()
+            }
+            None => {
+                let slot: Slot = Arc::new(tokio::sync::OnceCell::new());
+                slots.insert(digest.to_string(), (now, slot.clone()));
+                slot
+            }
+        };
+        while slots.len() > self.capacity {
+            let oldest = slots
+                .iter()
+                .filter(|(key, _)| key.as_str() != digest)
+                .min_by_key(|(_, (used, _))| *used)
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(key) => {
+                    slots.remove(&key);
+                }
+                None => break,
+            }
+        }
+        slot
+    }
+
+    fn discard(&self, digest: &str) {
+        if let Ok(mut guard) = self.slots.lock() {
+            guard.1.remove(digest);
+        }
+    }
+
+    /// The extracted tree of `artifact`: downloaded, verified and extracted
+    /// by the first caller, waited for by concurrent ones.
+    pub async fn get(
+        &self,
+        artifact: &Artifact,
+        limits: &Limits,
+        timeout: Duration,
+    ) -> Result<Arc<Tree>, SourceError> {
+        let slot = self.slot(&artifact.digest);
+        let result = slot
+            .get_or_try_init(|| async {
+                let name: String = artifact
+                    .digest
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                std::fs::create_dir_all(&self.root).map_err(|e| {
+                    SourceError::artifact(format!("failed to create artifact cache: {e}"))
+                })?;
+                let dir = tempfile::Builder::new()
+                    .prefix(&format!("{name}-"))
+                    .tempdir_in(&self.root)
+                    .map_err(|e| {
+                        SourceError::artifact(format!("failed to create artifact cache: {e}"))
+                    })?
+                    .keep();
+                let tree = Arc::new(Tree { dir });
+                download(artifact, &tree.path(), limits, timeout).await?;
+                Ok(tree)
+            })
+            .await
+            .cloned();
+        if result.is_err() {
+            self.discard(&artifact.digest);
+        }
+        result
+    }
+}
+
+impl Drop for ArtifactCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
 }

@@ -30,10 +30,24 @@ pub async fn run(api: Api<Kustomization>, sources: Api<GitRepository>, ctx: Arc<
     let controller = Controller::new(api.clone(), config.clone());
     let by_source = controller.store();
     let by_dependency = controller.store();
+    let seen = ctx.clone();
     controller
         .watches(sources, watcher::Config::default(), move |repo| {
             let namespace = repo.namespace().unwrap_or_default();
             let name = repo.name_any();
+            // Remember the newest artifact before the reconciliations it
+            // triggers read it; a source being deleted is looked up again.
+            if let Ok(mut known) = seen.sources.lock() {
+                let id = format!("GitRepository/{namespace}/{name}");
+                match repo.status.as_ref().and_then(|s| s.artifact.clone()) {
+                    Some(artifact) if repo.metadata.deletion_timestamp.is_none() => {
+                        known.insert(id, artifact);
+                    }
+                    _ => {
+                        known.remove(&id);
+                    }
+                }
+            }
             by_source
                 .state()
                 .into_iter()

@@ -362,6 +362,9 @@ async fn reconcile_apply(
         .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
         .cloned();
     let mut status: KustomizationStatus = k.status.clone().unwrap_or_default();
+    // `flux reconcile` (a new request token) checks every object with the
+    // API server; interval runs trust the drift cache.
+    let requested = token.is_some() && token.as_deref() != status.last_handled_reconcile_at();
     let impersonated = applier_of(ctx, k);
     let applier: &flux_runtime::ssa::Applier = match &impersonated {
         Ok(Some(a)) => a,
@@ -370,24 +373,25 @@ async fn reconcile_apply(
 
     let outcome: Result<(String, Vec<flux_runtime::ssa::Change>), (Option<String>, Failure)> =
         async {
-            let artifact = fetch::artifact(&ctx.client, k, ctx.no_cross_namespace_refs)
-                .await
-                .map_err(|e| {
-                    let requeue = if e.dependency {
-                        ctx.requeue_dependency
-                    } else {
-                        retry
-                    };
-                    (
-                        None,
-                        Failure {
-                            reason: e.reason,
-                            message: e.message,
-                            requeue,
-                            stalled: e.stalled,
-                        },
-                    )
-                })?;
+            let artifact =
+                fetch::artifact(&ctx.client, &ctx.sources, k, ctx.no_cross_namespace_refs)
+                    .await
+                    .map_err(|e| {
+                        let requeue = if e.dependency {
+                            ctx.requeue_dependency
+                        } else {
+                            retry
+                        };
+                        (
+                            None,
+                            Failure {
+                                reason: e.reason,
+                                message: e.message,
+                                requeue,
+                                stalled: e.stalled,
+                            },
+                        )
+                    })?;
             let revision = artifact.revision.clone();
             let ready = conditions::is_true(&status.conditions, "Ready");
             if ready
@@ -416,45 +420,57 @@ async fn reconcile_apply(
                 ));
             }
             let timeout = timeout_of(k, interval);
-            let work = tempfile::Builder::new()
-                .prefix("kustomization-")
-                .tempdir()
-                .map_err(|e| {
-                    (
-                        Some(revision.clone()),
-                        Failure {
-                            reason: "DirectoryCreationFailed",
-                            message: format!("failed to create temporary working directory: {e}"),
-                            requeue: retry,
-                            stalled: false,
-                        },
-                    )
-                })?;
-            let root = work.path().join("source");
-            std::fs::create_dir(&root).map_err(|e| {
+            // A Kustomization that decrypts writes into its tree: it gets a
+            // private copy; the others share one extraction per revision.
+            let mut private = None;
+            let shared;
+            let artifact_failed = |e: fetch::SourceError| {
+                // The remembered artifact may be gone with its source: the
+                // retry reads the source from the API server.
+                if let Ok(mut known) = ctx.sources.lock() {
+                    known.remove(&fetch::source_id(k));
+                }
                 (
                     Some(revision.clone()),
                     Failure {
-                        reason: "DirectoryCreationFailed",
-                        message: format!("failed to create temporary working directory: {e}"),
+                        reason: e.reason,
+                        message: e.message,
                         requeue: retry,
                         stalled: false,
                     },
                 )
-            })?;
-            fetch::download(&artifact, &root, &ctx.artifact_limits, timeout)
-                .await
-                .map_err(|e| {
-                    (
-                        Some(revision.clone()),
-                        Failure {
-                            reason: e.reason,
-                            message: e.message,
-                            requeue: retry,
-                            stalled: false,
-                        },
-                    )
-                })?;
+            };
+            let root = if k.spec.decryption.is_some() {
+                let work = tempfile::Builder::new()
+                    .prefix("kustomization-")
+                    .tempdir()
+                    .map_err(|e| {
+                        (
+                            Some(revision.clone()),
+                            Failure {
+                                reason: "DirectoryCreationFailed",
+                                message: format!(
+                                    "failed to create temporary working directory: {e}"
+                                ),
+                                requeue: retry,
+                                stalled: false,
+                            },
+                        )
+                    })?;
+                let root = work.path().join("source");
+                private = Some(work);
+                fetch::download(&artifact, &root, &ctx.artifact_limits, timeout)
+                    .await
+                    .map_err(artifact_failed)?;
+                root
+            } else {
+                shared = ctx
+                    .artifacts
+                    .get(&artifact, &ctx.artifact_limits, timeout)
+                    .await
+                    .map_err(artifact_failed)?;
+                shared.path()
+            };
             let build_failed = |message: String| {
                 (
                     Some(revision.clone()),
@@ -486,10 +502,10 @@ async fn reconcile_apply(
                     .await
                     .map_err(|e| build_failed(e.to_string()))?
                     .map_err(build_failed)?;
-            drop(work);
+            drop(private);
             let changes = tokio::time::timeout(
                 timeout,
-                apply::apply(applier, objects, k.spec.force, timeout),
+                apply::apply(applier, objects, k.spec.force, requested, timeout),
             )
             .await
             .map_err(|_| {
