@@ -1,10 +1,10 @@
 //! `flux-dev bench kustomizations [N]`: one GitRepository feeding N
-//! Kustomizations (3 ConfigMaps each) on a real control plane, with the
-//! source and kustomize controllers running in this process. Prints the
-//! time until all are Ready, this process's peak memory, and the API
-//! requests per object of a reconcile round where nothing changed (from
-//! the API server's `apiserver_request_total`, minus the benchmark's own
-//! requests).
+//! Kustomizations (3 ConfigMaps each) on a real control plane, reconciled
+//! by the real `fluxd` binary (built beside this one). Prints the time
+//! until all are Ready, fluxd's peak memory, and the API requests per
+//! object of a round of explicit reconcile requests and of a round of
+//! interval reconciliations where nothing changed (from the API server's
+//! `apiserver_request_total`, minus the benchmark's own requests).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use flux_api::kustomize::v1::Kustomization;
-use flux_artifact::{Retention, Storage};
 use flux_testenv::{ControlPlane, GitHttpServer};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -22,30 +21,95 @@ const OBJECTS_PER_KUSTOMIZATION: usize = 3;
 /// `spec.interval` of the Kustomizations: the interval round waits this long.
 const INTERVAL: Duration = Duration::from_secs(60);
 
-/// The sum of the controller's metric lines starting with `prefix`.
-fn metric(ctx: &flux_kustomize_controller::Context, prefix: &str) -> f64 {
-    ctx.metrics
-        .encode()
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+/// A `fluxd` child process (source and kustomize controllers), stopped
+/// when dropped.
+struct Fluxd {
+    child: std::process::Child,
+    metrics: String,
 }
 
-/// Reconciliations of Kustomizations so far.
-fn reconciles(ctx: &flux_kustomize_controller::Context) -> f64 {
-    metric(
-        ctx,
-        "controller_runtime_reconcile_total{controller=\"kustomization\"",
-    )
+impl Drop for Fluxd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
-/// Seconds spent in Kustomization reconciliations so far.
-fn reconcile_seconds(ctx: &flux_kustomize_controller::Context) -> f64 {
-    metric(
-        ctx,
-        "controller_runtime_reconcile_time_seconds_sum{controller=\"kustomization\"",
-    )
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+impl Fluxd {
+    fn start(kubeconfig: &Path, storage: &Path) -> Result<Self, String> {
+        let binary = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("fluxd");
+        if !binary.exists() {
+            return Err(format!(
+                "{} not found: build it first (cargo build --release -p fluxd)",
+                binary.display()
+            ));
+        }
+        let storage_port = free_port()?;
+        let metrics = format!("127.0.0.1:{}", free_port()?);
+        let child = std::process::Command::new(&binary)
+            .env("KUBECONFIG", kubeconfig)
+            .arg("--controllers=source,kustomize")
+            .arg("--concurrent=10")
+            .arg(format!("--storage-path={}", storage.display()))
+            .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
+            .arg(format!("--storage-adv-addr=127.0.0.1:{storage_port}"))
+            .arg(format!("--metrics-addr={metrics}"))
+            .arg(format!("--health-addr=127.0.0.1:{}", free_port()?))
+            .arg("--log-level=error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        Ok(Self { child, metrics })
+    }
+
+    /// Its peak resident memory so far.
+    fn peak_rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// The sum of its metric lines starting with `prefix`.
+    fn metric(&self, prefix: &str) -> Result<f64, String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.metrics).map_err(|e| e.to_string())?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: fluxd\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        stream
+            .read_to_string(&mut text)
+            .map_err(|e| e.to_string())?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    /// Reconciliations of Kustomizations so far.
+    fn reconciles(&self) -> Result<f64, String> {
+        self.metric("controller_runtime_reconcile_total{controller=\"kustomization\"")
+    }
+
+    /// Seconds spent in Kustomization reconciliations so far.
+    fn reconcile_seconds(&self) -> Result<f64, String> {
+        self.metric("controller_runtime_reconcile_time_seconds_sum{controller=\"kustomization\"")
+    }
 }
 
 async fn api_requests(client: &Client) -> Result<f64, String> {
@@ -61,17 +125,6 @@ async fn api_requests(client: &Client) -> Result<f64, String> {
         .filter(|l| l.starts_with("apiserver_request_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn ready(k: &Kustomization) -> bool {
@@ -115,31 +168,8 @@ async fn run(n: usize) -> Result<(), String> {
     }
     remote.commit("apps").map_err(|e| e.to_string())?;
 
-    let root = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| e.to_string())?
-        .to_string();
-    tokio::spawn(flux_source_controller::server::serve_storage(
-        root.path().to_path_buf(),
-        listener,
-    ));
-    let storage =
-        Storage::new(root.path(), &address, Retention::default()).map_err(|e| e.to_string())?;
-    let source = flux_source_controller::Context::new(client.clone(), storage);
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { flux_source_controller::run(source, Some(&namespace)).await });
-    let mut kustomize = flux_kustomize_controller::Context::new(client.clone());
-    kustomize.concurrency = 10;
-    let kustomize = std::sync::Arc::new(kustomize);
-    let namespace = ns.name().to_string();
-    let shared = kustomize.clone();
-    tokio::spawn(async move {
-        flux_kustomize_controller::run_shared(shared, Some(&namespace)).await;
-    });
+    let storage = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let kustomize = Fluxd::start(cp.kubeconfig_path(), storage.path())?;
 
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
@@ -200,7 +230,7 @@ async fn run(n: usize) -> Result<(), String> {
     let mut own = 1.0; // the metrics read itself
     let token = "bench-no-change";
     let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
-    let (count_before, seconds_before) = (reconciles(&kustomize), reconcile_seconds(&kustomize));
+    let (count_before, seconds_before) = (kustomize.reconciles()?, kustomize.reconcile_seconds()?);
     let round = Instant::now();
     let requests = futures::stream::iter(0..n)
         .map(|i| {
@@ -249,20 +279,20 @@ async fn run(n: usize) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let round_time = round.elapsed();
-    let round_mean = (reconcile_seconds(&kustomize) - seconds_before)
-        / (reconciles(&kustomize) - count_before).max(1.0);
+    let round_mean = (kustomize.reconcile_seconds()? - seconds_before)
+        / (kustomize.reconciles()? - count_before).max(1.0);
     let after = api_requests(&client).await?;
     let requested_requests = (after - before - own).max(0.0);
 
     // Reconciliations on the interval, where nothing changed either.
-    let reconciles_before = reconciles(&kustomize);
+    let reconciles_before = kustomize.reconciles()?;
     let before_interval = api_requests(&client).await?;
     tokio::time::sleep(INTERVAL + Duration::from_secs(5)).await;
-    let interval_reconciles = reconciles(&kustomize) - reconciles_before;
+    let interval_reconciles = kustomize.reconciles()? - reconciles_before;
     let interval_requests = (api_requests(&client).await? - before_interval - 1.0).max(0.0);
     let objects = (n * OBJECTS_PER_KUSTOMIZATION) as f64;
     println!(
-        "kustomizations: {n} Kustomizations × {OBJECTS_PER_KUSTOMIZATION} ConfigMaps from one GitRepository (real kube-apiserver + etcd, controllers in this process)"
+        "kustomizations: {n} Kustomizations × {OBJECTS_PER_KUSTOMIZATION} ConfigMaps from one GitRepository (real kube-apiserver + etcd, `fluxd --controllers=source,kustomize --concurrent=10` as a separate process)"
     );
     println!("| measure | flux-rs |");
     println!("|---|---|");
@@ -271,8 +301,8 @@ async fn run(n: usize) -> Result<(), String> {
         all_ready.as_secs_f64()
     );
     println!(
-        "| peak memory (this process: both controllers + git server) | {:.0} MiB |",
-        peak_rss_mib()
+        "| peak memory of fluxd (both controllers) | {:.0} MiB |",
+        kustomize.peak_rss_mib()
     );
     println!(
         "| `reconcile.fluxcd.io/requestedAt` on all, nothing changed | handled {:.1} s after the first request ({:.1} s to send them), {:.0} ms per reconcile; {requested_requests:.0} API requests = {:.2} per object |",

@@ -21,6 +21,9 @@ use flux_artifact::Limits;
 use flux_runtime::{EventRecorder, Metrics, Schedule};
 use kube::{Api, Client};
 
+/// An applier for a remote cluster and the digest of its kubeconfig.
+type RemoteApplier = ([u8; 32], Arc<flux_runtime::ssa::Applier>);
+
 /// What the reconcilers share.
 pub struct Context {
     /// The cluster.
@@ -59,7 +62,14 @@ pub struct Context {
     pub sources: Mutex<HashMap<String, flux_api::meta::Artifact>>,
     /// Extracted artifacts shared by the reconciliations building them.
     pub artifacts: kustomization::fetch::ArtifactCache,
+    /// Allow kubeconfigs that run commands (`exec`, `auth-provider`)
+    /// (`--insecure-kubeconfig-exec`).
+    pub insecure_kubeconfig_exec: bool,
+    /// Allow kubeconfigs that skip TLS verification
+    /// (`--insecure-kubeconfig-tls`).
+    pub insecure_kubeconfig_tls: bool,
     impersonating: Mutex<HashMap<String, Arc<flux_runtime::ssa::Applier>>>,
+    remote: Mutex<HashMap<String, RemoteApplier>>,
 }
 
 /// The controller's name: field manager, event source, metrics.
@@ -90,7 +100,10 @@ impl Context {
             },
             config: None,
             default_service_account: None,
+            insecure_kubeconfig_exec: false,
+            insecure_kubeconfig_tls: false,
             impersonating: Mutex::new(HashMap::new()),
+            remote: Mutex::new(HashMap::new()),
         }
     }
 
@@ -132,14 +145,150 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The applier for the cluster of the kubeconfig in Secret
+    /// `namespace/reference.name` (key `reference.key`, else `value`, else
+    /// `value.yaml`), impersonating `account` of `namespace` there when
+    /// given. Reused while the kubeconfig is unchanged; each remote cluster
+    /// has its own drift cache.
+    pub async fn remote_applier(
+        &self,
+        namespace: &str,
+        reference: &flux_api::meta::SecretKeyReference,
+        account: Option<&str>,
+    ) -> Result<Arc<flux_runtime::ssa::Applier>, String> {
+        use k8s_openapi::api::core::v1::Secret;
+        use sha2::Digest as _;
+        let id = format!("{namespace}/{}", reference.name);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = secrets.get(&reference.name).await.map_err(|e| {
+            format!(
+                "unable to read KubeConfig secret '{id}' error: {}",
+                flux_runtime::ssa::kube_message(&e)
+            )
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let bytes = match reference.key.as_deref().filter(|k| !k.is_empty()) {
+            Some(key) => data.get(key).ok_or_else(|| {
+                format!("KubeConfig secret '{id}' does not contain a '{key}' key with a kubeconfig")
+            })?,
+            None => data
+                .get("value")
+                .or_else(|| data.get("value.yaml"))
+                .ok_or_else(|| {
+                    format!(
+                        "KubeConfig secret '{id}' does not contain a 'value' key with a kubeconfig"
+                    )
+                })?,
+        };
+        let user = account.map(|a| format!("system:serviceaccount:{namespace}:{a}"));
+        let key = format!(
+            "{id}\u{0}{}\u{0}{}",
+            reference.key.as_deref().unwrap_or_default(),
+            user.as_deref().unwrap_or_default()
+        );
+        let digest: [u8; 32] = sha2::Sha256::digest(&bytes.0).into();
+        if let Some((known, applier)) = self.remote.lock().ok().and_then(|m| m.get(&key).cloned())
+            && known == digest
+        {
+            return Ok(applier);
+        }
+        let text = std::str::from_utf8(&bytes.0)
+            .map_err(|_| format!("KubeConfig secret '{id}' is not UTF-8 text"))?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(text)
+            .map_err(|e| format!("unable to construct rest config: {e}"))?;
+        check_kubeconfig(
+            &kubeconfig,
+            self.insecure_kubeconfig_exec,
+            self.insecure_kubeconfig_tls,
+        )
+        .map_err(|e| format!("KubeConfig secret '{id}': {e}"))?;
+        let mut config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| format!("unable to construct rest config: {e}"))?;
+        if let Some(user) = &user {
+            config.auth_info.impersonate = Some(user.clone());
+            config.auth_info.impersonate_groups = Some(vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".to_string(),
+            ]);
+        }
+        let client = Client::try_from(config)
+            .map_err(|e| format!("unable to construct kube client: {e}"))?;
+        let drift =
+            flux_runtime::drift::DriftCache::new(client.clone(), kustomization::build::NAME_LABEL);
+        let applier = Arc::new(
+            flux_runtime::ssa::Applier::new(client, CONTROLLER_NAME)
+                .with_drift_cache(drift, user.as_deref().unwrap_or_default()),
+        );
+        if let Ok(mut m) = self.remote.lock() {
+            m.insert(key, (digest, applier.clone()));
+        }
+        Ok(applier)
+    }
+}
+
+/// Refuses what a tenant's kubeconfig must not do inside the controller:
+/// run commands (`exec`, `auth-provider`) unless allowed, skip TLS
+/// verification unless allowed, or read the controller's own files
+/// (`tokenFile`, `client-certificate`, `client-key`,
+/// `certificate-authority` paths — the controller's own credentials live
+/// there).
+fn check_kubeconfig(
+    kubeconfig: &kube::config::Kubeconfig,
+    allow_exec: bool,
+    allow_insecure_tls: bool,
+) -> Result<(), String> {
+    for named in &kubeconfig.auth_infos {
+        let Some(auth) = &named.auth_info else {
+            continue;
+        };
+        if !allow_exec && (auth.exec.is_some() || auth.auth_provider.is_some()) {
+            return Err(format!(
+                "user '{}' runs a credential command (exec or auth-provider), which is not allowed (--insecure-kubeconfig-exec)",
+                named.name
+            ));
+        }
+        let files = [
+            ("tokenFile", &auth.token_file),
+            ("client-certificate", &auth.client_certificate),
+            ("client-key", &auth.client_key),
+        ];
+        if let Some((field, _)) = files.iter().find(|(_, v)| v.is_some()) {
+            return Err(format!(
+                "user '{}' reads a file of the controller ({field}); embed the data instead",
+                named.name
+            ));
+        }
+    }
+    for named in &kubeconfig.clusters {
+        let Some(cluster) = &named.cluster else {
+            continue;
+        };
+        if cluster.certificate_authority.is_some() {
+            return Err(format!(
+                "cluster '{}' reads a file of the controller (certificate-authority); embed certificate-authority-data instead",
+                named.name
+            ));
+        }
+        if !allow_insecure_tls && cluster.insecure_skip_tls_verify == Some(true) {
+            return Err(format!(
+                "cluster '{}' skips TLS verification, which is not allowed (--insecure-kubeconfig-tls)",
+                named.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the Kustomization reconciler, watching `namespace` (all when
 /// `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
-    run_shared(Arc::new(ctx), namespace).await;
-}
-
-/// [`run`] with a context the caller keeps (to read its metrics).
-pub async fn run_shared(ctx: Arc<Context>, namespace: Option<&str>) {
+    let ctx = Arc::new(ctx);
     let (kustomizations, sources) = match namespace {
         Some(ns) => (
             Api::namespaced(ctx.client.clone(), ns),

@@ -940,3 +940,254 @@ async fn drift_cache() {
         "a GET and a dry run for each of the 3 widgets: {after_drift} → {verified}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_cluster() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("remote").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+    // The cluster the objects go to: a second, separate control plane.
+    let remote_cp = ControlPlane::start().unwrap();
+    let remote_client = remote_cp.client().unwrap();
+
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write(
+            "remote/app.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: remote-apps\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: remote-config\n  namespace: remote-apps\ndata:\n  where: remote\n",
+        )
+        .unwrap();
+    let revision = remote.commit("remote").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), ns.name());
+    let exec_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [\"-c\", \"touch /tmp/pwned\"]\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n";
+    for (name, kubeconfig) in [
+        (
+            "remote-kubeconfig",
+            remote_cp.kubeconfig_embedded().unwrap(),
+        ),
+        ("exec-kubeconfig", exec_kubeconfig.to_string()),
+    ] {
+        secrets
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "metadata": {"name": name},
+                    "stringData": {"value": kubeconfig}
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    for (name, secret) in [("remote", "remote-kubeconfig"), ("exec", "exec-kubeconfig")] {
+        kustomizations
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "metadata": {"name": name},
+                    "spec": {
+                        "interval": "10m",
+                        "path": "./remote",
+                        "prune": true,
+                        "kubeConfig": {"secretRef": {"name": secret}},
+                        "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+                    }
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    wait_applied(&kustomizations, "remote", &format!("main@sha1:{revision}")).await;
+    let remote_cms: Api<ConfigMap> = Api::namespaced(remote_client.clone(), "remote-apps");
+    let applied = remote_cms.get("remote-config").await.unwrap();
+    assert_eq!(applied.data.as_ref().unwrap()["where"], "remote");
+    assert_eq!(
+        applied
+            .labels()
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("remote")
+    );
+    let local_cms: Api<ConfigMap> = Api::namespaced(client.clone(), "remote-apps");
+    assert!(
+        local_cms.get_opt("remote-config").await.unwrap().is_none(),
+        "nothing goes to the management cluster"
+    );
+
+    // A kubeconfig that would run a command in the controller is refused.
+    let refused = eventually("exec kubeconfig refused", || async {
+        let k = kustomizations.get("exec").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.status == ConditionStatus::False).then(|| condition.clone())
+    })
+    .await;
+    assert_eq!(refused.reason, "ReconciliationFailed");
+    assert!(refused.message.contains("exec"), "{}", refused.message);
+    assert!(!Path::new("/tmp/pwned").exists());
+
+    // Deleting the Kustomization prunes its objects in the remote cluster.
+    kustomizations
+        .delete("remote", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("pruned in the remote cluster", || async {
+        remote_cms
+            .get_opt("remote-config")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cel_health_checks() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let crds = tempfile::tempdir().unwrap();
+    std::fs::write(
+        crds.path().join("gadgets.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.cel.fluxrs.test\nspec:\n  group: cel.fluxrs.test\n  names:\n    kind: Gadget\n    listKind: GadgetList\n    plural: gadgets\n    singular: gadget\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
+    )
+    .unwrap();
+    cp.install_crd_dir(crds.path()).await.unwrap();
+    let ns = cp.namespace("cel").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write(
+            "gadgets/g.yaml",
+            "apiVersion: cel.fluxrs.test/v1\nkind: Gadget\nmetadata:\n  name: g1\nspec:\n  size: 1\n",
+        )
+        .unwrap();
+    let revision = remote.commit("gadget").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "gadgets"},
+                "spec": {
+                    "interval": "1h",
+                    "path": "./gadgets",
+                    "prune": true,
+                    "wait": true,
+                    "timeout": "40s",
+                    "targetNamespace": ns.name(),
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                    "healthCheckExprs": [{
+                        "apiVersion": "cel.fluxrs.test/v1",
+                        "kind": "Gadget",
+                        "current": "status.?phase.orValue('') == 'Ready'",
+                        "failed": "has(status.phase) && status.phase == 'Broken'"
+                    }]
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let resource = kube::api::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "cel.fluxrs.test",
+        "v1",
+        "Gadget",
+    ));
+    let gadgets: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &resource);
+    eventually("gadget applied", || async {
+        gadgets.get_opt("g1").await.ok()?.map(|_| ())
+    })
+    .await;
+    // Not Ready while the expression says the gadget is not current.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let k = kustomizations.get("gadgets").await.unwrap();
+    assert_ne!(
+        ready(&k).map(|c| c.status),
+        Some(ConditionStatus::True),
+        "must wait for the gadget"
+    );
+    gadgets
+        .patch(
+            "g1",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"phase": "Ready"}})),
+        )
+        .await
+        .unwrap();
+    let k = wait_applied(&kustomizations, "gadgets", &format!("main@sha1:{revision}")).await;
+    let healthy = flux_api::conditions::get(&k.status.as_ref().unwrap().conditions, "Healthy")
+        .cloned()
+        .unwrap();
+    assert_eq!(healthy.status, ConditionStatus::True, "{healthy:?}");
+
+    // The failed expression fails fast.
+    gadgets
+        .patch(
+            "g1",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"phase": "Broken"}})),
+        )
+        .await
+        .unwrap();
+    request_reconcile(&kustomizations, "gadgets", "broken").await;
+    let failed = eventually("HealthCheckFailed", || async {
+        let k = kustomizations.get("gadgets").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.reason == "HealthCheckFailed").then(|| condition.clone())
+    })
+    .await;
+    assert!(
+        failed
+            .message
+            .contains("failed early due to stalled resources")
+            && failed
+                .message
+                .contains(&format!("Gadget/{}/g1 status: 'Failed'", ns.name())),
+        "{}",
+        failed.message
+    );
+}

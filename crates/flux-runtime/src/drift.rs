@@ -55,6 +55,17 @@ pub struct DriftCache {
     selector: String,
     watches: Mutex<HashMap<String, Arc<Versions>>>,
     applied: Mutex<HashMap<String, ([u8; 32], String)>>,
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for DriftCache {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.tasks.lock() {
+            for task in tasks.iter() {
+                task.abort();
+            }
+        }
+    }
 }
 
 fn resource_key(resource: &ApiResource) -> String {
@@ -70,6 +81,7 @@ impl DriftCache {
             selector: selector.to_string(),
             watches: Mutex::new(HashMap::new()),
             applied: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,7 +99,7 @@ impl DriftCache {
             Api::all_with(self.client.clone(), resource);
         let config = watcher::Config::default().labels(&self.selector);
         let state = versions.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut buffer: HashMap<(String, String), String> = HashMap::new();
             let mut events = watcher::watcher(api, config).default_backoff().boxed();
             while let Some(event) = events.next().await {
@@ -123,6 +135,9 @@ impl DriftCache {
                 }
             }
         });
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(task.abort_handle());
+        }
         Some(versions)
     }
 

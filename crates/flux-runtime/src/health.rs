@@ -319,6 +319,12 @@ impl Target {
     }
 }
 
+/// Decides the health of an object instead of kstatus (`None`: kstatus
+/// decides); an `Err` leaves the object in progress and is reported if the
+/// wait times out. Given `apiVersion`, kind and the object.
+pub type CustomHealth<'a> =
+    &'a (dyn Fn(&str, &str, &Value) -> Option<Result<Health, String>> + Sync);
+
 /// Polls `targets` every `every` until all are current (`Ok(elapsed)`),
 /// one failed (fail fast), or `timeout` passed; the error is Flux's
 /// message.
@@ -326,6 +332,7 @@ pub async fn wait(
     applier: &Applier,
     client: &kube::Client,
     targets: &[Target],
+    custom: CustomHealth<'_>,
     timeout: Duration,
     every: Duration,
 ) -> Result<Duration, String> {
@@ -333,6 +340,7 @@ pub async fn wait(
     loop {
         let mut pending = Vec::new();
         let mut failed = Vec::new();
+        let mut errors = Vec::new();
         for target in targets {
             let health = match applier.resolve(&target.api_version, &target.kind).await {
                 Ok((resource, namespaced)) => {
@@ -344,7 +352,14 @@ pub async fn wait(
                     match api.get_opt(&target.name).await {
                         Ok(Some(object)) => {
                             let json = serde_json::to_value(&object).unwrap_or(Value::Null);
-                            status(&json).0
+                            match custom(&target.api_version, &target.kind, &json) {
+                                None => status(&json).0,
+                                Some(Ok(health)) => health,
+                                Some(Err(error)) => {
+                                    errors.push(format!("{}: {error}", target.subject()));
+                                    Health::InProgress
+                                }
+                            }
                         }
                         Ok(None) | Err(_) => Health::InProgress,
                     }
@@ -375,10 +390,14 @@ pub async fn wait(
             return Ok(elapsed);
         }
         if elapsed >= timeout {
-            return Err(format!(
+            let mut message = format!(
                 "health check failed after {elapsed:.1?}: timeout waiting for: [{}]",
                 list(&pending, Health::InProgress)
-            ));
+            );
+            if !errors.is_empty() {
+                message.push_str(&format!("; {}", errors.join("; ")));
+            }
+            return Err(message);
         }
         tokio::time::sleep(every.min(timeout.saturating_sub(elapsed))).await;
     }

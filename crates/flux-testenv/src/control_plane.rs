@@ -260,6 +260,37 @@ impl ControlPlane {
         &self.config
     }
 
+    /// The admin kubeconfig with its certificates and key embedded
+    /// (`*-data`), as a kubeconfig stored in a Secret carries them.
+    pub fn kubeconfig_embedded(&self) -> Result<String> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .map_err(io(format!("reading {}", self.kubeconfig.display())))?;
+        let mut out = String::new();
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let embedded = ["certificate-authority", "client-certificate", "client-key"]
+                .iter()
+                .find_map(|field| {
+                    let path = trimmed.strip_prefix(&format!("{field}: "))?;
+                    Some((field, path))
+                });
+            match embedded {
+                Some((field, path)) => {
+                    let bytes = std::fs::read(path).map_err(io(format!("reading {path}")))?;
+                    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    out.push_str(&format!("{indent}{field}-data: {data}\n"));
+                }
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A kubeconfig file for the admin user, for CLI tests (`--kubeconfig`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig

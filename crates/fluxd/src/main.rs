@@ -66,6 +66,13 @@ struct Flags {
     /// (impersonated; empty: the controller's own identity).
     #[arg(long, default_value = "")]
     default_service_account: String,
+    /// Allow `spec.kubeConfig` kubeconfigs that run credential commands
+    /// (`exec`, `auth-provider`) inside the controller.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    insecure_kubeconfig_exec: bool,
+    /// Allow `spec.kubeConfig` kubeconfigs that skip TLS verification.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    insecure_kubeconfig_tls: bool,
     /// Refuse Kustomization sources in other namespaces.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     no_cross_namespace_refs: bool,
@@ -219,6 +226,8 @@ async fn run(flags: Flags) -> Result<(), String> {
     kustomize.requeue_dependency = requeue_dependency;
     kustomize.no_cross_namespace_refs = flags.no_cross_namespace_refs;
     kustomize.config = Some(kube_config.clone());
+    kustomize.insecure_kubeconfig_exec = flags.insecure_kubeconfig_exec;
+    kustomize.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
     kustomize.default_service_account =
         Some(flags.default_service_account.clone()).filter(|s| !s.is_empty());
     kustomize.label_selector = ctx.label_selector.clone();

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod cel;
 pub mod decrypt;
 pub mod fetch;
 pub mod reconcile;

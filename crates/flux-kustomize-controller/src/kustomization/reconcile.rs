@@ -65,9 +65,10 @@ pub fn error_policy(_k: Arc<Kustomization>, _error: &Error, _ctx: Arc<Context>) 
     Action::requeue(Duration::from_secs(5))
 }
 
-/// The applier of a Kustomization: its ServiceAccount's (or the default
-/// one's), else the controller's own.
-fn applier_of(
+/// The applier of a Kustomization: for the cluster of `spec.kubeConfig`
+/// (else this one), as its ServiceAccount (or the default one), else the
+/// controller's own (`None`). An error means nothing may be applied.
+async fn applier_of(
     ctx: &Context,
     k: &Kustomization,
 ) -> Result<Option<Arc<flux_runtime::ssa::Applier>>, String> {
@@ -77,6 +78,22 @@ fn applier_of(
         .clone()
         .or_else(|| ctx.default_service_account.clone())
         .filter(|a| !a.is_empty());
+    if let Some(kube_config) = &k.spec.kube_config {
+        let Some(reference) = &kube_config.secret_ref else {
+            return Err(
+                "spec.kubeConfig.configMapRef (workload identity) is not supported; use secretRef"
+                    .to_string(),
+            );
+        };
+        return ctx
+            .remote_applier(
+                &k.namespace().unwrap_or_default(),
+                reference,
+                account.as_deref(),
+            )
+            .await
+            .map(Some);
+    }
     match account {
         Some(account) => ctx
             .applier_as(&k.namespace().unwrap_or_default(), &account)
@@ -109,18 +126,25 @@ async fn cleanup(k: &Kustomization, ctx: &Context) -> Result<(Action, ReconcileR
         && !k.spec.suspend
         && let Some(inventory) = k.status.as_ref().and_then(|s| s.inventory.as_ref())
     {
-        let impersonated = applier_of(ctx, k).ok().flatten();
-        let applier = impersonated.as_deref().unwrap_or(&ctx.applier);
-        let (deleted, _, errors) =
-            apply::prune(applier, &inventory.entries, &owner_labels(k)).await;
-        for error in &errors {
-            tracing::error!(error = %error, "garbage collection failed");
-        }
-        if !deleted.is_empty() {
-            tracing::info!(
-                output = %apply::summary(&deleted),
-                "garbage collection completed"
-            );
+        match applier_of(ctx, k).await {
+            Ok(target) => {
+                let applier = target.as_deref().unwrap_or(&ctx.applier);
+                let (deleted, _, errors) =
+                    apply::prune(applier, &inventory.entries, &owner_labels(k)).await;
+                for error in &errors {
+                    tracing::error!(error = %error, "garbage collection failed");
+                }
+                if !deleted.is_empty() {
+                    tracing::info!(
+                        output = %apply::summary(&deleted),
+                        "garbage collection completed"
+                    );
+                }
+            }
+            // Never fall back to the controller's own rights.
+            Err(message) => {
+                tracing::error!("skipping garbage collection: {message}");
+            }
         }
     }
     ctx.metrics.forget(KIND, &namespace, &name);
@@ -187,11 +211,28 @@ async fn check_health(
     if targets.is_empty() {
         return None;
     }
+    let evaluators = match k
+        .spec
+        .health_check_exprs
+        .iter()
+        .map(super::cel::Evaluator::new)
+        .collect::<Result<Vec<_>, String>>()
+    {
+        Ok(evaluators) => evaluators,
+        Err(message) => return Some(Err(message)),
+    };
+    let custom = |api_version: &str, kind: &str, object: &serde_json::Value| {
+        evaluators
+            .iter()
+            .find(|e| e.applies(api_version, kind))
+            .map(|e| e.evaluate(object))
+    };
     Some(
         wait(
             applier,
             applier.client(),
             &targets,
+            &custom,
             timeout,
             Duration::from_secs(2),
         )
@@ -365,8 +406,10 @@ async fn reconcile_apply(
     // `flux reconcile` (a new request token) checks every object with the
     // API server; interval runs trust the drift cache.
     let requested = token.is_some() && token.as_deref() != status.last_handled_reconcile_at();
-    let impersonated = applier_of(ctx, k);
-    let applier: &flux_runtime::ssa::Applier = match &impersonated {
+    let target = applier_of(ctx, k).await;
+    // Only reached with `target` Ok: an error fails the reconciliation
+    // before anything is applied (never the controller's own rights).
+    let applier: &flux_runtime::ssa::Applier = match &target {
         Ok(Some(a)) => a,
         _ => &ctx.applier,
     };
@@ -503,6 +546,17 @@ async fn reconcile_apply(
                     .map_err(|e| build_failed(e.to_string()))?
                     .map_err(build_failed)?;
             drop(private);
+            if let Err(message) = &target {
+                return Err((
+                    Some(revision.clone()),
+                    Failure {
+                        reason: reason::RECONCILIATION_FAILED,
+                        message: message.clone(),
+                        requeue: retry,
+                        stalled: false,
+                    },
+                ));
+            }
             let changes = tokio::time::timeout(
                 timeout,
                 apply::apply(applier, objects, k.spec.force, requested, timeout),
