@@ -5,10 +5,13 @@
 //! - Objects go in stages: CRDs, Namespaces and ClusterRoles first (CRDs
 //!   are then waited for until established), then `*Class` kinds, then the
 //!   rest, each stage in Flux's kind order.
-//! - Each object is compared with the cluster before it is written: absent
-//!   → applied (`created`); present → a server-side dry run, and only when
-//!   the result differs from the live object is it applied (`configured`),
-//!   else `unchanged`. Applies force ownership of the fields they set.
+//! - Each object is planned before it is written ([`Applier::plan`]): a
+//!   server-side dry run (of the create when it is absent → `created`;
+//!   when present, written only if the result differs from the live object
+//!   → `configured`, else `unchanged`). Callers plan a whole stage, then
+//!   commit it, so a refusal writes nothing of the stage. Applies force
+//!   ownership of the fields they set. The drift cache
+//!   ([`crate::drift`]) skips the requests for objects known in sync.
 //! - `kustomize.toolkit.fluxcd.io/ssa: Ignore` skips an object,
 //!   `IfNotPresent` only creates it; `kustomize.toolkit.fluxcd.io/reconcile:
 //!   disabled` skips it.
@@ -167,6 +170,30 @@ pub fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
+/// An object checked against the cluster by [`Applier::plan`], to be
+/// written by [`Applier::commit`].
+pub struct Planned {
+    change: Change,
+    write: Option<Write>,
+}
+
+impl Planned {
+    /// What committing it will report.
+    pub fn change(&self) -> &Change {
+        &self.change
+    }
+}
+
+struct Write {
+    api: Api<DynamicObject>,
+    resource: ApiResource,
+    namespace: String,
+    name: String,
+    manifest: Value,
+    digest: [u8; 32],
+    recreate: bool,
+}
+
 /// Applies and deletes objects, resolving kinds through discovery (cached).
 pub struct Applier {
     client: Client,
@@ -237,22 +264,22 @@ impl Applier {
     /// Applies one object (see the module documentation); an object the
     /// drift cache knows to be in sync is `unchanged` without a request.
     pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
-        self.apply_with(object, force, true).await
+        let planned = self.plan(object, force, true).await?;
+        self.commit(planned).await
     }
 
-    /// Applies one object after comparing it with the API server's dry run
-    /// even when the drift cache says it is in sync (an explicit
-    /// reconciliation request checks everything, as upstream always does).
-    pub async fn apply_verified(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
-        self.apply_with(object, force, false).await
-    }
-
-    async fn apply_with(
+    /// Checks one object against the cluster without writing it: a server
+    /// dry run (create or apply) decides whether it would be created,
+    /// configured or left unchanged, and surfaces every refusal (RBAC,
+    /// validation, immutable fields) before anything of the set is
+    /// written. With `use_cache`, an object the drift cache knows to be in
+    /// sync is `unchanged` without a request.
+    pub async fn plan(
         &self,
         object: &Value,
         force: bool,
         use_cache: bool,
-    ) -> Result<Change, ApplyError> {
+    ) -> Result<Planned, ApplyError> {
         let api_version = text(object, &["apiVersion"]).to_string();
         let kind = text(object, &["kind"]).to_string();
         let name = text(object, &["metadata", "name"]).to_string();
@@ -288,11 +315,15 @@ impl Applier {
                 .map_or(api_version.as_str(), |(_, v)| v)
                 .to_string(),
         };
+        let nothing = |action| Planned {
+            change: change(action),
+            write: None,
+        };
         if marked(object, RECONCILE_ANNOTATION, "disabled")
             || text(object, &["metadata", "annotations", SSA_ANNOTATION])
                 .eq_ignore_ascii_case("ignore")
         {
-            return Ok(change(Action::Skipped));
+            return Ok(nothing(Action::Skipped));
         }
         let api = self.api(&resource, namespaced, &namespace);
         let mut manifest = object.clone();
@@ -304,66 +335,106 @@ impl Applier {
         let digest = manifest_digest(&manifest, force);
         if let Some((cache, identity)) = &self.drift {
             if use_cache && cache.in_sync(identity, &resource, &namespace, &name, &digest) {
-                return Ok(change(Action::Unchanged));
+                return Ok(nothing(Action::Unchanged));
             }
-            // Recorded again below when the object is found in sync.
+            // Recorded again when the object is found in sync.
             cache.forget(identity, &resource, &namespace, &name);
         }
-        let record = |version: Option<String>| {
-            if let Some((cache, identity)) = &self.drift {
-                cache.record(identity, &resource, &namespace, &name, digest, version);
-            }
-        };
         let live = api
             .get_opt(&name)
             .await
             .map_err(|e| fail("get", &namespace, kube_message(&e)))?;
-        let mut params = PatchParams::apply(&self.field_manager);
-        params.force = true;
-        let Some(live) = live else {
-            let applied = api
-                .patch(&name, &params, &Patch::Apply(&manifest))
-                .await
-                .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
-            record(applied.resource_version());
-            return Ok(change(Action::Created));
-        };
-        if text(object, &["metadata", "annotations", SSA_ANNOTATION])
-            .eq_ignore_ascii_case("ifnotpresent")
+        if live.is_some()
+            && text(object, &["metadata", "annotations", SSA_ANNOTATION])
+                .eq_ignore_ascii_case("ifnotpresent")
         {
-            return Ok(change(Action::Skipped));
+            return Ok(nothing(Action::Skipped));
         }
-        let dry = PatchParams {
-            dry_run: true,
-            ..params.clone()
+        let mut dry = PatchParams::apply(&self.field_manager);
+        dry.force = true;
+        dry.dry_run = true;
+        let write = |recreate| Write {
+            api: api.clone(),
+            resource: resource.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+            manifest: manifest.clone(),
+            digest,
+            recreate,
         };
         let planned = match api.patch(&name, &dry, &Patch::Apply(&manifest)).await {
-            Ok(p) => p,
-            Err(e) if force && is_immutable_error(&e) => {
-                // Recreate: delete and create again.
-                api.delete(&name, &DeleteParams::background())
-                    .await
-                    .map_err(|e| fail("delete", &namespace, kube_message(&e)))?;
-                wait_gone(&api, &name).await;
-                let applied = api
-                    .patch(&name, &params, &Patch::Apply(&manifest))
-                    .await
-                    .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
-                record(applied.resource_version());
-                return Ok(change(Action::Created));
+            Ok(planned) => planned,
+            Err(e) if live.is_some() && force && is_immutable_error(&e) => {
+                return Ok(Planned {
+                    change: change(Action::Created),
+                    write: Some(write(true)),
+                });
             }
             Err(e) => return Err(fail("dry-run", &namespace, kube_message(&e))),
         };
+        let Some(live) = live else {
+            return Ok(Planned {
+                change: change(Action::Created),
+                write: Some(write(false)),
+            });
+        };
         if comparable(&planned) == comparable(&live) {
-            record(live.resource_version());
-            return Ok(change(Action::Unchanged));
+            if let Some((cache, identity)) = &self.drift {
+                cache.record(
+                    identity,
+                    &resource,
+                    &namespace,
+                    &name,
+                    digest,
+                    live.resource_version(),
+                );
+            }
+            return Ok(nothing(Action::Unchanged));
         }
-        let applied = api
-            .patch(&name, &params, &Patch::Apply(&manifest))
+        Ok(Planned {
+            change: change(Action::Configured),
+            write: Some(write(false)),
+        })
+    }
+
+    /// Writes a planned object (server-side apply forcing ownership; a
+    /// planned recreation deletes the object first).
+    pub async fn commit(&self, planned: Planned) -> Result<Change, ApplyError> {
+        let Planned { change, write } = planned;
+        let Some(write) = write else {
+            return Ok(change);
+        };
+        let fail = |action: &'static str, message: String| ApplyError {
+            subject: change.subject.clone(),
+            action,
+            message,
+        };
+        if write.recreate {
+            write
+                .api
+                .delete(&write.name, &DeleteParams::background())
+                .await
+                .map_err(|e| fail("delete", kube_message(&e)))?;
+            wait_gone(&write.api, &write.name).await;
+        }
+        let mut params = PatchParams::apply(&self.field_manager);
+        params.force = true;
+        let applied = write
+            .api
+            .patch(&write.name, &params, &Patch::Apply(&write.manifest))
             .await
-            .map_err(|e| fail("apply", &namespace, kube_message(&e)))?;
-        record(applied.resource_version());
-        Ok(change(Action::Configured))
+            .map_err(|e| fail("apply", kube_message(&e)))?;
+        if let Some((cache, identity)) = &self.drift {
+            cache.record(
+                identity,
+                &write.resource,
+                &write.namespace,
+                &write.name,
+                write.digest,
+                applied.resource_version(),
+            );
+        }
+        Ok(change)
     }
 
     /// Waits until the CRD named `name` is established (or `timeout`).

@@ -2,7 +2,8 @@
 //! and the prune of the old inventory's leftovers.
 //!
 //! Contract: `apply` applies every object or stops at the first failure
-//! (nothing is pruned then); `stale` is a pure function of two
+//! (nothing is pruned then); within a stage, nothing is written unless
+//! every object's dry run passed; `stale` is a pure function of two
 //! inventories; `prune` deletes only objects that still carry this
 //! Kustomization's owner labels.
 
@@ -34,13 +35,14 @@ pub async fn apply(
     });
     let mut changes = Vec::with_capacity(objects.len());
     for current in 0..=2u8 {
+        // Every object of the stage passes its dry run before any is
+        // written: a refusal (RBAC, validation) leaves the stage untouched.
+        let mut planned = Vec::new();
         for object in objects.iter().filter(|o| stage(&kind(o)) == current) {
-            let change = if verify {
-                applier.apply_verified(object, force).await?
-            } else {
-                applier.apply(object, force).await?
-            };
-            changes.push(change);
+            planned.push(applier.plan(object, force, !verify).await?);
+        }
+        for plan in planned {
+            changes.push(applier.commit(plan).await?);
         }
         if current == 0 {
             for object in objects
