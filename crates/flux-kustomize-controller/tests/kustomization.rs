@@ -822,17 +822,29 @@ async fn sops_decryption() {
     assert_eq!(password, b"s3cr3t-value");
 }
 
-/// Requests the API server has served for `resource` (watches and lists
-/// excluded: those are the drift cache's own, not per reconciliation).
-async fn requests_for(client: &kube::Client, resource: &str) -> f64 {
+/// Requests the API server has served for single objects of `resource`
+/// (`scope="resource"`: not the drift cache's lists and watches, nor the
+/// namespace controller's collection deletes when other tests' namespaces
+/// go), by label set.
+async fn requests_for(
+    client: &kube::Client,
+    resource: &str,
+) -> std::collections::BTreeMap<String, f64> {
     let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
     let text = client.request_text(request).await.unwrap();
     let label = format!("resource=\"{resource}\"");
     text.lines()
         .filter(|l| l.starts_with("apiserver_request_total{") && l.contains(&label))
-        .filter(|l| !l.contains("verb=\"WATCH\"") && !l.contains("verb=\"LIST\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .filter(|l| l.contains("scope=\"resource\""))
+        .filter_map(|l| {
+            let (labels, value) = l.rsplit_once(' ')?;
+            Some((labels.to_string(), value.parse::<f64>().ok()?))
+        })
+        .collect()
+}
+
+fn total(requests: &std::collections::BTreeMap<String, f64>) -> f64 {
+    requests.values().sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -916,6 +928,7 @@ async fn drift_cache() {
         quiet,
         "interval reconciliations of unchanged objects must not call the API server"
     );
+    let quiet = total(&quiet);
 
     // A manual edit changes the object's resourceVersion: the next interval
     // run checks it with the API server and reverts it.
@@ -931,7 +944,7 @@ async fn drift_cache() {
         (w.data["spec"]["size"] == 1).then_some(())
     })
     .await;
-    let after_drift = requests_for(&client, "widgets").await;
+    let after_drift = total(&requests_for(&client, "widgets").await);
     assert!(
         after_drift > quiet + 1.0,
         "the edited widget was verified and re-applied"
@@ -944,7 +957,7 @@ async fn drift_cache() {
         (k.status?.last_handled_reconcile_at.as_deref() == Some("verify-all")).then_some(())
     })
     .await;
-    let verified = requests_for(&client, "widgets").await;
+    let verified = total(&requests_for(&client, "widgets").await);
     assert!(
         verified >= after_drift + 6.0,
         "a GET and a dry run for each of the 3 widgets: {after_drift} → {verified}"
