@@ -707,9 +707,36 @@ async fn sops_decryption() {
     let encrypted = String::from_utf8(out.stdout).unwrap();
     assert!(!encrypted.contains("s3cr3t-value"));
 
+    // A secretGenerator reading an encrypted dotenv and binary file.
+    let sops_file = |name: &str, content: &[u8]| {
+        let path = keys.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let out = std::process::Command::new(flux_testenv::tool("sops").unwrap())
+            .args(["--encrypt", "--age", &recipient])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let app_env = sops_file("app.env", b"USER=admin\nPASSWORD=env-s3cr3t\n");
+    let tls_key = sops_file("tls.key", b"-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n");
+
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("secrets").unwrap();
     remote.write("secrets/db.yaml", &encrypted).unwrap();
+    remote.write("generated/app.env", &app_env).unwrap();
+    remote.write("generated/tls.key", &tls_key).unwrap();
+    remote
+        .write(
+            "generated/kustomization.yaml",
+            "secretGenerator:\n- name: app\n  envs:\n  - app.env\n  files:\n  - tls.key\ngeneratorOptions:\n  disableNameSuffixHash: true\n",
+        )
+        .unwrap();
     let head = remote.commit("encrypted secret").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> = Api::namespaced(client.clone(), n);
     repos
@@ -820,6 +847,25 @@ async fn sops_decryption() {
     let db = secrets.get("db").await.unwrap();
     let password = db.data.unwrap()["password"].0.clone();
     assert_eq!(password, b"s3cr3t-value");
+
+    // Generator inputs in SOPS's dotenv and binary formats.
+    let mut generated = create(
+        "generated",
+        json!({"provider": "sops", "secretRef": {"name": "sops-age"}}),
+    );
+    generated.spec.path = Some("./generated".to_string());
+    kustomizations
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+    wait_applied(&kustomizations, "generated", &format!("main@sha1:{head}")).await;
+    let app = secrets.get("app").await.unwrap().data.unwrap();
+    assert_eq!(app["USER"].0, b"admin");
+    assert_eq!(app["PASSWORD"].0, b"env-s3cr3t");
+    assert_eq!(
+        app["tls.key"].0,
+        b"-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n"
+    );
 }
 
 /// Requests the API server has served for single objects of `resource`

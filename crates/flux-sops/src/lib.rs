@@ -1,5 +1,5 @@
-//! SOPS decryption of YAML and JSON documents with age keys, as `sops
-//! --decrypt` does it:
+//! SOPS decryption of YAML, JSON, dotenv, INI and binary files with age
+//! keys, as `sops --decrypt` does it:
 //!
 //! - the data key is the first `sops.age[].enc` stanza one of the given
 //!   identities opens;
@@ -18,6 +18,10 @@
 //! Plaintext never appears in errors.
 
 use std::io::Read;
+
+mod flat;
+
+pub use flat::{Format, decrypt_binary, decrypt_dotenv, decrypt_ini};
 
 use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U32;

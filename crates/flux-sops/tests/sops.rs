@@ -137,3 +137,95 @@ fn real_sops_documents_round_trip() {
     assert_eq!(docs[0], plain);
     assert!(matches!(docs[0].get("kind"), Some(Value::String(_))));
 }
+
+/// `sops` run in `dir` on `file` with `args`; its stdout.
+fn sops(dir: &std::path::Path, key_file: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(tool("sops"))
+        .args(args)
+        .current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", key_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn real_sops_flat_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, recipient) = age_key(dir.path(), "flux");
+    let key_file = dir.path().join("flux.agekey").display().to_string();
+    let identities = flux_sops::age_identities(&identity).unwrap();
+
+    // dotenv: values with escaped newlines, a comment (dropped), an
+    // unencrypted key.
+    std::fs::write(
+        dir.path().join("app.env"),
+        "# database\nUSER=admin\nPASSWORD=s3cr3t\nMULTI=line one\\nline two\nMODE_unencrypted=plain\n",
+    )
+    .unwrap();
+    let encrypted = String::from_utf8(sops(
+        dir.path(),
+        "/nonexistent",
+        &["--encrypt", "--age", &recipient, "app.env"],
+    ))
+    .unwrap();
+    assert!(encrypted.contains("sops_mac=ENC[") && !encrypted.contains("s3cr3t"));
+    let ours = flux_sops::decrypt_dotenv(&encrypted, &identities).unwrap();
+    std::fs::write(dir.path().join("enc.env"), &encrypted).unwrap();
+    let theirs = String::from_utf8(sops(dir.path(), &key_file, &["--decrypt", "enc.env"])).unwrap();
+    let without_comments: String = theirs
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(ours, without_comments);
+    assert!(ours.contains("MULTI=line one\\nline two\n"), "{ours}");
+    let tampered = encrypted.replace("MODE_unencrypted=plain", "MODE_unencrypted=evil");
+    let err = flux_sops::decrypt_dotenv(&tampered, &identities).unwrap_err();
+    assert!(matches!(err, flux_sops::Error::Mac { .. }), "{err}");
+
+    // INI.
+    std::fs::write(
+        dir.path().join("app.ini"),
+        "[db]\nuser = admin\npass = s3cr3t\n\n[cache]\nttl = 60\n",
+    )
+    .unwrap();
+    let encrypted = String::from_utf8(sops(
+        dir.path(),
+        "/nonexistent",
+        &["--encrypt", "--age", &recipient, "app.ini"],
+    ))
+    .unwrap();
+    assert!(!encrypted.contains("s3cr3t"));
+    let ours = flux_sops::decrypt_ini(&encrypted, &identities).unwrap();
+    assert_eq!(
+        ours,
+        "[db]\nuser = admin\npass = s3cr3t\n\n[cache]\nttl = 60\n"
+    );
+
+    // Binary: any bytes sops can take (here text with a control byte).
+    let bytes = b"-----BEGIN KEY-----\nAAAA\x01\n-----END KEY-----\n";
+    std::fs::write(dir.path().join("tls.key"), bytes).unwrap();
+    let encrypted = String::from_utf8(sops(
+        dir.path(),
+        "/nonexistent",
+        &["--encrypt", "--age", &recipient, "tls.key"],
+    ))
+    .unwrap();
+    assert_eq!(
+        flux_sops::decrypt_binary(&encrypted, &identities).unwrap(),
+        bytes.to_vec()
+    );
+    let (other, _) = age_key(dir.path(), "other");
+    let err = flux_sops::decrypt_binary(&encrypted, &flux_sops::age_identities(&other).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot get sops data key"),
+        "{err}"
+    );
+}

@@ -1,7 +1,10 @@
 //! The decryption step (`spec.decryption.provider: sops`): before the
-//! build, every YAML or JSON file of the extracted artifact that SOPS
-//! encrypted is decrypted in place with the age keys (`*.agekey` entries)
-//! of `spec.decryption.secretRef`, its MAC verified. Documents annotated
+//! build, every file of the extracted artifact that SOPS encrypted is
+//! decrypted in place with the age keys (`*.agekey` entries) of
+//! `spec.decryption.secretRef`, its MAC verified: YAML and JSON manifests,
+//! and the dotenv (`.env`), INI (`.ini`) and binary files (any other name)
+//! that `configMapGenerator`/`secretGenerator` read. The format follows the
+//! file name, as `sops` chooses it. YAML documents annotated
 //! `kustomize.toolkit.fluxcd.io/decrypt: disabled` are left encrypted.
 //!
 //! Contract: `Err` names the file and what failed, never a decrypted
@@ -46,11 +49,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         };
         if kind.is_dir() {
             files(&path, out);
-        } else if kind.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
+        } else if kind.is_file() {
             out.push(path);
         }
     }
@@ -63,6 +62,10 @@ pub fn decrypt_tree(root: &Path, identities: &[age::x25519::Identity]) -> Result
     paths.sort();
     let mut count = 0;
     for path in paths {
+        // SOPS output is text; binary files and large blobs are not SOPS's.
+        if std::fs::metadata(&path).map_or(true, |m| m.len() > 64 << 20) {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
@@ -74,6 +77,38 @@ pub fn decrypt_tree(root: &Path, identities: &[age::x25519::Identity]) -> Result
             .unwrap_or(&path)
             .display()
             .to_string();
+        let failed = |e: flux_sops::Error| format!("failed to decrypt '{relative}': {e}");
+        let plain: Option<Vec<u8>> = match flux_sops::Format::for_path(&path) {
+            flux_sops::Format::Yaml | flux_sops::Format::Json => None,
+            flux_sops::Format::Dotenv if !text.contains("\nsops_lastmodified=") => continue,
+            flux_sops::Format::Ini if !text.contains("[sops]") => continue,
+            flux_sops::Format::Dotenv => Some(
+                flux_sops::decrypt_dotenv(&text, identities)
+                    .map_err(failed)?
+                    .into_bytes(),
+            ),
+            flux_sops::Format::Ini => Some(
+                flux_sops::decrypt_ini(&text, identities)
+                    .map_err(failed)?
+                    .into_bytes(),
+            ),
+            flux_sops::Format::Binary => {
+                let binary = flux_yaml::parse(&text).ok().is_some_and(|docs| {
+                    docs.len() == 1
+                        && docs[0].get("sops").is_some()
+                        && docs[0].get("data").is_some()
+                });
+                if !binary {
+                    continue;
+                }
+                Some(flux_sops::decrypt_binary(&text, identities).map_err(failed)?)
+            }
+        };
+        if let Some(plain) = plain {
+            std::fs::write(&path, plain).map_err(|e| format!("{relative}: {e}"))?;
+            count += 1;
+            continue;
+        }
         let docs = flux_yaml::parse(&text).map_err(|e| format!("{relative}: {e}"))?;
         let mut out = Vec::with_capacity(docs.len());
         let mut changed = false;
