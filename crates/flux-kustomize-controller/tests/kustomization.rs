@@ -1526,3 +1526,105 @@ async fn seed_multi_tenant() {
         )
     );
 }
+
+/// An object first applied with the real `kubectl apply` is taken over:
+/// kubectl's field manager and last-applied annotation are dropped, so a
+/// key later removed from Git is removed from the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_objects_are_taken_over() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("takeover").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+
+    let manifest = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\ndata:\n{data}")
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), manifest("  a: \"1\"\n  b: \"2\"\n")).unwrap();
+    let out = std::process::Command::new(flux_testenv::tool("kubectl").unwrap())
+        .arg(format!("--kubeconfig={}", cp.kubeconfig_path().display()))
+        .args(["apply", "-n", ns.name(), "-f"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write("apps/legacy.yaml", manifest("  a: \"1\"\n  b: \"2\"\n"))
+        .unwrap();
+    let first = remote.commit("adopt").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "apps"},
+                "spec": {
+                    "interval": "1h",
+                    "path": "./apps",
+                    "prune": true,
+                    "targetNamespace": ns.name(),
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait_applied(&kustomizations, "apps", &format!("main@sha1:{first}")).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
+    let adopted = cms.get("legacy").await.unwrap();
+    assert!(
+        !adopted
+            .annotations()
+            .contains_key("kubectl.kubernetes.io/last-applied-configuration"),
+        "{:?}",
+        adopted.annotations()
+    );
+    let managers: Vec<String> = adopted
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.manager.clone())
+        .collect();
+    assert!(
+        !managers.iter().any(|m| m.starts_with("kubectl")),
+        "{managers:?}"
+    );
+
+    // A key removed from Git goes (kubectl no longer keeps it alive).
+    remote
+        .write("apps/legacy.yaml", manifest("  a: \"1\"\n"))
+        .unwrap();
+    let second = remote.commit("drop b").unwrap();
+    refresh_source(&client, ns.name(), "second").await;
+    wait_applied(&kustomizations, "apps", &format!("main@sha1:{second}")).await;
+    let data = cms.get("legacy").await.unwrap().data.unwrap();
+    assert_eq!(data.keys().collect::<Vec<_>>(), vec!["a"], "{data:?}");
+}

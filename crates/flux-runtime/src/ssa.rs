@@ -13,8 +13,13 @@
 //!   ownership of the fields they set. The drift cache
 //!   ([`crate::drift`]) skips the requests for objects known in sync.
 //! - `kustomize.toolkit.fluxcd.io/ssa: Ignore` skips an object,
-//!   `IfNotPresent` only creates it; `kustomize.toolkit.fluxcd.io/reconcile:
-//!   disabled` skips it.
+//!   `IfNotPresent` only creates it, `Merge` keeps other managers;
+//!   `kustomize.toolkit.fluxcd.io/reconcile: disabled` skips it;
+//!   `kustomize.toolkit.fluxcd.io/force: enabled` recreates it when a
+//!   change is refused as immutable.
+//! - Before an existing object is written, `kubectl apply`'s field managers
+//!   and last-applied annotation (and Flux v1's marks) are dropped, as
+//!   upstream, so the controller alone keeps the fields it sets.
 //! - The inventory id of an object is `<namespace>_<name>_<group>_<kind>`;
 //!   prune deletes objects of an old inventory that are not in the new one,
 //!   only when they still carry the owner labels and are not annotated
@@ -40,6 +45,75 @@ pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
 pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
 /// The annotation or label that keeps an object out of prune.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+/// The annotation or label (`enabled`) that recreates an object whose
+/// change is refused as immutable, as `spec.force` does for all.
+pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
+
+/// Field managers whose ownership is dropped before an apply (name prefix,
+/// operation), as upstream: `kubectl apply` (client- and server-side),
+/// objects created before their first apply, and this controller's own
+/// pre-SSA updates. Fields they alone set stop being kept alive by them,
+/// so a field removed from Git is removed from the object.
+const CLEANUP_MANAGERS: [(&str, &str); 4] = [
+    ("kubectl", "Apply"),
+    ("kubectl", "Update"),
+    ("before-first-apply", "Update"),
+    ("kustomize-controller", "Update"),
+];
+/// Annotations removed before an apply (`kubectl apply`'s and Flux v1's).
+const CLEANUP_ANNOTATIONS: [&str; 3] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kustomize.toolkit.fluxcd.io/checksum",
+    "fluxcd.io/sync-checksum",
+];
+/// Labels removed before an apply (Flux v1's).
+const CLEANUP_LABELS: [&str; 1] = ["fluxcd.io/sync-gc-mark"];
+
+/// The merge patch that drops the cleanup managers, annotations and labels
+/// from `live`, if it has any (an object annotated
+/// `kustomize.toolkit.fluxcd.io/ssa: Merge` keeps them).
+fn cleanup_patch(live: &DynamicObject, desired: &Value) -> Option<Value> {
+    if text(desired, &["metadata", "annotations", SSA_ANNOTATION]).eq_ignore_ascii_case("merge") {
+        return None;
+    }
+    let mut metadata = serde_json::Map::new();
+    if let Some(entries) = &live.metadata.managed_fields {
+        let kept: Vec<_> = entries
+            .iter()
+            .filter(|e| {
+                !CLEANUP_MANAGERS.iter().any(|(name, operation)| {
+                    e.manager.as_deref().is_some_and(|m| m.starts_with(name))
+                        && e.operation.as_deref() == Some(*operation)
+                        && e.subresource.as_deref().unwrap_or_default().is_empty()
+                })
+            })
+            .collect();
+        if kept.len() != entries.len() {
+            let kept = if kept.is_empty() {
+                // An empty list would leave them; one empty entry resets.
+                Value::Array(vec![Value::Object(serde_json::Map::new())])
+            } else {
+                serde_json::to_value(&kept).unwrap_or(Value::Array(Vec::new()))
+            };
+            metadata.insert("managedFields".to_string(), kept);
+        }
+    }
+    let drop = |present: Option<&std::collections::BTreeMap<String, String>>, keys: &[&str]| {
+        let removed: serde_json::Map<String, Value> = keys
+            .iter()
+            .filter(|k| present.is_some_and(|p| p.contains_key(**k)))
+            .map(|k| (k.to_string(), Value::Null))
+            .collect();
+        (!removed.is_empty()).then_some(Value::Object(removed))
+    };
+    if let Some(annotations) = drop(live.metadata.annotations.as_ref(), &CLEANUP_ANNOTATIONS) {
+        metadata.insert("annotations".to_string(), annotations);
+    }
+    if let Some(labels) = drop(live.metadata.labels.as_ref(), &CLEANUP_LABELS) {
+        metadata.insert("labels".to_string(), labels);
+    }
+    (!metadata.is_empty()).then(|| serde_json::json!({ "metadata": metadata }))
+}
 
 /// What applying one object did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +266,7 @@ struct Write {
     manifest: Value,
     digest: [u8; 32],
     recreate: bool,
+    cleanup: Option<Value>,
 }
 
 /// Applies and deletes objects, resolving kinds through discovery (cached).
@@ -332,6 +407,7 @@ impl Applier {
         {
             metadata.insert("namespace".to_string(), Value::String(namespace.clone()));
         }
+        let force = force || marked(object, FORCE_ANNOTATION, "enabled");
         let digest = manifest_digest(&manifest, force);
         if let Some((cache, identity)) = &self.drift {
             if use_cache && cache.in_sync(identity, &resource, &namespace, &name, &digest) {
@@ -353,6 +429,7 @@ impl Applier {
         let mut dry = PatchParams::apply(&self.field_manager);
         dry.force = true;
         dry.dry_run = true;
+        let cleanup = live.as_ref().and_then(|l| cleanup_patch(l, &manifest));
         let write = |recreate| Write {
             api: api.clone(),
             resource: resource.clone(),
@@ -361,6 +438,7 @@ impl Applier {
             manifest: manifest.clone(),
             digest,
             recreate,
+            cleanup: cleanup.clone(),
         };
         let planned = match api.patch(&name, &dry, &Patch::Apply(&manifest)).await {
             Ok(planned) => planned,
@@ -378,7 +456,7 @@ impl Applier {
                 write: Some(write(false)),
             });
         };
-        if comparable(&planned) == comparable(&live) {
+        if comparable(&planned) == comparable(&live) && cleanup.is_none() {
             if let Some((cache, identity)) = &self.drift {
                 cache.record(
                     identity,
@@ -409,6 +487,15 @@ impl Applier {
             action,
             message,
         };
+        if let Some(cleanup) = &write.cleanup
+            && !write.recreate
+        {
+            write
+                .api
+                .patch(&write.name, &PatchParams::default(), &Patch::Merge(cleanup))
+                .await
+                .map_err(|e| fail("cleanup", kube_message(&e)))?;
+        }
         if write.recreate {
             write
                 .api

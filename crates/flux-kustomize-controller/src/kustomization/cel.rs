@@ -119,6 +119,31 @@ impl Evaluator {
     }
 }
 
+/// Evaluates `expr` with `variables` bound (a `dependsOn[].readyExpr`:
+/// `self` and `dep`); `Err` when it does not parse, cannot be evaluated or
+/// is not a boolean.
+pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, String> {
+    let env = Arc::new(Env::stdlib());
+    let program = env
+        .compile(expr)
+        .map_err(|e| format!("failed to parse the CEL expression '{expr}': {e}"))?;
+    let mut context = Context::with_env(env);
+    for (name, value) in variables {
+        let value =
+            cel::to_value(value).map_err(|e| format!("failed to convert '{name}' for CEL: {e}"))?;
+        context.add_variable_from_value(name.to_string(), value);
+    }
+    match program.execute(&context) {
+        Ok(CelValue::Bool(b)) => Ok(b),
+        Ok(_) => Err(format!(
+            "failed to evaluate CEL expression as boolean: '{expr}'"
+        )),
+        Err(e) => Err(format!(
+            "failed to evaluate the CEL expression '{expr}': {e}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code
@@ -178,6 +203,30 @@ mod tests {
             .evaluate(&json!({"status": {"phase": "Ready"}}))
             .unwrap_err();
         assert!(err.contains("as boolean"), "{err}");
+    }
+
+    #[test]
+    fn ready_expressions_see_self_and_dep() {
+        let me = json!({"metadata": {"name": "apps"}, "spec": {"path": "./apps"}});
+        let dep = json!({"metadata": {"name": "infra", "annotations": {"stage": "done"}},
+                         "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        let vars = [("self", &me), ("dep", &dep)];
+        assert_eq!(
+            evaluate_bool(
+                "dep.metadata.annotations.stage == 'done' && self.metadata.name == 'apps'",
+                &vars
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            evaluate_bool(
+                "dep.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')",
+                &vars
+            ),
+            Ok(false)
+        );
+        assert!(evaluate_bool("dep.metadata.name", &vars).is_err());
+        assert!(evaluate_bool("dep.(", &vars).is_err());
     }
 
     #[test]

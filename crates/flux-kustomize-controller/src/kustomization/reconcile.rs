@@ -354,22 +354,42 @@ async fn decryption_keys(
     decrypt::identities(&data, &format!("{namespace}/{}", reference.name))
 }
 
-/// The first dependency that is not ready at its latest generation.
+/// Why the first dependency that is not ready is not (at its latest
+/// generation, or by its `readyExpr`).
 async fn blocking_dependency(ctx: &Context, k: &Kustomization) -> Option<String> {
     let own = k.namespace().unwrap_or_default();
     for dependency in &k.spec.depends_on {
         let namespace = dependency.namespace.clone().unwrap_or_else(|| own.clone());
         let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
         let ready = match api.get_opt(&dependency.name).await {
-            Ok(Some(d)) => d.status.as_ref().is_some_and(|s| {
-                conditions::is_true(&s.conditions, "Ready")
-                    && s.observed_generation == d.metadata.generation
-                    && s.last_applied_revision == s.last_attempted_revision
-            }),
+            // `readyExpr` replaces the built-in check (upstream's default).
+            Ok(Some(d)) => match dependency.ready_expr.as_deref().filter(|e| !e.is_empty()) {
+                Some(expr) => {
+                    let me = serde_json::to_value(k).unwrap_or_default();
+                    let dep = serde_json::to_value(&d).unwrap_or_default();
+                    match super::cel::evaluate_bool(expr, &[("self", &me), ("dep", &dep)]) {
+                        Ok(ready) => ready,
+                        Err(error) => {
+                            return Some(format!(
+                                "dependency '{namespace}/{}' is not ready: {error}",
+                                dependency.name
+                            ));
+                        }
+                    }
+                }
+                None => d.status.as_ref().is_some_and(|s| {
+                    conditions::is_true(&s.conditions, "Ready")
+                        && s.observed_generation == d.metadata.generation
+                        && s.last_applied_revision == s.last_attempted_revision
+                }),
+            },
             _ => false,
         };
         if !ready {
-            return Some(format!("{namespace}/{}", dependency.name));
+            return Some(format!(
+                "dependency '{namespace}/{}' is not ready",
+                dependency.name
+            ));
         }
     }
     None
@@ -456,7 +476,7 @@ async fn reconcile_apply(
                     Some(revision),
                     Failure {
                         reason: reason::DEPENDENCY_NOT_READY,
-                        message: format!("dependency '{dependency}' is not ready"),
+                        message: dependency,
                         requeue: ctx.requeue_dependency,
                         stalled: false,
                     },
