@@ -1628,3 +1628,87 @@ async fn kubectl_objects_are_taken_over() {
     let data = cms.get("legacy").await.unwrap().data.unwrap();
     assert_eq!(data.keys().collect::<Vec<_>>(), vec!["a"], "{data:?}");
 }
+
+/// `spec.ignore`: a field another actor owns is left alone while the rest
+/// of the object is still corrected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_rules() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("ignore").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controllers(cp, &ns).await;
+
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write(
+            "apps/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tuned\ndata:\n  managed: v1\n  tuned: original\n",
+        )
+        .unwrap();
+    let revision = remote.commit("config").unwrap();
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    repos
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "GitRepository",
+                "metadata": {"name": "fleet"},
+                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    kustomizations
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "apps"},
+                "spec": {
+                    "interval": "1h",
+                    "path": "./apps",
+                    "prune": true,
+                    "targetNamespace": ns.name(),
+                    "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                    "ignore": [{"paths": ["/data/tuned"], "target": {"kind": "Config.*", "name": "tuned"}}]
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait_applied(&kustomizations, "apps", &format!("main@sha1:{revision}")).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
+    assert_eq!(
+        cms.get("tuned").await.unwrap().data.unwrap()["tuned"],
+        "original",
+        "created with every field"
+    );
+    // Another actor tunes one field and tampers with another.
+    cms.patch(
+        "tuned",
+        &PatchParams::apply("tuner").force(),
+        &Patch::Apply(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "tuned"},
+            "data": {"tuned": "by-tuner", "managed": "tampered"}
+        })),
+    )
+    .await
+    .unwrap();
+    request_reconcile(&kustomizations, "apps", "after-tuning").await;
+    eventually("managed field corrected", || async {
+        let data = cms.get("tuned").await.ok()?.data?;
+        (data["managed"] == "v1").then_some(())
+    })
+    .await;
+    let data = cms.get("tuned").await.unwrap().data.unwrap();
+    assert_eq!(data["tuned"], "by-tuner", "the ignored field is left alone");
+}

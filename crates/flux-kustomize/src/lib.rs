@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 
 use flux_yaml::Value;
 pub use fs::{DiskFs, FileSystem, MemFs, clean};
+pub use patch::{Compiled as CompiledTarget, Target};
 pub use resid::ResId;
 
 /// The names kustomize looks for, in its order.

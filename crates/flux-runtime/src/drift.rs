@@ -34,10 +34,15 @@ use kube::{Client, ResourceExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The digest of a manifest as it is sent (with the apply's `force`).
-pub fn manifest_digest(manifest: &Value, force: bool) -> [u8; 32] {
+/// The digest of a manifest as it is sent (with the apply's `force` and
+/// the fields it leaves alone).
+pub fn manifest_digest(manifest: &Value, force: bool, ignore: &[String]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update([u8::from(force)]);
+    for pointer in ignore {
+        hasher.update(pointer.as_bytes());
+        hasher.update([0]);
+    }
     // serde_json keeps map order; the manifest is built deterministically.
     hasher.update(manifest.to_string().as_bytes());
     hasher.finalize().into()

@@ -339,7 +339,7 @@ impl Applier {
     /// Applies one object (see the module documentation); an object the
     /// drift cache knows to be in sync is `unchanged` without a request.
     pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
-        let planned = self.plan(object, force, true).await?;
+        let planned = self.plan(object, force, true, &[]).await?;
         self.commit(planned).await
     }
 
@@ -348,12 +348,15 @@ impl Applier {
     /// configured or left unchanged, and surfaces every refusal (RBAC,
     /// validation, immutable fields) before anything of the set is
     /// written. With `use_cache`, an object the drift cache knows to be in
-    /// sync is `unchanged` without a request.
+    /// sync is `unchanged` without a request. The JSON pointers `ignore`
+    /// (`spec.ignore`) are left out of an existing object's apply and
+    /// comparison, so whoever else sets those fields keeps them.
     pub async fn plan(
         &self,
         object: &Value,
         force: bool,
         use_cache: bool,
+        ignore: &[String],
     ) -> Result<Planned, ApplyError> {
         let api_version = text(object, &["apiVersion"]).to_string();
         let kind = text(object, &["kind"]).to_string();
@@ -408,7 +411,7 @@ impl Applier {
             metadata.insert("namespace".to_string(), Value::String(namespace.clone()));
         }
         let force = force || marked(object, FORCE_ANNOTATION, "enabled");
-        let digest = manifest_digest(&manifest, force);
+        let digest = manifest_digest(&manifest, force, ignore);
         if let Some((cache, identity)) = &self.drift {
             if use_cache && cache.in_sync(identity, &resource, &namespace, &name, &digest) {
                 return Ok(nothing(Action::Unchanged));
@@ -425,6 +428,11 @@ impl Applier {
                 .eq_ignore_ascii_case("ifnotpresent")
         {
             return Ok(nothing(Action::Skipped));
+        }
+        if live.is_some() {
+            for pointer in ignore {
+                remove_pointer(&mut manifest, pointer);
+            }
         }
         let mut dry = PatchParams::apply(&self.field_manager);
         dry.force = true;
@@ -662,6 +670,27 @@ pub fn kube_message(error: &kube::Error) -> String {
 }
 
 /// An object without the fields every write changes.
+/// Removes the field at JSON pointer `pointer` (RFC 6901), if present.
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.remove(&last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(index) = last.parse::<usize>()
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn comparable(object: &DynamicObject) -> Value {
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -675,6 +704,25 @@ fn comparable(object: &DynamicObject) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_pointers_are_removed() {
+        let mut value = serde_json::json!({
+            "spec": {"replicas": 3, "template": {"metadata": {"annotations": {"a/b": "x", "c": "y"}}}},
+            "list": [1, 2, 3]
+        });
+        remove_pointer(&mut value, "/spec/replicas");
+        remove_pointer(&mut value, "/spec/template/metadata/annotations/a~1b");
+        remove_pointer(&mut value, "/list/1");
+        remove_pointer(&mut value, "/absent/field");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "spec": {"template": {"metadata": {"annotations": {"c": "y"}}}},
+                "list": [1, 3]
+            })
+        );
+    }
 
     #[test]
     fn inventory_ids_round_trip() {

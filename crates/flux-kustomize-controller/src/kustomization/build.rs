@@ -40,7 +40,7 @@ pub fn secure_join(root: &Path, path: Option<&str>) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn json_to_value(json: &serde_json::Value) -> Value {
+pub(crate) fn json_to_value(json: &serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),

@@ -566,6 +566,17 @@ async fn reconcile_apply(
                     .map_err(|e| build_failed(e.to_string()))?
                     .map_err(build_failed)?;
             drop(private);
+            let ignore = apply::IgnoreRules::new(&k.spec.ignore).map_err(|message| {
+                (
+                    Some(revision.clone()),
+                    Failure {
+                        reason: reason::RECONCILIATION_FAILED,
+                        message,
+                        requeue: retry,
+                        stalled: true,
+                    },
+                )
+            })?;
             if let Err(message) = &target {
                 return Err((
                     Some(revision.clone()),
@@ -579,7 +590,7 @@ async fn reconcile_apply(
             }
             let changes = tokio::time::timeout(
                 timeout,
-                apply::apply(applier, objects, k.spec.force, requested, timeout),
+                apply::apply(applier, objects, k.spec.force, requested, &ignore, timeout),
             )
             .await
             .map_err(|_| {
