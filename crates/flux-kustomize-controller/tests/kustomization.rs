@@ -114,7 +114,7 @@ async fn the_gitops_loop() {
     remote
         .write(
             "apps/config.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  replicas: \"${REPLICAS}\"\n  cluster: ${CLUSTER_NAME}\n  region: ${REGION:=eu-west-1}\n  literal: $${NOT_A_VAR}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  replicas: \"${REPLICAS}\"\n  cluster: ${CLUSTER_NAME}\n  region: ${REGION:=eu-west-1}\n  literal: $${NOT_A_VAR}\n  db_host: ${DB_HOST}\n",
         )
         .unwrap();
     remote
@@ -142,6 +142,19 @@ async fn the_gitops_loop() {
     )
     .await
     .unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), ns.name());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "cluster-secrets"},
+                "stringData": {"DB_HOST": "db.internal"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
 
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
@@ -178,6 +191,7 @@ async fn the_gitops_loop() {
                         "substitute": {"REPLICAS": "3"},
                         "substituteFrom": [
                             {"kind": "ConfigMap", "name": "cluster-vars"},
+                            {"kind": "Secret", "name": "cluster-secrets"},
                             {"kind": "Secret", "name": "absent", "optional": true}
                         ]
                     }
@@ -225,6 +239,7 @@ async fn the_gitops_loop() {
     assert_eq!(data["cluster"], "prod-1");
     assert_eq!(data["region"], "eu-west-1");
     assert_eq!(data["literal"], "${NOT_A_VAR}");
+    assert_eq!(data["db_host"], "db.internal", "from the Secret");
     let labels = config.labels();
     assert_eq!(labels["kustomize.toolkit.fluxcd.io/name"], "apps");
     assert_eq!(labels["kustomize.toolkit.fluxcd.io/namespace"], n);
