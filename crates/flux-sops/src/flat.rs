@@ -132,7 +132,10 @@ fn plain_string(value: &Value) -> String {
 }
 
 /// Decrypts a SOPS-encrypted dotenv file to plain dotenv text.
-pub fn decrypt_dotenv(text: &str, identities: &[age::x25519::Identity]) -> Result<String, Error> {
+pub fn decrypt_dotenv(
+    text: &str,
+    identities: &(impl crate::KeySource + ?Sized),
+) -> Result<String, Error> {
     let mut data = Vec::new();
     let mut metadata = Vec::new();
     for line in text.lines() {
@@ -163,7 +166,10 @@ pub fn decrypt_dotenv(text: &str, identities: &[age::x25519::Identity]) -> Resul
 }
 
 /// Decrypts a SOPS-encrypted INI file to plain INI text.
-pub fn decrypt_ini(text: &str, identities: &[age::x25519::Identity]) -> Result<String, Error> {
+pub fn decrypt_ini(
+    text: &str,
+    identities: &(impl crate::KeySource + ?Sized),
+) -> Result<String, Error> {
     let mut sections: Vec<(String, Value)> = Vec::new();
     let mut metadata = Vec::new();
     let mut current: Option<String> = None;
@@ -222,7 +228,10 @@ pub fn decrypt_ini(text: &str, identities: &[age::x25519::Identity]) -> Result<S
 
 /// Decrypts a SOPS-encrypted binary file (JSON with `data` and `sops`) to
 /// the bytes it encrypted.
-pub fn decrypt_binary(text: &str, identities: &[age::x25519::Identity]) -> Result<Vec<u8>, Error> {
+pub fn decrypt_binary(
+    text: &str,
+    identities: &(impl crate::KeySource + ?Sized),
+) -> Result<Vec<u8>, Error> {
     let mut docs = crate::decrypt_documents(text, identities)?;
     let doc = (docs.len() == 1)
         .then(|| docs.remove(0))

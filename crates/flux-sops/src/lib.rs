@@ -1,8 +1,8 @@
 //! SOPS decryption of YAML, JSON, dotenv, INI and binary files with age
 //! keys, as `sops --decrypt` does it:
 //!
-//! - the data key is the first `sops.age[].enc` stanza one of the given
-//!   identities opens;
+//! - the data key is the first `sops.age[].enc` (age) or `sops.pgp[].enc`
+//!   (OpenPGP) stanza one of the given keys opens;
 //! - every value SOPS encrypted (`ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`,
 //!   AES-256-GCM with SOPS's 32-byte IVs, the value's key path as
 //!   additional data) is decrypted back to its type (`str`, `int`, `float`,
@@ -61,6 +61,61 @@ pub fn is_encrypted(doc: &Value) -> bool {
         .is_some_and(|s| s.get("mac").is_some() || s.get("lastmodified").is_some())
 }
 
+/// The private keys a document's data key may be opened with.
+pub trait KeySource {
+    /// age identities (`*.agekey`).
+    fn age(&self) -> &[age::x25519::Identity];
+    /// OpenPGP secret keys (`*.asc`).
+    fn pgp(&self) -> &[pgp::composed::SignedSecretKey] {
+        &[]
+    }
+}
+
+impl KeySource for [age::x25519::Identity] {
+    fn age(&self) -> &[age::x25519::Identity] {
+        self
+    }
+}
+
+impl KeySource for Vec<age::x25519::Identity> {
+    fn age(&self) -> &[age::x25519::Identity] {
+        self
+    }
+}
+
+/// age identities and OpenPGP secret keys together.
+#[derive(Default)]
+pub struct Keys {
+    /// age identities.
+    pub age: Vec<age::x25519::Identity>,
+    /// OpenPGP secret keys (without passphrase, as Flux requires).
+    pub pgp: Vec<pgp::composed::SignedSecretKey>,
+}
+
+impl KeySource for Keys {
+    fn age(&self) -> &[age::x25519::Identity] {
+        &self.age
+    }
+    fn pgp(&self) -> &[pgp::composed::SignedSecretKey] {
+        &self.pgp
+    }
+}
+
+/// OpenPGP secret keys from the text of an `*.asc` file (one or more
+/// armored secret key blocks, as `gpg --export-secret-keys --armor` writes).
+pub fn pgp_keys(text: &str) -> Result<Vec<pgp::composed::SignedSecretKey>, String> {
+    use pgp::composed::Deserializable as _;
+    let (keys, _) = pgp::composed::SignedSecretKey::from_string_many(text)
+        .map_err(|e| format!("invalid OpenPGP secret key: {e}"))?;
+    let keys = keys
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid OpenPGP secret key: {e}"))?;
+    if keys.is_empty() {
+        return Err("no OpenPGP secret key found".to_string());
+    }
+    Ok(keys)
+}
+
 /// Age identities from the text of `*.agekey` files (`AGE-SECRET-KEY-1…`
 /// lines; comments and blank lines ignored).
 pub fn age_identities(text: &str) -> Result<Vec<age::x25519::Identity>, String> {
@@ -78,7 +133,7 @@ pub fn age_identities(text: &str) -> Result<Vec<age::x25519::Identity>, String> 
 /// documents without SOPS metadata are returned as they are.
 pub fn decrypt_documents(
     text: &str,
-    identities: &[age::x25519::Identity],
+    identities: &(impl KeySource + ?Sized),
 ) -> Result<Vec<Value>, Error> {
     let docs = flux_yaml::parse(text).map_err(|e| Error::Load(e.to_string()))?;
     docs.into_iter()
@@ -131,7 +186,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 /// Decrypts one document with SOPS metadata.
-pub fn decrypt(mut doc: Value, identities: &[age::x25519::Identity]) -> Result<Value, Error> {
+pub fn decrypt(mut doc: Value, identities: &(impl KeySource + ?Sized)) -> Result<Value, Error> {
     let Value::Map(entries) = &mut doc else {
         return Err(Error::Load("the document is not a mapping".to_string()));
     };
@@ -191,26 +246,32 @@ pub fn decrypt(mut doc: Value, identities: &[age::x25519::Identity]) -> Result<V
     Ok(doc)
 }
 
-/// The data key: the first age stanza an identity opens.
-fn data_key(metadata: &Value, identities: &[age::x25519::Identity]) -> Result<Vec<u8>, Error> {
-    let stanzas = match metadata.get("age") {
+/// The data key: the first age or OpenPGP stanza one of the keys opens.
+fn data_key(metadata: &Value, keys: &(impl KeySource + ?Sized)) -> Result<Vec<u8>, Error> {
+    let stanzas = |name: &str| match metadata.get(name) {
         Some(Value::Seq(items)) => items.clone(),
         _ => Vec::new(),
     };
-    if stanzas.is_empty() {
+    let (age_stanzas, pgp_stanzas) = (stanzas("age"), stanzas("pgp"));
+    if age_stanzas.is_empty() && pgp_stanzas.is_empty() {
         return Err(Error::DataKey(
-            "the document has no age recipients (only age keys are supported)".to_string(),
+            "the document has no age or OpenPGP recipients (KMS and Vault keys are not supported)"
+                .to_string(),
         ));
     }
     let mut failures = Vec::new();
-    for stanza in &stanzas {
+    for stanza in &age_stanzas {
         let Some(enc) = text(stanza.get("enc")) else {
             continue;
         };
         let recipient = text(stanza.get("recipient")).unwrap_or_default();
+        if keys.age().is_empty() {
+            failures.push(format!("{recipient}: no age key given"));
+            continue;
+        }
         let reader = age::armor::ArmoredReader::new(enc.as_bytes());
         let opened = age::Decryptor::new(reader)
-            .and_then(|d| d.decrypt(identities.iter().map(|i| i as &dyn age::Identity)));
+            .and_then(|d| d.decrypt(keys.age().iter().map(|i| i as &dyn age::Identity)));
         match opened {
             Ok(mut stream) => {
                 let mut key = Vec::new();
@@ -222,10 +283,44 @@ fn data_key(metadata: &Value, identities: &[age::x25519::Identity]) -> Result<Ve
             Err(e) => failures.push(format!("{recipient}: {e}")),
         }
     }
+    for stanza in &pgp_stanzas {
+        let Some(enc) = text(stanza.get("enc")) else {
+            continue;
+        };
+        let fingerprint = text(stanza.get("fp")).unwrap_or_default();
+        if keys.pgp().is_empty() {
+            failures.push(format!("{fingerprint}: no OpenPGP key given"));
+            continue;
+        }
+        match open_pgp(&enc, keys.pgp()) {
+            Ok(key) if key.len() == 32 => return Ok(key),
+            Ok(_) => failures.push(format!("{fingerprint}: the data key is malformed")),
+            Err(e) => failures.push(format!("{fingerprint}: {e}")),
+        }
+    }
     Err(Error::DataKey(format!(
-        "no age identity could decrypt the data key: {}",
+        "no key could decrypt the data key: {}",
         failures.join("; ")
     )))
+}
+
+/// The plaintext of an armored OpenPGP message for one of `keys`.
+fn open_pgp(armored: &str, keys: &[pgp::composed::SignedSecretKey]) -> Result<Vec<u8>, String> {
+    let (message, _) = pgp::composed::Message::from_string(armored)
+        .map_err(|e| format!("invalid OpenPGP message: {e}"))?;
+    let empty = pgp::types::Password::empty();
+    let passwords = keys.iter().map(|_| &empty).collect();
+    let mut message = message
+        .decrypt_with_keys(passwords, keys.iter().collect())
+        .map_err(|e| format!("cannot decrypt: {e}"))?;
+    if message.is_compressed() {
+        message = message
+            .decompress()
+            .map_err(|e| format!("cannot decompress: {e}"))?;
+    }
+    message
+        .as_data_vec()
+        .map_err(|e| format!("cannot read: {e}"))
 }
 
 /// `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` decrypted.

@@ -229,3 +229,93 @@ fn real_sops_flat_formats() {
         "{err}"
     );
 }
+
+/// A fresh OpenPGP key in its own keyring (real `gpg`, no passphrase):
+/// (GNUPGHOME, fingerprint, armored secret key).
+fn gpg_key(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String, String) {
+    let home = dir.join(format!("gnupg-{name}"));
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    gpg(&[
+        "--quick-gen-key",
+        &format!("{name} <{name}@flux.test>"),
+        "default",
+        "default",
+        "never",
+    ]);
+    let fingerprint = gpg(&["--list-keys", "--with-colons"])
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| f.len() == 40))
+        .unwrap()
+        .to_string();
+    let secret = gpg(&["--armor", "--export-secret-keys", &fingerprint]);
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .output();
+    (home, fingerprint, secret)
+}
+
+#[test]
+fn real_sops_with_openpgp_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, fingerprint, secret) = gpg_key(dir.path(), "flux");
+    let path = dir.path().join("secret.yaml");
+    std::fs::write(&path, SECRET).unwrap();
+    let out = Command::new(tool("sops"))
+        .args([
+            "--encrypt",
+            "--pgp",
+            &fingerprint,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+        ])
+        .arg(&path)
+        .env("GNUPGHOME", &home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let encrypted = String::from_utf8(out.stdout).unwrap();
+    assert!(encrypted.contains("BEGIN PGP MESSAGE") && !encrypted.contains("s3cr3t"));
+
+    let keys = flux_sops::Keys {
+        age: Vec::new(),
+        pgp: flux_sops::pgp_keys(&secret).unwrap(),
+    };
+    let docs = flux_sops::decrypt_documents(&encrypted, &keys).unwrap();
+    assert_eq!(docs, flux_yaml::parse(SECRET).unwrap());
+
+    // Another OpenPGP key (and an age key) cannot open it.
+    let (_, _, stranger) = gpg_key(dir.path(), "stranger");
+    let (age_identity, _) = age_key(dir.path(), "age");
+    let keys = flux_sops::Keys {
+        age: flux_sops::age_identities(&age_identity).unwrap(),
+        pgp: flux_sops::pgp_keys(&stranger).unwrap(),
+    };
+    let err = flux_sops::decrypt_documents(&encrypted, &keys).unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot get sops data key")
+            && err.to_string().contains(&fingerprint),
+        "{err}"
+    );
+    assert!(flux_sops::pgp_keys("not a key").is_err());
+}

@@ -1,7 +1,7 @@
 //! The decryption step (`spec.decryption.provider: sops`): before the
 //! build, every file of the extracted artifact that SOPS encrypted is
-//! decrypted in place with the age keys (`*.agekey` entries) of
-//! `spec.decryption.secretRef`, its MAC verified: YAML and JSON manifests,
+//! decrypted in place with the age (`*.agekey`) and OpenPGP (`*.asc`) keys
+//! of `spec.decryption.secretRef`, its MAC verified: YAML and JSON manifests,
 //! and the dotenv (`.env`), INI (`.ini`) and binary files (any other name)
 //! that `configMapGenerator`/`secretGenerator` read. The format follows the
 //! file name, as `sops` chooses it. YAML documents annotated
@@ -15,27 +15,31 @@ use std::path::{Path, PathBuf};
 /// The annotation that keeps a document encrypted.
 pub const DISABLE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
 
-/// Age identities from the keys of the decryption Secret.
+/// The keys of the decryption Secret: age identities (`*.agekey`) and
+/// OpenPGP secret keys (`*.asc`).
 pub fn identities(
     data: &std::collections::BTreeMap<String, Vec<u8>>,
     secret: &str,
-) -> Result<Vec<age::x25519::Identity>, String> {
-    let mut out = Vec::new();
+) -> Result<flux_sops::Keys, String> {
+    let mut keys = flux_sops::Keys::default();
     for (key, value) in data {
-        if !key.ends_with(".agekey") {
-            continue;
-        }
-        let text = String::from_utf8_lossy(value);
-        out.extend(flux_sops::age_identities(&text).map_err(|e| {
+        let import = |e: String| {
             format!("failed to import data from the Secret '{secret}' key '{key}': {e}")
-        })?);
+        };
+        let text = String::from_utf8_lossy(value);
+        if key.ends_with(".agekey") {
+            keys.age
+                .extend(flux_sops::age_identities(&text).map_err(import)?);
+        } else if key.ends_with(".asc") {
+            keys.pgp.extend(flux_sops::pgp_keys(&text).map_err(import)?);
+        }
     }
-    if out.is_empty() {
+    if keys.age.is_empty() && keys.pgp.is_empty() {
         return Err(format!(
-            "the decryption Secret '{secret}' holds no age key (*.agekey); PGP and KMS keys are not supported yet"
+            "the decryption Secret '{secret}' holds no age (*.agekey) or OpenPGP (*.asc) key; Vault and KMS keys are not supported yet"
         ));
     }
-    Ok(out)
+    Ok(keys)
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -56,7 +60,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Decrypts every SOPS-encrypted file below `root`; returns how many.
-pub fn decrypt_tree(root: &Path, identities: &[age::x25519::Identity]) -> Result<usize, String> {
+pub fn decrypt_tree(root: &Path, identities: &flux_sops::Keys) -> Result<usize, String> {
     let mut paths = Vec::new();
     files(root, &mut paths);
     paths.sort();
@@ -140,4 +144,43 @@ pub fn decrypt_tree(root: &Path, identities: &[age::x25519::Identity]) -> Result
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    #[test]
+    fn decryption_secret_keys() {
+        let secret = |entries: &[(&str, &str)]| {
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let err = identities(&secret(&[("token", "x")]), "ns/sops")
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("holds no age (*.agekey) or OpenPGP (*.asc) key"),
+            "{err}"
+        );
+        let err = identities(&secret(&[("team.asc", "not a key")]), "ns/sops")
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("failed to import data from the Secret 'ns/sops' key 'team.asc'"),
+            "{err}"
+        );
+        let keys = identities(
+            &secret(&[(
+                "age.agekey",
+                "# created: now\nAGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n",
+            )]),
+            "ns/sops",
+        )
+        .unwrap();
+        assert_eq!((keys.age.len(), keys.pgp.len()), (1, 0));
+    }
 }

@@ -320,7 +320,7 @@ async fn decryption_keys(
     ctx: &Context,
     k: &Kustomization,
     decryption: &flux_api::kustomize::v1::Decryption,
-) -> Result<Vec<age::x25519::Identity>, String> {
+) -> Result<flux_sops::Keys, String> {
     let Some(reference) = &decryption.secret_ref else {
         return Err(
             "spec.decryption.secretRef is required (KMS providers are not supported yet)"
