@@ -21,8 +21,7 @@ const OBJECTS_PER_KUSTOMIZATION: usize = 3;
 /// `spec.interval` of the Kustomizations: the interval round waits this long.
 const INTERVAL: Duration = Duration::from_secs(60);
 
-/// A `fluxd` child process (source and kustomize controllers), stopped
-/// when dropped.
+/// A controller child process, stopped when dropped.
 struct Fluxd {
     child: std::process::Child,
     metrics: String,
@@ -42,8 +41,17 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Which kustomize controller the scenario runs.
+enum Implementation {
+    /// `fluxd --controllers=kustomize`, built beside this binary.
+    Ours,
+    /// Upstream's `kustomize-controller` binary at this path.
+    Upstream(std::path::PathBuf),
+}
+
 impl Fluxd {
-    fn start(kubeconfig: &Path, storage: &Path) -> Result<Self, String> {
+    /// `fluxd --controllers=<controllers>` (artifacts stored in `storage`).
+    fn start(kubeconfig: &Path, storage: &Path, controllers: &str) -> Result<Self, String> {
         let binary = std::env::current_exe()
             .map_err(|e| e.to_string())?
             .with_file_name("fluxd");
@@ -57,7 +65,7 @@ impl Fluxd {
         let metrics = format!("127.0.0.1:{}", free_port()?);
         let child = std::process::Command::new(&binary)
             .env("KUBECONFIG", kubeconfig)
-            .arg("--controllers=source,kustomize")
+            .arg(format!("--controllers={controllers}"))
             .arg("--concurrent=10")
             .arg(format!("--storage-path={}", storage.display()))
             .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
@@ -66,6 +74,25 @@ impl Fluxd {
             .arg(format!("--health-addr=127.0.0.1:{}", free_port()?))
             .arg("--log-level=error")
             .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        Ok(Self { child, metrics })
+    }
+
+    /// Upstream's kustomize-controller, out of cluster, same settings.
+    fn upstream(binary: &Path, kubeconfig: &Path) -> Result<Self, String> {
+        let metrics = format!("127.0.0.1:{}", free_port()?);
+        let child = std::process::Command::new(binary)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUNTIME_NAMESPACE", "default")
+            .arg("--concurrent=10")
+            .arg("--enable-leader-election=false")
+            .arg("--watch-all-namespaces=true")
+            .arg(format!("--metrics-addr={metrics}"))
+            .arg(format!("--health-addr=127.0.0.1:{}", free_port()?))
+            .arg("--log-level=error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("starting {}: {e}", binary.display()))?;
         Ok(Self { child, metrics })
@@ -142,11 +169,110 @@ pub fn kustomizations(n: usize) -> Result<(), String> {
     runtime.block_on(run(n))
 }
 
+/// What one scenario measured.
+struct Measures {
+    ready: Duration,
+    peak_mib: f64,
+    requested: Duration,
+    requested_send: Duration,
+    requested_mean: f64,
+    requested_requests: f64,
+    interval_reconciles: f64,
+    interval_requests: f64,
+}
+
+/// Upstream's kustomize-controller: `FLUX_UPSTREAM_KUSTOMIZE_CONTROLLER`,
+/// else the one `scripts/install-upstream-kustomize-controller.sh` builds.
+fn upstream_binary() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("FLUX_UPSTREAM_KUSTOMIZE_CONTROLLER") {
+        return Some(path.into());
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| Path::new(&h).join(".cache")))
+        .ok()?;
+    let path = cache.join("flux-rs/tools/kustomize-controller-v1.9.6/kustomize-controller");
+    path.exists().then_some(path)
+}
+
 async fn run(n: usize) -> Result<(), String> {
     if let Ok(level) = std::env::var("FLUX_BENCH_LOG") {
         let level = flux_runtime::logging::parse_level(&level)?;
         flux_runtime::logging::init(level, flux_runtime::logging::LogEncoding::Console)?;
     }
+    let ours = scenario(n, &Implementation::Ours).await?;
+    let upstream = match upstream_binary() {
+        Some(binary) => Some(scenario(n, &Implementation::Upstream(binary)).await?),
+        None => {
+            eprintln!(
+                "upstream kustomize-controller not found: run scripts/install-upstream-kustomize-controller.sh to compare"
+            );
+            None
+        }
+    };
+    let objects = (n * OBJECTS_PER_KUSTOMIZATION) as f64;
+    println!(
+        "kustomizations: {n} Kustomizations × {OBJECTS_PER_KUSTOMIZATION} ConfigMaps from one GitRepository (real kube-apiserver + etcd, a fresh one per implementation; source: `fluxd --controllers=source`; kustomize controller as its own process, `--concurrent=10`)"
+    );
+    let columns = |m: &Measures| -> [String; 4] {
+        let per_reconcile = if m.interval_reconciles > 0.0 {
+            m.interval_requests / (m.interval_reconciles * OBJECTS_PER_KUSTOMIZATION as f64)
+        } else {
+            0.0
+        };
+        [
+            format!("{:.1} s", m.ready.as_secs_f64()),
+            format!("{:.0} MiB", m.peak_mib),
+            format!(
+                "handled {:.1} s after the first request ({:.1} s to send them), {:.0} ms per reconcile, {:.2} API requests per object",
+                m.requested.as_secs_f64(),
+                m.requested_send.as_secs_f64(),
+                m.requested_mean * 1000.0,
+                m.requested_requests / objects
+            ),
+            format!(
+                "{:.0} reconciles, {:.2} API requests per object per reconcile",
+                m.interval_reconciles, per_reconcile
+            ),
+        ]
+    };
+    let labels = [
+        "all Ready after creation",
+        "peak memory of the kustomize controller",
+        "`reconcile.fluxcd.io/requestedAt` on all, nothing changed",
+        "interval reconciles, nothing changed (65 s window)",
+    ];
+    let ours_columns = columns(&ours);
+    match &upstream {
+        Some(up) => {
+            let up_columns = columns(up);
+            println!("| measure | flux-rs | upstream kustomize-controller v1.9.6 | ratio |");
+            println!("|---|---|---|---|");
+            let ratios = [
+                up.ready.as_secs_f64() / ours.ready.as_secs_f64().max(1e-9),
+                up.peak_mib / ours.peak_mib.max(1e-9),
+                up.requested.as_secs_f64() / ours.requested.as_secs_f64().max(1e-9),
+                up.interval_requests / ours.interval_requests.max(1.0),
+            ];
+            for i in 0..4 {
+                println!(
+                    "| {} | {} | {} | {:.1}× |",
+                    labels[i], ours_columns[i], up_columns[i], ratios[i]
+                );
+            }
+        }
+        None => {
+            println!("| measure | flux-rs |");
+            println!("|---|---|");
+            for i in 0..4 {
+                println!("| {} | {} |", labels[i], ours_columns[i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn scenario(n: usize, implementation: &Implementation) -> Result<Measures, String> {
     let cp = ControlPlane::start().map_err(|e| e.to_string())?;
     let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds");
     cp.install_crd_dir(&crds).await.map_err(|e| e.to_string())?;
@@ -169,7 +295,12 @@ async fn run(n: usize) -> Result<(), String> {
     remote.commit("apps").map_err(|e| e.to_string())?;
 
     let storage = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let kustomize = Fluxd::start(cp.kubeconfig_path(), storage.path())?;
+    let _source = Fluxd::start(cp.kubeconfig_path(), storage.path(), "source")?;
+    let spare = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let kustomize = match implementation {
+        Implementation::Ours => Fluxd::start(cp.kubeconfig_path(), spare.path(), "kustomize")?,
+        Implementation::Upstream(binary) => Fluxd::upstream(binary, cp.kubeconfig_path())?,
+    };
 
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
@@ -290,35 +421,14 @@ async fn run(n: usize) -> Result<(), String> {
     tokio::time::sleep(INTERVAL + Duration::from_secs(5)).await;
     let interval_reconciles = kustomize.reconciles()? - reconciles_before;
     let interval_requests = (api_requests(&client).await? - before_interval - 1.0).max(0.0);
-    let objects = (n * OBJECTS_PER_KUSTOMIZATION) as f64;
-    println!(
-        "kustomizations: {n} Kustomizations × {OBJECTS_PER_KUSTOMIZATION} ConfigMaps from one GitRepository (real kube-apiserver + etcd, `fluxd --controllers=source,kustomize --concurrent=10` as a separate process)"
-    );
-    println!("| measure | flux-rs |");
-    println!("|---|---|");
-    println!(
-        "| all Ready after creation | {:.1} s |",
-        all_ready.as_secs_f64()
-    );
-    println!(
-        "| peak memory of fluxd (both controllers) | {:.0} MiB |",
-        kustomize.peak_rss_mib()
-    );
-    println!(
-        "| `reconcile.fluxcd.io/requestedAt` on all, nothing changed | handled {:.1} s after the first request ({:.1} s to send them), {:.0} ms per reconcile; {requested_requests:.0} API requests = {:.2} per object |",
-        round_time.as_secs_f64(),
-        requested.as_secs_f64(),
-        round_mean * 1000.0,
-        requested_requests / objects
-    );
-    let per_reconcile = if interval_reconciles > 0.0 {
-        interval_requests / (interval_reconciles * OBJECTS_PER_KUSTOMIZATION as f64)
-    } else {
-        0.0
-    };
-    println!(
-        "| interval reconciles, nothing changed ({:.0} s window) | {interval_reconciles:.0} reconciles, {interval_requests:.0} API requests = {per_reconcile:.2} per object per reconcile |",
-        (INTERVAL + Duration::from_secs(5)).as_secs_f64()
-    );
-    Ok(())
+    Ok(Measures {
+        ready: all_ready,
+        peak_mib: kustomize.peak_rss_mib(),
+        requested: round_time,
+        requested_send: requested,
+        requested_mean: round_mean,
+        requested_requests,
+        interval_reconciles,
+        interval_requests,
+    })
 }

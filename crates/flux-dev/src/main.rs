@@ -23,12 +23,16 @@
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
 //!   the single operations the benchmark measures.
+//! - `flux-dev up FLEET_DIR ENV_FILE`: the demo's environment (control
+//!   plane and a git server serving FLEET_DIR) until Ctrl-C; see
+//!   `scripts/demo.sh`.
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod bench;
 mod bench_kustomizations;
 mod corpus;
+mod up;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,11 +63,15 @@ fn main() -> ExitCode {
                 args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100),
             )
         }
+        Some("up") if args.len() == 3 => up::up(
+            std::path::Path::new(&args[1]),
+            std::path::Path::new(&args[2]),
+        ),
         Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
             bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
         }
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
                 .to_string(),
         ),
     };

@@ -508,7 +508,7 @@ pub fn ls_remote(url: &str, auth: &Auth) -> Result<Vec<(String, String)>> {
     result
 }
 
-fn scratch_dir(purpose: &str) -> std::path::PathBuf {
+pub(crate) fn scratch_dir(purpose: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     std::env::temp_dir().join(format!(
@@ -518,14 +518,14 @@ fn scratch_dir(purpose: &str) -> std::path::PathBuf {
     ))
 }
 
-fn bearer_header(auth: &Auth) -> Vec<String> {
+pub(crate) fn bearer_header(auth: &Auth) -> Vec<String> {
     match auth.credentials() {
         Auth::Bearer(token) => vec![format!("Authorization: Bearer {token}")],
         _ => Vec::new(),
     }
 }
 
-fn fetch_options<'a>(
+pub(crate) fn fetch_options<'a>(
     url: &'a str,
     auth: &'a Auth,
     route: &ProxyRoute,
@@ -545,7 +545,7 @@ fn fetch_options<'a>(
 
 /// libgit2 (1.9) tunnels HTTPS through a proxy with `CONNECT`, but sends a
 /// plain-HTTP request meant for the proxy to the remote itself: refuse that.
-fn check_proxy(url: &str, auth: &Auth) -> Result<()> {
+pub(crate) fn check_proxy(url: &str, auth: &Auth) -> Result<()> {
     if auth.proxy().is_some() && url.starts_with("http://") {
         return Err(Error::InvalidAuth(
             "only https:// remotes can use a proxy".to_string(),
@@ -556,13 +556,13 @@ fn check_proxy(url: &str, auth: &Auth) -> Result<()> {
 
 /// How one operation reaches the proxy of `auth`: directly, or through a
 /// [`ProxyRelay`] that sends the proxy's credentials up front.
-struct ProxyRoute {
+pub(crate) struct ProxyRoute {
     url: Option<String>,
     _relay: Option<ProxyRelay>,
 }
 
 impl ProxyRoute {
-    fn new(url: &str, auth: &Auth) -> Result<Self> {
+    pub(crate) fn new(url: &str, auth: &Auth) -> Result<Self> {
         let Some(proxy) = auth.proxy().filter(|_| !is_ssh(url)) else {
             return Ok(Self {
                 url: None,
@@ -595,7 +595,7 @@ impl ProxyRoute {
         })
     }
 
-    fn options(&self) -> Option<git2::ProxyOptions<'static>> {
+    pub(crate) fn options(&self) -> Option<git2::ProxyOptions<'static>> {
         let url = self.url.as_ref()?;
         let mut options = git2::ProxyOptions::new();
         options.url(url);
@@ -603,7 +603,7 @@ impl ProxyRoute {
     }
 }
 
-fn callbacks<'a>(
+pub(crate) fn callbacks<'a>(
     url: &'a str,
     auth: &'a Auth,
     host_key_failure: &'a RefCell<Option<Error>>,
@@ -682,7 +682,7 @@ fn callbacks<'a>(
     callbacks
 }
 
-fn classify(
+pub(crate) fn classify(
     error: git2::Error,
     url: &str,
     reference: &Reference,
@@ -721,7 +721,7 @@ fn classify(
     }
 }
 
-fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
+pub(crate) fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
     let operation = operation.to_string();
     let url = redact(url);
     move |source| Error::Git {

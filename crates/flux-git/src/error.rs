@@ -47,6 +47,9 @@ pub enum Error {
     /// Credentials are missing or malformed.
     #[error("invalid credentials: {0}")]
     InvalidAuth(String),
+    /// A path to write is outside the repository or malformed.
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
     /// `known_hosts` cannot be parsed.
     #[error("invalid known_hosts: {0}")]
     KnownHosts(String),

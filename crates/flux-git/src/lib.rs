@@ -28,6 +28,7 @@ mod checkout;
 mod error;
 mod known_hosts;
 mod proxy_shim;
+mod push;
 pub mod signature;
 mod tls;
 
@@ -38,4 +39,5 @@ pub use checkout::{
 };
 pub use error::{Error, Result};
 pub use known_hosts::KnownHosts;
+pub use push::{Author, Change, Pushed, commit_and_push, scan_known_hosts};
 pub use tls::TrustedCa;

@@ -1313,7 +1313,7 @@ async fn seed_monorepo() {
 
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet-infra").unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monorepo");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/monorepo");
     for (path, text) in fixture_files(&fixture) {
         let text = text.replace(
             "namespace: flux-system",

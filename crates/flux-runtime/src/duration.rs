@@ -46,6 +46,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// Formats a duration as Go's `time.Duration.String()` does: `0s`,
+/// `500ms`, `1.5µs`, `1m0s`, `1h30m0s`, `2.5s`.
+pub fn format_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let fraction = |value: u128, digits: u32| -> String {
+        let scale = 10u128.pow(digits);
+        let (whole, rest) = (value / scale, value % scale);
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let text = format!("{whole}.{rest:0width$}", width = digits as usize);
+        text.trim_end_matches('0').to_string()
+    };
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", fraction(nanos, 3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", fraction(nanos, 6));
+    }
+    let seconds = nanos / 1_000_000_000;
+    let (hours, minutes) = (seconds / 3600, (seconds / 60) % 60);
+    let second_part = fraction(nanos % 60_000_000_000, 9);
+    if hours > 0 {
+        format!("{hours}h{minutes}m{second_part}s")
+    } else if minutes > 0 {
+        format!("{minutes}m{second_part}s")
+    } else {
+        format!("{second_part}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +99,29 @@ mod tests {
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
         assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn formats_like_go() {
+        for (nanos, text) in [
+            (0u64, "0s"),
+            (1, "1ns"),
+            (1_500, "1.5µs"),
+            (500_000_000, "500ms"),
+            (1_000_000_000, "1s"),
+            (2_500_000_000, "2.5s"),
+            (60_000_000_000, "1m0s"),
+            (90_000_000_000, "1m30s"),
+            (600_000_000_000, "10m0s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (5_430_500_000_000, "1h30m30.5s"),
+        ] {
+            assert_eq!(super::format_duration(Duration::from_nanos(nanos)), text);
+            assert_eq!(
+                super::parse_duration(text).map(|d| d.as_nanos() as u64),
+                Ok(nanos),
+                "{text}"
+            );
+        }
     }
 }

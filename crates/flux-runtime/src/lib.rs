@@ -13,7 +13,7 @@ mod schedule;
 pub mod ssa;
 mod status;
 
-pub use duration::parse_duration;
+pub use duration::{format_duration, parse_duration};
 pub use events::{EventRecorder, Severity};
 pub use metrics::{Metrics, ReconcileResult};
 pub use schedule::Schedule;

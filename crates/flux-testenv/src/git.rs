@@ -115,6 +115,15 @@ impl GitRepo {
         self.push_head()
     }
 
+    /// Brings the working copy up to what others pushed to the current
+    /// branch (a hard reset: local uncommitted changes are dropped).
+    pub fn pull(&self) -> Result<&Self> {
+        let branch = self.current_branch()?;
+        git(&self.work, &["fetch", "--quiet", "origin", &branch])?;
+        git(&self.work, &["reset", "--quiet", "--hard", "FETCH_HEAD"])?;
+        Ok(self)
+    }
+
     /// [`commit`](Self::commit), signed with `key` (`git commit -S`).
     pub fn commit_signed(&self, message: &str, key: &SigningKey) -> Result<String> {
         git(&self.work, &["add", "--all"])?;

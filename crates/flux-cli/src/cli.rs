@@ -1,0 +1,589 @@
+//! The command tree and flags, as upstream's `flux` spells them. Command
+//! code lives in `commands/`; this module only describes the interface.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Command line utility for assembling Kubernetes CD pipelines the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "flux", version = crate::VERSION, disable_version_flag = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Root flags (kubectl's connection flags, namespace, timeout).
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Path to the kubeconfig file to use for CLI requests.
+    #[arg(long, global = true, env = "KUBECONFIG")]
+    pub kubeconfig: Option<String>,
+    /// The name of the kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The namespace scope for this operation.
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        env = "FLUX_SYSTEM_NAMESPACE",
+        default_value = "flux-system"
+    )]
+    pub namespace: String,
+    /// Timeout for this operation.
+    #[arg(long, global = true, default_value = "5m0s")]
+    pub timeout: String,
+    /// Print generated objects.
+    #[arg(long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub verbose: bool,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the client and server-side components version information.
+    Version(VersionArgs),
+    /// Check requirements and installation.
+    Check(CheckArgs),
+    /// Install or upgrade Flux.
+    Install(InstallArgs),
+    /// Uninstall Flux and its custom resource definitions.
+    Uninstall(UninstallArgs),
+    /// Deploy Flux on a cluster the GitOps way.
+    #[command(subcommand)]
+    Bootstrap(BootstrapCommand),
+    /// Create or update sources and resources.
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// Get the resources and their status.
+    Get(GetArgs),
+    /// Reconcile sources and resources.
+    #[command(subcommand)]
+    Reconcile(ReconcileCommand),
+    /// Suspend resources.
+    Suspend(SuspendArgs),
+    /// Resume suspended resources.
+    Resume(SuspendArgs),
+    /// Delete sources and resources.
+    Delete(DeleteArgs),
+    /// Export resources in YAML format.
+    Export(ExportArgs),
+    /// Print the resources reconciled by Flux.
+    #[command(subcommand)]
+    Tree(TreeCommand),
+    /// Display Kubernetes events for Flux resources.
+    Events(EventsArgs),
+}
+
+/// `flux version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print only the client version.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub client: bool,
+    /// The format in which to print the version information (yaml, json).
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+/// `flux check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only run pre-installation checks.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub pre: bool,
+    /// List of components, accepts comma-separated values.
+    #[arg(long, value_delimiter = ',', default_value = crate::install::DEFAULT_COMPONENTS)]
+    pub components: Vec<String>,
+    /// List of components in addition to those supplied or defaulted, accepts comma-separated values.
+    #[arg(long = "components-extra", value_delimiter = ',')]
+    pub components_extra: Vec<String>,
+}
+
+/// Options shared by `install` and `bootstrap`.
+#[derive(Debug, Args, Clone)]
+pub struct InstallOptions {
+    /// List of components to install, accepts comma-separated values.
+    #[arg(long, value_delimiter = ',', default_value = crate::install::DEFAULT_COMPONENTS)]
+    pub components: Vec<String>,
+    /// List of components in addition to those supplied or defaulted, accepts comma-separated values.
+    #[arg(long = "components-extra", value_delimiter = ',')]
+    pub components_extra: Vec<String>,
+    /// Container registry where the fluxd image is published.
+    #[arg(long, default_value = crate::install::DEFAULT_REGISTRY)]
+    pub registry: String,
+    /// Kubernetes secret name used for pulling the controller images from a private registry.
+    #[arg(long = "image-pull-secret", default_value = "")]
+    pub image_pull_secret: String,
+    /// Watch for custom resources in all namespaces; if set to false it will only watch the namespace where Flux is installed.
+    #[arg(long = "watch-all-namespaces", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub watch_all_namespaces: bool,
+    /// Log level (debug, info, error).
+    #[arg(long = "log-level", default_value = "info")]
+    pub log_level: String,
+    /// Deny ingress access to the toolkit controllers from other namespaces using network policies.
+    #[arg(long = "network-policy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub network_policy: bool,
+    /// Internal cluster domain.
+    #[arg(long = "cluster-domain", default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// List of toleration keys used to schedule the components pods onto nodes with matching taints.
+    #[arg(long = "toleration-keys", value_delimiter = ',')]
+    pub toleration_keys: Vec<String>,
+    /// One Deployment running every controller in one fluxd process, instead of one per controller.
+    #[arg(long = "all-in-one", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all_in_one: bool,
+}
+
+/// `flux install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Component options.
+    #[command(flatten)]
+    pub options: InstallOptions,
+    /// Write the install manifests to stdout and exit.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub export: bool,
+}
+
+/// `flux uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Skip the namespace deletion.
+    #[arg(long = "keep-namespace", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub keep_namespace: bool,
+    /// Only print the objects that would be deleted.
+    #[arg(long = "dry-run", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub dry_run: bool,
+    /// Delete components without asking for confirmation.
+    #[arg(short = 's', long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub silent: bool,
+}
+
+/// `flux bootstrap …`.
+#[derive(Debug, Subcommand)]
+pub enum BootstrapCommand {
+    /// Deploy Flux on a cluster connected to a Git repository.
+    Git(BootstrapGitArgs),
+}
+
+/// `flux bootstrap git`.
+#[derive(Debug, Args)]
+pub struct BootstrapGitArgs {
+    /// Git repository URL.
+    #[arg(long)]
+    pub url: String,
+    /// Git branch.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Path relative to the repository root, when specified the cluster sync will be scoped to this path.
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// Basic authentication username.
+    #[arg(short = 'u', long, default_value = "git")]
+    pub username: String,
+    /// Basic authentication password.
+    #[arg(short = 'p', long, env = "GIT_PASSWORD")]
+    pub password: Option<String>,
+    /// Use the password as a bearer token (Authorization header) instead of basic auth.
+    #[arg(long = "with-bearer-token", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub with_bearer_token: bool,
+    /// Path to a private key file used for authenticating to the Git SSH server.
+    #[arg(long = "private-key-file")]
+    pub private_key_file: Option<String>,
+    /// Passphrase of the private key.
+    #[arg(long = "ssh-key-passphrase", env = "FLUX_SSH_KEY_PASSPHRASE")]
+    pub ssh_key_passphrase: Option<String>,
+    /// Allow plain-HTTP Git URLs (credentials travel in the clear).
+    #[arg(long = "allow-insecure-http", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub allow_insecure_http: bool,
+    /// Name of the secret the sync credentials can be found in or stored to.
+    #[arg(long = "secret-name", default_value = "flux-system")]
+    pub secret_name: String,
+    /// Sync interval.
+    #[arg(long, default_value = "1m0s")]
+    pub interval: String,
+    /// Author name for Git commits.
+    #[arg(long = "author-name", default_value = "Flux")]
+    pub author_name: String,
+    /// Author email for Git commits.
+    #[arg(long = "author-email", default_value = "")]
+    pub author_email: String,
+    /// String to add to the commit messages, e.g. '[ci skip]'.
+    #[arg(long = "commit-message-appendix", default_value = "")]
+    pub commit_message_appendix: String,
+    /// Install options.
+    #[command(flatten)]
+    pub options: InstallOptions,
+    /// Skip confirmation prompts.
+    #[arg(short = 's', long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub silent: bool,
+}
+
+/// `flux create …`.
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create or update sources.
+    #[command(subcommand)]
+    Source(CreateSourceCommand),
+    /// Create or update a Kustomization resource.
+    #[command(alias = "ks")]
+    Kustomization(CreateKustomizationArgs),
+    /// Create or update Kubernetes secrets.
+    #[command(subcommand)]
+    Secret(CreateSecretCommand),
+}
+
+/// Flags of every `create` command.
+#[derive(Debug, Args, Clone)]
+pub struct CreateCommon {
+    /// Export in YAML format to stdout.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub export: bool,
+    /// Source sync interval.
+    #[arg(long, default_value = "1m0s")]
+    pub interval: String,
+    /// Set labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2).
+    #[arg(long = "label", value_delimiter = ',')]
+    pub labels: Vec<String>,
+}
+
+/// `flux create source …`.
+#[derive(Debug, Subcommand)]
+pub enum CreateSourceCommand {
+    /// Create or update a GitRepository source.
+    Git(CreateSourceGitArgs),
+}
+
+/// `flux create source git`.
+#[derive(Debug, Args)]
+pub struct CreateSourceGitArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Git address, e.g. ssh://git@host/org/repository.
+    #[arg(long)]
+    pub url: String,
+    /// Git branch.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Git tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Git tag semver range.
+    #[arg(long = "tag-semver")]
+    pub tag_semver: Option<String>,
+    /// Git reference name.
+    #[arg(long = "ref-name")]
+    pub ref_name: Option<String>,
+    /// Git commit.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// The name of an existing secret containing SSH or basic credentials.
+    #[arg(long = "secret-ref")]
+    pub secret_ref: Option<String>,
+    /// When enabled, configures the GitRepository source to initialize and include Git submodules in the artifact it produces.
+    #[arg(long = "recurse-submodules", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub recurse_submodules: bool,
+    /// Set paths to ignore in git resource (can specify multiple paths with commas: path1,path2).
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+}
+
+/// `flux create kustomization`.
+#[derive(Debug, Args)]
+pub struct CreateKustomizationArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Source that contains the Kubernetes manifests in the format '[<kind>/]<name>.<namespace>', where kind must be one of: (GitRepository, OCIRepository, Bucket), if kind is not specified it defaults to GitRepository.
+    #[arg(long)]
+    pub source: String,
+    /// Path to the directory containing a kustomization.yaml file.
+    #[arg(long, default_value = "./")]
+    pub path: String,
+    /// Enable garbage collection.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub prune: bool,
+    /// Kustomization that must be ready before this Kustomization can be applied, supported formats '<name>' and '<namespace>/<name>', also accepts comma-separated values.
+    #[arg(long = "depends-on", value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// Enable health checking of all the applied resources.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub wait: bool,
+    /// Workload to be health checked, in the format '<kind>/<name>.<namespace>'.
+    #[arg(long = "health-check", value_delimiter = ',')]
+    pub health_check: Vec<String>,
+    /// Timeout of health checking operations.
+    #[arg(long = "health-check-timeout")]
+    pub health_check_timeout: Option<String>,
+    /// Overrides the namespace of all Kustomization objects reconciled by this Kustomization.
+    #[arg(long = "target-namespace")]
+    pub target_namespace: Option<String>,
+    /// The name of the service account to impersonate when reconciling this Kustomization.
+    #[arg(long = "service-account")]
+    pub service_account: Option<String>,
+    /// Enable secrets decryption, provider can be 'sops'.
+    #[arg(long = "decryption-provider")]
+    pub decryption_provider: Option<String>,
+    /// Set the Kubernetes secret name that contains the OpenPGP private keys used for sops decryption.
+    #[arg(long = "decryption-secret")]
+    pub decryption_secret: Option<String>,
+    /// The interval at which to retry a previously failed reconciliation.
+    #[arg(long = "retry-interval")]
+    pub retry_interval: Option<String>,
+    /// The name of the Kubernetes secret that contains a key with the kubeconfig file for connecting to a remote cluster.
+    #[arg(long = "kubeconfig-secret-ref")]
+    pub kubeconfig_secret_ref: Option<String>,
+}
+
+/// `flux create secret …`.
+#[derive(Debug, Subcommand)]
+pub enum CreateSecretCommand {
+    /// Create or update a Kubernetes secret for Git authentication.
+    Git(CreateSecretGitArgs),
+}
+
+/// `flux create secret git`.
+#[derive(Debug, Args)]
+pub struct CreateSecretGitArgs {
+    /// The secret's name.
+    pub name: String,
+    /// Export in YAML format to stdout.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub export: bool,
+    /// Git address, e.g. ssh://git@host/org/repository.
+    #[arg(long)]
+    pub url: String,
+    /// Basic authentication username.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Basic authentication password.
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Bearer token used for HTTPS authentication.
+    #[arg(long = "bearer-token")]
+    pub bearer_token: Option<String>,
+    /// Path to a private key file used for authenticating to the Git SSH server.
+    #[arg(long = "private-key-file")]
+    pub private_key_file: Option<String>,
+    /// The known_hosts to trust; scanned from the server when not given.
+    #[arg(long = "known-hosts-file")]
+    pub known_hosts_file: Option<String>,
+    /// Path to the TLS CA file used for validating self-signed certificates.
+    #[arg(long = "ca-crt-file")]
+    pub ca_crt_file: Option<String>,
+}
+
+/// `flux get …`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to list.
+    #[command(subcommand)]
+    pub what: GetCommand,
+    /// List the requested object(s) across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces", global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all_namespaces: bool,
+    /// Skip the header when printing the results.
+    #[arg(long = "no-header", global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub no_header: bool,
+    /// Specify the status condition name and the desired state to filter the get result, e.g. ready=false or ready!=true.
+    #[arg(long = "status-selector", global = true)]
+    pub status_selector: Option<String>,
+    /// Filter objects by label selector.
+    #[arg(short = 'l', long = "label-selector", global = true)]
+    pub label_selector: Option<String>,
+    /// After listing/getting the requested object, watch for changes.
+    #[arg(short = 'w', long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub watch: bool,
+}
+
+/// The kinds `get` lists.
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// Get all resources and statuses.
+    All,
+    /// Get source statuses.
+    #[command(subcommand)]
+    Sources(SourceKindName),
+    /// Get Kustomization statuses.
+    #[command(alias = "ks", alias = "kustomization")]
+    Kustomizations(OptionalName),
+    /// Get HelmRelease statuses.
+    #[command(alias = "hr", alias = "helmrelease")]
+    Helmreleases(OptionalName),
+}
+
+/// A source kind and an optional name.
+#[derive(Debug, Subcommand)]
+pub enum SourceKindName {
+    /// All sources.
+    All,
+    /// GitRepository sources.
+    Git(OptionalName),
+    /// OCIRepository sources.
+    Oci(OptionalName),
+    /// Bucket sources.
+    Bucket(OptionalName),
+    /// HelmRepository sources.
+    Helm(OptionalName),
+    /// HelmChart sources.
+    Chart(OptionalName),
+}
+
+/// An optional object name.
+#[derive(Debug, Args)]
+pub struct OptionalName {
+    /// Only this object.
+    pub name: Option<String>,
+}
+
+/// `flux reconcile …`.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Reconcile sources.
+    #[command(subcommand)]
+    Source(SourceName),
+    /// Reconcile a Kustomization resource.
+    #[command(alias = "ks")]
+    Kustomization(ReconcileWithSourceArgs),
+    /// Reconcile a HelmRelease resource.
+    #[command(alias = "hr")]
+    Helmrelease(ReconcileWithSourceArgs),
+}
+
+/// A source kind and a name.
+#[derive(Debug, Subcommand)]
+pub enum SourceName {
+    /// A GitRepository source.
+    Git(Name),
+    /// An OCIRepository source.
+    Oci(Name),
+    /// A Bucket source.
+    Bucket(Name),
+    /// A HelmRepository source.
+    Helm(Name),
+    /// A HelmChart source.
+    Chart(Name),
+}
+
+/// An object name.
+#[derive(Debug, Args)]
+pub struct Name {
+    /// The object's name.
+    pub name: String,
+}
+
+/// `flux reconcile kustomization|helmrelease`.
+#[derive(Debug, Args)]
+pub struct ReconcileWithSourceArgs {
+    /// The object's name.
+    pub name: String,
+    /// Reconcile the source first.
+    #[arg(long = "with-source", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub with_source: bool,
+}
+
+/// `flux suspend|resume KIND [NAME]`.
+#[derive(Debug, Args)]
+pub struct SuspendArgs {
+    /// The kind.
+    #[command(subcommand)]
+    pub what: KindTarget,
+    /// All objects of the kind in the namespace.
+    #[arg(long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all: bool,
+    /// Wait for the resumed object to be reconciled (resume only).
+    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub wait: bool,
+}
+
+/// `flux delete KIND NAME`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The kind.
+    #[command(subcommand)]
+    pub what: KindTarget,
+    /// Delete resource without asking for confirmation.
+    #[arg(short = 's', long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub silent: bool,
+}
+
+/// `flux export KIND [NAME]`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The kind.
+    #[command(subcommand)]
+    pub what: KindTarget,
+    /// Select all resources.
+    #[arg(long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all: bool,
+}
+
+/// A kind (sources, kustomization, helmrelease) and an optional name.
+#[derive(Debug, Subcommand)]
+pub enum KindTarget {
+    /// Sources.
+    #[command(subcommand)]
+    Source(SourceKindOptionalName),
+    /// A Kustomization.
+    #[command(alias = "ks")]
+    Kustomization(OptionalName),
+    /// A HelmRelease.
+    #[command(alias = "hr")]
+    Helmrelease(OptionalName),
+}
+
+/// A source kind and an optional name.
+#[derive(Debug, Subcommand)]
+pub enum SourceKindOptionalName {
+    /// A GitRepository source.
+    Git(OptionalName),
+    /// An OCIRepository source.
+    Oci(OptionalName),
+    /// A Bucket source.
+    Bucket(OptionalName),
+    /// A HelmRepository source.
+    Helm(OptionalName),
+    /// A HelmChart source.
+    Chart(OptionalName),
+}
+
+/// `flux tree …`.
+#[derive(Debug, Subcommand)]
+pub enum TreeCommand {
+    /// Print the resources reconciled by a Kustomization.
+    #[command(alias = "ks")]
+    Kustomization(TreeArgs),
+}
+
+/// `flux tree kustomization`.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// The Kustomization's name.
+    pub name: String,
+    /// Print only Flux resources (Kustomizations, HelmReleases).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub compact: bool,
+}
+
+/// `flux events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Get the events for a particular object, in the format KIND/NAME.
+    #[arg(long = "for")]
+    pub for_object: Option<String>,
+    /// Display events from all namespaces.
+    #[arg(short = 'A', long = "all-namespaces", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all_namespaces: bool,
+    /// Filter events by type (Normal, Warning).
+    #[arg(long = "types", value_delimiter = ',')]
+    pub types: Vec<String>,
+}

@@ -1,0 +1,409 @@
+//! `flux create source git`, `create kustomization`, `create secret git`.
+
+use std::collections::BTreeMap;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{Map, Value, json};
+
+use crate::cli::{
+    CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
+    CreateSourceCommand, CreateSourceGitArgs,
+};
+use crate::client::{Ctx, Error, describe};
+use crate::commands::reconcile;
+use crate::install::{FIELD_MANAGER, to_yaml};
+use crate::kinds::{self, Kind};
+use crate::output;
+
+/// Runs `flux create`; `ctx` is `None` with `--export` (no cluster needed).
+pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) -> Result<(), Error> {
+    match command {
+        CreateCommand::Source(CreateSourceCommand::Git(args)) => {
+            let object = git_repository(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::GIT_REPOSITORY,
+                &args.common,
+                object,
+                "GitRepository source",
+            )
+            .await
+        }
+        CreateCommand::Kustomization(args) => {
+            let object = kustomization(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::KUSTOMIZATION,
+                &args.common,
+                object,
+                "Kustomization",
+            )
+            .await
+        }
+        CreateCommand::Secret(CreateSecretCommand::Git(args)) => {
+            let secret = git_secret(namespace, args)?;
+            if args.export {
+                output::print(&to_yaml(&[secret])?);
+                return Ok(());
+            }
+            let ctx = ctx.ok_or("no cluster connection")?;
+            apply_secret(ctx, &secret).await?;
+            output::success(format!(
+                "secret '{}' created in '{namespace}' namespace",
+                args.name
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Whether the command only exports (needs no cluster).
+pub fn export_only(command: &CreateCommand) -> bool {
+    match command {
+        CreateCommand::Source(CreateSourceCommand::Git(a)) => a.common.export,
+        CreateCommand::Kustomization(a) => a.common.export,
+        CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
+    }
+}
+
+fn interval(text: &str) -> Result<String, Error> {
+    flux_runtime::parse_duration(text)
+        .map(flux_runtime::format_duration)
+        .map_err(|e| format!("invalid duration '{text}': {e}"))
+}
+
+fn labels(common: &CreateCommon) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for label in common.labels.iter().filter(|l| !l.is_empty()) {
+        let Some((k, v)) = label.split_once('=') else {
+            return Err(format!("invalid label format '{label}', must be key=value"));
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn metadata(name: &str, namespace: &str, common: &CreateCommon) -> Result<Value, Error> {
+    let mut m = json!({"name": name, "namespace": namespace});
+    let labels = labels(common)?;
+    if !labels.is_empty() {
+        m["labels"] = json!(labels);
+    }
+    Ok(m)
+}
+
+/// The GitRepository `flux create source git` writes.
+pub fn git_repository(namespace: &str, args: &CreateSourceGitArgs) -> Result<Value, Error> {
+    if !(args.url.starts_with("http://")
+        || args.url.starts_with("https://")
+        || args.url.starts_with("ssh://"))
+    {
+        return Err("git URL scheme must be one of http, https or ssh".to_string());
+    }
+    let mut reference = Map::new();
+    for (key, value) in [
+        ("branch", &args.branch),
+        ("tag", &args.tag),
+        ("semver", &args.tag_semver),
+        ("name", &args.ref_name),
+        ("commit", &args.commit),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            reference.insert(key.to_string(), json!(v));
+        }
+    }
+    if reference.is_empty() {
+        return Err(
+            "a Git ref is required, use one of the following: --branch, --tag, --commit, --ref-name or --tag-semver"
+                .to_string(),
+        );
+    }
+    let mut spec = json!({
+        "interval": interval(&args.common.interval)?,
+        "ref": reference,
+        "url": args.url,
+    });
+    if let Some(secret) = args.secret_ref.as_ref().filter(|s| !s.is_empty()) {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    if args.recurse_submodules {
+        spec["recurseSubmodules"] = json!(true);
+    }
+    let ignore: Vec<&str> = args
+        .ignore_paths
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !ignore.is_empty() {
+        spec["ignore"] = json!(ignore.join("\n"));
+    }
+    Ok(json!({
+        "apiVersion": kinds::GIT_REPOSITORY.api_version(),
+        "kind": "GitRepository",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// `[<kind>/]<name>[.<namespace>]` of `--source`.
+fn source_ref(text: &str, namespace: &str) -> Result<Value, Error> {
+    let (kind, rest) = match text.split_once('/') {
+        Some((k, r)) => (k, r),
+        None => ("GitRepository", text),
+    };
+    let kind = ["GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(kind))
+        .ok_or_else(|| {
+            format!(
+                "invalid argument {text:?} for \"--source\" flag: source kind '{kind}' is not supported, must be one of: GitRepository, OCIRepository, Bucket"
+            )
+        })?;
+    let (name, ns) = match rest.split_once('.') {
+        Some((n, ns)) => (n, Some(ns)),
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return Err(format!(
+            "invalid argument {text:?} for \"--source\" flag: no name"
+        ));
+    }
+    let mut reference = json!({"kind": kind, "name": name});
+    if let Some(ns) = ns.filter(|ns| *ns != namespace) {
+        reference["namespace"] = json!(ns);
+    }
+    Ok(reference)
+}
+
+/// The Kustomization `flux create kustomization` writes.
+pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<Value, Error> {
+    if !args.path.starts_with("./") {
+        return Err("path must begin with ./".to_string());
+    }
+    let mut spec = json!({
+        "interval": interval(&args.common.interval)?,
+        "path": args.path,
+        "prune": args.prune,
+        "sourceRef": source_ref(&args.source, namespace)?,
+    });
+    let depends: Vec<Value> = args
+        .depends_on
+        .iter()
+        .filter(|d| !d.is_empty())
+        .map(|d| match d.split_once('/') {
+            Some((ns, name)) => json!({"name": name, "namespace": ns}),
+            None => json!({"name": d}),
+        })
+        .collect();
+    if !depends.is_empty() {
+        spec["dependsOn"] = json!(depends);
+    }
+    if args.wait {
+        spec["wait"] = json!(true);
+    }
+    let mut checks = Vec::new();
+    for check in args.health_check.iter().filter(|c| !c.is_empty()) {
+        let (kind, rest) = check.split_once('/').ok_or_else(|| {
+            format!(
+                "invalid health check '{check}', must be in the format '<kind>/<name>.<namespace>'"
+            )
+        })?;
+        let (name, ns) = rest.split_once('.').ok_or_else(|| {
+            format!(
+                "invalid health check '{check}', must be in the format '<kind>/<name>.<namespace>'"
+            )
+        })?;
+        let api_version = match kind {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps/v1",
+            "HelmRelease" => "helm.toolkit.fluxcd.io/v2",
+            "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
+            _ => {
+                return Err(format!(
+                    "invalid health check '{check}': kind '{kind}' is not supported (Deployment, StatefulSet, DaemonSet, ReplicaSet, HelmRelease, Kustomization)"
+                ));
+            }
+        };
+        checks
+            .push(json!({"apiVersion": api_version, "kind": kind, "name": name, "namespace": ns}));
+    }
+    if !checks.is_empty() {
+        spec["healthChecks"] = json!(checks);
+    }
+    if let Some(t) = &args.health_check_timeout {
+        spec["timeout"] = json!(interval(t)?);
+    }
+    if let Some(t) = &args.retry_interval {
+        spec["retryInterval"] = json!(interval(t)?);
+    }
+    if let Some(ns) = args.target_namespace.as_ref().filter(|s| !s.is_empty()) {
+        spec["targetNamespace"] = json!(ns);
+    }
+    if let Some(sa) = args.service_account.as_ref().filter(|s| !s.is_empty()) {
+        spec["serviceAccountName"] = json!(sa);
+    }
+    if let Some(provider) = args.decryption_provider.as_ref().filter(|s| !s.is_empty()) {
+        if provider != "sops" {
+            return Err(format!(
+                "invalid argument \"{provider}\" for \"--decryption-provider\" flag: decryption provider '{provider}' is not supported, must be one of: sops"
+            ));
+        }
+        let mut decryption = json!({"provider": provider});
+        if let Some(secret) = args.decryption_secret.as_ref().filter(|s| !s.is_empty()) {
+            decryption["secretRef"] = json!({"name": secret});
+        }
+        spec["decryption"] = decryption;
+    }
+    if let Some(secret) = args
+        .kubeconfig_secret_ref
+        .as_ref()
+        .filter(|s| !s.is_empty())
+    {
+        spec["kubeConfig"] = json!({"secretRef": {"name": secret}});
+    }
+    flux_api::crd::sort_keys(&mut spec);
+    Ok(json!({
+        "apiVersion": kinds::KUSTOMIZATION.api_version(),
+        "kind": "Kustomization",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+async fn finish(
+    ctx: Option<&Ctx>,
+    kind: &Kind,
+    common: &CreateCommon,
+    mut object: Value,
+    noun: &str,
+) -> Result<(), Error> {
+    flux_api::crd::sort_keys(&mut object["spec"]);
+    if common.export {
+        output::print(&to_yaml(&[object])?);
+        return Ok(());
+    }
+    let ctx = ctx.ok_or("no cluster connection")?;
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(&ctx.namespace)
+        .to_string();
+    output::generate(format!("generating {noun}"));
+    output::action(format!("applying {noun}"));
+    let api = ctx.api(kind, Some(&namespace));
+    let existed = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| describe(&e))?
+        .is_some();
+    let applied = apply(&api, &name, &object).await?;
+    output::success(format!(
+        "{noun} {}",
+        if existed { "updated" } else { "created" }
+    ));
+    output::waiting(format!("waiting for {noun} reconciliation"));
+    let _ = applied;
+    let ready = reconcile::wait_ready(ctx, kind, &namespace, &name).await?;
+    output::success(format!("{noun} reconciliation completed"));
+    let revision = kind.revision(&ready);
+    if kind.kind == "Kustomization" {
+        output::success(format!("applied revision {revision}"));
+    } else {
+        output::success(format!("fetched revision: {revision}"));
+    }
+    Ok(())
+}
+
+async fn apply(
+    api: &Api<DynamicObject>,
+    name: &str,
+    object: &Value,
+) -> Result<DynamicObject, Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(name, &params, &Patch::Apply(object))
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// The Secret `flux create secret git` writes (values in `stringData`).
+pub fn git_secret(namespace: &str, args: &CreateSecretGitArgs) -> Result<Value, Error> {
+    let mut data = BTreeMap::new();
+    if flux_git::is_ssh(&args.url) {
+        let Some(path) = &args.private_key_file else {
+            return Err(
+                "--private-key-file is required for SSH URLs (key generation is not supported yet)"
+                    .to_string(),
+            );
+        };
+        let (private, public) = read_private_key(path)?;
+        data.insert("identity".to_string(), private);
+        data.insert("identity.pub".to_string(), public);
+        let known_hosts = match &args.known_hosts_file {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| format!("unable to read known_hosts file '{file}': {e}"))?,
+            None => format!(
+                "{}\n",
+                flux_git::scan_known_hosts(&args.url).map_err(|e| e.to_string())?
+            ),
+        };
+        data.insert("known_hosts".to_string(), known_hosts);
+    } else if args.url.starts_with("http://") || args.url.starts_with("https://") {
+        match (&args.username, &args.password, &args.bearer_token) {
+            (_, _, Some(token)) => {
+                data.insert("bearerToken".to_string(), token.clone());
+            }
+            (Some(user), Some(password), None) => {
+                data.insert("username".to_string(), user.clone());
+                data.insert("password".to_string(), password.clone());
+            }
+            _ => {
+                return Err(
+                    "for HTTP(S) URLs, --username and --password (or --bearer-token) are required"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(file) = &args.ca_crt_file {
+            let ca = std::fs::read_to_string(file)
+                .map_err(|e| format!("unable to read TLS CA file '{file}': {e}"))?;
+            data.insert("ca.crt".to_string(), ca);
+        }
+    } else {
+        return Err("git URL scheme must be one of http, https or ssh".to_string());
+    }
+    Ok(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": args.name, "namespace": namespace},
+        "stringData": data,
+    }))
+}
+
+/// A private key file and its public key in OpenSSH format.
+pub fn read_private_key(path: &str) -> Result<(String, String), Error> {
+    let private = std::fs::read_to_string(path)
+        .map_err(|e| format!("unable to read private key file '{path}': {e}"))?;
+    let public_path = format!("{path}.pub");
+    let public = std::fs::read_to_string(&public_path).map_err(|e| {
+        format!("unable to read the public key '{public_path}' next to the private key: {e}")
+    })?;
+    Ok((private, public))
+}
+
+/// Creates or updates a Secret (server-side apply).
+pub async fn apply_secret(ctx: &Ctx, secret: &Value) -> Result<(), Error> {
+    let name = secret["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = secret["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(&ctx.namespace);
+    let api: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(name, &params, &Patch::Apply(secret))
+        .await
+        .map_err(|e| format!("applying secret {namespace}/{name}: {}", describe(&e)))?;
+    Ok(())
+}

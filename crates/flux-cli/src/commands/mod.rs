@@ -1,0 +1,10 @@
+//! One module per command family.
+
+pub mod bootstrap;
+pub mod create;
+pub mod events;
+pub mod get;
+pub mod manage;
+pub mod reconcile;
+pub mod system;
+pub mod tree;

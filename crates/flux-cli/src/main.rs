@@ -1,0 +1,91 @@
+//! `flux`: the command line of the toolkit, command- and output-compatible
+//! with upstream's `flux` for the kinds `fluxd` serves.
+//!
+//! Errors are one line on stderr (`✗ …`) and exit code 1; nothing panics
+//! on user input.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool
+
+mod cli;
+mod client;
+mod commands;
+mod install;
+mod kinds;
+mod output;
+
+use clap::Parser;
+
+use cli::{Cli, Command, TreeCommand};
+use client::{Error, connect};
+use commands::{bootstrap, create, events, get, manage, reconcile, system, tree};
+
+/// The CLI's version (the workspace's).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            // One line, as upstream's cobra errors: clap's first line
+            // without its `error: ` prefix.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            output::failure(first.trim_start_matches("error: "));
+            std::process::exit(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            output::failure(format!("starting: {e}"));
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
+        output::failure(e);
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Version(args) => system::version(global, args).await,
+        Command::Check(args) => system::check(global, args).await,
+        Command::Install(args) => system::install(global, args).await,
+        Command::Uninstall(args) => system::uninstall(global, args).await,
+        Command::Bootstrap(cli::BootstrapCommand::Git(args)) => bootstrap::git(global, args).await,
+        Command::Create(command) => {
+            if create::export_only(command) {
+                client::timeout(global)?;
+                create::run(None, &global.namespace, command).await
+            } else {
+                let ctx = connect(global).await?;
+                create::run(Some(&ctx), &global.namespace, command).await
+            }
+        }
+        Command::Get(args) => get::run(&connect(global).await?, args).await,
+        Command::Reconcile(command) => reconcile::run(&connect(global).await?, command).await,
+        Command::Suspend(args) => manage::suspend(&connect(global).await?, args, false).await,
+        Command::Resume(args) => manage::suspend(&connect(global).await?, args, true).await,
+        Command::Delete(args) => manage::delete(&connect(global).await?, args).await,
+        Command::Export(args) => manage::export(&connect(global).await?, args).await,
+        Command::Tree(TreeCommand::Kustomization(args)) => {
+            tree::run(&connect(global).await?, args).await
+        }
+        Command::Events(args) => events::run(&connect(global).await?, args).await,
+    }
+}

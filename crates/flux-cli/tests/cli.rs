@@ -1,0 +1,542 @@
+//! The `flux` binary against a real control plane, a real git server and
+//! a real `fluxd`: bootstrap → change → reconcile, every read command's
+//! output shape, and the error cases.
+//!
+//! One control plane per test binary; the end-to-end test owns the
+//! `flux-system` namespace and ends with `flux uninstall`, so it is the
+//! only test here that touches the cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use flux_testenv::{ControlPlane, GitHttpServer, HttpAuth, git};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+
+fn flux(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flux"))
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("FLUX_SYSTEM_NAMESPACE")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(kubeconfig: &Path, args: &[&str]) -> (String, String) {
+    let out = flux(kubeconfig, args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "flux {args:?} failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// A failing command: exit code 1 and exactly one `✗` line on stderr.
+fn fails(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = flux(kubeconfig, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "flux {args:?}: {stderr}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("✗ "), "flux {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    last.trim_start_matches("✗ ").to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `fluxd --controllers=source,kustomize` outside the cluster, as the demo
+/// runs it; killed on drop.
+struct Fluxd {
+    child: Child,
+    _storage: tempfile::TempDir,
+}
+
+impl Fluxd {
+    fn start(kubeconfig: &Path) -> Fluxd {
+        let binary = Path::new(env!("CARGO_BIN_EXE_flux")).with_file_name("fluxd");
+        assert!(
+            binary.exists(),
+            "{} is missing: build it first (cargo build -p fluxd)",
+            binary.display()
+        );
+        let storage = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(binary)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUNTIME_NAMESPACE", "flux-system")
+            .arg("--controllers=source,kustomize")
+            .arg(format!("--storage-path={}", storage.path().display()))
+            .arg(format!("--storage-addr=127.0.0.1:{port}"))
+            .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
+            .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
+            .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
+            .args(["--enable-leader-election", "--log-level=error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Fluxd {
+            child,
+            _storage: storage,
+        }
+    }
+}
+
+impl Drop for Fluxd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixture_files(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(root)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                out.push((relative, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn exports_work_offline_in_upstream_format() {
+    let nowhere = Path::new("/nonexistent/kubeconfig");
+    let (yaml, _) = ok(
+        nowhere,
+        &[
+            "create",
+            "source",
+            "git",
+            "podinfo",
+            "--url=https://github.com/stefanprodan/podinfo",
+            "--branch=master",
+            "--export",
+        ],
+    );
+    // As upstream's documentation prints it.
+    assert_eq!(
+        yaml,
+        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: master\n  url: https://github.com/stefanprodan/podinfo\n"
+    );
+    let (yaml, _) = ok(
+        nowhere,
+        &[
+            "create",
+            "kustomization",
+            "podinfo",
+            "--source=podinfo",
+            "--path=./kustomize",
+            "--prune=true",
+            "--interval=60m",
+            "--wait=true",
+            "--health-check-timeout=3m",
+            "--target-namespace=default",
+            "--export",
+        ],
+    );
+    assert_eq!(
+        yaml,
+        "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: podinfo\n  namespace: flux-system\nspec:\n  interval: 1h0m0s\n  path: ./kustomize\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: podinfo\n  targetNamespace: default\n  timeout: 3m0s\n  wait: true\n"
+    );
+
+    // The install manifests: upstream's objects and names, fluxd inside.
+    let (yaml, _) = ok(nowhere, &["install", "--export", "-n", "gitops"]);
+    let docs: Vec<serde_json::Value> = yaml
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d.trim_start_matches("---\n")).unwrap())
+        .collect();
+    let ids: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for id in [
+        "Namespace/gitops",
+        "CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io",
+        "CustomResourceDefinition/kustomizations.kustomize.toolkit.fluxcd.io",
+        "ClusterRole/crd-controller-gitops",
+        "ClusterRoleBinding/cluster-reconciler-gitops",
+        "ClusterRole/flux-edit-gitops",
+        "ClusterRole/flux-view-gitops",
+        "ServiceAccount/source-controller",
+        "ServiceAccount/kustomize-controller",
+        "Service/source-controller",
+        "Deployment/source-controller",
+        "Deployment/kustomize-controller",
+        "NetworkPolicy/allow-egress",
+    ] {
+        assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
+    }
+    assert_eq!(ids[0], "Namespace/gitops", "the namespace comes first");
+    let kc = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "kustomize-controller")
+        .unwrap();
+    let args = &kc["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[0], "--controllers=kustomize");
+    assert_eq!(
+        kc["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "flux"
+    );
+
+    // Errors: one line, exit 1, never a stack trace.
+    assert_eq!(
+        fails(
+            nowhere,
+            &["install", "--export", "--components=helm-controller"]
+        ),
+        "component helm-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller)"
+    );
+    assert_eq!(
+        fails(
+            nowhere,
+            &[
+                "create",
+                "source",
+                "git",
+                "x",
+                "--url=ftp://host/repo",
+                "--branch=main",
+                "--export"
+            ]
+        ),
+        "git URL scheme must be one of http, https or ssh"
+    );
+    let message = fails(nowhere, &["get", "kustomizations"]);
+    assert_eq!(
+        message,
+        "kubeconfig '/nonexistent/kubeconfig' not found (--kubeconfig or KUBECONFIG)"
+    );
+    let message = fails(nowhere, &["get", "kustomizations", "--no-such-flag"]);
+    assert!(message.contains("--no-such-flag"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_change_reconcile_and_uninstall() {
+    let cp = ControlPlane::shared().expect("control plane");
+    let kubeconfig = cp.kubeconfig_path();
+    let client = cp.client().unwrap();
+
+    // The fleet repository, shaped like the seed guide's monorepo.
+    let git_server = GitHttpServer::start_with_auth(HttpAuth::basic("git", "s3cret")).unwrap();
+    let remote = git_server.create_repo("fleet").unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/monorepo");
+    for (path, text) in fixture_files(&fixture) {
+        remote.write(&path, text).unwrap();
+    }
+    let seeded = remote.commit("fleet").unwrap();
+    let _fluxd = Fluxd::start(kubeconfig);
+
+    // Before anything is installed.
+    let message = fails(kubeconfig, &["get", "kustomizations"]);
+    assert!(message.contains("is Flux installed"), "{message}");
+
+    let url = git_server.url("fleet");
+    let bootstrap = [
+        "bootstrap",
+        "git",
+        &format!("--url={url}"),
+        "--username=git",
+        "--password=s3cret",
+        "--allow-insecure-http",
+        "--path=clusters/production",
+        "--timeout=3m",
+    ];
+    let bootstrap: Vec<&str> = bootstrap.iter().map(|s| &**s).collect();
+    let (_, stderr) = ok(kubeconfig, &bootstrap);
+    assert!(
+        stderr.contains("✔ GitRepository reconciled successfully"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("✔ Kustomization reconciled successfully"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("✔ kustomize-controller: running"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret"),
+        "no secret in the output: {stderr}"
+    );
+
+    // The repository holds Flux's own manifests, on top of the fleet.
+    let bare = remote.bare_path();
+    let head = git(bare, &["rev-parse", "main"])
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        git(bare, &["rev-parse", "main~2"]).unwrap().trim(),
+        seeded,
+        "two commits: components, then sync"
+    );
+    let files = git(
+        bare,
+        &[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "main",
+            "clusters/production/flux-system",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [
+            "clusters/production/flux-system/gotk-components.yaml",
+            "clusters/production/flux-system/gotk-sync.yaml",
+            "clusters/production/flux-system/kustomization.yaml"
+        ]
+    );
+    let sync = git(
+        bare,
+        &[
+            "show",
+            "main:clusters/production/flux-system/gotk-sync.yaml",
+        ],
+    )
+    .unwrap();
+    assert!(sync.contains("path: ./clusters/production\n"), "{sync}");
+    assert!(
+        sync.contains("secretRef:\n    name: flux-system\n"),
+        "{sync}"
+    );
+
+    // Running it again changes nothing.
+    let (_, stderr) = ok(kubeconfig, &bootstrap);
+    assert!(
+        stderr.contains("component manifests are up to date"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sync manifests are up to date"), "{stderr}");
+    assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), head);
+
+    // The fleet's Kustomizations come up in dependency order.
+    let revision = format!("main@sha1:{}", &head[..8]);
+    flux_testenv::eventually("every Kustomization Ready", || async {
+        let (table, _) = ok(
+            kubeconfig,
+            &[
+                "get",
+                "kustomizations",
+                "--status-selector",
+                "ready=true",
+                "--no-header",
+            ],
+        );
+        (table.lines().count() == 4).then_some(())
+    })
+    .await
+    .unwrap();
+    let (table, _) = ok(kubeconfig, &["get", "kustomizations"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split('\t').map(str::trim).collect::<Vec<_>>(),
+        ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
+    );
+    let apps: Vec<&str> = lines[1].split('\t').map(str::trim).collect();
+    assert_eq!(
+        apps[..4],
+        ["apps", revision.as_str(), "False", "True"],
+        "{table}"
+    );
+    assert_eq!(apps[4], format!("Applied revision: {revision}"));
+    assert!(
+        lines[1].ends_with('\t'),
+        "cells end with a tab, as upstream's: {table:?}"
+    );
+    assert_eq!(lines.len(), 5, "{table}");
+
+    let (all, _) = ok(kubeconfig, &["get", "all", "-A"]);
+    assert!(all.contains("gitrepository/flux-system"), "{all}");
+    assert!(
+        all.contains("kustomization/infrastructure-configs"),
+        "{all}"
+    );
+    assert!(all.starts_with("NAMESPACE"), "{all}");
+    let (sources, _) = ok(kubeconfig, &["get", "sources", "git", "flux-system"]);
+    assert!(
+        sources.contains(&format!("flux-system\t{revision}")),
+        "{sources}"
+    );
+
+    // The tree follows nested Kustomizations down to the objects.
+    let (tree, _) = ok(kubeconfig, &["tree", "kustomization", "flux-system"]);
+    assert!(
+        tree.starts_with("Kustomization/flux-system/flux-system\n"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("── Kustomization/flux-system/apps\n"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("── ConfigMap/flux-system/webapp-config"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("── CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io"),
+        "{tree}"
+    );
+    let (compact, _) = ok(kubeconfig, &["tree", "ks", "flux-system", "--compact"]);
+    assert!(!compact.contains("ConfigMap/"), "{compact}");
+    assert!(
+        compact.contains("Kustomization/flux-system/apps"),
+        "{compact}"
+    );
+
+    // A change in Git (on top of what bootstrap pushed), reconciled on request.
+    remote.pull().unwrap();
+    let config = remote.work_path().join("apps/base/webapp/config.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("url: https://${DOMAIN}\n"), "{text}");
+    remote
+        .write(
+            "apps/base/webapp/config.yaml",
+            text.replace("url: https://${DOMAIN}\n", "url: https://${DOMAIN}/v2\n"),
+        )
+        .unwrap();
+    let changed = remote.commit("v2 URL").unwrap();
+    let (_, stderr) = ok(
+        kubeconfig,
+        &["reconcile", "kustomization", "apps", "--with-source"],
+    );
+    assert!(
+        stderr.contains("► annotating GitRepository flux-system in flux-system namespace"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("✔ fetched revision main@sha1:{changed}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("✔ applied revision main@sha1:{changed}")),
+        "{stderr}"
+    );
+    let configs: Api<ConfigMap> = Api::namespaced(client.clone(), "flux-system");
+    let data = configs.get("webapp-config").await.unwrap().data.unwrap();
+    assert_eq!(data["url"], "https://app.example.com/v2");
+
+    // Suspend, resume, export, events.
+    ok(kubeconfig, &["suspend", "kustomization", "apps"]);
+    let (row, _) = ok(kubeconfig, &["get", "ks", "apps", "--no-header"]);
+    assert!(
+        row.contains("\tTrue     \t") || row.split('\t').nth(2).map(str::trim) == Some("True"),
+        "{row:?}"
+    );
+    let message = fails(kubeconfig, &["reconcile", "ks", "apps"]);
+    assert_eq!(message, "resource is suspended");
+    let (_, stderr) = ok(kubeconfig, &["resume", "kustomization", "apps"]);
+    assert!(
+        stderr.contains("✔ Kustomization reconciliation completed"),
+        "{stderr}"
+    );
+    let (exported, _) = ok(kubeconfig, &["export", "kustomization", "apps"]);
+    assert!(exported.starts_with("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\n"), "{exported}");
+    assert!(!exported.contains("status:"), "{exported}");
+    assert!(!exported.contains("resourceVersion"), "{exported}");
+    assert!(!exported.contains("requestedAt"), "{exported}");
+    let parsed: serde_json::Value =
+        serde_saphyr::from_str(exported.trim_start_matches("---\n")).unwrap();
+    assert_eq!(
+        parsed["spec"]["dependsOn"][0]["name"],
+        "infrastructure-configs"
+    );
+    let (events, _) = ok(kubeconfig, &["events", "--for", "Kustomization/apps"]);
+    assert!(events.starts_with("LAST SEEN"), "{events}");
+    assert!(events.contains("Kustomization/apps"), "{events}");
+
+    // check: prerequisites, controllers (a live leader lease), CRDs.
+    let (_, stderr) = ok(kubeconfig, &["check"]);
+    assert!(stderr.contains("✔ source-controller: running"), "{stderr}");
+    assert!(
+        stderr.contains("✔ kustomizations.kustomize.toolkit.fluxcd.io/v1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("✔ all checks passed"), "{stderr}");
+
+    // Missing objects and kinds: one line each.
+    assert_eq!(
+        fails(kubeconfig, &["get", "kustomizations", "nope"]),
+        "Kustomization object 'nope' not found in \"flux-system\" namespace"
+    );
+    assert_eq!(
+        fails(kubeconfig, &["reconcile", "ks", "nope"]),
+        "kustomizations.kustomize.toolkit.fluxcd.io \"nope\" not found"
+    );
+    assert_eq!(
+        fails(kubeconfig, &["delete", "ks", "nope", "--silent"]),
+        "kustomizations.kustomize.toolkit.fluxcd.io \"nope\" not found"
+    );
+
+    // delete: prune takes the app's objects with it.
+    ok(kubeconfig, &["delete", "kustomization", "apps", "--silent"]);
+    flux_testenv::eventually("the app pruned", || async {
+        configs
+            .get_opt("webapp-config")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    // uninstall: Flux goes, what it applied stays.
+    let (_, stderr) = ok(kubeconfig, &["uninstall", "--silent", "--keep-namespace"]);
+    assert!(stderr.contains("✔ uninstall finished"), "{stderr}");
+    type Crd = k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<Crd> = Api::all(client.clone());
+    flux_testenv::eventually("the Flux CRDs gone", || async {
+        crds.get_opt("kustomizations.kustomize.toolkit.fluxcd.io")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    // The infrastructure Kustomization's CRD was not pruned.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        crds.get_opt("clusterissuers.monorepo.fluxrs.test")
+            .await
+            .unwrap()
+            .is_some_and(|c| c.metadata.deletion_timestamp.is_none()),
+        "objects applied by Flux survive uninstall"
+    );
+}

@@ -1,0 +1,308 @@
+//! Commit files onto a branch of a remote and push: what `flux bootstrap`
+//! and image automation do. No working tree: the new tree is built in the
+//! object database from the branch's tip, so only the changed paths are
+//! written, and nothing is committed when nothing changed.
+
+use std::cell::RefCell;
+
+use git2::{AutotagOption, FileMode, Oid, PushOptions, Repository, Signature, Tree};
+
+use crate::auth::Auth;
+use crate::checkout::{
+    ProxyRoute, Reference, bearer_header, callbacks, check_proxy, classify, fetch_options,
+    git_error, ls_remote, scratch_dir,
+};
+use crate::error::{Error, Result};
+
+/// One path to change in the commit.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// Slash-separated path from the repository root (no `..`, no leading
+    /// slash).
+    pub path: String,
+    /// The new contents, or `None` to delete the file.
+    pub contents: Option<Vec<u8>>,
+}
+
+/// Who commits.
+#[derive(Clone, Debug)]
+pub struct Author {
+    /// Name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+}
+
+/// What [`commit_and_push`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// A new commit, pushed.
+    Commit(String),
+    /// The branch already held these contents: its tip, untouched.
+    Unchanged(String),
+}
+
+impl Pushed {
+    /// The commit the branch points at afterwards.
+    pub fn hash(&self) -> &str {
+        match self {
+            Pushed::Commit(h) | Pushed::Unchanged(h) => h,
+        }
+    }
+}
+
+/// Applies `changes` on top of `branch` of `url` (creating the branch when
+/// the remote has none), commits them with `message`, and pushes. A push
+/// the remote refuses (someone pushed in between, a protected branch) is
+/// an error; nothing is forced.
+pub fn commit_and_push(
+    url: &str,
+    branch: &str,
+    auth: &Auth,
+    changes: &[Change],
+    message: &str,
+    author: &Author,
+) -> Result<Pushed> {
+    for change in changes {
+        check_path(&change.path)?;
+    }
+    check_proxy(url, auth)?;
+    let dir = scratch_dir("push");
+    let result = (|| {
+        let repo = Repository::init_bare(&dir).map_err(git_error("initialising", url))?;
+        let remote_ref = format!("refs/heads/{branch}");
+        let exists = ls_remote(url, auth)?
+            .iter()
+            .any(|(name, _)| *name == remote_ref);
+        let parent = if exists {
+            Some(fetch_tip(&repo, url, &remote_ref, auth)?)
+        } else {
+            None
+        };
+        let parent_commit = match parent {
+            Some(oid) => Some(repo.find_commit(oid).map_err(git_error("reading", url))?),
+            None => None,
+        };
+        let base_tree = match &parent_commit {
+            Some(c) => Some(c.tree().map_err(git_error("reading", url))?),
+            None => None,
+        };
+        let mut tree = base_tree.as_ref().map(Tree::id);
+        for change in changes {
+            let parts: Vec<&str> = change.path.split('/').collect();
+            let blob = match &change.contents {
+                Some(bytes) => Some(repo.blob(bytes).map_err(git_error("writing", url))?),
+                None => None,
+            };
+            tree = update_tree(&repo, tree, &parts, blob).map_err(git_error("writing", url))?;
+        }
+        let tree_id = match tree {
+            Some(id) => id,
+            None => repo
+                .treebuilder(None)
+                .and_then(|b| b.write())
+                .map_err(git_error("writing", url))?,
+        };
+        if let (Some(base), Some(parent)) = (&base_tree, &parent_commit)
+            && base.id() == tree_id
+        {
+            return Ok(Pushed::Unchanged(parent.id().to_string()));
+        }
+        let tree = repo.find_tree(tree_id).map_err(git_error("writing", url))?;
+        let signature =
+            Signature::now(&author.name, &author.email).map_err(git_error("committing", url))?;
+        let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+        let commit = repo
+            .commit(
+                Some(&remote_ref),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &parents,
+            )
+            .map_err(git_error("committing", url))?;
+        push(&repo, url, &remote_ref, auth)?;
+        Ok(Pushed::Commit(commit.to_string()))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn check_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == ".." || part == ".git");
+    if bad {
+        return Err(Error::InvalidPath(format!(
+            "'{path}' is not a plain relative path inside the repository"
+        )));
+    }
+    Ok(())
+}
+
+fn fetch_tip(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<Oid> {
+    let route = ProxyRoute::new(url, auth)?;
+    let host_key_failure = RefCell::new(None);
+    let auth_attempted = RefCell::new(false);
+    let mut fetch = fetch_options(url, auth, &route, &host_key_failure, &auth_attempted);
+    fetch.download_tags(AutotagOption::None);
+    let local = "refs/flux/base";
+    let refspec = format!("+{remote_ref}:{local}");
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(git_error("opening", url))?;
+    if let Err(e) = remote.fetch(&[refspec.as_str()], Some(&mut fetch), None) {
+        let reference = Reference::Name(remote_ref.to_string());
+        return Err(classify(
+            e,
+            url,
+            &reference,
+            &host_key_failure,
+            &auth_attempted,
+        ));
+    }
+    repo.refname_to_id(local)
+        .map_err(git_error("fetching", url))
+}
+
+fn push(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<()> {
+    let route = ProxyRoute::new(url, auth)?;
+    let host_key_failure = RefCell::new(None);
+    let auth_attempted = RefCell::new(false);
+    let rejected: RefCell<Option<String>> = RefCell::new(None);
+    let mut cbs = callbacks(url, auth, &host_key_failure, &auth_attempted);
+    cbs.push_update_reference(|name, status| {
+        if let Some(status) = status {
+            rejected.replace(Some(format!("{name}: {status}")));
+        }
+        Ok(())
+    });
+    let mut options = PushOptions::new();
+    options.remote_callbacks(cbs);
+    let headers = bearer_header(auth);
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    options.custom_headers(&header_refs);
+    if let Some(proxy) = route.options() {
+        options.proxy_options(proxy);
+    }
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(git_error("opening", url))?;
+    let refspec = format!("{remote_ref}:{remote_ref}");
+    if let Err(e) = remote.push(&[refspec.as_str()], Some(&mut options)) {
+        let reference = Reference::Name(remote_ref.to_string());
+        return Err(classify(
+            e,
+            url,
+            &reference,
+            &host_key_failure,
+            &auth_attempted,
+        ));
+    }
+    drop(options);
+    if let Some(reason) = rejected.into_inner() {
+        return Err(Error::Git {
+            operation: "pushing to".to_string(),
+            url: crate::auth::redact(url),
+            source: git2::Error::from_str(&format!("the remote refused the update of {reason}")),
+        });
+    }
+    Ok(())
+}
+
+/// The tree `base` with `path` set to `blob` (or removed when `None`);
+/// `None` when the result is empty.
+fn update_tree(
+    repo: &Repository,
+    base: Option<Oid>,
+    path: &[&str],
+    blob: Option<Oid>,
+) -> std::result::Result<Option<Oid>, git2::Error> {
+    let base_tree = match base {
+        Some(id) => Some(repo.find_tree(id)?),
+        None => None,
+    };
+    let mut builder = repo.treebuilder(base_tree.as_ref())?;
+    let Some((name, rest)) = path.split_first() else {
+        return Ok(base);
+    };
+    if rest.is_empty() {
+        match blob {
+            Some(oid) => {
+                builder.insert(name, oid, FileMode::Blob.into())?;
+            }
+            None => {
+                if builder.get(name)?.is_some() {
+                    builder.remove(name)?;
+                }
+            }
+        }
+    } else {
+        let child = builder
+            .get(name)?
+            .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+            .map(|e| e.id());
+        match update_tree(repo, child, rest, blob)? {
+            Some(oid) => {
+                builder.insert(name, oid, FileMode::Tree.into())?;
+            }
+            None => {
+                if builder.get(name)?.is_some() {
+                    builder.remove(name)?;
+                }
+            }
+        }
+    }
+    if builder.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(builder.write()?))
+}
+
+/// The SSH host key the server at `url` (an `ssh://` URL) presents, as a
+/// `known_hosts` line — trust on first use, as `flux bootstrap` and
+/// `flux create secret git` do when no `known_hosts` is given.
+pub fn scan_known_hosts(url: &str) -> Result<String> {
+    if !crate::auth::is_ssh(url) {
+        return Err(Error::InvalidAuth(format!(
+            "cannot scan host keys of '{}': not an SSH URL",
+            crate::auth::redact(url)
+        )));
+    }
+    let dir = scratch_dir("scan");
+    let found: RefCell<Option<String>> = RefCell::new(None);
+    let result = (|| {
+        let repo = Repository::init_bare(&dir).map_err(git_error("initialising", url))?;
+        let mut remote = repo
+            .remote_anonymous(url)
+            .map_err(git_error("opening", url))?;
+        let (host, port) = crate::auth::ssh_host_port(url);
+        let mut cbs = git2::RemoteCallbacks::new();
+        cbs.certificate_check(|cert, _| {
+            if let Some(key) = cert.as_hostkey()
+                && let (Some(bytes), Some(kind)) = (key.hostkey(), key.hostkey_type())
+            {
+                use base64::Engine as _;
+                let name = match port {
+                    Some(p) if p != 22 => format!("[{host}]:{p}"),
+                    _ => host.clone(),
+                };
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                found.replace(Some(format!("{name} {} {encoded}", kind.name())));
+            }
+            // Stop here: the key is all this connection was for.
+            Err(git2::Error::from_str("host key scanned"))
+        });
+        let _ = remote.connect_auth(git2::Direction::Fetch, Some(cbs), None);
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    found.into_inner().ok_or_else(|| Error::HostKey {
+        host: crate::auth::redact(url),
+        reason: "the server presented no SSH host key".to_string(),
+    })
+}

@@ -1,0 +1,161 @@
+//! `commit_and_push` against real servers: git http-backend (basic auth)
+//! and OpenSSH, read back with the real `git`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use flux_git::{Auth, Author, Change, KnownHosts, Pushed, commit_and_push};
+use flux_testenv::{GitHttpServer, GitSshServer, HttpAuth, git};
+
+fn author() -> Author {
+    Author {
+        name: "Flux".to_string(),
+        email: "flux@example.com".to_string(),
+    }
+}
+
+fn change(path: &str, contents: Option<&str>) -> Change {
+    Change {
+        path: path.to_string(),
+        contents: contents.map(|c| c.as_bytes().to_vec()),
+    }
+}
+
+/// The file at `path` on `branch` of the bare repository, by the real git.
+fn show(bare: &std::path::Path, branch: &str, path: &str) -> Option<String> {
+    git(bare, &["show", &format!("{branch}:{path}")]).ok()
+}
+
+#[test]
+fn http_push_creates_updates_and_is_idempotent() {
+    let server = GitHttpServer::start_with_auth(HttpAuth::basic("git", "s3cret")).unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    repo.write("README.md", "fleet\n").unwrap();
+    let first = repo.commit("initial").unwrap();
+    let auth = Auth::Basic {
+        username: "git".to_string(),
+        password: "s3cret".to_string(),
+    };
+    let url = server.url("fleet");
+
+    // New files in nested folders, on the existing branch.
+    let changes = [
+        change("clusters/dev/flux-system/gotk-sync.yaml", Some("kind: A\n")),
+        change(
+            "clusters/dev/flux-system/kustomization.yaml",
+            Some("kind: B\n"),
+        ),
+    ];
+    let pushed = commit_and_push(&url, "main", &auth, &changes, "Add Flux", &author()).unwrap();
+    let Pushed::Commit(hash) = &pushed else {
+        panic!("expected a commit, got {pushed:?}");
+    };
+    let bare = repo.bare_path();
+    assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), hash);
+    assert_eq!(
+        git(bare, &["rev-parse", "main^"]).unwrap().trim(),
+        first,
+        "the new commit's parent is the old tip"
+    );
+    assert_eq!(
+        git(bare, &["log", "-1", "--format=%an <%ae>|%s", "main"])
+            .unwrap()
+            .trim(),
+        "Flux <flux@example.com>|Add Flux"
+    );
+    assert_eq!(show(bare, "main", "README.md").as_deref(), Some("fleet\n"));
+    assert_eq!(
+        show(bare, "main", "clusters/dev/flux-system/gotk-sync.yaml").as_deref(),
+        Some("kind: A\n")
+    );
+
+    // The same contents again: nothing committed.
+    let again = commit_and_push(&url, "main", &auth, &changes, "Add Flux", &author()).unwrap();
+    assert_eq!(again, Pushed::Unchanged(hash.clone()));
+
+    // A change and a deletion; the emptied folder disappears.
+    let update = [
+        change("clusters/dev/flux-system/gotk-sync.yaml", Some("kind: C\n")),
+        change("clusters/dev/flux-system/kustomization.yaml", None),
+    ];
+    let next = commit_and_push(&url, "main", &auth, &update, "Update", &author()).unwrap();
+    assert!(matches!(next, Pushed::Commit(_)));
+    assert_eq!(
+        show(bare, "main", "clusters/dev/flux-system/gotk-sync.yaml").as_deref(),
+        Some("kind: C\n")
+    );
+    assert_eq!(
+        show(bare, "main", "clusters/dev/flux-system/kustomization.yaml"),
+        None
+    );
+
+    // A branch the remote does not have yet starts from nothing.
+    let created =
+        commit_and_push(&url, "staging", &auth, &changes[..1], "Start", &author()).unwrap();
+    assert!(matches!(created, Pushed::Commit(_)));
+    assert_eq!(show(bare, "staging", "README.md"), None);
+    assert!(
+        git(bare, &["rev-parse", "staging^"]).is_err(),
+        "a root commit"
+    );
+
+    // Wrong credentials: an authentication error, nothing pushed.
+    let wrong = Auth::Basic {
+        username: "git".to_string(),
+        password: "wrong".to_string(),
+    };
+    let tip = git(bare, &["rev-parse", "main"]).unwrap();
+    let err = commit_and_push(&url, "main", &wrong, &update, "x", &author()).unwrap_err();
+    assert!(err.is_authentication(), "{err}");
+    assert!(
+        !err.to_string().contains("wrong"),
+        "no secret in errors: {err}"
+    );
+    assert_eq!(git(bare, &["rev-parse", "main"]).unwrap(), tip);
+
+    // Paths outside the repository are refused before anything happens.
+    for bad in ["../escape", "/abs", "a/../../b", ".git/config", ""] {
+        let err = commit_and_push(
+            &url,
+            "main",
+            &auth,
+            &[change(bad, Some("x"))],
+            "x",
+            &author(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("invalid path"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn ssh_push_with_known_hosts() {
+    let server = GitSshServer::start().unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    repo.write("README.md", "fleet\n").unwrap();
+    repo.commit("initial").unwrap();
+    let auth = Auth::Ssh {
+        private_key: server.client_private_key().unwrap(),
+        passphrase: None,
+        known_hosts: KnownHosts::parse(server.known_hosts()).unwrap(),
+    };
+    let url = server.url("fleet");
+    let pushed = commit_and_push(
+        &url,
+        "main",
+        &auth,
+        &[change("apps/app.yaml", Some("kind: ConfigMap\n"))],
+        "Add app",
+        &author(),
+    )
+    .unwrap();
+    assert_eq!(
+        git(repo.bare_path(), &["rev-parse", "main"])
+            .unwrap()
+            .trim(),
+        pushed.hash()
+    );
+    assert_eq!(
+        show(repo.bare_path(), "main", "apps/app.yaml").as_deref(),
+        Some("kind: ConfigMap\n")
+    );
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The whole product on this machine, one command:
+#   a real Kubernetes control plane (kube-apiserver, etcd, controller manager),
+#   a git server holding a fleet repository shaped like the guide's monorepo
+#   (clusters/ → infrastructure/ → apps/ with dependsOn), `fluxd`,
+#   `flux bootstrap git`, then a change pushed to Git and reconciled.
+# Stays up for exploring until Ctrl-C (DEMO_EXIT=1: stop at the end, for CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+bash scripts/install-deps.sh
+. scripts/lib.sh
+export PATH="$BIN:$PATH"
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  CARGO_TARGET_DIR="$CACHE/cargo-target/$(rustc --version | cut -d' ' -f2)"
+  export CARGO_TARGET_DIR
+fi
+log "building fluxd, flux and flux-dev (release)"
+cargo build --release --locked -q -p fluxd -p flux-cli -p flux-dev
+OUT="$CARGO_TARGET_DIR/release"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/flux-demo.XXXXXX")
+PIDS=()
+cleanup() {
+  trap - EXIT INT TERM
+  log "stopping"
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+step() { printf '\n\033[1;36m### %s\033[0m\n' "$*" >&2; }
+
+step "starting a local control plane and a git server with the fleet repository"
+"$OUT/flux-dev" up "$ROOT/examples/monorepo" "$WORK/env" > "$WORK/up.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 300); do
+  [ -f "$WORK/env" ] && break
+  if ! kill -0 "${PIDS[0]}" 2>/dev/null; then cat "$WORK/up.log" >&2; exit 1; fi
+  sleep 0.2
+done
+[ -f "$WORK/env" ] || { cat "$WORK/up.log" >&2; echo "the environment did not come up" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$WORK/env"
+export KUBECONFIG
+echo "Kubernetes $KUBERNETES_VERSION; fleet repository $FLEET_URL" >&2
+
+step "starting fluxd (source and kustomize controllers) outside the cluster"
+STORAGE_PORT=$(port)
+RUNTIME_NAMESPACE=flux-system "$OUT/fluxd" --controllers=source,kustomize \
+  --enable-leader-election --watch-all-namespaces \
+  --storage-path="$WORK/artifacts" \
+  --storage-addr="127.0.0.1:$STORAGE_PORT" --storage-adv-addr="127.0.0.1:$STORAGE_PORT" \
+  --metrics-addr="127.0.0.1:$(port)" --health-addr="127.0.0.1:$(port)" \
+  --log-encoding=console > "$WORK/fluxd.log" 2>&1 &
+PIDS+=($!)
+
+step "flux check --pre"
+"$OUT/flux" check --pre
+
+step "flux bootstrap git --url=$FLEET_URL --path=clusters/production"
+"$OUT/flux" bootstrap git --url="$FLEET_URL" --allow-insecure-http \
+  --path=clusters/production --timeout=3m
+
+step "waiting for the fleet: infrastructure-controllers → infrastructure-configs → apps"
+for _ in $(seq 1 240); do
+  ready=$("$OUT/flux" get kustomizations --status-selector ready=true --no-header | wc -l)
+  [ "$ready" -ge 4 ] && break
+  sleep 0.5
+done
+"$OUT/flux" get all -A
+
+step "pushing a change to Git: webapp's URL gets a /v2 path"
+git clone -q "$FLEET_URL" "$WORK/fleet"
+sed -i 's#url: https://${DOMAIN}$#url: https://${DOMAIN}/v2#' "$WORK/fleet/apps/base/webapp/config.yaml"
+git -C "$WORK/fleet" -c user.name=demo -c user.email=demo@example.com commit -qam "webapp: /v2"
+git -C "$WORK/fleet" push -q origin HEAD:main
+
+step "flux reconcile kustomization apps --with-source"
+"$OUT/flux" reconcile kustomization apps --with-source
+step "the ConfigMap in the cluster now"
+kubectl get configmap webapp-config -n flux-system -o jsonpath='{.data.url}{"\n"}'
+grep -q '/v2' <(kubectl get configmap webapp-config -n flux-system -o jsonpath='{.data.url}') \
+  || { echo "the change did not reach the cluster" >&2; exit 1; }
+
+step "flux tree kustomization flux-system --compact"
+"$OUT/flux" tree kustomization flux-system --compact
+"$OUT/flux" get kustomizations
+
+cat >&2 <<EOF
+
+Everything is running. In another shell:
+  export KUBECONFIG=$KUBECONFIG PATH=$OUT:\$PATH
+  flux get all -A                          # every source and Kustomization
+  flux tree kustomization flux-system      # what Flux applied, as a tree
+  flux events --for Kustomization/apps     # what happened
+  git clone $FLEET_URL                     # change the fleet, push, then:
+  flux reconcile kustomization apps --with-source
+Logs: $WORK/fluxd.log
+EOF
+if [ "${DEMO_EXIT:-0}" = 1 ]; then
+  step "demo finished (DEMO_EXIT=1)"
+  exit 0
+fi
+echo "Press Ctrl-C to stop." >&2
+while kill -0 "${PIDS[0]}" 2>/dev/null; do sleep 1; done
