@@ -16,14 +16,21 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   CARGO_TARGET_DIR="$CACHE/cargo-target/$(rustc --version | cut -d' ' -f2)"
   export CARGO_TARGET_DIR
 fi
-log "building fluxd, flux and flux-dev (release)"
-cargo build --release --locked -q -p fluxd -p flux-cli -p flux-dev
-OUT="$CARGO_TARGET_DIR/release"
+# DEMO_PROFILE=dev reuses the debug binaries the test suite already built.
+PROFILE=${DEMO_PROFILE:-release}
+log "building fluxd, flux and flux-dev ($PROFILE)"
+cargo build --profile "$PROFILE" --locked -q -p fluxd -p flux-cli -p flux-dev
+if [ "$PROFILE" = dev ]; then OUT="$CARGO_TARGET_DIR/debug"; else OUT="$CARGO_TARGET_DIR/$PROFILE"; fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/flux-demo.XXXXXX")
 PIDS=()
 cleanup() {
+  local status=$?
   trap - EXIT INT TERM
+  if [ "$status" != 0 ] && [ "$status" != 130 ] && [ -f "$WORK/fluxd.log" ]; then
+    log "fluxd's last log lines"
+    tail -n 40 "$WORK/fluxd.log" >&2
+  fi
   log "stopping"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -52,12 +59,14 @@ echo "Kubernetes $KUBERNETES_VERSION; fleet repository $FLEET_URL" >&2
 step "starting fluxd (source and kustomize controllers) outside the cluster"
 STORAGE_PORT=$(port)
 RUNTIME_NAMESPACE=flux-system "$OUT/fluxd" --controllers=source,kustomize \
-  --enable-leader-election --watch-all-namespaces \
+  --enable-leader-election --watch-all-namespaces=true \
   --storage-path="$WORK/artifacts" \
   --storage-addr="127.0.0.1:$STORAGE_PORT" --storage-adv-addr="127.0.0.1:$STORAGE_PORT" \
   --metrics-addr="127.0.0.1:$(port)" --health-addr="127.0.0.1:$(port)" \
   --log-encoding=console > "$WORK/fluxd.log" 2>&1 &
 PIDS+=($!)
+sleep 1
+kill -0 "${PIDS[1]}" 2>/dev/null || { echo "fluxd exited at start" >&2; exit 1; }
 
 step "flux check --pre"
 "$OUT/flux" check --pre

@@ -20,3 +20,5 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked "$@"
+log "the demo (scripts/demo.sh), end to end"
+DEMO_EXIT=1 DEMO_PROFILE=dev bash scripts/demo.sh

@@ -94,6 +94,9 @@ fn children<'a>(
             .flatten()
             .filter_map(|e| e["id"].as_str().and_then(Entry::parse))
             .collect();
+        // A Kustomization that applies itself (flux-system) is not its own child.
+        entries
+            .retain(|e| !(e.kind == "Kustomization" && e.namespace == namespace && e.name == name));
         if compact {
             entries.retain(|e| {
                 e.group == "kustomize.toolkit.fluxcd.io" || e.group == "helm.toolkit.fluxcd.io"
