@@ -76,6 +76,36 @@ pub enum Command {
     Tree(TreeCommand),
     /// Display Kubernetes events for Flux resources.
     Events(EventsArgs),
+    /// Build a flux resource.
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Diff a flux resource.
+    #[command(subcommand)]
+    Diff(BuildCommand),
+}
+
+/// `flux build|diff …`.
+#[derive(Debug, Subcommand)]
+pub enum BuildCommand {
+    /// Build (or diff against the cluster) a Kustomization's local folder.
+    #[command(alias = "ks")]
+    Kustomization(BuildKustomizationArgs),
+}
+
+/// `flux build|diff kustomization`.
+#[derive(Debug, Args)]
+pub struct BuildKustomizationArgs {
+    /// The Kustomization's name.
+    pub name: String,
+    /// Path to the manifests location.
+    #[arg(long)]
+    pub path: String,
+    /// Path to the Flux Kustomization YAML file (instead of the cluster's object).
+    #[arg(long = "kustomization-file")]
+    pub kustomization_file: Option<String>,
+    /// Dry run mode: no cluster access (needs --kustomization-file; substituteFrom is skipped).
+    #[arg(long = "dry-run", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub dry_run: bool,
 }
 
 /// `flux version`.

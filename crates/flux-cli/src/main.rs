@@ -15,9 +15,9 @@ mod output;
 
 use clap::Parser;
 
-use cli::{Cli, Command, TreeCommand};
+use cli::{BuildCommand, Cli, Command, TreeCommand};
 use client::{Error, connect};
-use commands::{bootstrap, create, events, get, manage, reconcile, system, tree};
+use commands::{bootstrap, build, create, events, get, manage, reconcile, system, tree};
 
 /// The CLI's version (the workspace's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -54,6 +54,20 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // `flux diff`: 1 when something would change, 2 on errors (upstream's codes).
+    if let Command::Diff(BuildCommand::Kustomization(args)) = &cli.command {
+        match runtime.block_on(build::diff(&cli.global, args)) {
+            Ok(build::DiffOutcome::Same) => std::process::exit(0),
+            Ok(build::DiffOutcome::Changed) => {
+                output::warning("identified at least one change, exiting with non-zero exit code");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                output::failure(e);
+                std::process::exit(2);
+            }
+        }
+    }
     if let Err(e) = runtime.block_on(run(cli)) {
         output::failure(e);
         std::process::exit(1);
@@ -87,5 +101,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tree::run(&connect(global).await?, args).await
         }
         Command::Events(args) => events::run(&connect(global).await?, args).await,
+        Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
+        Command::Diff(_) => Err("flux diff is handled before".to_string()),
     }
 }

@@ -451,6 +451,59 @@ async fn bootstrap_change_reconcile_and_uninstall() {
     let data = configs.get("webapp-config").await.unwrap().data.unwrap();
     assert_eq!(data["url"], "https://app.example.com/v2");
 
+    // build and diff of a local checkout, against the cluster.
+    let local = remote.work_path().join("apps/production");
+    let local = local.to_str().unwrap();
+    let (built, _) = ok(
+        kubeconfig,
+        &["build", "kustomization", "apps", "--path", local],
+    );
+    assert!(
+        built.contains("  url: https://app.example.com/v2\n"),
+        "{built}"
+    );
+    assert!(
+        built.contains("kustomize.toolkit.fluxcd.io/name: apps"),
+        "{built}"
+    );
+    let same = flux(
+        kubeconfig,
+        &["diff", "kustomization", "apps", "--path", local],
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&same.stdout), "");
+    std::fs::write(
+        &config,
+        text.replace("url: https://${DOMAIN}\n", "url: https://${DOMAIN}/v3\n"),
+    )
+    .unwrap();
+    let drift = flux(
+        kubeconfig,
+        &["diff", "kustomization", "apps", "--path", local],
+    );
+    let stdout = String::from_utf8_lossy(&drift.stdout);
+    assert_eq!(drift.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout,
+        "► ConfigMap/flux-system/webapp-config drifted\n\ndata.url\n  ± value change\n    - https://app.example.com/v2\n    + https://app.example.com/v3\n\n"
+    );
+    assert!(String::from_utf8_lossy(&drift.stderr).contains("identified at least one change"));
+    let broken = flux(
+        kubeconfig,
+        &["diff", "kustomization", "apps", "--path", "/nonexistent"],
+    );
+    assert_eq!(
+        broken.status.code(),
+        Some(2),
+        "errors exit with 2, as upstream"
+    );
+    remote.pull().unwrap();
+
     // Suspend, resume, export, events.
     ok(kubeconfig, &["suspend", "kustomization", "apps"]);
     let (row, _) = ok(kubeconfig, &["get", "ks", "apps", "--no-header"]);

@@ -27,6 +27,7 @@ mod images;
 mod labels;
 mod nameref;
 mod namespace;
+pub mod objects;
 mod patch;
 mod plugins;
 mod replacements;

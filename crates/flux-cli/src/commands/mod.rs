@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub mod bootstrap;
+pub mod build;
 pub mod create;
 pub mod events;
 pub mod get;

@@ -1,91 +1,60 @@
-//! The build step: `spec.path` of the extracted artifact built as
-//! kustomize-controller builds it, then `postBuild` variables substituted,
-//! then every object stamped with the owner labels and `commonMetadata`.
+//! The build step: the Kustomization's spec handed to
+//! [`flux_kustomize::objects`], which builds, substitutes and labels.
 //!
 //! Contract: pure over the extracted folder and the variables given (the
-//! caller loads `substituteFrom`); `Err` is the `BuildFailed` message. No
-//! object is returned unless every object built and substituted.
+//! caller loads `substituteFrom`); `Err` is the `BuildFailed` message.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use flux_api::kustomize::v1::Kustomization;
-use flux_kustomize::flux::{FluxSpec, build_flux};
-use flux_kustomize::{DiskFs, substitute};
-use flux_yaml::Value;
+use flux_kustomize::objects::{BuildOptions, build_objects};
+pub use flux_kustomize::objects::{
+    NAME_LABEL, NAMESPACE_LABEL, json_to_value, secure_join, value_to_json,
+};
 use kube::ResourceExt;
 
-/// The label naming the Kustomization that applied an object.
-pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-/// The label naming its namespace.
-pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
-
-/// `spec.path` inside `root`; a path leaving the root is an error.
-pub fn secure_join(root: &Path, path: Option<&str>) -> Result<PathBuf, String> {
-    let mut out = root.to_path_buf();
-    for component in Path::new(path.unwrap_or("./")).components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                if out == root || !out.pop() || !out.starts_with(root) {
-                    return Err(format!(
-                        "path '{}' is outside the artifact",
-                        path.unwrap_or_default()
-                    ));
-                }
-            }
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-        }
-    }
-    Ok(out)
-}
-
-pub(crate) fn json_to_value(json: &serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .or_else(|| n.as_u64().map(Value::Uint))
-            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(items) => Value::Seq(items.iter().map(json_to_value).collect()),
-        serde_json::Value::Object(map) => Value::Map(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect(),
-        ),
-    }
-}
-
-/// A built object as JSON (what the API server takes).
-pub fn value_to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Uint(u) => serde_json::Value::from(*u),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Seq(items) => serde_json::Value::Array(items.iter().map(value_to_json).collect()),
-        Value::Map(entries) => serde_json::Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), value_to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn as_values<T: serde::Serialize>(items: &[T]) -> Vec<Value> {
-    items
+/// The engine's options for `k`, with `vars`.
+pub fn options(k: &Kustomization, vars: &BTreeMap<String, String>) -> BuildOptions {
+    let to_values = |items: Vec<serde_json::Value>| items.iter().map(json_to_value).collect();
+    let patches = k
+        .spec
+        .patches
+        .iter()
+        .filter_map(|p| serde_json::to_value(p).ok())
+        .collect();
+    let images = k
+        .spec
+        .images
         .iter()
         .filter_map(|i| serde_json::to_value(i).ok())
-        .map(|j| json_to_value(&j))
-        .collect()
+        .collect();
+    let metadata = k.spec.common_metadata.as_ref();
+    BuildOptions {
+        path: k.spec.path.clone(),
+        spec: flux_kustomize::flux::FluxSpec {
+            target_namespace: k.spec.target_namespace.clone(),
+            name_prefix: k.spec.name_prefix.clone(),
+            name_suffix: k.spec.name_suffix.clone(),
+            patches: to_values(patches),
+            images: to_values(images),
+            components: k.spec.components.clone(),
+            ignore_missing_components: k.spec.ignore_missing_components,
+        },
+        post_build: k.spec.post_build.is_some(),
+        substitute_always: k
+            .spec
+            .post_build
+            .as_ref()
+            .and_then(|p| p.substitute_strategy)
+            .is_some_and(|s| format!("{s:?}") == "Always"),
+        vars: vars.clone(),
+        labels: metadata.and_then(|m| m.labels.clone()).unwrap_or_default(),
+        annotations: metadata
+            .and_then(|m| m.annotations.clone())
+            .unwrap_or_default(),
+        owner: (k.name_any(), k.namespace().unwrap_or_default()),
+    }
 }
 
 /// Builds the Kustomization's objects from the artifact in `root`.
@@ -94,97 +63,5 @@ pub fn build(
     root: &Path,
     vars: &BTreeMap<String, String>,
 ) -> Result<Vec<serde_json::Value>, String> {
-    let dir = secure_join(root, k.spec.path.as_deref())?;
-    let spec = FluxSpec {
-        target_namespace: k.spec.target_namespace.clone(),
-        name_prefix: k.spec.name_prefix.clone(),
-        name_suffix: k.spec.name_suffix.clone(),
-        patches: as_values(&k.spec.patches),
-        images: as_values(&k.spec.images),
-        components: k.spec.components.clone(),
-        ignore_missing_components: k.spec.ignore_missing_components,
-    };
-    let built = build_flux(&DiskFs, root, &dir, &spec).map_err(|e| {
-        let text = e.to_string().replace(&format!("{}/", root.display()), "");
-        format!("kustomize build failed: {text}")
-    })?;
-    let always = k
-        .spec
-        .post_build
-        .as_ref()
-        .and_then(|p| p.substitute_strategy)
-        .is_some_and(|s| format!("{s:?}") == "Always");
-    let substituting = k.spec.post_build.is_some() && (!vars.is_empty() || always);
-    let name = k.name_any();
-    let namespace = k.namespace().unwrap_or_default();
-    let metadata = k.spec.common_metadata.as_ref();
-    let mut out = Vec::with_capacity(built.resources.len());
-    for resource in &built.resources {
-        let mut value = resource
-            .value
-            .json_round_trip()
-            .map_err(|e| e.to_string())?;
-        if value.get("sops").is_some() {
-            return Err(format!(
-                "{} is SOPS encrypted, configuring decryption is required for this secret to be reconciled",
-                resource.id
-            ));
-        }
-        if substituting && !substitute::disabled(&value) {
-            value = substitute::substitute_object(&value, vars, true)
-                .map_err(|e| format!("post build failed for '{}': {e}", resource.id))?;
-        }
-        let mut json = value_to_json(&value);
-        if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            let mut add = |field: &str, pairs: Vec<(String, String)>| {
-                let entry = meta
-                    .entry(field.to_string())
-                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
-                if !entry.is_object() {
-                    *entry = serde_json::Value::Object(Default::default());
-                }
-                if let Some(map) = entry.as_object_mut() {
-                    for (k, v) in pairs {
-                        map.insert(k, serde_json::Value::String(v));
-                    }
-                }
-            };
-            if let Some(labels) = metadata.and_then(|m| m.labels.clone()) {
-                add("labels", labels.into_iter().collect());
-            }
-            if let Some(annotations) = metadata.and_then(|m| m.annotations.clone()) {
-                add("annotations", annotations.into_iter().collect());
-            }
-            add(
-                "labels",
-                vec![
-                    (NAME_LABEL.to_string(), name.clone()),
-                    (NAMESPACE_LABEL.to_string(), namespace.clone()),
-                ],
-            );
-        }
-        out.push(json);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_stay_inside_the_artifact() {
-        let root = Path::new("/tmp/a");
-        assert_eq!(
-            secure_join(root, Some("./apps/prod")).unwrap(),
-            Path::new("/tmp/a/apps/prod")
-        );
-        assert_eq!(secure_join(root, None).unwrap(), Path::new("/tmp/a"));
-        assert_eq!(
-            secure_join(root, Some("apps/../base")).unwrap(),
-            Path::new("/tmp/a/base")
-        );
-        assert!(secure_join(root, Some("../etc")).is_err());
-        assert!(secure_join(root, Some("apps/../../etc")).is_err());
-    }
+    build_objects(root, &options(k, vars))
 }
