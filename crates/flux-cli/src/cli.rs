@@ -76,12 +76,36 @@ pub enum Command {
     Tree(TreeCommand),
     /// Display Kubernetes events for Flux resources.
     Events(EventsArgs),
+    /// Generates completion scripts for various shells.
+    Completion(CompletionArgs),
+    /// Trace an in-cluster object throughout the GitOps delivery pipeline.
+    Trace(TraceArgs),
     /// Build a flux resource.
     #[command(subcommand)]
     Build(BuildCommand),
     /// Diff a flux resource.
     #[command(subcommand)]
     Diff(BuildCommand),
+}
+
+/// `flux completion SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh, fish or powershell.
+    pub shell: clap_complete::Shell,
+}
+
+/// `flux trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The object's name.
+    pub name: String,
+    /// The Kubernetes object kind, e.g. Deployment.
+    #[arg(long)]
+    pub kind: String,
+    /// The Kubernetes object API version, e.g. 'apps/v1'.
+    #[arg(long = "api-version")]
+    pub api_version: String,
 }
 
 /// `flux build|diff …`.

@@ -13,11 +13,11 @@ mod install;
 mod kinds;
 mod output;
 
-use clap::Parser;
+use clap::Parser as _;
 
 use cli::{BuildCommand, Cli, Command, TreeCommand};
 use client::{Error, connect};
-use commands::{bootstrap, build, create, events, get, manage, reconcile, system, tree};
+use commands::{bootstrap, build, create, events, get, manage, reconcile, system, trace, tree};
 
 /// The CLI's version (the workspace's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,6 +101,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tree::run(&connect(global).await?, args).await
         }
         Command::Events(args) => events::run(&connect(global).await?, args).await,
+        Command::Completion(args) => {
+            use clap::CommandFactory;
+            let mut buffer = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "flux", &mut buffer);
+            output::print(&String::from_utf8_lossy(&buffer));
+            Ok(())
+        }
+        Command::Trace(args) => trace::run(&connect(global).await?, args).await,
         Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
         Command::Diff(_) => Err("flux diff is handled before".to_string()),
     }

@@ -210,6 +210,24 @@ fn exports_work_offline_in_upstream_format() {
         "flux"
     );
 
+    // Shell completions that the real bash accepts.
+    let (script, _) = ok(nowhere, &["completion", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flux.bash");
+    std::fs::write(&file, &script).unwrap();
+    let registered = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p flux", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    assert!(String::from_utf8_lossy(&registered.stdout).contains("flux"));
+    assert!(script.contains("bootstrap"), "subcommands are completed");
+
     // Errors: one line, exit 1, never a stack trace.
     assert_eq!(
         fails(
@@ -503,6 +521,42 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         "errors exit with 2, as upstream"
     );
     remote.pull().unwrap();
+
+    // trace: the object back to its Kustomization and source.
+    let (traced, _) = ok(
+        kubeconfig,
+        &[
+            "trace",
+            "webapp-config",
+            "--kind=ConfigMap",
+            "--api-version=v1",
+        ],
+    );
+    assert!(traced.starts_with("\nObject:          ConfigMap/webapp-config\nNamespace:       flux-system\nStatus:          Managed by Flux\n---\nKustomization:   apps\n"), "{traced}");
+    assert!(
+        traced.contains("Path:            ./apps/production\n"),
+        "{traced}"
+    );
+    assert!(traced.contains(&format!("GitRepository:   flux-system\nNamespace:       flux-system\nURL:             {url}\nBranch:          main\nRevision:        main@sha1:{changed}\n")), "{traced}");
+    assert_eq!(
+        fails(
+            kubeconfig,
+            &["trace", "nope", "--kind=ConfigMap", "--api-version=v1"]
+        ),
+        "configmaps \"nope\" not found"
+    );
+    assert_eq!(
+        fails(
+            kubeconfig,
+            &[
+                "trace",
+                "kube-root-ca.crt",
+                "--kind=ConfigMap",
+                "--api-version=v1"
+            ]
+        ),
+        "object not managed by Flux"
+    );
 
     // Suspend, resume, export, events.
     ok(kubeconfig, &["suspend", "kustomization", "apps"]);

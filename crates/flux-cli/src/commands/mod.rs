@@ -8,4 +8,5 @@ pub mod get;
 pub mod manage;
 pub mod reconcile;
 pub mod system;
+pub mod trace;
 pub mod tree;
