@@ -425,9 +425,15 @@ pub struct CreateSecretGitArgs {
     /// Bearer token used for HTTPS authentication.
     #[arg(long = "bearer-token")]
     pub bearer_token: Option<String>,
-    /// Path to a private key file used for authenticating to the Git SSH server.
+    /// Path to a private key file used for authenticating to the Git SSH server (a new key is generated when not given).
     #[arg(long = "private-key-file")]
     pub private_key_file: Option<String>,
+    /// SSH key algorithm of a generated key (ecdsa, ed25519).
+    #[arg(long = "ssh-key-algorithm", default_value = "ecdsa")]
+    pub ssh_key_algorithm: String,
+    /// SSH ECDSA public key curve of a generated key (p256, p384).
+    #[arg(long = "ssh-ecdsa-curve", default_value = "p384")]
+    pub ssh_ecdsa_curve: String,
     /// The known_hosts to trust; scanned from the server when not given.
     #[arg(long = "known-hosts-file")]
     pub known_hosts_file: Option<String>,

@@ -398,12 +398,16 @@ fn deployment(
     })
 }
 
-/// Multi-document YAML, each document after `---`.
+/// Multi-document YAML, each document after `---`, written as upstream's
+/// `sigs.k8s.io/yaml` writes it (go-yaml v2: keys sorted, 80-column folding
+/// rules, unindented sequences).
 pub fn to_yaml(objects: &[Value]) -> Result<String, Error> {
     let mut out = String::new();
     for object in objects {
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(object).map_err(|e| e.to_string())?);
+        out.push_str(&flux_yaml::emit(&flux_kustomize::objects::json_to_value(
+            object,
+        )));
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use flux_testenv::{ControlPlane, GitHttpServer, HttpAuth, git};
+use flux_testenv::{ControlPlane, GitHttpServer, GitSshServer, HttpAuth, git};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 
@@ -573,7 +573,14 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         "{stderr}"
     );
     let (exported, _) = ok(kubeconfig, &["export", "kustomization", "apps"]);
-    assert!(exported.starts_with("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\n"), "{exported}");
+    assert!(
+        exported.starts_with("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  labels:\n"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("\n  name: apps\n  namespace: flux-system\nspec:\n"),
+        "{exported}"
+    );
     assert!(!exported.contains("status:"), "{exported}");
     assert!(!exported.contains("resourceVersion"), "{exported}");
     assert!(!exported.contains("requestedAt"), "{exported}");
@@ -595,6 +602,85 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         "{stderr}"
     );
     assert!(stderr.contains("✔ all checks passed"), "{stderr}");
+
+    // Bootstrap again, over SSH, onto a second repository with the same
+    // fleet: the host key is scanned, the key becomes the deploy key.
+    let ssh = GitSshServer::start().unwrap();
+    let ssh_repo = ssh.create_repo("fleet").unwrap();
+    for (path, text) in fixture_files(&fixture) {
+        ssh_repo.write(&path, text).unwrap();
+    }
+    ssh_repo.commit("fleet").unwrap();
+    let ssh_url = ssh.url("fleet");
+    let key = ssh.client_key_path().to_str().unwrap().to_string();
+    let (_, stderr) = ok(
+        kubeconfig,
+        &[
+            "bootstrap",
+            "git",
+            &format!("--url={ssh_url}"),
+            &format!("--private-key-file={key}"),
+            "--path=clusters/production",
+            "--timeout=3m",
+        ],
+    );
+    assert!(
+        stderr.contains("✔ GitRepository reconciled successfully"),
+        "{stderr}"
+    );
+    let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
+    assert!(source.contains(&format!("url: {ssh_url}")), "{source}");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), "flux-system");
+    let secret = secrets.get("flux-system").await.unwrap().data.unwrap();
+    let scanned = String::from_utf8(secret["known_hosts"].0.clone()).unwrap();
+    let expected = ssh.known_hosts().split_whitespace().collect::<Vec<_>>();
+    assert!(
+        scanned.trim().ends_with(expected[expected.len() - 1]),
+        "{scanned} vs {expected:?}"
+    );
+    assert!(ssh_repo.bare_path().join("refs").exists());
+    assert!(
+        git(
+            ssh_repo.bare_path(),
+            &[
+                "show",
+                "main:clusters/production/flux-system/gotk-sync.yaml"
+            ]
+        )
+        .unwrap()
+        .contains(&ssh_url)
+    );
+
+    // A generated deploy key, exported.
+    let (secret_yaml, stderr) = ok(
+        kubeconfig,
+        &[
+            "create",
+            "secret",
+            "git",
+            "deploy",
+            &format!("--url={ssh_url}"),
+            "--export",
+        ],
+    );
+    assert!(
+        stderr.starts_with("✔ deploy key: ecdsa-sha2-nistp384 "),
+        "{stderr}"
+    );
+    assert!(
+        secret_yaml.contains("BEGIN OPENSSH PRIVATE KEY"),
+        "{secret_yaml}"
+    );
+    assert!(
+        secret_yaml.contains("identity.pub: |\n    ecdsa-sha2-nistp384 ")
+            || secret_yaml.contains("identity.pub: ecdsa-sha2-nistp384 "),
+        "{secret_yaml}"
+    );
+    assert!(
+        secret_yaml.contains(expected[expected.len() - 1]),
+        "known_hosts scanned: {secret_yaml}"
+    );
 
     // Missing objects and kinds: one line each.
     assert_eq!(

@@ -26,6 +26,7 @@
 mod auth;
 mod checkout;
 mod error;
+mod keys;
 mod known_hosts;
 mod proxy_shim;
 mod push;
@@ -38,6 +39,7 @@ pub use checkout::{
     resolve_semver,
 };
 pub use error::{Error, Result};
+pub use keys::{KeyPair, generate_ssh_key, public_key_of};
 pub use known_hosts::KnownHosts;
 pub use push::{Author, Change, Pushed, commit_and_push, scan_known_hosts};
 pub use tls::TrustedCa;

@@ -163,7 +163,7 @@ fn credentials(
     if flux_git::is_ssh(url) {
         let Some(path) = &args.private_key_file else {
             return Err(
-                "--private-key-file is required for SSH URLs (key generation is not supported yet)"
+                "--private-key-file is required for SSH URLs: the key pushes the manifests and becomes the cluster's deploy key (ssh-agent is not used)"
                     .to_string(),
             );
         };

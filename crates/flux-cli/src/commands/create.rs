@@ -332,13 +332,16 @@ async fn apply(
 pub fn git_secret(namespace: &str, args: &CreateSecretGitArgs) -> Result<Value, Error> {
     let mut data = BTreeMap::new();
     if flux_git::is_ssh(&args.url) {
-        let Some(path) = &args.private_key_file else {
-            return Err(
-                "--private-key-file is required for SSH URLs (key generation is not supported yet)"
-                    .to_string(),
-            );
+        let (private, public) = match &args.private_key_file {
+            Some(path) => read_private_key(path)?,
+            None => {
+                let pair =
+                    flux_git::generate_ssh_key(&args.ssh_key_algorithm, &args.ssh_ecdsa_curve)
+                        .map_err(|e| e.to_string())?;
+                output::success(format!("deploy key: {}", pair.public_key));
+                (pair.private_key, format!("{}\n", pair.public_key))
+            }
         };
-        let (private, public) = read_private_key(path)?;
         data.insert("identity".to_string(), private);
         data.insert("identity.pub".to_string(), public);
         let known_hosts = match &args.known_hosts_file {
@@ -386,11 +389,8 @@ pub fn git_secret(namespace: &str, args: &CreateSecretGitArgs) -> Result<Value, 
 pub fn read_private_key(path: &str) -> Result<(String, String), Error> {
     let private = std::fs::read_to_string(path)
         .map_err(|e| format!("unable to read private key file '{path}': {e}"))?;
-    let public_path = format!("{path}.pub");
-    let public = std::fs::read_to_string(&public_path).map_err(|e| {
-        format!("unable to read the public key '{public_path}' next to the private key: {e}")
-    })?;
-    Ok((private, public))
+    let public = flux_git::public_key_of(&private).map_err(|e| format!("{path}: {e}"))?;
+    Ok((private, format!("{public}\n")))
 }
 
 /// Creates or updates a Secret (server-side apply).
