@@ -88,6 +88,10 @@ link sops "$CACHE/tools/sops-$SOPS_VERSION/sops"
 go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
+# Upstream's flux CLI: the reference our CLI's output is compared with
+# (built without its install bundle; see the script).
+flux_upstream=$(FLUX_CLI_VERSION="$FLUX_CLI_VERSION" bash "$ROOT/scripts/install-upstream-flux.sh")
+link flux-upstream "$flux_upstream"
 
 # Go programs of our own, built from tools/NAME: semver-oracle (the real
 # Masterminds/semver, flux-semver's differential oracle) and

@@ -27,6 +27,8 @@ mkdir -p "$WORK/src/cmd/flux/manifests"
 printf '# flux-rs reference build: install manifests not embedded (see scripts/install-upstream-flux.sh)\n' \
   > "$WORK/src/cmd/flux/manifests/not-embedded.yaml"
 mkdir -p "$CACHE"
-(cd "$WORK/src" && go build -trimpath -ldflags "-X main.VERSION=${VERSION#v}" -o "$BIN.tmp" ./cmd/flux)
+log_line() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log_line "go build github.com/fluxcd/flux2/v2/cmd/flux@$VERSION (reference CLI)"
+(cd "$WORK/src" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-X main.VERSION=${VERSION#v}" -o "$BIN.tmp" ./cmd/flux)
 mv "$BIN.tmp" "$BIN"
 echo "$BIN"

@@ -629,7 +629,7 @@ pub enum TreeCommand {
 pub struct TreeArgs {
     /// The Kustomization's name.
     pub name: String,
-    /// Print only Flux resources (Kustomizations, HelmReleases).
+    /// Print only toolkit objects (Kustomizations, HelmReleases, sources).
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub compact: bool,
 }

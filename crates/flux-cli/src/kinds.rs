@@ -58,6 +58,14 @@ pub const HELM_CHART: Kind = Kind {
     plural: "helmcharts",
     noun: "source chart",
 };
+/// `ExternalArtifact`.
+pub const EXTERNAL_ARTIFACT: Kind = Kind {
+    kind: "ExternalArtifact",
+    group: "source.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "externalartifacts",
+    noun: "source external",
+};
 /// `Kustomization`.
 pub const KUSTOMIZATION: Kind = Kind {
     kind: "Kustomization",
@@ -75,24 +83,26 @@ pub const HELM_RELEASE: Kind = Kind {
     noun: "helmrelease",
 };
 
-/// The sources, in `flux get sources all` order.
-pub const SOURCES: [Kind; 5] = [
-    GIT_REPOSITORY,
+/// The sources, in upstream's `flux get sources all` order.
+pub const SOURCES: [Kind; 6] = [
     OCI_REPOSITORY,
+    BUCKET,
+    GIT_REPOSITORY,
     HELM_REPOSITORY,
     HELM_CHART,
-    BUCKET,
+    EXTERNAL_ARTIFACT,
 ];
 
-/// Every kind `flux get all` lists, in its order.
-pub const ALL: [Kind; 7] = [
-    GIT_REPOSITORY,
+/// Every kind `flux get all` lists, in upstream's order.
+pub const ALL: [Kind; 8] = [
     OCI_REPOSITORY,
+    BUCKET,
+    GIT_REPOSITORY,
     HELM_REPOSITORY,
     HELM_CHART,
-    BUCKET,
-    KUSTOMIZATION,
+    EXTERNAL_ARTIFACT,
     HELM_RELEASE,
+    KUSTOMIZATION,
 ];
 
 impl Kind {

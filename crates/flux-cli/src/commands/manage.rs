@@ -176,8 +176,9 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// The object as it would be written in Git: type, name, namespace,
-/// labels, annotations and spec — no status, no server fields.
+/// The object as upstream exports it: type, name, namespace, labels,
+/// annotations (all of them, as upstream) and spec — no status, no server
+/// fields.
 pub fn clean(kind: &Kind, object: &DynamicObject) -> Value {
     let mut metadata = Map::new();
     metadata.insert(
@@ -191,17 +192,12 @@ pub fn clean(kind: &Kind, object: &DynamicObject) -> Value {
     if let Some(labels) = object.metadata.labels.as_ref().filter(|l| !l.is_empty()) {
         metadata.insert("labels".to_string(), json!(labels));
     }
-    let annotations: std::collections::BTreeMap<&String, &String> = object
+    if let Some(annotations) = object
         .metadata
         .annotations
-        .iter()
-        .flatten()
-        .filter(|(k, _)| {
-            k.as_str() != reconcile::REQUESTED_AT
-                && k.as_str() != "kubectl.kubernetes.io/last-applied-configuration"
-        })
-        .collect();
-    if !annotations.is_empty() {
+        .as_ref()
+        .filter(|a| !a.is_empty())
+    {
         metadata.insert("annotations".to_string(), json!(annotations));
     }
     let mut out = Map::new();

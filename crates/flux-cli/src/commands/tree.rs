@@ -85,8 +85,12 @@ fn children<'a>(
         let object = match ctx.api(&kind, Some(namespace)).get(name).await {
             Ok(o) => o,
             Err(e) if root => return Err(api_error(&kind, name, e)),
-            // A nested Kustomization not created yet: a leaf.
-            Err(_) => return Ok(()),
+            Err(e) => {
+                return Err(format!(
+                    "failed to find object: {}",
+                    api_error(&kind, name, e)
+                ));
+            }
         };
         let mut entries: Vec<Entry> = object.data["status"]["inventory"]["entries"]
             .as_array()
@@ -98,9 +102,8 @@ fn children<'a>(
         entries
             .retain(|e| !(e.kind == "Kustomization" && e.namespace == namespace && e.name == name));
         if compact {
-            entries.retain(|e| {
-                e.group == "kustomize.toolkit.fluxcd.io" || e.group == "helm.toolkit.fluxcd.io"
-            });
+            // Upstream's rule: any toolkit group (sources included).
+            entries.retain(|e| e.group.contains("toolkit.fluxcd.io"));
         }
         let count = entries.len();
         for (i, entry) in entries.into_iter().enumerate() {
