@@ -43,7 +43,8 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
         CreateCommand::Secret(CreateSecretCommand::Git(args)) => {
             let secret = git_secret(namespace, args)?;
             if args.export {
-                output::print(&to_yaml(&[secret])?);
+                // Upstream prints secrets with a blank line after them.
+                output::print(&format!("{}\n", to_yaml(&[secret])?));
                 return Ok(());
             }
             let ctx = ctx.ok_or("no cluster connection")?;
@@ -202,36 +203,39 @@ pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<
     if args.wait {
         spec["wait"] = json!(true);
     }
+    // As upstream: health checks only without --wait (which checks
+    // everything); either sets the timeout (--health-check-timeout, 2m).
     let mut checks = Vec::new();
-    for check in args.health_check.iter().filter(|c| !c.is_empty()) {
-        let (kind, rest) = check.split_once('/').ok_or_else(|| {
-            format!(
-                "invalid health check '{check}', must be in the format '<kind>/<name>.<namespace>'"
-            )
-        })?;
-        let (name, ns) = rest.split_once('.').ok_or_else(|| {
-            format!(
-                "invalid health check '{check}', must be in the format '<kind>/<name>.<namespace>'"
-            )
-        })?;
-        let api_version = match kind {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps/v1",
-            "HelmRelease" => "helm.toolkit.fluxcd.io/v2",
-            "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
-            _ => {
+    if !args.wait {
+        for check in args.health_check.iter().filter(|c| !c.is_empty()) {
+            let Some((kind, rest)) = check.split_once('/') else {
                 return Err(format!(
-                    "invalid health check '{check}': kind '{kind}' is not supported (Deployment, StatefulSet, DaemonSet, ReplicaSet, HelmRelease, Kustomization)"
+                    "invalid health check '{check}' must be in the format 'kind/name.namespace'"
+                ));
+            };
+            if !["Deployment", "DaemonSet", "StatefulSet", "HelmRelease"].contains(&kind) {
+                return Err(format!(
+                    "invalid health check kind '{kind}' can be HelmRelease, Deployment, DaemonSet or StatefulSet"
                 ));
             }
-        };
-        checks
-            .push(json!({"apiVersion": api_version, "kind": kind, "name": name, "namespace": ns}));
+            let Some((name, ns)) = rest.split_once('.').filter(|(_, ns)| !ns.contains('.')) else {
+                return Err(format!(
+                    "invalid health check '{check}' must be in the format 'kind/name.namespace'"
+                ));
+            };
+            let mut reference = json!({"kind": kind, "name": name, "namespace": ns});
+            if kind == "HelmRelease" {
+                reference["apiVersion"] = json!("helm.toolkit.fluxcd.io/v2");
+            }
+            checks.push(reference);
+        }
     }
     if !checks.is_empty() {
         spec["healthChecks"] = json!(checks);
     }
-    if let Some(t) = &args.health_check_timeout {
-        spec["timeout"] = json!(interval(t)?);
+    if !checks.is_empty() || args.wait {
+        let timeout = args.health_check_timeout.as_deref().unwrap_or("2m");
+        spec["timeout"] = json!(interval(timeout)?);
     }
     if let Some(t) = &args.retry_interval {
         spec["retryInterval"] = json!(interval(t)?);

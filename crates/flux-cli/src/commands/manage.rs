@@ -205,7 +205,32 @@ pub fn clean(kind: &Kind, object: &DynamicObject) -> Value {
     out.insert("kind".to_string(), json!(kind.kind));
     out.insert("metadata".to_string(), Value::Object(metadata));
     let mut spec = object.data["spec"].clone();
+    normalize(&mut spec);
     flux_api::crd::sort_keys(&mut spec);
     out.insert("spec".to_string(), spec);
     Value::Object(out)
+}
+
+/// The spec as upstream's Go types write it back: durations in Go's
+/// spelling (`10m` → `10m0s`) and `false` booleans left out (`omitempty`),
+/// except `prune`, which is always written.
+fn normalize(value: &mut Value) {
+    const DURATIONS: [&str; 4] = ["interval", "retryInterval", "timeout", "fetchTimeout"];
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|key, v| key == "prune" || v != &Value::Bool(false));
+        for (key, v) in map.iter_mut() {
+            if DURATIONS.contains(&key.as_str())
+                && let Some(text) = v.as_str()
+                && let Ok(d) = flux_runtime::parse_duration(text)
+            {
+                *v = json!(flux_runtime::format_duration(d));
+            } else {
+                normalize(v);
+            }
+        }
+    } else if let Some(items) = value.as_array_mut() {
+        for item in items {
+            normalize(item);
+        }
+    }
 }

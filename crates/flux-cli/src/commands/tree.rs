@@ -63,6 +63,8 @@ pub async fn run(ctx: &Ctx, args: &TreeArgs) -> Result<(), Error> {
         true,
     )
     .await?;
+    // Upstream prints the tree with Println: a blank line ends it.
+    out.push('\n');
     output::print(&out);
     Ok(())
 }
