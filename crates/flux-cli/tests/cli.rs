@@ -685,7 +685,9 @@ async fn bootstrap_change_reconcile_and_uninstall() {
     );
     let (exported, _) = ok(kubeconfig, &["export", "kustomization", "apps"]);
     assert!(
-        exported.starts_with("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"),
+        exported.starts_with(
+            "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        ),
         "{exported}"
     );
     assert!(
