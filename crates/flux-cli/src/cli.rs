@@ -76,6 +76,8 @@ pub enum Command {
     Tree(TreeCommand),
     /// Display Kubernetes events for Flux resources.
     Events(EventsArgs),
+    /// Display formatted logs for Flux components.
+    Logs(LogsArgs),
     /// Generates completion scripts for various shells.
     Completion(CompletionArgs),
     /// Trace an in-cluster object throughout the GitOps delivery pipeline.
@@ -86,6 +88,38 @@ pub enum Command {
     /// Diff a flux resource.
     #[command(subcommand)]
     Diff(BuildCommand),
+}
+
+/// `flux logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Log level (debug, info, error).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Displays errors of a particular toolkit kind e.g GitRepository.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Specifies the name of the object logs to be displayed.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Specifies if the logs should be streamed.
+    #[arg(short = 'f', long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub follow: bool,
+    /// Lines of recent log file to display.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tail: i64,
+    /// The namespace where the Flux components are running.
+    #[arg(long = "flux-namespace", default_value = "flux-system")]
+    pub flux_namespace: String,
+    /// Displays logs for objects across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub all_namespaces: bool,
+    /// Only return logs newer than a relative duration like 5s, 2m, or 3h.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only return logs after a specific date (RFC3339).
+    #[arg(long = "since-time")]
+    pub since_time: Option<String>,
 }
 
 /// `flux completion SHELL`.

@@ -17,7 +17,9 @@ use clap::Parser as _;
 
 use cli::{BuildCommand, Cli, Command, TreeCommand};
 use client::{Error, connect};
-use commands::{bootstrap, build, create, events, get, manage, reconcile, system, trace, tree};
+use commands::{
+    bootstrap, build, create, events, get, logs, manage, reconcile, system, trace, tree,
+};
 
 /// The CLI's version (the workspace's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,6 +103,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tree::run(&connect(global).await?, args).await
         }
         Command::Events(args) => events::run(&connect(global).await?, args).await,
+        Command::Logs(args) => logs::run(&connect(global).await?, args).await,
         Command::Completion(args) => {
             use clap::CommandFactory;
             let mut buffer = Vec::new();

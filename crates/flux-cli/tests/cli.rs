@@ -715,6 +715,22 @@ async fn bootstrap_change_reconcile_and_uninstall() {
     );
     assert!(stderr.contains("✔ all checks passed"), "{stderr}");
 
+    // logs: the controller manager made the Deployments' pods, but no node
+    // runs them here, so the API server has no log lines for them (as
+    // `kubectl logs` shows): nothing printed, exit 0 — as upstream's flux.
+    let upstream_logs = Command::new(&upstream)
+        .env("KUBECONFIG", kubeconfig)
+        .args(["logs", "--tail=10"])
+        .output()
+        .unwrap();
+    let (ours_logs, _) = ok(kubeconfig, &["logs", "--tail=10"]);
+    assert!(upstream_logs.status.success());
+    assert_eq!(ours_logs, String::from_utf8_lossy(&upstream_logs.stdout));
+    assert_eq!(
+        fails(kubeconfig, &["logs", "--flux-namespace=default"]),
+        "no Flux pods found in namespace \"default\""
+    );
+
     // Bootstrap again, over SSH, onto a second repository with the same
     // fleet: the host key is scanned, the key becomes the deploy key.
     let ssh = GitSshServer::start().unwrap();

@@ -5,6 +5,7 @@ pub mod build;
 pub mod create;
 pub mod events;
 pub mod get;
+pub mod logs;
 pub mod manage;
 pub mod reconcile;
 pub mod system;
