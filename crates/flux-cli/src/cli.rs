@@ -594,9 +594,10 @@ pub struct SuspendArgs {
     /// All objects of the kind in the namespace.
     #[arg(long, global = true, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub all: bool,
-    /// Wait for the resumed object to be reconciled (resume only).
-    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
-    pub wait: bool,
+    /// Wait for the resumed objects to be reconciled (resume only; default:
+    /// only when exactly one object is named, as upstream).
+    #[arg(long, global = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub wait: Option<bool>,
 }
 
 /// `flux delete KIND NAME`.

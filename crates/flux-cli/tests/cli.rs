@@ -298,6 +298,18 @@ fn exports_work_offline_in_upstream_format() {
         );
     }
 
+    // --all-in-one: one fluxd Deployment running every controller.
+    let (yaml, _) = ok(nowhere, &["install", "--export", "--all-in-one"]);
+    assert!(yaml.contains("  name: fluxd\n"), "{yaml}");
+    assert!(
+        yaml.contains("- --controllers=source,kustomize\n"),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("name: kustomize-controller\n  namespace"),
+        "{yaml}"
+    );
+
     // Errors: one line, exit 1, never a stack trace.
     assert_eq!(
         fails(
@@ -808,6 +820,45 @@ async fn bootstrap_change_reconcile_and_uninstall() {
     assert!(
         secret_yaml.contains(expected[expected.len() - 1]),
         "known_hosts scanned: {secret_yaml}"
+    );
+
+    // suspend/resume --all, and a watch bounded by --timeout.
+    let (_, stderr) = ok(kubeconfig, &["suspend", "kustomization", "--all"]);
+    assert_eq!(
+        stderr.matches("✔ kustomization suspended").count(),
+        4,
+        "{stderr}"
+    );
+    let (rows, _) = ok(kubeconfig, &["get", "ks", "--no-header"]);
+    assert!(
+        rows.lines()
+            .all(|l| l.split('\t').nth(2).map(str::trim) == Some("True")),
+        "{rows}"
+    );
+    // As upstream: --all resumes everything and does not wait unless asked.
+    let (_, stderr) = ok(kubeconfig, &["resume", "kustomization", "--all"]);
+    assert_eq!(
+        stderr.matches("✔ kustomization resumed").count(),
+        4,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("waiting"), "{stderr}");
+    let (_, stderr) = ok(kubeconfig, &["resume", "kustomization", "--all", "--wait"]);
+    assert_eq!(
+        stderr
+            .matches("✔ Kustomization reconciliation completed")
+            .count(),
+        4,
+        "{stderr}"
+    );
+    let (watched, _) = ok(kubeconfig, &["get", "ks", "apps", "-w", "--timeout=3s"]);
+    assert!(watched.starts_with("NAME"), "{watched}");
+    assert!(
+        watched
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("apps")),
+        "{watched}"
     );
 
     // Missing objects and kinds: one line each.

@@ -60,47 +60,59 @@ async fn names(
     }
 }
 
-/// `flux suspend` (`resume` when `resume`).
+/// `flux suspend` (`resume` when `resume`). Resume patches every object
+/// first, then (with `--wait`, or one named object) waits for each.
 pub async fn suspend(ctx: &Ctx, args: &SuspendArgs, resume: bool) -> Result<(), Error> {
     let (kind, name) = target(&args.what);
     let api = ctx.namespaced(&kind);
+    let should_wait = args.wait.unwrap_or(name.is_some() && !args.all);
+    let mut resumed = Vec::new();
     for name in names(ctx, &kind, name, args.all).await? {
         let verb = if resume { "resuming" } else { "suspending" };
         output::action(format!(
             "{verb} {} {name} in {} namespace",
             kind.noun, ctx.namespace
         ));
+        let token = reconcile::now_rfc3339();
         let patch = if resume {
-            json!({"spec": {"suspend": null}, "metadata": {"annotations": {reconcile::REQUESTED_AT: reconcile::now_rfc3339()}}})
+            json!({"spec": {"suspend": null}, "metadata": {"annotations": {reconcile::REQUESTED_AT: token}}})
         } else {
             json!({"spec": {"suspend": true}})
         };
-        let patched = api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|e| api_error(&kind, &name, e))?;
-        if !resume {
+        if resume {
+            output::success(format!("{} resumed", kind.noun));
+            resumed.push((name, token));
+        } else {
             output::success(format!("{} suspended", kind.noun));
-            continue;
         }
-        output::success(format!("{} resumed", kind.noun));
-        if args.wait {
-            let token = patched
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(reconcile::REQUESTED_AT))
-                .cloned()
-                .unwrap_or_default();
-            output::waiting(format!("waiting for {} reconciliation", kind.kind));
-            let object = reconcile::wait_handled(ctx, &kind, &ctx.namespace, &name, &token).await?;
-            let (status, message) = kinds::ready(&object);
-            if status != "True" {
-                return Err(format!("{} reconciliation failed: {message}", kind.kind));
-            }
+    }
+    if !should_wait {
+        return Ok(());
+    }
+    let mut failed = 0;
+    for (name, token) in resumed {
+        output::waiting(format!("waiting for {} reconciliation", kind.kind));
+        let object = reconcile::wait_handled(ctx, &kind, &ctx.namespace, &name, &token).await?;
+        let (status, message) = kinds::ready(&object);
+        if status == "True" {
             output::success(format!("{} reconciliation completed", kind.kind));
             output::success(kind.success_message(&object));
+        } else {
+            output::failure(format!(
+                "{} {name} reconciliation failed: {message}",
+                kind.kind
+            ));
+            failed += 1;
         }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "reconciliation failed for {failed} {}(s)",
+            kind.kind
+        ));
     }
     Ok(())
 }
