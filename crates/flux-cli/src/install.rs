@@ -500,13 +500,7 @@ async fn wait_established(ctx: &Ctx, names: &[String]) -> Result<(), Error> {
     for name in names {
         loop {
             let crd = api.get(name).await.map_err(|e| describe(&e))?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
+            if established(&crd) {
                 break;
             }
             if tokio::time::Instant::now() > deadline {
@@ -518,6 +512,19 @@ async fn wait_established(ctx: &Ctx, names: &[String]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Whether the API server serves the CRD (`Established=True`).
+pub fn established(
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
 }
 
 /// How a component runs right now, or why it does not.

@@ -50,6 +50,27 @@ fn fails(kubeconfig: &Path, args: &[&str]) -> String {
     last.trim_start_matches("✗ ").to_string()
 }
 
+/// Runs `flux ARGS` and upstream's `flux ARGS` with the same kubeconfig and
+/// requires upstream to succeed and both to print the same stdout.
+fn same_as_upstream(upstream: &Path, kubeconfig: &Path, args: &[&str]) {
+    let ours = flux(kubeconfig, args);
+    let theirs = Command::new(upstream)
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        theirs.status.success(),
+        "upstream flux {args:?}: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stdout),
+        String::from_utf8_lossy(&theirs.stdout),
+        "flux {args:?}: ours (left) and upstream's (right) differ"
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -280,22 +301,7 @@ fn exports_work_offline_in_upstream_format() {
             "--export",
         ],
     ] {
-        let ours = flux(nowhere, args);
-        let theirs = Command::new(&upstream)
-            .env("KUBECONFIG", nowhere)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            theirs.status.success(),
-            "upstream flux {args:?}: {}",
-            String::from_utf8_lossy(&theirs.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&ours.stdout),
-            String::from_utf8_lossy(&theirs.stdout),
-            "flux {args:?}: ours (left) and upstream's (right) differ"
-        );
+        same_as_upstream(&upstream, nowhere, args);
     }
 
     // --all-in-one: one fluxd Deployment running every controller.
@@ -517,22 +523,7 @@ async fn bootstrap_change_reconcile_and_uninstall() {
             "--api-version=v1",
         ],
     ] {
-        let ours = flux(kubeconfig, args);
-        let theirs = Command::new(&upstream)
-            .env("KUBECONFIG", kubeconfig)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            theirs.status.success(),
-            "upstream flux {args:?}: {}",
-            String::from_utf8_lossy(&theirs.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&ours.stdout),
-            String::from_utf8_lossy(&theirs.stdout),
-            "flux {args:?}: ours (left) and upstream's (right) differ"
-        );
+        same_as_upstream(&upstream, kubeconfig, args);
     }
 
     // The tree follows nested Kustomizations down to the objects.

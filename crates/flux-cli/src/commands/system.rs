@@ -141,13 +141,7 @@ async fn check_crds(ctx: &Ctx) -> Result<bool, Error> {
             .find(|v| v.storage)
             .map(|v| v.name.clone())
             .unwrap_or_default();
-        let established = crd
-            .status
-            .and_then(|s| s.conditions)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True");
-        if established {
+        if install::established(&crd) {
             output::success(format!("{name}/{storage}"));
         } else {
             output::failure(format!("{name}/{storage}: not established"));
