@@ -93,12 +93,13 @@ link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 flux_upstream=$(FLUX_CLI_VERSION="$FLUX_CLI_VERSION" bash "$ROOT/scripts/install-upstream-flux.sh")
 link flux-upstream "$flux_upstream"
 
-# Go programs of our own, built from tools/NAME: semver-oracle (the real
+# Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
+# text/template + sprig, flux-gotemplate's oracle), semver-oracle (the real
 # Masterminds/semver, flux-semver's differential oracle) and
 # kustomize-tables (prints the data tables flux-kustomize commits, from
 # kustomize's own modules; its outputs are kept next to it for the test
 # that compares them with the committed copies).
-for tool in semver-oracle kustomize-tables; do
+for tool in semver-oracle kustomize-tables gotemplate-oracle; do
   key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/*.go "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
   dir="$CACHE/tools/$tool-$key"
   if ! stamp_ok "$dir" "$key"; then

@@ -1,0 +1,735 @@
+//! The executor: Go's `text/template` evaluation rules — field chains on
+//! maps and host objects, pipelines, argument conversion with Go's type
+//! errors, variables and scopes, `range`/`with`/`if`, template calls — and
+//! the `template: NAME:LINE:COL: executing "NAME" at <NODE>: …` errors.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::parse::{self, Arg, Branch, Command, Node, Number, Pipe, Tree};
+use crate::value::{Func, ListTy, MapTy, Ty, Value};
+
+/// What a missing map key evaluates to (`missingkey=` option).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKey {
+    /// `<no value>` (Go's default, `missingkey=default`/`invalid`).
+    #[default]
+    Invalid,
+    /// The zero value of the map's element type.
+    Zero,
+    /// An error.
+    Error,
+}
+
+/// A template error (parse or execution), with Go's wording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A set of named templates sharing functions and options (Go's
+/// `*template.Template`). Cheap to clone: trees are shared.
+#[derive(Clone)]
+pub struct Template {
+    name: String,
+    trees: HashMap<String, Rc<Tree>>,
+    funcs: Rc<HashMap<String, Func>>,
+    missing: MissingKey,
+    left: String,
+    right: String,
+    /// Nesting limit of `template`/`include` calls.
+    pub max_depth: usize,
+    /// Output size limit in bytes.
+    pub max_output: usize,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.trees.keys().collect();
+        names.sort();
+        f.debug_struct("Template").field("name", &self.name).field("templates", &names).finish()
+    }
+}
+
+/// Go's `maxExecDepth` is 100000; ours is lower so that a runaway
+/// recursion ends with an error long before the native stack does.
+pub const DEFAULT_MAX_DEPTH: usize = 1000;
+/// 256 MiB of output at most.
+pub const DEFAULT_MAX_OUTPUT: usize = 256 << 20;
+
+impl Template {
+    /// A template set named `name` with the builtins and `funcs`.
+    pub fn new(name: &str, funcs: HashMap<String, Func>) -> Template {
+        let mut all = crate::builtins::builtins();
+        all.extend(funcs);
+        Template {
+            name: name.to_string(),
+            trees: HashMap::new(),
+            funcs: Rc::new(all),
+            missing: MissingKey::Invalid,
+            left: String::new(),
+            right: String::new(),
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_output: DEFAULT_MAX_OUTPUT,
+        }
+    }
+
+    /// The name given to `new`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets the action delimiters (empty = default `{{` `}}`).
+    pub fn delims(&mut self, left: &str, right: &str) -> &mut Self {
+        self.left = left.to_string();
+        self.right = right.to_string();
+        self
+    }
+
+    /// Sets the `missingkey` option.
+    pub fn missing_key(&mut self, m: MissingKey) -> &mut Self {
+        self.missing = m;
+        self
+    }
+
+    /// Adds or replaces functions.
+    pub fn add_funcs(&mut self, funcs: impl IntoIterator<Item = (String, Func)>) -> &mut Self {
+        let f = Rc::make_mut(&mut self.funcs);
+        f.extend(funcs);
+        self
+    }
+
+    /// Whether a function is known (builtin or added).
+    pub fn has_func(&self, name: &str) -> bool {
+        self.funcs.contains_key(name)
+    }
+
+    /// Parses `text` as the template `name` (and the templates it
+    /// `define`s), as Go's `t.New(name).Parse(text)`.
+    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        let funcs = self.funcs.clone();
+        let has = move |n: &str| funcs.contains_key(n);
+        let trees = parse::parse(name, text, &self.left, &self.right, &has).map_err(Error)?;
+        for t in trees {
+            // An empty definition never replaces a non-empty one.
+            if let Some(old) = self.trees.get(&t.name)
+                && parse::is_empty_tree(&t.root)
+                && !parse::is_empty_tree(&old.root)
+            {
+                continue;
+            }
+            self.trees.insert(t.name.clone(), Rc::new(t));
+        }
+        Ok(())
+    }
+
+    /// Whether a template of that name is defined.
+    pub fn has(&self, name: &str) -> bool {
+        self.trees.contains_key(name)
+    }
+
+    /// The names of all templates, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.trees.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Executes the template `name` with `data` as dot.
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        let mut out = String::new();
+        self.execute_into(name, data, 0, &mut out)?;
+        Ok(out)
+    }
+
+    /// Executes into `out` at nesting `depth` (callbacks use this).
+    pub fn execute_into(&self, name: &str, data: &Value, depth: usize, out: &mut String) -> Result<(), Error> {
+        let Some(tree) = self.trees.get(name).cloned() else {
+            return Err(Error(if self.trees.is_empty() || name == self.name {
+                format!("template: {name}: {} is an incomplete or empty template", crate::gofmt::quote(name))
+            } else {
+                format!("template: no template {} associated with template {}", crate::gofmt::quote(name), crate::gofmt::quote(&self.name))
+            }));
+        };
+        let mut st = State { t: self, tree: tree.clone(), vars: vec![("$".into(), Dot::plain(data.clone()))], depth, out };
+        let dot = Dot::plain(data.clone());
+        match st.walk_list(&dot, &tree.root) {
+            Ok(()) => Ok(()),
+            Err(Ctl::Err(e)) => Err(Error(e)),
+            Err(Ctl::Break | Ctl::Continue) => Ok(()),
+        }
+    }
+}
+
+/// What a function sees of the running template: enough to execute other
+/// templates (`include`) or parse new ones (`tpl`).
+pub struct Ctx<'a> {
+    pub(crate) t: &'a Template,
+    pub(crate) depth: usize,
+}
+
+impl Ctx<'_> {
+    /// The template set being executed.
+    pub fn template(&self) -> &Template {
+        self.t
+    }
+
+    /// The current nesting depth of template calls.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Executes another template of the set with `data` (one level deeper).
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        if self.depth + 1 >= self.t.max_depth {
+            return Err(Error(format!("exceeded maximum template depth ({})", self.t.max_depth)));
+        }
+        let mut out = String::new();
+        self.t.execute_into(name, data, self.depth + 1, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A value with its static type: `boxed` when it came out of an
+/// `interface {}` container (Go reports such receivers as `interface {}`).
+#[derive(Clone, Debug)]
+struct Dot {
+    v: Value,
+    boxed: bool,
+}
+
+impl Dot {
+    fn plain(v: Value) -> Dot {
+        Dot { v, boxed: false }
+    }
+    fn static_type(&self) -> String {
+        if self.boxed { "interface {}".into() } else { self.v.type_name() }
+    }
+}
+
+enum Ctl {
+    Err(String),
+    Break,
+    Continue,
+}
+
+type R<T> = Result<T, Ctl>;
+
+/// The node an error is reported at.
+#[derive(Clone, Copy)]
+enum At<'n> {
+    Node(&'n Node),
+    Arg(&'n Arg),
+    Pipe(&'n Pipe),
+    Cmd(&'n Command),
+}
+
+impl At<'_> {
+    fn pos(&self) -> usize {
+        match self {
+            At::Node(n) => n.pos(),
+            At::Arg(a) => a.pos(),
+            At::Pipe(p) => p.pos,
+            At::Cmd(c) => c.pos,
+        }
+    }
+    fn text(&self) -> String {
+        match self {
+            At::Node(n) => n.to_string(),
+            At::Arg(a) => a.to_string(),
+            At::Pipe(p) => p.to_string(),
+            At::Cmd(c) => c.to_string(),
+        }
+    }
+}
+
+struct State<'a, 'o> {
+    t: &'a Template,
+    tree: Rc<Tree>,
+    vars: Vec<(String, Dot)>,
+    depth: usize,
+    out: &'o mut String,
+}
+
+impl State<'_, '_> {
+    fn err<T>(&self, at: Option<At<'_>>, msg: String) -> R<T> {
+        let name = &self.tree.name;
+        Err(Ctl::Err(match at {
+            None => format!("template: {name}: {msg}"),
+            Some(at) => {
+                let (loc, ctx) = self.tree.error_context(at.pos(), &at.text());
+                format!("template: {loc}: executing {} at <{ctx}>: {msg}", crate::gofmt::quote(name))
+            }
+        }))
+    }
+
+    fn write(&mut self, s: &str, at: At<'_>) -> R<()> {
+        if self.out.len() + s.len() > self.t.max_output {
+            return self.err(Some(at), format!("template output exceeds the limit of {} bytes", self.t.max_output));
+        }
+        self.out.push_str(s);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Dot, list: &[Node]) -> R<()> {
+        for n in list {
+            self.walk(dot, n)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Dot, node: &Node) -> R<()> {
+        match node {
+            Node::Text { text } => self.write(text, At::Node(node)),
+            Node::Comment => Ok(()),
+            Node::Action { pipe, .. } => {
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    let s = match &v {
+                        Value::Missing => "<no value>".to_string(),
+                        v => crate::gofmt::sprint(std::slice::from_ref(v)),
+                    };
+                    self.write(&s, At::Node(node))?;
+                }
+                Ok(())
+            }
+            Node::Break { .. } => Err(Ctl::Break),
+            Node::Continue { .. } => Err(Ctl::Continue),
+            Node::If { b, .. } => self.walk_if_with(false, dot, b),
+            Node::With { b, .. } => self.walk_if_with(true, dot, b),
+            Node::Range { b, .. } => self.walk_range(dot, b, node),
+            Node::Template { name, pipe, .. } => {
+                let Some(tree) = self.t.trees.get(name).cloned() else {
+                    return self.err(Some(At::Node(node)), format!("template {} not defined", crate::gofmt::quote(name)));
+                };
+                if self.depth + 1 >= self.t.max_depth {
+                    return self.err(Some(At::Node(node)), format!("exceeded maximum template depth ({})", self.t.max_depth));
+                }
+                let v = match pipe {
+                    Some(p) => self.eval_pipeline(dot, p)?,
+                    None => Value::Missing,
+                };
+                let new_dot = Dot::plain(v);
+                let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
+                let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                self.depth += 1;
+                let r = self.walk_list(&new_dot, &tree.root);
+                self.depth -= 1;
+                self.tree = saved_tree;
+                self.vars = saved_vars;
+                r
+            }
+        }
+    }
+
+    fn walk_if_with(&mut self, with: bool, dot: &Dot, b: &Branch) -> R<()> {
+        let mark = self.vars.len();
+        let v = self.eval_pipeline(dot, &b.pipe)?;
+        let r = if v.truth() {
+            if with { self.walk_list(&Dot::plain(v), &b.list) } else { self.walk_list(dot, &b.list) }
+        } else if let Some(e) = &b.else_list {
+            self.walk_list(dot, e)
+        } else {
+            Ok(())
+        };
+        self.vars.truncate(mark);
+        r
+    }
+
+    fn walk_range(&mut self, dot: &Dot, b: &Branch, node: &Node) -> R<()> {
+        let mark = self.vars.len();
+        let r = self.walk_range_inner(dot, b, node);
+        self.vars.truncate(mark);
+        match r {
+            Err(Ctl::Break) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn walk_range_inner(&mut self, dot: &Dot, b: &Branch, node: &Node) -> R<()> {
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let pipe = &b.pipe;
+        let mark = self.vars.len();
+        let items: Vec<(Value, Dot)> = match &val {
+            Value::Int(n) | Value::Int64(n) => {
+                if pipe.decl.len() > 1 {
+                    return self.err(Some(At::Node(node)), format!("can't use {val} to iterate over more than one variable"));
+                }
+                let mk = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
+                (0..(*n).max(0)).map(|i| (Value::Missing, Dot::plain(mk(i)))).collect()
+            }
+            Value::Uint32(n) => {
+                if pipe.decl.len() > 1 {
+                    return self.err(Some(At::Node(node)), format!("can't use {val} to iterate over more than one variable"));
+                }
+                (0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint32(i)))).collect()
+            }
+            Value::List(l) => {
+                let boxed = matches!(l.ty, ListTy::Iface);
+                l.items.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), Dot { v: v.clone(), boxed })).collect()
+            }
+            Value::Bytes(bs) => bs.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), Dot::plain(Value::Int(i64::from(*v))))).collect(),
+            Value::Map(m) => {
+                let m = m.borrow();
+                let boxed = m.ty == MapTy::Iface;
+                m.entries.iter().map(|(k, v)| (Value::str(k), Dot { v: v.clone(), boxed })).collect()
+            }
+            Value::Missing => Vec::new(),
+            _ => {
+                return self.err(Some(At::Node(node)), format!("range can't iterate over {val}"));
+            }
+        };
+        if items.is_empty() {
+            if let Some(e) = &b.else_list {
+                return self.walk_list(dot, e);
+            }
+            return Ok(());
+        }
+        for (index, elem) in items {
+            if !pipe.decl.is_empty() {
+                if pipe.is_assign {
+                    if pipe.decl.len() > 1 {
+                        self.set_var(&pipe.decl[0], Dot::plain(index.clone()), At::Node(node))?;
+                    } else {
+                        self.set_var(&pipe.decl[0], elem.clone(), At::Node(node))?;
+                    }
+                } else if let Some(slot) = self.vars.len().checked_sub(1).and_then(|i| self.vars.get_mut(i)) {
+                    let _ = slot;
+                    let n = self.vars.len();
+                    if pipe.decl.len() > 1 {
+                        self.vars[n - 2].1 = Dot::plain(index.clone());
+                        self.vars[n - 1].1 = elem.clone();
+                    } else {
+                        self.vars[n - 1].1 = elem.clone();
+                    }
+                }
+                if pipe.decl.len() > 1 && pipe.is_assign {
+                    self.set_var(&pipe.decl[1], elem.clone(), At::Node(node))?;
+                }
+            }
+            let r = self.walk_list(&elem, &b.list);
+            self.vars.truncate(mark);
+            match r {
+                Ok(()) | Err(Ctl::Continue) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn set_var(&mut self, name: &str, v: Dot, at: At<'_>) -> R<()> {
+        for slot in self.vars.iter_mut().rev() {
+            if slot.0 == name {
+                slot.1 = v;
+                return Ok(());
+            }
+        }
+        self.err(Some(at), format!("undefined variable: {name}"))
+    }
+
+    fn var_value(&self, name: &str, at: At<'_>) -> R<Dot> {
+        for slot in self.vars.iter().rev() {
+            if slot.0 == name {
+                return Ok(slot.1.clone());
+            }
+        }
+        self.err(Some(at), format!("undefined variable: {name}"))
+    }
+
+    fn eval_pipeline(&mut self, dot: &Dot, pipe: &Pipe) -> R<Value> {
+        let mut value: Option<Dot> = None;
+        for cmd in &pipe.cmds {
+            let v = self.eval_command(dot, cmd, value.take())?;
+            // An interface result is unwrapped: a nil one becomes nothing.
+            value = Some(Dot::plain(match v.v {
+                Value::Nil if v.boxed || true => Value::Missing,
+                other => other,
+            }));
+        }
+        let value = value.map(|d| d.v).unwrap_or_default();
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, Dot::plain(value.clone()), At::Pipe(pipe))?;
+            } else {
+                self.vars.push((name.clone(), Dot::plain(value.clone())));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, args: &[Arg], final_: &Option<Dot>) -> R<()> {
+        if args.len() > 1 || final_.is_some() {
+            return self.err(Some(At::Arg(&args[0])), format!("can't give argument to non-function {}", args[0]));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &Dot, cmd: &Command, final_: Option<Dot>) -> R<Dot> {
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field { idents, .. } => return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_, At::Arg(first)),
+            Arg::Chain { node, fields, .. } => {
+                if matches!(node.as_ref(), Arg::Nil { .. }) {
+                    return self.err(Some(At::Arg(first)), format!("indirection through explicit nil in {first}"));
+                }
+                let base = self.eval_arg(dot, None, node)?;
+                return self.eval_field_chain(dot, base, first, fields, &cmd.args, final_, At::Arg(first));
+            }
+            Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_),
+            Arg::Pipe(p) => {
+                if cmd.args.len() > 1 || final_.is_some() {
+                    return self.err(Some(At::Pipe(p)), format!("can't give argument to non-function {first}"));
+                }
+                return self.eval_pipeline(dot, p).map(Dot::plain);
+            }
+            Arg::Variable { idents, .. } => return self.eval_variable(dot, first, idents, &cmd.args, final_),
+            _ => {}
+        }
+        self.not_a_function(&cmd.args, &final_)?;
+        match first {
+            Arg::Bool { value, .. } => Ok(Dot::plain(Value::Bool(*value))),
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { .. } => self.err(Some(At::Arg(first)), "nil is not a command".into()),
+            Arg::Number { num, .. } => self.ideal_constant(num, first).map(Dot::plain),
+            Arg::String { text, .. } => Ok(Dot::plain(Value::Str(text.clone()))),
+            _ => self.err(Some(At::Arg(first)), format!("can't evaluate command {}", crate::gofmt::quote(&first.to_string()))),
+        }
+    }
+
+    fn ideal_constant(&self, n: &Number, at: &Arg) -> R<Value> {
+        let hex_int = n.text.len() > 2 && n.text.starts_with('0') && matches!(n.text.as_bytes()[1], b'x' | b'X') && !n.text.contains(['p', 'P']);
+        let rune = n.text.starts_with('\'');
+        if n.is_float && !hex_int && !rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
+            return Ok(Value::Float(n.float));
+        }
+        if n.is_int {
+            return Ok(Value::Int(n.int));
+        }
+        if n.is_uint {
+            return self.err(Some(At::Arg(at)), format!("{} overflows int", n.text));
+        }
+        Ok(Value::Missing)
+    }
+
+    fn eval_variable(&mut self, dot: &Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+        let v = self.var_value(&idents[0], At::Arg(node))?;
+        if idents.len() == 1 {
+            self.not_a_function(args, &final_)?;
+            return Ok(v);
+        }
+        self.eval_field_chain(dot, v, node, &idents[1..], args, final_, At::Arg(node))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_field_chain(&mut self, dot: &Dot, mut receiver: Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>, at: At<'_>) -> R<Dot> {
+        let n = idents.len();
+        for ident in &idents[..n - 1] {
+            receiver = self.eval_field(dot, ident, node, &[], None, receiver, at)?;
+        }
+        self.eval_field(dot, &idents[n - 1], node, args, final_, receiver, at)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_field(&mut self, dot: &Dot, name: &str, node: &Arg, args: &[Arg], final_: Option<Dot>, receiver: Dot, at: At<'_>) -> R<Dot> {
+        if matches!(receiver.v, Value::Missing) {
+            if self.t.missing == MissingKey::Error {
+                return self.err(Some(at), format!("nil data; no entry for key {}", crate::gofmt::quote(name)));
+            }
+            return Ok(Dot::plain(Value::Missing));
+        }
+        let typ = receiver.static_type();
+        if matches!(receiver.v, Value::Nil) {
+            return self.err(Some(at), format!("nil pointer evaluating {typ}.{name}"));
+        }
+        let has_args = args.len() > 1 || final_.is_some();
+        match &receiver.v {
+            Value::Object(o) => {
+                if let Some(m) = o.method(name) {
+                    return self.eval_call(dot, &m, false, At::Arg(node), name, args, final_);
+                }
+                if let Some(v) = o.field(name) {
+                    if has_args {
+                        return self.err(Some(at), format!("{name} has arguments but cannot be invoked as function"));
+                    }
+                    return Ok(Dot::plain(v));
+                }
+            }
+            Value::Map(m) => {
+                if has_args {
+                    return self.err(Some(at), format!("{name} is not a method but has arguments"));
+                }
+                let m = m.borrow();
+                let boxed = m.ty == MapTy::Iface;
+                return match m.entries.get(name) {
+                    Some(v) => Ok(Dot { v: v.clone(), boxed }),
+                    None => match self.t.missing {
+                        MissingKey::Invalid => Ok(Dot::plain(Value::Missing)),
+                        MissingKey::Zero => Ok(Dot { v: if boxed { Value::Nil } else { Value::str("") }, boxed }),
+                        MissingKey::Error => self.err(Some(at), format!("map has no entry for key {}", crate::gofmt::quote(name))),
+                    },
+                };
+            }
+            _ => {}
+        }
+        self.err(Some(at), format!("can't evaluate field {name} in type {typ}"))
+    }
+
+    fn eval_function(&mut self, dot: &Dot, node: &Arg, name: &str, call_at: At<'_>, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+        let Some(f) = self.t.funcs.get(name).cloned() else {
+            return self.err(Some(At::Arg(node)), format!("{} is not a defined function", crate::gofmt::quote(name)));
+        };
+        let builtin = f.builtin;
+        self.eval_call(dot, &f, builtin, call_at, name, args, final_)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_call(&mut self, dot: &Dot, f: &Func, builtin: bool, at: At<'_>, name: &str, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+        let args = if args.is_empty() { args } else { &args[1..] };
+        let num_in = args.len() + usize::from(final_.is_some());
+        let nparams = f.params.len();
+        let num_fixed = if f.variadic.is_some() { nparams } else { args.len() };
+        if f.variadic.is_some() {
+            if num_in < nparams {
+                return self.err(Some(at), format!("wrong number of args for {name}: want at least {nparams} got {}", args.len()));
+            }
+        } else if num_in != nparams {
+            return self.err(Some(at), format!("wrong number of args for {name}: want {nparams} got {num_in}"));
+        }
+        if builtin && (name == "and" || name == "or") {
+            let mut v = Value::Missing;
+            for a in args {
+                v = self.eval_arg(dot, Some(&Ty::Reflect), a)?.v;
+                if v.truth() == (name == "or") {
+                    return Ok(Dot::plain(v));
+                }
+            }
+            if let Some(fin) = final_ {
+                v = self.validate_type(fin, Some(&Ty::Reflect), at)?.v;
+            }
+            return Ok(Dot::plain(v));
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        let mut i = 0;
+        while i < num_fixed && i < args.len() {
+            argv.push(self.eval_arg(dot, Some(&f.params[i]), &args[i])?.v);
+            i += 1;
+        }
+        if let Some(vt) = &f.variadic {
+            while i < args.len() {
+                argv.push(self.eval_arg(dot, Some(vt), &args[i])?.v);
+                i += 1;
+            }
+        }
+        if let Some(fin) = final_ {
+            let t = if f.variadic.is_some() && num_in - 1 >= nparams {
+                f.variadic.clone().unwrap_or(Ty::Iface)
+            } else {
+                f.params.get(num_in - 1).cloned().unwrap_or(Ty::Iface)
+            };
+            argv.push(self.validate_type(fin, Some(&t), at)?.v);
+        }
+        let result = {
+            let mut ctx = Ctx { t: self.t, depth: self.depth };
+            (f.f)(&mut ctx, argv)
+        };
+        match result {
+            Ok(v) => {
+                let boxed = f.result == Ty::Iface;
+                Ok(Dot { v, boxed })
+            }
+            Err(e) => self.err(Some(at), format!("error calling {name}: {e}")),
+        }
+    }
+
+    fn validate_type(&self, value: Dot, ty: Option<&Ty>, at: At<'_>) -> R<Dot> {
+        let Some(ty) = ty else {
+            return Ok(value);
+        };
+        if *ty == Ty::Reflect {
+            return Ok(value);
+        }
+        if matches!(value.v, Value::Missing) {
+            if ty.can_be_nil() {
+                return Ok(Dot::plain(ty.zero()));
+            }
+            return self.err(Some(at), format!("invalid value; expected {}", ty.go_name()));
+        }
+        if matches!(value.v, Value::Nil) {
+            if *ty == Ty::Iface {
+                return Ok(value);
+            }
+            return self.err(Some(at), format!("wrong type for value; expected {}; got interface {{}}", ty.go_name()));
+        }
+        if !value.v.assignable_to(ty) {
+            return self.err(Some(at), format!("wrong type for value; expected {}; got {}", ty.go_name(), value.v.type_name()));
+        }
+        Ok(value)
+    }
+
+    fn eval_arg(&mut self, dot: &Dot, ty: Option<&Ty>, n: &Arg) -> R<Dot> {
+        let at = At::Arg(n);
+        match n {
+            Arg::Dot { .. } => return self.validate_type(dot.clone(), ty, at),
+            Arg::Nil { .. } => {
+                return match ty {
+                    Some(Ty::Reflect) | None => Ok(Dot::plain(Value::Missing)),
+                    Some(t) if t.can_be_nil() => Ok(Dot::plain(t.zero())),
+                    Some(t) => self.err(Some(at), format!("cannot assign nil to {}", t.go_name())),
+                };
+            }
+            Arg::Field { idents, .. } => {
+                let v = self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None, at)?;
+                return self.validate_type(v, ty, at);
+            }
+            Arg::Variable { idents, .. } => {
+                let v = self.eval_variable(dot, n, idents, &[], None)?;
+                return self.validate_type(v, ty, at);
+            }
+            Arg::Pipe(p) => {
+                let v = self.eval_pipeline(dot, p)?;
+                return self.validate_type(Dot::plain(v), ty, At::Pipe(p));
+            }
+            Arg::Identifier { name, .. } => {
+                let v = self.eval_function(dot, n, name, at, &[], None)?;
+                return self.validate_type(v, ty, at);
+            }
+            Arg::Chain { node, fields, .. } => {
+                if matches!(node.as_ref(), Arg::Nil { .. }) {
+                    return self.err(Some(at), format!("indirection through explicit nil in {n}"));
+                }
+                let base = self.eval_arg(dot, None, node)?;
+                let v = self.eval_field_chain(dot, base, n, fields, &[], None, at)?;
+                return self.validate_type(v, ty, at);
+            }
+            _ => {}
+        }
+        let ty = ty.cloned().unwrap_or(Ty::Iface);
+        let v = match (&ty, n) {
+            (Ty::Bool, Arg::Bool { value, .. }) => Value::Bool(*value),
+            (Ty::Bool, _) => return self.err(Some(at), format!("expected bool; found {n}")),
+            (Ty::Float, Arg::Number { num, .. }) if num.is_float => Value::Float(num.float),
+            (Ty::Float, _) => return self.err(Some(at), format!("expected float; found {n}")),
+            (Ty::Int, Arg::Number { num, .. }) if num.is_int => Value::Int(num.int),
+            (Ty::Int64, Arg::Number { num, .. }) if num.is_int => Value::Int64(num.int),
+            (Ty::Int | Ty::Int64, _) => return self.err(Some(at), format!("expected integer; found {n}")),
+            (Ty::Uint32, Arg::Number { num, .. }) if num.is_uint => match u32::try_from(num.int) {
+                Ok(u) => Value::Uint32(u),
+                Err(_) => return self.err(Some(at), format!("expected unsigned integer; found {n}")),
+            },
+            (Ty::Uint32, _) => return self.err(Some(at), format!("expected unsigned integer; found {n}")),
+            (Ty::Str, Arg::String { text, .. }) => Value::Str(text.clone()),
+            (Ty::Str, _) => return self.err(Some(at), format!("expected string; found {n}")),
+            (Ty::Iface | Ty::Reflect, Arg::Bool { value, .. }) => Value::Bool(*value),
+            (Ty::Iface | Ty::Reflect, Arg::Number { num, .. }) => self.ideal_constant(num, n)?,
+            (Ty::Iface | Ty::Reflect, Arg::String { text, .. }) => Value::Str(text.clone()),
+            (t, _) => return self.err(Some(at), format!("can't handle {n} for arg of type {}", t.go_name())),
+        };
+        Ok(Dot::plain(v))
+    }
+}

@@ -1,0 +1,734 @@
+//! Go's `fmt` verbs as templates use them (`print`, `printf`, `println`,
+//! the printing of an action's value): `%v` of slices, maps and nil,
+//! shortest float formatting (`1e+06`), `%q`, `%x`, widths, flags,
+//! argument indexes and the `%!d(string=x)` diagnostics.
+
+use crate::value::Value;
+
+/// `fmt.Sprint`: operands separated by a space when neither is a string.
+pub fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut prev_string = false;
+    for (i, a) in args.iter().enumerate() {
+        let is_string = matches!(a, Value::Str(_));
+        if i > 0 && !is_string && !prev_string {
+            out.push(' ');
+        }
+        format_value(&mut out, a, 'v', &Spec::default(), 0);
+        prev_string = is_string;
+    }
+    out
+}
+
+/// `fmt.Sprintln`: operands always separated by a space, then a newline.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        format_value(&mut out, a, 'v', &Spec::default(), 0);
+    }
+    out.push('\n');
+    out
+}
+
+#[derive(Clone, Default)]
+struct Spec {
+    plus: bool,
+    minus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+/// `fmt.Sprintf`.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let b = format.as_bytes();
+    let mut i = 0;
+    let mut argn = 0usize;
+    let mut reordered = false;
+    let mut good_argnum = true;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
+        }
+        out.push_str(&format[start..i]);
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // '%'
+        let mut spec = Spec::default();
+        // Flags.
+        while i < b.len() {
+            match b[i] {
+                b'#' => spec.sharp = true,
+                b'0' => spec.zero = true,
+                b'+' => spec.plus = true,
+                b'-' => spec.minus = true,
+                b' ' => spec.space = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        // Argument index, width.
+        let (idx, ni, ok) = arg_index(b, i, argn, args.len());
+        if ok.is_some() {
+            reordered = true;
+        }
+        if ok == Some(false) {
+            good_argnum = false;
+        }
+        argn = idx;
+        i = ni;
+        if i < b.len() && b[i] == b'*' {
+            i += 1;
+            match args.get(argn).and_then(int_of) {
+                Some(w) => {
+                    if w < 0 {
+                        spec.minus = true;
+                        spec.width = Some(w.unsigned_abs() as usize);
+                    } else {
+                        spec.width = Some(w as usize);
+                    }
+                    if spec.width.is_some_and(|w| w > 1_000_000) {
+                        out.push_str("%!(BADWIDTH)");
+                        spec.width = None;
+                    }
+                }
+                None => out.push_str("%!(BADWIDTH)"),
+            }
+            argn += 1;
+            reordered = false;
+        } else {
+            let (n, ni) = parse_num(b, i);
+            if let Some(n) = n {
+                if reordered {
+                    good_argnum = false;
+                }
+                spec.width = Some(n);
+            }
+            i = ni;
+        }
+        // Precision.
+        if i + 1 <= b.len() && i < b.len() && b[i] == b'.' {
+            i += 1;
+            if reordered {
+                good_argnum = false;
+            }
+            let (idx, ni, ok) = arg_index(b, i, argn, args.len());
+            if ok.is_some() {
+                reordered = true;
+            }
+            if ok == Some(false) {
+                good_argnum = false;
+            }
+            argn = idx;
+            i = ni;
+            if i < b.len() && b[i] == b'*' {
+                i += 1;
+                match args.get(argn).and_then(int_of) {
+                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
+                    Some(_) => spec.prec = None,
+                    None => out.push_str("%!(BADPREC)"),
+                }
+                argn += 1;
+                reordered = false;
+            } else {
+                let (n, ni) = parse_num(b, i);
+                spec.prec = Some(n.unwrap_or(0));
+                i = ni;
+            }
+        }
+        if !reordered {
+            let (idx, ni, ok) = arg_index(b, i, argn, args.len());
+            if ok.is_some() {
+                reordered = true;
+            }
+            if ok == Some(false) {
+                good_argnum = false;
+            }
+            argn = idx;
+            i = ni;
+        }
+        if i >= b.len() {
+            out.push_str("%!(NOVERB)");
+            break;
+        }
+        let verb = format[i..].chars().next().unwrap_or('?');
+        i += verb.len_utf8();
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        if !good_argnum {
+            out.push_str(&format!("%!{verb}(BADINDEX)"));
+            good_argnum = true;
+            continue;
+        }
+        if argn >= args.len() {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        }
+        if spec.minus {
+            spec.zero = false;
+        }
+        let arg = &args[argn];
+        argn += 1;
+        if verb == 'w' {
+            out.push_str(&format!("%!w({}=", arg.type_name()));
+            format_value(&mut out, arg, 'v', &Spec::default(), 0);
+            out.push(')');
+            continue;
+        }
+        format_value(&mut out, arg, verb, &spec, 0);
+    }
+    if !reordered && argn < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (k, a) in args[argn..].iter().enumerate() {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            if a.is_nil() {
+                out.push_str("<nil>");
+            } else {
+                out.push_str(&a.type_name());
+                out.push('=');
+                format_value(&mut out, a, 'v', &Spec::default(), 0);
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) | Value::Int64(i) => Some(*i),
+        Value::Uint32(i) => Some(i64::from(*i)),
+        _ => None,
+    }
+}
+
+fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
+    let start = i;
+    let mut n: usize = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        if n > 1_000_000 {
+            return (None, b.len());
+        }
+        n = n * 10 + usize::from(b[i] - b'0');
+        i += 1;
+    }
+    if i == start { (None, i) } else { (Some(n), i) }
+}
+
+/// `[n]` argument index: (new arg number, position, Some(ok) if present).
+fn arg_index(b: &[u8], i: usize, argn: usize, nargs: usize) -> (usize, usize, Option<bool>) {
+    if i >= b.len() || b[i] != b'[' {
+        return (argn, i, None);
+    }
+    let mut j = i + 1;
+    while j < b.len() && b[j] != b']' {
+        j += 1;
+    }
+    if j >= b.len() {
+        return (argn, i + 1, Some(false));
+    }
+    let (n, end) = parse_num(b, i + 1);
+    match n {
+        Some(n) if end == j && n >= 1 && n <= nargs => (n - 1, j + 1, Some(true)),
+        _ => (argn, j + 1, Some(false)),
+    }
+}
+
+fn pad(out: &mut String, s: &str, spec: &Spec) {
+    let w = spec.width.unwrap_or(0);
+    let n = s.chars().count();
+    if n >= w {
+        out.push_str(s);
+        return;
+    }
+    let fill = w - n;
+    if spec.minus {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else if spec.zero {
+        out.extend(std::iter::repeat_n('0', fill));
+        out.push_str(s);
+    } else {
+        out.extend(std::iter::repeat_n(' ', fill));
+        out.push_str(s);
+    }
+}
+
+/// Pads a number: zero padding goes after the sign.
+fn pad_number(out: &mut String, s: &str, spec: &Spec) {
+    let w = spec.width.unwrap_or(0);
+    let n = s.chars().count();
+    if spec.zero && !spec.minus && n < w {
+        let (sign, digits) = match s.as_bytes().first() {
+            Some(b'+' | b'-' | b' ') => s.split_at(1),
+            _ => ("", s),
+        };
+        out.push_str(sign);
+        out.extend(std::iter::repeat_n('0', w - n));
+        out.push_str(digits);
+    } else {
+        let spec = Spec { zero: false, ..spec.clone() };
+        pad(out, s, &spec);
+    }
+}
+
+fn bad_verb(out: &mut String, v: &Value, verb: char) {
+    out.push_str("%!");
+    out.push(verb);
+    out.push('(');
+    if v.is_nil() {
+        out.push_str("<nil>");
+    } else {
+        out.push_str(&v.type_name());
+        out.push('=');
+        format_value(out, v, 'v', &Spec::default(), 0);
+    }
+    out.push(')');
+}
+
+fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usize) {
+    if verb == 'T' {
+        pad(out, &v.type_name(), spec);
+        return;
+    }
+    match v {
+        Value::Missing if depth == 0 && verb == 'v' => pad(out, "<no value>", spec),
+        Value::Missing | Value::Nil => match verb {
+            'v' => pad(out, "<nil>", spec),
+            _ => bad_verb(out, v, verb),
+        },
+        Value::Bool(b) => match verb {
+            't' | 'v' => pad(out, if *b { "true" } else { "false" }, spec),
+            _ => bad_verb(out, v, verb),
+        },
+        Value::Int(i) | Value::Int64(i) => fmt_int(out, v, i128::from(*i), verb, spec),
+        Value::Uint32(i) => fmt_int(out, v, i128::from(*i), verb, spec),
+        Value::Float(f) => fmt_float_verb(out, v, *f, verb, spec),
+        Value::Str(s) => fmt_str(out, v, s.as_bytes(), verb, spec),
+        Value::Bytes(b) => match verb {
+            's' | 'q' | 'x' | 'X' => fmt_str(out, v, b, verb, spec),
+            _ => {
+                out.push('[');
+                for (k, x) in b.iter().enumerate() {
+                    if k > 0 {
+                        out.push(' ');
+                    }
+                    fmt_int(out, &Value::Int(i64::from(*x)), i128::from(*x), verb, spec);
+                }
+                out.push(']');
+            }
+        },
+        Value::List(l) => {
+            if depth > 100 {
+                out.push_str("[...]");
+                return;
+            }
+            out.push('[');
+            for (k, x) in l.items.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                format_value(out, x, verb, spec, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            if depth > 100 {
+                out.push_str("map[...]");
+                return;
+            }
+            out.push_str("map[");
+            let m = m.borrow();
+            for (k, (key, x)) in m.entries.iter().enumerate() {
+                if k > 0 {
+                    out.push(' ');
+                }
+                fmt_str(out, &Value::str(key), key.as_bytes(), verb, spec);
+                out.push(':');
+                format_value(out, x, verb, spec, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => match verb {
+            'v' | 's' => pad(out, &o.display(), spec),
+            _ => bad_verb(out, v, verb),
+        },
+        Value::Func(_) => pad(out, "0x0", spec),
+    }
+}
+
+fn fmt_str(out: &mut String, v: &Value, s: &[u8], verb: char, spec: &Spec) {
+    match verb {
+        'v' | 's' => {
+            let text = String::from_utf8_lossy(s);
+            match spec.prec {
+                Some(p) => pad(out, &text.chars().take(p).collect::<String>(), spec),
+                None => pad(out, &text, spec),
+            }
+        }
+        'q' => {
+            let text = String::from_utf8_lossy(s);
+            let text: String = match spec.prec {
+                Some(p) => text.chars().take(p).collect(),
+                None => text.into_owned(),
+            };
+            if spec.sharp && !text.contains('`') && text.chars().all(|c| c == '\t' || (!c.is_control() && c != '\u{FEFF}')) {
+                pad(out, &format!("`{text}`"), spec);
+            } else {
+                pad(out, &quote_with(&text, spec.plus), spec);
+            }
+        }
+        'x' | 'X' => {
+            let bytes = match spec.prec {
+                Some(p) => &s[..p.min(s.len())],
+                None => s,
+            };
+            let mut h = String::new();
+            for (k, byte) in bytes.iter().enumerate() {
+                if spec.space && k > 0 {
+                    h.push(' ');
+                }
+                if spec.sharp && (spec.space || k == 0) {
+                    h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                }
+                if verb == 'x' {
+                    h.push_str(&format!("{byte:02x}"));
+                } else {
+                    h.push_str(&format!("{byte:02X}"));
+                }
+            }
+            pad(out, &h, spec);
+        }
+        _ => bad_verb(out, v, verb),
+    }
+}
+
+fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, spec: &Spec) {
+    let neg = i < 0;
+    let u = i.unsigned_abs();
+    let mut digits = match verb {
+        'v' | 'd' => u.to_string(),
+        'b' => format!("{u:b}"),
+        'o' | 'O' => format!("{u:o}"),
+        'x' => format!("{u:x}"),
+        'X' => format!("{u:X}"),
+        'c' => {
+            let c = char::from_u32(u32::try_from(i).unwrap_or(0xFFFD)).unwrap_or('\u{FFFD}');
+            pad(out, &c.to_string(), spec);
+            return;
+        }
+        'q' => {
+            let c = char::from_u32(u32::try_from(i).unwrap_or(0xFFFD)).unwrap_or('\u{FFFD}');
+            pad(out, &quote_rune(c), spec);
+            return;
+        }
+        'U' => {
+            let mut s = format!("U+{u:04X}");
+            if spec.sharp
+                && let Some(c) = char::from_u32(u32::try_from(i).unwrap_or(0xFFFD))
+                && !c.is_control()
+            {
+                s.push_str(&format!(" '{c}'"));
+            }
+            pad(out, &s, spec);
+            return;
+        }
+        'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' | _ => {
+            bad_verb(out, v, verb);
+            return;
+        }
+    };
+    if let Some(p) = spec.prec {
+        if p == 0 && u == 0 {
+            digits.clear();
+        }
+        while digits.len() < p {
+            digits.insert(0, '0');
+        }
+    }
+    let prefix = match verb {
+        'b' if spec.sharp => "0b",
+        'o' if spec.sharp && !digits.starts_with('0') => "0",
+        'O' => "0o",
+        'x' if spec.sharp => "0x",
+        'X' if spec.sharp => "0X",
+        _ => "",
+    };
+    let sign = if neg {
+        "-"
+    } else if spec.plus {
+        "+"
+    } else if spec.space {
+        " "
+    } else {
+        ""
+    };
+    let spec2 = Spec { zero: spec.zero && spec.prec.is_none(), ..spec.clone() };
+    if spec2.zero && !spec2.minus {
+        let w = spec2.width.unwrap_or(0);
+        let len = sign.len() + prefix.len() + digits.len();
+        out.push_str(sign);
+        out.push_str(prefix);
+        if len < w {
+            out.extend(std::iter::repeat_n('0', w - len));
+        }
+        out.push_str(&digits);
+    } else {
+        pad(out, &format!("{sign}{prefix}{digits}"), &spec2);
+    }
+}
+
+fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) {
+    let s = match verb {
+        'v' | 'g' | 'G' => {
+            let mut s = format_g(f, spec.prec, spec.sharp);
+            if verb == 'G' {
+                s = s.to_uppercase();
+            }
+            s
+        }
+        'e' | 'E' => {
+            let s = format_e(f, spec.prec.unwrap_or(6));
+            if verb == 'E' { s.to_uppercase() } else { s }
+        }
+        'f' | 'F' => format_fixed(f, spec.prec.unwrap_or(6)),
+        _ => {
+            bad_verb(out, v, verb);
+            return;
+        }
+    };
+    let mut s = s;
+    if f.is_nan() {
+        s = "NaN".into();
+        if spec.plus {
+            s = "+NaN".into();
+        } else if spec.space {
+            s = " NaN".into();
+        }
+        let spec = Spec { zero: false, ..spec.clone() };
+        pad(out, &s, &spec);
+        return;
+    }
+    if spec.plus && !s.starts_with('-') {
+        s.insert(0, '+');
+    } else if spec.space && !s.starts_with('-') {
+        s.insert(0, ' ');
+    }
+    if f.is_infinite() {
+        let spec = Spec { zero: false, ..spec.clone() };
+        pad(out, &s, &spec);
+        return;
+    }
+    pad_number(out, &s, spec);
+}
+
+/// The decimal digits of `f` (no leading or trailing zeros) and the
+/// decimal point position: `f = 0.DIGITS × 10^dp`. `sig` = significant
+/// digits wanted, `None` = shortest representation that round-trips.
+fn digits(f: f64, sig: Option<usize>) -> (String, i32) {
+    let s = match sig {
+        None => format!("{:e}", f.abs()),
+        Some(n) => format!("{:.*e}", n.saturating_sub(1), f.abs()),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut d: String = mant.chars().filter(char::is_ascii_digit).collect();
+    while d.len() > 1 && d.ends_with('0') {
+        d.pop();
+    }
+    if d == "0" {
+        return (String::new(), 0);
+    }
+    (d, exp + 1)
+}
+
+fn special(f: f64) -> Option<String> {
+    if f.is_nan() {
+        Some("NaN".into())
+    } else if f.is_infinite() {
+        Some(if f > 0.0 { "+Inf".into() } else { "-Inf".into() })
+    } else {
+        None
+    }
+}
+
+/// `%e` with `prec` digits after the point.
+pub fn format_e(f: f64, prec: usize) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    let s = format!("{:.*e}", prec, f);
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mant = if f == 0.0 && f.is_sign_negative() && !mant.starts_with('-') { format!("-{mant}") } else { mant.to_string() };
+    format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+}
+
+/// `%f` with `prec` digits after the point.
+pub fn format_fixed(f: f64, prec: usize) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    format!("{:.*}", prec, f)
+}
+
+/// `%g` / `%v`: shortest (or `prec` significant digits), `%e` form when
+/// the exponent is < -4 or ≥ the precision (6 when shortest; Go's rule).
+pub fn format_g(f: f64, prec: Option<usize>, sharp: bool) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    let neg = f.is_sign_negative();
+    let prec = prec.map(|p| p.max(1));
+    let (d, dp) = digits(f, prec);
+    let nd = d.len() as i32;
+    let mut eprec = match prec {
+        Some(p) => p as i32,
+        None => 6,
+    };
+    if prec.is_some() && eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    if prec.is_none() {
+        eprec = 6;
+    }
+    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    let d = if d.is_empty() { "0".to_string() } else { d };
+    let mut d = d;
+    if sharp {
+        // '#': keep trailing zeros up to the precision.
+        let want = prec.unwrap_or(6);
+        while d.len() < want {
+            d.push('0');
+        }
+    }
+    if exp < -4 || exp >= eprec {
+        s.push_str(&d[..1]);
+        if d.len() > 1 {
+            s.push('.');
+            s.push_str(&d[1..]);
+        } else if sharp {
+            s.push('.');
+        }
+        s.push_str(&format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()));
+    } else if exp < 0 {
+        s.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            s.push('0');
+        }
+        s.push_str(&d);
+    } else {
+        let int_len = (exp + 1) as usize;
+        if d.len() <= int_len {
+            s.push_str(&d);
+            for _ in d.len()..int_len {
+                s.push('0');
+            }
+            if sharp {
+                s.push('.');
+            }
+        } else {
+            s.push_str(&d[..int_len]);
+            s.push('.');
+            s.push_str(&d[int_len..]);
+        }
+    }
+    s
+}
+
+/// `strconv.FormatFloat(f, 'f', -1, 64)`: shortest, never exponent.
+pub fn format_float_plain(f: f64) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    let (d, dp) = digits(f, None);
+    let neg = if f.is_sign_negative() { "-" } else { "" };
+    if d.is_empty() {
+        return format!("{neg}0");
+    }
+    if dp <= 0 {
+        format!("{neg}0.{}{d}", "0".repeat((-dp) as usize))
+    } else if d.len() as i32 <= dp {
+        format!("{neg}{d}{}", "0".repeat((dp - d.len() as i32) as usize))
+    } else {
+        format!("{neg}{}.{}", &d[..dp as usize], &d[dp as usize..])
+    }
+}
+
+/// `strconv.Quote`.
+pub fn quote(s: &str) -> String {
+    quote_with(s, false)
+}
+
+fn quote_with(s: &str, ascii_only: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        escape_char(&mut out, c, '"', ascii_only);
+    }
+    out.push('"');
+    out
+}
+
+fn quote_rune(c: char) -> String {
+    let mut out = String::from("'");
+    escape_char(&mut out, c, '\'', false);
+    out.push('\'');
+    out
+}
+
+fn escape_char(out: &mut String, c: char, q: char, ascii_only: bool) {
+    match c {
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        '\\' => out.push_str("\\\\"),
+        c if c == q => {
+            out.push('\\');
+            out.push(c);
+        }
+        '\u{FFFD}' => out.push_str("\\ufffd"),
+        c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if ascii_only && !c.is_ascii() || !is_go_printable(c) => {
+            let n = c as u32;
+            if n < 0x10000 {
+                out.push_str(&format!("\\u{n:04x}"));
+            } else {
+                out.push_str(&format!("\\U{n:08x}"));
+            }
+        }
+        c => out.push(c),
+    }
+}
+
+/// Approximates `strconv.IsPrint`: letters, marks, numbers, punctuation,
+/// symbols and the ASCII space.
+fn is_go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(c as u32, 0xAD | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF)
+}

@@ -1,0 +1,2 @@
+//! sprig
+use std::collections::HashMap; pub fn functions() -> HashMap<String, crate::Func> { HashMap::new() }

@@ -1,0 +1,208 @@
+// Command gotemplate-oracle executes templates with Go's own text/template
+// and the Masterminds/sprig v3 function library, as Helm configures them
+// (sprig's TxtFuncMap without env and expandenv). It writes the expected
+// outputs of crates/flux-gotemplate's differential corpus and is the "Go"
+// side of its benchmark.
+//
+//	gotemplate-oracle corpus FILE...   case files -> JSON lines on stdout
+//	gotemplate-oracle signatures       every function's Go signature
+//	gotemplate-oracle bench DIR N      parse DIR/*.tpl, execute "main" N times
+//	                                   with DIR/data.json; prints ns/op
+//
+// Case files: one template per line; "#" comments; "@data JSON" sets the
+// data of the cases after it; "@missingkey=V" and "@delims L R" set
+// options; "<<<" ... ">>>" wraps a multi-line template (joined with "\n").
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/Masterminds/sprig/v3"
+)
+
+type result struct {
+	File       string          `json:"file"`
+	Line       int             `json:"line"`
+	Template   string          `json:"template"`
+	Data       json.RawMessage `json:"data"`
+	MissingKey string          `json:"missingkey,omitempty"`
+	Delims     []string        `json:"delims,omitempty"`
+	Output     *string         `json:"output,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+}
+
+func funcs() template.FuncMap {
+	f := sprig.TxtFuncMap()
+	delete(f, "env")
+	delete(f, "expandenv")
+	return f
+}
+
+func run(r *result) {
+	var data interface{}
+	if err := json.Unmarshal(r.Data, &data); err != nil {
+		fmt.Fprintf(os.Stderr, "%s:%d: bad data: %v\n", r.File, r.Line, err)
+		os.Exit(2)
+	}
+	t := template.New("t").Funcs(funcs())
+	if r.MissingKey != "" {
+		t = t.Option("missingkey=" + r.MissingKey)
+	}
+	if len(r.Delims) == 2 {
+		t = t.Delims(r.Delims[0], r.Delims[1])
+	}
+	var out bytes.Buffer
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		if t, err = t.Parse(r.Template); err != nil {
+			return
+		}
+		err = t.Execute(&out, data)
+	}()
+	if err != nil {
+		s := err.Error()
+		r.Error = &s
+		return
+	}
+	s := out.String()
+	r.Output = &s
+}
+
+func corpus(files []string) {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		data := json.RawMessage("{}")
+		missing := ""
+		var delims []string
+		lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+		for i := 0; i < len(lines); i++ {
+			line := lines[i]
+			start := i + 1
+			switch {
+			case line == "" || strings.HasPrefix(line, "#"):
+				continue
+			case strings.HasPrefix(line, "@data "):
+				data = json.RawMessage(strings.TrimPrefix(line, "@data "))
+				continue
+			case strings.HasPrefix(line, "@missingkey="):
+				missing = strings.TrimPrefix(line, "@missingkey=")
+				if missing == "default" {
+					missing = ""
+				}
+				continue
+			case strings.HasPrefix(line, "@delims"):
+				delims = strings.Fields(line)[1:]
+				continue
+			case line == "<<<":
+				var body []string
+				for i++; i < len(lines) && lines[i] != ">>>"; i++ {
+					body = append(body, lines[i])
+				}
+				line = strings.Join(body, "\n")
+			}
+			r := result{File: filepath.Base(file), Line: start, Template: line, Data: data, MissingKey: missing, Delims: delims}
+			run(&r)
+			if err := enc.Encode(&r); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+		}
+	}
+}
+
+func bench(dir string, n int) {
+	raw, err := os.ReadFile(filepath.Join(dir, "data.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var data interface{}
+	if err := json.Unmarshal(raw, &data); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	start := time.Now()
+	t, err := template.New("main").Funcs(funcs()).ParseGlob(filepath.Join(dir, "*.tpl"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	parse := time.Since(start)
+	var size int
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		var out bytes.Buffer
+		if err := t.ExecuteTemplate(&out, "main", data); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		size = out.Len()
+	}
+	exec := time.Since(start)
+	fmt.Printf("parse_ns %d\nexec_ns_per_op %d\noutput_bytes %d\n", parse.Nanoseconds(), exec.Nanoseconds()/int64(n), size)
+}
+
+// signatures prints every function's Go signature, one per line:
+// NAME<TAB>PARAMS<TAB>RESULTS ("..." marks a variadic last parameter).
+func signatures() {
+	f := funcs()
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := reflect.TypeOf(f[n])
+		var in, out []string
+		for i := 0; i < t.NumIn(); i++ {
+			s := t.In(i).String()
+			if t.IsVariadic() && i == t.NumIn()-1 {
+				s = "..." + t.In(i).Elem().String()
+			}
+			in = append(in, s)
+		}
+		for i := 0; i < t.NumOut(); i++ {
+			out = append(out, t.Out(i).String())
+		}
+		fmt.Printf("%s\t%s\t%s\n", n, strings.Join(in, ","), strings.Join(out, ","))
+	}
+}
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == "signatures" {
+		signatures()
+		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "corpus" {
+		corpus(os.Args[2:])
+		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == "bench" {
+		var n int
+		fmt.Sscan(os.Args[3], &n)
+		bench(os.Args[2], n)
+		return
+	}
+	fmt.Fprintln(os.Stderr, "usage: gotemplate-oracle corpus FILE... | bench DIR N")
+	os.Exit(2)
+}
