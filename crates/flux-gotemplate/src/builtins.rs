@@ -50,6 +50,11 @@ pub fn builtins() -> HashMap<String, Func> {
     m.insert(
         "call".into(),
         b(&format!("{rv},...{rv}"), "reflect.Value,error", |ctx, a| {
+            // The executor passes the callee's text first, as Go does.
+            let Some((callee, a)) = a.split_first() else {
+                return Err("call of nil".into());
+            };
+            let callee = callee.as_str().unwrap_or("").to_string();
             let Some((f, rest)) = a.split_first() else {
                 return Err("call of nil".into());
             };
@@ -73,7 +78,7 @@ pub fn builtins() -> HashMap<String, Func> {
                     (func.f)(ctx, args)
                 }
                 v if v.is_nil() => Err("call of nil".into()),
-                v => Err(format!("non-function of type {}", v.type_name())),
+                v => Err(format!("non-function {callee} of type {}", v.type_name())),
             }
         }),
     );

@@ -47,6 +47,9 @@ pub struct Template {
     pub max_depth: usize,
     /// Output size limit in bytes.
     pub max_output: usize,
+    /// Native stack the executor may use for nested template calls; a
+    /// deeper recursion ends with the depth error instead of a crash.
+    pub max_stack: usize,
 }
 
 impl std::fmt::Debug for Template {
@@ -60,6 +63,8 @@ impl std::fmt::Debug for Template {
 /// Go's `maxExecDepth` is 100000; ours is lower so that a runaway
 /// recursion ends with an error long before the native stack does.
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
+/// Stack budget of one execution: safe on a 2 MiB thread.
+pub const DEFAULT_MAX_STACK: usize = 1 << 20;
 /// 256 MiB of output at most.
 pub const DEFAULT_MAX_OUTPUT: usize = 256 << 20;
 
@@ -77,6 +82,7 @@ impl Template {
             right: String::new(),
             max_depth: DEFAULT_MAX_DEPTH,
             max_output: DEFAULT_MAX_OUTPUT,
+            max_stack: DEFAULT_MAX_STACK,
         }
     }
 
@@ -144,12 +150,13 @@ impl Template {
     /// Executes the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
         let mut out = String::new();
-        self.execute_into(name, data, 0, &mut out)?;
+        self.execute_into(name, data, 0, stack_position(), &mut out)?;
         Ok(out)
     }
 
-    /// Executes into `out` at nesting `depth` (callbacks use this).
-    pub fn execute_into(&self, name: &str, data: &Value, depth: usize, out: &mut String) -> Result<(), Error> {
+    /// Executes into `out` at nesting `depth`; `stack_base` is the stack
+    /// position of the outermost execution (callbacks pass theirs on).
+    pub fn execute_into(&self, name: &str, data: &Value, depth: usize, stack_base: usize, out: &mut String) -> Result<(), Error> {
         let Some(tree) = self.trees.get(name).cloned() else {
             return Err(Error(if self.trees.is_empty() || name == self.name {
                 format!("template: {name}: {} is an incomplete or empty template", crate::gofmt::quote(name))
@@ -157,7 +164,7 @@ impl Template {
                 format!("template: no template {} associated with template {}", crate::gofmt::quote(name), crate::gofmt::quote(&self.name))
             }));
         };
-        let mut st = State { t: self, tree: tree.clone(), vars: vec![("$".into(), Dot::plain(data.clone()))], depth, out };
+        let mut st = State { t: self, tree: tree.clone(), vars: vec![("$".into(), Dot::plain(data.clone()))], depth, stack_base, out, cur: None };
         let dot = Dot::plain(data.clone());
         match st.walk_list(&dot, &tree.root) {
             Ok(()) => Ok(()),
@@ -172,6 +179,15 @@ impl Template {
 pub struct Ctx<'a> {
     pub(crate) t: &'a Template,
     pub(crate) depth: usize,
+    pub(crate) stack_base: usize,
+}
+
+/// An address on the current stack (the stacks grow down on every
+/// platform we build for); differences measure the stack in use.
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 impl Ctx<'_> {
@@ -187,12 +203,28 @@ impl Ctx<'_> {
 
     /// Executes another template of the set with `data` (one level deeper).
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
-        if self.depth + 1 >= self.t.max_depth {
+        self.check_depth()?;
+        let mut out = String::new();
+        self.t.execute_into(name, data, self.depth + 1, self.stack_base, &mut out)?;
+        Ok(out)
+    }
+
+    /// Executes `text` parsed as a new template of a copy of this set
+    /// (Helm's `tpl`), one level deeper.
+    pub fn execute_text(&self, name: &str, text: &str, data: &Value) -> Result<String, Error> {
+        self.check_depth()?;
+        let mut t = self.t.clone();
+        t.parse(name, text)?;
+        let mut out = String::new();
+        t.execute_into(name, data, self.depth + 1, self.stack_base, &mut out)?;
+        Ok(out)
+    }
+
+    fn check_depth(&self) -> Result<(), Error> {
+        if self.depth + 1 >= self.t.max_depth || self.stack_base.abs_diff(stack_position()) > self.t.max_stack {
             return Err(Error(format!("exceeded maximum template depth ({})", self.t.max_depth)));
         }
-        let mut out = String::new();
-        self.t.execute_into(name, data, self.depth + 1, &mut out)?;
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -221,7 +253,7 @@ enum Ctl {
 
 type R<T> = Result<T, Ctl>;
 
-/// The node an error is reported at.
+/// The node an error is reported at (Go's `state.at`).
 #[derive(Clone, Copy)]
 enum At<'n> {
     Node(&'n Node),
@@ -230,23 +262,70 @@ enum At<'n> {
     Cmd(&'n Command),
 }
 
+const K_NODE: u8 = 0;
+const K_ARG: u8 = 1;
+const K_PIPE: u8 = 2;
+const K_CMD: u8 = 3;
+
 impl At<'_> {
-    fn pos(&self) -> usize {
+    fn key(&self) -> (usize, u8) {
         match self {
-            At::Node(n) => n.pos(),
-            At::Arg(a) => a.pos(),
-            At::Pipe(p) => p.pos,
-            At::Cmd(c) => c.pos,
+            At::Node(n) => (n.pos(), K_NODE),
+            At::Arg(a) => (a.pos(), K_ARG),
+            At::Pipe(p) => (p.pos, K_PIPE),
+            At::Cmd(c) => (c.pos, K_CMD),
         }
     }
-    fn text(&self) -> String {
-        match self {
-            At::Node(n) => n.to_string(),
-            At::Arg(a) => a.to_string(),
-            At::Pipe(p) => p.to_string(),
-            At::Cmd(c) => c.to_string(),
+}
+
+/// Finds the text of the node recorded by `at` (only needed for errors,
+/// so the hot path records a position and a kind, nothing more).
+fn node_text(nodes: &[Node], key: (usize, u8)) -> Option<String> {
+    fn in_pipe(p: &Pipe, key: (usize, u8)) -> Option<String> {
+        if key == (p.pos, K_PIPE) {
+            return Some(p.to_string());
+        }
+        for c in &p.cmds {
+            if key == (c.pos, K_CMD) {
+                return Some(c.to_string());
+            }
+            for a in &c.args {
+                if let Some(t) = in_arg(a, key) {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+    fn in_arg(a: &Arg, key: (usize, u8)) -> Option<String> {
+        if let Arg::Pipe(p) = a {
+            return in_pipe(p, key);
+        }
+        if key == (a.pos(), K_ARG) {
+            return Some(a.to_string());
+        }
+        if let Arg::Chain { node, .. } = a {
+            return in_arg(node, key);
+        }
+        None
+    }
+    for n in nodes {
+        if key == (n.pos(), K_NODE) && !matches!(n, Node::Text { .. } | Node::Comment) {
+            return Some(n.to_string());
+        }
+        let found = match n {
+            Node::Action { pipe, .. } => in_pipe(pipe, key),
+            Node::If { b, .. } | Node::Range { b, .. } | Node::With { b, .. } => in_pipe(&b.pipe, key)
+                .or_else(|| node_text(&b.list, key))
+                .or_else(|| b.else_list.as_deref().and_then(|e| node_text(e, key))),
+            Node::Template { pipe: Some(p), .. } => in_pipe(p, key),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
         }
     }
+    None
 }
 
 struct State<'a, 'o> {
@@ -254,24 +333,34 @@ struct State<'a, 'o> {
     tree: Rc<Tree>,
     vars: Vec<(String, Dot)>,
     depth: usize,
+    stack_base: usize,
     out: &'o mut String,
+    cur: Option<(usize, u8)>,
 }
 
 impl State<'_, '_> {
-    fn err<T>(&self, at: Option<At<'_>>, msg: String) -> R<T> {
+    fn at(&mut self, a: At<'_>) {
+        self.cur = Some(a.key());
+    }
+
+    fn fail<T>(&self, msg: String) -> R<T> {
         let name = &self.tree.name;
-        Err(Ctl::Err(match at {
+        let text = self.cur.and_then(|k| {
+            let all: Vec<Rc<Tree>> = std::iter::once(self.tree.clone()).chain(self.t.trees.values().cloned()).collect();
+            all.iter().find_map(|t| node_text(&t.root, k).map(|s| (k.0, s)))
+        });
+        Err(Ctl::Err(match text {
             None => format!("template: {name}: {msg}"),
-            Some(at) => {
-                let (loc, ctx) = self.tree.error_context(at.pos(), &at.text());
+            Some((pos, node)) => {
+                let (loc, ctx) = self.tree.error_context(pos, &node);
                 format!("template: {loc}: executing {} at <{ctx}>: {msg}", crate::gofmt::quote(name))
             }
         }))
     }
 
-    fn write(&mut self, s: &str, at: At<'_>) -> R<()> {
+    fn write(&mut self, s: &str) -> R<()> {
         if self.out.len() + s.len() > self.t.max_output {
-            return self.err(Some(at), format!("template output exceeds the limit of {} bytes", self.t.max_output));
+            return self.fail(format!("template output exceeds the limit of {} bytes", self.t.max_output));
         }
         self.out.push_str(s);
         Ok(())
@@ -286,30 +375,42 @@ impl State<'_, '_> {
 
     fn walk(&mut self, dot: &Dot, node: &Node) -> R<()> {
         match node {
-            Node::Text { text } => self.write(text, At::Node(node)),
+            Node::Text { text } => self.write(text),
             Node::Comment => Ok(()),
             Node::Action { pipe, .. } => {
+                self.at(At::Node(node));
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
+                    self.at(At::Node(node));
                     let s = match &v {
                         Value::Missing => "<no value>".to_string(),
                         v => crate::gofmt::sprint(std::slice::from_ref(v)),
                     };
-                    self.write(&s, At::Node(node))?;
+                    self.write(&s)?;
                 }
                 Ok(())
             }
             Node::Break { .. } => Err(Ctl::Break),
             Node::Continue { .. } => Err(Ctl::Continue),
-            Node::If { b, .. } => self.walk_if_with(false, dot, b),
-            Node::With { b, .. } => self.walk_if_with(true, dot, b),
-            Node::Range { b, .. } => self.walk_range(dot, b, node),
+            Node::If { b, .. } => {
+                self.at(At::Node(node));
+                self.walk_if_with(false, dot, b)
+            }
+            Node::With { b, .. } => {
+                self.at(At::Node(node));
+                self.walk_if_with(true, dot, b)
+            }
+            Node::Range { b, .. } => {
+                self.at(At::Node(node));
+                self.walk_range(dot, b)
+            }
             Node::Template { name, pipe, .. } => {
+                self.at(At::Node(node));
                 let Some(tree) = self.t.trees.get(name).cloned() else {
-                    return self.err(Some(At::Node(node)), format!("template {} not defined", crate::gofmt::quote(name)));
+                    return self.fail(format!("template {} not defined", crate::gofmt::quote(name)));
                 };
-                if self.depth + 1 >= self.t.max_depth {
-                    return self.err(Some(At::Node(node)), format!("exceeded maximum template depth ({})", self.t.max_depth));
+                if self.depth + 1 >= self.t.max_depth || self.stack_base.abs_diff(stack_position()) > self.t.max_stack {
+                    return self.fail(format!("exceeded maximum template depth ({})", self.t.max_depth));
                 }
                 let v = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
@@ -330,21 +431,23 @@ impl State<'_, '_> {
 
     fn walk_if_with(&mut self, with: bool, dot: &Dot, b: &Branch) -> R<()> {
         let mark = self.vars.len();
-        let v = self.eval_pipeline(dot, &b.pipe)?;
-        let r = if v.truth() {
-            if with { self.walk_list(&Dot::plain(v), &b.list) } else { self.walk_list(dot, &b.list) }
-        } else if let Some(e) = &b.else_list {
-            self.walk_list(dot, e)
-        } else {
-            Ok(())
-        };
+        let r = (|| {
+            let v = self.eval_pipeline(dot, &b.pipe)?;
+            if v.truth() {
+                if with { self.walk_list(&Dot::plain(v), &b.list) } else { self.walk_list(dot, &b.list) }
+            } else if let Some(e) = &b.else_list {
+                self.walk_list(dot, e)
+            } else {
+                Ok(())
+            }
+        })();
         self.vars.truncate(mark);
         r
     }
 
-    fn walk_range(&mut self, dot: &Dot, b: &Branch, node: &Node) -> R<()> {
+    fn walk_range(&mut self, dot: &Dot, b: &Branch) -> R<()> {
         let mark = self.vars.len();
-        let r = self.walk_range_inner(dot, b, node);
+        let r = self.walk_range_inner(dot, b);
         self.vars.truncate(mark);
         match r {
             Err(Ctl::Break) => Ok(()),
@@ -352,21 +455,21 @@ impl State<'_, '_> {
         }
     }
 
-    fn walk_range_inner(&mut self, dot: &Dot, b: &Branch, node: &Node) -> R<()> {
+    fn walk_range_inner(&mut self, dot: &Dot, b: &Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let pipe = &b.pipe;
         let mark = self.vars.len();
         let items: Vec<(Value, Dot)> = match &val {
             Value::Int(n) | Value::Int64(n) => {
                 if pipe.decl.len() > 1 {
-                    return self.err(Some(At::Node(node)), format!("can't use {val} to iterate over more than one variable"));
+                    return self.fail(format!("can't use {val} to iterate over more than one variable"));
                 }
                 let mk = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
                 (0..(*n).max(0)).map(|i| (Value::Missing, Dot::plain(mk(i)))).collect()
             }
             Value::Uint32(n) => {
                 if pipe.decl.len() > 1 {
-                    return self.err(Some(At::Node(node)), format!("can't use {val} to iterate over more than one variable"));
+                    return self.fail(format!("can't use {val} to iterate over more than one variable"));
                 }
                 (0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint32(i)))).collect()
             }
@@ -381,9 +484,7 @@ impl State<'_, '_> {
                 m.entries.iter().map(|(k, v)| (Value::str(k), Dot { v: v.clone(), boxed })).collect()
             }
             Value::Missing => Vec::new(),
-            _ => {
-                return self.err(Some(At::Node(node)), format!("range can't iterate over {val}"));
-            }
+            _ => return self.fail(format!("range can't iterate over {val}")),
         };
         if items.is_empty() {
             if let Some(e) = &b.else_list {
@@ -393,24 +494,19 @@ impl State<'_, '_> {
         }
         for (index, elem) in items {
             if !pipe.decl.is_empty() {
+                let n = self.vars.len();
                 if pipe.is_assign {
                     if pipe.decl.len() > 1 {
-                        self.set_var(&pipe.decl[0], Dot::plain(index.clone()), At::Node(node))?;
+                        self.set_var(&pipe.decl[0], Dot::plain(index.clone()))?;
+                        self.set_var(&pipe.decl[1], elem.clone())?;
                     } else {
-                        self.set_var(&pipe.decl[0], elem.clone(), At::Node(node))?;
+                        self.set_var(&pipe.decl[0], elem.clone())?;
                     }
-                } else if let Some(slot) = self.vars.len().checked_sub(1).and_then(|i| self.vars.get_mut(i)) {
-                    let _ = slot;
-                    let n = self.vars.len();
-                    if pipe.decl.len() > 1 {
-                        self.vars[n - 2].1 = Dot::plain(index.clone());
-                        self.vars[n - 1].1 = elem.clone();
-                    } else {
-                        self.vars[n - 1].1 = elem.clone();
-                    }
-                }
-                if pipe.decl.len() > 1 && pipe.is_assign {
-                    self.set_var(&pipe.decl[1], elem.clone(), At::Node(node))?;
+                } else if pipe.decl.len() > 1 && n >= 2 {
+                    self.vars[n - 2].1 = Dot::plain(index.clone());
+                    self.vars[n - 1].1 = elem.clone();
+                } else if n >= 1 {
+                    self.vars[n - 1].1 = elem.clone();
                 }
             }
             let r = self.walk_list(&elem, &b.list);
@@ -423,39 +519,40 @@ impl State<'_, '_> {
         Ok(())
     }
 
-    fn set_var(&mut self, name: &str, v: Dot, at: At<'_>) -> R<()> {
+    fn set_var(&mut self, name: &str, v: Dot) -> R<()> {
         for slot in self.vars.iter_mut().rev() {
             if slot.0 == name {
                 slot.1 = v;
                 return Ok(());
             }
         }
-        self.err(Some(at), format!("undefined variable: {name}"))
+        self.fail(format!("undefined variable: {name}"))
     }
 
-    fn var_value(&self, name: &str, at: At<'_>) -> R<Dot> {
+    fn var_value(&self, name: &str) -> R<Dot> {
         for slot in self.vars.iter().rev() {
             if slot.0 == name {
                 return Ok(slot.1.clone());
             }
         }
-        self.err(Some(at), format!("undefined variable: {name}"))
+        self.fail(format!("undefined variable: {name}"))
     }
 
     fn eval_pipeline(&mut self, dot: &Dot, pipe: &Pipe) -> R<Value> {
+        self.at(At::Pipe(pipe));
         let mut value: Option<Dot> = None;
         for cmd in &pipe.cmds {
             let v = self.eval_command(dot, cmd, value.take())?;
             // An interface result is unwrapped: a nil one becomes nothing.
             value = Some(Dot::plain(match v.v {
-                Value::Nil if v.boxed || true => Value::Missing,
+                Value::Nil => Value::Missing,
                 other => other,
             }));
         }
         let value = value.map(|d| d.v).unwrap_or_default();
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(name, Dot::plain(value.clone()), At::Pipe(pipe))?;
+                self.set_var(name, Dot::plain(value.clone()))?;
             } else {
                 self.vars.push((name.clone(), Dot::plain(value.clone())));
             }
@@ -465,7 +562,7 @@ impl State<'_, '_> {
 
     fn not_a_function(&self, args: &[Arg], final_: &Option<Dot>) -> R<()> {
         if args.len() > 1 || final_.is_some() {
-            return self.err(Some(At::Arg(&args[0])), format!("can't give argument to non-function {}", args[0]));
+            return self.fail(format!("can't give argument to non-function {}", args[0]));
         }
         Ok(())
     }
@@ -473,36 +570,45 @@ impl State<'_, '_> {
     fn eval_command(&mut self, dot: &Dot, cmd: &Command, final_: Option<Dot>) -> R<Dot> {
         let first = &cmd.args[0];
         match first {
-            Arg::Field { idents, .. } => return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_, At::Arg(first)),
-            Arg::Chain { node, fields, .. } => {
-                if matches!(node.as_ref(), Arg::Nil { .. }) {
-                    return self.err(Some(At::Arg(first)), format!("indirection through explicit nil in {first}"));
-                }
-                let base = self.eval_arg(dot, None, node)?;
-                return self.eval_field_chain(dot, base, first, fields, &cmd.args, final_, At::Arg(first));
+            Arg::Field { idents, .. } => {
+                self.at(At::Arg(first));
+                return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_);
             }
+            Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, final_),
             Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_),
             Arg::Pipe(p) => {
-                if cmd.args.len() > 1 || final_.is_some() {
-                    return self.err(Some(At::Pipe(p)), format!("can't give argument to non-function {first}"));
-                }
+                self.not_a_function(&cmd.args, &final_)?;
                 return self.eval_pipeline(dot, p).map(Dot::plain);
             }
             Arg::Variable { idents, .. } => return self.eval_variable(dot, first, idents, &cmd.args, final_),
             _ => {}
         }
+        self.at(At::Arg(first));
         self.not_a_function(&cmd.args, &final_)?;
         match first {
             Arg::Bool { value, .. } => Ok(Dot::plain(Value::Bool(*value))),
             Arg::Dot { .. } => Ok(dot.clone()),
-            Arg::Nil { .. } => self.err(Some(At::Arg(first)), "nil is not a command".into()),
+            Arg::Nil { .. } => self.fail("nil is not a command".into()),
             Arg::Number { num, .. } => self.ideal_constant(num, first).map(Dot::plain),
             Arg::String { text, .. } => Ok(Dot::plain(Value::Str(text.clone()))),
-            _ => self.err(Some(At::Arg(first)), format!("can't evaluate command {}", crate::gofmt::quote(&first.to_string()))),
+            _ => self.fail(format!("can't evaluate command {}", crate::gofmt::quote(&first.to_string()))),
         }
     }
 
-    fn ideal_constant(&self, n: &Number, at: &Arg) -> R<Value> {
+    fn eval_chain(&mut self, dot: &Dot, chain: &Arg, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+        self.at(At::Arg(chain));
+        let Arg::Chain { node, fields, .. } = chain else {
+            return self.fail("internal error: no fields in evalChainNode".into());
+        };
+        if matches!(node.as_ref(), Arg::Nil { .. }) {
+            return self.fail(format!("indirection through explicit nil in {chain}"));
+        }
+        let base = self.eval_arg(dot, None, node)?;
+        self.eval_field_chain(dot, base, chain, fields, args, final_)
+    }
+
+    fn ideal_constant(&mut self, n: &Number, at: &Arg) -> R<Value> {
+        self.at(At::Arg(at));
         let hex_int = n.text.len() > 2 && n.text.starts_with('0') && matches!(n.text.as_bytes()[1], b'x' | b'X') && !n.text.contains(['p', 'P']);
         let rune = n.text.starts_with('\'');
         if n.is_float && !hex_int && !rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
@@ -512,40 +618,39 @@ impl State<'_, '_> {
             return Ok(Value::Int(n.int));
         }
         if n.is_uint {
-            return self.err(Some(At::Arg(at)), format!("{} overflows int", n.text));
+            return self.fail(format!("{} overflows int", n.text));
         }
         Ok(Value::Missing)
     }
 
     fn eval_variable(&mut self, dot: &Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>) -> R<Dot> {
-        let v = self.var_value(&idents[0], At::Arg(node))?;
+        self.at(At::Arg(node));
+        let v = self.var_value(&idents[0])?;
         if idents.len() == 1 {
             self.not_a_function(args, &final_)?;
             return Ok(v);
         }
-        self.eval_field_chain(dot, v, node, &idents[1..], args, final_, At::Arg(node))
+        self.eval_field_chain(dot, v, node, &idents[1..], args, final_)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn eval_field_chain(&mut self, dot: &Dot, mut receiver: Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>, at: At<'_>) -> R<Dot> {
+    fn eval_field_chain(&mut self, dot: &Dot, mut receiver: Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>) -> R<Dot> {
         let n = idents.len();
         for ident in &idents[..n - 1] {
-            receiver = self.eval_field(dot, ident, node, &[], None, receiver, at)?;
+            receiver = self.eval_field(dot, ident, node, &[], None, receiver)?;
         }
-        self.eval_field(dot, &idents[n - 1], node, args, final_, receiver, at)
+        self.eval_field(dot, &idents[n - 1], node, args, final_, receiver)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn eval_field(&mut self, dot: &Dot, name: &str, node: &Arg, args: &[Arg], final_: Option<Dot>, receiver: Dot, at: At<'_>) -> R<Dot> {
+    fn eval_field(&mut self, dot: &Dot, name: &str, node: &Arg, args: &[Arg], final_: Option<Dot>, receiver: Dot) -> R<Dot> {
         if matches!(receiver.v, Value::Missing) {
             if self.t.missing == MissingKey::Error {
-                return self.err(Some(at), format!("nil data; no entry for key {}", crate::gofmt::quote(name)));
+                return self.fail(format!("nil data; no entry for key {}", crate::gofmt::quote(name)));
             }
             return Ok(Dot::plain(Value::Missing));
         }
         let typ = receiver.static_type();
         if matches!(receiver.v, Value::Nil) {
-            return self.err(Some(at), format!("nil pointer evaluating {typ}.{name}"));
+            return self.fail(format!("nil pointer evaluating {typ}.{name}"));
         }
         let has_args = args.len() > 1 || final_.is_some();
         match &receiver.v {
@@ -555,14 +660,14 @@ impl State<'_, '_> {
                 }
                 if let Some(v) = o.field(name) {
                     if has_args {
-                        return self.err(Some(at), format!("{name} has arguments but cannot be invoked as function"));
+                        return self.fail(format!("{name} has arguments but cannot be invoked as function"));
                     }
                     return Ok(Dot::plain(v));
                 }
             }
             Value::Map(m) => {
                 if has_args {
-                    return self.err(Some(at), format!("{name} is not a method but has arguments"));
+                    return self.fail(format!("{name} is not a method but has arguments"));
                 }
                 let m = m.borrow();
                 let boxed = m.ty == MapTy::Iface;
@@ -571,18 +676,19 @@ impl State<'_, '_> {
                     None => match self.t.missing {
                         MissingKey::Invalid => Ok(Dot::plain(Value::Missing)),
                         MissingKey::Zero => Ok(Dot { v: if boxed { Value::Nil } else { Value::str("") }, boxed }),
-                        MissingKey::Error => self.err(Some(at), format!("map has no entry for key {}", crate::gofmt::quote(name))),
+                        MissingKey::Error => self.fail(format!("map has no entry for key {}", crate::gofmt::quote(name))),
                     },
                 };
             }
             _ => {}
         }
-        self.err(Some(at), format!("can't evaluate field {name} in type {typ}"))
+        self.fail(format!("can't evaluate field {name} in type {typ}"))
     }
 
     fn eval_function(&mut self, dot: &Dot, node: &Arg, name: &str, call_at: At<'_>, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+        self.at(At::Arg(node));
         let Some(f) = self.t.funcs.get(name).cloned() else {
-            return self.err(Some(At::Arg(node)), format!("{} is not a defined function", crate::gofmt::quote(name)));
+            return self.fail(format!("{} is not a defined function", crate::gofmt::quote(name)));
         };
         let builtin = f.builtin;
         self.eval_call(dot, &f, builtin, call_at, name, args, final_)
@@ -596,10 +702,10 @@ impl State<'_, '_> {
         let num_fixed = if f.variadic.is_some() { nparams } else { args.len() };
         if f.variadic.is_some() {
             if num_in < nparams {
-                return self.err(Some(at), format!("wrong number of args for {name}: want at least {nparams} got {}", args.len()));
+                return self.fail(format!("wrong number of args for {name}: want at least {nparams} got {}", args.len()));
             }
         } else if num_in != nparams {
-            return self.err(Some(at), format!("wrong number of args for {name}: want {nparams} got {num_in}"));
+            return self.fail(format!("wrong number of args for {name}: want {nparams} got {num_in}"));
         }
         if builtin && (name == "and" || name == "or") {
             let mut v = Value::Missing;
@@ -610,11 +716,11 @@ impl State<'_, '_> {
                 }
             }
             if let Some(fin) = final_ {
-                v = self.validate_type(fin, Some(&Ty::Reflect), at)?.v;
+                v = self.validate_type(fin, Some(&Ty::Reflect))?.v;
             }
             return Ok(Dot::plain(v));
         }
-        let mut argv = Vec::with_capacity(num_in);
+        let mut argv = Vec::with_capacity(num_in + 1);
         let mut i = 0;
         while i < num_fixed && i < args.len() {
             argv.push(self.eval_arg(dot, Some(&f.params[i]), &args[i])?.v);
@@ -632,10 +738,17 @@ impl State<'_, '_> {
             } else {
                 f.params.get(num_in - 1).cloned().unwrap_or(Ty::Iface)
             };
-            argv.push(self.validate_type(fin, Some(&t), at)?.v);
+            let fin_text = if builtin && name == "call" && args.is_empty() { Some(fin.v.to_string()) } else { None };
+            argv.push(self.validate_type(fin, Some(&t))?.v);
+            if let Some(t) = fin_text {
+                argv.insert(0, Value::string(t));
+            }
+        }
+        if builtin && name == "call" && !args.is_empty() {
+            argv.insert(0, Value::string(args[0].to_string()));
         }
         let result = {
-            let mut ctx = Ctx { t: self.t, depth: self.depth };
+            let mut ctx = Ctx { t: self.t, depth: self.depth, stack_base: self.stack_base };
             (f.f)(&mut ctx, argv)
         };
         match result {
@@ -643,11 +756,14 @@ impl State<'_, '_> {
                 let boxed = f.result == Ty::Iface;
                 Ok(Dot { v, boxed })
             }
-            Err(e) => self.err(Some(at), format!("error calling {name}: {e}")),
+            Err(e) => {
+                self.at(at);
+                self.fail(format!("error calling {name}: {e}"))
+            }
         }
     }
 
-    fn validate_type(&self, value: Dot, ty: Option<&Ty>, at: At<'_>) -> R<Dot> {
+    fn validate_type(&self, value: Dot, ty: Option<&Ty>) -> R<Dot> {
         let Some(ty) = ty else {
             return Ok(value);
         };
@@ -658,77 +774,74 @@ impl State<'_, '_> {
             if ty.can_be_nil() {
                 return Ok(Dot::plain(ty.zero()));
             }
-            return self.err(Some(at), format!("invalid value; expected {}", ty.go_name()));
+            return self.fail(format!("invalid value; expected {}", ty.go_name()));
         }
         if matches!(value.v, Value::Nil) {
             if *ty == Ty::Iface {
                 return Ok(value);
             }
-            return self.err(Some(at), format!("wrong type for value; expected {}; got interface {{}}", ty.go_name()));
+            return self.fail(format!("wrong type for value; expected {}; got interface {{}}", ty.go_name()));
         }
         if !value.v.assignable_to(ty) {
-            return self.err(Some(at), format!("wrong type for value; expected {}; got {}", ty.go_name(), value.v.type_name()));
+            return self.fail(format!("wrong type for value; expected {}; got {}", ty.go_name(), value.v.type_name()));
         }
         Ok(value)
     }
 
     fn eval_arg(&mut self, dot: &Dot, ty: Option<&Ty>, n: &Arg) -> R<Dot> {
-        let at = At::Arg(n);
+        self.at(At::Arg(n));
         match n {
-            Arg::Dot { .. } => return self.validate_type(dot.clone(), ty, at),
+            Arg::Dot { .. } => return self.validate_type(dot.clone(), ty),
             Arg::Nil { .. } => {
                 return match ty {
                     Some(Ty::Reflect) | None => Ok(Dot::plain(Value::Missing)),
                     Some(t) if t.can_be_nil() => Ok(Dot::plain(t.zero())),
-                    Some(t) => self.err(Some(at), format!("cannot assign nil to {}", t.go_name())),
+                    Some(t) => self.fail(format!("cannot assign nil to {}", t.go_name())),
                 };
             }
             Arg::Field { idents, .. } => {
-                let v = self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None, at)?;
-                return self.validate_type(v, ty, at);
+                self.at(At::Arg(n));
+                let v = self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None)?;
+                return self.validate_type(v, ty);
             }
             Arg::Variable { idents, .. } => {
                 let v = self.eval_variable(dot, n, idents, &[], None)?;
-                return self.validate_type(v, ty, at);
+                return self.validate_type(v, ty);
             }
             Arg::Pipe(p) => {
                 let v = self.eval_pipeline(dot, p)?;
-                return self.validate_type(Dot::plain(v), ty, At::Pipe(p));
+                return self.validate_type(Dot::plain(v), ty);
             }
             Arg::Identifier { name, .. } => {
-                let v = self.eval_function(dot, n, name, at, &[], None)?;
-                return self.validate_type(v, ty, at);
+                let v = self.eval_function(dot, n, name, At::Arg(n), &[], None)?;
+                return self.validate_type(v, ty);
             }
-            Arg::Chain { node, fields, .. } => {
-                if matches!(node.as_ref(), Arg::Nil { .. }) {
-                    return self.err(Some(at), format!("indirection through explicit nil in {n}"));
-                }
-                let base = self.eval_arg(dot, None, node)?;
-                let v = self.eval_field_chain(dot, base, n, fields, &[], None, at)?;
-                return self.validate_type(v, ty, at);
+            Arg::Chain { .. } => {
+                let v = self.eval_chain(dot, n, &[], None)?;
+                return self.validate_type(v, ty);
             }
             _ => {}
         }
         let ty = ty.cloned().unwrap_or(Ty::Iface);
         let v = match (&ty, n) {
             (Ty::Bool, Arg::Bool { value, .. }) => Value::Bool(*value),
-            (Ty::Bool, _) => return self.err(Some(at), format!("expected bool; found {n}")),
+            (Ty::Bool, _) => return self.fail(format!("expected bool; found {n}")),
             (Ty::Float, Arg::Number { num, .. }) if num.is_float => Value::Float(num.float),
-            (Ty::Float, _) => return self.err(Some(at), format!("expected float; found {n}")),
+            (Ty::Float, _) => return self.fail(format!("expected float; found {n}")),
             (Ty::Int, Arg::Number { num, .. }) if num.is_int => Value::Int(num.int),
             (Ty::Int64, Arg::Number { num, .. }) if num.is_int => Value::Int64(num.int),
-            (Ty::Int | Ty::Int64, _) => return self.err(Some(at), format!("expected integer; found {n}")),
+            (Ty::Int | Ty::Int64, _) => return self.fail(format!("expected integer; found {n}")),
             (Ty::Uint32, Arg::Number { num, .. }) if num.is_uint => match u32::try_from(num.int) {
                 Ok(u) => Value::Uint32(u),
-                Err(_) => return self.err(Some(at), format!("expected unsigned integer; found {n}")),
+                Err(_) => return self.fail(format!("expected unsigned integer; found {n}")),
             },
-            (Ty::Uint32, _) => return self.err(Some(at), format!("expected unsigned integer; found {n}")),
+            (Ty::Uint32, _) => return self.fail(format!("expected unsigned integer; found {n}")),
             (Ty::Str, Arg::String { text, .. }) => Value::Str(text.clone()),
-            (Ty::Str, _) => return self.err(Some(at), format!("expected string; found {n}")),
+            (Ty::Str, _) => return self.fail(format!("expected string; found {n}")),
             (Ty::Iface | Ty::Reflect, Arg::Bool { value, .. }) => Value::Bool(*value),
             (Ty::Iface | Ty::Reflect, Arg::Number { num, .. }) => self.ideal_constant(num, n)?,
             (Ty::Iface | Ty::Reflect, Arg::String { text, .. }) => Value::Str(text.clone()),
-            (t, _) => return self.err(Some(at), format!("can't handle {n} for arg of type {}", t.go_name())),
+            (t, _) => return self.fail(format!("can't handle {n} for arg of type {}", t.go_name())),
         };
         Ok(Dot::plain(v))
     }

@@ -305,6 +305,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
     }
     match v {
         Value::Missing if depth == 0 && verb == 'v' => pad(out, "<no value>", spec),
+        Value::Missing | Value::Nil if depth > 0 => pad(out, "<nil>", spec),
         Value::Missing | Value::Nil => match verb {
             'v' => pad(out, "<nil>", spec),
             _ => bad_verb(out, v, verb),

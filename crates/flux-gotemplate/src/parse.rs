@@ -188,6 +188,8 @@ impl<'a> Lexer<'a> {
                     self.pos -= trim;
                     self.line += self.input[self.start..self.pos].matches('\n').count();
                     let item = Item { typ: It::Text, pos: self.start, val: self.input[self.start..self.pos].to_string(), line: self.start_line };
+                    self.start = self.pos;
+                    self.start_line = self.line;
                     self.pos += trim;
                     self.ignore();
                     if !item.val.is_empty() {
@@ -748,6 +750,7 @@ const MAX_NODES_DEPTH: usize = 1_000;
 struct Parser<'a> {
     items: Vec<Item>,
     i: usize,
+    furthest: usize,
     name: String,
     parse_name: String,
     funcs: &'a dyn Fn(&str) -> bool,
@@ -763,7 +766,8 @@ type PResult<T> = Result<T, String>;
 
 impl Parser<'_> {
     fn err<T>(&self, msg: String) -> PResult<T> {
-        let line = self.items.get(self.i.saturating_sub(1)).map_or(1, |t| t.line);
+        // Go reports the line of the most recently lexed token.
+        let line = self.items.get(self.furthest.saturating_sub(1)).map_or(1, |t| t.line);
         Err(format!("template: {}:{}: {}", self.parse_name, line, msg))
     }
     fn next(&mut self) -> Item {
@@ -771,6 +775,7 @@ impl Parser<'_> {
         if self.i < self.items.len() {
             self.i += 1;
         }
+        self.furthest = self.furthest.max(self.i);
         t
     }
     fn backup(&mut self) {
@@ -1308,6 +1313,30 @@ fn parse_go_int(text: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// A hexadecimal float such as `0x1.8p3`.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (neg, t) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let t = t.get(2..)?;
+    let (mant, exp) = t.split_once(['p', 'P'])?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    Some(if neg { -v } else { v })
+}
+
 fn new_number(text: &str, typ: It) -> Result<Number, String> {
     let mut n = Number { text: text.to_string(), is_int: false, is_uint: false, is_float: false, int: 0, float: 0.0 };
     if typ == It::CharConstant {
@@ -1338,7 +1367,7 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
     }
     if !n.is_int && !n.is_uint {
         let clean: String = text.chars().filter(|c| *c != '_').collect();
-        let parsed = if clean.to_ascii_lowercase().trim_start_matches(['+', '-']).starts_with("0x") { None } else { clean.parse::<f64>().ok() };
+        let parsed = if clean.to_ascii_lowercase().trim_start_matches(['+', '-']).starts_with("0x") { parse_hex_float(&clean) } else { clean.parse::<f64>().ok() };
         if let Some(f) = parsed {
             if !text.contains(['.', 'e', 'E', 'p', 'P']) {
                 return Err(format!("integer overflow: {}", crate::gofmt::quote(text)));
@@ -1370,6 +1399,7 @@ pub fn parse(name: &str, text: &str, left: &str, right: &str, has_func: &dyn Fn(
     let mut p = Parser {
         items: lx.items,
         i: 0,
+        furthest: 0,
         name: name.to_string(),
         parse_name: name.to_string(),
         funcs: has_func,
