@@ -1,0 +1,138 @@
+//! JSON as Go's `encoding/json` writes and reads it for `interface {}`:
+//! sorted map keys, HTML-safe escaping (except `toRawJson`), Go's float
+//! spelling, every number read back as float64.
+
+use super::{F, arg, s};
+use crate::value::Value;
+
+pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
+    add("toJson", "interface {}", "string", |_, a| Ok(Value::string(to_json(arg(&a, 0), true, None).unwrap_or_default())));
+    add("mustToJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), true, None).map(Value::string));
+    add("toPrettyJson", "interface {}", "string", |_, a| Ok(Value::string(to_json(arg(&a, 0), true, Some("  ")).unwrap_or_default())));
+    add("mustToPrettyJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), true, Some("  ")).map(Value::string));
+    add("toRawJson", "interface {}", "string", |_, a| to_json(arg(&a, 0), false, None).map(Value::string));
+    add("mustToRawJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), false, None).map(Value::string));
+    add("fromJson", "string", "interface {}", |_, a| Ok(from_json(s(&a, 0)).unwrap_or(Value::Nil)));
+    add("mustFromJson", "string", "interface {},error", |_, a| from_json(s(&a, 0)));
+}
+
+/// Decodes JSON into template values (numbers as float64).
+pub fn from_json(text: &str) -> Result<Value, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => Ok(Value::from_json(&v)),
+        Err(e) if e.is_eof() => Err("unexpected end of JSON input".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `json.Marshal` (`html` = escape `<`, `>`, `&`), indented when `indent`.
+pub fn to_json(v: &Value, html: bool, indent: Option<&str>) -> Result<String, String> {
+    let mut out = String::new();
+    write(&mut out, v, html, indent, 0)?;
+    Ok(out)
+}
+
+/// `json.MarshalIndent(v, "", "  ")`.
+pub fn to_json_pretty(v: &Value) -> Result<String, String> {
+    to_json(v, true, Some("  "))
+}
+
+fn newline(out: &mut String, indent: Option<&str>, depth: usize) {
+    if let Some(ind) = indent {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(ind);
+        }
+    }
+}
+
+fn write(out: &mut String, v: &Value, html: bool, indent: Option<&str>, depth: usize) -> Result<(), String> {
+    if depth > 1000 {
+        return Err("json: unsupported value: encountered a cycle".into());
+    }
+    match v {
+        Value::Missing | Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint32(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&float(*f)?),
+        Value::Str(s) => quote(out, s, html),
+        Value::Bytes(b) => {
+            use base64::Engine as _;
+            quote(out, &base64::engine::general_purpose::STANDARD.encode(b), html);
+        }
+        Value::List(l) => {
+            out.push('[');
+            for (i, x) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, indent, depth + 1);
+                write(out, x, html, indent, depth + 1)?;
+            }
+            if !l.items.is_empty() {
+                newline(out, indent, depth);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            let m = m.borrow();
+            out.push('{');
+            for (i, (k, x)) in m.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, indent, depth + 1);
+                quote(out, k, html);
+                out.push(':');
+                if indent.is_some() {
+                    out.push(' ');
+                }
+                write(out, x, html, indent, depth + 1)?;
+            }
+            if !m.entries.is_empty() {
+                newline(out, indent, depth);
+            }
+            out.push('}');
+        }
+        Value::Object(o) => match o.as_any().downcast_ref::<super::GoTime>() {
+            Some(t) => quote(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"), html),
+            None => out.push_str("{}"),
+        },
+        Value::Func(_) => return Err("json: unsupported type: func()".into()),
+    }
+    Ok(())
+}
+
+/// encoding/json's float64: shortest, `%e` below 1e-6 or from 1e21.
+fn float(f: f64) -> Result<String, String> {
+    if f.is_nan() || f.is_infinite() {
+        return Err(format!("json: unsupported value: {}", crate::gofmt::format_g(f, None, false)));
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = format!("{f:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        return Ok(format!("{m}e{}{}", if e < 0 { '-' } else { '+' }, e.abs()));
+    }
+    Ok(crate::gofmt::format_float_plain(f))
+}
+
+fn quote(out: &mut String, s: &str, html: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -1,0 +1,832 @@
+//! String functions: case, trimming, quoting, splitting and joining,
+//! wrapping, abbreviation, paths, encodings, hashes, regular expressions,
+//! random strings, UUIDs, URLs and semantic versions.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use sha1::Digest as _;
+use sha2::Digest as _;
+
+use super::{F, arg, iface_list, items, n, random_bytes, s, str_list, strval};
+use crate::gofmt;
+use crate::value::{MapTy, Value};
+
+fn ok_s(v: String) -> crate::value::FuncResult {
+    Ok(Value::string(v))
+}
+
+pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
+    add("hello", "", "string", |_, _| ok_s("Hello!".into()));
+    add("upper", "string", "string", |_, a| ok_s(s(&a, 0).to_uppercase()));
+    add("lower", "string", "string", |_, a| ok_s(s(&a, 0).to_lowercase()));
+    add("title", "string", "string", |_, a| ok_s(title(s(&a, 0))));
+    add("untitle", "string", "string", |_, a| {
+        let t = s(&a, 0);
+        let mut c = t.chars();
+        ok_s(match c.next() {
+            Some(f) => f.to_lowercase().chain(c).collect(),
+            None => String::new(),
+        })
+    });
+    add("trim", "string", "string", |_, a| ok_s(s(&a, 0).trim_matches(char::is_whitespace).to_string()));
+    for name in ["trimAll", "trimall"] {
+        add(name, "string,string", "string", |_, a| {
+            let cut: Vec<char> = s(&a, 0).chars().collect();
+            ok_s(s(&a, 1).trim_matches(|c| cut.contains(&c)).to_string())
+        });
+    }
+    add("trimSuffix", "string,string", "string", |_, a| ok_s(s(&a, 1).strip_suffix(s(&a, 0)).unwrap_or(s(&a, 1)).to_string()));
+    add("trimPrefix", "string,string", "string", |_, a| ok_s(s(&a, 1).strip_prefix(s(&a, 0)).unwrap_or(s(&a, 1)).to_string()));
+    add("nospace", "string", "string", |_, a| ok_s(s(&a, 0).chars().filter(|c| !c.is_whitespace()).collect()));
+    add("contains", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).contains(s(&a, 0)))));
+    add("hasPrefix", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).starts_with(s(&a, 0)))));
+    add("hasSuffix", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).ends_with(s(&a, 0)))));
+    add("repeat", "int,string", "string", |_, a| {
+        let c = n(&a, 0);
+        if c < 0 {
+            return Err("strings: negative Repeat count".into());
+        }
+        let t = s(&a, 1);
+        if (t.len() as u128) * (c as u128) > 64 << 20 {
+            return Err("strings: Repeat output length overflow".into());
+        }
+        ok_s(t.repeat(c as usize))
+    });
+    add("replace", "string,string,string", "string", |_, a| ok_s(go_replace(s(&a, 2), s(&a, 0), s(&a, 1))));
+    add("plural", "string,string,int", "string", |_, a| ok_s(if n(&a, 2) == 1 { s(&a, 0) } else { s(&a, 1) }.to_string()));
+    add("indent", "int,string", "string", |_, a| ok_s(indent(n(&a, 0), s(&a, 1))));
+    add("nindent", "int,string", "string", |_, a| ok_s(format!("\n{}", indent(n(&a, 0), s(&a, 1)))));
+    add("trunc", "int,string", "string", |_, a| {
+        let (c, t) = (n(&a, 0), s(&a, 1));
+        let len = t.len() as i64;
+        let r = if c < 0 && len + c > 0 {
+            byte_slice(t, (len + c) as usize, t.len())
+        } else if c >= 0 && len > c {
+            byte_slice(t, 0, c as usize)
+        } else {
+            t.to_string()
+        };
+        ok_s(r)
+    });
+    add("substr", "int,int,string", "string", |_, a| {
+        let (start, end, t) = (n(&a, 0), n(&a, 1), s(&a, 2));
+        let len = t.len() as i64;
+        if start < 0 {
+            if end < 0 || end > len {
+                return Err(format!("runtime error: slice bounds out of range [:{end}] with length {len}"));
+            }
+            return ok_s(byte_slice(t, 0, end as usize));
+        }
+        if end < 0 || end > len {
+            if start > len {
+                return Err(format!("runtime error: slice bounds out of range [{start}:{len}]"));
+            }
+            return ok_s(byte_slice(t, start as usize, t.len()));
+        }
+        if start > end {
+            return Err(format!("runtime error: slice bounds out of range [{start}:{end}]"));
+        }
+        ok_s(byte_slice(t, start as usize, end as usize))
+    });
+    add("abbrev", "int,string", "string", |_, a| {
+        let w = n(&a, 0);
+        if w < 4 {
+            return ok_s(s(&a, 1).to_string());
+        }
+        ok_s(abbreviate_full(s(&a, 1), 0, w))
+    });
+    add("abbrevboth", "int,int,string", "string", |_, a| {
+        let (l, r) = (n(&a, 0), n(&a, 1));
+        if r < 4 || l > 0 && r < 7 {
+            return ok_s(s(&a, 2).to_string());
+        }
+        ok_s(abbreviate_full(s(&a, 2), l, r))
+    });
+    add("initials", "string", "string", |_, a| {
+        let mut out = String::new();
+        let mut gap = true;
+        for b in s(&a, 0).bytes() {
+            let c = char::from(b);
+            if c.is_whitespace() || b == 0x85 || b == 0xA0 {
+                gap = true;
+            } else if gap {
+                out.push(c);
+                gap = false;
+            }
+        }
+        ok_s(out)
+    });
+    add("swapcase", "string", "string", |_, a| {
+        ok_s(s(&a, 0)
+            .chars()
+            .flat_map(|c| -> Vec<char> { if c.is_uppercase() { c.to_lowercase().collect() } else if c.is_lowercase() { c.to_uppercase().collect() } else { vec![c] } })
+            .collect())
+    });
+    add("camelcase", "string", "string", |_, a| ok_s(pascal_case(s(&a, 0))));
+    add("snakecase", "string", "string", |_, a| ok_s(lower_case_words(s(&a, 0), '_')));
+    add("kebabcase", "string", "string", |_, a| ok_s(lower_case_words(s(&a, 0), '-')));
+    add("shuffle", "string", "string", |_, a| {
+        let mut c: Vec<char> = s(&a, 0).chars().collect();
+        let r = random_bytes(c.len() * 4)?;
+        for i in (1..c.len()).rev() {
+            let x = u32::from_le_bytes([r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]]) as usize % (i + 1);
+            c.swap(i, x);
+        }
+        ok_s(c.into_iter().collect())
+    });
+    add("wrap", "int,string", "string", |_, a| ok_s(wrap(s(&a, 1), n(&a, 0), "\n", false)));
+    add("wrapWith", "int,string,string", "string", |_, a| ok_s(wrap(s(&a, 2), n(&a, 0), s(&a, 1), true)));
+    add("quote", "...interface {}", "string", |_, a| {
+        ok_s(a.iter().filter(|v| !v.is_nil()).map(|v| gofmt::quote(&strval(v))).collect::<Vec<_>>().join(" "))
+    });
+    add("squote", "...interface {}", "string", |_, a| {
+        ok_s(a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", gofmt::sprint(std::slice::from_ref(v)))).collect::<Vec<_>>().join(" "))
+    });
+    add("cat", "...interface {}", "string", |_, a| {
+        let v: Vec<Value> = a.into_iter().filter(|v| !v.is_nil()).collect();
+        let parts: Vec<String> = v.iter().map(|x| gofmt::sprintf("%v", std::slice::from_ref(x))).collect();
+        ok_s(parts.join(" "))
+    });
+    add("toString", "interface {}", "string", |_, a| ok_s(strval(arg(&a, 0))));
+    add("atoi", "string", "int", |_, a| Ok(Value::Int(s(&a, 0).parse::<i64>().unwrap_or(0))));
+    add("split", "string,string", "map[string]string", |_, a| Ok(parts_map(go_split(s(&a, 1), s(&a, 0), -1))));
+    add("splitn", "string,int,string", "map[string]string", |_, a| Ok(parts_map(go_split(s(&a, 2), s(&a, 0), n(&a, 1)))));
+    add("splitList", "string,string", "[]string", |_, a| Ok(str_list(go_split(s(&a, 1), s(&a, 0), -1))));
+    add("toStrings", "interface {}", "[]string", |_, a| Ok(str_list(strslice(arg(&a, 0)))));
+    add("join", "string,interface {}", "string", |_, a| ok_s(strslice(arg(&a, 1)).join(s(&a, 0))));
+    add("sortAlpha", "interface {}", "[]string", |_, a| {
+        let v = arg(&a, 0);
+        let mut l = match v {
+            Value::List(_) | Value::Bytes(_) => strslice(v),
+            other => vec![strval(other)],
+        };
+        l.sort();
+        Ok(str_list(l))
+    });
+    add("base", "string", "string", |_, a| ok_s(path_base(s(&a, 0))));
+    add("dir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
+    add("clean", "string", "string", |_, a| ok_s(path_clean(s(&a, 0))));
+    add("ext", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
+    add("isAbs", "string", "bool", |_, a| Ok(Value::Bool(s(&a, 0).starts_with('/'))));
+    add("osBase", "string", "string", |_, a| ok_s(path_base(s(&a, 0))));
+    add("osDir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
+    add("osClean", "string", "string", |_, a| ok_s(path_clean(s(&a, 0))));
+    add("osExt", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
+    add("osIsAbs", "string", "bool", |_, a| Ok(Value::Bool(s(&a, 0).starts_with('/'))));
+    add("b64enc", "string", "string", |_, a| ok_s(base64::engine::general_purpose::STANDARD.encode(s(&a, 0))));
+    add("b64dec", "string", "string", |_, a| {
+        ok_s(match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => b64_error(&e),
+        })
+    });
+    add("b32enc", "string", "string", |_, a| ok_s(base32_encode(s(&a, 0).as_bytes())));
+    add("b32dec", "string", "string", |_, a| {
+        ok_s(match base32_decode(s(&a, 0)) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => e,
+        })
+    });
+    add("sha1sum", "string", "string", |_, a| ok_s(hex(&sha1::Sha1::digest(s(&a, 0).as_bytes()))));
+    add("sha256sum", "string", "string", |_, a| ok_s(hex(&sha2::Sha256::digest(s(&a, 0).as_bytes()))));
+    add("sha512sum", "string", "string", |_, a| ok_s(hex(&sha2::Sha512::digest(s(&a, 0).as_bytes()))));
+    add("adler32sum", "string", "string", |_, a| {
+        let (mut x, mut y) = (1u32, 0u32);
+        for b in s(&a, 0).bytes() {
+            x = (x + u32::from(b)) % 65521;
+            y = (y + x) % 65521;
+        }
+        ok_s(((y << 16) | x).to_string())
+    });
+    add("uuidv4", "", "string", |_, _| {
+        let mut b = random_bytes(16)?;
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h = hex(&b);
+        ok_s(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    });
+    add("randAlphaNum", "int", "string", |_, a| random_string(n(&a, 0), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+    add("randAlpha", "int", "string", |_, a| random_string(n(&a, 0), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"));
+    add("randNumeric", "int", "string", |_, a| random_string(n(&a, 0), "0123456789"));
+    add("randAscii", "int", "string", |_, a| {
+        let chars: String = (32u8..=126).map(char::from).collect();
+        random_string(n(&a, 0), &chars)
+    });
+    add("randBytes", "int", "string,error", |_, a| {
+        let c = usize::try_from(n(&a, 0)).map_err(|_| "negative count".to_string())?;
+        ok_s(base64::engine::general_purpose::STANDARD.encode(random_bytes(c.min(64 << 20))?))
+    });
+    add("fail", "string", "string,error", |_, a| Err(s(&a, 0).to_string()));
+    // Regular expressions (RE2 syntax: the regex crate's is the same family).
+    add("regexMatch", "string,string", "bool", |_, a| Ok(Value::Bool(re(s(&a, 0)).map(|r| r.is_match(s(&a, 1))).unwrap_or(false))));
+    add("mustRegexMatch", "string,string", "bool,error", |_, a| Ok(Value::Bool(re(s(&a, 0))?.is_match(s(&a, 1)))));
+    add("regexFind", "string,string", "string", |_, a| ok_s(re(s(&a, 0)).ok().and_then(|r| r.find(s(&a, 1)).map(|m| m.as_str().to_string())).unwrap_or_default()));
+    add("mustRegexFind", "string,string", "string,error", |_, a| ok_s(re(s(&a, 0))?.find(s(&a, 1)).map(|m| m.as_str().to_string()).unwrap_or_default()));
+    add("regexFindAll", "string,string,int", "[]string", |_, a| Ok(str_list(re(s(&a, 0)).map(|r| find_all(&r, s(&a, 1), n(&a, 2))).unwrap_or_default())));
+    add("mustRegexFindAll", "string,string,int", "[]string,error", |_, a| Ok(str_list(find_all(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))));
+    add("regexReplaceAll", "string,string,string", "string", |_, a| ok_s(re(s(&a, 0)).map(|r| replace_all(&r, s(&a, 1), s(&a, 2))).unwrap_or_default()));
+    add("mustRegexReplaceAll", "string,string,string", "string,error", |_, a| ok_s(replace_all(&re(s(&a, 0))?, s(&a, 1), s(&a, 2))));
+    add("regexReplaceAllLiteral", "string,string,string", "string", |_, a| {
+        ok_s(re(s(&a, 0)).map(|r| r.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2))).into_owned()).unwrap_or_default())
+    });
+    add("mustRegexReplaceAllLiteral", "string,string,string", "string,error", |_, a| ok_s(re(s(&a, 0))?.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2))).into_owned()));
+    add("regexSplit", "string,string,int", "[]string", |_, a| Ok(str_list(re(s(&a, 0)).map(|r| re_split(&r, s(&a, 1), n(&a, 2))).unwrap_or_default())));
+    add("mustRegexSplit", "string,string,int", "[]string,error", |_, a| Ok(str_list(re_split(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))));
+    add("regexQuoteMeta", "string", "string", |_, a| ok_s(quote_meta(s(&a, 0))));
+    add("semver", "string", "*semver.Version,error", |_, a| {
+        let v: flux_semver::Version = s(&a, 0).parse().map_err(|_| "Invalid Semantic Version".to_string())?;
+        Ok(Value::Object(std::rc::Rc::new(SemverObj(v))))
+    });
+    add("semverCompare", "string,string", "bool,error", |_, a| {
+        let c: flux_semver::Constraints = s(&a, 0).parse().map_err(|_| format!("improper constraint: {}", s(&a, 0)))?;
+        let v: flux_semver::Version = s(&a, 1).parse().map_err(|_| "Invalid Semantic Version".to_string())?;
+        Ok(Value::Bool(c.check(&v)))
+    });
+    add("urlParse", "string", "map[string]interface {}", |_, a| url_parse(s(&a, 0)));
+    add("urlJoin", "map[string]interface {}", "string", |_, a| url_join(arg(&a, 0)));
+}
+
+fn byte_slice(t: &str, a: usize, b: usize) -> String {
+    String::from_utf8_lossy(&t.as_bytes()[a.min(t.len())..b.min(t.len())]).into_owned()
+}
+
+fn go_replace(src: &str, old: &str, new: &str) -> String {
+    if old.is_empty() {
+        // Go inserts `new` before every rune and at the end.
+        let mut out = String::new();
+        for c in src.chars() {
+            out.push_str(new);
+            out.push(c);
+        }
+        out.push_str(new);
+        return out;
+    }
+    src.replace(old, new)
+}
+
+/// `strings.Split` / `SplitN` (n < 0: all).
+pub(crate) fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if sep.is_empty() {
+        let mut v: Vec<String> = s.chars().map(String::from).collect();
+        if n > 0 && v.len() > n as usize {
+            let rest: String = v[n as usize - 1..].concat();
+            v.truncate(n as usize - 1);
+            v.push(rest);
+        }
+        return v;
+    }
+    if n < 0 {
+        s.split(sep).map(String::from).collect()
+    } else {
+        s.splitn(n as usize, sep).map(String::from).collect()
+    }
+}
+
+fn parts_map(parts: Vec<String>) -> Value {
+    let m: BTreeMap<String, Value> = parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::string(p))).collect();
+    Value::map(MapTy::Str, m)
+}
+
+/// sprig's `strslice`: a list's non-nil items as strings; a scalar as a
+/// one-item list; nil as an empty list.
+pub(crate) fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::Missing | Value::Nil => Vec::new(),
+        other => match items(other) {
+            Some(l) => l.iter().filter(|x| !x.is_nil()).map(strval).collect(),
+            None => vec![strval(other)],
+        },
+    }
+}
+
+fn indent(spaces: i64, v: &str) -> String {
+    let pad = " ".repeat(spaces.clamp(0, 1 << 20) as usize);
+    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+}
+
+/// Go's deprecated `strings.Title`: the first letter of every word.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = ' ';
+    for c in s.chars() {
+        let sep = if prev.is_ascii() {
+            !(prev.is_ascii_alphanumeric() || prev == '_')
+        } else {
+            !(prev.is_alphabetic() || prev.is_numeric()) && prev.is_whitespace()
+        };
+        if sep {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out
+}
+
+fn abbreviate_full(s: &str, offset: i64, max: i64) -> String {
+    let len = s.len() as i64;
+    if s.is_empty() {
+        return String::new();
+    }
+    if len <= max {
+        return s.to_string();
+    }
+    let mut offset = offset.min(len);
+    if len - offset < max - 3 {
+        offset = len - (max - 3);
+    }
+    if offset <= 4 {
+        return format!("{}...", byte_slice(s, 0, (max - 3) as usize));
+    }
+    if max < 7 {
+        return String::new();
+    }
+    if offset + max - 3 < len {
+        let rest = byte_slice(s, offset as usize, s.len());
+        return format!("...{}", abbreviate_full(&rest, 0, max - 3));
+    }
+    format!("...{}", byte_slice(s, (len - (max - 3)) as usize, s.len()))
+}
+
+fn wrap(s: &str, len: i64, newline: &str, long_words: bool) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let newline = if newline.is_empty() { "\n" } else { newline };
+    let w = len.max(1) as usize;
+    let b = s.as_bytes();
+    let mut offset = 0usize;
+    let mut out = String::new();
+    while b.len() - offset > w {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
+        }
+        let end = (w + offset + 1).min(b.len());
+        let space = s.get(offset..end).and_then(|x| x.rfind(' ')).map(|i| i + offset);
+        match space {
+            Some(sp) => {
+                out.push_str(&byte_slice(s, offset, sp));
+                out.push_str(newline);
+                offset = sp + 1;
+            }
+            None if long_words => {
+                out.push_str(&byte_slice(s, offset, offset + w));
+                out.push_str(newline);
+                offset += w;
+            }
+            None => {
+                let end = offset + w;
+                match s.get(end..).and_then(|x| x.find(' ')) {
+                    None => {
+                        out.push_str(&byte_slice(s, offset, b.len()));
+                        offset = b.len();
+                    }
+                    Some(i) => {
+                        let sp = i + end;
+                        out.push_str(&byte_slice(s, offset, sp));
+                        out.push_str(newline);
+                        offset = sp + 1;
+                    }
+                }
+            }
+        }
+    }
+    out.push_str(&byte_slice(s, offset, b.len()));
+    out
+}
+
+fn is_connector(c: char) -> bool {
+    c == '-' || c == '_' || c.is_whitespace()
+}
+
+/// xstrings.ToPascalCase.
+fn pascal_case(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    let mut r0 = '\0';
+    let mut first_upper = false;
+    let mut found = false;
+    for c in chars.by_ref() {
+        if !is_connector(c) {
+            first_upper = c.is_uppercase();
+            r0 = c.to_uppercase().next().unwrap_or(c);
+            found = true;
+            break;
+        }
+        out.push(c);
+    }
+    let rest: Vec<char> = chars.collect();
+    if rest.is_empty() {
+        if found {
+            out.push(r0);
+        }
+        return out;
+    }
+    for c in rest {
+        let r1 = r0;
+        r0 = c;
+        if is_connector(r0) && is_connector(r1) {
+            out.push(r1);
+            continue;
+        }
+        if is_connector(r1) {
+            first_upper = r0.is_uppercase();
+            r0 = r0.to_uppercase().next().unwrap_or(r0);
+        } else {
+            if first_upper {
+                if r0.is_uppercase() {
+                    r0 = r0.to_lowercase().next().unwrap_or(r0);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(r1);
+        }
+    }
+    out.push(r0);
+    out
+}
+
+/// Words split at case changes and connectors, joined lower-case.
+fn lower_case_words(s: &str, sep: char) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if is_connector(c) {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        let next = chars.get(i + 1).copied();
+        let boundary = match prev {
+            Some(p) if !is_connector(p) => {
+                (c.is_uppercase() && (p.is_lowercase() || p.is_numeric()))
+                    || (c.is_uppercase() && p.is_uppercase() && next.is_some_and(char::is_lowercase))
+                    || (c.is_numeric() && p.is_alphabetic() && false)
+            }
+            _ => false,
+        };
+        if boundary && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words.join(&sep.to_string())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn b64_error(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(i, _) => format!("illegal base64 data at input byte {i}"),
+        base64::DecodeError::InvalidLength(l) => format!("illegal base64 data at input byte {}", l / 4 * 4),
+        _ => "illegal base64 data at input byte 0".into(),
+    }
+}
+
+const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+fn base32_encode(b: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in b.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let v = buf.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+        let nchars = (chunk.len() * 8).div_ceil(5);
+        for i in 0..8 {
+            if i < nchars {
+                out.push(char::from(B32[((v >> (35 - i * 5)) & 31) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
+    let clean: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
+    if clean.len() % 8 != 0 {
+        return Err(format!("illegal base32 data at input byte {}", clean.len() / 8 * 8));
+    }
+    let mut out = Vec::new();
+    for (ci, chunk) in clean.chunks(8).enumerate() {
+        let mut v = 0u64;
+        let mut n = 0;
+        for (i, b) in chunk.iter().enumerate() {
+            if *b == b'=' {
+                break;
+            }
+            let Some(d) = B32.iter().position(|x| x == b) else {
+                return Err(format!("illegal base32 data at input byte {}", ci * 8 + i));
+            };
+            v = (v << 5) | d as u64;
+            n += 1;
+        }
+        v <<= 5 * (8 - n);
+        let nbytes = n * 5 / 8;
+        for i in 0..nbytes {
+            out.push((v >> (32 - i * 8)) as u8);
+        }
+    }
+    Ok(out)
+}
+
+fn random_string(count: i64, chars: &str) -> crate::value::FuncResult {
+    let count = usize::try_from(count).unwrap_or(0).min(64 << 20);
+    let set: Vec<char> = chars.chars().collect();
+    let bytes = random_bytes(count)?;
+    Ok(Value::string(bytes.iter().map(|b| set[usize::from(*b) % set.len()]).collect()))
+}
+
+fn re(p: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(p).map_err(|e| format!("error parsing regexp: {}", e.to_string().lines().last().unwrap_or("").trim()))
+}
+
+fn find_all(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
+    let it = r.find_iter(s).map(|m| m.as_str().to_string());
+    if n < 0 { it.collect() } else { it.take(n as usize).collect() }
+}
+
+/// Go's `ReplaceAllString`: `$1`, `${name}` expand; `$name` takes the
+/// longest run of word characters.
+fn replace_all(r: &regex::Regex, s: &str, repl: &str) -> String {
+    r.replace_all(s, |caps: &regex::Captures<'_>| {
+        let mut out = String::new();
+        let b = repl.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] != b'$' || i + 1 >= b.len() {
+                out.push(char::from(b[i]));
+                if b[i] >= 0x80 {
+                    // Copy the whole UTF-8 sequence.
+                    out.pop();
+                    let ch = repl[i..].chars().next().unwrap_or('\u{FFFD}');
+                    out.push(ch);
+                    i += ch.len_utf8();
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            if b[i + 1] == b'$' {
+                out.push('$');
+                i += 2;
+                continue;
+            }
+            let (name, next) = if b[i + 1] == b'{' {
+                match repl[i + 2..].find('}') {
+                    Some(e) => (&repl[i + 2..i + 2 + e], i + 3 + e),
+                    None => {
+                        out.push('$');
+                        i += 1;
+                        continue;
+                    }
+                }
+            } else {
+                let e = repl[i + 1..].find(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(repl.len(), |e| i + 1 + e);
+                (&repl[i + 1..e], e)
+            };
+            if name.is_empty() {
+                out.push('$');
+                i += 1;
+                continue;
+            }
+            let m = match name.parse::<usize>() {
+                Ok(k) => caps.get(k),
+                Err(_) => caps.name(name),
+            };
+            if let Some(m) = m {
+                out.push_str(m.as_str());
+            }
+            i = next;
+        }
+        out
+    })
+    .into_owned()
+}
+
+fn re_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if r.as_str().is_empty() && s.is_empty() {
+        return vec![String::new()];
+    }
+    let mut out = Vec::new();
+    let mut beg = 0;
+    for m in r.find_iter(s) {
+        if n > 0 && out.len() as i64 == n - 1 {
+            break;
+        }
+        let end = m.start();
+        if m.end() == 0 {
+            continue;
+        }
+        out.push(s[beg..end].to_string());
+        beg = m.end();
+    }
+    out.push(s[beg..].to_string());
+    out
+}
+
+fn quote_meta(s: &str) -> String {
+    let mut o = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let j = parts.join("/");
+    match (rooted, j.is_empty()) {
+        (true, _) => format!("/{j}"),
+        (false, true) => ".".into(),
+        (false, false) => j,
+    }
+}
+
+fn path_base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return "/".into();
+    }
+    t.rsplit('/').next().unwrap_or(t).to_string()
+}
+
+fn path_dir(p: &str) -> String {
+    let dir = match p.rfind('/') {
+        Some(i) => &p[..=i],
+        None => "",
+    };
+    path_clean(dir)
+}
+
+fn path_ext(p: &str) -> String {
+    for (i, c) in p.char_indices().rev() {
+        if c == '/' {
+            break;
+        }
+        if c == '.' {
+            return p[i..].to_string();
+        }
+    }
+    String::new()
+}
+
+fn url_parse(s: &str) -> crate::value::FuncResult {
+    let mut m = BTreeMap::new();
+    let (scheme, rest) = match s.find(':') {
+        Some(i) if i > 0 && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && s.as_bytes()[0].is_ascii_alphabetic() => (&s[..i], &s[i + 1..]),
+        _ => ("", s),
+    };
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = if let Some(r) = rest.strip_prefix("//") {
+        match r.find('/') {
+            Some(i) => (&r[..i], &r[i..]),
+            None => (r, ""),
+        }
+    } else {
+        ("", rest)
+    };
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(i) => (&authority[..i], &authority[i + 1..]),
+        None => ("", authority),
+    };
+    let put = |m: &mut BTreeMap<String, Value>, k: &str, v: &str| {
+        m.insert(k.to_string(), Value::str(v));
+    };
+    put(&mut m, "scheme", &scheme.to_ascii_lowercase());
+    put(&mut m, "host", host);
+    put(&mut m, "hostname", host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host }).trim_start_matches('[').trim_end_matches(']'));
+    put(&mut m, "path", path);
+    put(&mut m, "query", query);
+    put(&mut m, "opaque", "");
+    put(&mut m, "fragment", fragment);
+    put(&mut m, "userinfo", userinfo);
+    Ok(Value::dict(m))
+}
+
+fn url_join(d: &Value) -> crate::value::FuncResult {
+    let m = super::map_entries(d);
+    let mut get = |k: &str| -> Result<String, String> {
+        match m.get(k) {
+            None => Ok(String::new()),
+            Some(Value::Str(s)) => Ok(s.to_string()),
+            Some(other) => Err(format!("unable to parse {k} key, must be of type string, but {} found", other.type_name())),
+        }
+    };
+    let scheme = get("scheme")?;
+    let host = get("host")?;
+    let path = get("path")?;
+    let query = get("query")?;
+    let fragment = get("fragment")?;
+    let userinfo = get("userinfo")?;
+    let opaque = get("opaque")?;
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(&scheme);
+        out.push(':');
+    }
+    if !opaque.is_empty() {
+        out.push_str(&opaque);
+    } else {
+        if !scheme.is_empty() || !host.is_empty() || !userinfo.is_empty() {
+            if !host.is_empty() || !path.is_empty() || !userinfo.is_empty() {
+                out.push_str("//");
+            }
+            if !userinfo.is_empty() {
+                out.push_str(&userinfo);
+                out.push('@');
+            }
+            out.push_str(&host);
+        }
+        if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&path);
+    }
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query);
+    }
+    if !fragment.is_empty() {
+        out.push('#');
+        out.push_str(&fragment);
+    }
+    Ok(Value::string(out))
+}
+
+/// `*semver.Version` as a template sees it.
+#[derive(Debug)]
+struct SemverObj(flux_semver::Version);
+
+impl crate::value::Object for SemverObj {
+    fn type_name(&self) -> String {
+        "*semver.Version".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        let v = &self.0;
+        Some(match name {
+            "Major" => Value::Int64(v.major() as i64),
+            "Minor" => Value::Int64(v.minor() as i64),
+            "Patch" => Value::Int64(v.patch() as i64),
+            "Prerelease" => Value::str(v.prerelease()),
+            "Metadata" => Value::str(v.metadata()),
+            "Original" => Value::str(v.original()),
+            "String" => Value::string(v.to_string()),
+            _ => return None,
+        })
+    }
+    fn display(&self) -> String {
+        self.0.to_string()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[allow(dead_code)]
+fn _unused() -> Value {
+    iface_list(Vec::new())
+}
