@@ -177,7 +177,18 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         if spec.minus {
             spec.zero = false;
         }
+        if verb == 'v' {
+            // %+v only means field names; %#v is Go syntax.
+            spec.plus = false;
+        }
         let arg = &args[argn];
+        if verb == 'v' && spec.sharp {
+            if let Value::Str(s) = arg {
+                argn += 1;
+                pad(&mut out, &quote(s), &spec);
+                continue;
+            }
+        }
         argn += 1;
         if verb == 'w' {
             out.push_str(&format!("%!w({}=", arg.type_name()));
@@ -284,7 +295,7 @@ fn pad_number(out: &mut String, s: &str, spec: &Spec) {
     }
 }
 
-fn bad_verb(out: &mut String, v: &Value, verb: char) {
+fn bad_verb(out: &mut String, v: &Value, verb: char, spec: &Spec) {
     out.push_str("%!");
     out.push(verb);
     out.push('(');
@@ -293,7 +304,7 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
     } else {
         out.push_str(&v.type_name());
         out.push('=');
-        format_value(out, v, 'v', &Spec::default(), 0);
+        format_value(out, v, 'v', spec, 1);
     }
     out.push(')');
 }
@@ -305,14 +316,14 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
     }
     match v {
         Value::Missing if depth == 0 && verb == 'v' => pad(out, "<no value>", spec),
-        Value::Missing | Value::Nil if depth > 0 => pad(out, "<nil>", spec),
+        Value::Missing | Value::Nil if depth > 0 => out.push_str("<nil>"),
         Value::Missing | Value::Nil => match verb {
             'v' => pad(out, "<nil>", spec),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::Bool(b) => match verb {
             't' | 'v' => pad(out, if *b { "true" } else { "false" }, spec),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::Int(i) | Value::Int64(i) => fmt_int(out, v, i128::from(*i), verb, spec),
         Value::Uint32(i) => fmt_int(out, v, i128::from(*i), verb, spec),
@@ -364,7 +375,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
         }
         Value::Object(o) => match verb {
             'v' | 's' => pad(out, &o.display(), spec),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::Func(_) => pad(out, "0x0", spec),
     }
@@ -412,7 +423,7 @@ fn fmt_str(out: &mut String, v: &Value, s: &[u8], verb: char, spec: &Spec) {
             }
             pad(out, &h, spec);
         }
-        _ => bad_verb(out, v, verb),
+        _ => bad_verb(out, v, verb, spec),
     }
 }
 
@@ -447,7 +458,7 @@ fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, spec: &Spec) {
             return;
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' | _ => {
-            bad_verb(out, v, verb);
+            bad_verb(out, v, verb, spec);
             return;
         }
     };
@@ -505,8 +516,12 @@ fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) 
             if verb == 'E' { s.to_uppercase() } else { s }
         }
         'f' | 'F' => format_fixed(f, spec.prec.unwrap_or(6)),
+        'x' | 'X' => {
+            let s = hex_float(f);
+            if verb == 'X' { s.to_uppercase() } else { s }
+        }
         _ => {
-            bad_verb(out, v, verb);
+            bad_verb(out, v, verb, spec);
             return;
         }
     };
@@ -563,6 +578,33 @@ fn special(f: f64) -> Option<String> {
     } else {
         None
     }
+}
+
+/// `%x` of a float: `0x1.cp+01`.
+fn hex_float(f: f64) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if f == 0.0 {
+        return format!("{sign}0x0p+00");
+    }
+    let bits = f.abs().to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // Subnormal: normalise.
+        let shift = mant.leading_zeros() as i64 - 11;
+        mant = (mant << shift) & ((1u64 << 52) - 1);
+        exp = 1 - shift;
+    }
+    let e = exp - 1023;
+    let mut h = format!("{mant:013x}");
+    while h.ends_with('0') {
+        h.pop();
+    }
+    let frac = if h.is_empty() { String::new() } else { format!(".{h}") };
+    format!("{sign}0x1{frac}p{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
 }
 
 /// `%e` with `prec` digits after the point.
@@ -708,7 +750,6 @@ fn escape_char(out: &mut String, c: char, q: char, ascii_only: bool) {
             out.push('\\');
             out.push(c);
         }
-        '\u{FFFD}' => out.push_str("\\ufffd"),
         c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
         c if ascii_only && !c.is_ascii() || !is_go_printable(c) => {
             let n = c as u32;

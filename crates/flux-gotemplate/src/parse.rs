@@ -730,8 +730,7 @@ impl Tree {
             Some(i) => pos - i - 1,
             None => pos,
         };
-        let ctx = if node.chars().count() > 20 { format!("{}...", node.chars().take(20).collect::<String>()) } else { node.to_string() };
-        (format!("{}:{line}:{col}", self.parse_name), ctx)
+        (format!("{}:{line}:{col}", self.parse_name), node.to_string())
     }
 }
 
@@ -964,11 +963,6 @@ impl Parser<'_> {
                     let t = self.next();
                     else_list = Some(vec![self.control("with", t.pos)?]);
                 } else {
-                    if chained {
-                        // "else if" inside range, or "else with" in if.
-                        let t = self.next_non_space();
-                        return self.unexpected(&t, "else");
-                    }
                     let (l, next) = self.item_list()?;
                     if !matches!(next, Parsed::End) {
                         return self.err(format!("expected end; found {}", next.describe()));

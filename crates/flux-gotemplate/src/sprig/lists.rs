@@ -6,7 +6,11 @@ use super::{F, arg, deep_equal, dict_of, empty, iface_list, items, map_entries, 
 use crate::value::{ListTy, MapTy, Value};
 
 fn list_of(v: &Value, what: &str) -> Result<Vec<Value>, String> {
-    items(v).ok_or_else(|| format!("Cannot {what} type {}", v.type_name()))
+    if v.is_nil() {
+        // reflect.TypeOf(nil).Kind() in sprig.
+        return Err("runtime error: invalid memory address or nil pointer dereference".into());
+    }
+    items(v).ok_or_else(|| format!("Cannot {what} type {}", v.kind_name()))
 }
 
 macro_rules! both {
@@ -47,17 +51,11 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     both!(add, "rest", "mustRest", "interface {}", "[]interface {}", |_, a: Vec<Value>| {
         let l = list_of(arg(&a, 0), "find rest on")?;
-        if l.is_empty() {
-            return Ok(Value::Nil);
-        }
-        Ok(iface_list(l[1..].to_vec()))
+        Ok(iface_list(l.get(1..).map(<[Value]>::to_vec).unwrap_or_default()))
     });
     both!(add, "initial", "mustInitial", "interface {}", "[]interface {}", |_, a: Vec<Value>| {
         let l = list_of(arg(&a, 0), "find initial on")?;
-        if l.is_empty() {
-            return Ok(Value::Nil);
-        }
-        Ok(iface_list(l[..l.len() - 1].to_vec()))
+        Ok(iface_list(l.get(..l.len().saturating_sub(1)).map(<[Value]>::to_vec).unwrap_or_default()))
     });
     both!(add, "reverse", "mustReverse", "interface {}", "[]interface {}", |_, a: Vec<Value>| {
         let mut l = list_of(arg(&a, 0), "find reverse on")?;
@@ -92,7 +90,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         Ok(Value::Bool(l.iter().any(|v| deep_equal(v, arg(&a, 0)))))
     });
     both!(add, "slice", "mustSlice", "interface {},...interface {}", "interface {}", |_, a: Vec<Value>| {
-        let l = items(arg(&a, 0)).ok_or_else(|| format!("list should be type of slice or array but {}", arg(&a, 0).type_name()))?;
+        let l = items(arg(&a, 0)).ok_or_else(|| format!("list should be type of slice or array but {}", arg(&a, 0).kind_name()))?;
         let len = l.len() as i64;
         let (start, end) = match a.len() {
             1 => (0, len),
@@ -113,7 +111,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         for v in &a {
             match items(v) {
                 Some(l) => out.extend(l),
-                None => return Err(format!("Cannot concat type {} as list", v.type_name())),
+                None => return Err(format!("Cannot concat type {} as list", v.kind_name())),
             }
         }
         Ok(iface_list(out))
@@ -122,7 +120,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         let size = n(&a, 0);
         let l = list_of(arg(&a, 1), "chunk")?;
         if size <= 0 {
-            return Err("runtime error: integer divide by zero".into());
+            return Err("runtime error: makeslice: len out of range".into());
         }
         let chunks: Vec<Value> = l.chunks(size as usize).map(|c| iface_list(c.to_vec())).collect();
         Ok(Value::list(ListTy::IfaceList, chunks))
@@ -216,7 +214,12 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         }
         Ok(arg(&a, 0).clone())
     });
-    both!(add, "deepCopy", "mustDeepCopy", "interface {}", "interface {}", |_, a: Vec<Value>| Ok(arg(&a, 0).deep_copy()));
+    both!(add, "deepCopy", "mustDeepCopy", "interface {}", "interface {}", |_, a: Vec<Value>| {
+        if arg(&a, 0).is_nil() {
+            return Err("reflect: call of reflect.Value.Type on zero Value".into());
+        }
+        Ok(arg(&a, 0).deep_copy())
+    });
     add("dig", "...interface {}", "interface {},error", |_, a| {
         if a.len() < 3 {
             return Err("dig needs at least three arguments".into());
@@ -263,7 +266,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("typeIs", "string,interface {}", "bool", |_, a| Ok(Value::Bool(s(&a, 0) == arg(&a, 1).type_name())));
     add("typeIsLike", "string,interface {}", "bool", |_, a| {
         let t = arg(&a, 1).type_name();
-        Ok(Value::Bool(s(&a, 0) == t || s(&a, 0) == format!("*{t}")))
+        Ok(Value::Bool(s(&a, 0) == t || format!("*{}", s(&a, 0)) == t))
     });
     add("kindOf", "interface {}", "string", |_, a| Ok(Value::str(arg(&a, 0).kind_name())));
     add("kindIs", "string,interface {}", "bool", |_, a| Ok(Value::Bool(s(&a, 0) == arg(&a, 1).kind_name())));

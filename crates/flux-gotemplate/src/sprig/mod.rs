@@ -125,8 +125,9 @@ pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Uint32(x) => i64::from(*x),
+        // Go's out-of-range conversion on amd64 yields the minimum.
         Value::Float(f) => {
-            if f.is_nan() {
+            if f.is_nan() || *f >= 9.223_372_036_854_776e18 || *f < -9.223_372_036_854_776e18 {
                 i64::MIN
             } else {
                 *f as i64

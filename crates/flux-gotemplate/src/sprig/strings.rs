@@ -18,16 +18,19 @@ fn ok_s(v: String) -> crate::value::FuncResult {
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("hello", "", "string", |_, _| ok_s("Hello!".into()));
-    add("upper", "string", "string", |_, a| ok_s(s(&a, 0).to_uppercase()));
-    add("lower", "string", "string", |_, a| ok_s(s(&a, 0).to_lowercase()));
+    add("upper", "string", "string", |_, a| ok_s(s(&a, 0).chars().map(upper_rune).collect()));
+    add("lower", "string", "string", |_, a| ok_s(s(&a, 0).chars().map(lower_rune).collect()));
     add("title", "string", "string", |_, a| ok_s(title(s(&a, 0))));
     add("untitle", "string", "string", |_, a| {
-        let t = s(&a, 0);
-        let mut c = t.chars();
-        ok_s(match c.next() {
-            Some(f) => f.to_lowercase().chain(c).collect(),
-            None => String::new(),
-        })
+        let mut gap = true;
+        ok_s(s(&a, 0)
+            .chars()
+            .map(|c| {
+                let r = if gap { lower_rune(c) } else { c };
+                gap = c.is_whitespace();
+                r
+            })
+            .collect())
     });
     add("trim", "string", "string", |_, a| ok_s(s(&a, 0).trim_matches(char::is_whitespace).to_string()));
     for name in ["trimAll", "trimall"] {
@@ -55,8 +58,8 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("replace", "string,string,string", "string", |_, a| ok_s(go_replace(s(&a, 2), s(&a, 0), s(&a, 1))));
     add("plural", "string,string,int", "string", |_, a| ok_s(if n(&a, 2) == 1 { s(&a, 0) } else { s(&a, 1) }.to_string()));
-    add("indent", "int,string", "string", |_, a| ok_s(indent(n(&a, 0), s(&a, 1))));
-    add("nindent", "int,string", "string", |_, a| ok_s(format!("\n{}", indent(n(&a, 0), s(&a, 1)))));
+    add("indent", "int,string", "string", |_, a| indent(n(&a, 0), s(&a, 1)).map(Value::string));
+    add("nindent", "int,string", "string", |_, a| indent(n(&a, 0), s(&a, 1)).map(|i| Value::string(format!("\n{i}"))));
     add("trunc", "int,string", "string", |_, a| {
         let (c, t) = (n(&a, 0), s(&a, 1));
         let len = t.len() as i64;
@@ -178,7 +181,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("b64dec", "string", "string", |_, a| {
         ok_s(match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => b64_error(&e),
+            Err(e) => b64_error(&e, s(&a, 0).len()),
         })
     });
     add("b32enc", "string", "string", |_, a| ok_s(base32_encode(s(&a, 0).as_bytes())));
@@ -235,16 +238,34 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("mustRegexSplit", "string,string,int", "[]string,error", |_, a| Ok(str_list(re_split(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))));
     add("regexQuoteMeta", "string", "string", |_, a| ok_s(quote_meta(s(&a, 0))));
     add("semver", "string", "*semver.Version,error", |_, a| {
-        let v: flux_semver::Version = s(&a, 0).parse().map_err(|_| "Invalid Semantic Version".to_string())?;
+        let v: flux_semver::Version = s(&a, 0).parse().map_err(|_| "invalid semantic version".to_string())?;
         Ok(Value::Object(std::rc::Rc::new(SemverObj(v))))
     });
     add("semverCompare", "string,string", "bool,error", |_, a| {
-        let c: flux_semver::Constraints = s(&a, 0).parse().map_err(|_| format!("improper constraint: {}", s(&a, 0)))?;
-        let v: flux_semver::Version = s(&a, 1).parse().map_err(|_| "Invalid Semantic Version".to_string())?;
+        let c: flux_semver::Constraints = s(&a, 0).parse().map_err(|_| format!("improper constraint: {}", gofmt::quote(s(&a, 0))))?;
+        let v: flux_semver::Version = s(&a, 1).parse().map_err(|_| "invalid semantic version".to_string())?;
         Ok(Value::Bool(c.check(&v)))
     });
     add("urlParse", "string", "map[string]interface {}", |_, a| url_parse(s(&a, 0)));
     add("urlJoin", "map[string]interface {}", "string", |_, a| url_join(arg(&a, 0)));
+}
+
+/// Go's `unicode.ToUpper`: one rune to one rune (ß stays ß).
+fn upper_rune(c: char) -> char {
+    let mut u = c.to_uppercase();
+    match (u.next(), u.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower`.
+fn lower_rune(c: char) -> char {
+    let mut u = c.to_lowercase();
+    match (u.next(), u.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
 }
 
 fn byte_slice(t: &str, a: usize, b: usize) -> String {
@@ -303,9 +324,12 @@ pub(crate) fn strslice(v: &Value) -> Vec<String> {
     }
 }
 
-fn indent(spaces: i64, v: &str) -> String {
-    let pad = " ".repeat(spaces.clamp(0, 1 << 20) as usize);
-    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+fn indent(spaces: i64, v: &str) -> Result<String, String> {
+    if spaces < 0 {
+        return Err("strings: negative Repeat count".into());
+    }
+    let pad = " ".repeat(spaces.min(1 << 20) as usize);
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
 /// Go's deprecated `strings.Title`: the first letter of every word.
@@ -319,7 +343,7 @@ fn title(s: &str) -> String {
             !(prev.is_alphabetic() || prev.is_numeric()) && prev.is_whitespace()
         };
         if sep {
-            out.extend(c.to_uppercase());
+            out.push(upper_rune(c));
         } else {
             out.push(c);
         }
@@ -463,6 +487,7 @@ fn lower_case_words(s: &str, sep: char) -> String {
             if !cur.is_empty() {
                 words.push(std::mem::take(&mut cur));
             }
+            words.push(String::new());
             continue;
         }
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
@@ -483,18 +508,32 @@ fn lower_case_words(s: &str, sep: char) -> String {
     if !cur.is_empty() {
         words.push(cur);
     }
-    words.join(&sep.to_string())
+    // Each connector is kept as one separator; words are joined by one.
+    let mut out = String::new();
+    let mut prev_word = false;
+    for w in words {
+        if w.is_empty() {
+            out.push(sep);
+            prev_word = false;
+        } else {
+            if prev_word {
+                out.push(sep);
+            }
+            out.push_str(&w);
+            prev_word = true;
+        }
+    }
+    out
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn b64_error(e: &base64::DecodeError) -> String {
+fn b64_error(e: &base64::DecodeError, len: usize) -> String {
     match e {
         base64::DecodeError::InvalidByte(i, _) => format!("illegal base64 data at input byte {i}"),
-        base64::DecodeError::InvalidLength(l) => format!("illegal base64 data at input byte {}", l / 4 * 4),
-        _ => "illegal base64 data at input byte 0".into(),
+        _ => format!("illegal base64 data at input byte {}", len / 4 * 4),
     }
 }
 
@@ -554,7 +593,20 @@ fn random_string(count: i64, chars: &str) -> crate::value::FuncResult {
 }
 
 fn re(p: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(p).map_err(|e| format!("error parsing regexp: {}", e.to_string().lines().last().unwrap_or("").trim()))
+    regex::Regex::new(p).map_err(|e| {
+        let msg = e.to_string();
+        let last = msg.lines().last().unwrap_or("").trim().trim_start_matches("error: ").to_string();
+        let go = if last.contains("unclosed group") {
+            format!("missing closing ): `{p}`")
+        } else if last.contains("unclosed character class") {
+            format!("missing closing ]: `{}`", p.rfind('[').map_or(p, |i| &p[i..]))
+        } else if last.contains("repetition operator missing expression") {
+            format!("missing argument to repetition operator: `{}`", p.chars().find(|c| "*+?{".contains(*c)).unwrap_or('*'))
+        } else {
+            last
+        };
+        format!("error parsing regexp: {go}")
+    })
 }
 
 fn find_all(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
@@ -620,6 +672,7 @@ fn replace_all(r: &regex::Regex, s: &str, repl: &str) -> String {
     .into_owned()
 }
 
+/// Go's `Regexp.Split`.
 fn re_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
     if n == 0 {
         return Vec::new();
@@ -628,19 +681,22 @@ fn re_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
         return vec![String::new()];
     }
     let mut out = Vec::new();
-    let mut beg = 0;
-    for m in r.find_iter(s) {
+    let (mut beg, mut end) = (0, 0);
+    let matches: Vec<(usize, usize)> = r.find_iter(s).map(|m| (m.start(), m.end())).collect();
+    let matches = if n > 0 { &matches[..matches.len().min(n as usize)] } else { &matches[..] };
+    for &(ms, me) in matches {
         if n > 0 && out.len() as i64 == n - 1 {
             break;
         }
-        let end = m.start();
-        if m.end() == 0 {
-            continue;
+        end = ms;
+        if me != 0 {
+            out.push(s[beg..end].to_string());
         }
-        out.push(s[beg..end].to_string());
-        beg = m.end();
+        beg = me;
     }
-    out.push(s[beg..].to_string());
+    if end != s.len() {
+        out.push(s[beg..].to_string());
+    }
     out
 }
 
