@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use crate::gofmt;
 use crate::value::{Func, ListTy, MapTy, Value};
 
-fn b(params: &str, result: &str, f: impl Fn(&mut crate::exec::Ctx<'_>, Vec<Value>) -> crate::value::FuncResult + 'static) -> Func {
+fn b(
+    params: &str,
+    result: &str,
+    f: impl Fn(&mut crate::exec::Ctx<'_>, Vec<Value>) -> crate::value::FuncResult + 'static,
+) -> Func {
     let mut f = Func::new(params, result, f);
     f.builtin = true;
     f
@@ -17,14 +21,54 @@ fn b(params: &str, result: &str, f: impl Fn(&mut crate::exec::Ctx<'_>, Vec<Value
 pub fn builtins() -> HashMap<String, Func> {
     let mut m = HashMap::new();
     let rv = "reflect.Value";
-    m.insert("and".into(), b(&format!("{rv},...{rv}"), rv, |_, a| Ok(a.into_iter().last().unwrap_or_default())));
-    m.insert("or".into(), b(&format!("{rv},...{rv}"), rv, |_, a| Ok(a.into_iter().last().unwrap_or_default())));
-    m.insert("not".into(), b(rv, "bool", |_, a| Ok(Value::Bool(!a.first().is_some_and(Value::truth)))));
-    m.insert("len".into(), b(rv, "int,error", |_, a| length(a.first().unwrap_or(&Value::Missing)).map(Value::Int)));
-    m.insert("index".into(), b(&format!("{rv},...{rv}"), "reflect.Value,error", |_, a| index(&a)));
-    m.insert("slice".into(), b(&format!("{rv},...{rv}"), "reflect.Value,error", |_, a| slice(&a)));
-    m.insert("print".into(), b("...interface {}", "string", |_, a| Ok(Value::string(gofmt::sprint(&a)))));
-    m.insert("println".into(), b("...interface {}", "string", |_, a| Ok(Value::string(gofmt::sprintln(&a)))));
+    m.insert(
+        "and".into(),
+        b(&format!("{rv},...{rv}"), rv, |_, a| {
+            Ok(a.into_iter().last().unwrap_or_default())
+        }),
+    );
+    m.insert(
+        "or".into(),
+        b(&format!("{rv},...{rv}"), rv, |_, a| {
+            Ok(a.into_iter().last().unwrap_or_default())
+        }),
+    );
+    m.insert(
+        "not".into(),
+        b(rv, "bool", |_, a| {
+            Ok(Value::Bool(!a.first().is_some_and(Value::truth)))
+        }),
+    );
+    m.insert(
+        "len".into(),
+        b(rv, "int,error", |_, a| {
+            length(a.first().unwrap_or(&Value::Missing)).map(Value::Int)
+        }),
+    );
+    m.insert(
+        "index".into(),
+        b(&format!("{rv},...{rv}"), "reflect.Value,error", |_, a| {
+            index(&a)
+        }),
+    );
+    m.insert(
+        "slice".into(),
+        b(&format!("{rv},...{rv}"), "reflect.Value,error", |_, a| {
+            slice(&a)
+        }),
+    );
+    m.insert(
+        "print".into(),
+        b("...interface {}", "string", |_, a| {
+            Ok(Value::string(gofmt::sprint(&a)))
+        }),
+    );
+    m.insert(
+        "println".into(),
+        b("...interface {}", "string", |_, a| {
+            Ok(Value::string(gofmt::sprintln(&a)))
+        }),
+    );
     m.insert(
         "printf".into(),
         b("string,...interface {}", "string", |_, a| {
@@ -32,21 +76,63 @@ pub fn builtins() -> HashMap<String, Func> {
             Ok(Value::string(gofmt::sprintf(&f, &a[1.min(a.len())..])))
         }),
     );
-    m.insert("html".into(), b("...interface {}", "string", |_, a| Ok(Value::string(html_escape(&eval_args(&a))))));
-    m.insert("js".into(), b("...interface {}", "string", |_, a| Ok(Value::string(js_escape(&eval_args(&a))))));
-    m.insert("urlquery".into(), b("...interface {}", "string", |_, a| Ok(Value::string(query_escape(&eval_args(&a))))));
+    m.insert(
+        "html".into(),
+        b("...interface {}", "string", |_, a| {
+            Ok(Value::string(html_escape(&eval_args(&a))))
+        }),
+    );
+    m.insert(
+        "js".into(),
+        b("...interface {}", "string", |_, a| {
+            Ok(Value::string(js_escape(&eval_args(&a))))
+        }),
+    );
+    m.insert(
+        "urlquery".into(),
+        b("...interface {}", "string", |_, a| {
+            Ok(Value::string(query_escape(&eval_args(&a))))
+        }),
+    );
     m.insert(
         "eq".into(),
         b(&format!("{rv},...{rv}"), "bool,error", |_, a| {
-            let (first, rest) = a.split_first().map_or((Value::Missing, &[][..]), |(f, r)| (f.clone(), r));
+            let (first, rest) = a
+                .split_first()
+                .map_or((Value::Missing, &[][..]), |(f, r)| (f.clone(), r));
             eq(&first, rest).map(Value::Bool)
         }),
     );
-    m.insert("ne".into(), b(&format!("{rv},{rv}"), "bool,error", |_, a| eq(&a[0], &a[1..2]).map(|t| Value::Bool(!t))));
-    m.insert("lt".into(), b(&format!("{rv},{rv}"), "bool,error", |_, a| lt(&a[0], &a[1]).map(Value::Bool)));
-    m.insert("le".into(), b(&format!("{rv},{rv}"), "bool,error", |_, a| le(&a[0], &a[1]).map(Value::Bool)));
-    m.insert("gt".into(), b(&format!("{rv},{rv}"), "bool,error", |_, a| le(&a[0], &a[1]).map(|t| Value::Bool(!t))));
-    m.insert("ge".into(), b(&format!("{rv},{rv}"), "bool,error", |_, a| lt(&a[0], &a[1]).map(|t| Value::Bool(!t))));
+    m.insert(
+        "ne".into(),
+        b(&format!("{rv},{rv}"), "bool,error", |_, a| {
+            eq(&a[0], &a[1..2]).map(|t| Value::Bool(!t))
+        }),
+    );
+    m.insert(
+        "lt".into(),
+        b(&format!("{rv},{rv}"), "bool,error", |_, a| {
+            lt(&a[0], &a[1]).map(Value::Bool)
+        }),
+    );
+    m.insert(
+        "le".into(),
+        b(&format!("{rv},{rv}"), "bool,error", |_, a| {
+            le(&a[0], &a[1]).map(Value::Bool)
+        }),
+    );
+    m.insert(
+        "gt".into(),
+        b(&format!("{rv},{rv}"), "bool,error", |_, a| {
+            le(&a[0], &a[1]).map(|t| Value::Bool(!t))
+        }),
+    );
+    m.insert(
+        "ge".into(),
+        b(&format!("{rv},{rv}"), "bool,error", |_, a| {
+            lt(&a[0], &a[1]).map(|t| Value::Bool(!t))
+        }),
+    );
     m.insert(
         "call".into(),
         b(&format!("{rv},...{rv}"), "reflect.Value,error", |ctx, a| {
@@ -62,18 +148,33 @@ pub fn builtins() -> HashMap<String, Func> {
                 Value::Func(func) => {
                     let mut args = Vec::new();
                     for (i, v) in rest.iter().enumerate() {
-                        let t = func.params.get(i).or(func.variadic.as_ref()).cloned().unwrap_or(crate::value::Ty::Iface);
+                        let t = func
+                            .params
+                            .get(i)
+                            .or(func.variadic.as_ref())
+                            .cloned()
+                            .unwrap_or(crate::value::Ty::Iface);
                         if v.is_nil() && !t.can_be_nil() {
-                            return Err(format!("arg {i}: value is nil; should be of type {}", t.go_name()));
+                            return Err(format!(
+                                "arg {i}: value is nil; should be of type {}",
+                                t.go_name()
+                            ));
                         }
                         if !v.is_nil() && !v.assignable_to(&t) {
-                            return Err(format!("arg {i}: value has type {}; should be {}", v.type_name(), t.go_name()));
+                            return Err(format!(
+                                "arg {i}: value has type {}; should be {}",
+                                v.type_name(),
+                                t.go_name()
+                            ));
                         }
                         args.push(if v.is_nil() { t.zero() } else { v.clone() });
                     }
                     let n = func.params.len();
                     if func.variadic.is_none() && args.len() != n {
-                        return Err(format!("wrong number of args for call: got {} want {n}", args.len()));
+                        return Err(format!(
+                            "wrong number of args for call: got {} want {n}",
+                            args.len()
+                        ));
                     }
                     (func.f)(ctx, args)
                 }
@@ -91,7 +192,16 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::Str(s)] = a {
         return s.to_string();
     }
-    let a: Vec<Value> = a.iter().map(|v| if v.is_nil() { Value::str("<no value>") } else { v.clone() }).collect();
+    let a: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if v.is_nil() {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
     gofmt::sprint(&a)
 }
 
@@ -125,7 +235,9 @@ pub fn js_escape(s: &str) -> String {
             '&' => o.push_str("\\u0026"),
             '=' => o.push_str("\\u003D"),
             c if (c as u32) < 0x20 => o.push_str(&format!("\\u00{:02X}", c as u32)),
-            c if !c.is_ascii() && (c.is_control() || c == '\u{FFFD}' && false) => o.push_str(&format!("\\u{:04X}", c as u32)),
+            c if !c.is_ascii() && !gofmt::is_go_printable(c) => {
+                o.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -137,7 +249,9 @@ pub fn query_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             b => o.push_str(&format!("%{b:02X}")),
         }
@@ -151,7 +265,9 @@ fn length(v: &Value) -> Result<i64, String> {
         Value::Bytes(b) => b.len() as i64,
         Value::List(l) => l.items.len() as i64,
         Value::Map(m) => m.borrow().entries.len() as i64,
-        Value::Missing | Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        Value::Missing | Value::Nil => {
+            return Err("reflect: call of reflect.Value.Type on zero Value".into());
+        }
         other => return Err(format!("len of type {}", other.type_name())),
     })
 }
@@ -161,7 +277,12 @@ fn index_arg(i: &Value, cap: usize) -> Result<usize, String> {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Uint32(x) => i64::from(*x),
         Value::Missing | Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     if x < 0 || x as u64 > cap as u64 {
         return Err(format!("index out of range: {x}"));
@@ -182,21 +303,37 @@ fn index(a: &[Value]) -> crate::value::FuncResult {
             Value::Nil => return Err("index of nil pointer".into()),
             Value::List(l) => {
                 let x = index_arg(i, l.items.len())?;
-                l.items.get(x).cloned().ok_or("reflect: slice index out of range")?
+                l.items
+                    .get(x)
+                    .cloned()
+                    .ok_or("reflect: slice index out of range")?
             }
             Value::Bytes(bs) => {
                 let x = index_arg(i, bs.len())?;
-                Value::Int(i64::from(*bs.get(x).ok_or("reflect: slice index out of range")?))
+                Value::Int(i64::from(
+                    *bs.get(x).ok_or("reflect: slice index out of range")?,
+                ))
             }
             Value::Str(s) => {
                 let x = index_arg(i, s.len())?;
-                Value::Int(i64::from(*s.as_bytes().get(x).ok_or("reflect: string index out of range")?))
+                Value::Int(i64::from(
+                    *s.as_bytes()
+                        .get(x)
+                        .ok_or("reflect: string index out of range")?,
+                ))
             }
             Value::Map(m) => {
                 let key = match i {
                     Value::Str(k) => k.to_string(),
-                    Value::Missing | Value::Nil => return Err("value is nil; should be of type string".into()),
-                    other => return Err(format!("value has type {}; should be string", other.type_name())),
+                    Value::Missing | Value::Nil => {
+                        return Err("value is nil; should be of type string".into());
+                    }
+                    other => {
+                        return Err(format!(
+                            "value has type {}; should be string",
+                            other.type_name()
+                        ));
+                    }
                 };
                 let m = m.borrow();
                 match m.entries.get(&key) {
@@ -247,7 +384,9 @@ fn slice(a: &[Value]) -> crate::value::FuncResult {
     Ok(match item {
         Value::Str(s) => match s.get(ix[0]..ix[1]) {
             Some(sub) => Value::str(sub),
-            None => Value::string(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned()),
+            None => {
+                Value::string(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned())
+            }
         },
         Value::List(l) => Value::list(l.ty, l.items[ix[0]..ix[1]].to_vec()),
         Value::Bytes(b) => Value::Bytes(b[ix[0]..ix[1]].into()),
@@ -302,7 +441,11 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                 (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int) => int(a) == int(b),
                 _ => {
                     if !a.is_nil() && !b.is_nil() {
-                        return Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name()));
+                        return Err(format!(
+                            "incompatible types for comparison: {} and {}",
+                            a.type_name(),
+                            b.type_name()
+                        ));
                     }
                     false
                 }
@@ -317,16 +460,31 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                     let ka = a.kind_name();
                     let kb = b.kind_name();
                     if ka != kb && !a.is_nil() && !b.is_nil() {
-                        return Err(format!("non-comparable types {}: {}, {}: {}", s_of(a), a.type_name(), b.type_name(), s_of(b)));
+                        return Err(format!(
+                            "non-comparable types {}: {}, {}: {}",
+                            s_of(a),
+                            a.type_name(),
+                            b.type_name(),
+                            s_of(b)
+                        ));
                     }
                     if a.is_nil() || b.is_nil() {
                         a.is_nil() == b.is_nil()
                     } else {
                         match (a, b) {
-                            (Value::List(_) | Value::Map(_) | Value::Bytes(_) | Value::Func(_), _) => {
-                                return Err(format!("non-comparable type {}: {}", s_of(b), b.type_name()));
+                            (
+                                Value::List(_) | Value::Map(_) | Value::Bytes(_) | Value::Func(_),
+                                _,
+                            ) => {
+                                return Err(format!(
+                                    "non-comparable type {}: {}",
+                                    s_of(b),
+                                    b.type_name()
+                                ));
                             }
-                            (Value::Object(x), Value::Object(y)) => x.type_name() == y.type_name() && x.display() == y.display(),
+                            (Value::Object(x), Value::Object(y)) => {
+                                x.type_name() == y.type_name() && x.display() == y.display()
+                            }
                             _ => false,
                         }
                     }
@@ -353,7 +511,11 @@ pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
     if k1 != k2 {
         return match (k1, k2) {
             (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int) => Ok(int(a) < int(b)),
-            _ => Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name())),
+            _ => Err(format!(
+                "incompatible types for comparison: {} and {}",
+                a.type_name(),
+                b.type_name()
+            )),
         };
     }
     Ok(match (a, b) {

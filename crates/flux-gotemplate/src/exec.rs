@@ -56,7 +56,10 @@ impl std::fmt::Debug for Template {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&String> = self.trees.keys().collect();
         names.sort();
-        f.debug_struct("Template").field("name", &self.name).field("templates", &names).finish()
+        f.debug_struct("Template")
+            .field("name", &self.name)
+            .field("templates", &names)
+            .finish()
     }
 }
 
@@ -156,15 +159,37 @@ impl Template {
 
     /// Executes into `out` at nesting `depth`; `stack_base` is the stack
     /// position of the outermost execution (callbacks pass theirs on).
-    pub fn execute_into(&self, name: &str, data: &Value, depth: usize, stack_base: usize, out: &mut String) -> Result<(), Error> {
+    pub fn execute_into(
+        &self,
+        name: &str,
+        data: &Value,
+        depth: usize,
+        stack_base: usize,
+        out: &mut String,
+    ) -> Result<(), Error> {
         let Some(tree) = self.trees.get(name).cloned() else {
             return Err(Error(if self.trees.is_empty() || name == self.name {
-                format!("template: {name}: {} is an incomplete or empty template", crate::gofmt::quote(name))
+                format!(
+                    "template: {name}: {} is an incomplete or empty template",
+                    crate::gofmt::quote(name)
+                )
             } else {
-                format!("template: no template {} associated with template {}", crate::gofmt::quote(name), crate::gofmt::quote(&self.name))
+                format!(
+                    "template: no template {} associated with template {}",
+                    crate::gofmt::quote(name),
+                    crate::gofmt::quote(&self.name)
+                )
             }));
         };
-        let mut st = State { t: self, tree: tree.clone(), vars: vec![("$".into(), Dot::plain(data.clone()))], depth, stack_base, out, cur: None };
+        let mut st = State {
+            t: self,
+            tree: tree.clone(),
+            vars: vec![("$".into(), Dot::plain(data.clone()))],
+            depth,
+            stack_base,
+            out,
+            cur: None,
+        };
         let dot = Dot::plain(data.clone());
         match st.walk_list(&dot, &tree.root) {
             Ok(()) => Ok(()),
@@ -205,7 +230,8 @@ impl Ctx<'_> {
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
         self.check_depth()?;
         let mut out = String::new();
-        self.t.execute_into(name, data, self.depth + 1, self.stack_base, &mut out)?;
+        self.t
+            .execute_into(name, data, self.depth + 1, self.stack_base, &mut out)?;
         Ok(out)
     }
 
@@ -221,8 +247,13 @@ impl Ctx<'_> {
     }
 
     fn check_depth(&self) -> Result<(), Error> {
-        if self.depth + 1 >= self.t.max_depth || self.stack_base.abs_diff(stack_position()) > self.t.max_stack {
-            return Err(Error(format!("exceeded maximum template depth ({})", self.t.max_depth)));
+        if self.depth + 1 >= self.t.max_depth
+            || self.stack_base.abs_diff(stack_position()) > self.t.max_stack
+        {
+            return Err(Error(format!(
+                "exceeded maximum template depth ({})",
+                self.t.max_depth
+            )));
         }
         Ok(())
     }
@@ -241,7 +272,11 @@ impl Dot {
         Dot { v, boxed: false }
     }
     fn static_type(&self) -> String {
-        if self.boxed { "interface {}".into() } else { self.v.type_name() }
+        if self.boxed {
+            "interface {}".into()
+        } else {
+            self.v.type_name()
+        }
     }
 }
 
@@ -310,14 +345,16 @@ fn node_text(nodes: &[Node], key: (usize, u8)) -> Option<String> {
         None
     }
     for n in nodes {
-        if key == (n.pos(), K_NODE) && !matches!(n, Node::Text { .. } | Node::Comment) {
+        if key == (n.pos(), K_NODE) && !matches!(n, Node::Text { .. }) {
             return Some(n.to_string());
         }
         let found = match n {
             Node::Action { pipe, .. } => in_pipe(pipe, key),
-            Node::If { b, .. } | Node::Range { b, .. } | Node::With { b, .. } => in_pipe(&b.pipe, key)
-                .or_else(|| node_text(&b.list, key))
-                .or_else(|| b.else_list.as_deref().and_then(|e| node_text(e, key))),
+            Node::If { b, .. } | Node::Range { b, .. } | Node::With { b, .. } => {
+                in_pipe(&b.pipe, key)
+                    .or_else(|| node_text(&b.list, key))
+                    .or_else(|| b.else_list.as_deref().and_then(|e| node_text(e, key)))
+            }
             Node::Template { pipe: Some(p), .. } => in_pipe(p, key),
             _ => None,
         };
@@ -346,21 +383,30 @@ impl State<'_, '_> {
     fn fail<T>(&self, msg: String) -> R<T> {
         let name = &self.tree.name;
         let text = self.cur.and_then(|k| {
-            let all: Vec<Rc<Tree>> = std::iter::once(self.tree.clone()).chain(self.t.trees.values().cloned()).collect();
-            all.iter().find_map(|t| node_text(&t.root, k).map(|s| (k.0, s)))
+            let all: Vec<Rc<Tree>> = std::iter::once(self.tree.clone())
+                .chain(self.t.trees.values().cloned())
+                .collect();
+            all.iter()
+                .find_map(|t| node_text(&t.root, k).map(|s| (k.0, s)))
         });
         Err(Ctl::Err(match text {
             None => format!("template: {name}: {msg}"),
             Some((pos, node)) => {
                 let (loc, ctx) = self.tree.error_context(pos, &node);
-                format!("template: {loc}: executing {} at <{ctx}>: {msg}", crate::gofmt::quote(name))
+                format!(
+                    "template: {loc}: executing {} at <{ctx}>: {msg}",
+                    crate::gofmt::quote(name)
+                )
             }
         }))
     }
 
     fn write(&mut self, s: &str) -> R<()> {
         if self.out.len() + s.len() > self.t.max_output {
-            return self.fail(format!("template output exceeds the limit of {} bytes", self.t.max_output));
+            return self.fail(format!(
+                "template output exceeds the limit of {} bytes",
+                self.t.max_output
+            ));
         }
         self.out.push_str(s);
         Ok(())
@@ -376,7 +422,6 @@ impl State<'_, '_> {
     fn walk(&mut self, dot: &Dot, node: &Node) -> R<()> {
         match node {
             Node::Text { text } => self.write(text),
-            Node::Comment => Ok(()),
             Node::Action { pipe, .. } => {
                 self.at(At::Node(node));
                 let v = self.eval_pipeline(dot, pipe)?;
@@ -407,10 +452,18 @@ impl State<'_, '_> {
             Node::Template { name, pipe, .. } => {
                 self.at(At::Node(node));
                 let Some(tree) = self.t.trees.get(name).cloned() else {
-                    return self.fail(format!("template {} not defined", crate::gofmt::quote(name)));
+                    return self.fail(format!(
+                        "template {} not defined",
+                        crate::gofmt::quote(name)
+                    ));
                 };
-                if self.depth + 1 >= self.t.max_depth || self.stack_base.abs_diff(stack_position()) > self.t.max_stack {
-                    return self.fail(format!("exceeded maximum template depth ({})", self.t.max_depth));
+                if self.depth + 1 >= self.t.max_depth
+                    || self.stack_base.abs_diff(stack_position()) > self.t.max_stack
+                {
+                    return self.fail(format!(
+                        "exceeded maximum template depth ({})",
+                        self.t.max_depth
+                    ));
                 }
                 let v = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
@@ -418,7 +471,8 @@ impl State<'_, '_> {
                 };
                 let new_dot = Dot::plain(v);
                 let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
-                let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                let saved_vars =
+                    std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
                 self.depth += 1;
                 let r = self.walk_list(&new_dot, &tree.root);
                 self.depth -= 1;
@@ -434,7 +488,11 @@ impl State<'_, '_> {
         let r = (|| {
             let v = self.eval_pipeline(dot, &b.pipe)?;
             if v.truth() {
-                if with { self.walk_list(&Dot::plain(v), &b.list) } else { self.walk_list(dot, &b.list) }
+                if with {
+                    self.walk_list(&Dot::plain(v), &b.list)
+                } else {
+                    self.walk_list(dot, &b.list)
+                }
             } else if let Some(e) = &b.else_list {
                 self.walk_list(dot, e)
             } else {
@@ -462,26 +520,67 @@ impl State<'_, '_> {
         let items: Vec<(Value, Dot)> = match &val {
             Value::Int(n) | Value::Int64(n) => {
                 if pipe.decl.len() > 1 {
-                    return self.fail(format!("can't use {val} to iterate over more than one variable"));
+                    return self.fail(format!(
+                        "can't use {val} to iterate over more than one variable"
+                    ));
                 }
-                let mk = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
-                (0..(*n).max(0)).map(|i| (Value::Missing, Dot::plain(mk(i)))).collect()
+                let mk = |i: i64| {
+                    if matches!(val, Value::Int(_)) {
+                        Value::Int(i)
+                    } else {
+                        Value::Int64(i)
+                    }
+                };
+                (0..(*n).max(0))
+                    .map(|i| (Value::Missing, Dot::plain(mk(i))))
+                    .collect()
             }
             Value::Uint32(n) => {
                 if pipe.decl.len() > 1 {
-                    return self.fail(format!("can't use {val} to iterate over more than one variable"));
+                    return self.fail(format!(
+                        "can't use {val} to iterate over more than one variable"
+                    ));
                 }
-                (0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint32(i)))).collect()
+                (0..*n)
+                    .map(|i| (Value::Missing, Dot::plain(Value::Uint32(i))))
+                    .collect()
             }
             Value::List(l) => {
                 let boxed = matches!(l.ty, ListTy::Iface);
-                l.items.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), Dot { v: v.clone(), boxed })).collect()
+                l.items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        (
+                            Value::Int(i as i64),
+                            Dot {
+                                v: v.clone(),
+                                boxed,
+                            },
+                        )
+                    })
+                    .collect()
             }
-            Value::Bytes(bs) => bs.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), Dot::plain(Value::Int(i64::from(*v))))).collect(),
+            Value::Bytes(bs) => bs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), Dot::plain(Value::Int(i64::from(*v)))))
+                .collect(),
             Value::Map(m) => {
                 let m = m.borrow();
                 let boxed = m.ty == MapTy::Iface;
-                m.entries.iter().map(|(k, v)| (Value::str(k), Dot { v: v.clone(), boxed })).collect()
+                m.entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            Value::str(k),
+                            Dot {
+                                v: v.clone(),
+                                boxed,
+                            },
+                        )
+                    })
+                    .collect()
             }
             Value::Missing => Vec::new(),
             _ => return self.fail(format!("range can't iterate over {val}")),
@@ -575,12 +674,16 @@ impl State<'_, '_> {
                 return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_);
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, final_),
-            Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_),
+            Arg::Identifier { name, .. } => {
+                return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_);
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &final_)?;
                 return self.eval_pipeline(dot, p).map(Dot::plain);
             }
-            Arg::Variable { idents, .. } => return self.eval_variable(dot, first, idents, &cmd.args, final_),
+            Arg::Variable { idents, .. } => {
+                return self.eval_variable(dot, first, idents, &cmd.args, final_);
+            }
             _ => {}
         }
         self.at(At::Arg(first));
@@ -591,7 +694,10 @@ impl State<'_, '_> {
             Arg::Nil { .. } => self.fail("nil is not a command".into()),
             Arg::Number { num, .. } => self.ideal_constant(num, first).map(Dot::plain),
             Arg::String { text, .. } => Ok(Dot::plain(Value::Str(text.clone()))),
-            _ => self.fail(format!("can't evaluate command {}", crate::gofmt::quote(&first.to_string()))),
+            _ => self.fail(format!(
+                "can't evaluate command {}",
+                crate::gofmt::quote(&first.to_string())
+            )),
         }
     }
 
@@ -609,7 +715,10 @@ impl State<'_, '_> {
 
     fn ideal_constant(&mut self, n: &Number, at: &Arg) -> R<Value> {
         self.at(At::Arg(at));
-        let hex_int = n.text.len() > 2 && n.text.starts_with('0') && matches!(n.text.as_bytes()[1], b'x' | b'X') && !n.text.contains(['p', 'P']);
+        let hex_int = n.text.len() > 2
+            && n.text.starts_with('0')
+            && matches!(n.text.as_bytes()[1], b'x' | b'X')
+            && !n.text.contains(['p', 'P']);
         let rune = n.text.starts_with('\'');
         if n.is_float && !hex_int && !rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Value::Float(n.float));
@@ -623,7 +732,14 @@ impl State<'_, '_> {
         Ok(Value::Missing)
     }
 
-    fn eval_variable(&mut self, dot: &Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+    fn eval_variable(
+        &mut self,
+        dot: &Dot,
+        node: &Arg,
+        idents: &[String],
+        args: &[Arg],
+        final_: Option<Dot>,
+    ) -> R<Dot> {
         self.at(At::Arg(node));
         let v = self.var_value(&idents[0])?;
         if idents.len() == 1 {
@@ -633,7 +749,15 @@ impl State<'_, '_> {
         self.eval_field_chain(dot, v, node, &idents[1..], args, final_)
     }
 
-    fn eval_field_chain(&mut self, dot: &Dot, mut receiver: Dot, node: &Arg, idents: &[String], args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+    fn eval_field_chain(
+        &mut self,
+        dot: &Dot,
+        mut receiver: Dot,
+        node: &Arg,
+        idents: &[String],
+        args: &[Arg],
+        final_: Option<Dot>,
+    ) -> R<Dot> {
         let n = idents.len();
         for ident in &idents[..n - 1] {
             receiver = self.eval_field(dot, ident, node, &[], None, receiver)?;
@@ -641,10 +765,21 @@ impl State<'_, '_> {
         self.eval_field(dot, &idents[n - 1], node, args, final_, receiver)
     }
 
-    fn eval_field(&mut self, dot: &Dot, name: &str, node: &Arg, args: &[Arg], final_: Option<Dot>, receiver: Dot) -> R<Dot> {
+    fn eval_field(
+        &mut self,
+        dot: &Dot,
+        name: &str,
+        node: &Arg,
+        args: &[Arg],
+        final_: Option<Dot>,
+        receiver: Dot,
+    ) -> R<Dot> {
         if matches!(receiver.v, Value::Missing) {
             if self.t.missing == MissingKey::Error {
-                return self.fail(format!("nil data; no entry for key {}", crate::gofmt::quote(name)));
+                return self.fail(format!(
+                    "nil data; no entry for key {}",
+                    crate::gofmt::quote(name)
+                ));
             }
             return Ok(Dot::plain(Value::Missing));
         }
@@ -660,7 +795,9 @@ impl State<'_, '_> {
                 }
                 if let Some(v) = o.field(name) {
                     if has_args {
-                        return self.fail(format!("{name} has arguments but cannot be invoked as function"));
+                        return self.fail(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ));
                     }
                     return Ok(Dot::plain(v));
                 }
@@ -672,11 +809,20 @@ impl State<'_, '_> {
                 let m = m.borrow();
                 let boxed = m.ty == MapTy::Iface;
                 return match m.entries.get(name) {
-                    Some(v) => Ok(Dot { v: v.clone(), boxed }),
+                    Some(v) => Ok(Dot {
+                        v: v.clone(),
+                        boxed,
+                    }),
                     None => match self.t.missing {
                         MissingKey::Invalid => Ok(Dot::plain(Value::Missing)),
-                        MissingKey::Zero => Ok(Dot { v: if boxed { Value::Nil } else { Value::str("") }, boxed }),
-                        MissingKey::Error => self.fail(format!("map has no entry for key {}", crate::gofmt::quote(name))),
+                        MissingKey::Zero => Ok(Dot {
+                            v: if boxed { Value::Nil } else { Value::str("") },
+                            boxed,
+                        }),
+                        MissingKey::Error => self.fail(format!(
+                            "map has no entry for key {}",
+                            crate::gofmt::quote(name)
+                        )),
                     },
                 };
             }
@@ -685,27 +831,56 @@ impl State<'_, '_> {
         self.fail(format!("can't evaluate field {name} in type {typ}"))
     }
 
-    fn eval_function(&mut self, dot: &Dot, node: &Arg, name: &str, call_at: At<'_>, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+    fn eval_function(
+        &mut self,
+        dot: &Dot,
+        node: &Arg,
+        name: &str,
+        call_at: At<'_>,
+        args: &[Arg],
+        final_: Option<Dot>,
+    ) -> R<Dot> {
         self.at(At::Arg(node));
         let Some(f) = self.t.funcs.get(name).cloned() else {
-            return self.fail(format!("{} is not a defined function", crate::gofmt::quote(name)));
+            return self.fail(format!(
+                "{} is not a defined function",
+                crate::gofmt::quote(name)
+            ));
         };
         let builtin = f.builtin;
         self.eval_call(dot, &f, builtin, call_at, name, args, final_)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn eval_call(&mut self, dot: &Dot, f: &Func, builtin: bool, at: At<'_>, name: &str, args: &[Arg], final_: Option<Dot>) -> R<Dot> {
+    fn eval_call(
+        &mut self,
+        dot: &Dot,
+        f: &Func,
+        builtin: bool,
+        at: At<'_>,
+        name: &str,
+        args: &[Arg],
+        final_: Option<Dot>,
+    ) -> R<Dot> {
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(final_.is_some());
         let nparams = f.params.len();
-        let num_fixed = if f.variadic.is_some() { nparams } else { args.len() };
+        let num_fixed = if f.variadic.is_some() {
+            nparams
+        } else {
+            args.len()
+        };
         if f.variadic.is_some() {
             if num_in < nparams {
-                return self.fail(format!("wrong number of args for {name}: want at least {nparams} got {}", args.len()));
+                return self.fail(format!(
+                    "wrong number of args for {name}: want at least {nparams} got {}",
+                    args.len()
+                ));
             }
         } else if num_in != nparams {
-            return self.fail(format!("wrong number of args for {name}: want {nparams} got {num_in}"));
+            return self.fail(format!(
+                "wrong number of args for {name}: want {nparams} got {num_in}"
+            ));
         }
         if builtin && (name == "and" || name == "or") {
             let mut v = Value::Missing;
@@ -733,12 +908,16 @@ impl State<'_, '_> {
             }
         }
         if let Some(fin) = final_ {
-            let t = if f.variadic.is_some() && num_in - 1 >= nparams {
+            let t = if f.variadic.is_some() && num_in > nparams {
                 f.variadic.clone().unwrap_or(Ty::Iface)
             } else {
                 f.params.get(num_in - 1).cloned().unwrap_or(Ty::Iface)
             };
-            let fin_text = if builtin && name == "call" && args.is_empty() { Some(fin.v.to_string()) } else { None };
+            let fin_text = if builtin && name == "call" && args.is_empty() {
+                Some(fin.v.to_string())
+            } else {
+                None
+            };
             argv.push(self.validate_type(fin, Some(&t))?.v);
             if let Some(t) = fin_text {
                 argv.insert(0, Value::string(t));
@@ -748,7 +927,11 @@ impl State<'_, '_> {
             argv.insert(0, Value::string(args[0].to_string()));
         }
         let result = {
-            let mut ctx = Ctx { t: self.t, depth: self.depth, stack_base: self.stack_base };
+            let mut ctx = Ctx {
+                t: self.t,
+                depth: self.depth,
+                stack_base: self.stack_base,
+            };
             (f.f)(&mut ctx, argv)
         };
         match result {
@@ -780,10 +963,17 @@ impl State<'_, '_> {
             if *ty == Ty::Iface {
                 return Ok(value);
             }
-            return self.fail(format!("wrong type for value; expected {}; got interface {{}}", ty.go_name()));
+            return self.fail(format!(
+                "wrong type for value; expected {}; got interface {{}}",
+                ty.go_name()
+            ));
         }
         if !value.v.assignable_to(ty) {
-            return self.fail(format!("wrong type for value; expected {}; got {}", ty.go_name(), value.v.type_name()));
+            return self.fail(format!(
+                "wrong type for value; expected {}; got {}",
+                ty.go_name(),
+                value.v.type_name()
+            ));
         }
         Ok(value)
     }
@@ -801,7 +991,14 @@ impl State<'_, '_> {
             }
             Arg::Field { idents, .. } => {
                 self.at(At::Arg(n));
-                let v = self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None)?;
+                let v = self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    n,
+                    idents,
+                    std::slice::from_ref(n),
+                    None,
+                )?;
                 return self.validate_type(v, ty);
             }
             Arg::Variable { idents, .. } => {
@@ -841,7 +1038,9 @@ impl State<'_, '_> {
             (Ty::Iface | Ty::Reflect, Arg::Bool { value, .. }) => Value::Bool(*value),
             (Ty::Iface | Ty::Reflect, Arg::Number { num, .. }) => self.ideal_constant(num, n)?,
             (Ty::Iface | Ty::Reflect, Arg::String { text, .. }) => Value::Str(text.clone()),
-            (t, _) => return self.fail(format!("can't handle {n} for arg of type {}", t.go_name())),
+            (t, _) => {
+                return self.fail(format!("can't handle {n} for arg of type {}", t.go_name()));
+            }
         };
         Ok(Dot::plain(v))
     }

@@ -115,7 +115,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i = ni;
         }
         // Precision.
-        if i + 1 <= b.len() && i < b.len() && b[i] == b'.' {
+        if i < b.len() && b[i] == b'.' {
             i += 1;
             if reordered {
                 good_argnum = false;
@@ -182,8 +182,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             spec.plus = false;
         }
         let arg = &args[argn];
-        if verb == 'v' && spec.sharp {
-            if let Value::Str(s) = arg {
+        if verb == 'v'
+            && spec.sharp
+            && let Value::Str(s) = arg
+        {
+            {
                 argn += 1;
                 pad(&mut out, &quote(s), &spec);
                 continue;
@@ -290,7 +293,10 @@ fn pad_number(out: &mut String, s: &str, spec: &Spec) {
         out.extend(std::iter::repeat_n('0', w - n));
         out.push_str(digits);
     } else {
-        let spec = Spec { zero: false, ..spec.clone() };
+        let spec = Spec {
+            zero: false,
+            ..spec.clone()
+        };
         pad(out, s, &spec);
     }
 }
@@ -396,7 +402,12 @@ fn fmt_str(out: &mut String, v: &Value, s: &[u8], verb: char, spec: &Spec) {
                 Some(p) => text.chars().take(p).collect(),
                 None => text.into_owned(),
             };
-            if spec.sharp && !text.contains('`') && text.chars().all(|c| c == '\t' || (!c.is_control() && c != '\u{FEFF}')) {
+            if spec.sharp
+                && !text.contains('`')
+                && text
+                    .chars()
+                    .all(|c| c == '\t' || (!c.is_control() && c != '\u{FEFF}'))
+            {
                 pad(out, &format!("`{text}`"), spec);
             } else {
                 pad(out, &quote_with(&text, spec.plus), spec);
@@ -457,7 +468,7 @@ fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, spec: &Spec) {
             pad(out, &s, spec);
             return;
         }
-        'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' | _ => {
+        _ => {
             bad_verb(out, v, verb, spec);
             return;
         }
@@ -487,7 +498,10 @@ fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, spec: &Spec) {
     } else {
         ""
     };
-    let spec2 = Spec { zero: spec.zero && spec.prec.is_none(), ..spec.clone() };
+    let spec2 = Spec {
+        zero: spec.zero && spec.prec.is_none(),
+        ..spec.clone()
+    };
     if spec2.zero && !spec2.minus {
         let w = spec2.width.unwrap_or(0);
         let len = sign.len() + prefix.len() + digits.len();
@@ -533,7 +547,10 @@ fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) 
         } else if spec.space {
             s = " NaN".into();
         }
-        let spec = Spec { zero: false, ..spec.clone() };
+        let spec = Spec {
+            zero: false,
+            ..spec.clone()
+        };
         pad(out, &s, &spec);
         return;
     }
@@ -543,7 +560,10 @@ fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) 
         s.insert(0, ' ');
     }
     if f.is_infinite() {
-        let spec = Spec { zero: false, ..spec.clone() };
+        let spec = Spec {
+            zero: false,
+            ..spec.clone()
+        };
         pad(out, &s, &spec);
         return;
     }
@@ -574,7 +594,11 @@ fn special(f: f64) -> Option<String> {
     if f.is_nan() {
         Some("NaN".into())
     } else if f.is_infinite() {
-        Some(if f > 0.0 { "+Inf".into() } else { "-Inf".into() })
+        Some(if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        })
     } else {
         None
     }
@@ -603,8 +627,16 @@ fn hex_float(f: f64) -> String {
     while h.ends_with('0') {
         h.pop();
     }
-    let frac = if h.is_empty() { String::new() } else { format!(".{h}") };
-    format!("{sign}0x1{frac}p{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    let frac = if h.is_empty() {
+        String::new()
+    } else {
+        format!(".{h}")
+    };
+    format!(
+        "{sign}0x1{frac}p{}{:02}",
+        if e < 0 { '-' } else { '+' },
+        e.abs()
+    )
 }
 
 /// `%e` with `prec` digits after the point.
@@ -615,7 +647,11 @@ pub fn format_e(f: f64, prec: usize) -> String {
     let s = format!("{:.*e}", prec, f);
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let mant = if f == 0.0 && f.is_sign_negative() && !mant.starts_with('-') { format!("-{mant}") } else { mant.to_string() };
+    let mant = if f == 0.0 && f.is_sign_negative() && !mant.starts_with('-') {
+        format!("-{mant}")
+    } else {
+        mant.to_string()
+    };
     format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
 }
 
@@ -669,7 +705,11 @@ pub fn format_g(f: f64, prec: Option<usize>, sharp: bool) -> String {
         } else if sharp {
             s.push('.');
         }
-        s.push_str(&format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()));
+        s.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        ));
     } else if exp < 0 {
         s.push_str("0.");
         for _ in 0..(-exp - 1) {
@@ -765,7 +805,7 @@ fn escape_char(out: &mut String, c: char, q: char, ascii_only: bool) {
 
 /// Approximates `strconv.IsPrint`: letters, marks, numbers, punctuation,
 /// symbols and the ASCII space.
-fn is_go_printable(c: char) -> bool {
+pub(crate) fn is_go_printable(c: char) -> bool {
     if c == ' ' {
         return true;
     }

@@ -10,7 +10,6 @@ enum It {
     Bool,
     Char,
     CharConstant,
-    Comment,
     Complex,
     Assign,
     Declare,
@@ -47,7 +46,18 @@ impl It {
     fn is_keyword(self) -> bool {
         matches!(
             self,
-            It::Block | It::Break | It::Continue | It::Dot | It::Define | It::Else | It::End | It::If | It::Nil | It::Range | It::Template | It::With
+            It::Block
+                | It::Break
+                | It::Continue
+                | It::Dot
+                | It::Define
+                | It::Else
+                | It::End
+                | It::If
+                | It::Nil
+                | It::Range
+                | It::Template
+                | It::With
         )
     }
 }
@@ -80,7 +90,9 @@ fn is_space(c: char) -> bool {
 }
 
 fn is_alnum(c: char) -> bool {
-    c == '_' || c.is_alphabetic() || c.is_numeric() && !matches!(c, '²' | '³' | '¹' | '¼' | '½' | '¾')
+    c == '_'
+        || c.is_alphabetic()
+        || c.is_numeric() && !matches!(c, '²' | '³' | '¹' | '¼' | '½' | '¾')
 }
 
 const SPACE_CHARS: &[char] = &[' ', '\t', '\r', '\n'];
@@ -132,7 +144,12 @@ impl<'a> Lexer<'a> {
     }
     fn emit(&mut self, typ: It) {
         let val = self.input[self.start..self.pos].to_string();
-        self.items.push(Item { typ, pos: self.start, val, line: self.start_line });
+        self.items.push(Item {
+            typ,
+            pos: self.start,
+            val,
+            line: self.start_line,
+        });
         self.start = self.pos;
         self.start_line = self.line;
     }
@@ -142,7 +159,12 @@ impl<'a> Lexer<'a> {
         self.start_line = self.line;
     }
     fn error(&mut self, msg: String) -> bool {
-        self.items.push(Item { typ: It::Error, pos: self.start, val: msg, line: self.start_line });
+        self.items.push(Item {
+            typ: It::Error,
+            pos: self.start,
+            val: msg,
+            line: self.start_line,
+        });
         false
     }
     fn accept(&mut self, valid: &str) -> bool {
@@ -187,7 +209,12 @@ impl<'a> Lexer<'a> {
                     }
                     self.pos -= trim;
                     self.line += self.input[self.start..self.pos].matches('\n').count();
-                    let item = Item { typ: It::Text, pos: self.start, val: self.input[self.start..self.pos].to_string(), line: self.start_line };
+                    let item = Item {
+                        typ: It::Text,
+                        pos: self.start,
+                        val: self.input[self.start..self.pos].to_string(),
+                        line: self.start_line,
+                    };
                     self.start = self.pos;
                     self.start_line = self.line;
                     self.pos += trim;
@@ -220,7 +247,12 @@ impl<'a> Lexer<'a> {
             self.ignore();
             return self.comment();
         }
-        let item = Item { typ: It::LeftDelim, pos: self.start, val: self.input[self.start..self.pos].to_string(), line: self.start_line };
+        let item = Item {
+            typ: It::LeftDelim,
+            pos: self.start,
+            val: self.input[self.start..self.pos].to_string(),
+            line: self.start_line,
+        };
         self.items.push(item);
         self.pos += after;
         self.ignore();
@@ -320,7 +352,9 @@ impl<'a> Lexer<'a> {
                 '`' => self.raw_quote(),
                 '$' => self.variable(),
                 '\'' => self.char_const(),
-                '.' if self.peek().is_some_and(|n| !n.is_ascii_digit()) => self.field_or_var(It::Field),
+                '.' if self.peek().is_some_and(|n| !n.is_ascii_digit()) => {
+                    self.field_or_var(It::Field)
+                }
                 '.' | '+' | '-' | '0'..='9' => {
                     self.backup(Some(c));
                     self.number()
@@ -346,7 +380,9 @@ impl<'a> Lexer<'a> {
                     self.emit(It::Char);
                     true
                 }
-                c => return self.error(format!("unrecognized character in action: {}", go_rune(c))),
+                c => {
+                    return self.error(format!("unrecognized character in action: {}", go_rune(c)));
+                }
             };
             if !ok {
                 return false;
@@ -395,7 +431,11 @@ impl<'a> Lexer<'a> {
 
     fn field_or_var(&mut self, typ: It) -> bool {
         if self.at_terminator() {
-            self.emit(if typ == It::Variable { It::Variable } else { It::Dot });
+            self.emit(if typ == It::Variable {
+                It::Variable
+            } else {
+                It::Dot
+            });
             return true;
         }
         let mut c;
@@ -417,7 +457,9 @@ impl<'a> Lexer<'a> {
         loop {
             match self.next() {
                 Some('\\') => match self.next() {
-                    Some('\n') | None => return self.error("unterminated character constant".into()),
+                    Some('\n') | None => {
+                        return self.error("unterminated character constant".into());
+                    }
                     _ => {}
                 },
                 None | Some('\n') => return self.error("unterminated character constant".into()),
@@ -531,15 +573,42 @@ pub struct Number {
 
 #[derive(Clone, Debug)]
 pub enum Arg {
-    Field { pos: usize, idents: Vec<String> },
-    Variable { pos: usize, idents: Vec<String> },
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Identifier { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, value: bool },
-    Number { pos: usize, num: Rc<Number> },
-    String { pos: usize, quoted: String, text: Rc<str> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
+    Number {
+        pos: usize,
+        num: Rc<Number>,
+    },
+    String {
+        pos: usize,
+        quoted: String,
+        text: Rc<str>,
+    },
     Pipe(Rc<Pipe>),
 }
 
@@ -617,7 +686,6 @@ impl fmt::Display for Command {
 #[derive(Clone, Debug)]
 pub struct Pipe {
     pub pos: usize,
-    pub line: usize,
     pub is_assign: bool,
     pub decl: Vec<String>,
     pub cmds: Vec<Command>,
@@ -648,21 +716,42 @@ pub struct Branch {
 
 #[derive(Clone, Debug)]
 pub enum Node {
-    Text { text: Rc<str> },
-    Action { pos: usize, pipe: Rc<Pipe> },
-    If { pos: usize, b: Rc<Branch> },
-    Range { pos: usize, b: Rc<Branch> },
-    With { pos: usize, b: Rc<Branch> },
-    Template { pos: usize, name: String, pipe: Option<Rc<Pipe>> },
-    Break { pos: usize },
-    Continue { pos: usize },
-    Comment,
+    Text {
+        text: Rc<str>,
+    },
+    Action {
+        pos: usize,
+        pipe: Rc<Pipe>,
+    },
+    If {
+        pos: usize,
+        b: Rc<Branch>,
+    },
+    Range {
+        pos: usize,
+        b: Rc<Branch>,
+    },
+    With {
+        pos: usize,
+        b: Rc<Branch>,
+    },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Rc<Pipe>>,
+    },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
 }
 
 impl Node {
     pub fn pos(&self) -> usize {
         match self {
-            Node::Text { .. } | Node::Comment => 0,
+            Node::Text { .. } => 0,
             Node::Action { pos, .. }
             | Node::If { pos, .. }
             | Node::Range { pos, .. }
@@ -705,7 +794,6 @@ impl fmt::Display for Node {
             },
             Node::Break { .. } => f.write_str("{{break}}"),
             Node::Continue { .. } => f.write_str("{{continue}}"),
-            Node::Comment => f.write_str("{{/* */}}"),
         }
     }
 }
@@ -730,7 +818,10 @@ impl Tree {
             Some(i) => pos - i - 1,
             None => pos,
         };
-        (format!("{}:{line}:{col}", self.parse_name), node.to_string())
+        (
+            format!("{}:{line}:{col}", self.parse_name),
+            node.to_string(),
+        )
     }
 }
 
@@ -738,7 +829,6 @@ impl Tree {
 pub fn is_empty_tree(nodes: &[Node]) -> bool {
     nodes.iter().all(|n| match n {
         Node::Text { text } => text.trim().is_empty(),
-        Node::Comment => true,
         _ => false,
     })
 }
@@ -766,11 +856,19 @@ type PResult<T> = Result<T, String>;
 impl Parser<'_> {
     fn err<T>(&self, msg: String) -> PResult<T> {
         // Go reports the line of the most recently lexed token.
-        let line = self.items.get(self.furthest.saturating_sub(1)).map_or(1, |t| t.line);
+        let line = self
+            .items
+            .get(self.furthest.saturating_sub(1))
+            .map_or(1, |t| t.line);
         Err(format!("template: {}:{}: {}", self.parse_name, line, msg))
     }
     fn next(&mut self) -> Item {
-        let t = self.items.get(self.i).cloned().unwrap_or(Item { typ: It::Eof, pos: 0, val: String::new(), line: 0 });
+        let t = self.items.get(self.i).cloned().unwrap_or(Item {
+            typ: It::Eof,
+            pos: 0,
+            val: String::new(),
+            line: 0,
+        });
         if self.i < self.items.len() {
             self.i += 1;
         }
@@ -781,7 +879,12 @@ impl Parser<'_> {
         self.i = self.i.saturating_sub(1);
     }
     fn peek(&self) -> Item {
-        self.items.get(self.i).cloned().unwrap_or(Item { typ: It::Eof, pos: 0, val: String::new(), line: 0 })
+        self.items.get(self.i).cloned().unwrap_or(Item {
+            typ: It::Eof,
+            pos: 0,
+            val: String::new(),
+            line: 0,
+        })
     }
     fn next_non_space(&mut self) -> Item {
         loop {
@@ -800,7 +903,10 @@ impl Parser<'_> {
         if t.typ == It::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != t.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
                 if t.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -844,7 +950,8 @@ impl Parser<'_> {
         if t.typ != It::String && t.typ != It::RawString {
             return self.unexpected(&t, context);
         }
-        let name = unquote(&t.val).map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
+        let name = unquote(&t.val)
+            .map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
         self.expect(It::RightDelim, context)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let (list, end) = self.item_list()?;
@@ -861,7 +968,10 @@ impl Parser<'_> {
             if is_empty_tree(&self.trees[i].1) {
                 self.trees[i].1 = list;
             } else if !is_empty_tree(&list) {
-                return self.err(format!("template: multiple definition of template {}", crate::gofmt::quote(&name)));
+                return self.err(format!(
+                    "template: multiple definition of template {}",
+                    crate::gofmt::quote(&name)
+                ));
             }
             return Ok(());
         }
@@ -890,14 +1000,15 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let t = self.next_non_space();
         match t.typ {
-            It::Text => Ok(Parsed::Node(Node::Text { text: Rc::from(t.val.as_str()) })),
+            It::Text => Ok(Parsed::Node(Node::Text {
+                text: Rc::from(t.val.as_str()),
+            })),
             It::LeftDelim => {
                 self.action_line = t.line;
                 let r = self.action();
                 self.action_line = 0;
                 r
             }
-            It::Comment => Ok(Parsed::Node(Node::Comment)),
             _ => self.unexpected(&t, "input"),
         }
     }
@@ -907,7 +1018,11 @@ impl Parser<'_> {
         match t.typ {
             It::Block => return self.block().map(Parsed::Node),
             It::Break | It::Continue => {
-                let what = if t.typ == It::Break { "{{break}}" } else { "{{continue}}" };
+                let what = if t.typ == It::Break {
+                    "{{break}}"
+                } else {
+                    "{{continue}}"
+                };
                 let n = self.next_non_space();
                 if n.typ != It::RightDelim {
                     return self.unexpected(&n, what);
@@ -915,7 +1030,11 @@ impl Parser<'_> {
                 if self.range_depth == 0 {
                     return self.err(format!("{what} outside {{{{range}}}}"));
                 }
-                return Ok(Parsed::Node(if t.typ == It::Break { Node::Break { pos: t.pos } } else { Node::Continue { pos: t.pos } }));
+                return Ok(Parsed::Node(if t.typ == It::Break {
+                    Node::Break { pos: t.pos }
+                } else {
+                    Node::Continue { pos: t.pos }
+                }));
             }
             It::Else => {
                 let p = self.peek_non_space();
@@ -938,7 +1057,10 @@ impl Parser<'_> {
         self.backup();
         let t = self.peek();
         let pipe = self.pipeline("command", It::RightDelim)?;
-        Ok(Parsed::Node(Node::Action { pos: t.pos, pipe: Rc::new(pipe) }))
+        Ok(Parsed::Node(Node::Action {
+            pos: t.pos,
+            pipe: Rc::new(pipe),
+        }))
     }
 
     fn control(&mut self, context: &str, _pos: usize) -> PResult<Node> {
@@ -974,7 +1096,11 @@ impl Parser<'_> {
         }
         self.vars.truncate(nvars);
         let pos = pipe.pos;
-        let b = Rc::new(Branch { pipe: Rc::new(pipe), list, else_list });
+        let b = Rc::new(Branch {
+            pipe: Rc::new(pipe),
+            list,
+            else_list,
+        });
         Ok(match context {
             "if" => Node::If { pos, b },
             "range" => Node::Range { pos, b },
@@ -984,7 +1110,8 @@ impl Parser<'_> {
 
     fn template_name(&self, t: &Item, context: &str) -> PResult<String> {
         match t.typ {
-            It::String | It::RawString => unquote(&t.val).map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line)),
+            It::String | It::RawString => unquote(&t.val)
+                .map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line)),
             _ => self.unexpected(t, context),
         }
     }
@@ -1001,7 +1128,11 @@ impl Parser<'_> {
             return self.err(format!("unexpected {} in {context}", end.describe()));
         }
         self.add_tree(name.clone(), list)?;
-        Ok(Node::Template { pos: t.pos, name, pipe: Some(Rc::new(pipe)) })
+        Ok(Node::Template {
+            pos: t.pos,
+            name,
+            pipe: Some(Rc::new(pipe)),
+        })
     }
 
     fn template_control(&mut self) -> PResult<Node> {
@@ -1013,12 +1144,21 @@ impl Parser<'_> {
             self.backup();
             pipe = Some(Rc::new(self.pipeline(context, It::RightDelim)?));
         }
-        Ok(Node::Template { pos: t.pos, name, pipe })
+        Ok(Node::Template {
+            pos: t.pos,
+            name,
+            pipe,
+        })
     }
 
     fn pipeline(&mut self, context: &str, end: It) -> PResult<Pipe> {
         let t = self.peek_non_space();
-        let mut pipe = Pipe { pos: t.pos, line: t.line, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: t.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         'decls: loop {
             let v = self.peek_non_space();
             if v.typ == It::Variable {
@@ -1057,8 +1197,20 @@ impl Parser<'_> {
                         return self.err(format!("missing value for {context}"));
                     }
                     for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
-                        if matches!(c.args.first(), Some(Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. })) {
-                            return self.err(format!("non executable command in pipeline stage {}", i + 1));
+                        if matches!(
+                            c.args.first(),
+                            Some(
+                                Arg::Bool { .. }
+                                    | Arg::Dot { .. }
+                                    | Arg::Nil { .. }
+                                    | Arg::Number { .. }
+                                    | Arg::String { .. }
+                            )
+                        ) {
+                            return self.err(format!(
+                                "non executable command in pipeline stage {}",
+                                i + 1
+                            ));
                         }
                     }
                     return Ok(pipe);
@@ -1129,10 +1281,21 @@ impl Parser<'_> {
                     i.extend(fields);
                     Arg::Variable { pos, idents: i }
                 }
-                Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                    return self.err(format!("unexpected . after term {}", crate::gofmt::quote(&node.to_string())));
+                Arg::Bool { .. }
+                | Arg::String { .. }
+                | Arg::Number { .. }
+                | Arg::Nil { .. }
+                | Arg::Dot { .. } => {
+                    return self.err(format!(
+                        "unexpected . after term {}",
+                        crate::gofmt::quote(&node.to_string())
+                    ));
                 }
-                other => Arg::Chain { pos, node: Box::new(other), fields },
+                other => Arg::Chain {
+                    pos,
+                    node: Box::new(other),
+                    fields,
+                },
             }));
         }
         Ok(Some(node))
@@ -1143,24 +1306,43 @@ impl Parser<'_> {
         Ok(Some(match t.typ {
             It::Identifier => {
                 if !(self.funcs)(&t.val) {
-                    return self.err(format!("function {} not defined", crate::gofmt::quote(&t.val)));
+                    return self.err(format!(
+                        "function {} not defined",
+                        crate::gofmt::quote(&t.val)
+                    ));
                 }
-                Arg::Identifier { pos: t.pos, name: t.val }
+                Arg::Identifier {
+                    pos: t.pos,
+                    name: t.val,
+                }
             }
             It::Dot => Arg::Dot { pos: t.pos },
             It::Nil => Arg::Nil { pos: t.pos },
             It::Variable => {
                 let idents: Vec<String> = split_var(&t.val);
                 if !self.vars.iter().any(|v| *v == idents[0]) {
-                    return self.err(format!("undefined variable {}", crate::gofmt::quote(&idents[0])));
+                    return self.err(format!(
+                        "undefined variable {}",
+                        crate::gofmt::quote(&idents[0])
+                    ));
                 }
                 Arg::Variable { pos: t.pos, idents }
             }
-            It::Field => Arg::Field { pos: t.pos, idents: t.val[1..].split('.').map(String::from).collect() },
-            It::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
+            It::Field => Arg::Field {
+                pos: t.pos,
+                idents: t.val[1..].split('.').map(String::from).collect(),
+            },
+            It::Bool => Arg::Bool {
+                pos: t.pos,
+                value: t.val == "true",
+            },
             It::CharConstant | It::Complex | It::Number => {
-                let num = new_number(&t.val, t.typ).map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
-                Arg::Number { pos: t.pos, num: Rc::new(num) }
+                let num = new_number(&t.val, t.typ)
+                    .map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
+                Arg::Number {
+                    pos: t.pos,
+                    num: Rc::new(num),
+                }
             }
             It::LeftParen => {
                 if self.stack_depth >= MAX_STACK_DEPTH {
@@ -1172,8 +1354,13 @@ impl Parser<'_> {
                 Arg::Pipe(Rc::new(p?))
             }
             It::String | It::RawString => {
-                let s = unquote(&t.val).map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
-                Arg::String { pos: t.pos, quoted: t.val, text: Rc::from(s.as_str()) }
+                let s = unquote(&t.val)
+                    .map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
+                Arg::String {
+                    pos: t.pos,
+                    quoted: t.val,
+                    text: Rc::from(s.as_str()),
+                }
             }
             _ => {
                 self.backup();
@@ -1262,7 +1449,10 @@ pub fn unquote(s: &str) -> Result<String, String> {
             '0'..='7' => {
                 let mut v = e.to_digit(8).unwrap_or(0);
                 for _ in 0..2 {
-                    let d = chars.next().and_then(|c| c.to_digit(8)).ok_or_else(|| "invalid syntax".to_string())?;
+                    let d = chars
+                        .next()
+                        .and_then(|c| c.to_digit(8))
+                        .ok_or_else(|| "invalid syntax".to_string())?;
                     v = v * 8 + d;
                 }
                 if v > 255 {
@@ -1285,18 +1475,23 @@ fn parse_go_int(text: &str) -> Option<i128> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let (radix, digits, prefixed) = if let Some(r) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (16, r, true)
-    } else if let Some(r) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
-        (8, r, true)
-    } else if let Some(r) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
-        (2, r, true)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (8, &t[1..], true)
-    } else {
-        (10, t, false)
-    };
-    if digits.is_empty() || digits.contains("__") || digits.ends_with('_') || (!prefixed && digits.starts_with('_')) || (digits.contains('_') && !prefixed && radix == 10 && false) {
+    let (radix, digits, prefixed) =
+        if let Some(r) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            (16, r, true)
+        } else if let Some(r) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
+            (8, r, true)
+        } else if let Some(r) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+            (2, r, true)
+        } else if t.len() > 1 && t.starts_with('0') {
+            (8, &t[1..], true)
+        } else {
+            (10, t, false)
+        };
+    if digits.is_empty()
+        || digits.contains("__")
+        || digits.ends_with('_')
+        || (!prefixed && digits.starts_with('_'))
+    {
         return None;
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -1332,7 +1527,14 @@ fn parse_hex_float(text: &str) -> Option<f64> {
 }
 
 fn new_number(text: &str, typ: It) -> Result<Number, String> {
-    let mut n = Number { text: text.to_string(), is_int: false, is_uint: false, is_float: false, int: 0, float: 0.0 };
+    let mut n = Number {
+        text: text.to_string(),
+        is_int: false,
+        is_uint: false,
+        is_float: false,
+        int: 0,
+        float: 0.0,
+    };
     if typ == It::CharConstant {
         let s = unquote(text).map_err(|_| format!("malformed character constant: {text}"))?;
         let c = s.chars().next().map_or(0, |c| c as i64);
@@ -1344,7 +1546,10 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
         return Ok(n);
     }
     if typ == It::Complex {
-        return Err(format!("illegal number syntax: {}", crate::gofmt::quote(text)));
+        return Err(format!(
+            "illegal number syntax: {}",
+            crate::gofmt::quote(text)
+        ));
     }
     if let Some(v) = parse_go_int(text) {
         if v >= 0 && v <= i128::from(u64::MAX) {
@@ -1361,34 +1566,64 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
     }
     if !n.is_int && !n.is_uint {
         let clean: String = text.chars().filter(|c| *c != '_').collect();
-        let parsed = if clean.to_ascii_lowercase().trim_start_matches(['+', '-']).starts_with("0x") { parse_hex_float(&clean) } else { clean.parse::<f64>().ok() };
+        let parsed = if clean
+            .to_ascii_lowercase()
+            .trim_start_matches(['+', '-'])
+            .starts_with("0x")
+        {
+            parse_hex_float(&clean)
+        } else {
+            clean.parse::<f64>().ok()
+        };
         if let Some(f) = parsed {
             if !text.contains(['.', 'e', 'E', 'p', 'P']) {
                 return Err(format!("integer overflow: {}", crate::gofmt::quote(text)));
             }
             n.is_float = true;
             n.float = f;
-            if f.is_finite() && f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+            if f.is_finite()
+                && f.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+            {
                 n.is_int = true;
                 n.int = f as i64;
             }
-            if f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f < 1.844_674_407_370_955_2e19 {
+            if f.is_finite() && f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) {
                 n.is_uint = true;
             }
         }
     }
     if !n.is_int && !n.is_uint && !n.is_float {
-        return Err(format!("illegal number syntax: {}", crate::gofmt::quote(text)));
+        return Err(format!(
+            "illegal number syntax: {}",
+            crate::gofmt::quote(text)
+        ));
     }
     Ok(n)
 }
 
 /// Parses `text` as template `name`; returns the trees it defines (the
 /// named one first). `has_func` answers whether a function exists.
-pub fn parse(name: &str, text: &str, left: &str, right: &str, has_func: &dyn Fn(&str) -> bool) -> Result<Vec<Tree>, String> {
+pub fn parse(
+    name: &str,
+    text: &str,
+    left: &str,
+    right: &str,
+    has_func: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Tree>, String> {
     let left = if left.is_empty() { "{{" } else { left };
     let right = if right.is_empty() { "}}" } else { right };
-    let mut lx = Lexer { input: text, left, right, pos: 0, start: 0, line: 1, start_line: 1, paren_depth: 0, items: Vec::new() };
+    let mut lx = Lexer {
+        input: text,
+        left,
+        right,
+        pos: 0,
+        start: 0,
+        line: 1,
+        start_line: 1,
+        paren_depth: 0,
+        items: Vec::new(),
+    };
     lx.run();
     let mut p = Parser {
         items: lx.items,
@@ -1411,7 +1646,12 @@ pub fn parse(name: &str, text: &str, left: &str, right: &str, has_func: &dyn Fn(
     let mut trees: Vec<Tree> = p
         .trees
         .into_iter()
-        .map(|(n, root)| Tree { name: n, parse_name: name.to_string(), text: src.clone(), root })
+        .map(|(n, root)| Tree {
+            name: n,
+            parse_name: name.to_string(),
+            text: src.clone(),
+            root,
+        })
         .collect();
     if let Some(i) = trees.iter().position(|t| t.name == name) {
         let t = trees.remove(i);

@@ -35,7 +35,9 @@ pub enum MapTy {
 /// A Go slice.
 #[derive(Clone, Debug)]
 pub struct List {
+    /// The slice's Go type.
     pub ty: ListTy,
+    /// The elements.
     pub items: Vec<Value>,
 }
 
@@ -43,7 +45,9 @@ pub struct List {
 /// (sprig's `set`/`unset`/`merge` change it in place).
 #[derive(Clone, Debug)]
 pub struct Map {
+    /// The map's Go type.
     pub ty: MapTy,
+    /// The entries, in Go's printing order (sorted keys).
     pub entries: BTreeMap<String, Value>,
 }
 
@@ -80,6 +84,7 @@ pub enum Value {
     Missing,
     /// A nil interface (JSON `null`, a `nil` argument). Prints `<nil>`.
     Nil,
+    /// Go `bool`.
     Bool(bool),
     /// Go `int`.
     Int(i64),
@@ -89,12 +94,17 @@ pub enum Value {
     Uint32(u32),
     /// Go `float64`.
     Float(f64),
+    /// Go `string`.
     Str(Rc<str>),
     /// `[]byte`.
     Bytes(Rc<[u8]>),
+    /// A slice.
     List(Rc<List>),
+    /// A map, shared and mutable as Go's.
     Map(Rc<RefCell<Map>>),
+    /// A host object with fields and methods.
     Object(Rc<dyn Object>),
+    /// A function value (for `call`).
     Func(Func),
 }
 
@@ -105,15 +115,25 @@ pub type FuncResult = Result<Value, String>;
 /// A Go parameter or result type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
+    /// `interface {}`
     Iface,
+    /// `string`
     Str,
+    /// `int`
     Int,
+    /// `int64`
     Int64,
+    /// `uint32`
     Uint32,
+    /// `float64`
     Float,
+    /// `bool`
     Bool,
+    /// `[]uint8`
     Bytes,
+    /// A slice type.
     List(ListTy),
+    /// A map type.
     Map(MapTy),
     /// A host object type by its Go name (`time.Time`, `sprig.certificate`).
     Object(String),
@@ -205,6 +225,9 @@ fn map_ty_name(m: MapTy) -> &'static str {
     }
 }
 
+/// The Rust side of a template function.
+pub type FuncImpl = dyn Fn(&mut Ctx<'_>, Vec<Value>) -> FuncResult;
+
 /// A function callable from a template.
 #[derive(Clone)]
 pub struct Func {
@@ -213,7 +236,7 @@ pub struct Func {
     pub(crate) result: Ty,
     pub(crate) returns_error: bool,
     pub(crate) builtin: bool,
-    pub(crate) f: Rc<dyn Fn(&mut Ctx<'_>, Vec<Value>) -> FuncResult>,
+    pub(crate) f: Rc<FuncImpl>,
 }
 
 impl fmt::Debug for Func {
@@ -271,18 +294,22 @@ impl Func {
 }
 
 impl Value {
+    /// A Go string.
     pub fn str(s: &str) -> Value {
         Value::Str(Rc::from(s))
     }
 
+    /// A Go string.
     pub fn string(s: String) -> Value {
         Value::Str(Rc::from(s))
     }
 
+    /// A slice of the given type.
     pub fn list(ty: ListTy, items: Vec<Value>) -> Value {
         Value::List(Rc::new(List { ty, items }))
     }
 
+    /// A map of the given type.
     pub fn map(ty: MapTy, entries: BTreeMap<String, Value>) -> Value {
         Value::Map(Rc::new(RefCell::new(Map { ty, entries })))
     }
@@ -307,8 +334,16 @@ impl Value {
             Value::Map(m) => map_ty_name(m.borrow().ty).into(),
             Value::Object(o) => o.type_name(),
             Value::Func(f) => {
-                let (p, r) = f.signature().split_once('\t').map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
-                let r = if r.contains(',') { format!(" ({r})") } else { format!(" {r}") };
+                let (p, r) = f
+                    .signature()
+                    .split_once('\t')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .unwrap_or_default();
+                let r = if r.contains(',') {
+                    format!(" ({r})")
+                } else {
+                    format!(" {r}")
+                };
                 format!("func({}){}", p.replace(',', ", "), r.replace(',', ", "))
             }
         }
@@ -391,7 +426,13 @@ impl Value {
             Value::List(l) => Value::list(l.ty, l.items.iter().map(Value::deep_copy).collect()),
             Value::Map(m) => {
                 let m = m.borrow();
-                Value::map(m.ty, m.entries.iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect())
+                Value::map(
+                    m.ty,
+                    m.entries
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .collect(),
+                )
             }
             other => other.clone(),
         }
@@ -405,8 +446,14 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::str(s),
-            serde_json::Value::Array(a) => Value::list(ListTy::Iface, a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => Value::dict(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+            serde_json::Value::Array(a) => {
+                Value::list(ListTy::Iface, a.iter().map(Value::from_json).collect())
+            }
+            serde_json::Value::Object(o) => Value::dict(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 }

@@ -3,7 +3,12 @@
 //! (`tests/corpus/expected.jsonl`, written only by
 //! `scripts/regen-gotemplate-corpus.sh` running `tools/gotemplate-oracle`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)] // test code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)] // test code
 
 use std::path::Path;
 
@@ -43,7 +48,11 @@ fn run(c: &Case) -> Result<String, String> {
 
 /// The case files' templates, in order, as the oracle reads them.
 fn case_templates(dir: &Path) -> Vec<(String, usize, String)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
     files.sort();
     let mut out = Vec::new();
     for f in files {
@@ -79,12 +88,22 @@ fn case_templates(dir: &Path) -> Vec<(String, usize, String)> {
 #[test]
 fn corpus_matches_go() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).expect("tests/corpus/expected.jsonl (scripts/regen-gotemplate-corpus.sh)");
-    let cases: Vec<Case> = expected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl"))
+        .expect("tests/corpus/expected.jsonl (scripts/regen-gotemplate-corpus.sh)");
+    let cases: Vec<Case> = expected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     // The expected file must be regenerated whenever a case changes.
     let sources = case_templates(&dir);
-    let keys: Vec<(String, usize, String)> = cases.iter().map(|c| (c.file.clone(), c.line, c.template.clone())).collect();
-    assert_eq!(sources, keys, "tests/corpus/expected.jsonl is stale: run scripts/regen-gotemplate-corpus.sh");
+    let keys: Vec<(String, usize, String)> = cases
+        .iter()
+        .map(|c| (c.file.clone(), c.line, c.template.clone()))
+        .collect();
+    assert_eq!(
+        sources, keys,
+        "tests/corpus/expected.jsonl is stale: run scripts/regen-gotemplate-corpus.sh"
+    );
     let mut failed = Vec::new();
     for c in &cases {
         let got = run(c);
@@ -94,15 +113,28 @@ fn corpus_matches_go() {
             _ => panic!("{}:{}: neither output nor error", c.file, c.line),
         };
         if got != want {
-            failed.push(format!("{}:{}: {}\n    go:   {:?}\n    ours: {:?}", c.file, c.line, c.template, want, got));
+            failed.push(format!(
+                "{}:{}: {}\n    go:   {:?}\n    ours: {:?}",
+                c.file, c.line, c.template, want, got
+            ));
         }
     }
     let total = cases.len();
     let ok = total - failed.len();
-    println!("gotemplate corpus: {ok}/{total} identical to Go ({:.1}%)", 100.0 * ok as f64 / total as f64);
+    println!(
+        "gotemplate corpus: {ok}/{total} identical to Go ({:.1}%)",
+        100.0 * ok as f64 / total as f64
+    );
     for f in &failed {
         println!("{f}");
     }
-    assert!(total >= 600, "the corpus must hold at least 600 cases, has {total}");
-    assert!(failed.is_empty(), "{} of {total} cases differ from Go", failed.len());
+    assert!(
+        total >= 600,
+        "the corpus must hold at least 600 cases, has {total}"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} of {total} cases differ from Go",
+        failed.len()
+    );
 }

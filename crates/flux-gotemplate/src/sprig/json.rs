@@ -6,14 +6,37 @@ use super::{F, arg, s};
 use crate::value::Value;
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
-    add("toJson", "interface {}", "string", |_, a| Ok(Value::string(to_json(arg(&a, 0), true, None).unwrap_or_default())));
-    add("mustToJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), true, None).map(Value::string));
-    add("toPrettyJson", "interface {}", "string", |_, a| Ok(Value::string(to_json(arg(&a, 0), true, Some("  ")).unwrap_or_default())));
-    add("mustToPrettyJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), true, Some("  ")).map(Value::string));
-    add("toRawJson", "interface {}", "string", |_, a| to_json(arg(&a, 0), false, None).map(Value::string));
-    add("mustToRawJson", "interface {}", "string,error", |_, a| to_json(arg(&a, 0), false, None).map(Value::string));
-    add("fromJson", "string", "interface {}", |_, a| Ok(from_json(s(&a, 0)).unwrap_or(Value::Nil)));
-    add("mustFromJson", "string", "interface {},error", |_, a| from_json(s(&a, 0)));
+    add("toJson", "interface {}", "string", |_, a| {
+        Ok(Value::string(
+            to_json(arg(&a, 0), true, None).unwrap_or_default(),
+        ))
+    });
+    add("mustToJson", "interface {}", "string,error", |_, a| {
+        to_json(arg(&a, 0), true, None).map(Value::string)
+    });
+    add("toPrettyJson", "interface {}", "string", |_, a| {
+        Ok(Value::string(
+            to_json(arg(&a, 0), true, Some("  ")).unwrap_or_default(),
+        ))
+    });
+    add(
+        "mustToPrettyJson",
+        "interface {}",
+        "string,error",
+        |_, a| to_json(arg(&a, 0), true, Some("  ")).map(Value::string),
+    );
+    add("toRawJson", "interface {}", "string", |_, a| {
+        to_json(arg(&a, 0), false, None).map(Value::string)
+    });
+    add("mustToRawJson", "interface {}", "string,error", |_, a| {
+        to_json(arg(&a, 0), false, None).map(Value::string)
+    });
+    add("fromJson", "string", "interface {}", |_, a| {
+        Ok(from_json(s(&a, 0)).unwrap_or(Value::Nil))
+    });
+    add("mustFromJson", "string", "interface {},error", |_, a| {
+        from_json(s(&a, 0))
+    });
 }
 
 /// Decodes JSON into template values (numbers as float64).
@@ -46,7 +69,13 @@ fn newline(out: &mut String, indent: Option<&str>, depth: usize) {
     }
 }
 
-fn write(out: &mut String, v: &Value, html: bool, indent: Option<&str>, depth: usize) -> Result<(), String> {
+fn write(
+    out: &mut String,
+    v: &Value,
+    html: bool,
+    indent: Option<&str>,
+    depth: usize,
+) -> Result<(), String> {
     if depth > 1000 {
         return Err("json: unsupported value: encountered a cycle".into());
     }
@@ -59,7 +88,11 @@ fn write(out: &mut String, v: &Value, html: bool, indent: Option<&str>, depth: u
         Value::Str(s) => quote(out, s, html),
         Value::Bytes(b) => {
             use base64::Engine as _;
-            quote(out, &base64::engine::general_purpose::STANDARD.encode(b), html);
+            quote(
+                out,
+                &base64::engine::general_purpose::STANDARD.encode(b),
+                html,
+            );
         }
         Value::List(l) => {
             out.push('[');
@@ -107,7 +140,10 @@ fn write(out: &mut String, v: &Value, html: bool, indent: Option<&str>, depth: u
 /// encoding/json's float64: shortest, `%e` below 1e-6 or from 1e21.
 fn float(f: f64) -> Result<String, String> {
     if f.is_nan() || f.is_infinite() {
-        return Err(format!("json: unsupported value: {}", crate::gofmt::format_g(f, None, false)));
+        return Err(format!(
+            "json: unsupported value: {}",
+            crate::gofmt::format_g(f, None, false)
+        ));
     }
     let a = f.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {

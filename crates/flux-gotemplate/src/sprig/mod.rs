@@ -109,12 +109,22 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
-        (Value::List(x), Value::List(y)) => x.ty == y.ty && x.items.len() == y.items.len() && x.items.iter().zip(&y.items).all(|(p, q)| deep_equal(p, q)),
+        (Value::List(x), Value::List(y)) => {
+            x.ty == y.ty
+                && x.items.len() == y.items.len()
+                && x.items.iter().zip(&y.items).all(|(p, q)| deep_equal(p, q))
+        }
         (Value::Map(x), Value::Map(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
-            x.ty == y.ty && x.entries.len() == y.entries.len() && x.entries.iter().all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
+            x.ty == y.ty
+                && x.entries.len() == y.entries.len()
+                && x.entries
+                    .iter()
+                    .all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
         }
-        (Value::Object(x), Value::Object(y)) => x.type_name() == y.type_name() && x.display() == y.display(),
+        (Value::Object(x), Value::Object(y)) => {
+            x.type_name() == y.type_name() && x.display() == y.display()
+        }
         _ => false,
     }
 }
@@ -170,7 +180,11 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
-    let clean: String = if radix != 10 || t.contains('_') { digits.replace('_', "") } else { digits.to_string() };
+    let clean: String = if radix != 10 || t.contains('_') {
+        digits.replace('_', "")
+    } else {
+        digits.to_string()
+    };
     let v = i128::from_str_radix(&clean, radix).ok()?;
     let v = if neg { -v } else { v };
     i64::try_from(v).ok()
@@ -183,7 +197,12 @@ pub(crate) fn to_float64(v: &Value) -> f64 {
         Value::Uint32(x) => f64::from(*x),
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Str(s) => s.trim().parse::<f64>().ok().filter(|_| !s.trim().is_empty() && s.trim() == s.as_ref()).unwrap_or(0.0),
+        Value::Str(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|_| !s.trim().is_empty() && s.trim() == s.as_ref())
+            .unwrap_or(0.0),
         _ => 0.0,
     }
 }
@@ -192,6 +211,8 @@ pub(crate) fn to_float64(v: &Value) -> f64 {
 pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).map_err(|e| e.to_string())?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| e.to_string())?;
     Ok(buf)
 }

@@ -18,33 +18,63 @@ fn ok_s(v: String) -> crate::value::FuncResult {
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("hello", "", "string", |_, _| ok_s("Hello!".into()));
-    add("upper", "string", "string", |_, a| ok_s(s(&a, 0).chars().map(upper_rune).collect()));
-    add("lower", "string", "string", |_, a| ok_s(s(&a, 0).chars().map(lower_rune).collect()));
+    add("upper", "string", "string", |_, a| {
+        ok_s(s(&a, 0).chars().map(upper_rune).collect())
+    });
+    add("lower", "string", "string", |_, a| {
+        ok_s(s(&a, 0).chars().map(lower_rune).collect())
+    });
     add("title", "string", "string", |_, a| ok_s(title(s(&a, 0))));
     add("untitle", "string", "string", |_, a| {
         let mut gap = true;
-        ok_s(s(&a, 0)
-            .chars()
-            .map(|c| {
-                let r = if gap { lower_rune(c) } else { c };
-                gap = c.is_whitespace();
-                r
-            })
-            .collect())
+        ok_s(
+            s(&a, 0)
+                .chars()
+                .map(|c| {
+                    let r = if gap { lower_rune(c) } else { c };
+                    gap = c.is_whitespace();
+                    r
+                })
+                .collect(),
+        )
     });
-    add("trim", "string", "string", |_, a| ok_s(s(&a, 0).trim_matches(char::is_whitespace).to_string()));
+    add("trim", "string", "string", |_, a| {
+        ok_s(s(&a, 0).trim_matches(char::is_whitespace).to_string())
+    });
     for name in ["trimAll", "trimall"] {
         add(name, "string,string", "string", |_, a| {
             let cut: Vec<char> = s(&a, 0).chars().collect();
             ok_s(s(&a, 1).trim_matches(|c| cut.contains(&c)).to_string())
         });
     }
-    add("trimSuffix", "string,string", "string", |_, a| ok_s(s(&a, 1).strip_suffix(s(&a, 0)).unwrap_or(s(&a, 1)).to_string()));
-    add("trimPrefix", "string,string", "string", |_, a| ok_s(s(&a, 1).strip_prefix(s(&a, 0)).unwrap_or(s(&a, 1)).to_string()));
-    add("nospace", "string", "string", |_, a| ok_s(s(&a, 0).chars().filter(|c| !c.is_whitespace()).collect()));
-    add("contains", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).contains(s(&a, 0)))));
-    add("hasPrefix", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).starts_with(s(&a, 0)))));
-    add("hasSuffix", "string,string", "bool", |_, a| Ok(Value::Bool(s(&a, 1).ends_with(s(&a, 0)))));
+    add("trimSuffix", "string,string", "string", |_, a| {
+        ok_s(
+            s(&a, 1)
+                .strip_suffix(s(&a, 0))
+                .unwrap_or(s(&a, 1))
+                .to_string(),
+        )
+    });
+    add("trimPrefix", "string,string", "string", |_, a| {
+        ok_s(
+            s(&a, 1)
+                .strip_prefix(s(&a, 0))
+                .unwrap_or(s(&a, 1))
+                .to_string(),
+        )
+    });
+    add("nospace", "string", "string", |_, a| {
+        ok_s(s(&a, 0).chars().filter(|c| !c.is_whitespace()).collect())
+    });
+    add("contains", "string,string", "bool", |_, a| {
+        Ok(Value::Bool(s(&a, 1).contains(s(&a, 0))))
+    });
+    add("hasPrefix", "string,string", "bool", |_, a| {
+        Ok(Value::Bool(s(&a, 1).starts_with(s(&a, 0))))
+    });
+    add("hasSuffix", "string,string", "bool", |_, a| {
+        Ok(Value::Bool(s(&a, 1).ends_with(s(&a, 0))))
+    });
     add("repeat", "int,string", "string", |_, a| {
         let c = n(&a, 0);
         if c < 0 {
@@ -56,10 +86,18 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         }
         ok_s(t.repeat(c as usize))
     });
-    add("replace", "string,string,string", "string", |_, a| ok_s(go_replace(s(&a, 2), s(&a, 0), s(&a, 1))));
-    add("plural", "string,string,int", "string", |_, a| ok_s(if n(&a, 2) == 1 { s(&a, 0) } else { s(&a, 1) }.to_string()));
-    add("indent", "int,string", "string", |_, a| indent(n(&a, 0), s(&a, 1)).map(Value::string));
-    add("nindent", "int,string", "string", |_, a| indent(n(&a, 0), s(&a, 1)).map(|i| Value::string(format!("\n{i}"))));
+    add("replace", "string,string,string", "string", |_, a| {
+        ok_s(go_replace(s(&a, 2), s(&a, 0), s(&a, 1)))
+    });
+    add("plural", "string,string,int", "string", |_, a| {
+        ok_s(if n(&a, 2) == 1 { s(&a, 0) } else { s(&a, 1) }.to_string())
+    });
+    add("indent", "int,string", "string", |_, a| {
+        indent(n(&a, 0), s(&a, 1)).map(Value::string)
+    });
+    add("nindent", "int,string", "string", |_, a| {
+        indent(n(&a, 0), s(&a, 1)).map(|i| Value::string(format!("\n{i}")))
+    });
     add("trunc", "int,string", "string", |_, a| {
         let (c, t) = (n(&a, 0), s(&a, 1));
         let len = t.len() as i64;
@@ -77,18 +115,24 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         let len = t.len() as i64;
         if start < 0 {
             if end < 0 || end > len {
-                return Err(format!("runtime error: slice bounds out of range [:{end}] with length {len}"));
+                return Err(format!(
+                    "runtime error: slice bounds out of range [:{end}] with length {len}"
+                ));
             }
             return ok_s(byte_slice(t, 0, end as usize));
         }
         if end < 0 || end > len {
             if start > len {
-                return Err(format!("runtime error: slice bounds out of range [{start}:{len}]"));
+                return Err(format!(
+                    "runtime error: slice bounds out of range [{start}:{len}]"
+                ));
             }
             return ok_s(byte_slice(t, start as usize, t.len()));
         }
         if start > end {
-            return Err(format!("runtime error: slice bounds out of range [{start}:{end}]"));
+            return Err(format!(
+                "runtime error: slice bounds out of range [{start}:{end}]"
+            ));
         }
         ok_s(byte_slice(t, start as usize, end as usize))
     });
@@ -121,43 +165,97 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ok_s(out)
     });
     add("swapcase", "string", "string", |_, a| {
-        ok_s(s(&a, 0)
-            .chars()
-            .flat_map(|c| -> Vec<char> { if c.is_uppercase() { c.to_lowercase().collect() } else if c.is_lowercase() { c.to_uppercase().collect() } else { vec![c] } })
-            .collect())
+        ok_s(
+            s(&a, 0)
+                .chars()
+                .flat_map(|c| -> Vec<char> {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect()
+                    } else if c.is_lowercase() {
+                        c.to_uppercase().collect()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect(),
+        )
     });
-    add("camelcase", "string", "string", |_, a| ok_s(pascal_case(s(&a, 0))));
-    add("snakecase", "string", "string", |_, a| ok_s(lower_case_words(s(&a, 0), '_')));
-    add("kebabcase", "string", "string", |_, a| ok_s(lower_case_words(s(&a, 0), '-')));
+    add("camelcase", "string", "string", |_, a| {
+        ok_s(pascal_case(s(&a, 0)))
+    });
+    add("snakecase", "string", "string", |_, a| {
+        ok_s(lower_case_words(s(&a, 0), '_'))
+    });
+    add("kebabcase", "string", "string", |_, a| {
+        ok_s(lower_case_words(s(&a, 0), '-'))
+    });
     add("shuffle", "string", "string", |_, a| {
         let mut c: Vec<char> = s(&a, 0).chars().collect();
         let r = random_bytes(c.len() * 4)?;
         for i in (1..c.len()).rev() {
-            let x = u32::from_le_bytes([r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]]) as usize % (i + 1);
+            let x = u32::from_le_bytes([r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]])
+                as usize
+                % (i + 1);
             c.swap(i, x);
         }
         ok_s(c.into_iter().collect())
     });
-    add("wrap", "int,string", "string", |_, a| ok_s(wrap(s(&a, 1), n(&a, 0), "\n", false)));
-    add("wrapWith", "int,string,string", "string", |_, a| ok_s(wrap(s(&a, 2), n(&a, 0), s(&a, 1), true)));
+    add("wrap", "int,string", "string", |_, a| {
+        ok_s(wrap(s(&a, 1), n(&a, 0), "\n", false))
+    });
+    add("wrapWith", "int,string,string", "string", |_, a| {
+        ok_s(wrap(s(&a, 2), n(&a, 0), s(&a, 1), true))
+    });
     add("quote", "...interface {}", "string", |_, a| {
-        ok_s(a.iter().filter(|v| !v.is_nil()).map(|v| gofmt::quote(&strval(v))).collect::<Vec<_>>().join(" "))
+        ok_s(
+            a.iter()
+                .filter(|v| !v.is_nil())
+                .map(|v| gofmt::quote(&strval(v)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     });
     add("squote", "...interface {}", "string", |_, a| {
-        ok_s(a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", gofmt::sprint(std::slice::from_ref(v)))).collect::<Vec<_>>().join(" "))
+        ok_s(
+            a.iter()
+                .filter(|v| !v.is_nil())
+                .map(|v| format!("'{}'", gofmt::sprint(std::slice::from_ref(v))))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     });
     add("cat", "...interface {}", "string", |_, a| {
         let v: Vec<Value> = a.into_iter().filter(|v| !v.is_nil()).collect();
-        let parts: Vec<String> = v.iter().map(|x| gofmt::sprintf("%v", std::slice::from_ref(x))).collect();
+        let parts: Vec<String> = v
+            .iter()
+            .map(|x| gofmt::sprintf("%v", std::slice::from_ref(x)))
+            .collect();
         ok_s(parts.join(" "))
     });
-    add("toString", "interface {}", "string", |_, a| ok_s(strval(arg(&a, 0))));
-    add("atoi", "string", "int", |_, a| Ok(Value::Int(s(&a, 0).parse::<i64>().unwrap_or(0))));
-    add("split", "string,string", "map[string]string", |_, a| Ok(parts_map(go_split(s(&a, 1), s(&a, 0), -1))));
-    add("splitn", "string,int,string", "map[string]string", |_, a| Ok(parts_map(go_split(s(&a, 2), s(&a, 0), n(&a, 1)))));
-    add("splitList", "string,string", "[]string", |_, a| Ok(str_list(go_split(s(&a, 1), s(&a, 0), -1))));
-    add("toStrings", "interface {}", "[]string", |_, a| Ok(str_list(strslice(arg(&a, 0)))));
-    add("join", "string,interface {}", "string", |_, a| ok_s(strslice(arg(&a, 1)).join(s(&a, 0))));
+    add("toString", "interface {}", "string", |_, a| {
+        ok_s(strval(arg(&a, 0)))
+    });
+    add("atoi", "string", "int", |_, a| {
+        Ok(Value::Int(s(&a, 0).parse::<i64>().unwrap_or(0)))
+    });
+    add("split", "string,string", "map[string]string", |_, a| {
+        Ok(parts_map(go_split(s(&a, 1), s(&a, 0), -1)))
+    });
+    add(
+        "splitn",
+        "string,int,string",
+        "map[string]string",
+        |_, a| Ok(parts_map(go_split(s(&a, 2), s(&a, 0), n(&a, 1)))),
+    );
+    add("splitList", "string,string", "[]string", |_, a| {
+        Ok(str_list(go_split(s(&a, 1), s(&a, 0), -1)))
+    });
+    add("toStrings", "interface {}", "[]string", |_, a| {
+        Ok(str_list(strslice(arg(&a, 0))))
+    });
+    add("join", "string,interface {}", "string", |_, a| {
+        ok_s(strslice(arg(&a, 1)).join(s(&a, 0)))
+    });
     add("sortAlpha", "interface {}", "[]string", |_, a| {
         let v = arg(&a, 0);
         let mut l = match v {
@@ -169,31 +267,53 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("base", "string", "string", |_, a| ok_s(path_base(s(&a, 0))));
     add("dir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
-    add("clean", "string", "string", |_, a| ok_s(path_clean(s(&a, 0))));
-    add("ext", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
-    add("isAbs", "string", "bool", |_, a| Ok(Value::Bool(s(&a, 0).starts_with('/'))));
-    add("osBase", "string", "string", |_, a| ok_s(path_base(s(&a, 0))));
-    add("osDir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
-    add("osClean", "string", "string", |_, a| ok_s(path_clean(s(&a, 0))));
-    add("osExt", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
-    add("osIsAbs", "string", "bool", |_, a| Ok(Value::Bool(s(&a, 0).starts_with('/'))));
-    add("b64enc", "string", "string", |_, a| ok_s(base64::engine::general_purpose::STANDARD.encode(s(&a, 0))));
-    add("b64dec", "string", "string", |_, a| {
-        ok_s(match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => b64_error(&e, s(&a, 0).len()),
-        })
+    add("clean", "string", "string", |_, a| {
+        ok_s(path_clean(s(&a, 0)))
     });
-    add("b32enc", "string", "string", |_, a| ok_s(base32_encode(s(&a, 0).as_bytes())));
+    add("ext", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
+    add("isAbs", "string", "bool", |_, a| {
+        Ok(Value::Bool(s(&a, 0).starts_with('/')))
+    });
+    add("osBase", "string", "string", |_, a| {
+        ok_s(path_base(s(&a, 0)))
+    });
+    add("osDir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
+    add("osClean", "string", "string", |_, a| {
+        ok_s(path_clean(s(&a, 0)))
+    });
+    add("osExt", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
+    add("osIsAbs", "string", "bool", |_, a| {
+        Ok(Value::Bool(s(&a, 0).starts_with('/')))
+    });
+    add("b64enc", "string", "string", |_, a| {
+        ok_s(base64::engine::general_purpose::STANDARD.encode(s(&a, 0)))
+    });
+    add("b64dec", "string", "string", |_, a| {
+        ok_s(
+            match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => b64_error(&e, s(&a, 0).len()),
+            },
+        )
+    });
+    add("b32enc", "string", "string", |_, a| {
+        ok_s(base32_encode(s(&a, 0).as_bytes()))
+    });
     add("b32dec", "string", "string", |_, a| {
         ok_s(match base32_decode(s(&a, 0)) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => e,
         })
     });
-    add("sha1sum", "string", "string", |_, a| ok_s(hex(&sha1::Sha1::digest(s(&a, 0).as_bytes()))));
-    add("sha256sum", "string", "string", |_, a| ok_s(hex(&sha2::Sha256::digest(s(&a, 0).as_bytes()))));
-    add("sha512sum", "string", "string", |_, a| ok_s(hex(&sha2::Sha512::digest(s(&a, 0).as_bytes()))));
+    add("sha1sum", "string", "string", |_, a| {
+        ok_s(hex(&sha1::Sha1::digest(s(&a, 0).as_bytes())))
+    });
+    add("sha256sum", "string", "string", |_, a| {
+        ok_s(hex(&sha2::Sha256::digest(s(&a, 0).as_bytes())))
+    });
+    add("sha512sum", "string", "string", |_, a| {
+        ok_s(hex(&sha2::Sha512::digest(s(&a, 0).as_bytes())))
+    });
     add("adler32sum", "string", "string", |_, a| {
         let (mut x, mut y) = (1u32, 0u32);
         for b in s(&a, 0).bytes() {
@@ -207,11 +327,30 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex(&b);
-        ok_s(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+        ok_s(format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        ))
     });
-    add("randAlphaNum", "int", "string", |_, a| random_string(n(&a, 0), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
-    add("randAlpha", "int", "string", |_, a| random_string(n(&a, 0), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"));
-    add("randNumeric", "int", "string", |_, a| random_string(n(&a, 0), "0123456789"));
+    add("randAlphaNum", "int", "string", |_, a| {
+        random_string(
+            n(&a, 0),
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        )
+    });
+    add("randAlpha", "int", "string", |_, a| {
+        random_string(
+            n(&a, 0),
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        )
+    });
+    add("randNumeric", "int", "string", |_, a| {
+        random_string(n(&a, 0), "0123456789")
+    });
     add("randAscii", "int", "string", |_, a| {
         let chars: String = (32u8..=126).map(char::from).collect();
         random_string(n(&a, 0), &chars)
@@ -220,34 +359,129 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         let c = usize::try_from(n(&a, 0)).map_err(|_| "negative count".to_string())?;
         ok_s(base64::engine::general_purpose::STANDARD.encode(random_bytes(c.min(64 << 20))?))
     });
-    add("fail", "string", "string,error", |_, a| Err(s(&a, 0).to_string()));
-    // Regular expressions (RE2 syntax: the regex crate's is the same family).
-    add("regexMatch", "string,string", "bool", |_, a| Ok(Value::Bool(re(s(&a, 0)).map(|r| r.is_match(s(&a, 1))).unwrap_or(false))));
-    add("mustRegexMatch", "string,string", "bool,error", |_, a| Ok(Value::Bool(re(s(&a, 0))?.is_match(s(&a, 1)))));
-    add("regexFind", "string,string", "string", |_, a| ok_s(re(s(&a, 0)).ok().and_then(|r| r.find(s(&a, 1)).map(|m| m.as_str().to_string())).unwrap_or_default()));
-    add("mustRegexFind", "string,string", "string,error", |_, a| ok_s(re(s(&a, 0))?.find(s(&a, 1)).map(|m| m.as_str().to_string()).unwrap_or_default()));
-    add("regexFindAll", "string,string,int", "[]string", |_, a| Ok(str_list(re(s(&a, 0)).map(|r| find_all(&r, s(&a, 1), n(&a, 2))).unwrap_or_default())));
-    add("mustRegexFindAll", "string,string,int", "[]string,error", |_, a| Ok(str_list(find_all(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))));
-    add("regexReplaceAll", "string,string,string", "string", |_, a| ok_s(re(s(&a, 0)).map(|r| replace_all(&r, s(&a, 1), s(&a, 2))).unwrap_or_default()));
-    add("mustRegexReplaceAll", "string,string,string", "string,error", |_, a| ok_s(replace_all(&re(s(&a, 0))?, s(&a, 1), s(&a, 2))));
-    add("regexReplaceAllLiteral", "string,string,string", "string", |_, a| {
-        ok_s(re(s(&a, 0)).map(|r| r.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2))).into_owned()).unwrap_or_default())
+    add("fail", "string", "string,error", |_, a| {
+        Err(s(&a, 0).to_string())
     });
-    add("mustRegexReplaceAllLiteral", "string,string,string", "string,error", |_, a| ok_s(re(s(&a, 0))?.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2))).into_owned()));
-    add("regexSplit", "string,string,int", "[]string", |_, a| Ok(str_list(re(s(&a, 0)).map(|r| re_split(&r, s(&a, 1), n(&a, 2))).unwrap_or_default())));
-    add("mustRegexSplit", "string,string,int", "[]string,error", |_, a| Ok(str_list(re_split(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))));
-    add("regexQuoteMeta", "string", "string", |_, a| ok_s(quote_meta(s(&a, 0))));
+    // Regular expressions (RE2 syntax: the regex crate's is the same family).
+    add("regexMatch", "string,string", "bool", |_, a| {
+        Ok(Value::Bool(
+            re(s(&a, 0)).map(|r| r.is_match(s(&a, 1))).unwrap_or(false),
+        ))
+    });
+    add("mustRegexMatch", "string,string", "bool,error", |_, a| {
+        Ok(Value::Bool(re(s(&a, 0))?.is_match(s(&a, 1))))
+    });
+    add("regexFind", "string,string", "string", |_, a| {
+        ok_s(
+            re(s(&a, 0))
+                .ok()
+                .and_then(|r| r.find(s(&a, 1)).map(|m| m.as_str().to_string()))
+                .unwrap_or_default(),
+        )
+    });
+    add("mustRegexFind", "string,string", "string,error", |_, a| {
+        ok_s(
+            re(s(&a, 0))?
+                .find(s(&a, 1))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        )
+    });
+    add("regexFindAll", "string,string,int", "[]string", |_, a| {
+        Ok(str_list(
+            re(s(&a, 0))
+                .map(|r| find_all(&r, s(&a, 1), n(&a, 2)))
+                .unwrap_or_default(),
+        ))
+    });
+    add(
+        "mustRegexFindAll",
+        "string,string,int",
+        "[]string,error",
+        |_, a| Ok(str_list(find_all(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))),
+    );
+    add(
+        "regexReplaceAll",
+        "string,string,string",
+        "string",
+        |_, a| {
+            ok_s(
+                re(s(&a, 0))
+                    .map(|r| replace_all(&r, s(&a, 1), s(&a, 2)))
+                    .unwrap_or_default(),
+            )
+        },
+    );
+    add(
+        "mustRegexReplaceAll",
+        "string,string,string",
+        "string,error",
+        |_, a| ok_s(replace_all(&re(s(&a, 0))?, s(&a, 1), s(&a, 2))),
+    );
+    add(
+        "regexReplaceAllLiteral",
+        "string,string,string",
+        "string",
+        |_, a| {
+            ok_s(
+                re(s(&a, 0))
+                    .map(|r| {
+                        r.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2)))
+                            .into_owned()
+                    })
+                    .unwrap_or_default(),
+            )
+        },
+    );
+    add(
+        "mustRegexReplaceAllLiteral",
+        "string,string,string",
+        "string,error",
+        |_, a| {
+            ok_s(
+                re(s(&a, 0))?
+                    .replace_all(s(&a, 1), regex::NoExpand(s(&a, 2)))
+                    .into_owned(),
+            )
+        },
+    );
+    add("regexSplit", "string,string,int", "[]string", |_, a| {
+        Ok(str_list(
+            re(s(&a, 0))
+                .map(|r| re_split(&r, s(&a, 1), n(&a, 2)))
+                .unwrap_or_default(),
+        ))
+    });
+    add(
+        "mustRegexSplit",
+        "string,string,int",
+        "[]string,error",
+        |_, a| Ok(str_list(re_split(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))),
+    );
+    add("regexQuoteMeta", "string", "string", |_, a| {
+        ok_s(quote_meta(s(&a, 0)))
+    });
     add("semver", "string", "*semver.Version,error", |_, a| {
-        let v: flux_semver::Version = s(&a, 0).parse().map_err(|_| "invalid semantic version".to_string())?;
+        let v: flux_semver::Version = s(&a, 0)
+            .parse()
+            .map_err(|_| "invalid semantic version".to_string())?;
         Ok(Value::Object(std::rc::Rc::new(SemverObj(v))))
     });
     add("semverCompare", "string,string", "bool,error", |_, a| {
-        let c: flux_semver::Constraints = s(&a, 0).parse().map_err(|_| format!("improper constraint: {}", gofmt::quote(s(&a, 0))))?;
-        let v: flux_semver::Version = s(&a, 1).parse().map_err(|_| "invalid semantic version".to_string())?;
+        let c: flux_semver::Constraints = s(&a, 0)
+            .parse()
+            .map_err(|_| format!("improper constraint: {}", gofmt::quote(s(&a, 0))))?;
+        let v: flux_semver::Version = s(&a, 1)
+            .parse()
+            .map_err(|_| "invalid semantic version".to_string())?;
         Ok(Value::Bool(c.check(&v)))
     });
-    add("urlParse", "string", "map[string]interface {}", |_, a| url_parse(s(&a, 0)));
-    add("urlJoin", "map[string]interface {}", "string", |_, a| url_join(arg(&a, 0)));
+    add("urlParse", "string", "map[string]interface {}", |_, a| {
+        url_parse(s(&a, 0))
+    });
+    add("urlJoin", "map[string]interface {}", "string", |_, a| {
+        url_join(arg(&a, 0))
+    });
 }
 
 /// Go's `unicode.ToUpper`: one rune to one rune (ß stays ß).
@@ -308,7 +542,11 @@ pub(crate) fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
 }
 
 fn parts_map(parts: Vec<String>) -> Value {
-    let m: BTreeMap<String, Value> = parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::string(p))).collect();
+    let m: BTreeMap<String, Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::string(p)))
+        .collect();
     Value::map(MapTy::Str, m)
 }
 
@@ -392,7 +630,10 @@ fn wrap(s: &str, len: i64, newline: &str, long_words: bool) -> String {
             continue;
         }
         let end = (w + offset + 1).min(b.len());
-        let space = s.get(offset..end).and_then(|x| x.rfind(' ')).map(|i| i + offset);
+        let space = s
+            .get(offset..end)
+            .and_then(|x| x.rfind(' '))
+            .map(|i| i + offset);
         match space {
             Some(sp) => {
                 out.push_str(&byte_slice(s, offset, sp));
@@ -495,8 +736,9 @@ fn lower_case_words(s: &str, sep: char) -> String {
         let boundary = match prev {
             Some(p) if !is_connector(p) => {
                 (c.is_uppercase() && (p.is_lowercase() || p.is_numeric()))
-                    || (c.is_uppercase() && p.is_uppercase() && next.is_some_and(char::is_lowercase))
-                    || (c.is_numeric() && p.is_alphabetic() && false)
+                    || (c.is_uppercase()
+                        && p.is_uppercase()
+                        && next.is_some_and(char::is_lowercase))
             }
             _ => false,
         };
@@ -559,8 +801,11 @@ fn base32_encode(b: &[u8]) -> String {
 
 fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
     let clean: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
-    if clean.len() % 8 != 0 {
-        return Err(format!("illegal base32 data at input byte {}", clean.len() / 8 * 8));
+    if !clean.len().is_multiple_of(8) {
+        return Err(format!(
+            "illegal base32 data at input byte {}",
+            clean.len() / 8 * 8
+        ));
     }
     let mut out = Vec::new();
     for (ci, chunk) in clean.chunks(8).enumerate() {
@@ -589,19 +834,36 @@ fn random_string(count: i64, chars: &str) -> crate::value::FuncResult {
     let count = usize::try_from(count).unwrap_or(0).min(64 << 20);
     let set: Vec<char> = chars.chars().collect();
     let bytes = random_bytes(count)?;
-    Ok(Value::string(bytes.iter().map(|b| set[usize::from(*b) % set.len()]).collect()))
+    Ok(Value::string(
+        bytes
+            .iter()
+            .map(|b| set[usize::from(*b) % set.len()])
+            .collect(),
+    ))
 }
 
 fn re(p: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(p).map_err(|e| {
         let msg = e.to_string();
-        let last = msg.lines().last().unwrap_or("").trim().trim_start_matches("error: ").to_string();
+        let last = msg
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("error: ")
+            .to_string();
         let go = if last.contains("unclosed group") {
             format!("missing closing ): `{p}`")
         } else if last.contains("unclosed character class") {
-            format!("missing closing ]: `{}`", p.rfind('[').map_or(p, |i| &p[i..]))
+            format!(
+                "missing closing ]: `{}`",
+                p.rfind('[').map_or(p, |i| &p[i..])
+            )
         } else if last.contains("repetition operator missing expression") {
-            format!("missing argument to repetition operator: `{}`", p.chars().find(|c| "*+?{".contains(*c)).unwrap_or('*'))
+            format!(
+                "missing argument to repetition operator: `{}`",
+                p.chars().find(|c| "*+?{".contains(*c)).unwrap_or('*')
+            )
         } else {
             last
         };
@@ -611,7 +873,11 @@ fn re(p: &str) -> Result<regex::Regex, String> {
 
 fn find_all(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
     let it = r.find_iter(s).map(|m| m.as_str().to_string());
-    if n < 0 { it.collect() } else { it.take(n as usize).collect() }
+    if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    }
 }
 
 /// Go's `ReplaceAllString`: `$1`, `${name}` expand; `$name` takes the
@@ -650,7 +916,9 @@ fn replace_all(r: &regex::Regex, s: &str, repl: &str) -> String {
                     }
                 }
             } else {
-                let e = repl[i + 1..].find(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(repl.len(), |e| i + 1 + e);
+                let e = repl[i + 1..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(repl.len(), |e| i + 1 + e);
                 (&repl[i + 1..e], e)
             };
             if name.is_empty() {
@@ -683,7 +951,11 @@ fn re_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
     let mut out = Vec::new();
     let (mut beg, mut end) = (0, 0);
     let matches: Vec<(usize, usize)> = r.find_iter(s).map(|m| (m.start(), m.end())).collect();
-    let matches = if n > 0 { &matches[..matches.len().min(n as usize)] } else { &matches[..] };
+    let matches = if n > 0 {
+        &matches[..matches.len().min(n as usize)]
+    } else {
+        &matches[..]
+    };
     for &(ms, me) in matches {
         if n > 0 && out.len() as i64 == n - 1 {
             break;
@@ -772,7 +1044,15 @@ fn path_ext(p: &str) -> String {
 fn url_parse(s: &str) -> crate::value::FuncResult {
     let mut m = BTreeMap::new();
     let (scheme, rest) = match s.find(':') {
-        Some(i) if i > 0 && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && s.as_bytes()[0].is_ascii_alphabetic() => (&s[..i], &s[i + 1..]),
+        Some(i)
+            if i > 0
+                && s[..i]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && s.as_bytes()[0].is_ascii_alphabetic() =>
+        {
+            (&s[..i], &s[i + 1..])
+        }
         _ => ("", s),
     };
     let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
@@ -794,7 +1074,20 @@ fn url_parse(s: &str) -> crate::value::FuncResult {
     };
     put(&mut m, "scheme", &scheme.to_ascii_lowercase());
     put(&mut m, "host", host);
-    put(&mut m, "hostname", host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host }).trim_start_matches('[').trim_end_matches(']'));
+    put(
+        &mut m,
+        "hostname",
+        host.rsplit_once(':')
+            .map_or(host, |(h, p)| {
+                if p.chars().all(|c| c.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            })
+            .trim_start_matches('[')
+            .trim_end_matches(']'),
+    );
     put(&mut m, "path", path);
     put(&mut m, "query", query);
     put(&mut m, "opaque", "");
@@ -805,11 +1098,14 @@ fn url_parse(s: &str) -> crate::value::FuncResult {
 
 fn url_join(d: &Value) -> crate::value::FuncResult {
     let m = super::map_entries(d);
-    let mut get = |k: &str| -> Result<String, String> {
+    let get = |k: &str| -> Result<String, String> {
         match m.get(k) {
             None => Ok(String::new()),
             Some(Value::Str(s)) => Ok(s.to_string()),
-            Some(other) => Err(format!("unable to parse {k} key, must be of type string, but {} found", other.type_name())),
+            Some(other) => Err(format!(
+                "unable to parse {k} key, must be of type string, but {} found",
+                other.type_name()
+            )),
         }
     };
     let scheme = get("scheme")?;

@@ -18,8 +18,13 @@ pub struct GoTime {
 impl GoTime {
     /// The current time.
     pub fn now() -> GoTime {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        GoTime { secs: d.as_secs() as i64, nanos: d.subsec_nanos() }
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        GoTime {
+            secs: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        }
     }
 
     fn civil(&self) -> (i64, u32, u32, u32, u32, u32, u32) {
@@ -27,13 +32,42 @@ impl GoTime {
         let rem = self.secs.rem_euclid(86400);
         let (y, m, d) = civil_from_days(days);
         let wday = ((days + 4).rem_euclid(7)) as u32; // 1970-01-01 was a Thursday
-        (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32, wday)
+        (
+            y,
+            m,
+            d,
+            (rem / 3600) as u32,
+            ((rem % 3600) / 60) as u32,
+            (rem % 60) as u32,
+            wday,
+        )
     }
 
     /// Formats with a Go layout.
     pub fn format(&self, layout: &str) -> String {
-        const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-        const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        const DAYS: [&str; 7] = [
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+        ];
         let (y, mo, d, h, mi, sec, wd) = self.civil();
         let yday = {
             let start = days_from_civil(y, 1, 1);
@@ -42,9 +76,13 @@ impl GoTime {
         let mut out = String::new();
         let mut l = layout;
         while !l.is_empty() {
-            let tok: &[(&str, &dyn Fn(&mut String))] = &[
-                ("January", &|o: &mut String| o.push_str(MONTHS[(mo - 1) as usize])),
-                ("Jan", &|o: &mut String| o.push_str(&MONTHS[(mo - 1) as usize][..3])),
+            let tok: &[Token<'_>] = &[
+                ("January", &|o: &mut String| {
+                    o.push_str(MONTHS[(mo - 1) as usize])
+                }),
+                ("Jan", &|o: &mut String| {
+                    o.push_str(&MONTHS[(mo - 1) as usize][..3])
+                }),
                 ("Monday", &|o: &mut String| o.push_str(DAYS[wd as usize])),
                 ("Mon", &|o: &mut String| o.push_str(&DAYS[wd as usize][..3])),
                 ("MST", &|o: &mut String| o.push_str("UTC")),
@@ -61,17 +99,27 @@ impl GoTime {
                 ("__2", &|o: &mut String| o.push_str(&format!("{yday:>3}"))),
                 ("01", &|o: &mut String| o.push_str(&format!("{mo:02}"))),
                 ("02", &|o: &mut String| o.push_str(&format!("{d:02}"))),
-                ("03", &|o: &mut String| o.push_str(&format!("{:02}", if h % 12 == 0 { 12 } else { h % 12 }))),
+                ("03", &|o: &mut String| {
+                    o.push_str(&format!("{:02}", if h % 12 == 0 { 12 } else { h % 12 }))
+                }),
                 ("04", &|o: &mut String| o.push_str(&format!("{mi:02}"))),
                 ("05", &|o: &mut String| o.push_str(&format!("{sec:02}"))),
-                ("06", &|o: &mut String| o.push_str(&format!("{:02}", y.rem_euclid(100)))),
+                ("06", &|o: &mut String| {
+                    o.push_str(&format!("{:02}", y.rem_euclid(100)))
+                }),
                 ("15", &|o: &mut String| o.push_str(&format!("{h:02}"))),
                 ("_2", &|o: &mut String| o.push_str(&format!("{d:>2}"))),
-                ("PM", &|o: &mut String| o.push_str(if h >= 12 { "PM" } else { "AM" })),
-                ("pm", &|o: &mut String| o.push_str(if h >= 12 { "pm" } else { "am" })),
+                ("PM", &|o: &mut String| {
+                    o.push_str(if h >= 12 { "PM" } else { "AM" })
+                }),
+                ("pm", &|o: &mut String| {
+                    o.push_str(if h >= 12 { "pm" } else { "am" })
+                }),
                 ("1", &|o: &mut String| o.push_str(&mo.to_string())),
                 ("2", &|o: &mut String| o.push_str(&d.to_string())),
-                ("3", &|o: &mut String| o.push_str(&(if h % 12 == 0 { 12 } else { h % 12 }).to_string())),
+                ("3", &|o: &mut String| {
+                    o.push_str(&(if h % 12 == 0 { 12 } else { h % 12 }).to_string())
+                }),
                 ("4", &|o: &mut String| o.push_str(&mi.to_string())),
                 ("5", &|o: &mut String| o.push_str(&sec.to_string())),
             ];
@@ -136,6 +184,8 @@ impl Object for GoTime {
     }
 }
 
+type Token<'a> = (&'a str, &'a dyn Fn(&mut String));
+
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -161,7 +211,11 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 fn time_arg(v: &Value) -> GoTime {
     match v {
-        Value::Object(o) => o.as_any().downcast_ref::<GoTime>().copied().unwrap_or_else(GoTime::now),
+        Value::Object(o) => o
+            .as_any()
+            .downcast_ref::<GoTime>()
+            .copied()
+            .unwrap_or_else(GoTime::now),
         Value::Int(s) | Value::Int64(s) => GoTime { secs: *s, nanos: 0 },
         _ => GoTime::now(),
     }
@@ -232,13 +286,17 @@ pub fn parse_duration(s: &str) -> Option<i128> {
     }
     let mut total: f64 = 0.0;
     while !t.is_empty() {
-        let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let num_end = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
         if num_end == 0 {
             return None;
         }
         let num: f64 = t[..num_end].parse().ok()?;
         t = &t[num_end..];
-        let unit_end = t.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(t.len());
+        let unit_end = t
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(t.len());
         let mult = match &t[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -257,17 +315,34 @@ pub fn parse_duration(s: &str) -> Option<i128> {
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("now", "", "time.Time", |_, _| Ok(obj(GoTime::now())));
-    add("date", "string,interface {}", "string", |_, a| Ok(Value::string(time_arg(arg(&a, 1)).format(s(&a, 0)))));
+    add("date", "string,interface {}", "string", |_, a| {
+        Ok(Value::string(time_arg(arg(&a, 1)).format(s(&a, 0))))
+    });
     for name in ["dateInZone", "date_in_zone"] {
-        add(name, "string,interface {},string", "string", |_, a| Ok(Value::string(time_arg(arg(&a, 1)).format(s(&a, 0)))));
+        add(name, "string,interface {},string", "string", |_, a| {
+            Ok(Value::string(time_arg(arg(&a, 1)).format(s(&a, 0))))
+        });
     }
-    add("htmlDate", "interface {}", "string", |_, a| Ok(Value::string(time_arg(arg(&a, 0)).format("2006-01-02"))));
-    add("htmlDateInZone", "interface {},string", "string", |_, a| Ok(Value::string(time_arg(arg(&a, 0)).format("2006-01-02"))));
-    add("unixEpoch", "time.Time", "string", |_, a| Ok(Value::string(time_arg(arg(&a, 0)).secs.to_string())));
-    for (name, must) in [("dateModify", false), ("date_modify", false), ("mustDateModify", true), ("must_date_modify", true)] {
+    add("htmlDate", "interface {}", "string", |_, a| {
+        Ok(Value::string(time_arg(arg(&a, 0)).format("2006-01-02")))
+    });
+    add("htmlDateInZone", "interface {},string", "string", |_, a| {
+        Ok(Value::string(time_arg(arg(&a, 0)).format("2006-01-02")))
+    });
+    add("unixEpoch", "time.Time", "string", |_, a| {
+        Ok(Value::string(time_arg(arg(&a, 0)).secs.to_string()))
+    });
+    for (name, must) in [
+        ("dateModify", false),
+        ("date_modify", false),
+        ("mustDateModify", true),
+        ("must_date_modify", true),
+    ] {
         let f: F = if must {
             |_, a| {
-                let d = parse_duration(s(&a, 0)).ok_or_else(|| format!("time: invalid duration {}", crate::gofmt::quote(s(&a, 0))))?;
+                let d = parse_duration(s(&a, 0)).ok_or_else(|| {
+                    format!("time: invalid duration {}", crate::gofmt::quote(s(&a, 0)))
+                })?;
                 Ok(obj(add_dur(time_arg(arg(&a, 1)), d)))
             }
         } else {
@@ -276,7 +351,12 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
                 Ok(obj(parse_duration(s(&a, 0)).map_or(t, |d| add_dur(t, d))))
             }
         };
-        add(name, "string,time.Time", if must { "time.Time,error" } else { "time.Time" }, f);
+        add(
+            name,
+            "string,time.Time",
+            if must { "time.Time,error" } else { "time.Time" },
+            f,
+        );
     }
     add("duration", "interface {}", "string", |_, a| {
         let n: i128 = match arg(&a, 0) {
@@ -292,7 +372,8 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
             Value::Int64(v) => i128::from(*v),
             Value::Object(o) => o.as_any().downcast_ref::<GoTime>().map_or(0, |t| {
                 let now = GoTime::now();
-                (i128::from(now.secs) - i128::from(t.secs)) * 1_000_000_000 + i128::from(now.nanos) - i128::from(t.nanos)
+                (i128::from(now.secs) - i128::from(t.secs)) * 1_000_000_000 + i128::from(now.nanos)
+                    - i128::from(t.nanos)
             }),
             _ => 0,
         };
@@ -302,24 +383,46 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         let t = time_arg(arg(&a, 0));
         let now = GoTime::now();
         let secs = now.secs - t.secs;
-        Ok(Value::string(duration_string(i128::from(secs) * 1_000_000_000)))
+        Ok(Value::string(duration_string(
+            i128::from(secs) * 1_000_000_000,
+        )))
     });
-    add("toDate", "string,string", "time.Time", |_, a| Ok(obj(parse_time(s(&a, 0), s(&a, 1)).unwrap_or(GoTime { secs: -62_135_596_800, nanos: 0 }))));
+    add("toDate", "string,string", "time.Time", |_, a| {
+        Ok(obj(parse_time(s(&a, 0), s(&a, 1)).unwrap_or(GoTime {
+            secs: -62_135_596_800,
+            nanos: 0,
+        })))
+    });
     add("mustToDate", "string,string", "time.Time,error", |_, a| {
-        parse_time(s(&a, 0), s(&a, 1)).map(obj).ok_or_else(|| format!("parsing time {} as {}: cannot parse", crate::gofmt::quote(s(&a, 1)), crate::gofmt::quote(s(&a, 0))))
+        parse_time(s(&a, 0), s(&a, 1)).map(obj).ok_or_else(|| {
+            format!(
+                "parsing time {} as {}: cannot parse",
+                crate::gofmt::quote(s(&a, 1)),
+                crate::gofmt::quote(s(&a, 0))
+            )
+        })
     });
 }
 
 fn add_dur(t: GoTime, d: i128) -> GoTime {
     let total = i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos) + d;
-    GoTime { secs: total.div_euclid(1_000_000_000) as i64, nanos: total.rem_euclid(1_000_000_000) as u32 }
+    GoTime {
+        secs: total.div_euclid(1_000_000_000) as i64,
+        nanos: total.rem_euclid(1_000_000_000) as u32,
+    }
 }
 
 fn duration_round(d: i128) -> String {
     let u = d.unsigned_abs();
     let neg = if d < 0 { "-" } else { "" };
     let hour: u128 = 3_600_000_000_000;
-    let (year, month, day, minute, second) = (hour * 24 * 365, hour * 24 * 30, hour * 24, 60_000_000_000u128, 1_000_000_000u128);
+    let (year, month, day, minute, second) = (
+        hour * 24 * 365,
+        hour * 24 * 30,
+        hour * 24,
+        60_000_000_000u128,
+        1_000_000_000u128,
+    );
     if u > year {
         format!("{neg}{}y", u / year)
     } else if u > month {
@@ -340,7 +443,8 @@ fn duration_round(d: i128) -> String {
 /// Parses the numeric Go layouts (`2006-01-02`, `2006-01-02T15:04:05Z07:00`,
 /// `15:04`, …) in UTC.
 fn parse_time(layout: &str, value: &str) -> Option<GoTime> {
-    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut nanos, mut off) = (1i64, 1u32, 1u32, 0u32, 0u32, 0u32, 0u32, 0i64);
+    let (mut y, mut mo, mut d, mut h, mut mi, mut s, mut nanos, mut off) =
+        (1i64, 1u32, 1u32, 0u32, 0u32, 0u32, 0u32, 0i64);
     let mut l = layout;
     let mut v = value;
     fn num(v: &mut &str, n: usize) -> Option<i64> {
@@ -375,7 +479,10 @@ fn parse_time(layout: &str, value: &str) -> Option<GoTime> {
                 let digits = &rest[..n];
                 nanos = format!("{digits:0<9}")[..9].parse().ok()?;
                 v = &rest[n..];
-                if let Some(r2) = l.strip_prefix(".000000000").or_else(|| l.strip_prefix(".999999999")) {
+                if let Some(r2) = l
+                    .strip_prefix(".000000000")
+                    .or_else(|| l.strip_prefix(".999999999"))
+                {
                     l = r2;
                 }
             }
@@ -397,9 +504,18 @@ fn parse_time(layout: &str, value: &str) -> Option<GoTime> {
             l = &l[c.len_utf8()..];
         }
     }
-    if !v.is_empty() || !(1..=12).contains(&mo) || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59 {
+    if !v.is_empty()
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 59
+    {
         return None;
     }
     let days = days_from_civil(y, mo, d);
-    Some(GoTime { secs: days * 86400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) - off, nanos })
+    Some(GoTime {
+        secs: days * 86400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) - off,
+        nanos,
+    })
 }
