@@ -6,6 +6,9 @@
 //
 //	gotemplate-oracle corpus FILE...   case files -> JSON lines on stdout
 //	gotemplate-oracle signatures       every function's Go signature
+//	gotemplate-oracle verify           checks bcrypt hashes, keys and
+//	                                   certificates (JSON lines) with Go's
+//	                                   crypto packages
 //	gotemplate-oracle bench DIR N      parse DIR/*.tpl, execute "main" N times
 //	                                   with DIR/data.json; prints ns/op
 //
@@ -15,7 +18,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -27,6 +37,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"golang.org/x/crypto/bcrypt"
 )
 
 type result struct {
@@ -188,7 +199,115 @@ func signatures() {
 	}
 }
 
+type check struct {
+	Kind     string `json:"kind"`
+	Hash     string `json:"hash"`
+	Password string `json:"password"`
+	PEM      string `json:"pem"`
+	Cert     string `json:"cert"`
+	Key      string `json:"key"`
+	CA       string `json:"ca"`
+}
+
+func describeKey(k interface{}) string {
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return fmt.Sprintf("rsa %d", k.N.BitLen())
+	case *ecdsa.PrivateKey:
+		return "ecdsa " + k.Curve.Params().Name
+	case ed25519.PrivateKey:
+		return "ed25519"
+	}
+	return fmt.Sprintf("%T", k)
+}
+
+func parseKey(p string) (interface{}, error) {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		return nil, fmt.Errorf("no PEM data")
+	}
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		return x509.ParsePKCS8PrivateKey(block.Bytes)
+	}
+	return nil, fmt.Errorf("PEM type %s", block.Type)
+}
+
+func verify() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<24)
+	for in.Scan() {
+		var c check
+		if err := json.Unmarshal(in.Bytes(), &c); err != nil {
+			fmt.Println("ERR", err)
+			continue
+		}
+		switch c.Kind {
+		case "bcrypt":
+			if err := bcrypt.CompareHashAndPassword([]byte(c.Hash), []byte(c.Password)); err != nil {
+				fmt.Println("ERR", err)
+			} else {
+				fmt.Println("ok")
+			}
+		case "key":
+			k, err := parseKey(c.PEM)
+			if err != nil {
+				fmt.Println("ERR", err)
+				continue
+			}
+			fmt.Println(describeKey(k))
+		case "cert":
+			if _, err := tls.X509KeyPair([]byte(c.Cert), []byte(c.Key)); err != nil {
+				fmt.Println("ERR key pair:", err)
+				continue
+			}
+			block, _ := pem.Decode([]byte(c.Cert))
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				fmt.Println("ERR", err)
+				continue
+			}
+			signed := "self"
+			if c.CA != "" {
+				cb, _ := pem.Decode([]byte(c.CA))
+				ca, err := x509.ParseCertificate(cb.Bytes)
+				if err != nil {
+					fmt.Println("ERR ca:", err)
+					continue
+				}
+				if err := cert.CheckSignatureFrom(ca); err != nil {
+					fmt.Println("ERR signature:", err)
+					continue
+				}
+				signed = "by " + ca.Subject.CommonName
+			} else if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+				fmt.Println("ERR self signature:", err)
+				continue
+			}
+			k, _ := parseKey(c.Key)
+			days := int(cert.NotAfter.Sub(cert.NotBefore).Hours()/24 + 0.5)
+			var ips []string
+			for _, ip := range cert.IPAddresses {
+				ips = append(ips, ip.String())
+			}
+			fmt.Printf("cn=%s ca=%v dns=%v ips=%v days=%d ku=%d eku=%v serialbits<=%v signed %s key %s\n",
+				cert.Subject.CommonName, cert.IsCA, cert.DNSNames, ips, days, cert.KeyUsage, cert.ExtKeyUsage,
+				cert.SerialNumber.BitLen() <= 128, signed, describeKey(k))
+		default:
+			fmt.Println("ERR unknown kind", c.Kind)
+		}
+	}
+}
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "verify" {
+		verify()
+		return
+	}
 	if len(os.Args) == 2 && os.Args[1] == "signatures" {
 		signatures()
 		return

@@ -138,3 +138,43 @@ fn corpus_matches_go() {
         failed.len()
     );
 }
+
+/// Every sprig function Go has exists here with the same Go signature
+/// (so argument conversion and its errors are Go's).
+#[test]
+fn signatures_match_go() {
+    let oracle = flux_testenv::tool("gotemplate-oracle").expect("run scripts/install-deps.sh");
+    let out = std::process::Command::new(oracle)
+        .arg("signatures")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ours = sprig::functions();
+    let mut diffs = Vec::new();
+    let go = String::from_utf8(out.stdout).unwrap();
+    for line in go.lines() {
+        let (name, sig) = line.split_once('\t').unwrap();
+        match ours.get(name) {
+            None => diffs.push(format!("{name}: missing (Go: {sig})")),
+            Some(f) if f.signature() != sig => {
+                diffs.push(format!("{name}: ours {:?}, Go {sig:?}", f.signature()))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in ours.keys() {
+        if !go
+            .lines()
+            .any(|l| l.split('\t').next() == Some(name.as_str()))
+        {
+            diffs.push(format!("{name}: not a sprig function"));
+        }
+    }
+    diffs.sort();
+    assert!(
+        diffs.is_empty(),
+        "{} signature differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

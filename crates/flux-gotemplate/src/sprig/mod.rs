@@ -8,12 +8,14 @@ use crate::exec::Ctx;
 use crate::gofmt;
 use crate::value::{Func, FuncResult, ListTy, MapTy, Value};
 
+mod crypto;
 mod json;
 mod lists;
 mod math;
 mod strings;
 mod time;
 
+pub use crypto::{Certificate, bcrypt_hash, bcrypt_verify};
 pub use json::{to_json, to_json_pretty};
 pub use time::GoTime;
 
@@ -30,6 +32,7 @@ pub fn functions() -> HashMap<String, Func> {
     math::register(&mut add);
     time::register(&mut add);
     json::register(&mut add);
+    crypto::register(&mut add);
     m
 }
 
