@@ -50,6 +50,10 @@ pub struct Template {
     /// Native stack the executor may use for nested template calls; a
     /// deeper recursion ends with the depth error instead of a crash.
     pub max_stack: usize,
+    /// Commands and loop iterations one execution may run (includes and
+    /// `tpl` count against their caller's budget).
+    pub max_steps: u64,
+    steps: Rc<std::cell::Cell<u64>>,
 }
 
 impl std::fmt::Debug for Template {
@@ -68,6 +72,8 @@ impl std::fmt::Debug for Template {
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
 /// Stack budget of one execution: safe on a 2 MiB thread.
 pub const DEFAULT_MAX_STACK: usize = 1 << 20;
+/// A hundred million commands and loop iterations per execution.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
 /// 256 MiB of output at most.
 pub const DEFAULT_MAX_OUTPUT: usize = 256 << 20;
 
@@ -86,6 +92,8 @@ impl Template {
             max_depth: DEFAULT_MAX_DEPTH,
             max_output: DEFAULT_MAX_OUTPUT,
             max_stack: DEFAULT_MAX_STACK,
+            max_steps: DEFAULT_MAX_STEPS,
+            steps: Rc::new(std::cell::Cell::new(0)),
         }
     }
 
@@ -153,6 +161,7 @@ impl Template {
     /// Executes the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
         let mut out = String::new();
+        self.steps.set(0);
         self.execute_into(name, data, 0, stack_position(), &mut out)?;
         Ok(out)
     }
@@ -210,7 +219,7 @@ pub struct Ctx<'a> {
 /// An address on the current stack (the stacks grow down on every
 /// platform we build for); differences measure the stack in use.
 #[inline(never)]
-fn stack_position() -> usize {
+pub(crate) fn stack_position() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
 }
@@ -483,6 +492,19 @@ impl State<'_, '_> {
         }
     }
 
+    /// Deep nesting ends with an error before the native stack does.
+    fn check_stack(&self) -> R<()> {
+        // A little beyond the template-call check, so that a recursive
+        // template is reported at its {{template}} node, as Go does.
+        if self.stack_base.abs_diff(stack_position()) > self.t.max_stack + self.t.max_stack / 8 {
+            return self.fail(format!(
+                "exceeded maximum template depth ({})",
+                self.t.max_depth
+            ));
+        }
+        Ok(())
+    }
+
     fn walk_if_with(&mut self, with: bool, dot: &Dot, b: &Branch) -> R<()> {
         let mark = self.vars.len();
         let r = (|| {
@@ -517,59 +539,50 @@ impl State<'_, '_> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let pipe = &b.pipe;
         let mark = self.vars.len();
-        let items: Vec<(Value, Dot)> = match &val {
-            Value::Int(n) | Value::Int64(n) => {
-                if pipe.decl.len() > 1 {
-                    return self.fail(format!(
-                        "can't use {val} to iterate over more than one variable"
-                    ));
-                }
-                let mk = |i: i64| {
-                    if matches!(val, Value::Int(_)) {
-                        Value::Int(i)
-                    } else {
-                        Value::Int64(i)
-                    }
-                };
-                (0..(*n).max(0))
-                    .map(|i| (Value::Missing, Dot::plain(mk(i))))
-                    .collect()
+        // Integers are iterated lazily (`range 1000000000` must not
+        // allocate); collections are snapshotted (a body may change a map).
+        let mut items: Box<dyn Iterator<Item = (Value, Dot)>> = match &val {
+            Value::Int(_) | Value::Int64(_) | Value::Uint32(_) if pipe.decl.len() > 1 => {
+                return self.fail(format!(
+                    "can't use {val} to iterate over more than one variable"
+                ));
+            }
+            Value::Int(n) => {
+                Box::new((0..(*n).max(0)).map(|i| (Value::Missing, Dot::plain(Value::Int(i)))))
+            }
+            Value::Int64(n) => {
+                Box::new((0..(*n).max(0)).map(|i| (Value::Missing, Dot::plain(Value::Int64(i)))))
             }
             Value::Uint32(n) => {
-                if pipe.decl.len() > 1 {
-                    return self.fail(format!(
-                        "can't use {val} to iterate over more than one variable"
-                    ));
-                }
-                (0..*n)
-                    .map(|i| (Value::Missing, Dot::plain(Value::Uint32(i))))
-                    .collect()
+                Box::new((0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint32(i)))))
             }
             Value::List(l) => {
                 let boxed = matches!(l.ty, ListTy::Iface);
-                l.items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        (
-                            Value::Int(i as i64),
-                            Dot {
-                                v: v.clone(),
-                                boxed,
-                            },
-                        )
-                    })
-                    .collect()
+                let l = l.clone();
+                Box::new((0..l.items.len()).map(move |i| {
+                    (
+                        Value::Int(i as i64),
+                        Dot {
+                            v: l.items[i].clone(),
+                            boxed,
+                        },
+                    )
+                }))
             }
-            Value::Bytes(bs) => bs
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), Dot::plain(Value::Int(i64::from(*v)))))
-                .collect(),
+            Value::Bytes(bs) => {
+                let bs = bs.clone();
+                Box::new((0..bs.len()).map(move |i| {
+                    (
+                        Value::Int(i as i64),
+                        Dot::plain(Value::Int(i64::from(bs[i]))),
+                    )
+                }))
+            }
             Value::Map(m) => {
                 let m = m.borrow();
                 let boxed = m.ty == MapTy::Iface;
-                m.entries
+                let entries: Vec<(Value, Dot)> = m
+                    .entries
                     .iter()
                     .map(|(k, v)| {
                         (
@@ -580,34 +593,36 @@ impl State<'_, '_> {
                             },
                         )
                     })
-                    .collect()
+                    .collect();
+                Box::new(entries.into_iter())
             }
-            Value::Missing => Vec::new(),
+            Value::Missing => Box::new(std::iter::empty()),
             _ => return self.fail(format!("range can't iterate over {val}")),
         };
-        if items.is_empty() {
+        let Some(first) = items.next() else {
             if let Some(e) = &b.else_list {
                 return self.walk_list(dot, e);
             }
             return Ok(());
-        }
-        for (index, elem) in items {
+        };
+        for (index, elem) in std::iter::once(first).chain(items) {
             if !pipe.decl.is_empty() {
                 let n = self.vars.len();
                 if pipe.is_assign {
                     if pipe.decl.len() > 1 {
-                        self.set_var(&pipe.decl[0], Dot::plain(index.clone()))?;
+                        self.set_var(&pipe.decl[0], Dot::plain(index))?;
                         self.set_var(&pipe.decl[1], elem.clone())?;
                     } else {
                         self.set_var(&pipe.decl[0], elem.clone())?;
                     }
                 } else if pipe.decl.len() > 1 && n >= 2 {
-                    self.vars[n - 2].1 = Dot::plain(index.clone());
+                    self.vars[n - 2].1 = Dot::plain(index);
                     self.vars[n - 1].1 = elem.clone();
                 } else if n >= 1 {
                     self.vars[n - 1].1 = elem.clone();
                 }
             }
+            self.step()?;
             let r = self.walk_list(&elem, &b.list);
             self.vars.truncate(mark);
             match r {
@@ -639,6 +654,7 @@ impl State<'_, '_> {
 
     fn eval_pipeline(&mut self, dot: &Dot, pipe: &Pipe) -> R<Value> {
         self.at(At::Pipe(pipe));
+        self.check_stack()?;
         let mut value: Option<Dot> = None;
         for cmd in &pipe.cmds {
             let v = self.eval_command(dot, cmd, value.take())?;
@@ -666,7 +682,21 @@ impl State<'_, '_> {
         Ok(())
     }
 
+    /// Counts one command or loop iteration against the step budget.
+    fn step(&self) -> R<()> {
+        let n = self.t.steps.get() + 1;
+        self.t.steps.set(n);
+        if n > self.t.max_steps {
+            return self.fail(format!(
+                "template execution exceeds the limit of {} steps",
+                self.t.max_steps
+            ));
+        }
+        Ok(())
+    }
+
     fn eval_command(&mut self, dot: &Dot, cmd: &Command, final_: Option<Dot>) -> R<Dot> {
+        self.step()?;
         let first = &cmd.args[0];
         match first {
             Arg::Field { idents, .. } => {

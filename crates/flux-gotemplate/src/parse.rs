@@ -834,7 +834,9 @@ pub fn is_empty_tree(nodes: &[Node]) -> bool {
 }
 
 const MAX_STACK_DEPTH: usize = 10_000;
-const MAX_NODES_DEPTH: usize = 1_000;
+/// Native stack the parser may use: deeper input is refused with an
+/// error (Go grows its stacks; ours are 2 MiB on worker threads).
+const MAX_PARSE_STACK: usize = 1 << 20;
 
 struct Parser<'a> {
     items: Vec<Item>,
@@ -847,7 +849,7 @@ struct Parser<'a> {
     range_depth: usize,
     action_line: usize,
     stack_depth: usize,
-    nest: usize,
+    stack_base: usize,
     trees: Vec<(String, Vec<Node>)>,
 }
 
@@ -979,19 +981,19 @@ impl Parser<'_> {
         Ok(())
     }
 
+    fn too_deep(&self) -> bool {
+        self.stack_base.abs_diff(crate::exec::stack_position()) > MAX_PARSE_STACK
+    }
+
     fn item_list(&mut self) -> PResult<(Vec<Node>, Parsed)> {
-        self.nest += 1;
-        if self.nest > MAX_NODES_DEPTH {
+        if self.too_deep() {
             return self.err("max nesting depth exceeded".into());
         }
         let mut list = Vec::new();
         while self.peek_non_space().typ != It::Eof {
             match self.text_or_action()? {
                 Parsed::Node(n) => list.push(n),
-                other => {
-                    self.nest -= 1;
-                    return Ok((list, other));
-                }
+                other => return Ok((list, other)),
             }
         }
         self.err("unexpected EOF".into())
@@ -1345,7 +1347,7 @@ impl Parser<'_> {
                 }
             }
             It::LeftParen => {
-                if self.stack_depth >= MAX_STACK_DEPTH {
+                if self.stack_depth >= MAX_STACK_DEPTH || self.too_deep() {
                     return self.err("max expression depth exceeded".into());
                 }
                 self.stack_depth += 1;
@@ -1636,7 +1638,7 @@ pub fn parse(
         range_depth: 0,
         action_line: 0,
         stack_depth: 0,
-        nest: 0,
+        stack_base: crate::exec::stack_position(),
         trees: Vec::new(),
     };
     let root = p.parse()?;

@@ -537,7 +537,8 @@ fn ints(v: Vec<i64>) -> Value {
     Value::list(ListTy::Int, v.into_iter().map(Value::Int).collect())
 }
 
-const MAX_LIST: usize = 1 << 24;
+/// `until`/`untilStep`/`seq` stop at a million items (Go has no limit).
+const MAX_LIST: usize = 1 << 20;
 
 fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
     let mut v = Vec::new();

@@ -534,7 +534,10 @@ fn parse_time(layout: &str, value: &str) -> Result<GoTime, String> {
                 sec = num(&mut v, 2, elem)?;
                 // A fractional-second element (.000 / .999) in the layout.
                 let lb = l.as_bytes();
-                if lb.len() > 1 && (lb[0] == b'.' || lb[0] == b',') && (lb[1] == b'0' || lb[1] == b'9') {
+                if lb.len() > 1
+                    && (lb[0] == b'.' || lb[0] == b',')
+                    && (lb[1] == b'0' || lb[1] == b'9')
+                {
                     let n = lb[1..].iter().take_while(|c| **c == lb[1]).count();
                     l = &l[1 + n..];
                 }
