@@ -9,8 +9,9 @@
 //	gotemplate-oracle verify           checks bcrypt hashes, keys and
 //	                                   certificates (JSON lines) with Go's
 //	                                   crypto packages
-//	gotemplate-oracle bench DIR N      parse DIR/*.tpl, execute "main" N times
-//	                                   with DIR/data.json; prints ns/op
+//	gotemplate-oracle bench DIR N      parse DIR/*.tpl, execute "main.tpl" N
+//	                                   times with DIR/data.json (with Helm's
+//	                                   include); prints ns/op
 //
 // Case files: one template per line; "#" comments; "@data JSON" sets the
 // data of the cases after it; "@missingkey=V" and "@delims L R" set
@@ -153,7 +154,15 @@ func bench(dir string, n int) {
 		os.Exit(2)
 	}
 	start := time.Now()
-	t, err := template.New("main").Funcs(funcs()).ParseGlob(filepath.Join(dir, "*.tpl"))
+	// Helm's include: execute a named template into a string.
+	var t *template.Template
+	f := funcs()
+	f["include"] = func(name string, data interface{}) (string, error) {
+		var buf strings.Builder
+		err := t.ExecuteTemplate(&buf, name, data)
+		return buf.String(), err
+	}
+	t, err = template.New("main.tpl").Funcs(f).ParseGlob(filepath.Join(dir, "*.tpl"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -163,7 +172,7 @@ func bench(dir string, n int) {
 	start = time.Now()
 	for i := 0; i < n; i++ {
 		var out bytes.Buffer
-		if err := t.ExecuteTemplate(&out, "main", data); err != nil {
+		if err := t.ExecuteTemplate(&out, "main.tpl", data); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -171,6 +180,11 @@ func bench(dir string, n int) {
 	}
 	exec := time.Since(start)
 	fmt.Printf("parse_ns %d\nexec_ns_per_op %d\noutput_bytes %d\n", parse.Nanoseconds(), exec.Nanoseconds()/int64(n), size)
+	if out := os.Getenv("ORACLE_BENCH_OUTPUT"); out != "" {
+		var buf bytes.Buffer
+		_ = t.ExecuteTemplate(&buf, "main.tpl", data)
+		_ = os.WriteFile(out, buf.Bytes(), 0o644)
+	}
 }
 
 // signatures prints every function's Go signature, one per line:

@@ -19,6 +19,10 @@
 //! - `flux-dev bench overlays [N]`: 500 overlays (namespace, labels,
 //!   annotations, images, JSON 6902 and strategic-merge patches) over one
 //!   base, `kustomize build` against `flux-kustomize`, outputs compared.
+//! - `flux-dev bench gotemplate [ITEMS] [ITERATIONS]`: a Helm-like chart
+//!   (helper library with deep `include` chains, 2,000 services) rendered
+//!   by flux-gotemplate and by Go's text/template + sprig in the same run;
+//!   outputs compared, parse and render times and their ratio.
 //! - `flux-dev corpus yaml`: regenerates the expected outputs of the
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
@@ -30,6 +34,7 @@
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
 mod bench;
+mod bench_gotemplate;
 mod bench_kustomizations;
 mod corpus;
 mod up;
@@ -67,11 +72,17 @@ fn main() -> ExitCode {
             std::path::Path::new(&args[1]),
             std::path::Path::new(&args[2]),
         ),
+        Some("bench") if args.get(1).map(String::as_str) == Some("gotemplate") => {
+            bench_gotemplate::gotemplate(
+                args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2_000),
+                args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20),
+            )
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
             bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
         }
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | bench gotemplate [ITEMS] [ITERATIONS] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
                 .to_string(),
         ),
     };
