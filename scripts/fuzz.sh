@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes the YAML parser and the kustomize builder with cargo-fuzz
+# Fuzzes the YAML parser, the kustomize builder and the Go template engine
+# with cargo-fuzz
 # (libFuzzer; needs a nightly toolchain): `bash scripts/fuzz.sh [SECONDS]`
 # runs each target for SECONDS (default 120), seeded from the differential
 # corpora. A crash is kept by copying its input from fuzz/artifacts/TARGET/
-# into crates/flux-yaml/tests/fuzz-regressions/ or
-# crates/flux-kustomize/tests/fuzz-regressions/, where the ordinary test
+# into crates/flux-yaml/tests/fuzz-regressions/,
+# crates/flux-kustomize/tests/fuzz-regressions/ or
+# crates/flux-gotemplate/tests/fuzz-regressions/, where the ordinary test
 # suite replays it on the stable toolchain.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +23,7 @@ cd "$ROOT/fuzz"
 export CARGO_TARGET_DIR="$CACHE/cargo-target/fuzz"
 # Seeds: every input of the YAML corpus; every kustomization of the
 # kustomize corpus, with its first resource file after a NUL.
-mkdir -p corpus/yaml_parse corpus/kustomize_build
+mkdir -p corpus/yaml_parse corpus/kustomize_build corpus/gotemplate
 for f in "$ROOT"/crates/flux-yaml/tests/corpus/*/input.yaml "$ROOT"/crates/flux-yaml/tests/fuzz-regressions/*; do
   [ -f "$f" ] && cp "$f" "corpus/yaml_parse/$(sha256sum "$f" | cut -c1-16)"
 done
@@ -31,7 +33,17 @@ for case in "$ROOT"/crates/flux-kustomize/tests/corpus/*/; do
   first=$(ls "$case"*.yaml | grep -v -e kustomization.yaml -e expected.yaml | head -1 || true)
   { cat "$k"; printf '\0'; printf '\0'; [ -n "$first" ] && cat "$first"; } >"corpus/kustomize_build/$(basename "$case")"
 done
-for target in yaml_parse kustomize_build; do
+# Every line of the template corpus, and the kept regressions.
+n=0
+for f in "$ROOT"/crates/flux-gotemplate/tests/corpus/*.txt; do
+  while IFS= read -r line; do
+    case "$line" in ''|'#'*|'@'*|'<<<'|'>>>') continue ;; esac
+    n=$((n + 1))
+    printf '%s' "$line" >"corpus/gotemplate/seed-$n"
+  done <"$f"
+done
+cp "$ROOT"/crates/flux-gotemplate/tests/fuzz-regressions/* corpus/gotemplate/ 2>/dev/null || true
+for target in yaml_parse kustomize_build gotemplate; do
   log "fuzzing $target for ${seconds}s"
   PATH="$dir/bin:$PATH" cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=65536
 done

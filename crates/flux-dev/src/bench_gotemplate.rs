@@ -7,7 +7,6 @@
 //! render and the ratio.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -134,7 +133,9 @@ fn funcs() -> std::collections::HashMap<String, Func> {
     f.insert(
         "include".into(),
         Func::new("string,interface {}", "string,error", |ctx, a| {
-            ctx.execute(a[0].as_str().unwrap_or(""), &a[1]).map(Value::string).map_err(|e| e.to_string())
+            ctx.execute(a[0].as_str().unwrap_or(""), &a[1])
+                .map(Value::string)
+                .map_err(|e| e.to_string())
         }),
     );
     f
@@ -147,7 +148,8 @@ fn ns(d: std::time::Duration) -> f64 {
 /// Runs the benchmark; prints a Markdown table.
 pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
     let oracle = flux_testenv::tool("gotemplate-oracle").map_err(|e| e.to_string())?;
-    let dir = std::env::temp_dir().join(format!("flux-dev-bench-gotemplate-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("flux-dev-bench-gotemplate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let data_json = data(items);
     std::fs::write(dir.join("_helpers.tpl"), HELPERS).map_err(|e| e.to_string())?;
@@ -164,11 +166,17 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
         .output()
         .map_err(|e| format!("running {}: {e}", oracle.display()))?;
     if !out.status.success() {
-        return Err(format!("gotemplate-oracle bench: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "gotemplate-oracle bench: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let report: BTreeMap<String, f64> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        })
         .collect();
     let go_parse = report.get("parse_ns").copied().unwrap_or(f64::NAN);
     let go_exec = report.get("exec_ns_per_op").copied().unwrap_or(f64::NAN);
@@ -192,11 +200,19 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
     let identical = go_output == output;
     let _ = std::fs::remove_dir_all(&dir);
     if !identical {
-        let at = go_output.bytes().zip(output.bytes()).position(|(a, b)| a != b).unwrap_or(0);
+        let at = go_output
+            .bytes()
+            .zip(output.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
         return Err(format!(
             "outputs differ at byte {at}: go {:?} / ours {:?}",
-            &go_output.get(at.saturating_sub(40)..(at + 40).min(go_output.len())).unwrap_or(""),
-            &output.get(at.saturating_sub(40)..(at + 40).min(output.len())).unwrap_or("")
+            &go_output
+                .get(at.saturating_sub(40)..(at + 40).min(go_output.len()))
+                .unwrap_or(""),
+            &output
+                .get(at.saturating_sub(40)..(at + 40).min(output.len()))
+                .unwrap_or("")
         ));
     }
     println!(

@@ -377,7 +377,7 @@ fn node_text(nodes: &[Node], key: (usize, u8)) -> Option<String> {
 struct State<'a, 'o> {
     t: &'a Template,
     tree: Rc<Tree>,
-    vars: Vec<(String, Dot)>,
+    vars: Vec<(Rc<str>, Dot)>,
     depth: usize,
     stack_base: usize,
     out: &'o mut String,
@@ -436,11 +436,11 @@ impl State<'_, '_> {
                 let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at(At::Node(node));
-                    let s = match &v {
-                        Value::Missing => "<no value>".to_string(),
-                        v => crate::gofmt::sprint(std::slice::from_ref(v)),
-                    };
-                    self.write(&s)?;
+                    match &v {
+                        Value::Missing => self.write("<no value>")?,
+                        Value::Str(s) => self.write(s)?,
+                        v => self.write(&crate::gofmt::sprint(std::slice::from_ref(v)))?,
+                    }
                 }
                 Ok(())
             }
@@ -635,7 +635,7 @@ impl State<'_, '_> {
 
     fn set_var(&mut self, name: &str, v: Dot) -> R<()> {
         for slot in self.vars.iter_mut().rev() {
-            if slot.0 == name {
+            if &*slot.0 == name {
                 slot.1 = v;
                 return Ok(());
             }
@@ -645,7 +645,7 @@ impl State<'_, '_> {
 
     fn var_value(&self, name: &str) -> R<Dot> {
         for slot in self.vars.iter().rev() {
-            if slot.0 == name {
+            if &*slot.0 == name {
                 return Ok(slot.1.clone());
             }
         }
@@ -871,14 +871,15 @@ impl State<'_, '_> {
         final_: Option<Dot>,
     ) -> R<Dot> {
         self.at(At::Arg(node));
-        let Some(f) = self.t.funcs.get(name).cloned() else {
+        let t = self.t;
+        let Some(f) = t.funcs.get(name) else {
             return self.fail(format!(
                 "{} is not a defined function",
                 crate::gofmt::quote(name)
             ));
         };
         let builtin = f.builtin;
-        self.eval_call(dot, &f, builtin, call_at, name, args, final_)
+        self.eval_call(dot, f, builtin, call_at, name, args, final_)
     }
 
     #[allow(clippy::too_many_arguments)]

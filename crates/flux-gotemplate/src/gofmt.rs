@@ -389,6 +389,9 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
 
 fn fmt_str(out: &mut String, v: &Value, s: &[u8], verb: char, spec: &Spec) {
     match verb {
+        'v' | 's' if spec.prec.is_none() && spec.width.is_none() => {
+            out.push_str(&String::from_utf8_lossy(s));
+        }
         'v' | 's' => {
             let text = String::from_utf8_lossy(s);
             match spec.prec {

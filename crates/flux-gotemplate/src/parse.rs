@@ -66,7 +66,7 @@ impl It {
 struct Item {
     typ: It,
     pos: usize,
-    val: String,
+    val: Rc<str>,
     line: usize,
 }
 
@@ -147,7 +147,7 @@ impl<'a> Lexer<'a> {
         self.items.push(Item {
             typ,
             pos: self.start,
-            val,
+            val: Rc::from(val),
             line: self.start_line,
         });
         self.start = self.pos;
@@ -162,7 +162,7 @@ impl<'a> Lexer<'a> {
         self.items.push(Item {
             typ: It::Error,
             pos: self.start,
-            val: msg,
+            val: Rc::from(msg),
             line: self.start_line,
         });
         false
@@ -212,7 +212,7 @@ impl<'a> Lexer<'a> {
                     let item = Item {
                         typ: It::Text,
                         pos: self.start,
-                        val: self.input[self.start..self.pos].to_string(),
+                        val: Rc::from(&self.input[self.start..self.pos]),
                         line: self.start_line,
                     };
                     self.start = self.pos;
@@ -250,7 +250,7 @@ impl<'a> Lexer<'a> {
         let item = Item {
             typ: It::LeftDelim,
             pos: self.start,
-            val: self.input[self.start..self.pos].to_string(),
+            val: Rc::from(&self.input[self.start..self.pos]),
             line: self.start_line,
         };
         self.items.push(item);
@@ -687,7 +687,7 @@ impl fmt::Display for Command {
 pub struct Pipe {
     pub pos: usize,
     pub is_assign: bool,
-    pub decl: Vec<String>,
+    pub decl: Vec<Rc<str>>,
     pub cmds: Vec<Command>,
 }
 
@@ -868,7 +868,7 @@ impl Parser<'_> {
         let t = self.items.get(self.i).cloned().unwrap_or(Item {
             typ: It::Eof,
             pos: 0,
-            val: String::new(),
+            val: Rc::from(""),
             line: 0,
         });
         if self.i < self.items.len() {
@@ -884,7 +884,7 @@ impl Parser<'_> {
         self.items.get(self.i).cloned().unwrap_or(Item {
             typ: It::Eof,
             pos: 0,
-            val: String::new(),
+            val: Rc::from(""),
             line: 0,
         })
     }
@@ -1003,7 +1003,7 @@ impl Parser<'_> {
         let t = self.next_non_space();
         match t.typ {
             It::Text => Ok(Parsed::Node(Node::Text {
-                text: Rc::from(t.val.as_str()),
+                text: t.val.clone(),
             })),
             It::LeftDelim => {
                 self.action_line = t.line;
@@ -1172,11 +1172,11 @@ impl Parser<'_> {
                     pipe.is_assign = next.typ == It::Assign;
                     self.next_non_space();
                     pipe.decl.push(v.val.clone());
-                    self.vars.push(v.val);
-                } else if next.typ == It::Char && next.val == "," {
+                    self.vars.push(v.val.to_string());
+                } else if next.typ == It::Char && &*next.val == "," {
                     self.next_non_space();
                     pipe.decl.push(v.val.clone());
-                    self.vars.push(v.val);
+                    self.vars.push(v.val.to_string());
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {
                             It::Variable | It::RightDelim | It::RightParen => continue 'decls,
@@ -1315,7 +1315,7 @@ impl Parser<'_> {
                 }
                 Arg::Identifier {
                     pos: t.pos,
-                    name: t.val,
+                    name: t.val.to_string(),
                 }
             }
             It::Dot => Arg::Dot { pos: t.pos },
@@ -1336,7 +1336,7 @@ impl Parser<'_> {
             },
             It::Bool => Arg::Bool {
                 pos: t.pos,
-                value: t.val == "true",
+                value: &*t.val == "true",
             },
             It::CharConstant | It::Complex | It::Number => {
                 let num = new_number(&t.val, t.typ)
@@ -1360,7 +1360,7 @@ impl Parser<'_> {
                     .map_err(|e| format!("template: {}:{}: {e}", self.parse_name, t.line))?;
                 Arg::String {
                     pos: t.pos,
-                    quoted: t.val,
+                    quoted: t.val.to_string(),
                     text: Rc::from(s.as_str()),
                 }
             }

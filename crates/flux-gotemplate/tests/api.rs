@@ -315,11 +315,19 @@ fn hostile_nesting_is_refused() {
 fn execution_steps_are_limited() {
     let mut t = Template::new("t", sprig::functions());
     t.max_steps = 10_000;
-    t.parse("t", r#"{{ range 1000000000 }}{{ range until 1000 }}{{ end }}{{ end }}"#).unwrap();
+    t.parse(
+        "t",
+        r#"{{ range 1000000000 }}{{ range until 1000 }}{{ end }}{{ end }}"#,
+    )
+    .unwrap();
     let e = t.execute("t", &Value::Missing).unwrap_err().0;
-    assert!(e.ends_with("template execution exceeds the limit of 10000 steps"), "{e}");
+    assert!(
+        e.ends_with("template execution exceeds the limit of 10000 steps"),
+        "{e}"
+    );
     // The budget is per execution, not per template set.
-    t.parse("small", r#"{{ range until 10 }}{{ . }}{{ end }}"#).unwrap();
+    t.parse("small", r#"{{ range until 10 }}{{ . }}{{ end }}"#)
+        .unwrap();
     for _ in 0..3 {
         assert_eq!(t.execute("small", &Value::Missing).unwrap(), "0123456789");
     }

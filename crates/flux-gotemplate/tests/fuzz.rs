@@ -4,7 +4,12 @@
 //! output and stack limits). Inputs that once broke the engine are kept in
 //! `tests/fuzz-regressions/` (also found by `cargo fuzz`, see `fuzz/`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)] // test code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)] // test code
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,8 +21,17 @@ use flux_gotemplate::{Func, Template, Value, sprig};
 fn funcs() -> HashMap<String, Func> {
     let mut f = sprig::functions();
     for slow in [
-        "genPrivateKey", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert",
-        "genSignedCertWithKey", "derivePassword", "bcrypt", "htpasswd", "getHostByName",
+        "genPrivateKey",
+        "genCA",
+        "genCAWithKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
+        "derivePassword",
+        "bcrypt",
+        "htpasswd",
+        "getHostByName",
     ] {
         f.remove(slow);
     }
@@ -27,7 +41,7 @@ fn funcs() -> HashMap<String, Func> {
 /// Runs one input on a 2 MiB thread: `None` when the engine panicked (a
 /// stack overflow aborts the whole test, which fails it too).
 fn run(text: String, data: &Value) -> Option<Result<String, String>> {
-    let json = serde_json::to_string(&value_json(&data)).unwrap();
+    let json = serde_json::to_string(&value_json(data)).unwrap();
     std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
@@ -45,7 +59,13 @@ fn run(text: String, data: &Value) -> Option<Result<String, String>> {
 
 fn value_json(v: &Value) -> serde_json::Value {
     match v {
-        Value::Map(m) => serde_json::Value::Object(m.borrow().entries.iter().map(|(k, v)| (k.clone(), value_json(v))).collect()),
+        Value::Map(m) => serde_json::Value::Object(
+            m.borrow()
+                .entries
+                .iter()
+                .map(|(k, v)| (k.clone(), value_json(v)))
+                .collect(),
+        ),
         Value::List(l) => serde_json::Value::Array(l.items.iter().map(value_json).collect()),
         Value::Str(s) => serde_json::Value::String(s.to_string()),
         Value::Float(f) => serde_json::json!(f),
@@ -64,15 +84,68 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
 const TOKENS: &[&str] = &[
-    "{{", "}}", "{{-", "-}}", "(", ")", "|", "$", "$x", ":=", "=", ",", ".", "..", ".a.b", "\"", "`", "'", "'\\n'", "nil", "true",
-    "1e400", "0x", "-9223372036854775808", "99999999999999999999", "range", "end", "else", "if", "with", "break", "continue",
-    "define \"d\"", "template \"d\" .", "block \"b\" .", "/*", "*/", "{{/* c */}}", "printf \"%v %[3]*.*f\"", "index", "slice",
-    "dict", "list", "set", "merge", "until 100000", "repeat 100000", "tpl", "include", "\u{1F600}", "\0", "\r\n", "{{ . }}",
+    "{{",
+    "}}",
+    "{{-",
+    "-}}",
+    "(",
+    ")",
+    "|",
+    "$",
+    "$x",
+    ":=",
+    "=",
+    ",",
+    ".",
+    "..",
+    ".a.b",
+    "\"",
+    "`",
+    "'",
+    "'\\n'",
+    "nil",
+    "true",
+    "1e400",
+    "0x",
+    "-9223372036854775808",
+    "99999999999999999999",
+    "range",
+    "end",
+    "else",
+    "if",
+    "with",
+    "break",
+    "continue",
+    "define \"d\"",
+    "template \"d\" .",
+    "block \"b\" .",
+    "/*",
+    "*/",
+    "{{/* c */}}",
+    "printf \"%v %[3]*.*f\"",
+    "index",
+    "slice",
+    "dict",
+    "list",
+    "set",
+    "merge",
+    "until 100000",
+    "repeat 100000",
+    "tpl",
+    "include",
+    "\u{1F600}",
+    "\0",
+    "\r\n",
+    "{{ . }}",
 ];
 
 fn mutate(rng: &mut Rng, s: &str, other: &str) -> String {
@@ -120,10 +193,24 @@ fn mutated_templates_never_panic() {
     let cases: Vec<(String, Value)> = expected
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|c| !c["template"].as_str().unwrap_or("").contains("gen") && !c["template"].as_str().unwrap_or("").contains("derivePassword"))
-        .map(|c| (c["template"].as_str().unwrap().to_string(), Value::from_json(&c["data"])))
+        .filter(|c| {
+            !c["template"].as_str().unwrap_or("").contains("gen")
+                && !c["template"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("derivePassword")
+        })
+        .map(|c| {
+            (
+                c["template"].as_str().unwrap().to_string(),
+                Value::from_json(&c["data"]),
+            )
+        })
         .collect();
-    let iterations: usize = std::env::var("FUZZ_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let iterations: usize = std::env::var("FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut ok, mut err) = (0, 0);
     for i in 0..iterations {
@@ -136,7 +223,9 @@ fn mutated_templates_never_panic() {
             None => panic!("iteration {i}: the engine panicked on {input:?}"),
         }
     }
-    println!("fuzz: {iterations} mutated templates, {ok} rendered, {err} refused with an error, 0 panics");
+    println!(
+        "fuzz: {iterations} mutated templates, {ok} rendered, {err} refused with an error, 0 panics"
+    );
 }
 
 #[test]
@@ -147,8 +236,14 @@ fn kept_regressions_never_panic() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let data = Value::from_json(&serde_json::json!({"a": "x", "n": 3, "l": [1, "b"], "m": {"k": "v"}}));
-        assert!(run(text, &data).is_some(), "{}: the engine panicked", path.display());
+        let data = Value::from_json(
+            &serde_json::json!({"a": "x", "n": 3, "l": [1, "b"], "m": {"k": "v"}}),
+        );
+        assert!(
+            run(text, &data).is_some(),
+            "{}: the engine panicked",
+            path.display()
+        );
         n += 1;
     }
     assert!(n > 0, "no regression inputs in {}", dir.display());

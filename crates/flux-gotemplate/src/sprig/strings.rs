@@ -503,7 +503,12 @@ fn lower_rune(c: char) -> char {
 }
 
 fn byte_slice(t: &str, a: usize, b: usize) -> String {
-    String::from_utf8_lossy(&t.as_bytes()[a.min(t.len())..b.min(t.len())]).into_owned()
+    let (a, b) = (a.min(t.len()), b.min(t.len()));
+    match t.get(a..b) {
+        Some(s) => s.to_string(),
+        // Cut inside a UTF-8 sequence, as Go's byte slicing can.
+        None => String::from_utf8_lossy(&t.as_bytes()[a..b]).into_owned(),
+    }
 }
 
 fn go_replace(src: &str, old: &str, new: &str) -> String {

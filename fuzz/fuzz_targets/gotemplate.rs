@@ -1,6 +1,7 @@
 //! Lexer, parser and executor on arbitrary input: any byte string parsed
 //! as a template and executed with fixed data must return a result or an
-//! error. Crashes found here are copied to `../tests/fuzz-regressions/`.
+//! error. Crashes found here are copied to
+//! `crates/flux-gotemplate/tests/fuzz-regressions/` (scripts/fuzz.sh).
 #![no_main]
 
 use flux_gotemplate::{Template, Value, sprig};
