@@ -2,7 +2,7 @@
 //! a helper library with deep `include` chains, and a main template that
 //! loops over ITEMS services with nested ranges, dicts and sprig calls —
 //! rendered by flux-gotemplate (in this process) and by Go's text/template
-//! + sprig (`gotemplate-oracle bench`, with the same `include`), in the
+//! with sprig (`gotemplate-oracle bench`, with the same `include`), in the
 //! same run. Outputs must be identical; prints parse time, time per
 //! render and the ratio.
 
