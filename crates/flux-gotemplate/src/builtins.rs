@@ -398,6 +398,7 @@ fn slice(a: &[Value]) -> crate::value::FuncResult {
 enum Kind {
     Invalid,
     Bool,
+    Complex,
     Int,
     Float,
     Str,
@@ -410,6 +411,7 @@ fn kind(v: &Value) -> Kind {
         Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Uint32(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
+        Value::Complex(..) => Kind::Complex,
         Value::Str(_) => Kind::Str,
         _ => Kind::Invalid,
     }
@@ -454,6 +456,7 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
             match (a, b) {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::Complex(a1, b1), Value::Complex(a2, b2)) => a1 == a2 && b1 == b2,
                 (Value::Str(x), Value::Str(y)) => x == y,
                 _ if k1 == Kind::Int || k1 == Kind::Uint => int(a) == int(b),
                 _ => {
@@ -519,7 +522,9 @@ pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
         };
     }
     Ok(match (a, b) {
-        (Value::Bool(_), _) => return Err("invalid type for comparison".into()),
+        (Value::Bool(_) | Value::Complex(..), _) => {
+            return Err("invalid type for comparison".into());
+        }
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x.as_bytes() < y.as_bytes(),
         _ => int(a) < int(b),

@@ -750,6 +750,9 @@ impl State<'_, '_> {
             && matches!(n.text.as_bytes()[1], b'x' | b'X')
             && !n.text.contains(['p', 'P']);
         let rune = n.text.starts_with('\'');
+        if n.is_complex {
+            return Ok(Value::Complex(n.complex.0, n.complex.1));
+        }
         if n.is_float && !hex_int && !rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Value::Float(n.float));
         }

@@ -334,6 +334,26 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
         Value::Int(i) | Value::Int64(i) => fmt_int(out, v, i128::from(*i), verb, spec),
         Value::Uint32(i) => fmt_int(out, v, i128::from(*i), verb, spec),
         Value::Float(f) => fmt_float_verb(out, v, *f, verb, spec),
+        Value::Complex(re, im) => match verb {
+            'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' | 'x' | 'X' => {
+                // Go: "(" real, imaginary with its sign, "i)"; the width
+                // applies to each part.
+                out.push('(');
+                fmt_float_verb(out, v, *re, verb, spec);
+                fmt_float_verb(
+                    out,
+                    v,
+                    *im,
+                    verb,
+                    &Spec {
+                        plus: true,
+                        ..spec.clone()
+                    },
+                );
+                out.push_str("i)");
+            }
+            _ => bad_verb(out, v, verb, spec),
+        },
         Value::Str(s) => fmt_str(out, v, s.as_bytes(), verb, spec),
         Value::Bytes(b) => match verb {
             's' | 'q' | 'x' | 'X' => fmt_str(out, v, b, verb, spec),

@@ -567,8 +567,36 @@ pub struct Number {
     pub is_int: bool,
     pub is_uint: bool,
     pub is_float: bool,
+    pub is_complex: bool,
     pub int: i64,
     pub float: f64,
+    /// Real and imaginary parts of a complex constant.
+    pub complex: (f64, f64),
+}
+
+impl Number {
+    /// Go's `simplifyComplex`: a complex constant with no imaginary part
+    /// is also a float (and an integer when integral).
+    fn simplify_complex(&mut self) {
+        let (re, im) = self.complex;
+        if im == 0.0 {
+            self.is_float = true;
+            self.float = re;
+            if re.is_finite()
+                && re.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&re)
+            {
+                self.is_int = true;
+                self.int = re as i64;
+            }
+            if re.is_finite()
+                && re.fract() == 0.0
+                && (0.0..1.844_674_407_370_955_2e19).contains(&re)
+            {
+                self.is_uint = true;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -1504,6 +1532,37 @@ fn parse_go_int(text: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// Go's rule for `_` in number literals: only between digits, or between
+/// a base prefix and a digit.
+fn underscores_ok(t: &str) -> bool {
+    let b = t.trim_start_matches(['+', '-']).as_bytes();
+    (0..b.len()).all(|i| {
+        b[i] != b'_'
+            || (i > 0
+                && i + 1 < b.len()
+                && (b[i - 1].is_ascii_hexdigit()
+                    || (i == 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'x' | b'o' | b'b')))
+                && b[i + 1].is_ascii_hexdigit())
+    })
+}
+
+/// `strconv.ParseFloat` for the spellings the lexer lets through.
+fn parse_float_text(t: &str) -> Option<f64> {
+    if !underscores_ok(t) {
+        return None;
+    }
+    let clean: String = t.chars().filter(|c| *c != '_').collect();
+    if clean
+        .to_ascii_lowercase()
+        .trim_start_matches(['+', '-'])
+        .starts_with("0x")
+    {
+        parse_hex_float(&clean)
+    } else {
+        clean.parse::<f64>().ok()
+    }
+}
+
 /// A hexadecimal float such as `0x1.8p3`.
 fn parse_hex_float(text: &str) -> Option<f64> {
     let (neg, t) = match text.as_bytes().first() {
@@ -1534,8 +1593,10 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
         is_int: false,
         is_uint: false,
         is_float: false,
+        is_complex: false,
         int: 0,
         float: 0.0,
+        complex: (0.0, 0.0),
     };
     if typ == It::CharConstant {
         let s = unquote(text).map_err(|_| format!("malformed character constant: {text}"))?;
@@ -1548,10 +1609,38 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
         return Ok(n);
     }
     if typ == It::Complex {
-        return Err(format!(
-            "illegal number syntax: {}",
-            crate::gofmt::quote(text)
-        ));
+        // REAL±IMAGi
+        let body = text.strip_suffix('i').unwrap_or(text);
+        let split = body
+            .char_indices()
+            .skip(1)
+            .filter(|(i, c)| {
+                (*c == '+' || *c == '-')
+                    && !matches!(body.as_bytes()[i - 1], b'e' | b'E' | b'p' | b'P')
+            })
+            .map(|(i, _)| i)
+            .last();
+        let parsed = split
+            .and_then(|i| Some((parse_float_text(&body[..i])?, parse_float_text(&body[i..])?)));
+        let Some((re, im)) = parsed else {
+            return Err(format!(
+                "illegal number syntax: {}",
+                crate::gofmt::quote(text)
+            ));
+        };
+        n.is_complex = true;
+        n.complex = (re, im);
+        n.simplify_complex();
+        return Ok(n);
+    }
+    // Imaginary constants can only be complex unless they are zero.
+    if let Some(imag) = text.strip_suffix('i')
+        && let Some(f) = parse_float_text(imag)
+    {
+        n.is_complex = true;
+        n.complex = (0.0, f);
+        n.simplify_complex();
+        return Ok(n);
     }
     if let Some(v) = parse_go_int(text) {
         if v >= 0 && v <= i128::from(u64::MAX) {
@@ -1567,16 +1656,7 @@ fn new_number(text: &str, typ: It) -> Result<Number, String> {
         }
     }
     if !n.is_int && !n.is_uint {
-        let clean: String = text.chars().filter(|c| *c != '_').collect();
-        let parsed = if clean
-            .to_ascii_lowercase()
-            .trim_start_matches(['+', '-'])
-            .starts_with("0x")
-        {
-            parse_hex_float(&clean)
-        } else {
-            clean.parse::<f64>().ok()
-        };
+        let parsed = parse_float_text(text);
         if let Some(f) = parsed {
             if !text.contains(['.', 'e', 'E', 'p', 'P']) {
                 return Err(format!("integer overflow: {}", crate::gofmt::quote(text)));

@@ -94,6 +94,8 @@ pub enum Value {
     Uint32(u32),
     /// Go `float64`.
     Float(f64),
+    /// Go `complex128` (only from complex constants).
+    Complex(f64, f64),
     /// Go `string`.
     Str(Rc<str>),
     /// `[]byte`.
@@ -328,6 +330,7 @@ impl Value {
             Value::Int64(_) => "int64".into(),
             Value::Uint32(_) => "uint32".into(),
             Value::Float(_) => "float64".into(),
+            Value::Complex(..) => "complex128".into(),
             Value::Str(_) => "string".into(),
             Value::Bytes(_) => "[]uint8".into(),
             Value::List(l) => list_ty_name(l.ty).into(),
@@ -358,6 +361,7 @@ impl Value {
             Value::Int64(_) => "int64",
             Value::Uint32(_) => "uint32",
             Value::Float(_) => "float64",
+            Value::Complex(..) => "complex128",
             Value::Str(_) => "string",
             Value::Bytes(_) | Value::List(_) => "slice",
             Value::Map(_) => "map",
@@ -380,6 +384,7 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint32(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
+            Value::Complex(re, im) => *re != 0.0 || *im != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.items.is_empty(),

@@ -110,6 +110,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint32(x), Value::Uint32(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Complex(a, b), Value::Complex(c, d)) => a == c && b == d,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
