@@ -14,8 +14,9 @@
 //	                                   include); prints ns/op
 //
 // Case files: one template per line; "#" comments; "@data JSON" sets the
-// data of the cases after it; "@missingkey=V" and "@delims L R" set
-// options; "<<<" ... ">>>" wraps a multi-line template (joined with "\n").
+// data of the cases after it; "@missingkey=V", "@delims L R" and
+// "@nosprig" (Go's builtins only; "@sprig" switches back) set options;
+// "<<<" ... ">>>" wraps a multi-line template (joined with "\n").
 package main
 
 import (
@@ -48,6 +49,7 @@ type result struct {
 	Data       json.RawMessage `json:"data"`
 	MissingKey string          `json:"missingkey,omitempty"`
 	Delims     []string        `json:"delims,omitempty"`
+	NoSprig    bool            `json:"nosprig,omitempty"`
 	Output     *string         `json:"output,omitempty"`
 	Error      *string         `json:"error,omitempty"`
 }
@@ -65,7 +67,10 @@ func run(r *result) {
 		fmt.Fprintf(os.Stderr, "%s:%d: bad data: %v\n", r.File, r.Line, err)
 		os.Exit(2)
 	}
-	t := template.New("t").Funcs(funcs())
+	t := template.New("t")
+	if !r.NoSprig {
+		t = t.Funcs(funcs())
+	}
 	if r.MissingKey != "" {
 		t = t.Option("missingkey=" + r.MissingKey)
 	}
@@ -106,6 +111,7 @@ func corpus(files []string) {
 		data := json.RawMessage("{}")
 		missing := ""
 		var delims []string
+		nosprig := false
 		lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
 		for i := 0; i < len(lines); i++ {
 			line := lines[i]
@@ -122,6 +128,9 @@ func corpus(files []string) {
 					missing = ""
 				}
 				continue
+			case line == "@nosprig" || line == "@sprig":
+				nosprig = line == "@nosprig"
+				continue
 			case strings.HasPrefix(line, "@delims"):
 				delims = strings.Fields(line)[1:]
 				continue
@@ -132,7 +141,7 @@ func corpus(files []string) {
 				}
 				line = strings.Join(body, "\n")
 			}
-			r := result{File: filepath.Base(file), Line: start, Template: line, Data: data, MissingKey: missing, Delims: delims}
+			r := result{File: filepath.Base(file), Line: start, Template: line, Data: data, MissingKey: missing, Delims: delims, NoSprig: nosprig}
 			run(&r)
 			if err := enc.Encode(&r); err != nil {
 				fmt.Fprintln(os.Stderr, err)

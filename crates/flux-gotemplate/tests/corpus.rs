@@ -24,12 +24,19 @@ struct Case {
     missingkey: String,
     #[serde(default)]
     delims: Vec<String>,
+    #[serde(default)]
+    nosprig: bool,
     output: Option<String>,
     error: Option<String>,
 }
 
 fn run(c: &Case) -> Result<String, String> {
-    let mut t = Template::new("t", sprig::functions());
+    let funcs = if c.nosprig {
+        Default::default()
+    } else {
+        sprig::functions()
+    };
+    let mut t = Template::new("t", funcs);
     match c.missingkey.as_str() {
         "zero" => {
             t.missing_key(MissingKey::Zero);
