@@ -94,18 +94,23 @@ flux_upstream=$(FLUX_CLI_VERSION="$FLUX_CLI_VERSION" bash "$ROOT/scripts/install
 link flux-upstream "$flux_upstream"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
-# text/template + sprig, flux-gotemplate's oracle), semver-oracle (the real
+# text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own
+# packages, flux-helm's oracle), semver-oracle (the real
 # Masterminds/semver, flux-semver's differential oracle) and
 # kustomize-tables (prints the data tables flux-kustomize commits, from
 # kustomize's own modules; its outputs are kept next to it for the test
 # that compares them with the committed copies).
-for tool in semver-oracle kustomize-tables gotemplate-oracle; do
+for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle; do
   key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/*.go "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
   dir="$CACHE/tools/$tool-$key"
   if ! stamp_ok "$dir" "$key"; then
     log "building tools/$tool"
     mkdir -p "$dir"
     (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$dir/$tool" .)
+    if [ "$tool" = helm-oracle ] && ! grep -q "helm.sh/helm/v3 $HELM3_VERSION\$" "$ROOT/tools/$tool/go.mod"; then
+      echo "tools/$tool/go.mod must require helm.sh/helm/v3 $HELM3_VERSION (tools/versions.env)" >&2
+      exit 1
+    fi
     if [ "$tool" = kustomize-tables ]; then
       # The kustomize modules of the kustomize we compare with.
       kmod=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')

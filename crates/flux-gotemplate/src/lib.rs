@@ -13,6 +13,7 @@
 mod builtins;
 mod exec;
 pub mod gofmt;
+pub mod gojson;
 mod parse;
 pub mod sprig;
 mod value;

@@ -43,8 +43,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
 pub fn from_json(text: &str) -> Result<Value, String> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(v) => Ok(Value::from_json(&v)),
-        Err(e) if e.is_eof() => Err("unexpected end of JSON input".into()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(crate::gojson::unmarshal_error(text).unwrap_or_else(|| e.to_string())),
     }
 }
 
