@@ -172,7 +172,13 @@ pub fn builtins() -> HashMap<String, Func> {
                     let n = func.params.len();
                     if func.variadic.is_none() && args.len() != n {
                         return Err(format!(
-                            "wrong number of args for call: got {} want {n}",
+                            "wrong number of args for {callee}: got {} want {n}",
+                            args.len()
+                        ));
+                    }
+                    if func.variadic.is_some() && args.len() < n {
+                        return Err(format!(
+                            "wrong number of args for {callee}: got {} want at least {n}",
                             args.len()
                         ));
                     }

@@ -332,3 +332,45 @@ fn execution_steps_are_limited() {
         assert_eq!(t.execute("small", &Value::Missing).unwrap(), "0123456789");
     }
 }
+
+#[test]
+fn call_invokes_host_functions() {
+    let f = Func::new("string,int", "string", |_, a| {
+        Ok(Value::string(
+            a[0].as_str().unwrap_or("").repeat(
+                usize::try_from(match a[1] {
+                    Value::Int(n) => n,
+                    _ => 0,
+                })
+                .unwrap_or(0),
+            ),
+        ))
+    });
+    let data = Value::dict([("fn".to_string(), Value::Func(f))].into());
+    let mut t = Template::new("t", HashMap::new());
+    for (text, want) in [
+        (r#"{{ call .fn "ab" 3 }}"#, Ok("ababab")),
+        (
+            r#"{{ call .fn "ab" }}"#,
+            Err(
+                r#"template: t:1:3: executing "t" at <call .fn "ab">: error calling call: wrong number of args for .fn: got 1 want 2"#,
+            ),
+        ),
+        (
+            r#"{{ call .fn 1 2 }}"#,
+            Err(
+                r#"template: t:1:3: executing "t" at <call .fn 1 2>: error calling call: arg 0: value has type int; should be string"#,
+            ),
+        ),
+        (
+            r#"{{ call .nothing }}"#,
+            Err(
+                r#"template: t:1:3: executing "t" at <call .nothing>: error calling call: call of nil"#,
+            ),
+        ),
+    ] {
+        t.parse("t", text).unwrap();
+        let got = t.execute("t", &data).map_err(|e| e.0);
+        assert_eq!(got.as_deref().map_err(String::as_str), want, "{text}");
+    }
+}
