@@ -374,3 +374,21 @@ fn call_invokes_host_functions() {
         assert_eq!(got.as_deref().map_err(String::as_str), want, "{text}");
     }
 }
+
+#[test]
+fn hermetic_functions_leave_out_clock_randomness_and_network() {
+    let h = sprig::hermetic_functions();
+    let all = sprig::functions();
+    assert_eq!(all.len() - h.len(), sprig::NON_HERMETIC.len());
+    for name in ["now", "date", "uuidv4", "randAlphaNum", "getHostByName"] {
+        assert!(!h.contains_key(name), "{name}");
+    }
+    let mut t = Template::new("t", h);
+    assert_eq!(
+        t.parse("t", "{{ now }}").unwrap_err().0,
+        r#"template: t:1: function "now" not defined"#
+    );
+    t.parse("t", r#"{{ "x" | upper }} {{ sha256sum "a" | trunc 8 }}"#)
+        .unwrap();
+    assert_eq!(t.execute("t", &Value::Missing).unwrap(), "X ca978112");
+}

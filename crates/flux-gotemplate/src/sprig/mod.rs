@@ -36,6 +36,36 @@ pub fn functions() -> HashMap<String, Func> {
     m
 }
 
+/// The functions sprig calls non-hermetic: their results depend on the
+/// clock, randomness or the network.
+pub const NON_HERMETIC: &[&str] = &[
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "now",
+    "htmlDate",
+    "htmlDateInZone",
+    "dateInZone",
+    "dateModify",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "randBytes",
+    "uuidv4",
+    "getHostByName",
+];
+
+/// sprig's `HermeticTxtFuncMap`: only repeatable functions (same input,
+/// same output) — for commit messages and summaries that must not vary.
+pub fn hermetic_functions() -> HashMap<String, Func> {
+    let mut m = functions();
+    for name in NON_HERMETIC {
+        m.remove(*name);
+    }
+    m
+}
+
 /// Argument `i` (the executor has checked count and types).
 pub(crate) fn arg(a: &[Value], i: usize) -> &Value {
     a.get(i).unwrap_or(&Value::Missing)
