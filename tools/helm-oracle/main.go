@@ -2,6 +2,10 @@
 // the version tools/versions.env pins) for the differential tests of
 // crates/flux-helm.
 //
+//	helm-oracle ignore    JSON lines {"rules": TEXT, "defaults": BOOL,
+//	                      "paths": [[PATH, ISDIR], ...]} on stdin; prints
+//	                      whether .helmignore ignores each path ("ERR …"
+//	                      when the rules do not parse)
 //	helm-oracle strvals   JSON lines {"mode": "set|set-string|set-json|
 //	                      set-literal", "exprs": [...]} on stdin; prints
 //	                      the values each line produces (or "ERR …"), in
@@ -15,11 +19,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"helm.sh/helm/v3/pkg/ignore"
 	"helm.sh/helm/v3/pkg/strvals"
 )
 
@@ -101,11 +108,62 @@ func strvalsCmd() {
 	}
 }
 
+type fakeInfo struct {
+	name string
+	dir  bool
+}
+
+func (f fakeInfo) Name() string       { return f.name }
+func (f fakeInfo) Size() int64        { return 0 }
+func (f fakeInfo) Mode() fs.FileMode  { return 0 }
+func (f fakeInfo) ModTime() time.Time { return time.Time{} }
+func (f fakeInfo) IsDir() bool        { return f.dir }
+func (f fakeInfo) Sys() interface{}   { return nil }
+
+type ignoreRequest struct {
+	Rules    string          `json:"rules"`
+	Defaults bool            `json:"defaults"`
+	Paths    [][]interface{} `json:"paths"`
+}
+
+func ignoreCmd() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<24)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for in.Scan() {
+		var r ignoreRequest
+		if err := json.Unmarshal(in.Bytes(), &r); err != nil {
+			fmt.Fprintln(out, "ERR bad request:", err)
+			continue
+		}
+		rules, err := ignore.Parse(strings.NewReader(r.Rules))
+		if err != nil {
+			fmt.Fprintln(out, "ERR", err)
+			continue
+		}
+		if r.Defaults {
+			rules.AddDefaults()
+		}
+		answers := make([]string, len(r.Paths))
+		for i, p := range r.Paths {
+			path, _ := p[0].(string)
+			dir, _ := p[1].(bool)
+			answers[i] = strconv.FormatBool(rules.Ignore(path, fakeInfo{name: path, dir: dir}))
+		}
+		fmt.Fprintln(out, strings.Join(answers, " "))
+	}
+}
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "ignore" {
+		ignoreCmd()
+		return
+	}
 	if len(os.Args) == 2 && os.Args[1] == "strvals" {
 		strvalsCmd()
 		return
 	}
-	fmt.Fprintln(os.Stderr, "usage: helm-oracle strvals")
+	fmt.Fprintln(os.Stderr, "usage: helm-oracle strvals|ignore")
 	os.Exit(2)
 }
