@@ -76,15 +76,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i += 1;
         }
         // Argument index, width.
-        let (idx, ni, ok) = arg_index(b, i, argn, args.len());
-        if ok.is_some() {
-            reordered = true;
-        }
-        if ok == Some(false) {
-            good_argnum = false;
-        }
-        argn = idx;
-        i = ni;
+        (argn, i) = take_index(b, i, argn, args.len(), &mut reordered, &mut good_argnum);
         if i < b.len() && b[i] == b'*' {
             i += 1;
             match args.get(argn).and_then(int_of) {
@@ -120,15 +112,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if reordered {
                 good_argnum = false;
             }
-            let (idx, ni, ok) = arg_index(b, i, argn, args.len());
-            if ok.is_some() {
-                reordered = true;
-            }
-            if ok == Some(false) {
-                good_argnum = false;
-            }
-            argn = idx;
-            i = ni;
+            (argn, i) = take_index(b, i, argn, args.len(), &mut reordered, &mut good_argnum);
             if i < b.len() && b[i] == b'*' {
                 i += 1;
                 match args.get(argn).and_then(int_of) {
@@ -145,15 +129,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
         }
         if !reordered {
-            let (idx, ni, ok) = arg_index(b, i, argn, args.len());
-            if ok.is_some() {
-                reordered = true;
-            }
-            if ok == Some(false) {
-                good_argnum = false;
-            }
-            argn = idx;
-            i = ni;
+            (argn, i) = take_index(b, i, argn, args.len(), &mut reordered, &mut good_argnum);
         }
         if i >= b.len() {
             out.push_str("%!(NOVERB)");
@@ -239,6 +215,26 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
         i += 1;
     }
     if i == start { (None, i) } else { (Some(n), i) }
+}
+
+/// Applies an optional `[n]` at `i`: the argument number and position
+/// after it; records that arguments were reordered, or a bad index.
+fn take_index(
+    b: &[u8],
+    i: usize,
+    argn: usize,
+    nargs: usize,
+    reordered: &mut bool,
+    good: &mut bool,
+) -> (usize, usize) {
+    let (idx, ni, ok) = arg_index(b, i, argn, nargs);
+    if ok.is_some() {
+        *reordered = true;
+    }
+    if ok == Some(false) {
+        *good = false;
+    }
+    (idx, ni)
 }
 
 /// `[n]` argument index: (new arg number, position, Some(ok) if present).

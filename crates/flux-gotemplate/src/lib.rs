@@ -5,9 +5,10 @@
 //! ```
 //! use flux_gotemplate::{Template, Value, sprig};
 //! let mut t = Template::new("t", sprig::functions());
-//! t.parse("t", r#"{{ .name | upper | quote }}"#).unwrap();
+//! t.parse("t", r#"{{ .name | upper | quote }}"#)?;
 //! let data = Value::from_json(&serde_json::json!({"name": "flux"}));
-//! assert_eq!(t.execute("t", &data).unwrap(), r#""FLUX""#);
+//! assert_eq!(t.execute("t", &data)?, r#""FLUX""#);
+//! # Ok::<(), flux_gotemplate::Error>(())
 //! ```
 
 mod builtins;

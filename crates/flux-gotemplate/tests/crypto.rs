@@ -10,8 +10,7 @@
     clippy::print_stdout
 )] // test code
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use flux_gotemplate::{Template, Value, sprig};
 
@@ -23,25 +22,9 @@ fn render(tpl: &str) -> String {
 
 /// Runs `gotemplate-oracle verify` on JSON lines; one answer per line.
 fn go_verify(checks: &[serde_json::Value]) -> Vec<String> {
-    let oracle = flux_testenv::tool("gotemplate-oracle").expect("run scripts/install-deps.sh");
-    let mut child = Command::new(oracle)
-        .arg("verify")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for c in checks {
-            writeln!(stdin, "{c}").unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    let lines: Vec<String> = checks.iter().map(ToString::to_string).collect();
+    flux_testenv::oracle_lines("gotemplate-oracle", &["verify"], &lines)
+        .expect("gotemplate-oracle verify")
 }
 
 fn go_render(tpl: &str) -> String {

@@ -9,9 +9,6 @@
     clippy::print_stdout
 )] // test code
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use flux_helm::ignore::Rules;
 
 const RULE_SETS: &[&str] = &[
@@ -98,30 +95,15 @@ const PATHS: &[(&str, bool)] = &[
 
 #[test]
 fn helmignore_matches_helm() {
-    let oracle = flux_testenv::tool("helm-oracle").expect("run scripts/install-deps.sh");
     let mut requests = Vec::new();
     for rules in RULE_SETS {
         for defaults in [false, true] {
             requests.push((rules, defaults, serde_json::json!({"rules": rules, "defaults": defaults, "paths": PATHS.iter().map(|(p, d)| serde_json::json!([p, d])).collect::<Vec<_>>()}).to_string()));
         }
     }
-    let mut child = Command::new(oracle)
-        .arg("ignore")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for (_, _, r) in &requests {
-            writeln!(stdin, "{r}").unwrap();
-        }
-    }
-    let go: Vec<String> = String::from_utf8(child.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let lines: Vec<String> = requests.iter().map(|(_, _, r)| r.clone()).collect();
+    let go =
+        flux_testenv::oracle_lines("helm-oracle", &["ignore"], &lines).expect("helm-oracle ignore");
     assert_eq!(go.len(), requests.len());
     let (mut total, mut diffs) = (0, Vec::new());
     for ((rules, defaults, _), want) in requests.iter().zip(&go) {

@@ -10,9 +10,6 @@
     clippy::print_stdout
 )] // test code
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use flux_gotemplate::Value;
 use flux_helm::strvals::{self, Mode};
 
@@ -121,25 +118,7 @@ const SET: &[&[&str]] = &[
 ];
 
 fn run_oracle(lines: &[String]) -> Vec<String> {
-    let oracle = flux_testenv::tool("helm-oracle").expect("run scripts/install-deps.sh");
-    let mut child = Command::new(oracle)
-        .arg("strvals")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for l in lines {
-            writeln!(stdin, "{l}").unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
+    flux_testenv::oracle_lines("helm-oracle", &["strvals"], lines).expect("helm-oracle strvals")
 }
 
 fn ours(mode: Mode, exprs: &[&str]) -> String {

@@ -64,7 +64,7 @@ pub use helm_repo::{HelmRepoServer, helm_command, write_chart};
 pub use namespace::TestNamespace;
 pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
-pub use process::{bin_dir, run, tool};
+pub use process::{bin_dir, oracle_lines, run, tool};
 pub use proxy::HttpProxy;
 pub use signing::SigningKey;
 pub use wait::{EVENTUALLY_TIMEOUT, eventually, eventually_within};

@@ -258,3 +258,37 @@ pub fn run(command: &mut Command) -> Result<String> {
         })
     }
 }
+
+/// Runs the installed tool `name` with `args`, writes `lines` to its stdin
+/// one per line, and returns its stdout lines: the shape of every
+/// differential oracle (`tools/*-oracle`).
+pub fn oracle_lines(name: &str, args: &[&str], lines: &[String]) -> Result<Vec<String>> {
+    let mut command = Command::new(tool(name)?);
+    command.args(args);
+    let line = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io(format!("running {line}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        for l in lines {
+            writeln!(stdin, "{l}").map_err(io(format!("writing to {line}")))?;
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(io(format!("running {line}")))?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: line,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect())
+}

@@ -114,7 +114,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "string,int,string",
         "sprig.certificate,error",
         |_, a| {
-            let key = parse_key(s(&a, 2)).map_err(|e| format!("parsing private key: {e}"))?;
+            let key = key_arg(&a, 2)?;
             gen_cert(s(&a, 0), &[], &[], n(&a, 1), key, None, true).map(cert_value)
         },
     );
@@ -122,73 +122,25 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "genSelfSignedCert",
         "string,[]interface {},[]interface {},int",
         "sprig.certificate,error",
-        |_, a| {
-            let key = rsa_2048()?;
-            gen_cert(
-                s(&a, 0),
-                &list(arg(&a, 1)),
-                &list(arg(&a, 2)),
-                n(&a, 3),
-                key,
-                None,
-                false,
-            )
-            .map(cert_value)
-        },
+        |_, a| leaf_cert(&a, rsa_2048()?, None),
     );
     add(
         "genSelfSignedCertWithKey",
         "string,[]interface {},[]interface {},int,string",
         "sprig.certificate,error",
-        |_, a| {
-            let key = parse_key(s(&a, 4)).map_err(|e| format!("parsing private key: {e}"))?;
-            gen_cert(
-                s(&a, 0),
-                &list(arg(&a, 1)),
-                &list(arg(&a, 2)),
-                n(&a, 3),
-                key,
-                None,
-                false,
-            )
-            .map(cert_value)
-        },
+        |_, a| leaf_cert(&a, key_arg(&a, 4)?, None),
     );
     add(
         "genSignedCert",
         "string,[]interface {},[]interface {},int,sprig.certificate",
         "sprig.certificate,error",
-        |_, a| {
-            let key = rsa_2048()?;
-            gen_cert(
-                s(&a, 0),
-                &list(arg(&a, 1)),
-                &list(arg(&a, 2)),
-                n(&a, 3),
-                key,
-                Some(cert_arg(arg(&a, 4))),
-                false,
-            )
-            .map(cert_value)
-        },
+        |_, a| leaf_cert(&a, rsa_2048()?, Some(cert_arg(arg(&a, 4)))),
     );
     add(
         "genSignedCertWithKey",
         "string,[]interface {},[]interface {},int,sprig.certificate,string",
         "sprig.certificate,error",
-        |_, a| {
-            let key = parse_key(s(&a, 5)).map_err(|e| format!("parsing private key: {e}"))?;
-            gen_cert(
-                s(&a, 0),
-                &list(arg(&a, 1)),
-                &list(arg(&a, 2)),
-                n(&a, 3),
-                key,
-                Some(cert_arg(arg(&a, 4))),
-                false,
-            )
-            .map(cert_value)
-        },
+        |_, a| leaf_cert(&a, key_arg(&a, 5)?, Some(cert_arg(arg(&a, 4)))),
     );
     add("encryptAES", "string,string", "string,error", |_, a| {
         encrypt_aes(s(&a, 0), s(&a, 1)).map(Value::string)
@@ -210,6 +162,31 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
             addrs[usize::from(r[0]) % addrs.len()].clone(),
         ))
     });
+}
+
+/// A `PRIVATE KEY` PEM argument, with sprig's error wording.
+fn key_arg(a: &[Value], i: usize) -> Result<rcgen::KeyPair, String> {
+    parse_key(s(a, i)).map_err(|e| format!("parsing private key: {e}"))
+}
+
+/// The leaf certificate of the `genSelfSignedCert`/`genSignedCert`
+/// family: (cn, ips, dnsNames, days, …) with `key`, signed by `ca` or by
+/// itself.
+fn leaf_cert(
+    a: &[Value],
+    key: rcgen::KeyPair,
+    ca: Option<Certificate>,
+) -> crate::value::FuncResult {
+    gen_cert(
+        s(a, 0),
+        &list(arg(a, 1)),
+        &list(arg(a, 2)),
+        n(a, 3),
+        key,
+        ca,
+        false,
+    )
+    .map(cert_value)
 }
 
 fn list(v: &Value) -> Vec<Value> {

@@ -13,14 +13,20 @@ fn list_of(v: &Value, what: &str) -> Result<Vec<Value>, String> {
     items(v).ok_or_else(|| format!("Cannot {what} type {}", v.kind_name()))
 }
 
+/// Registers a function and its `must…` twin (same code; Go reports the
+/// plain one's panics and the twin's errors the same way).
 macro_rules! both {
     ($add:expr, $name:literal, $must:literal, $params:literal, $result:literal, $f:expr) => {
-        $add($name, $params, $result, |c, a| match $f(c, a) {
-            Ok(v) => Ok(v),
-            Err(e) => Err(e),
-        });
+        $add($name, $params, $result, $f);
         $add($must, $params, concat!($result, ",error"), $f);
     };
+}
+
+/// sprig's `push` (also registered as `append`).
+fn push(_: &mut crate::exec::Ctx<'_>, a: Vec<Value>) -> crate::value::FuncResult {
+    let mut l = list_of(arg(&a, 0), "push on")?;
+    l.push(arg(&a, 1).clone());
+    Ok(iface_list(l))
 }
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
@@ -36,11 +42,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "mustAppend",
         "interface {},interface {}",
         "[]interface {}",
-        |_, a: Vec<Value>| {
-            let mut l = list_of(arg(&a, 0), "push on")?;
-            l.push(arg(&a, 1).clone());
-            Ok(iface_list(l))
-        }
+        push
     );
     both!(
         add,
@@ -48,11 +50,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "mustPush",
         "interface {},interface {}",
         "[]interface {}",
-        |_, a: Vec<Value>| {
-            let mut l = list_of(arg(&a, 0), "push on")?;
-            l.push(arg(&a, 1).clone());
-            Ok(iface_list(l))
-        }
+        push
     );
     both!(
         add,
