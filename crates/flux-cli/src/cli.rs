@@ -87,7 +87,7 @@ pub enum Command {
     Build(BuildCommand),
     /// Diff a flux resource.
     #[command(subcommand)]
-    Diff(BuildCommand),
+    Diff(DiffCommand),
 }
 
 /// `flux logs`.
@@ -142,12 +142,72 @@ pub struct TraceArgs {
     pub api_version: String,
 }
 
-/// `flux build|diff …`.
+/// `flux build …`.
 #[derive(Debug, Subcommand)]
 pub enum BuildCommand {
-    /// Build (or diff against the cluster) a Kustomization's local folder.
+    /// Build a Kustomization's local folder.
     #[command(alias = "ks")]
     Kustomization(BuildKustomizationArgs),
+    /// Render a Helm chart offline, exactly as `helm template NAME CHART` prints it.
+    #[command(alias = "hr")]
+    Helm(BuildHelmArgs),
+}
+
+/// `flux diff …`.
+#[derive(Debug, Subcommand)]
+pub enum DiffCommand {
+    /// Diff a Kustomization's local folder against the cluster.
+    #[command(alias = "ks")]
+    Kustomization(BuildKustomizationArgs),
+}
+
+/// `flux build helm NAME CHART` (the flags of `helm template`; the release
+/// namespace is the global `-n/--namespace`).
+#[derive(Debug, Args)]
+pub struct BuildHelmArgs {
+    /// The release name.
+    pub name: String,
+    /// Path to the chart folder or `.tgz` archive.
+    pub chart: String,
+    /// Values files (later files win).
+    #[arg(short = 'f', long = "values")]
+    pub values: Vec<String>,
+    /// Set values (key1=val1,key2=val2).
+    #[arg(long = "set")]
+    pub set: Vec<String>,
+    /// Set string values.
+    #[arg(long = "set-string")]
+    pub set_string: Vec<String>,
+    /// Set JSON values.
+    #[arg(long = "set-json")]
+    pub set_json: Vec<String>,
+    /// Set values from files (key=path).
+    #[arg(long = "set-file")]
+    pub set_file: Vec<String>,
+    /// Include the chart's CRDs in the output.
+    #[arg(long = "include-crds", default_value_t = false)]
+    pub include_crds: bool,
+    /// Leave test hooks out.
+    #[arg(long = "skip-tests", default_value_t = false)]
+    pub skip_tests: bool,
+    /// Leave all hooks out.
+    #[arg(long = "no-hooks", default_value_t = false)]
+    pub no_hooks: bool,
+    /// Set .Release.IsUpgrade instead of .Release.IsInstall.
+    #[arg(long = "is-upgrade", default_value_t = false)]
+    pub is_upgrade: bool,
+    /// Kubernetes version for .Capabilities.KubeVersion.
+    #[arg(long = "kube-version")]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities.APIVersions.
+    #[arg(short = 'a', long = "api-versions", value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    /// Only show manifests rendered from these templates.
+    #[arg(short = 's', long = "show-only")]
+    pub show_only: Vec<String>,
+    /// Do not validate values against values.schema.json.
+    #[arg(long = "skip-schema-validation", default_value_t = false)]
+    pub skip_schema_validation: bool,
 }
 
 /// `flux build|diff kustomization`.

@@ -15,7 +15,7 @@ mod output;
 
 use clap::Parser as _;
 
-use cli::{BuildCommand, Cli, Command, TreeCommand};
+use cli::{BuildCommand, Cli, Command, DiffCommand, TreeCommand};
 use client::{Error, connect};
 use commands::{
     bootstrap, build, create, events, get, logs, manage, reconcile, system, trace, tree,
@@ -57,7 +57,7 @@ fn main() {
         }
     };
     // `flux diff`: 1 when something would change, 2 on errors (upstream's codes).
-    if let Command::Diff(BuildCommand::Kustomization(args)) = &cli.command {
+    if let Command::Diff(DiffCommand::Kustomization(args)) = &cli.command {
         match runtime.block_on(build::diff(&cli.global, args)) {
             Ok(build::DiffOutcome::Same) => std::process::exit(0),
             Ok(build::DiffOutcome::Changed) => {
@@ -113,6 +113,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Trace(args) => trace::run(&connect(global).await?, args).await,
         Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
+        Command::Build(BuildCommand::Helm(args)) => build::helm(global, args),
         Command::Diff(_) => Err("flux diff is handled before".to_string()),
     }
 }

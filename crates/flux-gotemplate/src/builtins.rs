@@ -266,6 +266,14 @@ pub fn query_escape(s: &str) -> String {
 }
 
 fn length(v: &Value) -> Result<i64, String> {
+    if let Value::Object(o) = v {
+        if let Some(m) = o.as_map() {
+            return Ok(m.borrow().entries.len() as i64);
+        }
+        if let Some(l) = o.as_list() {
+            return Ok(l.items.len() as i64);
+        }
+    }
     Ok(match v {
         Value::Str(s) => s.len() as i64,
         Value::Bytes(b) => b.len() as i64,
@@ -305,6 +313,13 @@ fn index(a: &[Value]) -> crate::value::FuncResult {
         return Err("index of untyped nil".into());
     }
     for i in idx {
+        if let Value::Object(o) = &item {
+            if let Some(m) = o.as_map() {
+                item = Value::Map(m);
+            } else if let Some(l) = o.as_list() {
+                item = Value::List(l);
+            }
+        }
         item = match &item {
             Value::Nil => return Err("index of nil pointer".into()),
             Value::List(l) => {

@@ -255,6 +255,16 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// Executes the template `name` of another set `t` (typically a clone
+    /// of this one with a new template parsed into it, as Helm's `tpl`
+    /// does) one level deeper, sharing this execution's limits.
+    pub fn execute_in(&self, t: &Template, name: &str, data: &Value) -> Result<String, Error> {
+        self.check_depth()?;
+        let mut out = String::new();
+        t.execute_into(name, data, self.depth + 1, self.stack_base, &mut out)?;
+        Ok(out)
+    }
+
     fn check_depth(&self) -> Result<(), Error> {
         if self.depth + 1 >= self.t.max_depth
             || self.stack_base.abs_diff(stack_position()) > self.t.max_stack
@@ -536,7 +546,14 @@ impl State<'_, '_> {
     }
 
     fn walk_range_inner(&mut self, dot: &Dot, b: &Branch) -> R<()> {
-        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let mut val = self.eval_pipeline(dot, &b.pipe)?;
+        if let Value::Object(o) = &val {
+            if let Some(m) = o.as_map() {
+                val = Value::Map(m);
+            } else if let Some(l) = o.as_list() {
+                val = Value::List(l);
+            }
+        }
         let pipe = &b.pipe;
         let mark = self.vars.len();
         // Integers are iterated lazily (`range 1000000000` must not
@@ -833,6 +850,13 @@ impl State<'_, '_> {
                         ));
                     }
                     return Ok(Dot::plain(v));
+                }
+                if let Some(m) = o.as_map() {
+                    if has_args {
+                        return self.fail(format!("{name} is not a method but has arguments"));
+                    }
+                    let v = m.borrow().entries.get(name).cloned();
+                    return Ok(Dot::plain(v.unwrap_or(Value::Missing)));
                 }
             }
             Value::Map(m) => {

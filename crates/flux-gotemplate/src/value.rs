@@ -73,6 +73,22 @@ pub trait Object: fmt::Debug {
     fn truth(&self) -> bool {
         true
     }
+    /// For a named Go map type with methods (Helm's `.Files`): the map that
+    /// `range`, `index`, `len` and key lookups see.
+    fn as_map(&self) -> Option<Rc<RefCell<Map>>> {
+        None
+    }
+    /// For a named Go slice type with methods (Helm's
+    /// `.Capabilities.APIVersions`): the slice `range`, `index` and `len`
+    /// see.
+    fn as_list(&self) -> Option<Rc<List>> {
+        None
+    }
+    /// What `encoding/json` marshals it as (a struct's exported fields);
+    /// `None` marshals as `{}`.
+    fn json(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// A template value.

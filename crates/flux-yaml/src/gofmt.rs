@@ -63,6 +63,27 @@ fn fmt_e(neg: bool, digits: &str, dp: i32) -> String {
     out
 }
 
+/// `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest text that reads
+/// back as the same `float32` (how `sigs.k8s.io/yaml` spells float keys).
+pub fn format_g32(f: f32) -> String {
+    let neg = f.is_sign_negative() && f != 0.0;
+    let (digits, dp) = if f == 0.0 {
+        ("0".to_string(), 1)
+    } else {
+        let text = format!("{:e}", f.abs());
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        (digits, exp + 1)
+    };
+    let exp = dp - 1;
+    if digits != "0" && !(-4..6).contains(&exp) {
+        fmt_e(neg, &digits, dp)
+    } else {
+        fmt_f(neg, &digits, dp)
+    }
+}
+
 /// `strconv.FormatFloat(f, 'g', -1, 64)` as go-yaml v2 writes floats
 /// (`.inf`, `-.inf`, `.nan` for the specials).
 pub fn format_g(f: f64) -> String {

@@ -30,7 +30,8 @@ mod parse;
 mod resolve;
 
 pub use emit::emit;
-pub use parse::parse;
+pub use gofmt::format_g32;
+pub use parse::{parse, parse_sigs};
 
 /// What go-yaml v3 makes of `text` as an untagged plain scalar
 /// (`"1"` → `Int(1)`, `"on"` → `String("on")`).

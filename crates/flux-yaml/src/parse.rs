@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
-use crate::resolve::resolve_v3;
+use crate::resolve::{resolve_v2, resolve_v3};
 use crate::{Error, Value};
 
 /// Largest number of nodes a document may expand to through aliases
@@ -24,8 +24,34 @@ enum Frame {
     },
 }
 
+/// Which Go decoder's rules apply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// go-yaml v3 into `interface{}` (kustomize): duplicate keys refused,
+    /// keys must be strings.
+    V3,
+    /// `sigs.k8s.io/yaml.Unmarshal` (Helm): go-yaml v2 non-strict (YAML 1.1
+    /// booleans `yes`/`on`/`y`, timestamps kept as written, a repeated key
+    /// replaces the earlier value), non-string keys turned into strings.
+    Sigs,
+}
+
 /// Every document of `text`, in order (an empty document is [`Value::Null`]).
 pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
+    parse_dialect(text, Dialect::V3)
+}
+
+/// Every document of `text` as `sigs.k8s.io/yaml.Unmarshal` reads it
+/// before its JSON step (what Helm reads values, `Chart.yaml` and
+/// `fromYaml` with): go-yaml v2's YAML 1.1 resolution (`yes`, `on`, `y`
+/// are booleans; timestamps stay strings), a repeated key replaces the
+/// earlier one, and keys that are not strings become their text (`1`,
+/// `true`).
+pub fn parse_sigs(text: &str) -> Result<Vec<Value>, Error> {
+    parse_dialect(text, Dialect::Sigs)
+}
+
+fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
@@ -93,7 +119,7 @@ pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
                 _ => return Err(Error::Decode("unbalanced mapping".to_string())),
             },
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar(&text, style, tag.as_deref(), line)?;
+                let value = scalar(&text, style, tag.as_deref(), line, dialect)?;
                 if anchor != 0 {
                     anchors.insert(anchor, value.clone());
                 }
@@ -115,7 +141,7 @@ pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
             _ => continue,
         };
         nodes += 1;
-        push(&mut stack, &mut root, value, line)?;
+        push(&mut stack, &mut root, value, line, dialect)?;
     }
     Ok(docs)
 }
@@ -134,6 +160,7 @@ fn push(
     root: &mut Option<Value>,
     value: Value,
     line: usize,
+    dialect: Dialect,
 ) -> Result<(), Error> {
     let Some(parent) = stack.last_mut() else {
         *root = Some(value);
@@ -150,12 +177,21 @@ fn push(
             None => *key = Some((value, line)),
             Some((Value::String(k), _)) if k == "<<" => merge(merged, value)?,
             Some((k, key_line)) => {
-                let Value::String(k) = k else {
-                    return Err(Error::Json(
-                        "unsupported type: map[interface {}]interface {}".to_string(),
-                    ));
+                let k = match (k, dialect) {
+                    (Value::String(k), _) => k,
+                    (k, Dialect::Sigs) => sigs_key(k)?,
+                    (_, Dialect::V3) => {
+                        return Err(Error::Json(
+                            "unsupported type: map[interface {}]interface {}".to_string(),
+                        ));
+                    }
                 };
-                if entries.iter().any(|(e, _)| *e == k) {
+                if dialect == Dialect::Sigs {
+                    if let Some(slot) = entries.iter_mut().find(|(e, _)| *e == k) {
+                        slot.1 = value;
+                        return Ok(());
+                    }
+                } else if entries.iter().any(|(e, _)| *e == k) {
                     return Err(Error::Decode(format!(
                         "unmarshal errors:\n  line {key_line}: mapping key \"{k}\" already defined"
                     )));
@@ -193,12 +229,41 @@ fn merge(merged: &mut Vec<(String, Value)>, value: Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// A non-string mapping key as `sigs.k8s.io/yaml` spells it in JSON.
+fn sigs_key(k: Value) -> Result<String, Error> {
+    Ok(match k {
+        Value::Int(i) => i.to_string(),
+        Value::Uint(u) => u.to_string(),
+        Value::Bool(b) => b.to_string(),
+        // strconv.FormatFloat(f, 'g', -1, 32)
+        Value::Float(f) if f.is_nan() => ".nan".to_string(),
+        Value::Float(f) if f.is_infinite() => if f > 0.0 { ".inf" } else { "-.inf" }.to_string(),
+        Value::Float(f) => crate::gofmt::format_g32(f as f32),
+        Value::Null => {
+            return Err(Error::Json(
+                "unsupported map key of type: %!s(<nil>), key: <nil>".to_string(),
+            ));
+        }
+        Value::String(s) => s,
+        Value::Seq(_) | Value::Map(_) => {
+            return Err(Error::Decode(
+                "invalid map key: a mapping or sequence cannot be a key".to_string(),
+            ));
+        }
+    })
+}
+
 fn scalar(
     text: &str,
     style: ScalarStyle,
     tag: Option<&granit_parser::Tag>,
     line: usize,
+    dialect: Dialect,
 ) -> Result<Value, Error> {
+    let resolve_v3 = |t: &str| match dialect {
+        Dialect::V3 => resolve_v3(t),
+        Dialect::Sigs => resolve_v2(t),
+    };
     let core = tag.and_then(|t| {
         t.core_suffix()
             .or_else(|| (t.handle() == "tag:yaml.org,2002:").then(|| t.suffix()))

@@ -31,6 +31,17 @@ pub fn resolve_v3(s: &str) -> Value {
     }
 }
 
+/// What go-yaml v2 makes of a plain scalar decoded into `interface{}`:
+/// YAML 1.1 booleans (`yes`, `on`, `y`…), timestamps left as written.
+pub fn resolve_v2(s: &str) -> Value {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Value::Bool(false),
+        _ if timestamp(s).is_some() => Value::String(s.to_string()),
+        _ => resolve_v3(s),
+    }
+}
+
 /// Whether go-yaml v2 would read the plain scalar `s` as anything but a
 /// string (then the emitter double-quotes it).
 pub fn resolves_non_string_v2(s: &str) -> bool {

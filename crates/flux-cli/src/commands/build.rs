@@ -434,6 +434,48 @@ fn diff_values(path: &str, before: &Value, after: &Value, secret: bool, out: &mu
     }
 }
 
+/// `flux build helm NAME CHART`: an offline render with `helm template`'s
+/// output and error messages.
+pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Error> {
+    let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
+    let values = flux_helm::ValueOptions {
+        files: args.values.iter().map(PathBuf::from).collect(),
+        json: args.set_json.clone(),
+        set: args.set.clone(),
+        set_string: args.set_string.clone(),
+        set_file: args.set_file.clone(),
+    }
+    .merge()?;
+    let opts = flux_helm::TemplateOptions {
+        release_name: args.name.clone(),
+        namespace: global.namespace.clone(),
+        values,
+        include_crds: args.include_crds,
+        skip_tests: args.skip_tests,
+        no_hooks: args.no_hooks,
+        is_upgrade: args.is_upgrade,
+        kube_version: args
+            .kube_version
+            .as_deref()
+            .map(flux_helm::action::parse_kube_version)
+            .transpose()?,
+        api_versions: args.api_versions.clone(),
+        show_only: args.show_only.clone(),
+        skip_schema_validation: args.skip_schema_validation,
+    };
+    match flux_helm::template(&chart, &opts) {
+        Ok(text) => {
+            crate::output::print(&text);
+            Ok(())
+        }
+        Err(e) if e.after_render_started => Err(format!(
+            "{}\n\nUse --debug flag to render out invalid YAML",
+            e.message
+        )),
+        Err(e) => Err(e.message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::diff_values;

@@ -130,7 +130,10 @@ fn write(
         }
         Value::Object(o) => match o.as_any().downcast_ref::<super::GoTime>() {
             Some(t) => quote(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"), html),
-            None => out.push_str("{}"),
+            None => match o.json() {
+                Some(v) => write(out, &v, html, indent, depth + 1)?,
+                None => out.push_str("{}"),
+            },
         },
         Value::Func(_) => return Err("json: unsupported type: func()".into()),
     }

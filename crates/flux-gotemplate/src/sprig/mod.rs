@@ -16,7 +16,7 @@ mod strings;
 mod time;
 
 pub use crypto::{Certificate, bcrypt_hash, bcrypt_verify};
-pub use json::{to_json, to_json_pretty};
+pub use json::{from_json, to_json, to_json_pretty};
 pub use time::GoTime;
 
 type F = fn(&mut Ctx<'_>, Vec<Value>) -> FuncResult;

@@ -1,0 +1,440 @@
+//! `helm template` / a client-only `helm install`: user values merged as
+//! Helm's CLI merges them, dependencies processed, values coalesced,
+//! templates rendered, notes separated, manifests and hooks sorted, and
+//! the output assembled exactly as `helm template` prints it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use flux_gotemplate::Value;
+
+use crate::chart::Chart;
+use crate::engine::{Capabilities, Engine, ReleaseInfo, RenderValues};
+use crate::manifest::{Hook, sort_manifests};
+use crate::strvals;
+use crate::values::{Node, as_table, coalesce_values, new_table, process_dependencies};
+
+/// Where user values come from, applied in Helm's order: files (later
+/// win, maps merged), then `--set-json`, `--set`, `--set-string`,
+/// `--set-file`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValueOptions {
+    /// `-f/--values` files.
+    pub files: Vec<PathBuf>,
+    /// `--set-json`
+    pub json: Vec<String>,
+    /// `--set`
+    pub set: Vec<String>,
+    /// `--set-string`
+    pub set_string: Vec<String>,
+    /// `--set-file`
+    pub set_file: Vec<String>,
+}
+
+fn merge_maps(
+    mut a: serde_json::Map<String, serde_json::Value>,
+    b: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    for (k, v) in b {
+        if let serde_json::Value::Object(vm) = v {
+            if let Some(serde_json::Value::Object(am)) = a.remove(&k) {
+                a.insert(k, serde_json::Value::Object(merge_maps(am, vm)));
+            } else {
+                a.insert(k, serde_json::Value::Object(vm));
+            }
+            continue;
+        }
+        a.insert(k, v);
+    }
+    a
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        format!("open {path}: {what}")
+    })
+}
+
+impl ValueOptions {
+    /// The merged user values (Helm's `values.Options.MergeValues`).
+    pub fn merge(&self) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let mut base = serde_json::Map::new();
+        for f in &self.files {
+            let name = f.display().to_string();
+            let data = read_file(&name)?;
+            let current = crate::yaml::read_values(&data)
+                .map_err(|e| format!("failed to parse {name}: {e}"))?;
+            base = merge_maps(base, current);
+        }
+        let mut m: BTreeMap<String, Value> = base
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::yaml::to_value(v)))
+            .collect();
+        for s in &self.json {
+            strvals::parse_into(s, &mut m, strvals::Mode::Json)
+                .map_err(|_| format!("failed parsing --set-json data {s}"))?;
+        }
+        for s in &self.set {
+            strvals::parse_into(s, &mut m, strvals::Mode::Typed)
+                .map_err(|e| format!("failed parsing --set data: {e}"))?;
+        }
+        for s in &self.set_string {
+            strvals::parse_into(s, &mut m, strvals::Mode::String)
+                .map_err(|e| format!("failed parsing --set-string data: {e}"))?;
+        }
+        for s in &self.set_file {
+            let reader = |name: &str| -> Result<Value, String> {
+                read_file(name).map(|b| Value::string(String::from_utf8_lossy(&b).into_owned()))
+            };
+            strvals::parse_file_into(s, &mut m, &reader)
+                .map_err(|e| format!("failed parsing --set-file data: {e}"))?;
+        }
+        Ok(m.iter()
+            .map(|(k, v)| (k.clone(), crate::yaml::from_value(v)))
+            .collect())
+    }
+}
+
+/// What to render, as `helm template`'s flags say it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateOptions {
+    /// `NAME` (`release-name` when not given).
+    pub release_name: String,
+    /// `-n/--namespace`.
+    pub namespace: String,
+    /// User values (see [`ValueOptions::merge`]).
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// `--include-crds`
+    pub include_crds: bool,
+    /// `--skip-tests`
+    pub skip_tests: bool,
+    /// `--no-hooks`
+    pub no_hooks: bool,
+    /// `--is-upgrade`
+    pub is_upgrade: bool,
+    /// `--kube-version`
+    pub kube_version: Option<String>,
+    /// `--api-versions` (added to the defaults).
+    pub api_versions: Vec<String>,
+    /// `--show-only` patterns.
+    pub show_only: Vec<String>,
+    /// `--skip-schema-validation`
+    pub skip_schema_validation: bool,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            values: serde_json::Map::new(),
+            include_crds: false,
+            skip_tests: false,
+            no_hooks: false,
+            is_upgrade: false,
+            kube_version: None,
+            api_versions: Vec::new(),
+            show_only: Vec::new(),
+            skip_schema_validation: false,
+        }
+    }
+}
+
+/// A rendered release.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// The manifest text (`---\n# Source: …` documents, CRDs first when
+    /// asked for), as stored in a release.
+    pub manifest: String,
+    /// Hooks, in install order.
+    pub hooks: Vec<Hook>,
+    /// `NOTES.txt` of the chart.
+    pub notes: String,
+    /// The coalesced values the templates saw.
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A render that failed, with the text `helm template` prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderError {
+    /// The message (without `Error: `).
+    pub message: String,
+    /// Whether Helm had started a release (its CLI then adds a hint about
+    /// `--debug`).
+    pub after_render_started: bool,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+fn early(message: String) -> RenderError {
+    RenderError {
+        message,
+        after_render_started: false,
+    }
+}
+
+/// `chartutil.ParseKubeVersion` (`1.20` → `v1.20`, `v1.28.3-gke.1` →
+/// `v1.28.3`), with Helm's `--kube-version` error.
+pub fn parse_kube_version(s: &str) -> Result<String, String> {
+    let fail = |why: String| format!("invalid kube version '{s}': {why}");
+    let t = s.trim();
+    let t = t.strip_prefix('v').unwrap_or(t);
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| {
+            !(c.is_ascii_digit()
+                || (c == '.'
+                    && t[..i].ends_with(|d: char| d.is_ascii_digit())
+                    && t[i + 1..].starts_with(|d: char| d.is_ascii_digit())))
+        })
+        .map_or(t.len(), |(i, _)| i);
+    let numbers = &t[..end];
+    if numbers.is_empty() {
+        return Err(fail(format!("could not parse {s:?} as version")));
+    }
+    let comps: Vec<&str> = numbers.split('.').collect();
+    if comps.len() < 2 {
+        return Err(fail(format!("illegal version string {s:?}")));
+    }
+    let mut out = Vec::new();
+    for (i, c) in comps.iter().enumerate() {
+        if i == 0 && c.starts_with('0') && *c != "0" {
+            return Err(fail(format!(
+                "illegal zero-prefixed version component {c:?} in {s:?}"
+            )));
+        }
+        let n: u64 = c.parse().map_err(|e| {
+            fail(format!(
+                "illegal non-numeric version component {c:?} in {s:?}: strconv.ParseUint: parsing {c:?}: {e}"
+            ))
+        })?;
+        out.push(n.to_string());
+    }
+    Ok(format!("v{}", out.join(".")))
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`,
+/// at most 53 characters.
+fn valid_release_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 53 {
+        return false;
+    }
+    name.split('.').all(|label| {
+        let b = label.as_bytes();
+        let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && alnum(&b[0])
+            && alnum(&b[b.len() - 1])
+            && b.iter().all(|c| alnum(c) || *c == b'-')
+    })
+}
+
+fn compatible(constraint: &str, version: &str) -> bool {
+    let Ok(v) = version.parse::<flux_semver::Version>() else {
+        return false;
+    };
+    constraint
+        .parse::<flux_semver::Constraints>()
+        .is_ok_and(|c| c.check(&v))
+}
+
+/// Renders `chart` as `helm install --dry-run` without a cluster would
+/// (Helm's `Install.Run` in client-only mode, `engine` deciding `lookup`).
+pub fn render_release(
+    chart: &Chart,
+    opts: &TemplateOptions,
+    engine: &Engine,
+) -> Result<Rendered, RenderError> {
+    if !matches!(chart.metadata.chart_type.as_str(), "" | "application") {
+        return Err(early(format!(
+            "{} charts are not installable",
+            chart.metadata.chart_type
+        )));
+    }
+    if let Some(reqs) = &chart.metadata.dependencies {
+        let missing: Vec<&str> = reqs
+            .iter()
+            .flatten()
+            .filter(|r| !chart.dependencies.iter().any(|d| d.name() == r.name))
+            .map(|r| r.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(early(format!(
+                "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+                missing.join(", ")
+            )));
+        }
+    }
+    if !valid_release_name(&opts.release_name) {
+        return Err(early(format!(
+            "release name {:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53",
+            opts.release_name
+        )));
+    }
+    let user = as_table(&crate::yaml::map_value(&opts.values)).unwrap_or_else(new_table);
+    let mut root = Node::new(chart);
+    process_dependencies(&mut root, &user).map_err(early)?;
+    let mut caps = Capabilities::default();
+    if let Some(kv) = &opts.kube_version {
+        caps.kube_version = kv.clone();
+    }
+    caps.api_versions.extend(opts.api_versions.iter().cloned());
+    let values = coalesce_values(&root, &user).map_err(early)?;
+    if !opts.skip_schema_validation {
+        crate::schema::validate_chart(&root, &values).map_err(|e| {
+            early(format!(
+                "values don't meet the specifications of the schema(s) in the following chart(s):\n{e}"
+            ))
+        })?;
+    }
+    let started = |message: String| RenderError {
+        message,
+        after_render_started: true,
+    };
+    if !root.meta.kube_version.is_empty()
+        && !compatible(&root.meta.kube_version, &caps.kube_version)
+    {
+        return Err(started(format!(
+            "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
+            root.meta.kube_version, caps.kube_version
+        )));
+    }
+    let render_values = RenderValues {
+        values: values.clone(),
+        release: ReleaseInfo {
+            name: opts.release_name.clone(),
+            namespace: opts.namespace.clone(),
+            revision: 1,
+            is_upgrade: opts.is_upgrade,
+            is_install: !opts.is_upgrade,
+        },
+        capabilities: caps,
+    };
+    let mut files = crate::engine::render(engine, &root, &render_values).map_err(started)?;
+    let notes_name = format!("{}/templates/NOTES.txt", root.name());
+    let mut notes = String::new();
+    files.retain(|k, v| {
+        if k.ends_with("NOTES.txt") {
+            if *k == notes_name {
+                notes.push_str(v);
+            }
+            return false;
+        }
+        true
+    });
+    let (hooks, manifests) = sort_manifests(&files).map_err(started)?;
+    let mut manifest = String::new();
+    if opts.include_crds {
+        let crds = crds_of(chart, &root);
+        for (name, data) in crds {
+            manifest.push_str(&format!(
+                "---\n# Source: {name}\n{}\n",
+                String::from_utf8_lossy(&data)
+            ));
+        }
+    }
+    for m in &manifests {
+        manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
+    }
+    Ok(Rendered {
+        manifest,
+        hooks,
+        notes,
+        values: match crate::yaml::from_value(&Value::Map(values)) {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+    })
+}
+
+/// CRDs of the enabled charts, named by their (aliased) chart paths.
+fn crds_of(_chart: &Chart, root: &Node<'_>) -> Vec<(String, Vec<u8>)> {
+    fn walk(n: &Node<'_>, path: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        for f in &n.chart.files {
+            let lower = f.name.to_ascii_lowercase();
+            if f.name.starts_with("crds/")
+                && (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
+            {
+                out.push((format!("{path}/{}", f.name), f.data.clone()));
+            }
+        }
+        for d in &n.deps {
+            walk(d, &format!("{path}/charts/{}", d.name()), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root.name(), &mut out);
+    out
+}
+
+/// What `helm template NAME CHART …` prints on success.
+pub fn template_output(r: &Rendered, opts: &TemplateOptions) -> Result<String, RenderError> {
+    let mut manifests = String::new();
+    manifests.push_str(r.manifest.trim());
+    manifests.push('\n');
+    if !opts.no_hooks {
+        for h in &r.hooks {
+            if opts.skip_tests && h.events.iter().any(|e| e == "test") {
+                continue;
+            }
+            manifests.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+        }
+    }
+    if opts.show_only.is_empty() {
+        return Ok(manifests);
+    }
+    let docs = crate::manifest::split_manifests(&manifests);
+    let mut out = String::new();
+    for pattern in &opts.show_only {
+        let mut missing = true;
+        for doc in &docs {
+            let Some(rest) = doc
+                .find("# Source: ")
+                .map(|i| &doc[i + "# Source: ".len()..])
+            else {
+                continue;
+            };
+            let line = rest.lines().next().unwrap_or_default();
+            let Some((_, name)) = line.split_once('/') else {
+                continue;
+            };
+            if !crate::ignore::glob_match(pattern, name).unwrap_or(false) {
+                continue;
+            }
+            out.push_str(&format!("---\n{doc}\n"));
+            missing = false;
+        }
+        if missing {
+            return Err(early(format!("could not find template {pattern} in chart")));
+        }
+    }
+    Ok(out)
+}
+
+/// Renders `chart` and prints it as `helm template` does, on a thread with
+/// a stack deep enough for Helm's recursion limits.
+pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, RenderError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("helm-render".into())
+            .stack_size(crate::RENDER_STACK)
+            .spawn_scoped(s, || {
+                let r = render_release(chart, opts, &Engine::default())?;
+                template_output(&r, opts)
+            })
+            .map_err(|e| early(format!("cannot start the render thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(early("the render thread failed".into())))
+    })
+}

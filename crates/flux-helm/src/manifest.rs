@@ -1,0 +1,365 @@
+//! Rendered files into manifests and hooks (`pkg/releaseutil`): documents
+//! split on `---` lines, each document's head (`apiVersion`, `kind`,
+//! `metadata.name`, `metadata.annotations`) read as Helm reads it, hooks
+//! (`helm.sh/hook`) separated with their weights and policies, both lists
+//! stably sorted in Helm's install order.
+
+use std::collections::BTreeMap;
+
+use flux_yaml::Value as Yaml;
+
+/// A resource manifest of a release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// The template path it came from.
+    pub name: String,
+    /// The document text (trimmed).
+    pub content: String,
+    /// `apiVersion`
+    pub api_version: String,
+    /// `kind`
+    pub kind: String,
+}
+
+/// A hook resource with what the controller needs to run it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    /// `metadata.name`
+    pub name: String,
+    /// `kind`
+    pub kind: String,
+    /// The template path.
+    pub path: String,
+    /// The document text.
+    pub manifest: String,
+    /// Events (`pre-install`, `post-upgrade`, `test`…).
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight` (0 when absent or not an integer).
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy` values.
+    pub delete_policies: Vec<String>,
+    /// `helm.sh/hook-output-log-policy` values.
+    pub output_log_policies: Vec<String>,
+}
+
+/// Kinds in the order Helm installs them; other kinds follow, by name.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+];
+
+fn is_go_space(c: u8) -> bool {
+    matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// `releaseutil.SplitManifests`: the documents of `text` in order, each
+/// trimmed, empty ones dropped (the regular expression
+/// `(?:^|\s*\n)---\s*` as Go's `Split` applies it).
+pub fn split_manifests(text: &str) -> Vec<String> {
+    let s = text.trim();
+    let b = s.as_bytes();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let mut end = None;
+        if i == 0 && b.starts_with(b"---") {
+            end = Some(3);
+        } else if is_go_space(b[i]) {
+            let mut j = i;
+            while j < b.len() && is_go_space(b[j]) {
+                j += 1;
+            }
+            if b[j - 1] == b'\n' && b[j..].starts_with(b"---") {
+                end = Some(j + 3);
+            } else {
+                i = j;
+                continue;
+            }
+        }
+        match end {
+            Some(mut e) => {
+                while e < b.len() && is_go_space(b[e]) {
+                    e += 1;
+                }
+                pieces.push(&s[last..i]);
+                last = e;
+                i = e;
+            }
+            None => i += 1,
+        }
+    }
+    pieces.push(&s[last..]);
+    pieces
+        .into_iter()
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
+}
+
+#[derive(Default)]
+struct Head {
+    api_version: String,
+    kind: String,
+    name: String,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+fn kind_of(v: &Yaml) -> &'static str {
+    match v {
+        Yaml::String(_) => "string",
+        Yaml::Bool(_) => "bool",
+        Yaml::Int(_) | Yaml::Uint(_) | Yaml::Float(_) => "number",
+        Yaml::Seq(_) => "array",
+        Yaml::Map(_) => "object",
+        Yaml::Null => "null",
+    }
+}
+
+fn json_err(found: &Yaml, field: &str, ty: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {ty}",
+        kind_of(found)
+    )
+}
+
+fn scalar_string(v: &Yaml, field: &str) -> Result<String, String> {
+    Ok(match v {
+        Yaml::Null => String::new(),
+        Yaml::String(s) => s.clone(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Int(i) => i.to_string(),
+        Yaml::Uint(u) => u.to_string(),
+        Yaml::Float(f) => flux_yaml::format_g32(*f as f32),
+        other => return Err(json_err(other, field, "string")),
+    })
+}
+
+fn field<'a>(entries: &'a [(String, Yaml)], name: &str) -> Option<&'a Yaml> {
+    let mut sorted: Vec<&(String, Yaml)> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut found = None;
+    for (k, v) in sorted {
+        if k.eq_ignore_ascii_case(name) {
+            found = Some(v);
+        }
+    }
+    found
+}
+
+fn parse_head(doc: &str) -> Result<Head, String> {
+    let v = crate::yaml::first_document(doc.as_bytes())?;
+    crate::yaml::to_json(&v)?;
+    let entries = match &v {
+        Yaml::Null => return Ok(Head::default()),
+        Yaml::Map(e) => e,
+        other => {
+            return Err(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
+                kind_of(other)
+            ));
+        }
+    };
+    let mut h = Head::default();
+    if let Some(x) = field(entries, "apiVersion") {
+        h.api_version = scalar_string(x, "SimpleHead.apiVersion")?;
+    }
+    if let Some(x) = field(entries, "kind") {
+        h.kind = scalar_string(x, "SimpleHead.kind")?;
+    }
+    match field(entries, "metadata") {
+        None | Some(Yaml::Null) => {}
+        Some(Yaml::Map(meta)) => {
+            if let Some(x) = field(meta, "name") {
+                h.name = scalar_string(x, "SimpleHead.metadata.name")?;
+            }
+            match field(meta, "annotations") {
+                None | Some(Yaml::Null) => {}
+                Some(Yaml::Map(ann)) => {
+                    let mut m = BTreeMap::new();
+                    for (k, x) in ann {
+                        m.insert(
+                            k.clone(),
+                            scalar_string(x, "SimpleHead.metadata.annotations")?,
+                        );
+                    }
+                    h.annotations = Some(m);
+                }
+                Some(other) => {
+                    return Err(json_err(
+                        other,
+                        "SimpleHead.metadata.annotations",
+                        "map[string]string",
+                    ));
+                }
+            }
+        }
+        Some(other) => {
+            return Err(json_err(
+                other,
+                "SimpleHead.metadata",
+                "struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }",
+            ));
+        }
+    }
+    Ok(h)
+}
+
+fn hook_event(s: &str) -> Option<&'static str> {
+    Some(match s {
+        "pre-install" => "pre-install",
+        "post-install" => "post-install",
+        "pre-delete" => "pre-delete",
+        "post-delete" => "post-delete",
+        "pre-upgrade" => "pre-upgrade",
+        "post-upgrade" => "post-upgrade",
+        "pre-rollback" => "pre-rollback",
+        "post-rollback" => "post-rollback",
+        "test" | "test-success" => "test",
+        _ => return None,
+    })
+}
+
+/// Go's `strconv.Atoi`.
+fn atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn split_policy(v: Option<&String>) -> Vec<String> {
+    v.map(|s| s.split(',').map(|p| p.trim().to_lowercase()).collect())
+        .unwrap_or_default()
+}
+
+fn kind_rank(kind: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|k| *k == kind)
+}
+
+fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (kind_rank(a), kind_rank(b)) {
+        (None, None) => a.cmp(b),
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => x.cmp(&y),
+    }
+}
+
+/// `releaseutil.SortManifests` with the install order: files in path
+/// order (partials and blank files skipped), each file's documents in
+/// order, hooks apart (unknown hook types dropped, as Helm does).
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), String> {
+    let mut hooks = Vec::new();
+    let mut generic = Vec::new();
+    for (path, content) in files {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for m in split_manifests(content) {
+            let head = parse_head(&m).map_err(|e| format!("YAML parse error on {path}: {e}"))?;
+            let hook_types = head
+                .annotations
+                .as_ref()
+                .filter(|a| !a.is_empty())
+                .and_then(|a| a.get("helm.sh/hook"));
+            let Some(hook_types) = hook_types else {
+                generic.push(Manifest {
+                    name: path.clone(),
+                    content: m,
+                    api_version: head.api_version,
+                    kind: head.kind,
+                });
+                continue;
+            };
+            let annotations = head.annotations.clone().unwrap_or_default();
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for t in hook_types.split(',') {
+                match hook_event(&t.trim().to_lowercase()) {
+                    Some(e) => events.push(e.to_string()),
+                    None => {
+                        unknown = true;
+                        break;
+                    }
+                }
+            }
+            if unknown {
+                continue;
+            }
+            hooks.push(Hook {
+                name: head.name,
+                kind: head.kind,
+                path: path.clone(),
+                manifest: m,
+                events,
+                weight: annotations
+                    .get("helm.sh/hook-weight")
+                    .and_then(|w| atoi(w))
+                    .unwrap_or(0),
+                delete_policies: split_policy(annotations.get("helm.sh/hook-delete-policy")),
+                output_log_policies: split_policy(
+                    annotations.get("helm.sh/hook-output-log-policy"),
+                ),
+            });
+        }
+    }
+    hooks.sort_by(|a, b| less_by_kind(&a.kind, &b.kind));
+    generic.sort_by(|a, b| less_by_kind(&a.kind, &b.kind));
+    Ok((hooks, generic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_helm() {
+        assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), vec!["a: 1", "b: 2"]);
+        assert_eq!(
+            split_manifests("---\na: 1\n  \n---   \n\n---\nb: 2"),
+            vec!["a: 1", "b: 2"]
+        );
+        assert_eq!(split_manifests("a: 1\n---x: 2"), vec!["a: 1", "x: 2"]);
+        assert_eq!(split_manifests("a: '---'\nb: 1"), vec!["a: '---'\nb: 1"]);
+    }
+}
