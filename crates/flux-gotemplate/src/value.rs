@@ -84,10 +84,16 @@ pub trait Object: fmt::Debug {
     fn as_list(&self) -> Option<Rc<List>> {
         None
     }
-    /// What `encoding/json` marshals it as (a struct's exported fields);
-    /// `None` marshals as `{}`.
-    fn json(&self) -> Option<Value> {
+    /// A struct's fields as `encoding/json` marshals them, in declaration
+    /// order (`omitempty` ones already left out).
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         None
+    }
+    /// What `encoding/json` marshals it as; by default the struct of
+    /// [`Object::json_fields`]. `None` marshals as `{}`.
+    fn json(&self) -> Option<Value> {
+        self.json_fields()
+            .map(|f| Value::dict(f.into_iter().collect()))
     }
 }
 

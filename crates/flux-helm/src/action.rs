@@ -19,6 +19,8 @@ use crate::values::{Node, as_table, coalesce_values, new_table, process_dependen
 /// `--set-file`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ValueOptions {
+    /// The folder relative paths are read from (empty: the current one).
+    pub dir: PathBuf,
     /// `-f/--values` files.
     pub files: Vec<PathBuf>,
     /// `--set-json`
@@ -49,14 +51,14 @@ fn merge_maps(
     a
 }
 
-fn read_file(path: &str) -> Result<Vec<u8>, String> {
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| {
         let what = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
         };
-        format!("open {path}: {what}")
+        format!("open {}: {what}", path.display())
     })
 }
 
@@ -66,7 +68,7 @@ impl ValueOptions {
         let mut base = serde_json::Map::new();
         for f in &self.files {
             let name = f.display().to_string();
-            let data = read_file(&name)?;
+            let data = read_file(&self.dir.join(f))?;
             let current = crate::yaml::read_values(&data)
                 .map_err(|e| format!("failed to parse {name}: {e}"))?;
             base = merge_maps(base, current);
@@ -89,7 +91,8 @@ impl ValueOptions {
         }
         for s in &self.set_file {
             let reader = |name: &str| -> Result<Value, String> {
-                read_file(name).map(|b| Value::string(String::from_utf8_lossy(&b).into_owned()))
+                read_file(&self.dir.join(name))
+                    .map(|b| Value::string(String::from_utf8_lossy(&b).into_owned()))
             };
             strvals::parse_file_into(s, &mut m, &reader)
                 .map_err(|e| format!("failed parsing --set-file data: {e}"))?;

@@ -82,9 +82,9 @@ fn str_map(m: Option<&BTreeMap<String, String>>) -> Value {
     )
 }
 
-/// `map[string]interface{}` from pairs, dropping empty ones (`omitempty`).
-fn json_object(pairs: Vec<(&str, Value, bool)>) -> Value {
-    Value::dict(
+/// A struct's JSON fields in order, dropping empty ones (`omitempty`).
+fn json_object(pairs: Vec<(&str, Value, bool)>) -> Option<Vec<(String, Value)>> {
+    Some(
         pairs
             .into_iter()
             .filter(|(_, _, keep)| *keep)
@@ -121,13 +121,13 @@ impl Object for MaintainerObj {
     fn truth(&self) -> bool {
         self.0.is_some()
     }
-    fn json(&self) -> Option<Value> {
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         let m = self.0.clone()?;
-        Some(json_object(vec![
+        json_object(vec![
             ("name", Value::str(&m.name), !m.name.is_empty()),
             ("email", Value::str(&m.email), !m.email.is_empty()),
             ("url", Value::str(&m.url), !m.url.is_empty()),
-        ]))
+        ])
     }
 }
 
@@ -184,9 +184,9 @@ impl Object for DependencyObj {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn json(&self) -> Option<Value> {
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         let d = &self.0;
-        Some(json_object(vec![
+        json_object(vec![
             ("name", Value::str(&d.name), true),
             ("version", Value::str(&d.version), !d.version.is_empty()),
             ("repository", Value::str(&d.repository), true),
@@ -203,7 +203,7 @@ impl Object for DependencyObj {
                 !d.import_values.is_empty(),
             ),
             ("alias", Value::str(&d.alias), !d.alias.is_empty()),
-        ]))
+        ])
     }
 }
 
@@ -297,10 +297,10 @@ impl Object for ChartObj {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn json(&self) -> Option<Value> {
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         let m = &self.meta;
         let deps = m.dependencies.as_ref().is_some_and(|d| !d.is_empty());
-        Some(json_object(vec![
+        json_object(vec![
             ("name", Value::str(&m.name), !m.name.is_empty()),
             ("home", Value::str(&m.home), !m.home.is_empty()),
             ("sources", str_list(&m.sources), !m.sources.is_empty()),
@@ -343,7 +343,7 @@ impl Object for ChartObj {
             ("dependencies", self.dependencies(), deps),
             ("type", Value::str(&m.chart_type), !m.chart_type.is_empty()),
             ("IsRoot", Value::Bool(self.is_root), true),
-        ]))
+        ])
     }
 }
 
@@ -479,12 +479,12 @@ impl Object for KubeVersionObj {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn json(&self) -> Option<Value> {
-        Some(json_object(vec![
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        json_object(vec![
             ("Version", Value::str(&self.version), true),
             ("Major", Value::str(&self.major), true),
             ("Minor", Value::str(&self.minor), true),
-        ]))
+        ])
     }
 }
 
@@ -546,8 +546,8 @@ impl Object for BuildInfoObj {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn json(&self) -> Option<Value> {
-        Some(json_object(vec![
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        json_object(vec![
             (
                 "version",
                 Value::str(&self.version),
@@ -559,7 +559,7 @@ impl Object for BuildInfoObj {
                 Value::str(&self.go_version),
                 !self.go_version.is_empty(),
             ),
-        ]))
+        ])
     }
 }
 
@@ -593,12 +593,12 @@ impl Object for CapabilitiesObj {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn json(&self) -> Option<Value> {
-        Some(json_object(vec![
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        json_object(vec![
             ("KubeVersion", self.kube.json()?, true),
             ("APIVersions", self.apis.json()?, true),
             ("HelmVersion", self.helm.json()?, true),
-        ]))
+        ])
     }
 }
 

@@ -27,6 +27,9 @@ pub fn emit(value: &Value) -> String {
     match value {
         Value::Map(entries) if !entries.is_empty() => e.mapping(entries, 0),
         Value::Seq(items) if !items.is_empty() => e.sequence(items, 0),
+        // An empty collection is a flow one: `{}`, `[]`.
+        Value::Map(_) => e.put_str("{}"),
+        Value::Seq(_) => e.put_str("[]"),
         other => e.value_scalar(other, BEST_INDENT),
     }
     if e.column != 0 {

@@ -60,7 +60,10 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
     for next in Parser::new_from_str(text) {
         let (event, span) = next.map_err(|e| Error::Syntax {
             line: e.marker().line(),
-            message: e.info(),
+            message: match dialect {
+                Dialect::V3 => e.info(),
+                Dialect::Sigs => libyaml_wording(&e.info()),
+            },
         })?;
         let line = span.start.line();
         let value = match event {
@@ -227,6 +230,24 @@ fn merge(merged: &mut Vec<(String, Value)>, value: Value) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// libyaml's words (go-yaml v2's messages) for the parser errors users
+/// meet most.
+fn libyaml_wording(msg: &str) -> String {
+    match msg {
+        "unclosed bracket '['" | "mismatched bracket '[' closed by '}'" => {
+            "did not find expected ',' or ']'".to_string()
+        }
+        "unclosed bracket '{'" | "mismatched bracket '{' closed by ']'" => {
+            "did not find expected ',' or '}'".to_string()
+        }
+        "unclosed quote" => "found unexpected end of stream".to_string(),
+        "tab cannot be used as indentation" => {
+            "found character that cannot start any token".to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A non-string mapping key as `sigs.k8s.io/yaml` spells it in JSON.

@@ -437,8 +437,8 @@ fn diff_values(path: &str, before: &Value, after: &Value, secret: bool, out: &mu
 /// `flux build helm NAME CHART`: an offline render with `helm template`'s
 /// output and error messages.
 pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Error> {
-    let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
     let values = flux_helm::ValueOptions {
+        dir: PathBuf::new(),
         files: args.values.iter().map(PathBuf::from).collect(),
         json: args.set_json.clone(),
         set: args.set.clone(),
@@ -446,6 +446,7 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
         set_file: args.set_file.clone(),
     }
     .merge()?;
+    let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
     let opts = flux_helm::TemplateOptions {
         release_name: args.name.clone(),
         namespace: global.namespace.clone(),

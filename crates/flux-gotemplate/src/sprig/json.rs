@@ -130,9 +130,28 @@ fn write(
         }
         Value::Object(o) => match o.as_any().downcast_ref::<super::GoTime>() {
             Some(t) => quote(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"), html),
-            None => match o.json() {
-                Some(v) => write(out, &v, html, indent, depth + 1)?,
-                None => out.push_str("{}"),
+            None => match (o.json_fields(), o.json()) {
+                (Some(fields), _) => {
+                    out.push('{');
+                    for (i, (k, x)) in fields.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        newline(out, indent, depth + 1);
+                        quote(out, k, html);
+                        out.push(':');
+                        if indent.is_some() {
+                            out.push(' ');
+                        }
+                        write(out, x, html, indent, depth + 1)?;
+                    }
+                    if !fields.is_empty() {
+                        newline(out, indent, depth);
+                    }
+                    out.push('}');
+                }
+                (None, Some(v)) => write(out, &v, html, indent, depth + 1)?,
+                (None, None) => out.push_str("{}"),
             },
         },
         Value::Func(_) => return Err("json: unsupported type: func()".into()),
