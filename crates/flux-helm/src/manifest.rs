@@ -355,9 +355,11 @@ mod tests {
     #[test]
     fn splits_like_helm() {
         assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), vec!["a: 1", "b: 2"]);
+        // The separator's trailing `\s*` eats the line break a following
+        // `---` would need: Go's regexp leaves that one in the document.
         assert_eq!(
             split_manifests("---\na: 1\n  \n---   \n\n---\nb: 2"),
-            vec!["a: 1", "b: 2"]
+            vec!["a: 1", "---\nb: 2"]
         );
         assert_eq!(split_manifests("a: 1\n---x: 2"), vec!["a: 1", "x: 2"]);
         assert_eq!(split_manifests("a: '---'\nb: 1"), vec!["a: '---'\nb: 1"]);
