@@ -11,9 +11,10 @@
 //! (Helm's `MaxDecompressedChartSize` / `MaxDecompressedFileSize`), counted
 //! while decompressing; subcharts nest at most [`MAX_DEPTH`] deep. Paths
 //! are checked as Helm does (absolute, `..`, drive letters, `Chart.yaml`
-//! outside the base folder). Unlike Helm, links inside archives are refused
-//! (Helm reads them as empty files) and a directory chart's symbolic links
-//! must stay inside the chart.
+//! outside the base folder). Archives are read in memory: links, devices
+//! and FIFOs in them are empty files, as Helm reads them, and nothing is
+//! ever followed. Unlike Helm, a directory chart's symbolic links must stay
+//! inside the chart.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -352,16 +353,9 @@ pub fn archive_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
             continue;
         }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if kind.is_symlink() || kind.is_hard_link() {
-            return err(format!(
-                "chart contains a link, which is not allowed: {raw:?}"
-            ));
-        }
-        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
-            return err(format!(
-                "chart contains an entry that is not a regular file: {raw:?}"
-            ));
-        }
+        // Links, devices and FIFOs are read as Helm reads them: empty files
+        // (nothing is written to disk, no link is ever followed).
+        let special = !(kind.is_file() || kind == tar::EntryType::Continuous);
         let delimiter = if raw.contains('\\') { '\\' } else { '/' };
         let parts: Vec<&str> = raw.split(delimiter).collect();
         let joined = parts[1..].join("/");
@@ -395,11 +389,14 @@ pub fn archive_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
                 "decompressed chart file {raw:?} is larger than the maximum file size {MAX_FILE_SIZE}"
             ));
         }
+        let size = if special { 0 } else { size };
         let mut buf = Vec::with_capacity(size as usize);
-        (&mut entry)
-            .take(remaining)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error(e.to_string()))?;
+        if !special {
+            (&mut entry)
+                .take(remaining)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error(e.to_string()))?;
+        }
         remaining -= buf.len() as u64;
         if (buf.len() as u64) < size || remaining == 0 {
             return err(format!(

@@ -881,6 +881,14 @@ fn funcs(engine: &Engine) -> HashMap<String, Func> {
         }),
     );
     f.insert(
+        "toYamlPretty".into(),
+        Func::new("interface {}", "string", |_, a| {
+            Ok(Value::string(crate::yaml::to_yaml_pretty(
+                a.first().unwrap_or(&Value::Nil),
+            )))
+        }),
+    );
+    f.insert(
         "fromYaml".into(),
         Func::new("string", "map[string]interface {}", |_, a| {
             Ok(crate::yaml::from_yaml(

@@ -196,6 +196,17 @@ pub fn to_yaml(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// Helm's `toYamlPretty`: go-yaml v3 with two-space indentation on the
+/// value itself (no JSON step: `1e+06` stays a float), without the final
+/// newline; `""` on error.
+pub fn to_yaml_pretty(v: &Value) -> String {
+    let Some(model) = to_yaml_model(v, 0) else {
+        return String::new();
+    };
+    let out = flux_yaml::emit_v3_indent2(&model);
+    out.strip_suffix('\n').map(str::to_string).unwrap_or(out)
+}
+
 /// A decoded document as a template value (the JSON step applied).
 fn doc_value(data: &str) -> Result<serde_json::Value, String> {
     to_json(&first_document(data.as_bytes())?)

@@ -18,11 +18,24 @@ const MAX_SIMPLE_KEY: usize = 128;
 
 /// The YAML go-yaml v2 writes for `value` (one document, ending in a newline).
 pub fn emit(value: &Value) -> String {
+    emit_with(value, false)
+}
+
+/// The YAML go-yaml v3's `Encoder` with `SetIndent(2)` writes for `value`
+/// (Helm's `toYamlPretty`): sequences indented under their key, no line
+/// folding; the rest as [`emit`].
+pub fn emit_v3_indent2(value: &Value) -> String {
+    emit_with(value, true)
+}
+
+fn emit_with(value: &Value, v3: bool) -> String {
     let mut e = Emitter {
         out: String::new(),
         column: 0,
         whitespace: true,
         indention: true,
+        width: if v3 { usize::MAX } else { BEST_WIDTH },
+        indent_sequences: v3,
     };
     match value {
         Value::Map(entries) if !entries.is_empty() => e.mapping(entries, 0),
@@ -47,6 +60,8 @@ enum Style {
 }
 
 struct Emitter {
+    width: usize,
+    indent_sequences: bool,
     out: String,
     column: usize,
     whitespace: bool,
@@ -136,7 +151,7 @@ impl Emitter {
             }
             Value::Seq(items) if !items.is_empty() => {
                 // Sequences under a key are not indented; nested ones are.
-                let inner = if mapping_value {
+                let inner = if mapping_value && !self.indent_sequences {
                     indent
                 } else {
                     indent + BEST_INDENT
@@ -213,7 +228,7 @@ impl Emitter {
             let c = chars[i];
             if c == ' ' {
                 let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                if allow_breaks && !spaces && self.column > self.width && !next_space {
                     self.write_indent(indent);
                 } else {
                     self.put(c);
@@ -251,7 +266,7 @@ impl Emitter {
                 let next_space = chars.get(i + 1) == Some(&' ');
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width
                     && i > 0
                     && i < chars.len() - 1
                     && !next_space
@@ -326,7 +341,7 @@ impl Emitter {
             } else if c == ' ' {
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.width
                     && i > 0
                     && i < chars.len() - 1
                 {

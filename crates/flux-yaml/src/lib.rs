@@ -29,7 +29,7 @@ mod gofmt;
 mod parse;
 mod resolve;
 
-pub use emit::emit;
+pub use emit::{emit, emit_v3_indent2};
 pub use gofmt::format_g32;
 pub use parse::{parse, parse_sigs};
 

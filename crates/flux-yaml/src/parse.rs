@@ -58,12 +58,12 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
     let mut root: Option<Value> = None;
     let mut nodes = 0usize;
     for next in Parser::new_from_str(text) {
-        let (event, span) = next.map_err(|e| Error::Syntax {
-            line: e.marker().line(),
-            message: match dialect {
-                Dialect::V3 => e.info(),
-                Dialect::Sigs => libyaml_wording(&e.info()),
+        let (event, span) = next.map_err(|e| match dialect {
+            Dialect::V3 => Error::Syntax {
+                line: e.marker().line(),
+                message: e.info(),
             },
+            Dialect::Sigs => libyaml_error(e.marker().line(), &e.info()),
         })?;
         let line = span.start.line();
         let value = match event {
@@ -232,21 +232,44 @@ fn merge(merged: &mut Vec<(String, Value)>, value: Value) -> Result<(), Error> {
     Ok(())
 }
 
-/// libyaml's words (go-yaml v2's messages) for the parser errors users
-/// meet most.
-fn libyaml_wording(msg: &str) -> String {
-    match msg {
+/// go-yaml v2's error for the parser errors users meet most: libyaml's
+/// words, and its line (a parser error reports the 0-based line of the
+/// problem, none on the first line; a scanner error the 1-based line where
+/// the scanner noticed).
+fn libyaml_error(line: usize, msg: &str) -> Error {
+    let (message, line) = match msg {
         "unclosed bracket '['" | "mismatched bracket '[' closed by '}'" => {
-            "did not find expected ',' or ']'".to_string()
+            ("did not find expected ',' or ']'", line)
         }
         "unclosed bracket '{'" | "mismatched bracket '{' closed by ']'" => {
-            "did not find expected ',' or '}'".to_string()
+            ("did not find expected ',' or '}'", line)
         }
-        "unclosed quote" => "found unexpected end of stream".to_string(),
+        "unclosed quote" => ("found unexpected end of stream", line),
         "tab cannot be used as indentation" => {
-            "found character that cannot start any token".to_string()
+            ("found character that cannot start any token", line)
         }
-        other => other.to_string(),
+        "while parsing a block collection, did not find expected '-' indicator" => (
+            "did not find expected '-' indicator",
+            line.saturating_sub(1),
+        ),
+        "simple key expected ':'" => ("could not find expected ':'", line + 1),
+        "\"-\" is only valid inside a block" => {
+            ("did not find expected node content", line.saturating_sub(1))
+        }
+        other => {
+            return Error::Syntax {
+                line,
+                message: other.to_string(),
+            };
+        }
+    };
+    if line == 0 {
+        Error::Decode(message.to_string())
+    } else {
+        Error::Syntax {
+            line,
+            message: message.to_string(),
+        }
     }
 }
 
