@@ -8,13 +8,13 @@ use flux_git::{Auth, CheckoutOptions, Reference};
 use flux_testenv::GitHttpServer;
 
 /// One measured command: wall seconds and peak RSS in MiB.
-struct Measure {
-    seconds: f64,
-    peak_mib: f64,
+pub(crate) struct Measure {
+    pub(crate) seconds: f64,
+    pub(crate) peak_mib: f64,
 }
 
 /// Runs `command` under `/usr/bin/time -f %M` (peak RSS in KiB).
-fn measure(program: &str, args: &[&str]) -> Result<Measure, String> {
+pub(crate) fn measure(program: &str, args: &[&str]) -> Result<Measure, String> {
     let start = Instant::now();
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%M", program])

@@ -19,6 +19,9 @@
 //! - `flux-dev bench overlays [N]`: 500 overlays (namespace, labels,
 //!   annotations, images, JSON 6902 and strategic-merge patches) over one
 //!   base, `kustomize build` against `flux-kustomize`, outputs compared.
+//! - `flux-dev bench helm [SUBCHARTS] [TEMPLATES]`: an umbrella chart and a
+//!   large chart rendered by flux-helm and by `helm template` (identical
+//!   outputs), time and peak memory of each.
 //! - `flux-dev bench gotemplate [ITEMS] [ITERATIONS]`: a Helm-like chart
 //!   (helper library with deep `include` chains, 2,000 services) rendered
 //!   by flux-gotemplate and by Go's text/template + sprig in the same run;
@@ -35,6 +38,7 @@
 
 mod bench;
 mod bench_gotemplate;
+mod bench_helm;
 mod bench_kustomizations;
 mod corpus;
 mod up;
@@ -78,6 +82,11 @@ fn main() -> ExitCode {
                 args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20),
             )
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("helm") => bench_helm::helm(
+            args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50),
+            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20),
+        ),
+        Some("helm-template") if args.len() == 3 => bench_helm::helm_template(&args[1], &args[2]),
         Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
             bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
         }
