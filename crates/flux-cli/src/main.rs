@@ -24,6 +24,11 @@ use commands::{
 /// The CLI's version (the workspace's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// mimalloc: rendering and YAML work allocate many small objects; it is
+/// markedly faster than the system allocator for them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -216,10 +216,14 @@ fn compare(label: &str, dir: &Path, helm: &str) -> Result<(), String> {
 pub fn helm(subcharts: usize, templates: usize) -> Result<(), String> {
     let helm = flux_testenv::tool("helm").map_err(|e| e.to_string())?;
     let helm = helm.to_string_lossy().into_owned();
+    // FLUX_DEV_BENCH_DIR keeps the generated charts (for profiling).
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let u = tmp.path().join("umbrella");
+    let base = std::env::var_os("FLUX_DEV_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let u = base.join("umbrella");
     umbrella(&u, subcharts, templates)?;
-    let l = tmp.path().join("large");
+    let l = base.join("large");
     large(&l, 300, 3000)?;
     println!("| chart | flux-helm | helm template | ratio (helm / ours) |");
     println!("|---|---|---|---|");

@@ -36,6 +36,10 @@
 
 #![allow(clippy::print_stdout)] // a command-line tool: stdout is its output
 
+/// The allocator of our binaries (see `flux`), so benchmarks measure them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_gotemplate;
 mod bench_helm;

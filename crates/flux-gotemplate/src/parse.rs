@@ -143,7 +143,7 @@ impl<'a> Lexer<'a> {
         }
     }
     fn emit(&mut self, typ: It) {
-        let val = self.input[self.start..self.pos].to_string();
+        let val = &self.input[self.start..self.pos];
         self.items.push(Item {
             typ,
             pos: self.start,

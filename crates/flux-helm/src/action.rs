@@ -10,7 +10,7 @@ use flux_gotemplate::Value;
 
 use crate::chart::Chart;
 use crate::engine::{Capabilities, Engine, ReleaseInfo, RenderValues};
-use crate::manifest::{Hook, sort_manifests};
+use crate::manifest::Hook;
 use crate::strvals;
 use crate::values::{Node, as_table, coalesce_values, new_table, process_dependencies};
 
@@ -324,7 +324,34 @@ pub fn render_release(
         },
         capabilities: caps,
     };
-    let mut files = crate::engine::render(engine, &root, &render_values).map_err(started)?;
+    // Manifests are read on a second thread while the templates render.
+    let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+    let (rendered, mut parsed) = std::thread::scope(|s| {
+        let reader = std::thread::Builder::new()
+            .name("helm-manifests".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(s, move || {
+                let mut out = std::collections::HashMap::new();
+                for (name, content) in rx {
+                    if crate::manifest::is_manifest_file(&name, &content) {
+                        let docs = crate::manifest::parse_file(&name, &content);
+                        out.insert(name, docs);
+                    }
+                }
+                out
+            });
+        let rendered =
+            crate::engine::render_with(engine, &root, &render_values, &mut |name, out| {
+                let _ = tx.send((name.to_string(), out.to_string()));
+            });
+        drop(tx);
+        let parsed = match reader {
+            Ok(handle) => handle.join().unwrap_or_default(),
+            Err(_) => std::collections::HashMap::new(),
+        };
+        (rendered, parsed)
+    });
+    let mut files = rendered.map_err(started)?;
     let notes_name = format!("{}/templates/NOTES.txt", root.name());
     let mut notes = String::new();
     files.retain(|k, v| {
@@ -336,7 +363,12 @@ pub fn render_release(
         }
         true
     });
-    let (hooks, manifests) = sort_manifests(&files).map_err(started)?;
+    let (hooks, manifests) = crate::manifest::sort_parsed(&files, &mut |path, content| {
+        parsed
+            .remove(path)
+            .unwrap_or_else(|| crate::manifest::parse_file(path, content))
+    })
+    .map_err(started)?;
     let mut manifest = String::new();
     if opts.include_crds {
         let crds = crds_of(chart, &root);

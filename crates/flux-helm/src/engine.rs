@@ -971,6 +971,17 @@ pub fn render(
     root: &Node<'_>,
     vals: &RenderValues,
 ) -> Result<BTreeMap<String, String>, String> {
+    render_with(engine, root, vals, &mut |_, _| {})
+}
+
+/// [`render`], handing each template's output to `sink` as soon as it is
+/// rendered (the caller reads manifests while the rest renders).
+pub fn render_with(
+    engine: &Engine,
+    root: &Node<'_>,
+    vals: &RenderValues,
+    sink: &mut dyn FnMut(&str, &str),
+) -> Result<BTreeMap<String, String>, String> {
     let top = new_table();
     set(&top, "Values", Value::Map(vals.values.clone()));
     set(&top, "Release", vals.release.value());
@@ -1007,7 +1018,9 @@ pub fn render(
         let out = t
             .execute(name, &Value::Map(r.vals.clone()))
             .map_err(|e| cleanup_exec_error(name, &e.0))?;
-        rendered.insert(name.clone(), out.replace("<no value>", ""));
+        let out = out.replace("<no value>", "");
+        sink(name, &out);
+        rendered.insert(name.clone(), out);
     }
     Ok(rendered)
 }

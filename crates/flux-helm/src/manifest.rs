@@ -132,7 +132,7 @@ pub fn split_manifests(text: &str) -> Vec<String> {
 }
 
 #[derive(Default)]
-struct Head {
+pub(crate) struct Head {
     api_version: String,
     kind: String,
     name: String,
@@ -282,21 +282,88 @@ fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// One rendered file split into documents, each with its head.
+pub(crate) type ParsedFile = Result<Vec<(String, Head)>, String>;
+
+/// Whether `SortManifests` reads this file (partials and blank files are
+/// skipped).
+pub(crate) fn is_manifest_file(path: &str, content: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    !base.starts_with('_') && !content.trim().is_empty()
+}
+
+/// One file's documents and their heads.
+pub(crate) fn parse_file(path: &str, content: &str) -> ParsedFile {
+    split_manifests(content)
+        .into_iter()
+        .map(|m| {
+            let head = parse_head(&m).map_err(|e| format!("YAML parse error on {path}: {e}"))?;
+            Ok((m, head))
+        })
+        .collect()
+}
+
 /// `releaseutil.SortManifests` with the install order: files in path
 /// order (partials and blank files skipped), each file's documents in
-/// order, hooks apart (unknown hook types dropped, as Helm does).
+/// order, hooks apart (unknown hook types dropped, as Helm does). The
+/// documents are read on all cores; the result is the same.
 pub fn sort_manifests(
     files: &BTreeMap<String, String>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), String> {
+    let work: Vec<(&String, &String)> = files
+        .iter()
+        .filter(|(path, content)| is_manifest_file(path, content))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(work.len().div_ceil(16).max(1));
+    let parsed: Vec<ParsedFile> = if threads <= 1 {
+        work.iter().map(|(p, c)| parse_file(p, c)).collect()
+    } else {
+        let chunk = work.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = work
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(p, c)| parse_file(p, c))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Err("a manifest reader failed".to_string())])
+                })
+                .collect()
+        })
+    };
+    let mut parsed = parsed.into_iter();
+    sort_parsed(files, &mut |_, _| {
+        parsed
+            .next()
+            .unwrap_or_else(|| Err("manifest reader lost a file".into()))
+    })
+}
+
+/// The sorting half of [`sort_manifests`], with each file's documents
+/// from `parsed` (asked for in path order).
+pub(crate) fn sort_parsed(
+    files: &BTreeMap<String, String>,
+    parsed: &mut dyn FnMut(&str, &str) -> ParsedFile,
 ) -> Result<(Vec<Hook>, Vec<Manifest>), String> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for (path, content) in files {
-        let base = path.rsplit('/').next().unwrap_or(path);
-        if base.starts_with('_') || content.trim().is_empty() {
+        if !is_manifest_file(path, content) {
             continue;
         }
-        for m in split_manifests(content) {
-            let head = parse_head(&m).map_err(|e| format!("YAML parse error on {path}: {e}"))?;
+        let docs = parsed(path, content);
+        for (m, head) in docs? {
             let hook_types = head
                 .annotations
                 .as_ref()
@@ -304,7 +371,7 @@ pub fn sort_manifests(
                 .and_then(|a| a.get("helm.sh/hook"));
             let Some(hook_types) = hook_types else {
                 generic.push(Manifest {
-                    name: path.clone(),
+                    name: path.to_string(),
                     content: m,
                     api_version: head.api_version,
                     kind: head.kind,
@@ -329,7 +396,7 @@ pub fn sort_manifests(
             hooks.push(Hook {
                 name: head.name,
                 kind: head.kind,
-                path: path.clone(),
+                path: path.to_string(),
                 manifest: m,
                 events,
                 weight: annotations
