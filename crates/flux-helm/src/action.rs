@@ -160,6 +160,8 @@ pub struct Rendered {
     pub notes: String,
     /// The coalesced values the templates saw.
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// The chart as a release stores it (processed metadata and values).
+    pub chart: serde_json::Value,
 }
 
 /// A render that failed, with the text `helm template` prints.
@@ -382,7 +384,12 @@ pub fn render_release(
     for m in &manifests {
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
     }
+    let chart_values = match crate::yaml::from_value(&Value::Map(root.values.clone())) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
     Ok(Rendered {
+        chart: crate::release::chart_json(chart, &root.meta, &chart_values),
         manifest,
         hooks,
         notes,

@@ -9,6 +9,7 @@
 //! - [`engine`]: rendering with Helm's built-in objects and functions;
 //! - [`manifest`]: documents, hooks and Helm's install order;
 //! - [`action`]: `helm template`'s whole pipeline and output;
+//! - [`release`]: Helm's release records (Secrets `sh.helm.release.v1.*`);
 //! - [`strvals`]: `--set` syntax (also HelmRelease `valuesFrom.targetPath`);
 //! - [`ignore`]: the rules of `.helmignore` files.
 //!
@@ -21,6 +22,7 @@ pub mod engine;
 mod glob;
 pub mod ignore;
 pub mod manifest;
+pub mod release;
 mod schema;
 pub mod strvals;
 pub mod values;
