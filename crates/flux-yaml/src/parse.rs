@@ -245,13 +245,17 @@ fn libyaml_error(line: usize, msg: &str) -> Error {
             ("did not find expected ',' or '}'", line)
         }
         "unclosed quote" => ("found unexpected end of stream", line),
-        "tab cannot be used as indentation" => {
+        "tab cannot be used as indentation"
+        | "tabs disallowed within this context (block indentation)" => {
             ("found character that cannot start any token", line)
         }
         "while parsing a block collection, did not find expected '-' indicator" => (
             "did not find expected '-' indicator",
             line.saturating_sub(1),
         ),
+        "while parsing a block mapping, did not find expected key" => {
+            ("did not find expected key", line.saturating_sub(1))
+        }
         "simple key expected ':'" => ("could not find expected ':'", line + 1),
         "\"-\" is only valid inside a block" => {
             ("did not find expected node content", line.saturating_sub(1))
