@@ -4,7 +4,9 @@ A case is a txtar bundle: header lines `args: NAME CHART FLAGS…` (one
 `helm template` run each) and `tgz: DIR` (pack DIR as DIR-<version>.tgz, the
 way `helm package` lays an archive out, then remove DIR), then `-- path --`
 file sections. Each run's expected output is what the real `helm template`
-printed: stdout on success, the `Error: …` text of stderr on failure.
+printed: stdout on success, the `Error: …` text of stderr on failure. With
+HELM4 set, each run is repeated with Helm v4 and the differences are listed
+in expected/helm4-differences.txt.
 """
 import io
 import os
@@ -87,6 +89,8 @@ def regen(d, only):
     helm = os.environ["HELM"]
     out_dir = os.path.join(d, "expected")
     os.makedirs(out_dir, exist_ok=True)
+    helm4 = os.environ.get("HELM4")
+    v4_diffs = []
     names = sorted(n[:-6] for n in os.listdir(d) if n.endswith(".txtar"))
     if only:
         names = [n for n in names if n in only]
@@ -99,9 +103,23 @@ def regen(d, only):
             runs = materialize(text, work)
             parts = []
             for args in runs:
-                parts.append("#### %s\n%s" % (args, run_helm(helm, args, work, tmp)))
+                v3 = run_helm(helm, args, work, tmp)
+                parts.append("#### %s\n%s" % (args, v3))
+                if helm4:
+                    v4 = run_helm(helm4, args, work, tmp)
+                    if v4 != v3:
+                        first = next(((i + 1, a, b) for i, (a, b) in
+                                      enumerate(zip(v3.splitlines(), v4.splitlines())) if a != b),
+                                     (0, "(%d bytes)" % len(v3), "(%d bytes)" % len(v4)))
+                        v4_diffs.append("%s: %s\n  line %d\n  v3: %r\n  v4: %r\n" % ((name, args) + first))
         with open(os.path.join(out_dir, name + ".out"), "w") as f:
             f.write("".join(parts))
+    if helm4 and not only:
+        with open(os.path.join(out_dir, "helm4-differences.txt"), "w") as f:
+            f.write("# Renders where Helm v4 (%s) prints something else than Helm v3\n" % os.path.basename(os.path.dirname(os.path.realpath(helm4))))
+            f.write("# (written by scripts/regen-helm-corpus.sh; the corpus follows v3).\n")
+            f.write("".join(v4_diffs))
+        print("%d renders differ between Helm v3 and v4" % len(v4_diffs))
     print("%d cases written to %s" % (len(names), out_dir))
 
 
