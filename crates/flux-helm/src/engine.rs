@@ -889,6 +889,14 @@ fn funcs(engine: &Engine) -> HashMap<String, Func> {
         }),
     );
     f.insert(
+        "toToml".into(),
+        Func::new("interface {}", "string", |_, a| {
+            Ok(Value::string(crate::toml::to_toml(
+                a.first().unwrap_or(&Value::Nil),
+            )))
+        }),
+    );
+    f.insert(
         "fromYaml".into(),
         Func::new("string", "map[string]interface {}", |_, a| {
             Ok(crate::yaml::from_yaml(

@@ -25,6 +25,7 @@ pub mod manifest;
 pub mod release;
 mod schema;
 pub mod strvals;
+mod toml;
 pub mod values;
 pub mod yaml;
 
