@@ -897,6 +897,14 @@ fn funcs(engine: &Engine) -> HashMap<String, Func> {
         }),
     );
     f.insert(
+        "fromToml".into(),
+        Func::new("string", "map[string]interface {}", |_, a| {
+            Ok(crate::toml::from_toml(
+                a.first().and_then(Value::as_str).unwrap_or_default(),
+            ))
+        }),
+    );
+    f.insert(
         "fromYaml".into(),
         Func::new("string", "map[string]interface {}", |_, a| {
             Ok(crate::yaml::from_yaml(

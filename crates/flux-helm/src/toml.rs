@@ -276,3 +276,519 @@ pub fn to_toml(v: &Value) -> String {
         Err(err) => err,
     }
 }
+
+/// A TOML document read as BurntSushi/toml decodes into
+/// `map[string]interface{}`: integers int64, floats float64, tables
+/// `map[string]interface{}`, arrays `[]interface{}`; date-times stay text.
+struct Parser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+    line: usize,
+}
+
+type Table = std::rc::Rc<std::cell::RefCell<flux_gotemplate::Map>>;
+
+fn new_table() -> Table {
+    crate::values::new_table()
+}
+
+impl Parser<'_> {
+    fn err<T>(&self, msg: impl Into<String>) -> Result<T, String> {
+        Err(format!("toml: line {}: {}", self.line, msg.into()))
+    }
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn bump(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        if c == b'\n' {
+            self.line += 1;
+        }
+        Some(c)
+    }
+    fn spaces(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+    fn comment(&mut self) {
+        if self.peek() == Some(b'#') {
+            while !matches!(self.peek(), None | Some(b'\n')) {
+                self.i += 1;
+            }
+        }
+    }
+    /// Spaces, comments and newlines (inside arrays).
+    fn blanks(&mut self) {
+        loop {
+            self.spaces();
+            self.comment();
+            match self.peek() {
+                Some(b'\n') => {
+                    self.bump();
+                }
+                Some(b'\r') if self.s.get(self.i + 1) == Some(&b'\n') => {
+                    self.i += 1;
+                }
+                _ => return,
+            }
+        }
+    }
+    fn end_of_line(&mut self) -> Result<(), String> {
+        self.spaces();
+        self.comment();
+        if self.peek() == Some(b'\r') {
+            self.i += 1;
+        }
+        match self.peek() {
+            None => Ok(()),
+            Some(b'\n') => {
+                self.bump();
+                Ok(())
+            }
+            Some(c) => self.err(format!("expected a top-level item to end with a newline, comment, or EOF, but got {:?} instead", c as char)),
+        }
+    }
+
+    fn key(&mut self) -> Result<Vec<String>, String> {
+        let mut parts = Vec::new();
+        loop {
+            self.spaces();
+            let part = match self.peek() {
+                Some(b'"') => self.basic_string()?,
+                Some(b'\'') => self.literal_string()?,
+                _ => {
+                    let start = self.i;
+                    while self
+                        .peek()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+                    {
+                        self.i += 1;
+                    }
+                    if start == self.i {
+                        return self.err("expected a key");
+                    }
+                    self.text[start..self.i].to_string()
+                }
+            };
+            parts.push(part);
+            self.spaces();
+            if self.peek() == Some(b'.') {
+                self.i += 1;
+                continue;
+            }
+            return Ok(parts);
+        }
+    }
+
+    fn basic_string(&mut self) -> Result<String, String> {
+        if self.s[self.i..].starts_with(b"\"\"\"") {
+            self.i += 3;
+            if self.peek() == Some(b'\r') {
+                self.i += 1;
+            }
+            if self.peek() == Some(b'\n') {
+                self.bump();
+            }
+            let mut out = String::new();
+            loop {
+                if self.s[self.i..].starts_with(b"\"\"\"") {
+                    self.i += 3;
+                    // Up to two quotes may end the content.
+                    while self.peek() == Some(b'"') && !self.s[self.i..].starts_with(b"\"\"\"") {
+                        out.push('"');
+                        self.i += 1;
+                    }
+                    return Ok(out);
+                }
+                match self.peek() {
+                    None => return self.err("unexpected EOF; expected '\"\"\"'"),
+                    Some(b'\\') => {
+                        // A line-ending backslash trims the following blanks.
+                        let mut j = self.i + 1;
+                        while matches!(self.s.get(j), Some(b' ' | b'\t')) {
+                            j += 1;
+                        }
+                        if matches!(self.s.get(j), Some(b'\n' | b'\r')) {
+                            self.i = j;
+                            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                                self.bump();
+                            }
+                        } else {
+                            out.push(self.escape()?);
+                        }
+                    }
+                    Some(_) => out.push(self.char()?),
+                }
+            }
+        }
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None | Some(b'\n') => return self.err("unexpected EOF; expected '\"'"),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => out.push(self.escape()?),
+                Some(_) => out.push(self.char()?),
+            }
+        }
+    }
+
+    fn char(&mut self) -> Result<char, String> {
+        let rest = &self.text[self.i..];
+        let Some(c) = rest.chars().next() else {
+            return self.err("unexpected EOF");
+        };
+        if c == '\n' {
+            self.line += 1;
+        }
+        self.i += c.len_utf8();
+        Ok(c)
+    }
+
+    fn escape(&mut self) -> Result<char, String> {
+        self.i += 1;
+        let c = self.bump();
+        Ok(match c {
+            Some(b'b') => '\u{8}',
+            Some(b't') => '\t',
+            Some(b'n') => '\n',
+            Some(b'f') => '\u{c}',
+            Some(b'r') => '\r',
+            Some(b'e') => '\u{1b}',
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'u') | Some(b'U') | Some(b'x') => {
+                let n = match c {
+                    Some(b'u') => 4,
+                    Some(b'x') => 2,
+                    _ => 8,
+                };
+                let hex = self.text.get(self.i..self.i + n).unwrap_or("");
+                self.i += n;
+                u32::from_str_radix(hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| format!("toml: line {}: invalid escape {hex:?}", self.line))?
+            }
+            Some(other) => {
+                return self.err(format!("invalid escape character {:?}; only the following escape characters are allowed: \\b, \\t, \\n, \\f, \\r, \\\", \\\\, \\uXXXX, and \\UXXXXXXXX", other as char));
+            }
+            None => return self.err("unexpected EOF"),
+        })
+    }
+
+    fn literal_string(&mut self) -> Result<String, String> {
+        if self.s[self.i..].starts_with(b"'''") {
+            self.i += 3;
+            if self.peek() == Some(b'\r') {
+                self.i += 1;
+            }
+            if self.peek() == Some(b'\n') {
+                self.bump();
+            }
+            let mut out = String::new();
+            loop {
+                if self.s[self.i..].starts_with(b"'''") {
+                    self.i += 3;
+                    while self.peek() == Some(b'\'') && !self.s[self.i..].starts_with(b"'''") {
+                        out.push('\'');
+                        self.i += 1;
+                    }
+                    return Ok(out);
+                }
+                if self.peek().is_none() {
+                    return self.err("unexpected EOF; expected \"'''\"");
+                }
+                out.push(self.char()?);
+            }
+        }
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None | Some(b'\n') => return self.err("unexpected EOF; expected \"'\""),
+                Some(b'\'') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(_) => out.push(self.char()?),
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, String> {
+        if depth > 256 {
+            return self.err("value nests too deep");
+        }
+        self.spaces();
+        match self.peek() {
+            Some(b'"') => Ok(Value::string(self.basic_string()?)),
+            Some(b'\'') => Ok(Value::string(self.literal_string()?)),
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.blanks();
+                    if self.peek() == Some(b']') {
+                        self.i += 1;
+                        break;
+                    }
+                    items.push(self.value(depth + 1)?);
+                    self.blanks();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return self.err("expected a comma (',') or array terminator (']')"),
+                    }
+                }
+                Ok(Value::list(flux_gotemplate::ListTy::Iface, items))
+            }
+            Some(b'{') => {
+                self.i += 1;
+                let t = new_table();
+                self.spaces();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(Value::Map(t));
+                }
+                loop {
+                    let key = self.key()?;
+                    self.spaces();
+                    if self.bump() != Some(b'=') {
+                        return self.err("expected key separator '='");
+                    }
+                    let v = self.value(depth + 1)?;
+                    self.assign(&t, &key, v)?;
+                    self.spaces();
+                    match self.bump() {
+                        Some(b',') => continue,
+                        Some(b'}') => break,
+                        _ => return self.err("expected a comma or an inline table terminator '}'"),
+                    }
+                }
+                Ok(Value::Map(t))
+            }
+            _ => {
+                let start = self.i;
+                while self.peek().is_some_and(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, b'+' | b'-' | b'_' | b'.' | b':' | b' ')
+                }) {
+                    // A space only inside a date-time (`1979-05-27 07:32:00`).
+                    if self.peek() == Some(b' ') {
+                        let date = self.i - start == 10 && self.s[start + 4] == b'-';
+                        if !(date && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)) {
+                            break;
+                        }
+                    }
+                    self.i += 1;
+                }
+                let word = &self.text[start..self.i];
+                scalar(word).ok_or_else(|| {
+                    format!(
+                        "toml: line {}: expected value but found {word:?} instead",
+                        self.line
+                    )
+                })
+            }
+        }
+    }
+
+    fn assign(&self, t: &Table, key: &[String], v: Value) -> Result<(), String> {
+        let mut cur = t.clone();
+        for (n, part) in key.iter().enumerate() {
+            if n + 1 == key.len() {
+                let mut m = cur.borrow_mut();
+                if m.entries.contains_key(part) {
+                    return self.err(format!("key {:?} has already been defined", key.join(".")));
+                }
+                m.entries.insert(part.clone(), v);
+                return Ok(());
+            }
+            let next = {
+                let mut m = cur.borrow_mut();
+                let e = m
+                    .entries
+                    .entry(part.clone())
+                    .or_insert_with(|| Value::Map(new_table()));
+                match e {
+                    Value::Map(t) => t.clone(),
+                    _ => return self.err(format!("key {:?} is not a table", part)),
+                }
+            };
+            cur = next;
+        }
+        Ok(())
+    }
+}
+
+fn scalar(w: &str) -> Option<Value> {
+    match w {
+        "true" => return Some(Value::Bool(true)),
+        "false" => return Some(Value::Bool(false)),
+        "inf" | "+inf" => return Some(Value::Float(f64::INFINITY)),
+        "-inf" => return Some(Value::Float(f64::NEG_INFINITY)),
+        "nan" | "+nan" | "-nan" => return Some(Value::Float(f64::NAN)),
+        _ => {}
+    }
+    let b = w.as_bytes();
+    // Date-times (offset, local) stay as written.
+    if b.len() >= 8 && (b.get(4) == Some(&b'-') || b.get(2) == Some(&b':')) {
+        return Some(Value::str(w));
+    }
+    let underscores_ok = |d: &str| !d.starts_with('_') && !d.ends_with('_') && !d.contains("__");
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(d) = w.strip_prefix(prefix) {
+            if !underscores_ok(d) {
+                return None;
+            }
+            let clean: String = d.chars().filter(|c| *c != '_').collect();
+            return i64::from_str_radix(&clean, radix).ok().map(Value::Int64);
+        }
+    }
+    let digits = w.trim_start_matches(['+', '-']);
+    if digits.is_empty() || !underscores_ok(digits) {
+        return None;
+    }
+    let clean: String = w.chars().filter(|c| *c != '_').collect();
+    let unsigned = clean.trim_start_matches(['+', '-']);
+    if unsigned.bytes().all(|c| c.is_ascii_digit()) {
+        if unsigned.len() > 1 && unsigned.starts_with('0') {
+            return None;
+        }
+        return clean.parse::<i64>().ok().map(Value::Int64);
+    }
+    let int_part = unsigned.split(['.', 'e', 'E']).next().unwrap_or("");
+    if int_part.is_empty() || (int_part.len() > 1 && int_part.starts_with('0')) {
+        return None;
+    }
+    if unsigned.ends_with('.') || unsigned.contains(".e") || unsigned.contains(".E") {
+        return None;
+    }
+    clean.parse::<f64>().ok().map(Value::Float)
+}
+
+/// Parses a TOML document.
+fn parse_toml(text: &str) -> Result<Table, String> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+        line: 1,
+    };
+    let root = new_table();
+    let mut current = root.clone();
+    let mut defined: std::collections::HashSet<Vec<String>> = std::collections::HashSet::new();
+    loop {
+        p.blanks();
+        match p.peek() {
+            None => return Ok(root),
+            Some(b'[') => {
+                let array = p.s[p.i..].starts_with(b"[[");
+                p.i += if array { 2 } else { 1 };
+                let key = p.key()?;
+                p.spaces();
+                let close: &[u8] = if array { b"]]" } else { b"]" };
+                if !p.s[p.i..].starts_with(close) {
+                    return p.err("expected ']' to close the table name");
+                }
+                p.i += close.len();
+                p.end_of_line()?;
+                // Walk to the parent, creating tables (the last element of
+                // an array of tables is the one extended).
+                let mut t = root.clone();
+                for part in &key[..key.len() - 1] {
+                    let next = {
+                        let mut m = t.borrow_mut();
+                        let e = m
+                            .entries
+                            .entry(part.clone())
+                            .or_insert_with(|| Value::Map(new_table()));
+                        match e {
+                            Value::Map(x) => x.clone(),
+                            Value::List(l) => match l.items.last() {
+                                Some(Value::Map(x)) => x.clone(),
+                                _ => return p.err(format!("key {part:?} is not a table")),
+                            },
+                            _ => return p.err(format!("key {part:?} is not a table")),
+                        }
+                    };
+                    t = next;
+                }
+                let last = key[key.len() - 1].clone();
+                let fresh = new_table();
+                if array {
+                    let mut m = t.borrow_mut();
+                    let e = m
+                        .entries
+                        .entry(last)
+                        .or_insert_with(|| Value::list(flux_gotemplate::ListTy::Iface, Vec::new()));
+                    let Value::List(l) = e else {
+                        return p.err(format!("key {:?} has already been defined", key.join(".")));
+                    };
+                    std::rc::Rc::make_mut(l)
+                        .items
+                        .push(Value::Map(fresh.clone()));
+                    current = fresh;
+                } else {
+                    if !defined.insert(key.clone()) {
+                        return p.err(format!(
+                            "table {:?} has already been defined",
+                            key.join(".")
+                        ));
+                    }
+                    let existing = t.borrow().entries.get(&last).cloned();
+                    current = match existing {
+                        Some(Value::Map(x)) => x,
+                        Some(_) => {
+                            return p
+                                .err(format!("key {:?} has already been defined", key.join(".")));
+                        }
+                        None => {
+                            t.borrow_mut()
+                                .entries
+                                .insert(last, Value::Map(fresh.clone()));
+                            fresh
+                        }
+                    };
+                }
+            }
+            Some(_) => {
+                let key = p.key()?;
+                p.spaces();
+                if p.bump() != Some(b'=') {
+                    return p.err(format!(
+                        "expected key separator '=', but got {:?} instead",
+                        p.s.get(p.i.saturating_sub(1))
+                            .map(|c| *c as char)
+                            .unwrap_or(' ')
+                    ));
+                }
+                let v = p.value(0)?;
+                p.assign(&current, &key, v)?;
+                p.end_of_line()?;
+            }
+        }
+    }
+}
+
+/// Helm's `fromToml`: a map, or `{"Error": message}`.
+pub fn from_toml(text: &str) -> Value {
+    match parse_toml(text) {
+        Ok(t) => Value::Map(t),
+        Err(e) => {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("Error".to_string(), Value::string(e));
+            Value::dict(m)
+        }
+    }
+}
