@@ -1,7 +1,7 @@
 //! `flux-dev bench helm [SUBCHARTS] [TEMPLATES]`: generated charts rendered
 //! by `flux-dev helm-template` (flux-helm) and by the real `helm template`
-//! in the same run, each in its own process under `/usr/bin/time`; the
-//! outputs must be identical.
+//! in the same run, each in its own process under `/usr/bin/time` (the
+//! median of seven runs); the outputs must be identical.
 //!
 //! - umbrella: SUBCHARTS subcharts (default 50) × TEMPLATES templates
 //!   (default 20) sharing a library of helpers, globals and per-subchart
@@ -163,15 +163,15 @@ fn large(dir: &Path, templates: usize, helper_lines: usize) -> Result<(), String
     Ok(())
 }
 
-fn best(program: &str, args: &[&str], runs: usize) -> Result<Measure, String> {
-    let mut best: Option<Measure> = None;
+/// The run of median wall time of `runs` runs.
+fn median(program: &str, args: &[&str], runs: usize) -> Result<Measure, String> {
+    let mut all = Vec::new();
     for _ in 0..runs {
-        let m = measure(program, args)?;
-        if best.as_ref().is_none_or(|b| m.seconds < b.seconds) {
-            best = Some(m);
-        }
+        all.push(measure(program, args)?);
     }
-    best.ok_or_else(|| "no run".to_string())
+    all.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let mid = all.len() / 2;
+    all.into_iter().nth(mid).ok_or_else(|| "no run".to_string())
 }
 
 fn compare(label: &str, dir: &Path, helm: &str) -> Result<(), String> {
@@ -193,8 +193,8 @@ fn compare(label: &str, dir: &Path, helm: &str) -> Result<(), String> {
     };
     let a = output(&me, &["helm-template", "rel", &d])?;
     let b = output(helm, &["template", "rel", &d])?;
-    let ours = best(&me, &["helm-template", "rel", &d], 3)?;
-    let theirs = best(helm, &["template", "rel", &d], 3)?;
+    let ours = median(&me, &["helm-template", "rel", &d], 7)?;
+    let theirs = median(helm, &["template", "rel", &d], 7)?;
     println!(
         "| {label} ({} KiB out, identical: {}) | {:.3} s, {:.0} MiB | {:.3} s, {:.0} MiB | {:.1}× time, {:.1}× memory |",
         a.len() / 1024,

@@ -786,7 +786,7 @@ impl State<'_, '_> {
         &mut self,
         dot: &Dot,
         node: &Arg,
-        idents: &[String],
+        idents: &[Rc<str>],
         args: &[Arg],
         final_: Option<Dot>,
     ) -> R<Dot> {
@@ -804,7 +804,7 @@ impl State<'_, '_> {
         dot: &Dot,
         mut receiver: Dot,
         node: &Arg,
-        idents: &[String],
+        idents: &[Rc<str>],
         args: &[Arg],
         final_: Option<Dot>,
     ) -> R<Dot> {

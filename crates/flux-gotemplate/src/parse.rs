@@ -63,14 +63,15 @@ impl It {
 }
 
 #[derive(Clone, Debug)]
-struct Item {
+struct Item<'a> {
     typ: It,
     pos: usize,
-    val: Rc<str>,
+    /// The token's text: a slice of the template (errors own theirs).
+    val: std::borrow::Cow<'a, str>,
     line: usize,
 }
 
-impl fmt::Display for Item {
+impl fmt::Display for Item<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.typ {
             It::Eof => f.write_str("EOF"),
@@ -106,7 +107,7 @@ struct Lexer<'a> {
     line: usize,
     start_line: usize,
     paren_depth: i32,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
 }
 
 fn has_left_trim(s: &str) -> bool {
@@ -147,7 +148,7 @@ impl<'a> Lexer<'a> {
         self.items.push(Item {
             typ,
             pos: self.start,
-            val: Rc::from(val),
+            val: std::borrow::Cow::Borrowed(val),
             line: self.start_line,
         });
         self.start = self.pos;
@@ -162,7 +163,7 @@ impl<'a> Lexer<'a> {
         self.items.push(Item {
             typ: It::Error,
             pos: self.start,
-            val: Rc::from(msg),
+            val: std::borrow::Cow::Owned(msg.to_string()),
             line: self.start_line,
         });
         false
@@ -212,7 +213,7 @@ impl<'a> Lexer<'a> {
                     let item = Item {
                         typ: It::Text,
                         pos: self.start,
-                        val: Rc::from(&self.input[self.start..self.pos]),
+                        val: std::borrow::Cow::Borrowed(&self.input[self.start..self.pos]),
                         line: self.start_line,
                     };
                     self.start = self.pos;
@@ -250,7 +251,7 @@ impl<'a> Lexer<'a> {
         let item = Item {
             typ: It::LeftDelim,
             pos: self.start,
-            val: Rc::from(&self.input[self.start..self.pos]),
+            val: std::borrow::Cow::Borrowed(&self.input[self.start..self.pos]),
             line: self.start_line,
         };
         self.items.push(item);
@@ -603,16 +604,16 @@ impl Number {
 pub enum Arg {
     Field {
         pos: usize,
-        idents: Vec<String>,
+        idents: Vec<Rc<str>>,
     },
     Variable {
         pos: usize,
-        idents: Vec<String>,
+        idents: Vec<Rc<str>>,
     },
     Chain {
         pos: usize,
         node: Box<Arg>,
-        fields: Vec<String>,
+        fields: Vec<Rc<str>>,
     },
     Identifier {
         pos: usize,
@@ -867,7 +868,7 @@ const MAX_STACK_DEPTH: usize = 10_000;
 const MAX_PARSE_STACK: usize = 1 << 20;
 
 struct Parser<'a> {
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     i: usize,
     furthest: usize,
     name: String,
@@ -879,11 +880,22 @@ struct Parser<'a> {
     stack_depth: usize,
     stack_base: usize,
     trees: Vec<(String, Vec<Node>)>,
+    /// Identifiers seen so far, shared by every node that names them.
+    names: std::collections::HashMap<String, Rc<str>>,
 }
 
 type PResult<T> = Result<T, String>;
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn intern(&mut self, name: &str) -> Rc<str> {
+        if let Some(r) = self.names.get(name) {
+            return r.clone();
+        }
+        let r: Rc<str> = Rc::from(name);
+        self.names.insert(name.to_string(), r.clone());
+        r
+    }
+
     fn err<T>(&self, msg: String) -> PResult<T> {
         // Go reports the line of the most recently lexed token.
         let line = self
@@ -892,11 +904,11 @@ impl Parser<'_> {
             .map_or(1, |t| t.line);
         Err(format!("template: {}:{}: {}", self.parse_name, line, msg))
     }
-    fn next(&mut self) -> Item {
+    fn next(&mut self) -> Item<'a> {
         let t = self.items.get(self.i).cloned().unwrap_or(Item {
             typ: It::Eof,
             pos: 0,
-            val: Rc::from(""),
+            val: std::borrow::Cow::Borrowed(""),
             line: 0,
         });
         if self.i < self.items.len() {
@@ -908,15 +920,15 @@ impl Parser<'_> {
     fn backup(&mut self) {
         self.i = self.i.saturating_sub(1);
     }
-    fn peek(&self) -> Item {
+    fn peek(&self) -> Item<'a> {
         self.items.get(self.i).cloned().unwrap_or(Item {
             typ: It::Eof,
             pos: 0,
-            val: Rc::from(""),
+            val: std::borrow::Cow::Borrowed(""),
             line: 0,
         })
     }
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'a> {
         loop {
             let t = self.next();
             if t.typ != It::Space {
@@ -924,7 +936,7 @@ impl Parser<'_> {
             }
         }
     }
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'a> {
         let t = self.next_non_space();
         self.backup();
         t
@@ -945,7 +957,7 @@ impl Parser<'_> {
         }
         self.err(format!("unexpected {t} in {context}"))
     }
-    fn expect(&mut self, typ: It, context: &str) -> PResult<Item> {
+    fn expect(&mut self, typ: It, context: &str) -> PResult<Item<'a>> {
         let t = self.next_non_space();
         if t.typ != typ {
             return self.unexpected(&t, context);
@@ -1031,7 +1043,7 @@ impl Parser<'_> {
         let t = self.next_non_space();
         match t.typ {
             It::Text => Ok(Parsed::Node(Node::Text {
-                text: t.val.clone(),
+                text: Rc::from(&*t.val),
             })),
             It::LeftDelim => {
                 self.action_line = t.line;
@@ -1199,11 +1211,11 @@ impl Parser<'_> {
                 if next.typ == It::Assign || next.typ == It::Declare {
                     pipe.is_assign = next.typ == It::Assign;
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(Rc::from(&*v.val));
                     self.vars.push(v.val.to_string());
                 } else if next.typ == It::Char && &*next.val == "," {
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(Rc::from(&*v.val));
                     self.vars.push(v.val.to_string());
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {
@@ -1298,7 +1310,7 @@ impl Parser<'_> {
             let mut fields = Vec::new();
             while self.peek().typ == It::Field {
                 let f = self.next().val;
-                fields.push(f[1..].to_string());
+                fields.push(self.intern(&f[1..]));
             }
             return Ok(Some(match node {
                 Arg::Field { idents, .. } => {
@@ -1349,8 +1361,8 @@ impl Parser<'_> {
             It::Dot => Arg::Dot { pos: t.pos },
             It::Nil => Arg::Nil { pos: t.pos },
             It::Variable => {
-                let idents: Vec<String> = split_var(&t.val);
-                if !self.vars.iter().any(|v| *v == idents[0]) {
+                let idents: Vec<Rc<str>> = t.val.split('.').map(|p| self.intern(p)).collect();
+                if !self.vars.iter().any(|v| **v == *idents[0]) {
                     return self.err(format!(
                         "undefined variable {}",
                         crate::gofmt::quote(&idents[0])
@@ -1360,7 +1372,7 @@ impl Parser<'_> {
             }
             It::Field => Arg::Field {
                 pos: t.pos,
-                idents: t.val[1..].split('.').map(String::from).collect(),
+                idents: t.val[1..].split('.').map(|p| self.intern(p)).collect(),
             },
             It::Bool => Arg::Bool {
                 pos: t.pos,
@@ -1398,10 +1410,6 @@ impl Parser<'_> {
             }
         }))
     }
-}
-
-fn split_var(v: &str) -> Vec<String> {
-    v.split('.').map(String::from).collect()
 }
 
 enum Parsed {
@@ -1720,6 +1728,7 @@ pub fn parse(
         stack_depth: 0,
         stack_base: crate::exec::stack_position(),
         trees: Vec::new(),
+        names: std::collections::HashMap::new(),
     };
     let root = p.parse()?;
     let main_name = p.name.clone();
