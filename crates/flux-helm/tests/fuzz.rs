@@ -107,8 +107,11 @@ fn mutate(rng: &mut Rng, s: &str) -> String {
     out
 }
 
-/// Chart bundles of the corpus: (files, args of the first run).
-fn bundles() -> Vec<(Vec<(String, String)>, Vec<String>)> {
+/// A bundle's files and the arguments of its first run.
+type Bundle = (Vec<(String, String)>, Vec<String>);
+
+/// Chart bundles of the corpus.
+fn bundles() -> Vec<Bundle> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charts");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -138,10 +141,11 @@ fn bundles() -> Vec<(Vec<(String, String)>, Vec<String>)> {
                 tgz = true;
             }
         }
-        if let (Some(args), false) = (args, tgz) {
-            if args.len() >= 2 && !args[2..].iter().any(|a| a.starts_with('-')) {
-                out.push((files, args));
-            }
+        if let (Some(args), false) = (args, tgz)
+            && args.len() >= 2
+            && !args[2..].iter().any(|a| a.starts_with('-'))
+        {
+            out.push((files, args));
         }
     }
     out
