@@ -184,6 +184,9 @@ pub struct BuildHelmArgs {
     /// Set values from files (key=path).
     #[arg(long = "set-file")]
     pub set_file: Vec<String>,
+    /// Set a literal string value (key=everything after the first `=`).
+    #[arg(long = "set-literal")]
+    pub set_literal: Vec<String>,
     /// Include the chart's CRDs in the output.
     #[arg(long = "include-crds", default_value_t = false)]
     pub include_crds: bool,

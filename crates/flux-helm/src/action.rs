@@ -16,7 +16,7 @@ use crate::values::{Node, as_table, coalesce_values, new_table, process_dependen
 
 /// Where user values come from, applied in Helm's order: files (later
 /// win, maps merged), then `--set-json`, `--set`, `--set-string`,
-/// `--set-file`.
+/// `--set-file`, `--set-literal`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ValueOptions {
     /// The folder relative paths are read from (empty: the current one).
@@ -31,6 +31,8 @@ pub struct ValueOptions {
     pub set_string: Vec<String>,
     /// `--set-file`
     pub set_file: Vec<String>,
+    /// `--set-literal`
+    pub set_literal: Vec<String>,
 }
 
 fn merge_maps(
@@ -96,6 +98,10 @@ impl ValueOptions {
             };
             strvals::parse_file_into(s, &mut m, &reader)
                 .map_err(|e| format!("failed parsing --set-file data: {e}"))?;
+        }
+        for s in &self.set_literal {
+            strvals::parse_into(s, &mut m, strvals::Mode::Literal)
+                .map_err(|e| format!("failed parsing --set-literal data: {e}"))?;
         }
         Ok(m.iter()
             .map(|(k, v)| (k.clone(), crate::yaml::from_value(v)))

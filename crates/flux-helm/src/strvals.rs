@@ -22,6 +22,9 @@ pub enum Mode {
     String,
     /// `--set-json`: each value is a JSON document.
     Json,
+    /// `--set-literal`: one key, and everything after `=` is its string
+    /// value (no commas, escapes or lists).
+    Literal,
 }
 
 /// A `--set` error, worded as Helm's.
@@ -70,6 +73,13 @@ struct Parser<'a> {
 
 /// Parses `s` (`--set`, `--set-string` or `--set-json`) into `dest`.
 pub fn parse_into(s: &str, dest: &mut Map, mode: Mode) -> Result<(), Error> {
+    if mode == Mode::Literal {
+        let mut p = Literal {
+            chars: s.chars().collect(),
+            pos: 0,
+        };
+        return p.parse(dest).map_err(Error);
+    }
     let mut p = Parser {
         chars: s.chars().collect(),
         pos: 0,
@@ -324,18 +334,11 @@ impl Parser<'_> {
         }
         let (k, stop) = self.runes_until(&['[', '.', '=']);
         if !k.is_empty() {
-            // Go prints the []rune with %q: ['x' 'y'].
-            let runes: Vec<String> = k
-                .chars()
-                .map(|c| {
-                    flux_gotemplate::gofmt::sprintf("%q", &[Value::Int(i64::from(u32::from(c)))])
-                })
-                .collect();
             return (
                 list,
                 err(format!(
-                    "unexpected data at end of array index: [{}]",
-                    runes.join(" ")
+                    "unexpected data at end of array index: {}",
+                    rune_dump(&k)
                 )),
             );
         }
@@ -499,6 +502,180 @@ fn atoi(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", quote(s)))
 }
 
+/// Go's `%q` of a `[]rune`: `['x' 'y']`.
+fn rune_dump(k: &str) -> String {
+    let runes: Vec<String> = k
+        .chars()
+        .map(|c| flux_gotemplate::gofmt::sprintf("%q", &[Value::Int(i64::from(u32::from(c)))]))
+        .collect();
+    format!("[{}]", runes.join(" "))
+}
+
 fn quote(s: &str) -> String {
     flux_gotemplate::gofmt::quote(s)
+}
+
+/// Helm's literal parser (`--set-literal`).
+struct Literal {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+/// Why a literal read stopped: at a stop rune, or at the end.
+type LitStop = Option<char>;
+
+fn conversion(v: &Value, want: &str) -> String {
+    format!(
+        "unable to parse key: interface conversion: interface {{}} is {}, not {want}",
+        go_type(v)
+    )
+}
+
+impl Literal {
+    fn parse(&mut self, data: &mut Map) -> Result<(), String> {
+        loop {
+            match self.key(data, 0) {
+                Ok(()) => continue,
+                Err(None) => return Ok(()),
+                Err(Some(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn until(&mut self, stop: &[char]) -> (String, LitStop) {
+        let mut v = String::new();
+        while let Some(&c) = self.chars.get(self.pos) {
+            self.pos += 1;
+            if stop.contains(&c) {
+                return (v, Some(c));
+            }
+            v.push(c);
+        }
+        (v, None)
+    }
+
+    /// `Err(None)` is Go's `io.EOF`.
+    fn key(&mut self, data: &mut Map, mut level: usize) -> Result<(), Option<String>> {
+        let (k, stop) = self.until(&['=', '[', '.']);
+        match stop {
+            None if k.is_empty() => Err(None),
+            None => Err(Some(format!("key {} has no value", quote(&k)))),
+            Some('=') => {
+                let (v, _) = self.until(&[]);
+                set(data, &k, Value::string(v));
+                Ok(())
+            }
+            Some('.') => {
+                level += 1;
+                if level > MAX_NESTED_NAME_LEVEL {
+                    return Err(Some(format!(
+                        "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
+                    )));
+                }
+                let mut inner = match data.get(&k) {
+                    None => Map::new(),
+                    Some(v) => {
+                        as_map(v).ok_or_else(|| Some(conversion(v, "map[string]interface {}")))?
+                    }
+                };
+                let e = self.key(&mut inner, level);
+                if e.is_ok() && inner.is_empty() {
+                    return Err(Some(format!("key map {} has no value", quote(&k))));
+                }
+                if !inner.is_empty() {
+                    set(data, &k, Value::dict(inner));
+                }
+                e
+            }
+            Some(_) => {
+                // '['
+                let i = self
+                    .index()
+                    .map_err(|e| Some(format!("error parsing index: {e}")))?;
+                let list = match data.get(&k) {
+                    None => Vec::new(),
+                    Some(v) => as_list(v).ok_or_else(|| Some(conversion(v, "[]interface {}")))?,
+                };
+                let (list, r) = self.list_item(list, i, level);
+                set(data, &k, list_value(list));
+                r
+            }
+        }
+    }
+
+    fn index(&mut self) -> Result<i64, String> {
+        let (v, stop) = self.until(&[']']);
+        if stop.is_none() {
+            return Err("EOF".into());
+        }
+        atoi(&v)
+    }
+
+    fn list_item(
+        &mut self,
+        list: Vec<Value>,
+        i: i64,
+        level: usize,
+    ) -> (Vec<Value>, Result<(), Option<String>>) {
+        if i < 0 {
+            return (list, Err(Some(format!("negative {i} index not allowed"))));
+        }
+        let (k, stop) = self.until(&['[', '.', '=']);
+        if !k.is_empty() {
+            return (
+                list,
+                Err(Some(format!(
+                    "unexpected data at end of array index: {}",
+                    rune_dump(&k)
+                ))),
+            );
+        }
+        let lit = |r: Result<Vec<Value>, String>, old: Vec<Value>| match r {
+            Ok(l) => (l, Ok(())),
+            Err(e) => (old, Err(Some(e))),
+        };
+        match stop {
+            None => (list, Err(None)),
+            Some('=') => {
+                let (v, _) = self.until(&[]);
+                lit(set_index(list.clone(), i, Value::string(v)), list)
+            }
+            Some('.') => {
+                let mut list = list;
+                let mut inner = Map::new();
+                if (i as usize) < list.len() {
+                    match as_map(&list[i as usize]) {
+                        Some(m) => inner = m,
+                        None => list[i as usize] = Value::dict(Map::new()),
+                    }
+                }
+                if let Err(e) = self.key(&mut inner, level) {
+                    return (list, Err(e));
+                }
+                lit(set_index(list.clone(), i, Value::dict(inner)), list)
+            }
+            Some(_) => {
+                // '['
+                let next = match self.index() {
+                    Ok(n) => n,
+                    Err(e) => return (list, Err(Some(format!("error parsing index: {e}")))),
+                };
+                let current = match list.get(i as usize) {
+                    Some(v) if !v.is_nil() => match as_list(v) {
+                        Some(l) => l,
+                        None => {
+                            let msg = conversion(v, "[]interface {}");
+                            return (list, Err(Some(msg)));
+                        }
+                    },
+                    _ => Vec::new(),
+                };
+                let (inner, r) = self.list_item(current, next, level);
+                if let Err(e) = r {
+                    return (list, Err(e));
+                }
+                lit(set_index(list.clone(), i, list_value(inner)), list)
+            }
+        }
+    }
 }

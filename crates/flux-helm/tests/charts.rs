@@ -159,6 +159,7 @@ fn ours(args: &str, dir: &Path) -> String {
             "--set-string" => vals.set_string.push(value()),
             "--set-json" => vals.json.push(value()),
             "--set-file" => vals.set_file.push(value()),
+            "--set-literal" => vals.set_literal.push(value()),
             "--include-crds" => opts.include_crds = true,
             "--skip-tests" => opts.skip_tests = true,
             "--no-hooks" => opts.no_hooks = true,

@@ -1,4 +1,4 @@
-//! Differential test: `--set`, `--set-string` and `--set-json` expressions
+//! Differential test: `--set`, `--set-string`, `--set-json` and `--set-literal` expressions
 //! parsed by us and by Helm's own `pkg/strvals` (`tools/helm-oracle`,
 //! built by `scripts/install-deps.sh`); the typed results (int64 vs
 //! float64 vs string) and the error messages must be identical.
@@ -137,6 +137,24 @@ fn strvals_match_helm() {
     for exprs in SET {
         cases.push((Mode::Typed, "set", exprs.to_vec()));
         cases.push((Mode::String, "set-string", exprs.to_vec()));
+        cases.push((Mode::Literal, "set-literal", exprs.to_vec()));
+    }
+    for exprs in [
+        &["a=x,y=z"][..],
+        &["a.b=c\\d,e"],
+        &["a[0]=1,2", "a[2]=three"],
+        &["a[0].b=x=y"],
+        &["a[0][1]=z"],
+        &["a.b.c"],
+        &["a=1", "a.b=2"],
+        &["a[0]=1", "a.b=2"],
+        &["a[x]=1"],
+        &["a[0]y=1"],
+        &["a[-1]=1"],
+        &["a[0]"],
+        &["a=", "b=\n"],
+    ] {
+        cases.push((Mode::Literal, "set-literal", exprs.to_vec()));
     }
     for exprs in [
         &["a={\"x\":[1,2,{\"y\":null}]}"][..],

@@ -444,6 +444,7 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
         set: args.set.clone(),
         set_string: args.set_string.clone(),
         set_file: args.set_file.clone(),
+        set_literal: args.set_literal.clone(),
     }
     .merge()?;
     let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
