@@ -367,24 +367,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 match dep {
-                    Json::Array(names) => {
-                        let missing: Vec<String> = names
-                            .iter()
-                            .filter_map(Json::as_str)
-                            .filter(|k| !m.contains_key(*k))
-                            .map(quote)
-                            .collect();
-                        if !missing.is_empty() {
-                            errors.push(Self::err(
-                                loc,
-                                format!(
-                                    "properties {} required, if {} exists",
-                                    missing.join(", "),
-                                    quote(p)
-                                ),
-                            ));
-                        }
-                    }
+                    Json::Array(names) => errors.extend(required_if(m, p, names, loc)),
                     schema => errors.extend(self.sub(schema, &Json::Object(m.clone()), loc)?),
                 }
             }
@@ -467,23 +450,8 @@ impl Ctx<'_> {
                 if !m.contains_key(p) {
                     continue;
                 }
-                let missing: Vec<String> = names
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Json::as_str)
-                    .filter(|k| !m.contains_key(*k))
-                    .map(quote)
-                    .collect();
-                if !missing.is_empty() {
-                    errors.push(Self::err(
-                        loc,
-                        format!(
-                            "properties {} required, if {} exists",
-                            missing.join(", "),
-                            quote(p)
-                        ),
-                    ));
+                if let Some(names) = names.as_array() {
+                    errors.extend(required_if(m, p, names, loc));
                 }
             }
         }
@@ -801,6 +769,32 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// `dependencies` (array form) and `dependentRequired`: the properties
+/// `names` that `p`'s presence requires and `m` lacks.
+fn required_if(
+    m: &serde_json::Map<String, Json>,
+    p: &str,
+    names: &[Json],
+    loc: &[String],
+) -> Option<VErr> {
+    let missing: Vec<String> = names
+        .iter()
+        .filter_map(Json::as_str)
+        .filter(|k| !m.contains_key(*k))
+        .map(quote)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        Ctx::err(
+            loc,
+            format!(
+                "properties {} required, if {} exists",
+                missing.join(", "),
+                quote(p)
+            ),
+        )
+    })
 }
 
 fn render(e: &VErr, indent: usize, out: &mut String) {

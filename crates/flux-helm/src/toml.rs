@@ -383,24 +383,38 @@ impl Parser<'_> {
         }
     }
 
+    /// Skips an opening `\"\"\"` or `'''` and a line break right after it.
+    fn open_multiline(&mut self) {
+        self.i += 3;
+        if self.peek() == Some(b'\r') {
+            self.i += 1;
+        }
+        if self.peek() == Some(b'\n') {
+            self.bump();
+        }
+    }
+
+    /// At three `quote`s: consumes them and closes the string (up to two
+    /// more quotes before the last three belong to the content).
+    fn close_multiline(&mut self, quote: u8, out: &mut String) -> bool {
+        let delim = [quote; 3];
+        if !self.s[self.i..].starts_with(&delim) {
+            return false;
+        }
+        self.i += 3;
+        while self.peek() == Some(quote) && !self.s[self.i..].starts_with(&delim) {
+            out.push(char::from(quote));
+            self.i += 1;
+        }
+        true
+    }
+
     fn basic_string(&mut self) -> Result<String, String> {
         if self.s[self.i..].starts_with(b"\"\"\"") {
-            self.i += 3;
-            if self.peek() == Some(b'\r') {
-                self.i += 1;
-            }
-            if self.peek() == Some(b'\n') {
-                self.bump();
-            }
+            self.open_multiline();
             let mut out = String::new();
             loop {
-                if self.s[self.i..].starts_with(b"\"\"\"") {
-                    self.i += 3;
-                    // Up to two quotes may end the content.
-                    while self.peek() == Some(b'"') && !self.s[self.i..].starts_with(b"\"\"\"") {
-                        out.push('"');
-                        self.i += 1;
-                    }
+                if self.close_multiline(b'"', &mut out) {
                     return Ok(out);
                 }
                 match self.peek() {
@@ -485,21 +499,10 @@ impl Parser<'_> {
 
     fn literal_string(&mut self) -> Result<String, String> {
         if self.s[self.i..].starts_with(b"'''") {
-            self.i += 3;
-            if self.peek() == Some(b'\r') {
-                self.i += 1;
-            }
-            if self.peek() == Some(b'\n') {
-                self.bump();
-            }
+            self.open_multiline();
             let mut out = String::new();
             loop {
-                if self.s[self.i..].starts_with(b"'''") {
-                    self.i += 3;
-                    while self.peek() == Some(b'\'') && !self.s[self.i..].starts_with(b"'''") {
-                        out.push('\'');
-                        self.i += 1;
-                    }
+                if self.close_multiline(b'\'', &mut out) {
                     return Ok(out);
                 }
                 if self.peek().is_none() {

@@ -110,45 +110,13 @@ fn write(
         }
         Value::Map(m) => {
             let m = m.borrow();
-            out.push('{');
-            for (i, (k, x)) in m.entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                quote(out, k, html);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write(out, x, html, indent, depth + 1)?;
-            }
-            if !m.entries.is_empty() {
-                newline(out, indent, depth);
-            }
-            out.push('}');
+            object(out, m.entries.iter(), html, indent, depth)?;
         }
         Value::Object(o) => match o.as_any().downcast_ref::<super::GoTime>() {
             Some(t) => quote(out, &t.format("2006-01-02T15:04:05.999999999Z07:00"), html),
             None => match (o.json_fields(), o.json()) {
                 (Some(fields), _) => {
-                    out.push('{');
-                    for (i, (k, x)) in fields.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        newline(out, indent, depth + 1);
-                        quote(out, k, html);
-                        out.push(':');
-                        if indent.is_some() {
-                            out.push(' ');
-                        }
-                        write(out, x, html, indent, depth + 1)?;
-                    }
-                    if !fields.is_empty() {
-                        newline(out, indent, depth);
-                    }
-                    out.push('}');
+                    object(out, fields.iter().map(|(k, x)| (k, x)), html, indent, depth)?;
                 }
                 (None, Some(v)) => write(out, &v, html, indent, depth + 1)?,
                 (None, None) => out.push_str("{}"),
@@ -156,6 +124,37 @@ fn write(
         },
         Value::Func(_) => return Err("json: unsupported type: func()".into()),
     }
+    Ok(())
+}
+
+/// A JSON object of `entries` in their order (a map's sorted keys, a
+/// struct's fields).
+fn object<'e>(
+    out: &mut String,
+    entries: impl Iterator<Item = (&'e String, &'e Value)>,
+    html: bool,
+    indent: Option<&str>,
+    depth: usize,
+) -> Result<(), String> {
+    out.push('{');
+    let mut any = false;
+    for (k, x) in entries {
+        if any {
+            out.push(',');
+        }
+        any = true;
+        newline(out, indent, depth + 1);
+        quote(out, k, html);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write(out, x, html, indent, depth + 1)?;
+    }
+    if any {
+        newline(out, indent, depth);
+    }
+    out.push('}');
     Ok(())
 }
 
