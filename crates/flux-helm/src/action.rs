@@ -180,6 +180,21 @@ pub struct RenderError {
     pub after_render_started: bool,
 }
 
+impl RenderError {
+    /// What `helm template` prints after `Error: ` (with its `--debug`
+    /// hint when the render had started).
+    pub fn cli_message(&self) -> String {
+        if self.after_render_started {
+            format!(
+                "{}\n\nUse --debug flag to render out invalid YAML",
+                self.message
+            )
+        } else {
+            self.message.clone()
+        }
+    }
+}
+
 impl std::fmt::Display for RenderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

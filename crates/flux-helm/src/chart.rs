@@ -24,6 +24,7 @@ use flux_yaml::Value as Yaml;
 
 use crate::ignore::Rules;
 use crate::yaml;
+use crate::yaml::field_type_error as type_error;
 
 /// Decompressed bytes an archive may hold (Helm's default).
 pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
@@ -634,22 +635,6 @@ fn validate(md: &mut Metadata) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A JSON decoding error as Go's `encoding/json` words it, wrapped as
-/// `sigs.k8s.io/yaml` does.
-fn type_error(found: &Yaml, field: &str, go_type: &str) -> String {
-    let kind = match found {
-        Yaml::String(_) => "string",
-        Yaml::Bool(_) => "bool",
-        Yaml::Int(_) | Yaml::Uint(_) | Yaml::Float(_) => "number",
-        Yaml::Seq(_) => "array",
-        Yaml::Map(_) => "object",
-        Yaml::Null => "null",
-    };
-    format!(
-        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go struct field {field} of type {go_type}"
-    )
 }
 
 /// A scalar bound for a Go string field (sigs.k8s.io/yaml turns numbers

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use flux_yaml::Value as Yaml;
 
+use crate::yaml::{field_type_error as json_err, yaml_kind as kind_of};
+
 /// A resource manifest of a release.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -137,24 +139,6 @@ pub(crate) struct Head {
     kind: String,
     name: String,
     annotations: Option<BTreeMap<String, String>>,
-}
-
-fn kind_of(v: &Yaml) -> &'static str {
-    match v {
-        Yaml::String(_) => "string",
-        Yaml::Bool(_) => "bool",
-        Yaml::Int(_) | Yaml::Uint(_) | Yaml::Float(_) => "number",
-        Yaml::Seq(_) => "array",
-        Yaml::Map(_) => "object",
-        Yaml::Null => "null",
-    }
-}
-
-fn json_err(found: &Yaml, field: &str, ty: &str) -> String {
-    format!(
-        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {ty}",
-        kind_of(found)
-    )
 }
 
 fn scalar_string(v: &Yaml, field: &str) -> Result<String, String> {

@@ -64,6 +64,27 @@ fn float_json(f: f64) -> Result<serde_json::Value, String> {
     }
 }
 
+/// The JSON kind a decoded YAML value has for `encoding/json` errors.
+pub(crate) fn yaml_kind(v: &Yaml) -> &'static str {
+    match v {
+        Yaml::String(_) => "string",
+        Yaml::Bool(_) => "bool",
+        Yaml::Int(_) | Yaml::Uint(_) | Yaml::Float(_) => "number",
+        Yaml::Seq(_) => "array",
+        Yaml::Map(_) => "object",
+        Yaml::Null => "null",
+    }
+}
+
+/// A struct field's type error as Go's `encoding/json` words it, wrapped
+/// as `sigs.k8s.io/yaml` does.
+pub(crate) fn field_type_error(found: &Yaml, field: &str, go_type: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {go_type}",
+        yaml_kind(found)
+    )
+}
+
 fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",

@@ -190,11 +190,7 @@ fn ours(args: &str, dir: &Path) -> String {
     };
     match flux_helm::template(&chart, &opts) {
         Ok(text) => text,
-        Err(e) if e.after_render_started => format!(
-            "Error: {}\n\nUse --debug flag to render out invalid YAML\n",
-            e.message
-        ),
-        Err(e) => format!("Error: {}\n", e.message),
+        Err(e) => format!("Error: {}\n", e.cli_message()),
     }
 }
 

@@ -470,11 +470,7 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
             crate::output::print(&text);
             Ok(())
         }
-        Err(e) if e.after_render_started => Err(format!(
-            "{}\n\nUse --debug flag to render out invalid YAML",
-            e.message
-        )),
-        Err(e) => Err(e.message),
+        Err(e) => Err(e.cli_message()),
     }
 }
 
