@@ -20,7 +20,6 @@
 //! # Ok::<(), flux_api::ParseError>(())
 //! ```
 
-pub mod conditions;
 pub mod crd;
 pub mod helm;
 pub mod image;

@@ -156,7 +156,8 @@ async fn api_requests(client: &Client) -> Result<f64, String> {
 
 fn ready(k: &Kustomization) -> bool {
     k.status.as_ref().is_some_and(|s| {
-        flux_api::conditions::is_true(&s.conditions, "Ready") && s.last_applied_revision.is_some()
+        flux_runtime::conditions::is_true(&s.conditions, "Ready")
+            && s.last_applied_revision.is_some()
     })
 }
 

@@ -31,7 +31,7 @@ where
 fn ready(k: &Kustomization) -> Option<&flux_api::meta::Condition> {
     k.status
         .as_ref()
-        .and_then(|s| flux_api::conditions::get(&s.conditions, "Ready"))
+        .and_then(|s| flux_runtime::conditions::get(&s.conditions, "Ready"))
 }
 
 /// The source controller (with its artifact server) and this controller,
@@ -59,7 +59,7 @@ async fn start_controllers_with(
     tokio::spawn(async move { flux_source_controller::run(source, Some(&namespace)).await });
     let mut ctx = flux_kustomize_controller::Context::new(cp.client().unwrap());
     ctx.requeue_dependency = Duration::from_secs(2);
-    ctx.config = Some(cp.config().clone());
+    ctx.impersonator.config = Some(cp.config().clone());
     adjust(&mut ctx);
     let namespace = ns.name().to_string();
     tokio::spawn(async move { flux_kustomize_controller::run(ctx, Some(&namespace)).await });
@@ -495,7 +495,7 @@ async fn health_checks() {
         "{message}"
     );
     let status = failed.status.clone().unwrap();
-    let healthy = flux_api::conditions::get(&status.conditions, "Healthy").unwrap();
+    let healthy = flux_runtime::conditions::get(&status.conditions, "Healthy").unwrap();
     assert_eq!(healthy.status, ConditionStatus::False);
     assert_eq!(
         status.last_applied_revision, None,
@@ -525,7 +525,8 @@ async fn health_checks() {
         .unwrap();
     let done = wait_applied(&kustomizations, "app", &format!("main@sha1:{head}")).await;
     let healthy =
-        flux_api::conditions::get(&done.status.as_ref().unwrap().conditions, "Healthy").unwrap();
+        flux_runtime::conditions::get(&done.status.as_ref().unwrap().conditions, "Healthy")
+            .unwrap();
     assert_eq!(healthy.status, ConditionStatus::True);
     assert!(
         healthy.message.starts_with("Health check passed in"),
@@ -1243,7 +1244,7 @@ async fn cel_health_checks() {
         .await
         .unwrap();
     let k = wait_applied(&kustomizations, "gadgets", &format!("main@sha1:{revision}")).await;
-    let healthy = flux_api::conditions::get(&k.status.as_ref().unwrap().conditions, "Healthy")
+    let healthy = flux_runtime::conditions::get(&k.status.as_ref().unwrap().conditions, "Healthy")
         .cloned()
         .unwrap();
     assert_eq!(healthy.status, ConditionStatus::True, "{healthy:?}");
@@ -1369,7 +1370,7 @@ async fn seed_monorepo() {
         ready_since.push(ready(&k).unwrap().last_transition_time.0);
         if name == "infrastructure-controllers" || name == "apps" {
             let conditions = &k.status.as_ref().unwrap().conditions;
-            let healthy = flux_api::conditions::get(conditions, "Healthy").unwrap();
+            let healthy = flux_runtime::conditions::get(conditions, "Healthy").unwrap();
             assert_eq!(healthy.status, ConditionStatus::True, "{name}: {healthy:?}");
         }
     }

@@ -382,7 +382,8 @@ pub async fn wait(
         };
         if !failed.is_empty() {
             return Err(format!(
-                "health check failed after {elapsed:.1?}: failed early due to stalled resources: [{}]",
+                "health check failed after {}: failed early due to stalled resources: [{}]",
+                crate::format_duration(elapsed),
                 list(&failed, Health::Failed)
             ));
         }
@@ -391,7 +392,8 @@ pub async fn wait(
         }
         if elapsed >= timeout {
             let mut message = format!(
-                "health check failed after {elapsed:.1?}: timeout waiting for: [{}]",
+                "health check failed after {}: timeout waiting for: [{}]",
+                crate::format_duration(elapsed),
                 list(&pending, Health::InProgress)
             );
             if !errors.is_empty() {

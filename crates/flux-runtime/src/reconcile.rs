@@ -15,6 +15,10 @@ use tracing::Instrument;
 
 use crate::{Metrics, ReconcileResult};
 
+/// When to try again after an error the reconciler could not report in
+/// the object's status (the status or finalizer write itself failed).
+pub const UNREPORTED_ERROR_REQUEUE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Who is reconciling what, for logs and metrics.
 pub struct Frame<'a> {
     /// The controller name (`gitrepository`, `kustomization`).

@@ -310,12 +310,9 @@ impl Applier {
         }
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, capabilities) =
-            discovery::pinned_kind(&self.client, &gvk)
-                .await
-                .map_err(|e| {
-                    format!("no matches for kind \"{kind}\" in version \"{api_version}\": {e}")
-                })?;
+        let (resource, capabilities) = discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| no_matches(kind, api_version, &e))?;
         let namespaced = capabilities.scope == Scope::Namespaced;
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, (resource.clone(), namespaced));
@@ -664,8 +661,34 @@ fn is_immutable_error(error: &kube::Error) -> bool {
 /// The API server's message of an error (not the client's wrapping).
 pub fn kube_message(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) => status.message.clone(),
+        // A body that was not a Status (`404 page not found`) is the
+        // message as the server wrote it; kube's own note on it
+        // (`Failed to parse error data`) is left out, as is its debug dump.
+        kube::Error::Api(status) if !status.message.is_empty() => {
+            status.message.trim_end().to_string()
+        }
+        kube::Error::Api(status) => match status.code {
+            0 => status.reason.clone(),
+            code => format!("the server responded with status {code}"),
+        },
         other => other.to_string(),
+    }
+}
+
+/// Discovery's answer for a kind the API server does not serve, in the
+/// API machinery's words (`no matches for kind "X" in version "g/v"`);
+/// other failures keep their cause.
+fn no_matches(kind: &str, api_version: &str, error: &kube::Error) -> String {
+    let unserved = match error {
+        kube::Error::Api(status) => status.code == 404,
+        kube::Error::Discovery(_) => true,
+        _ => false,
+    };
+    let message = format!("no matches for kind \"{kind}\" in version \"{api_version}\"");
+    if unserved {
+        message
+    } else {
+        format!("{message}: {}", kube_message(error))
     }
 }
 
@@ -704,6 +727,36 @@ fn comparable(object: &DynamicObject) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unserved_kinds_are_worded_as_the_api_machinery_words_them() {
+        use kube::core::Status;
+        let not_found = kube::Error::Api(
+            Status::failure("404 page not found\n", "Failed to parse error data")
+                .with_code(404)
+                .boxed(),
+        );
+        assert_eq!(kube_message(&not_found), "404 page not found");
+        assert_eq!(
+            no_matches(
+                "ArtifactGenerator",
+                "source.extensions.fluxcd.io/v1beta1",
+                &not_found
+            ),
+            "no matches for kind \"ArtifactGenerator\" in version \"source.extensions.fluxcd.io/v1beta1\""
+        );
+        let forbidden = kube::Error::Api(
+            Status::failure("groups are forbidden", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        );
+        assert_eq!(
+            no_matches("Widget", "example.com/v1", &forbidden),
+            "no matches for kind \"Widget\" in version \"example.com/v1\": groups are forbidden"
+        );
+        let empty = kube::Error::Api(Status::failure("", "").with_code(500).boxed());
+        assert_eq!(kube_message(&empty), "the server responded with status 500");
+    }
 
     #[test]
     fn json_pointers_are_removed() {

@@ -30,7 +30,7 @@ where
 fn condition<'a>(repo: &'a GitRepository, kind: &str) -> Option<&'a flux_api::meta::Condition> {
     repo.status
         .as_ref()
-        .and_then(|s| flux_api::conditions::get(&s.conditions, kind))
+        .and_then(|s| flux_runtime::conditions::get(&s.conditions, kind))
 }
 
 /// Starts storage + artifact server + controller for `ns`; returns the storage root.

@@ -21,8 +21,7 @@ use clap::Parser;
 use flux_artifact::{Retention, Storage};
 use flux_source_controller::{Context, server};
 
-mod leader;
-use leader::LeaseTimes;
+use flux_runtime::leader::{self, LeaseTimes};
 
 /// Flux toolkit controllers.
 #[derive(Parser, Debug)]
@@ -230,10 +229,10 @@ async fn run(flags: Flags) -> Result<(), String> {
     kustomize.concurrency = flags.concurrent.max(4);
     kustomize.requeue_dependency = requeue_dependency;
     kustomize.no_cross_namespace_refs = flags.no_cross_namespace_refs;
-    kustomize.config = Some(kube_config.clone());
-    kustomize.insecure_kubeconfig_exec = flags.insecure_kubeconfig_exec;
-    kustomize.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
-    kustomize.default_service_account =
+    kustomize.impersonator.config = Some(kube_config.clone());
+    kustomize.impersonator.insecure_kubeconfig_exec = flags.insecure_kubeconfig_exec;
+    kustomize.impersonator.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
+    kustomize.impersonator.default_service_account =
         Some(flags.default_service_account.clone()).filter(|s| !s.is_empty());
     kustomize.label_selector = ctx.label_selector.clone();
     if !flags.events_addr.is_empty() {

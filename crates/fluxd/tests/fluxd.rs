@@ -118,7 +118,7 @@ async fn serves_git_repositories_end_to_end() {
         let ready = repo
             .status
             .as_ref()
-            .and_then(|s| flux_api::conditions::get(&s.conditions, "Ready"))
+            .and_then(|s| flux_runtime::conditions::get(&s.conditions, "Ready"))
             .map(|c| c.status);
         if ready == Some(ConditionStatus::True) {
             break repo.status.unwrap().artifact.unwrap();

@@ -1,22 +1,45 @@
-//! The apply step: objects applied in Flux's stages, the new inventory,
-//! and the prune of the old inventory's leftovers.
+//! The apply step: objects applied with server-side apply in Flux's
+//! stages, within the timeout.
 //!
-//! Contract: `apply` applies every object or stops at the first failure
-//! (nothing is pruned then); within a stage, nothing is written unless
-//! every object's dry run passed; `stale` is a pure function of two
-//! inventories; `prune` deletes only objects that still carry this
-//! Kustomization's owner labels.
+//! Contract: applies every object or stops at the first failure (nothing
+//! is pruned then); within a stage, nothing is written unless every
+//! object's dry run passed. A failure is `ReconciliationFailed`.
 
 use std::time::Duration;
 
-use flux_api::kustomize::v1::{ResourceInventory, ResourceRef};
-use flux_runtime::ssa::{Action, Applier, ApplyError, Change, kind_rank, stage};
+use flux_api::meta::reason;
+use flux_runtime::ssa::{Applier, ApplyError, Change, kind_rank, stage};
+use flux_runtime::{StepError, format_duration};
+
+/// Applies `objects` (see [`apply_stages`]) within `timeout`.
+pub async fn apply(
+    applier: &Applier,
+    objects: Vec<serde_json::Value>,
+    force: bool,
+    verify: bool,
+    ignore: &IgnoreRules,
+    timeout: Duration,
+) -> Result<Vec<Change>, StepError> {
+    let failed = |message: String| StepError::retry(reason::RECONCILIATION_FAILED, message);
+    tokio::time::timeout(
+        timeout,
+        apply_stages(applier, objects, force, verify, ignore, timeout),
+    )
+    .await
+    .map_err(|_| {
+        failed(format!(
+            "apply timed out after {}",
+            format_duration(timeout)
+        ))
+    })?
+    .map_err(|e| failed(e.to_string()))
+}
 
 /// Applies `objects` stage by stage (CRDs, Namespaces and ClusterRoles —
 /// CRDs then waited for —, `*Class` kinds, the rest). With `verify`, every
 /// object is compared with the API server's dry run, else objects the
 /// drift cache knows to be in sync are skipped.
-pub async fn apply(
+pub async fn apply_stages(
     applier: &Applier,
     mut objects: Vec<serde_json::Value>,
     force: bool,
@@ -143,93 +166,5 @@ impl IgnoreRules {
             })
             .flat_map(|(_, paths)| paths.iter().cloned())
             .collect()
-    }
-}
-
-/// The inventory of what was applied.
-pub fn inventory(changes: &[Change]) -> ResourceInventory {
-    let mut entries: Vec<ResourceRef> = changes
-        .iter()
-        .map(|c| ResourceRef {
-            id: c.id.clone(),
-            v: c.version.clone(),
-        })
-        .collect();
-    entries.sort_by(|a, b| a.id.cmp(&b.id));
-    entries.dedup_by(|a, b| a.id == b.id);
-    ResourceInventory { entries }
-}
-
-/// Entries of `old` that `new` no longer has.
-pub fn stale(old: Option<&ResourceInventory>, new: &ResourceInventory) -> Vec<ResourceRef> {
-    let Some(old) = old else { return Vec::new() };
-    old.entries
-        .iter()
-        .filter(|e| !new.entries.iter().any(|n| n.id == e.id))
-        .cloned()
-        .collect()
-}
-
-/// Deletes the stale entries this Kustomization still owns; entries whose
-/// deletion failed stay in the returned inventory additions.
-pub async fn prune(
-    applier: &Applier,
-    stale: &[ResourceRef],
-    owner: &[(String, String)],
-) -> (Vec<Change>, Vec<ResourceRef>, Vec<String>) {
-    let (mut deleted, mut kept, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    for entry in stale {
-        match applier.prune(&entry.id, &entry.v, owner).await {
-            Ok(Some(change)) => deleted.push(change),
-            Ok(None) => {}
-            Err(e) => {
-                errors.push(e.to_string());
-                kept.push(entry.clone());
-            }
-        }
-    }
-    (deleted, kept, errors)
-}
-
-/// Flux's change-set summary for events: `Kind/ns/name action` lines of
-/// everything that was not unchanged.
-pub fn summary(changes: &[Change]) -> String {
-    changes
-        .iter()
-        .filter(|c| c.action != Action::Unchanged)
-        .map(|c| format!("{} {}", c.subject, c.action.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: &str) -> ResourceRef {
-        ResourceRef {
-            id: id.to_string(),
-            v: "v1".to_string(),
-        }
-    }
-
-    #[test]
-    fn stale_entries_are_the_old_minus_the_new() {
-        let old = ResourceInventory {
-            entries: vec![entry("a_x__ConfigMap"), entry("a_y__ConfigMap")],
-        };
-        let new = ResourceInventory {
-            entries: vec![entry("a_y__ConfigMap"), entry("a_z__ConfigMap")],
-        };
-        assert_eq!(stale(Some(&old), &new), vec![entry("a_x__ConfigMap")]);
-        assert!(stale(None, &new).is_empty());
-        let changes = vec![Change {
-            subject: "ConfigMap/a/y".into(),
-            action: Action::Created,
-            id: "a_y__ConfigMap".into(),
-            version: "v1".into(),
-        }];
-        assert_eq!(inventory(&changes).entries, vec![entry("a_y__ConfigMap")]);
-        assert_eq!(summary(&changes), "ConfigMap/a/y created");
     }
 }

@@ -10,15 +10,68 @@
 //! Contract: `Err` names the file and what failed, never a decrypted
 //! value; on error nothing is applied (the caller stops before the build).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use flux_api::kustomize::v1::Kustomization;
+use flux_api::meta::reason;
+use flux_runtime::StepError;
+use flux_runtime::ssa::kube_message;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
 
 /// The annotation that keeps a document encrypted.
 pub const DISABLE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
 
+/// Decrypts the extracted artifact in `root` (a private copy) when
+/// `spec.decryption` is set, with the keys of its Secret.
+pub async fn decrypt(client: &Client, k: &Kustomization, root: &Path) -> Result<(), StepError> {
+    let Some(decryption) = &k.spec.decryption else {
+        return Ok(());
+    };
+    let failed = |message: String| StepError::retry(reason::BUILD_FAILED, message);
+    let Some(reference) = &decryption.secret_ref else {
+        return Err(failed(
+            "spec.decryption.secretRef is required (KMS providers are not supported yet)"
+                .to_string(),
+        ));
+    };
+    let namespace = k.metadata.namespace.clone().unwrap_or_default();
+    let id = format!("{namespace}/{}", reference.name);
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let secret = match api.get_opt(&reference.name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            return Err(failed(format!(
+                "cannot get decryption Secret '{id}': not found"
+            )));
+        }
+        Err(e) => {
+            return Err(failed(format!(
+                "cannot get decryption Secret '{id}': {}",
+                kube_message(&e)
+            )));
+        }
+    };
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.0))
+        .collect();
+    let keys = identities(&data, &id).map_err(failed)?;
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || decrypt_tree(&root, &keys))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(failed)?;
+    Ok(())
+}
+
 /// The keys of the decryption Secret: age identities (`*.agekey`) and
 /// OpenPGP secret keys (`*.asc`).
 pub fn identities(
-    data: &std::collections::BTreeMap<String, Vec<u8>>,
+    data: &BTreeMap<String, Vec<u8>>,
     secret: &str,
 ) -> Result<flux_sops::Keys, String> {
     let mut keys = flux_sops::Keys::default();

@@ -3,8 +3,8 @@
 //! into a fresh folder (path-safe, within the artifact limits).
 //!
 //! Contract: `Ok` gives the artifact and the folder it was extracted to;
-//! `Err` gives upstream's reason and message, and whether to wait for the
-//! dependency interval (source not ready) or the retry interval.
+//! `Err` gives upstream's reason and message, and waits for the dependency
+//! interval when the source is not ready yet.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use flux_api::kustomize::v1::{Kustomization, SourceKind};
 use flux_api::meta::{Artifact, reason};
 use flux_artifact::{Digest, Limits};
+use flux_runtime::{StepError, format_duration};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
@@ -22,28 +23,10 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::{Api, Client, ResourceExt};
 
-/// Why the source step failed.
-#[derive(Debug)]
-pub struct SourceError {
-    /// Condition reason.
-    pub reason: &'static str,
-    /// Message.
-    pub message: String,
-    /// Retry after `--requeue-dependency` (the source is not ready yet).
-    pub dependency: bool,
-    /// Retrying cannot help until the object changes.
-    pub stalled: bool,
-}
+use crate::Context;
 
-impl SourceError {
-    fn artifact(message: String) -> Self {
-        Self {
-            reason: reason::ARTIFACT_FAILED,
-            message,
-            dependency: false,
-            stalled: false,
-        }
-    }
+fn artifact_failed(message: String) -> StepError {
+    StepError::retry(reason::ARTIFACT_FAILED, message)
 }
 
 /// `Kind/namespace/name` of the source.
@@ -68,27 +51,27 @@ fn kind_name(kind: SourceKind) -> &'static str {
 
 /// The artifact of the Kustomization's source: the one the source watch
 /// last saw (`known`, keyed by [`source_id`]) or else read from the API
-/// server.
+/// server. A source without artifact yet is waited for
+/// (`requeue_dependency`).
 pub async fn artifact(
     client: &Client,
     known: &std::sync::Mutex<std::collections::HashMap<String, Artifact>>,
     k: &Kustomization,
     no_cross_namespace_refs: bool,
-) -> Result<Artifact, SourceError> {
+    requeue_dependency: Duration,
+) -> Result<Artifact, StepError> {
     let source = &k.spec.source_ref;
     let own = k.namespace().unwrap_or_default();
     let namespace = source.namespace.clone().unwrap_or_else(|| own.clone());
     let kind = kind_name(source.kind);
     if no_cross_namespace_refs && namespace != own {
-        return Err(SourceError {
-            reason: reason::ACCESS_DENIED,
-            message: format!(
+        return Err(StepError::stall(
+            reason::ACCESS_DENIED,
+            format!(
                 "cannot access {kind}/{namespace}/{}, cross-namespace references have been disabled",
                 source.name
             ),
-            dependency: false,
-            stalled: true,
-        });
+        ));
     }
     let api_version = source
         .api_version
@@ -104,15 +87,14 @@ pub async fn artifact(
     let object = match api.get_opt(&source.name).await {
         Ok(Some(o)) => o,
         Ok(None) => {
-            return Err(SourceError {
-                reason: reason::ARTIFACT_FAILED,
-                message: format!("Source '{id}' not found"),
-                dependency: true,
-                stalled: false,
-            });
+            return Err(StepError::wait(
+                reason::ARTIFACT_FAILED,
+                format!("Source '{id}' not found"),
+                requeue_dependency,
+            ));
         }
         Err(e) => {
-            return Err(SourceError::artifact(format!(
+            return Err(artifact_failed(format!(
                 "failed to get source '{id}': {}",
                 flux_runtime::ssa::kube_message(&e)
             )));
@@ -124,11 +106,15 @@ pub async fn artifact(
         .and_then(|s| s.get("artifact"))
         .cloned()
         .and_then(|a| serde_json::from_value::<Artifact>(a).ok());
-    artifact.ok_or_else(|| SourceError {
-        reason: reason::ARTIFACT_FAILED,
-        message: format!("Source artifact not found for '{id}', retrying in 30s"),
-        dependency: true,
-        stalled: false,
+    artifact.ok_or_else(|| {
+        StepError::wait(
+            reason::ARTIFACT_FAILED,
+            format!(
+                "Source artifact not found for '{id}', retrying in {}",
+                format_duration(requeue_dependency)
+            ),
+            requeue_dependency,
+        )
     })
 }
 
@@ -138,9 +124,9 @@ pub async fn download(
     dest: &Path,
     limits: &Limits,
     timeout: Duration,
-) -> Result<(), SourceError> {
+) -> Result<(), StepError> {
     let fail =
-        |what: String| SourceError::artifact(format!("failed to download artifact, error: {what}"));
+        |what: String| artifact_failed(format!("failed to download artifact, error: {what}"));
     let expected: Digest = artifact
         .digest
         .parse()
@@ -155,7 +141,7 @@ pub async fn download(
         .map_err(|e| fail(e.to_string()))?;
     let response = tokio::time::timeout(timeout, client.request(request))
         .await
-        .map_err(|_| fail(format!("timeout after {timeout:?}")))?
+        .map_err(|_| fail(format!("timeout after {}", format_duration(timeout))))?
         .map_err(|e| fail(e.to_string()))?;
     if !response.status().is_success() {
         return Err(fail(format!(
@@ -167,7 +153,7 @@ pub async fn download(
     let max = usize::try_from(limits.max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
     let body = tokio::time::timeout(timeout, Limited::new(response.into_body(), max).collect())
         .await
-        .map_err(|_| fail(format!("timeout after {timeout:?}")))?
+        .map_err(|_| fail(format!("timeout after {}", format_duration(timeout))))?
         .map_err(|e| fail(e.to_string()))?
         .to_bytes();
     std::fs::create_dir_all(dest).map_err(|e| fail(format!("creating {}: {e}", dest.display())))?;
@@ -180,6 +166,63 @@ pub async fn download(
     .map_err(|e| fail(e.to_string()))?
     .map_err(|e| fail(e.to_string()))?;
     Ok(())
+}
+
+/// An extracted artifact: shared read-only with the other Kustomizations
+/// of the same revision, or a private copy for one that decrypts in place.
+pub enum Extracted {
+    /// From the shared cache.
+    Shared(Arc<Tree>),
+    /// A private copy (removed when dropped).
+    Private(tempfile::TempDir),
+}
+
+impl Extracted {
+    /// The extracted tree.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Extracted::Shared(tree) => tree.path(),
+            Extracted::Private(dir) => dir.path().join("source"),
+        }
+    }
+}
+
+/// Downloads and extracts `artifact` for `k`: a private copy when `k`
+/// decrypts (it writes into its tree), else the shared extraction. On
+/// failure the remembered artifact of the source is forgotten (it may be
+/// gone with its source): the retry reads the source again.
+pub async fn extract(
+    ctx: &Context,
+    k: &Kustomization,
+    artifact: &Artifact,
+    timeout: Duration,
+) -> Result<Extracted, StepError> {
+    let extracted = if k.spec.decryption.is_some() {
+        let work = tempfile::Builder::new()
+            .prefix("kustomization-")
+            .tempdir()
+            .map_err(|e| {
+                StepError::retry(
+                    "DirectoryCreationFailed",
+                    format!("failed to create temporary working directory: {e}"),
+                )
+            })?;
+        let private = Extracted::Private(work);
+        download(artifact, &private.path(), &ctx.artifact_limits, timeout)
+            .await
+            .map(|()| private)
+    } else {
+        ctx.artifacts
+            .get(artifact, &ctx.artifact_limits, timeout)
+            .await
+            .map(Extracted::Shared)
+    };
+    if extracted.is_err()
+        && let Ok(mut known) = ctx.sources.lock()
+    {
+        known.remove(&source_id(k));
+    }
+    extracted
 }
 
 /// An artifact extracted once, shared read-only by every reconciliation
@@ -284,7 +327,7 @@ impl ArtifactCache {
         artifact: &Artifact,
         limits: &Limits,
         timeout: Duration,
-    ) -> Result<Arc<Tree>, SourceError> {
+    ) -> Result<Arc<Tree>, StepError> {
         let slot = self.slot(&artifact.digest);
         let result = slot
             .get_or_try_init(|| async {
@@ -294,14 +337,12 @@ impl ArtifactCache {
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                     .collect();
                 std::fs::create_dir_all(&self.root).map_err(|e| {
-                    SourceError::artifact(format!("failed to create artifact cache: {e}"))
+                    artifact_failed(format!("failed to create artifact cache: {e}"))
                 })?;
                 let dir = tempfile::Builder::new()
                     .prefix(&format!("{name}-"))
                     .tempdir_in(&self.root)
-                    .map_err(|e| {
-                        SourceError::artifact(format!("failed to create artifact cache: {e}"))
-                    })?
+                    .map_err(|e| artifact_failed(format!("failed to create artifact cache: {e}")))?
                     .keep();
                 let tree = Arc::new(Tree { dir });
                 download(artifact, &tree.path(), limits, timeout).await?;

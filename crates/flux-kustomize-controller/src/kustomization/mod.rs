@@ -2,9 +2,11 @@
 
 pub mod apply;
 pub mod build;
-pub mod cel;
 pub mod decrypt;
+pub mod dependencies;
 pub mod fetch;
+pub mod health;
+pub mod prune;
 pub mod reconcile;
 
 use std::sync::Arc;

@@ -1,28 +1,22 @@
 //! Fetch step: credentials from the Secret, the reference to follow, the
 //! cheap remote check, and the checkout. Contract: never writes to the
-//! cluster; every failure is a [`FetchError`] with upstream's reason.
+//! cluster; every failure is a [`StepError`] with upstream's reason,
+//! recorded in the condition [`Failed`] names.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::{GitRepository, GitRepositoryRef};
 use flux_git::{Auth, CheckoutOptions, Commit, DEFAULT_BRANCH, Proxy, Reference};
+use flux_runtime::StepError;
+use flux_runtime::ssa::kube_message;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-/// A failed reconciliation step, with the condition it is reported under.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct FetchError {
-    /// The condition reason (`AuthenticationFailed`, `GitOperationFailed`, …).
-    pub reason: &'static str,
-    /// The condition message.
-    pub message: String,
-    /// Which condition records the failure.
-    pub failed: Failed,
-    /// Retrying cannot help until the object changes (`Stalled=True`).
-    pub stalled: bool,
-}
+use crate::gitrepository::reconcile::{
+    FETCH_FAILED, INCLUDE_UNAVAILABLE, SOURCE_VERIFIED, STORAGE_OPERATION_FAILED,
+};
 
 /// The abnormal condition a failure is recorded in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,32 +25,27 @@ pub enum Failed {
     Fetch,
     /// `SourceVerified=False`.
     Verification,
-    /// `IncludeUnavailable=True` (retried after `--requeue-dependency`).
+    /// `IncludeUnavailable=True`.
     Include,
     /// `StorageOperationFailed=True`.
     Storage,
 }
 
-impl FetchError {
-    /// A fetch failure (`FetchFailed=True`).
-    pub fn fetch(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Failed::Fetch, reason, message)
-    }
-
-    /// A failure recorded in condition `failed`.
-    pub fn new(failed: Failed, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-            failed,
-            stalled: false,
+impl Failed {
+    /// The condition and its status.
+    pub fn condition(self) -> (&'static str, ConditionStatus) {
+        match self {
+            Failed::Fetch => (FETCH_FAILED, ConditionStatus::True),
+            Failed::Verification => (SOURCE_VERIFIED, ConditionStatus::False),
+            Failed::Include => (INCLUDE_UNAVAILABLE, ConditionStatus::True),
+            Failed::Storage => (STORAGE_OPERATION_FAILED, ConditionStatus::True),
         }
     }
 
-    /// Marks the failure as one only a change of the object can fix.
-    pub fn stalled(mut self) -> Self {
-        self.stalled = true;
-        self
+    /// A failure a retry may fix, recorded in this condition.
+    pub fn error(self, reason: &'static str, message: impl Into<String>) -> StepError {
+        let (kind, status) = self.condition();
+        StepError::retry(reason, message).on(kind, status)
     }
 }
 
@@ -95,14 +84,14 @@ pub fn reference(spec_ref: Option<&GitRepositoryRef>) -> Reference {
 
 /// The credentials of `spec.secretRef` (and the proxy of
 /// `spec.proxySecretRef`), read from the cluster.
-pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchError> {
+pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, StepError> {
     let namespace = repo.metadata.namespace.clone().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     let mut auth = match &repo.spec.secret_ref {
         None => Auth::None,
         Some(secret_ref) => {
             let data = secret_data(&secrets, &secret_ref.name).await.map_err(|e| {
-                FetchError::fetch(
+                Failed::Fetch.error(
                     AUTHENTICATION_FAILED,
                     format!(
                         "failed to get secret '{namespace}/{}': {e}",
@@ -111,7 +100,7 @@ pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchEr
                 )
             })?;
             Auth::from_secret(&data, &repo.spec.url).map_err(|e| {
-                FetchError::fetch(
+                Failed::Fetch.error(
                     AUTHENTICATION_FAILED,
                     format!(
                         "failed to configure authentication options from secret '{namespace}/{}': {e}",
@@ -127,7 +116,7 @@ pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, FetchEr
             .map_err(|e| format!("failed to get secret '{namespace}/{}': {e}", proxy_ref.name))
             .and_then(|data| Proxy::from_secret(&data).map_err(|e| e.to_string()))
             .map_err(|e| {
-                FetchError::fetch(
+                Failed::Fetch.error(
                     AUTHENTICATION_FAILED,
                     format!("failed to configure proxy options: {e}"),
                 )
@@ -155,10 +144,10 @@ pub async fn remote_commit(
     url: String,
     reference: Reference,
     auth: Auth,
-) -> Result<Option<String>, FetchError> {
+) -> Result<Option<String>, StepError> {
     tokio::task::spawn_blocking(move || flux_git::remote_commit(&url, &reference, &auth))
         .await
-        .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
+        .map_err(|e| Failed::Fetch.error(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
         .map_err(git_error)
 }
 
@@ -169,16 +158,16 @@ pub async fn checkout(
     auth: Auth,
     dir: &Path,
     options: CheckoutOptions,
-) -> Result<Commit, FetchError> {
+) -> Result<Commit, StepError> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || flux_git::checkout(&url, &reference, &auth, &dir, &options))
         .await
-        .map_err(|e| FetchError::fetch(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
+        .map_err(|e| Failed::Fetch.error(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
         .map_err(git_error)
 }
 
-fn git_error(e: flux_git::Error) -> FetchError {
-    FetchError::fetch(
+fn git_error(e: flux_git::Error) -> StepError {
+    Failed::Fetch.error(
         if e.is_authentication() {
             AUTHENTICATION_FAILED
         } else {
@@ -186,14 +175,6 @@ fn git_error(e: flux_git::Error) -> FetchError {
         },
         format!("failed to checkout and determine revision: {e}"),
     )
-}
-
-/// The API server's message of a failed call, without the debug dump.
-pub fn kube_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@ use flux_api::source::v1::{GitRepository, GitRepositoryInclude};
 use flux_artifact::{Digest, Limits, Storage, verify_and_extract};
 use kube::{Api, Client};
 
-use crate::gitrepository::fetch::{Failed, FetchError, kube_message};
+use flux_runtime::StepError;
+use flux_runtime::ssa::kube_message;
+
+use crate::gitrepository::fetch::Failed;
 
 /// The current artifact of every included repository, in `spec.include` order.
-pub async fn artifacts(client: &Client, repo: &GitRepository) -> Result<Vec<Artifact>, FetchError> {
+pub async fn artifacts(client: &Client, repo: &GitRepository) -> Result<Vec<Artifact>, StepError> {
     if repo.spec.include.is_empty() {
         return Ok(Vec::new());
     }
@@ -21,8 +24,7 @@ pub async fn artifacts(client: &Client, repo: &GitRepository) -> Result<Vec<Arti
     for include in &repo.spec.include {
         let name = &include.repository.name;
         let included = api.get(name).await.map_err(|e| {
-            FetchError::new(
-                Failed::Include,
+            Failed::Include.error(
                 "NotFound",
                 format!(
                     "could not get resource for include '{name}': {}",
@@ -31,8 +33,7 @@ pub async fn artifacts(client: &Client, repo: &GitRepository) -> Result<Vec<Arti
             )
         })?;
         let artifact = included.status.and_then(|s| s.artifact).ok_or_else(|| {
-            FetchError::new(
-                Failed::Include,
+            Failed::Include.error(
                 "NoArtifact",
                 format!("no artifact available for include '{name}'"),
             )
@@ -58,13 +59,12 @@ pub fn copy_into(
     artifact: &Artifact,
     include: &GitRepositoryInclude,
     dest: &Path,
-) -> Result<(), FetchError> {
+) -> Result<(), StepError> {
     let name = &include.repository.name;
     let from = include.from_path.as_deref().unwrap_or("");
     let to = to_path(include);
     let failure = |message: String| {
-        FetchError::new(
-            Failed::Include,
+        Failed::Include.error(
             "CopyFailure",
             format!("failed to copy '{name}' include from '{from}' to '{to}': {message}"),
         )

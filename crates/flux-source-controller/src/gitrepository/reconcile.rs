@@ -1,23 +1,29 @@
 //! The GitRepository guard ladder: deleting → finalizer → suspended →
-//! fetch (or the cheap "unchanged" path) → archive → status, written once
-//! at the end of every path.
+//! unchanged? (wait for the interval) → steps → status, finalised once on
+//! every path by [`flux_runtime::finalize`].
+//!
+//! The steps, each returning a [`StepError`] recorded in the condition it
+//! names: credentials ([`fetch`]) → includes ([`include`]) → verification
+//! keys ([`verify`]) → the cheap remote check → checkout → verification →
+//! archive into storage.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use flux_api::conditions::{self, ReconcileStatus};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
 use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
 use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
-use flux_runtime::{ReconcileResult, Severity, now, parse_duration, patch_status};
+use flux_runtime::conditions::{self, Owned};
+use flux_runtime::finalize::{Finish, Outcome, finalize};
+use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, now, parse_duration};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
 
 use crate::Context;
-use crate::gitrepository::fetch::{self, Failed, FetchError};
+use crate::gitrepository::fetch::{self, Failed};
 use crate::gitrepository::{include, verify};
 
 /// Condition type: the artifact is in storage.
@@ -33,12 +39,20 @@ pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
 /// Event reason of a new artifact.
 pub const NEW_ARTIFACT: &str = "NewArtifact";
 
+/// The conditions the GitRepository reconciler owns besides Ready,
+/// Reconciling and Stalled, in the order they decide Ready (upstream's
+/// summary).
+pub const OWNED: Owned = Owned {
+    negative: &[INCLUDE_UNAVAILABLE, FETCH_FAILED, STORAGE_OPERATION_FAILED],
+    positive: &[SOURCE_VERIFIED, ARTIFACT_IN_STORAGE],
+};
+
 /// Errors that abort a reconciliation (status could not be written, the
 /// finalizer could not be managed); the controller retries them.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A Kubernetes call failed.
-    #[error("{0}")]
+    #[error("{}", flux_runtime::ssa::kube_message(.0))]
     Kube(#[from] kube::Error),
     /// The finalizer protocol failed.
     #[error("finalizer: {0}")]
@@ -75,7 +89,7 @@ pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Ac
 
 /// Requeue policy after an error the controller could not report.
 pub fn error_policy(_repo: Arc<GitRepository>, _error: &Error, _ctx: Arc<Context>) -> Action {
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE)
 }
 
 fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
@@ -115,151 +129,120 @@ async fn apply(
         .annotations
         .as_ref()
         .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
-        .cloned();
+        .map(String::as_str);
 
     // The watch event of our own status write, or any other change that
     // leaves spec and reconcile request alone: wait for the interval.
     // (Includers are woken by their includes' changes: never skipped.)
     if repo.spec.include.is_empty()
         && status.artifact.is_some()
-        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token.as_deref())
+        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token)
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
 
-    let outcome = fetch_and_store(repo, &status, ctx, &namespace, &name).await;
-    let retry = interval.min(ctx.retry_interval);
-    let action = match outcome {
+    let outcome = match fetch_and_store(repo, &status, ctx, &namespace, &name).await {
         Ok(stored) => {
             let message = format!(
                 "stored artifact for revision '{}'",
                 stored.artifact.revision
             );
-            let conditions = status.conditions_mut();
-            for abnormal in [FETCH_FAILED, INCLUDE_UNAVAILABLE, STORAGE_OPERATION_FAILED] {
-                conditions::remove(conditions, abnormal);
-            }
-            conditions::set(
-                conditions,
-                ARTIFACT_IN_STORAGE,
-                ConditionStatus::True,
-                reason::SUCCEEDED,
-                &message,
-                generation,
-                now(),
-            );
-            match (&repo.spec.verify, &stored.verified) {
-                (None, _) => {
-                    conditions::remove(conditions, SOURCE_VERIFIED);
-                }
-                (Some(_), Some(verified)) => conditions::set(
-                    conditions,
-                    SOURCE_VERIFIED,
-                    ConditionStatus::True,
-                    reason::SUCCEEDED,
-                    verified,
-                    generation,
-                    now(),
-                ),
-                // Unchanged remote: the earlier verification stands.
-                (Some(_), None) => {}
-            }
-            conditions::mark_ready(conditions, reason::SUCCEEDED, &message, generation, now());
-            let changed =
-                status.artifact.as_ref().map(|a| &a.revision) != Some(&stored.artifact.revision);
-            status.artifact = Some(stored.artifact);
-            status.included_artifacts = stored.included;
-            status.observed_ignore = repo.spec.ignore.clone();
-            status.observed_recurse_submodules = repo.spec.recurse_submodules;
-            status.observed_include = repo.spec.include.clone();
-            status.observed_sparse_checkout = repo.spec.sparse_checkout.clone();
-            status.source_verification_mode = repo
-                .spec
-                .verify
-                .as_ref()
-                .map(|v| verify::mode_name(v.mode).to_string());
-            if let Some(verified) = &stored.verified {
-                ctx.events
-                    .event(
-                        repo,
-                        Severity::Trace,
-                        reason::SUCCEEDED,
-                        verified,
-                        BTreeMap::new(),
-                    )
-                    .await;
-            }
-            let artifact = status.artifact.as_ref();
-            let revision = artifact.map(|a| a.revision.clone()).unwrap_or_default();
-            if changed && let Some(subject) = stored.subject {
-                let message = format!("stored artifact for commit '{}'", short_message(&subject));
-                tracing::info!(revision = %revision, "{message}");
-                let metadata = BTreeMap::from([
-                    ("revision", revision),
-                    (
-                        "digest",
-                        artifact.map(|a| a.digest.clone()).unwrap_or_default(),
-                    ),
-                ]);
-                ctx.events
-                    .event(repo, Severity::Info, NEW_ARTIFACT, &message, metadata)
-                    .await;
-            } else {
-                tracing::debug!(revision = %revision, "no changes since last reconciliation");
-            }
-            ctx.schedule
-                .succeeded(&key, generation, token.as_deref(), interval);
-            (Action::requeue(interval), ReconcileResult::RequeueAfter)
-        }
-        Err(e) => {
-            ctx.schedule.forget(&key);
-            let conditions = status.conditions_mut();
-            let (kind, condition_status) = match e.failed {
-                Failed::Fetch => (FETCH_FAILED, ConditionStatus::True),
-                Failed::Verification => (SOURCE_VERIFIED, ConditionStatus::False),
-                Failed::Include => (INCLUDE_UNAVAILABLE, ConditionStatus::True),
-                Failed::Storage => (STORAGE_OPERATION_FAILED, ConditionStatus::True),
-            };
-            conditions::set(
-                conditions,
-                kind,
-                condition_status,
-                e.reason,
-                &e.message,
-                generation,
-                now(),
-            );
-            if e.stalled {
-                conditions::mark_stalled(conditions, e.reason, &e.message, generation, now());
-            } else {
-                conditions::mark_failed(conditions, e.reason, &e.message, generation, now());
-            }
-            tracing::error!(reason = e.reason, "{}", e.message);
-            ctx.events.warning(repo, e.reason, &e.message).await;
-            match (e.stalled, e.failed) {
-                (true, _) => (Action::await_change(), ReconcileResult::Success),
-                (false, Failed::Include) => (
-                    Action::requeue(ctx.requeue_dependency),
-                    ReconcileResult::Error,
-                ),
-                (false, _) => (Action::requeue(retry), ReconcileResult::Error),
+            announce(ctx, repo, status.artifact.as_ref(), &stored).await;
+            record(repo, &mut status, stored, &message);
+            Outcome::Ready {
+                reason: reason::SUCCEEDED,
+                message,
             }
         }
+        Err(error) => Outcome::Failed(error),
     };
-    if let Some(generation) = generation {
-        status.set_observed_generation(generation);
+    let finish = Finish {
+        events: &ctx.events,
+        schedule: &ctx.schedule,
+        owned: &OWNED,
+        interval,
+        retry: interval.min(ctx.retry_interval),
+    };
+    Ok(finalize(api, repo, repo.status.as_ref(), status, outcome, &finish).await?)
+}
+
+/// Records a stored artifact and what shaped it in `status`, with
+/// `ArtifactInStorage` and `SourceVerified`.
+fn record(repo: &GitRepository, status: &mut GitRepositoryStatus, stored: Stored, message: &str) {
+    let generation = repo.metadata.generation;
+    let conditions = &mut status.conditions;
+    conditions::set(
+        conditions,
+        ARTIFACT_IN_STORAGE,
+        ConditionStatus::True,
+        reason::SUCCEEDED,
+        message,
+        generation,
+        now(),
+    );
+    match (&repo.spec.verify, &stored.verified) {
+        (None, _) => {
+            conditions::remove(conditions, SOURCE_VERIFIED);
+        }
+        (Some(_), Some(verified)) => conditions::set(
+            conditions,
+            SOURCE_VERIFIED,
+            ConditionStatus::True,
+            reason::SUCCEEDED,
+            verified,
+            generation,
+            now(),
+        ),
+        // Unchanged remote: the earlier verification stands.
+        (Some(_), None) => {}
     }
-    if let Some(token) = conditions::reconcile_request(
-        repo.metadata.annotations.as_ref(),
-        status.last_handled_reconcile_at(),
-    ) {
-        let token = token.to_string();
-        status.set_last_handled_reconcile_at(&token);
+    status.artifact = Some(stored.artifact);
+    status.included_artifacts = stored.included;
+    status.observed_ignore = repo.spec.ignore.clone();
+    status.observed_recurse_submodules = repo.spec.recurse_submodules;
+    status.observed_include = repo.spec.include.clone();
+    status.observed_sparse_checkout = repo.spec.sparse_checkout.clone();
+    status.source_verification_mode = repo
+        .spec
+        .verify
+        .as_ref()
+        .map(|v| verify::mode_name(v.mode).to_string());
+}
+
+/// The events of a success: the verification (trace) and, for a new
+/// revision (other than `previous`'s), `NewArtifact`.
+async fn announce(
+    ctx: &Context,
+    repo: &GitRepository,
+    previous: Option<&Artifact>,
+    stored: &Stored,
+) {
+    let changed = previous.map(|a| &a.revision) != Some(&stored.artifact.revision);
+    if let Some(verified) = &stored.verified {
+        ctx.events
+            .event(
+                repo,
+                Severity::Trace,
+                reason::SUCCEEDED,
+                verified,
+                BTreeMap::new(),
+            )
+            .await;
     }
-    if repo.status.as_ref() != Some(&status) {
-        patch_status(api, &name, &status).await?;
+    let revision = stored.artifact.revision.clone();
+    if changed && let Some(subject) = &stored.subject {
+        let message = format!("stored artifact for commit '{}'", short_message(subject));
+        tracing::info!(revision = %revision, "{message}");
+        let metadata = BTreeMap::from([
+            ("revision", revision),
+            ("digest", stored.artifact.digest.clone()),
+        ]);
+        ctx.events
+            .event(repo, Severity::Info, NEW_ARTIFACT, &message, metadata)
+            .await;
+    } else {
+        tracing::debug!(revision = %revision, "no changes since last reconciliation");
     }
-    Ok(action)
 }
 
 /// The first line of a commit message, at most 50 characters (as upstream's
@@ -319,10 +302,12 @@ async fn fetch_and_store(
     ctx: &Context,
     namespace: &str,
     name: &str,
-) -> Result<Stored, FetchError> {
+) -> Result<Stored, StepError> {
     let reference = fetch::reference(repo.spec.reference.as_ref());
     let auth = fetch::auth(&ctx.client, repo).await?;
-    let included = include::artifacts(&ctx.client, repo).await?;
+    let included = include::artifacts(&ctx.client, repo)
+        .await
+        .map_err(|e| e.retry_after(ctx.requeue_dependency))?;
     let keys = verify::keys(&ctx.client, repo).await?;
     let url = repo.spec.url.clone();
 
@@ -347,8 +332,7 @@ async fn fetch_and_store(
         .prefix("gitrepository-")
         .tempdir()
         .map_err(|e| {
-            FetchError::new(
-                Failed::Storage,
+            Failed::Storage.error(
                 "DirectoryCreationFailed",
                 format!("failed to create temporary working directory: {e}"),
             )
@@ -372,9 +356,12 @@ async fn fetch_and_store(
     )
     .await
     .map_err(|_| {
-        FetchError::fetch(
+        Failed::Fetch.error(
             fetch::GIT_OPERATION_FAILED,
-            format!("failed to checkout and determine revision: timeout after {timeout:?}"),
+            format!(
+                "failed to checkout and determine revision: timeout after {}",
+                format_duration(timeout)
+            ),
         )
     })??;
     let verified = match &repo.spec.verify {
@@ -384,7 +371,7 @@ async fn fetch_and_store(
     for dir in &repo.spec.sparse_checkout {
         let path = work.path().join(dir.trim_matches('/'));
         if std::fs::symlink_metadata(&path).is_err() {
-            return Err(FetchError::fetch(
+            return Err(Failed::Fetch.error(
                 fetch::GIT_OPERATION_FAILED,
                 format!(
                     "failed to sparse checkout directories : sparse checkout dir '{dir}' does not exist in repository"
@@ -407,9 +394,11 @@ async fn fetch_and_store(
     let hash = commit.hash.clone();
     let dir = work.path().to_path_buf();
     let limits = ctx.artifact_limits.clone();
+    let requeue_dependency = ctx.requeue_dependency;
     let stored = tokio::task::spawn_blocking(move || {
         for (spec, artifact) in &includes {
-            include::copy_into(&storage, artifact, spec, &dir)?;
+            include::copy_into(&storage, artifact, spec, &dir)
+                .map_err(|e| e.retry_after(requeue_dependency))?;
         }
         let owner = Owner {
             kind: "GitRepository",
@@ -417,8 +406,7 @@ async fn fetch_and_store(
             name: &name,
         };
         let archive_error = |e: flux_artifact::Error| {
-            FetchError::new(
-                Failed::Storage,
+            Failed::Storage.error(
                 "ArchiveOperationFailed",
                 format!("unable to archive artifact to storage: {e}"),
             )
@@ -428,12 +416,11 @@ async fn fetch_and_store(
             .archive(owner, &format!("{hash}.tar.gz"), &dir, &ignore, &limits)
             .map_err(archive_error)?;
         let _ = storage.garbage_collect(owner, &stored.path, SystemTime::now());
-        Ok::<_, FetchError>(stored)
+        Ok::<_, StepError>(stored)
     })
     .await
     .map_err(|e| {
-        FetchError::new(
-            Failed::Storage,
+        Failed::Storage.error(
             "ArchiveOperationFailed",
             format!("archive task failed: {e}"),
         )

@@ -8,7 +8,10 @@ use flux_git::signature::verify;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-use crate::gitrepository::fetch::{Failed, FetchError, kube_message};
+use flux_runtime::StepError;
+use flux_runtime::ssa::kube_message;
+
+use crate::gitrepository::fetch::Failed;
 
 /// The mode as `status.sourceVerificationMode` records it (`HEAD` when unset).
 pub fn mode_name(mode: Option<GitVerificationMode>) -> &'static str {
@@ -21,7 +24,7 @@ pub fn mode_name(mode: Option<GitVerificationMode>) -> &'static str {
 }
 
 /// The trusted keys: every value of the verification Secret.
-pub async fn keys(client: &Client, repo: &GitRepository) -> Result<Vec<Vec<u8>>, FetchError> {
+pub async fn keys(client: &Client, repo: &GitRepository) -> Result<Vec<Vec<u8>>, StepError> {
     let Some(verification) = &repo.spec.verify else {
         return Ok(Vec::new());
     };
@@ -31,8 +34,7 @@ pub async fn keys(client: &Client, repo: &GitRepository) -> Result<Vec<Vec<u8>>,
         .get(&verification.secret_ref.name)
         .await
         .map_err(|e| {
-            FetchError::new(
-                Failed::Verification,
+            Failed::Verification.error(
                 "VerificationError",
                 format!("PGP public keys secret error: {}", kube_message(&e)),
             )
@@ -50,7 +52,7 @@ pub fn check(
     mode: Option<GitVerificationMode>,
     commit: &Commit,
     keys: &[Vec<u8>],
-) -> Result<String, FetchError> {
+) -> Result<String, StepError> {
     let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let (tag, head) = match mode {
         Some(GitVerificationMode::Tag) => (true, false),
@@ -60,24 +62,22 @@ pub fn check(
     let mut message = String::from("verified signature of");
     if tag {
         let Some(tag) = &commit.tag else {
-            return Err(FetchError::new(
-                Failed::Verification,
-                "InvalidVerificationMode",
-                "cannot verify tag object's signature if a tag reference is not specified",
-            )
-            .stalled());
+            return Err(Failed::Verification
+                .error(
+                    "InvalidVerificationMode",
+                    "cannot verify tag object's signature if a tag reference is not specified",
+                )
+                .stalled());
         };
         let described = format!("{}@sha1:{}", tag.name, tag.hash);
         if tag.signature.is_none() {
-            return Err(FetchError::new(
-                Failed::Verification,
+            return Err(Failed::Verification.error(
                 "InvalidGitObject",
                 format!("cannot verify signature of tag '{described}' since it is not signed"),
             ));
         }
         let key = verify(tag.signature.as_ref(), &keys).map_err(|e| {
-            FetchError::new(
-                Failed::Verification,
+            Failed::Verification.error(
                 "InvalidTagSignature",
                 format!("signature verification of tag '{described}' failed: {e}"),
             )
@@ -86,8 +86,7 @@ pub fn check(
     }
     if head {
         let key = verify(commit.signature.as_ref(), &keys).map_err(|e| {
-            FetchError::new(
-                Failed::Verification,
+            Failed::Verification.error(
                 "InvalidCommitSignature",
                 format!(
                     "signature verification of commit '{}' failed: {e}",

@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
+use crate::health::Health;
 use cel::{Context, Env, Program, Value as CelValue};
 use flux_api::kustomize_types::CustomHealthCheck;
-use flux_runtime::health::Health;
 use serde_json::Value;
 
 /// Parsed expressions for one kind.

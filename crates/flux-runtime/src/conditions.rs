@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::meta::{Condition, ConditionStatus, RECONCILE_REQUEST_ANNOTATION, condition_type};
+use flux_api::meta::{Condition, ConditionStatus, RECONCILE_REQUEST_ANNOTATION, condition_type};
 
 /// The condition of type `kind`, if present.
 pub fn get<'a>(conditions: &'a [Condition], kind: &str) -> Option<&'a Condition> {
@@ -221,17 +221,17 @@ macro_rules! reconcile_status {
 }
 
 reconcile_status!(
-    crate::source::v1::GitRepositoryStatus,
-    crate::source::v1::OCIRepositoryStatus,
-    crate::source::v1::HelmRepositoryStatus,
-    crate::source::v1::HelmChartStatus,
-    crate::source::v1::BucketStatus,
-    crate::kustomize::v1::KustomizationStatus,
-    crate::helm::v2::HelmReleaseStatus,
-    crate::notification::v1::ReceiverStatus,
-    crate::image::v1::ImageRepositoryStatus,
-    crate::image::v1::ImagePolicyStatus,
-    crate::image::v1::ImageUpdateAutomationStatus,
+    flux_api::source::v1::GitRepositoryStatus,
+    flux_api::source::v1::OCIRepositoryStatus,
+    flux_api::source::v1::HelmRepositoryStatus,
+    flux_api::source::v1::HelmChartStatus,
+    flux_api::source::v1::BucketStatus,
+    flux_api::kustomize::v1::KustomizationStatus,
+    flux_api::helm::v2::HelmReleaseStatus,
+    flux_api::notification::v1::ReceiverStatus,
+    flux_api::image::v1::ImageRepositoryStatus,
+    flux_api::image::v1::ImagePolicyStatus,
+    flux_api::image::v1::ImageUpdateAutomationStatus,
 );
 
 /// Marks a reconciliation in progress (kstatus): `Reconciling=True` with
@@ -291,7 +291,7 @@ pub fn mark_failed(
         conditions,
         condition_type::RECONCILING,
         ConditionStatus::True,
-        crate::meta::reason::PROGRESSING_WITH_RETRY,
+        flux_api::meta::reason::PROGRESSING_WITH_RETRY,
         message,
         generation,
         now.clone(),
@@ -341,7 +341,7 @@ pub fn mark_stalled(
 #[cfg(test)]
 mod kstatus_tests {
     use super::*;
-    use crate::source::v1::GitRepositoryStatus;
+    use flux_api::source::v1::GitRepositoryStatus;
     use k8s_openapi::jiff::Timestamp;
 
     fn now() -> Time {
@@ -379,5 +379,164 @@ mod kstatus_tests {
         status.set_last_handled_reconcile_at("token");
         assert_eq!(status.observed_generation(), Some(3));
         assert_eq!(status.last_handled_reconcile_at(), Some("token"));
+    }
+}
+
+/// The conditions a kind's reconciler owns besides `Ready`, `Reconciling`
+/// and `Stalled`, and how `Ready` is summarised from them (upstream's
+/// `summarize.Conditions`): the first abnormal one, in declaration order,
+/// decides a `Ready=False`.
+#[derive(Clone, Copy, Debug)]
+pub struct Owned {
+    /// Conditions that stand for a problem while `True` (`FetchFailed`,
+    /// `StorageOperationFailed`); removed when a reconciliation succeeds.
+    pub negative: &'static [&'static str],
+    /// Conditions that stand for a problem while `False` (`Healthy`,
+    /// `SourceVerified`); their steps set them on success too.
+    pub positive: &'static [&'static str],
+}
+
+impl Owned {
+    /// The condition that makes the object not Ready, if any: the first
+    /// negative one that is `True`, else the first positive one that is
+    /// `False`.
+    pub fn problem<'a>(&self, conditions: &'a [Condition]) -> Option<&'a Condition> {
+        self.negative
+            .iter()
+            .find_map(|kind| get(conditions, kind).filter(|c| c.status == ConditionStatus::True))
+            .or_else(|| {
+                self.positive.iter().find_map(|kind| {
+                    get(conditions, kind).filter(|c| c.status == ConditionStatus::False)
+                })
+            })
+    }
+}
+
+/// Marks success as summarised from `owned`: the negative conditions are
+/// removed; `Ready=True` with `reason` and `message` unless a positive
+/// condition is still `False` (then `Ready=False` with its reason and
+/// message); `Reconciling` and `Stalled` are removed.
+pub fn mark_ready_summarised(
+    conditions: &mut Vec<Condition>,
+    owned: &Owned,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    for kind in owned.negative {
+        remove(conditions, kind);
+    }
+    match owned.problem(conditions).cloned() {
+        Some(problem) => {
+            remove(conditions, condition_type::RECONCILING);
+            remove(conditions, condition_type::STALLED);
+            set(
+                conditions,
+                condition_type::READY,
+                ConditionStatus::False,
+                &problem.reason,
+                &problem.message,
+                generation,
+                now,
+            );
+        }
+        None => mark_ready(conditions, reason, message, generation, now),
+    }
+}
+
+/// Marks `Ready=Unknown` (`Progressing`, "Reconciliation in progress") and
+/// `Reconciling=True` with `message`, as upstream does before a long step.
+pub fn mark_progressing(
+    conditions: &mut Vec<Condition>,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    set(
+        conditions,
+        condition_type::READY,
+        ConditionStatus::Unknown,
+        flux_api::meta::reason::PROGRESSING,
+        "Reconciliation in progress",
+        generation,
+        now.clone(),
+    );
+    mark_reconciling(
+        conditions,
+        flux_api::meta::reason::PROGRESSING,
+        message,
+        generation,
+        now,
+    );
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn now() -> Time {
+        Time(Timestamp::from_second(100).unwrap())
+    }
+
+    const OWNED: Owned = Owned {
+        negative: &["FetchFailed", "StorageOperationFailed"],
+        positive: &["SourceVerified"],
+    };
+
+    #[test]
+    fn ready_is_summarised_from_the_owned_conditions() {
+        let mut conditions = Vec::new();
+        set(
+            &mut conditions,
+            "FetchFailed",
+            ConditionStatus::True,
+            "GitOperationFailed",
+            "timeout",
+            Some(1),
+            now(),
+        );
+        assert_eq!(
+            OWNED.problem(&conditions).unwrap().reason,
+            "GitOperationFailed"
+        );
+        mark_progressing(&mut conditions, "building artifact", Some(1), now());
+        assert_eq!(
+            get(&conditions, "Ready").unwrap().status,
+            ConditionStatus::Unknown
+        );
+        assert!(is_true(&conditions, "Reconciling"));
+        mark_ready_summarised(
+            &mut conditions,
+            &OWNED,
+            "Succeeded",
+            "stored",
+            Some(1),
+            now(),
+        );
+        assert!(get(&conditions, "FetchFailed").is_none());
+        assert!(get(&conditions, "Reconciling").is_none());
+        assert!(is_ready(&conditions, Some(1)));
+        set(
+            &mut conditions,
+            "SourceVerified",
+            ConditionStatus::False,
+            "VerificationError",
+            "no signature",
+            Some(2),
+            now(),
+        );
+        mark_ready_summarised(
+            &mut conditions,
+            &OWNED,
+            "Succeeded",
+            "stored",
+            Some(2),
+            now(),
+        );
+        let ready = get(&conditions, "Ready").unwrap();
+        assert_eq!(ready.status, ConditionStatus::False);
+        assert_eq!(ready.reason, "VerificationError");
     }
 }

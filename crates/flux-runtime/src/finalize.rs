@@ -1,0 +1,358 @@
+//! The end of every reconciliation, the same for every kind: the outcome
+//! becomes conditions (`Ready` summarised from the kind's owned
+//! conditions, `Reconciling`/`Stalled` as kstatus reads them), an event
+//! and a log line for a failure, the schedule's memory, the requeue
+//! decision, `observedGeneration` and `lastHandledReconcileAt` — then the
+//! status is written once, if it changed.
+//!
+//! [`settle`] is the pure decision (tested without a cluster);
+//! [`finalize`] adds the I/O around it. [`report_progress`] writes
+//! `Reconciling=True` while a long step runs.
+
+use std::time::Duration;
+
+use flux_api::meta::{ConditionStatus, reason};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::conditions::{self, Owned, ReconcileStatus};
+use crate::error::{Next, StepError};
+use crate::{EventRecorder, ReconcileResult, Schedule, now, patch_status};
+
+/// What a reconciliation ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every step succeeded: `Ready=True` with this reason and message.
+    Ready {
+        /// The `Ready` reason (`ReconciliationSucceeded`, `Succeeded`).
+        reason: &'static str,
+        /// The `Ready` message (`Applied revision: …`).
+        message: String,
+    },
+    /// A step failed.
+    Failed(StepError),
+}
+
+impl From<StepError> for Outcome {
+    fn from(error: StepError) -> Self {
+        Outcome::Failed(error)
+    }
+}
+
+/// What the finaliser knows of the object's reconciler.
+pub struct Finish<'a> {
+    /// Where failure events go.
+    pub events: &'a EventRecorder,
+    /// The memory of successful reconciliations.
+    pub schedule: &'a Schedule,
+    /// The kind's owned conditions.
+    pub owned: &'a Owned,
+    /// `spec.interval`: the requeue after a success.
+    pub interval: Duration,
+    /// The requeue after a failure that a retry may fix.
+    pub retry: Duration,
+}
+
+/// Sets the conditions for `outcome` and decides the requeue: success →
+/// the interval; [`Next::Retry`] → `retry`; [`Next::Wait`] → its delay;
+/// [`Next::Stall`] → nothing until the object changes. Also sets
+/// `observedGeneration` and `lastHandledReconcileAt`.
+pub fn settle<S: ReconcileStatus>(
+    status: &mut S,
+    outcome: &Outcome,
+    owned: &Owned,
+    generation: Option<i64>,
+    request: Option<&str>,
+    interval: Duration,
+    retry: Duration,
+) -> (Action, ReconcileResult) {
+    let at = now();
+    let decision = match outcome {
+        Outcome::Ready { reason, message } => {
+            conditions::mark_ready_summarised(
+                status.conditions_mut(),
+                owned,
+                reason,
+                message,
+                generation,
+                at,
+            );
+            (Action::requeue(interval), ReconcileResult::RequeueAfter)
+        }
+        Outcome::Failed(error) => {
+            let list = status.conditions_mut();
+            if let Some((kind, condition_status)) = error.condition {
+                conditions::set(
+                    list,
+                    kind,
+                    condition_status,
+                    error.reason,
+                    &error.message,
+                    generation,
+                    at.clone(),
+                );
+            }
+            match error.next {
+                Next::Stall => {
+                    conditions::mark_stalled(list, error.reason, &error.message, generation, at);
+                    (Action::await_change(), ReconcileResult::Success)
+                }
+                Next::Retry => {
+                    mark_not_ready(list, error, generation, at);
+                    (Action::requeue(retry), ReconcileResult::Error)
+                }
+                Next::Wait(after) => {
+                    mark_not_ready(list, error, generation, at);
+                    (Action::requeue(after), ReconcileResult::RequeueAfter)
+                }
+            }
+        }
+    };
+    if let Some(generation) = generation {
+        status.set_observed_generation(generation);
+    }
+    if let Some(token) = request {
+        status.set_last_handled_reconcile_at(token);
+    }
+    decision
+}
+
+/// `Ready=False` with the error; a `Reconciling` condition left by the
+/// progress reports keeps its message with reason `ProgressingWithRetry`
+/// (upstream's finalizeStatus); a failure a retry may fix adds one.
+fn mark_not_ready(
+    list: &mut Vec<flux_api::meta::Condition>,
+    error: &StepError,
+    generation: Option<i64>,
+    at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) {
+    use flux_api::meta::condition_type::{READY, RECONCILING, STALLED};
+    conditions::remove(list, STALLED);
+    let progress = conditions::get(list, RECONCILING)
+        .filter(|c| c.status == ConditionStatus::True)
+        .map(|c| c.message.clone())
+        .or_else(|| (error.next == Next::Retry).then(|| error.message.clone()));
+    if let Some(message) = progress {
+        conditions::set(
+            list,
+            RECONCILING,
+            ConditionStatus::True,
+            reason::PROGRESSING_WITH_RETRY,
+            &message,
+            generation,
+            at.clone(),
+        );
+    }
+    conditions::set(
+        list,
+        READY,
+        ConditionStatus::False,
+        error.reason,
+        &error.message,
+        generation,
+        at,
+    );
+}
+
+/// Finishes a reconciliation of `object`: [`settle`]s `status`, records
+/// the failure (event, log) or the success in the schedule, and writes the
+/// status when it differs from `before`.
+pub async fn finalize<K, S>(
+    api: &Api<K>,
+    object: &K,
+    before: Option<&S>,
+    mut status: S,
+    outcome: Outcome,
+    finish: &Finish<'_>,
+) -> Result<(Action, ReconcileResult), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: ReconcileStatus + Serialize + PartialEq,
+{
+    let key = format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    );
+    let generation = object.meta().generation;
+    let token = object
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .map(String::as_str);
+    let request = conditions::reconcile_request(
+        object.meta().annotations.as_ref(),
+        status.last_handled_reconcile_at(),
+    )
+    .map(str::to_string);
+    let decision = settle(
+        &mut status,
+        &outcome,
+        finish.owned,
+        generation,
+        request.as_deref(),
+        finish.interval,
+        finish.retry,
+    );
+    match &outcome {
+        Outcome::Ready { .. } => {
+            finish
+                .schedule
+                .succeeded(&key, generation, token, finish.interval)
+        }
+        Outcome::Failed(error) => {
+            finish.schedule.forget(&key);
+            match error.next {
+                Next::Wait(_) => tracing::info!(reason = error.reason, "{}", error.message),
+                _ => tracing::error!(reason = error.reason, "{}", error.message),
+            }
+            if let Some((severity, message)) = &error.event {
+                finish
+                    .events
+                    .event(object, *severity, error.reason, message, Default::default())
+                    .await;
+            }
+        }
+    }
+    if before != Some(&status) {
+        patch_status(api, &object.name_any(), &status).await?;
+    }
+    Ok(decision)
+}
+
+/// Reports a long step in progress: `Ready=Unknown` and `Reconciling=True`
+/// with `message`, written at once (so users see what the controller is
+/// doing while it applies or waits for health).
+pub async fn report_progress<K, S>(
+    api: &Api<K>,
+    object: &K,
+    status: &mut S,
+    message: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: ReconcileStatus + Serialize,
+{
+    conditions::mark_progressing(
+        status.conditions_mut(),
+        message,
+        object.meta().generation,
+        now(),
+    );
+    patch_status(api, &object.name_any(), status).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flux_api::kustomize::v1::KustomizationStatus;
+
+    const OWNED: Owned = Owned {
+        negative: &[],
+        positive: &["Healthy"],
+    };
+    const MINUTE: Duration = Duration::from_secs(60);
+    const RETRY: Duration = Duration::from_secs(5);
+
+    fn reason_of(status: &KustomizationStatus, kind: &str) -> Option<String> {
+        conditions::get(&status.conditions, kind).map(|c| c.reason.clone())
+    }
+
+    #[test]
+    fn success_requeues_after_the_interval_and_clears_progress() {
+        let mut status = KustomizationStatus::default();
+        conditions::mark_progressing(&mut status.conditions, "Building", Some(2), now());
+        let outcome = Outcome::Ready {
+            reason: "ReconciliationSucceeded",
+            message: "Applied revision: main@sha1:1".into(),
+        };
+        let decision = settle(
+            &mut status,
+            &outcome,
+            &OWNED,
+            Some(2),
+            Some("t"),
+            MINUTE,
+            RETRY,
+        );
+        assert_eq!(
+            decision,
+            (Action::requeue(MINUTE), ReconcileResult::RequeueAfter)
+        );
+        assert!(conditions::is_ready(&status.conditions, Some(2)));
+        assert_eq!(reason_of(&status, "Reconciling"), None);
+        assert_eq!(status.observed_generation, Some(2));
+        assert_eq!(status.last_handled_reconcile_at.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn a_retried_failure_keeps_the_progress_message() {
+        let mut status = KustomizationStatus::default();
+        conditions::mark_progressing(&mut status.conditions, "Detecting drift", Some(1), now());
+        let outcome = Outcome::Failed(StepError::retry("ReconciliationFailed", "dry-run failed"));
+        let decision = settle(&mut status, &outcome, &OWNED, Some(1), None, MINUTE, RETRY);
+        assert_eq!(decision, (Action::requeue(RETRY), ReconcileResult::Error));
+        let reconciling = conditions::get(&status.conditions, "Reconciling").unwrap();
+        assert_eq!(reconciling.reason, "ProgressingWithRetry");
+        assert_eq!(reconciling.message, "Detecting drift");
+        let ready = conditions::get(&status.conditions, "Ready").unwrap();
+        assert_eq!(ready.status, ConditionStatus::False);
+        assert_eq!(ready.message, "dry-run failed");
+    }
+
+    #[test]
+    fn waiting_and_stalling_decide_the_requeue() {
+        let mut status = KustomizationStatus::default();
+        let wait = StepError::wait(
+            "DependencyNotReady",
+            "dependency 'a/b' is not ready",
+            MINUTE,
+        );
+        let decision = settle(
+            &mut status,
+            &wait.into(),
+            &OWNED,
+            Some(1),
+            None,
+            MINUTE,
+            RETRY,
+        );
+        assert_eq!(
+            decision,
+            (Action::requeue(MINUTE), ReconcileResult::RequeueAfter)
+        );
+        assert_eq!(reason_of(&status, "Reconciling"), None);
+        let stall =
+            StepError::stall("AccessDenied", "denied").on("Healthy", ConditionStatus::False);
+        let decision = settle(
+            &mut status,
+            &stall.into(),
+            &OWNED,
+            Some(1),
+            None,
+            MINUTE,
+            RETRY,
+        );
+        assert_eq!(decision, (Action::await_change(), ReconcileResult::Success));
+        assert_eq!(
+            reason_of(&status, "Stalled").as_deref(),
+            Some("AccessDenied")
+        );
+        assert_eq!(
+            reason_of(&status, "Healthy").as_deref(),
+            Some("AccessDenied")
+        );
+        // The failed positive condition keeps Ready False after a success.
+        let outcome = Outcome::Ready {
+            reason: "ReconciliationSucceeded",
+            message: "ok".into(),
+        };
+        settle(&mut status, &outcome, &OWNED, Some(1), None, MINUTE, RETRY);
+        assert_eq!(reason_of(&status, "Ready").as_deref(), Some("AccessDenied"));
+        assert_eq!(reason_of(&status, "Stalled"), None);
+    }
+}
