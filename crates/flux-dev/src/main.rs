@@ -30,6 +30,9 @@
 //!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
 //!   the single operations the benchmark measures.
+//! - `flux-dev layering`: checks the crate layering of `shared/DESIGN.md`
+//!   on `cargo metadata` (engines reach no Kubernetes client, no tokio, no
+//!   controller; controllers depend on no other controller).
 //! - `flux-dev up FLEET_DIR ENV_FILE`: the demo's environment (control
 //!   plane and a git server serving FLEET_DIR) until Ctrl-C; see
 //!   `scripts/demo.sh`.
@@ -45,6 +48,7 @@ mod bench_gotemplate;
 mod bench_helm;
 mod bench_kustomizations;
 mod corpus;
+mod layering;
 mod up;
 
 use std::path::PathBuf;
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("crds") => write_crds(args.get(1).map(PathBuf::from)),
+        Some("layering") => layering::check(),
         Some("bench") if args.get(1).map(String::as_str) == Some("git") => bench::git(
             args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000),
             args.get(3).and_then(|a| a.parse().ok()).unwrap_or(200),

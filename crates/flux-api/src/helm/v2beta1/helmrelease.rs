@@ -1,7 +1,7 @@
 //! `HelmRelease` v2beta1 (served until helm-controller 1.4), in the shape of
 //! its last serving CRD (helm-controller 1.3). Read through v2.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,7 @@ use crate::source::v1::ReconcileStrategy;
 
 /// The desired state of a Helm release (v2beta1).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "helm.toolkit.fluxcd.io",
     version = "v2beta1",

@@ -2,7 +2,7 @@
 //! manifests written for it still apply. Read through the v2 storage version.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,7 @@ use crate::source::v1::ReconcileStrategy;
 
 /// The desired state of a Helm release (v2beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "helm.toolkit.fluxcd.io",
     version = "v2beta2",

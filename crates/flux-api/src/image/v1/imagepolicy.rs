@@ -1,6 +1,6 @@
 //! `ImagePolicy` v1: picks the latest image tag of an ImageRepository.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::schema::DURATION;
 
 /// The desired state of an image policy.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "image.toolkit.fluxcd.io",
     version = "v1",

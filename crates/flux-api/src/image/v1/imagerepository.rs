@@ -1,7 +1,7 @@
 //! `ImageRepository` v1: a container image repository whose tags are scanned.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ use crate::source::v1::OCIProvider;
 
 /// The desired state of an image repository.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "image.toolkit.fluxcd.io",
     version = "v1",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,7 @@ use crate::schema::DURATION;
 
 /// The desired state of an image repository (v1beta2): v1's.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "image.toolkit.fluxcd.io",
     version = "v1beta2",
@@ -72,6 +73,7 @@ pub struct ScanResult {
 
 /// The desired state of an image policy (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "image.toolkit.fluxcd.io",
     version = "v1beta2",
@@ -132,6 +134,7 @@ pub struct ImagePolicyStatus {
 
 /// The desired state of an image update automation (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "image.toolkit.fluxcd.io",
     version = "v1beta2",

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,7 @@ use crate::schema::{DURATION, TIMEOUT};
 
 /// The desired state of a notification provider (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
     version = "v1beta2",
@@ -86,6 +87,7 @@ pub struct StatusV1Beta2 {
 
 /// The desired state of an alert (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
     version = "v1beta2",
@@ -149,6 +151,7 @@ pub struct CrossNamespaceObjectReference {
 
 /// The desired state of a receiver (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
     version = "v1beta2",

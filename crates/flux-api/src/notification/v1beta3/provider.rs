@@ -1,7 +1,7 @@
 //! `Provider` v1beta3: where notifications go (chat, Git commit status,
 //! webhooks, …). Static: no status.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::schema::{DURATION, TIMEOUT};
 
 /// The desired state of a notification provider.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
     version = "v1beta3",

@@ -1,7 +1,7 @@
 //! `Bucket` v1: objects of an S3-compatible, GCS or Azure bucket, archived
 //! as an artifact.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::schema::{DURATION, TIMEOUT};
 
 /// The desired state of a bucket.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1",

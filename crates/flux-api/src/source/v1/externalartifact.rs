@@ -1,7 +1,7 @@
 //! `ExternalArtifact` v1: an artifact produced by a third-party controller
 //! (for example source-watcher's ArtifactGenerator), consumed like any source.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::meta::{Artifact, Condition};
 
 /// The desired state of an external artifact.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1",

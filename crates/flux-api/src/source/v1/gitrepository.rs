@@ -1,7 +1,7 @@
 //! `GitRepository` v1: a Git repository to fetch, at a branch, tag, semver
 //! range or commit, and to archive as an artifact.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::schema::{DURATION, TIMEOUT};
 
 /// The desired state of a Git repository.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1",

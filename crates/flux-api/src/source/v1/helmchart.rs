@@ -1,7 +1,7 @@
 //! `HelmChart` v1: a chart from a HelmRepository, GitRepository or Bucket,
 //! packaged as an artifact (HelmRelease creates these).
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ use crate::source::v1::{OIDCIdentityMatch, VerificationProvider};
 
 /// The desired state of a Helm chart.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1",

@@ -1,6 +1,6 @@
 //! `HelmRepository` v1: a Helm chart repository (HTTP index or OCI registry).
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::schema::{DURATION, TIMEOUT};
 
 /// The desired state of a Helm repository.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1",

@@ -1,7 +1,7 @@
 //! `GitRepository` v1beta2 (served until source-controller 1.8), kept so
 //! manifests written for it still apply. Read through the v1 storage version.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ use crate::source::v1::{GitRepositoryInclude, GitRepositoryRef};
 
 /// The desired state of a Git repository (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1beta2",

@@ -1,7 +1,7 @@
 //! `HelmChart` v1beta2: v1 plus `valuesFile` and `accessFrom`, without the
 //! verify rule; the artifact digest was optional.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ use crate::source::v1::{ChartVerification, LocalHelmChartSourceReference, Reconc
 
 /// The desired state of a Helm chart (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1beta2",

@@ -1,6 +1,6 @@
 //! `HelmRepository` v1beta2: the same spec as v1; the artifact digest was optional.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::source::v1;
 
 /// The desired state of a Helm repository (v1beta2): v1's.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1beta2",

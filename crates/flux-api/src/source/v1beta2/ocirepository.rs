@@ -1,7 +1,7 @@
 //! `OCIRepository` v1beta2 (served until source-controller 1.8; the seed
 //! uses it). Read through the v1 storage version.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use crate::source::v1::{
 
 /// The desired state of an OCI repository (v1beta2).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(crates(kube_core = "::kube_core"))]
 #[kube(
     group = "source.toolkit.fluxcd.io",
     version = "v1beta2",
