@@ -345,8 +345,50 @@ async fn the_gitops_loop() {
         "nothing pruned"
     );
 
-    // 5. dependsOn: a second Kustomization waits for the first to be ready.
+    // 4b. A kind the cluster does not serve: Ready=False with the API
+    //     machinery's words (no client debug dump), Reconciling kept with
+    //     the last progress message as ProgressingWithRetry; nothing pruned.
     remote.remove("apps/broken.yaml").unwrap();
+    remote
+        .write(
+            "apps/widget.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+        )
+        .unwrap();
+    remote.commit("unserved kind").unwrap();
+    refresh_source(&client, ns.name(), "unserved").await;
+    let unserved = eventually("unserved kind refused", || async {
+        let k = kustomizations.get("apps").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.status == ConditionStatus::False && condition.reason == "ReconciliationFailed")
+            .then_some(k)
+    })
+    .await;
+    let message = &ready(&unserved).unwrap().message;
+    assert!(message.starts_with("Widget/"), "{message}");
+    assert!(
+        message.ends_with(
+            "dry-run failed: no matches for kind \"Widget\" in version \"example.com/v1\""
+        ),
+        "{message}"
+    );
+    let conditions = &unserved.status.as_ref().unwrap().conditions;
+    let reconciling = flux_runtime::conditions::get(conditions, "Reconciling").unwrap();
+    assert_eq!(reconciling.reason, "ProgressingWithRetry");
+    assert!(
+        reconciling
+            .message
+            .starts_with("Detecting drift for revision main@sha1:"),
+        "{}",
+        reconciling.message
+    );
+    assert!(
+        cms.get_opt("app-config").await.unwrap().is_some(),
+        "nothing pruned"
+    );
+
+    // 5. dependsOn: a second Kustomization waits for the first to be ready.
+    remote.remove("apps/widget.yaml").unwrap();
     remote
         .write(
             "infra/ns-config.yaml",
@@ -376,7 +418,12 @@ async fn the_gitops_loop() {
         .await
         .unwrap();
     let revision = format!("main@sha1:{fourth}");
-    wait_applied(&kustomizations, "apps", &revision).await;
+    let apps = wait_applied(&kustomizations, "apps", &revision).await;
+    let conditions = &apps.status.as_ref().unwrap().conditions;
+    assert!(
+        flux_runtime::conditions::get(conditions, "Reconciling").is_none(),
+        "a success clears Reconciling"
+    );
     wait_applied(&kustomizations, "infra", &revision).await;
     assert!(cms.get_opt("infra").await.unwrap().is_some());
 
