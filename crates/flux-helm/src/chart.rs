@@ -363,7 +363,7 @@ pub fn archive_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
         if joined.starts_with('/') {
             return err("chart illegally contains absolute paths");
         }
-        let name = clean_path(&joined);
+        let name = flux_go::path::clean(&joined);
         if name == "." {
             return err(format!(
                 "chart illegally contains content outside the base directory: {raw:?}"
@@ -410,31 +410,6 @@ pub fn archive_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
         return err("no files in chart archive");
     }
     Ok(files)
-}
-
-/// Go's `path.Clean`.
-pub(crate) fn clean_path(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    let joined = out.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
 }
 
 /// Helm's `LoadFiles`: sorts files into the chart's parts.
@@ -869,15 +844,6 @@ fn decode_requirements(data: &[u8]) -> Result<Option<Vec<Option<Dependency>>>, S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_path_clean() {
-        assert_eq!(clean_path("a/../b"), "b");
-        assert_eq!(clean_path("../x"), "../x");
-        assert_eq!(clean_path("a/.."), ".");
-        assert_eq!(clean_path(""), ".");
-        assert_eq!(clean_path("/a/../../b"), "/b");
-    }
 
     #[test]
     fn metadata_as_sigs_yaml_reads_it() {

@@ -679,7 +679,7 @@ fn set(t: &Table, k: &str, v: Value) {
 }
 
 fn path_join(a: &str, b: &str) -> String {
-    crate::chart::clean_path(&format!("{a}/{b}"))
+    flux_go::path::clean(&format!("{a}/{b}"))
 }
 
 /// Builds each chart's top-level object and collects its templates.

@@ -360,27 +360,12 @@ const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
 const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 const MANAGED_BY: &str = "kustomize-v5.8.1";
 
-/// Go's `filepath.Join` of two relative paths (cleaned lexically).
+/// Go's `filepath.Join` of two slash-separated paths.
 fn go_join(base: &str, path: &str) -> String {
-    let joined = if base.is_empty() {
-        path.to_string()
+    if base.is_empty() {
+        flux_go::path::clean(path)
     } else {
-        format!("{base}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    if parts.is_empty() {
-        ".".to_string()
-    } else {
-        parts.join("/")
+        flux_go::path::clean(&format!("{base}/{path}"))
     }
 }
 

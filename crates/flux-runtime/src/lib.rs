@@ -35,7 +35,7 @@ mod schedule;
 pub mod ssa;
 mod status;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{Next, StepError};
 pub use events::{EventRecorder, Severity};
 pub use metrics::{Metrics, ReconcileResult};

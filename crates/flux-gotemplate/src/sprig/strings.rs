@@ -268,7 +268,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("base", "string", "string", |_, a| ok_s(path_base(s(&a, 0))));
     add("dir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
     add("clean", "string", "string", |_, a| {
-        ok_s(path_clean(s(&a, 0)))
+        ok_s(flux_go::path::clean(s(&a, 0)))
     });
     add("ext", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
     add("isAbs", "string", "bool", |_, a| {
@@ -279,7 +279,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("osDir", "string", "string", |_, a| ok_s(path_dir(s(&a, 0))));
     add("osClean", "string", "string", |_, a| {
-        ok_s(path_clean(s(&a, 0)))
+        ok_s(flux_go::path::clean(s(&a, 0)))
     });
     add("osExt", "string", "string", |_, a| ok_s(path_ext(s(&a, 0))));
     add("osIsAbs", "string", "bool", |_, a| {
@@ -988,33 +988,6 @@ fn quote_meta(s: &str) -> String {
     o
 }
 
-fn path_clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let j = parts.join("/");
-    match (rooted, j.is_empty()) {
-        (true, _) => format!("/{j}"),
-        (false, true) => ".".into(),
-        (false, false) => j,
-    }
-}
-
 fn path_base(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
@@ -1031,7 +1004,7 @@ fn path_dir(p: &str) -> String {
         Some(i) => &p[..=i],
         None => "",
     };
-    path_clean(dir)
+    flux_go::path::clean(dir)
 }
 
 fn path_ext(p: &str) -> String {

@@ -267,92 +267,15 @@ fn obj(t: GoTime) -> Value {
     Value::Object(std::rc::Rc::new(t))
 }
 
-/// `time.Duration.String()`.
+/// `time.Duration.String()` of `d` nanoseconds, wrapped to `int64` as
+/// Go's duration arithmetic wraps.
 pub fn duration_string(d: i128) -> String {
-    if d == 0 {
-        return "0s".into();
-    }
-    let neg = d < 0;
-    let u = d.unsigned_abs();
-    let mut out = String::new();
-    if u < 1_000_000_000 {
-        let (unit, div) = if u < 1_000 {
-            ("ns", 1u128)
-        } else if u < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        out.push_str(&frac_str(u, div));
-        out.push_str(unit);
-    } else {
-        let h = u / 3_600_000_000_000;
-        let rem = u % 3_600_000_000_000;
-        let m = rem / 60_000_000_000;
-        let s = rem % 60_000_000_000;
-        if h > 0 {
-            out.push_str(&format!("{h}h"));
-        }
-        if h > 0 || m > 0 {
-            out.push_str(&format!("{m}m"));
-        }
-        out.push_str(&frac_str(s, 1_000_000_000));
-        out.push('s');
-    }
-    if neg { format!("-{out}") } else { out }
+    flux_go::duration::format(d as i64)
 }
 
-fn frac_str(v: u128, div: u128) -> String {
-    let int = v / div;
-    let frac = v % div;
-    if frac == 0 {
-        return int.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let f = format!("{frac:0width$}");
-    format!("{int}.{}", f.trim_end_matches('0'))
-}
-
-/// `time.ParseDuration`.
+/// `time.ParseDuration`, in nanoseconds.
 pub fn parse_duration(s: &str) -> Option<i128> {
-    let (neg, mut t) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if t == "0" {
-        return Some(0);
-    }
-    if t.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !t.is_empty() {
-        let num_end = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        if num_end == 0 {
-            return None;
-        }
-        let num: f64 = t[..num_end].parse().ok()?;
-        t = &t[num_end..];
-        let unit_end = t
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(t.len());
-        let mult = match &t[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        t = &t[unit_end..];
-        total += num * mult;
-    }
-    let v = total.round() as i128;
-    Some(if neg { -v } else { v })
+    flux_go::duration::parse(s).ok().map(i128::from)
 }
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
@@ -390,9 +313,8 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     ] {
         let f: F = if must {
             |_, a| {
-                let d = parse_duration(s(&a, 0)).ok_or_else(|| {
-                    format!("time: invalid duration {}", crate::gofmt::quote(s(&a, 0)))
-                })?;
+                let d = flux_go::duration::parse(s(&a, 0)).map_err(|e| e.to_string())?;
+                let d = i128::from(d);
                 Ok(obj(add_dur(time_arg(arg(&a, 1)), d)))
             }
         } else {

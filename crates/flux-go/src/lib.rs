@@ -1,0 +1,16 @@
+//! Go standard-library behaviours that several of our crates must
+//! reproduce exactly, written once: [`path::clean`] (`path.Clean`),
+//! [`duration::parse`] (`time.ParseDuration`) and [`duration::format`]
+//! (`time.Duration.String`). A leaf crate: it depends on none of ours, so
+//! every engine and controller may use it.
+//!
+//! ```
+//! assert_eq!(flux_go::path::clean("a/../b/./c/"), "b/c");
+//! assert_eq!(flux_go::duration::parse("1h30m"), Ok(5_400_000_000_000));
+//! assert_eq!(flux_go::duration::format(90_000_000_000), "1m30s");
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod duration;
+pub mod path;
