@@ -43,6 +43,62 @@ pub struct BuildOptions {
     pub owner: (String, String),
 }
 
+impl BuildOptions {
+    /// The options of a Kustomization (`kustomize.toolkit.fluxcd.io`, as
+    /// JSON) with its `postBuild` variables `vars`: the one mapping from a
+    /// Kustomization's spec to the build, used by the controller and by
+    /// `flux build`/`flux diff`. Fields of the wrong type count as unset.
+    pub fn for_kustomization(k: &serde_json::Value, vars: BTreeMap<String, String>) -> Self {
+        let spec = &k["spec"];
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let list = |v: &serde_json::Value| -> Vec<Value> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(json_to_value)
+                .collect()
+        };
+        let strings = |v: &serde_json::Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        };
+        let metadata = |field: &str| {
+            k["metadata"][field]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        BuildOptions {
+            path: text(&spec["path"]),
+            spec: FluxSpec {
+                target_namespace: text(&spec["targetNamespace"]),
+                name_prefix: text(&spec["namePrefix"]),
+                name_suffix: text(&spec["nameSuffix"]),
+                patches: list(&spec["patches"]),
+                images: list(&spec["images"]),
+                components: spec["components"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect(),
+                ignore_missing_components: spec["ignoreMissingComponents"]
+                    .as_bool()
+                    .unwrap_or(false),
+            },
+            post_build: spec.get("postBuild").is_some_and(|p| !p.is_null()),
+            substitute_always: spec["postBuild"]["substituteStrategy"] == "Always",
+            vars,
+            labels: strings(&spec["commonMetadata"]["labels"]),
+            annotations: strings(&spec["commonMetadata"]["annotations"]),
+            owner: (metadata("name"), metadata("namespace")),
+        }
+    }
+}
+
 /// `spec.path` inside `root`; a path leaving the root is an error.
 pub fn secure_join(root: &Path, path: Option<&str>) -> Result<PathBuf, String> {
     let mut out = root.to_path_buf();

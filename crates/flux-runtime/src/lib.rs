@@ -34,6 +34,7 @@ pub mod reconcile;
 mod schedule;
 pub mod ssa;
 mod status;
+pub mod substitution;
 
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{Next, StepError};

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use flux_kustomize::flux::FluxSpec;
-use flux_kustomize::objects::{BuildOptions, build_objects, json_to_value};
+use flux_api::kustomize::v1::PostBuild;
+use flux_kustomize::objects::{BuildOptions, build_objects};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -59,119 +59,23 @@ async fn kustomization(
     serde_json::to_value(&object).map_err(|e| e.to_string())
 }
 
-/// `spec.postBuild` variables: `substitute`, then `substituteFrom` read from
-/// the cluster (skipped with `--dry-run`).
+/// `spec.postBuild` variables as the controller loads them
+/// (`substituteFrom`, then `substitute`); without a cluster (`--dry-run`)
+/// only `substitute`.
 async fn variables(ctx: Option<&Ctx>, k: &Value) -> Result<BTreeMap<String, String>, Error> {
-    let mut vars = BTreeMap::new();
-    let post = &k["spec"]["postBuild"];
-    if let Some(map) = post["substitute"].as_object() {
-        for (key, value) in map {
-            vars.insert(key.clone(), value.as_str().unwrap_or_default().to_string());
-        }
-    }
-    let Some(ctx) = ctx else {
-        return Ok(vars);
+    let post_build = &k["spec"]["postBuild"];
+    let post_build: Option<PostBuild> = if post_build.is_null() {
+        None
+    } else {
+        Some(
+            serde_json::from_value(post_build.clone())
+                .map_err(|e| format!("invalid spec.postBuild: {e}"))?,
+        )
     };
     let namespace = k["metadata"]["namespace"].as_str().unwrap_or("default");
-    for reference in post["substituteFrom"].as_array().into_iter().flatten() {
-        let kind = reference["kind"].as_str().unwrap_or_default();
-        let name = reference["name"].as_str().unwrap_or_default();
-        let optional = reference["optional"].as_bool().unwrap_or(false);
-        let data: BTreeMap<String, String> = match kind {
-            "ConfigMap" => {
-                let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-                    Api::namespaced(ctx.client.clone(), namespace);
-                match api.get_opt(name).await.map_err(|e| describe(&e))? {
-                    Some(cm) => cm.data.unwrap_or_default(),
-                    None if optional => continue,
-                    None => {
-                        return Err(format!(
-                            "substitute from 'ConfigMap/{name}' error: configmaps \"{name}\" not found"
-                        ));
-                    }
-                }
-            }
-            "Secret" => {
-                let api: Api<k8s_openapi::api::core::v1::Secret> =
-                    Api::namespaced(ctx.client.clone(), namespace);
-                match api.get_opt(name).await.map_err(|e| describe(&e))? {
-                    Some(secret) => secret
-                        .data
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).to_string()))
-                        .collect(),
-                    None if optional => continue,
-                    None => {
-                        return Err(format!(
-                            "substitute from 'Secret/{name}' error: secrets \"{name}\" not found"
-                        ));
-                    }
-                }
-            }
-            other => {
-                return Err(format!(
-                    "substitute from '{other}/{name}' error: kind must be ConfigMap or Secret"
-                ));
-            }
-        };
-        vars.extend(data);
-    }
-    Ok(vars)
-}
-
-fn strings(value: &Value) -> BTreeMap<String, String> {
-    value
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect()
-}
-
-/// The build options of Kustomization `k` (JSON), building `dir`.
-fn options(k: &Value, vars: BTreeMap<String, String>) -> BuildOptions {
-    let spec = &k["spec"];
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let list = |v: &Value| -> Vec<flux_yaml::Value> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(json_to_value)
-            .collect()
-    };
-    BuildOptions {
-        path: None,
-        spec: FluxSpec {
-            target_namespace: text(&spec["targetNamespace"]),
-            name_prefix: text(&spec["namePrefix"]),
-            name_suffix: text(&spec["nameSuffix"]),
-            patches: list(&spec["patches"]),
-            images: list(&spec["images"]),
-            components: spec["components"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect(),
-            ignore_missing_components: spec["ignoreMissingComponents"].as_bool().unwrap_or(false),
-        },
-        post_build: spec.get("postBuild").is_some_and(|p| !p.is_null()),
-        substitute_always: spec["postBuild"]["substituteStrategy"] == "Always",
-        vars,
-        labels: strings(&spec["commonMetadata"]["labels"]),
-        annotations: strings(&spec["commonMetadata"]["annotations"]),
-        owner: (
-            k["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            k["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        ),
-    }
+    flux_runtime::substitution::variables(ctx.map(|c| &c.client), namespace, post_build.as_ref())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The root the build may read: the Git checkout holding `dir` (its
@@ -200,7 +104,7 @@ async fn build_objects_for(
     let k = kustomization(ctx, namespace, args).await?;
     let vars = variables(ctx, &k).await?;
     let root = root_of(&dir);
-    let mut options = options(&k, vars);
+    let mut options = BuildOptions::for_kustomization(&k, vars);
     options.path = Some(
         dir.strip_prefix(&root)
             .map(|p| p.to_string_lossy().to_string())
