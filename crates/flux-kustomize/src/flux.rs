@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use flux_yaml::Value;
 
-use crate::{
-    Error, FileSystem, KUSTOMIZATION_FILE_NAMES, MemFs, Options, Overlay, ResMap, build,
-    generated_resources,
-};
+use crate::build::{Options, build};
+use crate::error::Error;
+use crate::fs::{FileSystem, MemFs, clean};
+use crate::kustomization::KUSTOMIZATION_FILE_NAMES;
+use crate::load::{Overlay, generated_resources, read_text};
+use crate::resource::ResMap;
 
 /// The Kustomization fields that shape the build.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +44,7 @@ struct Confined<'a> {
 
 impl Confined<'_> {
     fn inside(&self, path: &Path) -> bool {
-        crate::clean(path).starts_with(&self.root)
+        clean(path).starts_with(&self.root)
     }
 }
 
@@ -100,8 +102,8 @@ pub fn build_flux(
     dir: &Path,
     spec: &FluxSpec,
 ) -> Result<ResMap, Error> {
-    let root = crate::clean(root);
-    let dir = crate::clean(dir);
+    let root = clean(root);
+    let dir = clean(dir);
     let confined = Confined {
         inner: fs,
         root: root.clone(),
@@ -118,7 +120,7 @@ pub fn build_flux(
         .find(|p| confined.is_file(p));
     let (file, mut kustomization) = match existing {
         Some(path) => {
-            let text = crate::read_text(&confined, &path)?;
+            let text = read_text(&confined, &path)?;
             let doc = flux_yaml::parse(&text)
                 .map_err(|e| Error::Invalid {
                     path: path.clone(),

@@ -18,7 +18,12 @@ use base64::Engine as _;
 use flux_yaml::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, FileSystem, Options, ResId, Resource, read_bytes, resolve_local};
+use crate::build::Options;
+use crate::error::Error;
+use crate::fs::FileSystem;
+use crate::load::{read_bytes, resolve_local};
+use crate::resid::ResId;
+use crate::resource::Resource;
 
 /// How a generated object combines with an existing one of the same id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

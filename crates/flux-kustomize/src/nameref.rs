@@ -13,7 +13,8 @@
 use flux_yaml::Value;
 
 use crate::fieldspec::{Config, FieldSpec as Spec};
-use crate::{ResId, Resource};
+use crate::resid::ResId;
+use crate::resource::Resource;
 
 /// kustomize's GVK selection: empty selector fields match anything.
 fn selected(id: &ResId, group: &str, version: &str, kind: &str) -> bool {

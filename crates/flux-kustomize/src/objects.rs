@@ -15,7 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use flux_yaml::Value;
 
 use crate::flux::{FluxSpec, build_flux};
-use crate::{DiskFs, substitute};
+use crate::fs::DiskFs;
+use crate::substitute;
 
 /// The label naming the Kustomization that applied an object.
 pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";

@@ -6,7 +6,8 @@
 
 use flux_yaml::Value;
 
-use crate::{ResId, Resource};
+use crate::resid::ResId;
+use crate::resource::Resource;
 
 /// A patch target (`target:` of a patch).
 #[derive(Clone, Debug, Default)]

@@ -22,7 +22,8 @@
 use flux_yaml::Value;
 
 use crate::patch::{Compiled, Target};
-use crate::{ResId, Resource};
+use crate::resid::ResId;
+use crate::resource::Resource;
 
 /// One replacement.
 #[derive(Clone, Debug)]

@@ -6,8 +6,8 @@
 
 use flux_yaml::Value;
 
-use crate::Resource;
 use crate::fieldspec::{FieldSpec, visit};
+use crate::resource::Resource;
 
 /// Sets the replica count of the resources named `name`.
 pub fn apply(

@@ -10,7 +10,8 @@
 use flux_yaml::Value;
 
 use crate::fieldspec::Config;
-use crate::{ResId, Resource};
+use crate::resid::ResId;
+use crate::resource::Resource;
 
 /// One var.
 #[derive(Clone, Debug)]

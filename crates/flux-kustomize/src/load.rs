@@ -1,0 +1,186 @@
+//! Reading what a kustomization names: files under the load
+//! restrictions, resources from YAML files, and the kustomization Flux
+//! generates for plain folders.
+
+use std::path::{Path, PathBuf};
+
+use flux_yaml::Value;
+
+use crate::build::Options;
+use crate::error::Error;
+use crate::fs::{FileSystem, MemFs, clean};
+use crate::kustomization::KUSTOMIZATION_FILE_NAMES;
+use crate::resid::ResId;
+use crate::resource::Resource;
+
+/// The `resources` of the kustomization Flux generates for `dir` (paths
+/// relative to it, in walk order); every YAML file must hold Kubernetes
+/// objects.
+pub fn generated_resources(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    scan(fs, dir, dir, &mut out)?;
+    Ok(out)
+}
+
+pub(crate) fn scan(
+    fs: &dyn FileSystem,
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<String>,
+) -> Result<(), Error> {
+    let entries = fs.read_dir(dir).map_err(|e| Error::Read {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for path in entries {
+        let relative = || format!("./{}", path.strip_prefix(root).unwrap_or(&path).display());
+        if fs.is_dir(&path) {
+            let has_kustomization = KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| fs.is_file(&path.join(n)));
+            if has_kustomization {
+                out.push(relative());
+            } else {
+                scan(fs, root, &path, out)?;
+            }
+            continue;
+        }
+        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if !yaml {
+            continue;
+        }
+        load_file(fs, &path).map_err(|e| Error::Invalid {
+            path: path.clone(),
+            message: format!(
+                "failed to decode Kubernetes YAML from {}: {e}",
+                path.display()
+            ),
+        })?;
+        out.push(relative());
+    }
+    Ok(())
+}
+
+/// A file system with a few generated files in front of another.
+pub(crate) struct Overlay<'a> {
+    pub(crate) generated: &'a MemFs,
+    pub(crate) disk: &'a dyn FileSystem,
+}
+
+impl FileSystem for Overlay<'_> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        if self.generated.is_file(path) {
+            return self.generated.read(path);
+        }
+        self.disk.read(path)
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        self.disk.is_dir(path)
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        self.generated.is_file(path) || self.disk.is_file(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.disk.read_dir(path)
+    }
+}
+
+/// A file of a kustomization (`relative` to its folder), under the load
+/// restrictions.
+pub(crate) fn resolve_local(
+    dir: &Path,
+    relative: &str,
+    options: &Options,
+) -> Result<PathBuf, Error> {
+    if is_remote(relative) {
+        return Err(Error::Remote(relative.to_string()));
+    }
+    let full = clean(&dir.join(relative));
+    if options.root_only && !full.starts_with(dir) {
+        return Err(Error::OutsideRoot {
+            file: full,
+            root: dir.to_path_buf(),
+        });
+    }
+    Ok(full)
+}
+
+pub(crate) fn read_bytes(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>, Error> {
+    fs.read(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn read_text(fs: &dyn FileSystem, path: &Path) -> Result<String, Error> {
+    let bytes = fs.read(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::Invalid {
+        path: path.to_path_buf(),
+        message: "not UTF-8 text".to_string(),
+    })
+}
+
+pub(crate) fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+}
+
+/// The resources of one file: every non-empty document; `*List` kinds with
+/// `items` are expanded.
+pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>, Error> {
+    let text = read_text(fs, path)?;
+    let invalid = |message: String| Error::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let docs = flux_yaml::parse(&text).map_err(|e| invalid(e.to_string()))?;
+    let mut out = Vec::new();
+    for doc in docs {
+        if doc == Value::Null {
+            continue;
+        }
+        let is_list = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && matches!(doc.get("items"), Some(Value::Seq(_)));
+        let objects = match (is_list, doc) {
+            (true, Value::Map(entries)) => entries
+                .into_iter()
+                .find(|(k, _)| k == "items")
+                .map(|(_, v)| match v {
+                    Value::Seq(items) => items,
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default(),
+            (_, doc) => vec![doc],
+        };
+        for object in objects {
+            let id = ResId::of(&object).map_err(invalid)?;
+            out.push(Resource::new(object, id));
+        }
+    }
+    Ok(out)
+}
+
+/// Go's `filepath.Join` of two slash-separated paths.
+pub(crate) fn go_join(base: &str, path: &str) -> String {
+    if base.is_empty() {
+        flux_go::path::clean(path)
+    } else {
+        flux_go::path::clean(&format!("{base}/{path}"))
+    }
+}
+
+/// A string as a YAML scalar on one line (quoted when YAML needs it).
+pub(crate) fn yaml_scalar(text: &str) -> String {
+    flux_yaml::emit(&Value::String(text.to_string()))
+        .trim_end_matches('\n')
+        .to_string()
+}

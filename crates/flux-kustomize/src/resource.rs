@@ -1,0 +1,235 @@
+//! The resource model: one resource with its id and rename history, the
+//! map of a build's resources, and the annotations kustomize keeps on
+//! them while building.
+
+use flux_yaml::Value;
+
+use crate::error::Error;
+use crate::resid::{self, ResId};
+use crate::{fieldspec, generators, vars};
+
+/// One resource, its id and what kustomize remembers about its past (the
+/// build annotations it keeps while building and removes from the output).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// The object.
+    pub value: Value,
+    /// Group, version, kind, namespace and name (current).
+    pub id: ResId,
+    /// Kind, name and effective namespace before each rename (oldest
+    /// first): patch targets and name references match them.
+    pub previous: Vec<PreviousId>,
+    /// `namePrefix`es applied, innermost kustomization first.
+    pub prefixes: Vec<String>,
+    /// `nameSuffix`es applied, innermost kustomization first.
+    pub suffixes: Vec<String>,
+    /// Made by a generator: how it combines with others, and whether its
+    /// name gets the content hash.
+    pub generated: Option<generators::Generated>,
+    /// Names of the `vars` whose value this object holds.
+    pub ref_vars: Vec<String>,
+}
+
+/// An id a resource had before a rename.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousId {
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Effective namespace (`default` for none, `_non_namespaceable_` for
+    /// cluster-scoped kinds).
+    pub namespace: String,
+}
+
+impl Resource {
+    /// A resource as loaded, with no past.
+    pub fn new(value: Value, id: ResId) -> Self {
+        Self {
+            value,
+            id,
+            previous: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            generated: None,
+            ref_vars: Vec::new(),
+        }
+    }
+
+    /// Records the current id as a previous one (before a rename).
+    pub fn store_previous_id(&mut self) {
+        self.previous.push(PreviousId {
+            kind: self.id.kind.clone(),
+            name: self.id.name.clone(),
+            namespace: self.id.effective_namespace(),
+        });
+    }
+
+    /// The previous ids, with the current group and version.
+    pub fn previous_ids(&self) -> Vec<ResId> {
+        self.previous
+            .iter()
+            .map(|p| ResId {
+                group: self.id.group.clone(),
+                version: self.id.version.clone(),
+                kind: p.kind.clone(),
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+            })
+            .collect()
+    }
+
+    /// The original id: the first previous one, or the current one.
+    pub fn org_id(&self) -> ResId {
+        self.previous_ids()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
+/// How the output is ordered (`sortOptions` of the root kustomization).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortOrder {
+    /// kustomize's default: kinds by priority lists, then ids.
+    Legacy {
+        /// Kinds first, in this order.
+        first: Vec<String>,
+        /// Kinds last, in this order.
+        last: Vec<String>,
+    },
+    /// Accumulation order.
+    Fifo,
+}
+
+impl Default for SortOrder {
+    fn default() -> Self {
+        let (first, last) = resid::default_orders();
+        SortOrder::Legacy { first, last }
+    }
+}
+
+/// The resources of a build, in accumulation order.
+#[derive(Clone, Debug, Default)]
+pub struct ResMap {
+    /// The resources.
+    pub resources: Vec<Resource>,
+    /// The output order.
+    pub sort: SortOrder,
+    pub(crate) ids: std::collections::HashSet<ResId>,
+    pub(crate) vars: Vec<vars::Var>,
+    pub(crate) config: fieldspec::Config,
+    pub(crate) build_metadata: Vec<String>,
+}
+
+impl ResMap {
+    /// Rebuilds the id index after transformations that rename or remove.
+    pub(crate) fn reindex(&mut self) {
+        self.ids = self.resources.iter().map(|r| r.id.clone()).collect();
+    }
+
+    pub(crate) fn append(&mut self, resource: Resource) -> Result<(), Error> {
+        if !self.ids.insert(resource.id.clone()) {
+            return Err(Error::IdConflict(resource.id.to_string()));
+        }
+        self.resources.push(resource);
+        Ok(())
+    }
+
+    /// What `kustomize build` prints: resources in kustomize's legacy order,
+    /// `---` between them.
+    pub fn to_yaml(&self) -> Result<String, flux_yaml::Error> {
+        let mut sorted: Vec<&Resource> = self.resources.iter().collect();
+        if let SortOrder::Legacy { first, last } = &self.sort {
+            sorted.sort_by(|a, b| resid::legacy_order(&a.id, &b.id, first, last));
+        }
+        let docs = sorted
+            .into_iter()
+            .map(|r| Ok(flux_yaml::emit(&r.value.json_round_trip()?)))
+            .collect::<Result<Vec<_>, flux_yaml::Error>>()?;
+        Ok(docs.join("---\n"))
+    }
+}
+
+/// The annotation `buildMetadata: [originAnnotations]` writes.
+pub(crate) const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+
+pub(crate) fn set_annotation(value: &mut Value, key: &str, text: &str) {
+    let Value::Map(object) = value else { return };
+    if !object.iter().any(|(k, _)| k == "metadata") {
+        object.push(("metadata".to_string(), Value::Map(Vec::new())));
+    }
+    let Some((_, metadata)) = object.iter_mut().find(|(k, _)| k == "metadata") else {
+        return;
+    };
+    if matches!(metadata, Value::Null) {
+        *metadata = Value::Map(Vec::new());
+    }
+    let Value::Map(metadata) = metadata else {
+        return;
+    };
+    if !metadata.iter().any(|(k, _)| k == "annotations") {
+        metadata.push(("annotations".to_string(), Value::Map(Vec::new())));
+    }
+    let Some((_, annotations)) = metadata.iter_mut().find(|(k, _)| k == "annotations") else {
+        return;
+    };
+    if matches!(annotations, Value::Null) {
+        *annotations = Value::Map(Vec::new());
+    }
+    if let Value::Map(entries) = annotations {
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = Value::String(text.to_string()),
+            None => entries.push((key.to_string(), Value::String(text.to_string()))),
+        }
+    }
+}
+
+pub(crate) fn remove_annotation(value: &mut Value, key: &str) {
+    if let Value::Map(object) = value
+        && let Some((_, Value::Map(metadata))) = object.iter_mut().find(|(k, _)| k == "metadata")
+        && let Some((_, Value::Map(annotations))) =
+            metadata.iter_mut().find(|(k, _)| k == "annotations")
+    {
+        annotations.retain(|(k, _)| k != key);
+    }
+}
+
+/// Objects annotated `config.kubernetes.io/local-config: "true"` are for
+/// the build only.
+pub(crate) fn is_local_config(value: &Value) -> bool {
+    value
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get("config.kubernetes.io/local-config"))
+        .and_then(Value::as_str)
+        == Some("true")
+}
+
+/// kustomize rewrites every resource's annotations at the end of a build
+/// (removing its own bookkeeping ones), which drops an empty or null
+/// `metadata.annotations`.
+pub(crate) fn drop_empty_annotations(value: &mut Value) {
+    let Value::Map(entries) = value else { return };
+    let Some((_, Value::Map(metadata))) = entries.iter_mut().find(|(k, _)| k == "metadata") else {
+        return;
+    };
+    metadata.retain(|(k, v)| {
+        k != "annotations" || !matches!(v, Value::Null) && *v != Value::Map(Vec::new())
+    });
+    // ...and writes every annotation value back as a string.
+    if let Some((_, Value::Map(annotations))) =
+        metadata.iter_mut().find(|(k, _)| k == "annotations")
+    {
+        for (_, v) in annotations.iter_mut() {
+            let text = match v {
+                Value::Bool(b) => b.to_string(),
+                Value::Int(i) => i.to_string(),
+                Value::Uint(u) => u.to_string(),
+                Value::Float(f) => f.to_string(),
+                _ => continue,
+            };
+            *v = Value::String(text);
+        }
+    }
+}
