@@ -16,12 +16,41 @@ use flux_yaml::Value;
 
 use crate::flux::{FluxSpec, build_flux};
 use crate::fs::DiskFs;
-use crate::substitute;
+use crate::substitute::{self, SubstituteError};
 
 /// The label naming the Kustomization that applied an object.
 pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
 /// The label naming its namespace.
 pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+
+/// Why the objects of a Kustomization could not be built (the
+/// controller's `BuildFailed` message).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// `spec.path` leaves the artifact.
+    #[error("path '{0}' is outside the artifact")]
+    OutsideArtifact(String),
+    /// `kustomize build` failed (paths shown relative to the artifact).
+    #[error("kustomize build failed: {0}")]
+    Kustomize(String),
+    /// A built object could not be read back.
+    #[error("{0}")]
+    Yaml(#[from] flux_yaml::Error),
+    /// An object is SOPS-encrypted and no decryption is configured.
+    #[error(
+        "{0} is SOPS encrypted, configuring decryption is required for this secret to be reconciled"
+    )]
+    Encrypted(String),
+    /// Post-build substitution failed.
+    #[error("post build failed for '{object}': {error}")]
+    Substitution {
+        /// The object's id.
+        object: String,
+        /// Why.
+        #[source]
+        error: SubstituteError,
+    },
+}
 
 /// What to build, from a Kustomization's spec.
 #[derive(Debug, Clone, Default)]
@@ -101,16 +130,15 @@ impl BuildOptions {
 }
 
 /// `spec.path` inside `root`; a path leaving the root is an error.
-pub fn secure_join(root: &Path, path: Option<&str>) -> Result<PathBuf, String> {
+pub fn secure_join(root: &Path, path: Option<&str>) -> Result<PathBuf, BuildError> {
     let mut out = root.to_path_buf();
     for component in Path::new(path.unwrap_or("./")).components() {
         match component {
             Component::Normal(part) => out.push(part),
             Component::ParentDir => {
                 if out == root || !out.pop() || !out.starts_with(root) {
-                    return Err(format!(
-                        "path '{}' is outside the artifact",
-                        path.unwrap_or_default()
+                    return Err(BuildError::OutsideArtifact(
+                        path.unwrap_or_default().to_string(),
                     ));
                 }
             }
@@ -165,30 +193,28 @@ pub fn value_to_json(value: &Value) -> serde_json::Value {
 pub fn build_objects(
     root: &Path,
     options: &BuildOptions,
-) -> Result<Vec<serde_json::Value>, String> {
+) -> Result<Vec<serde_json::Value>, BuildError> {
     let dir = secure_join(root, options.path.as_deref())?;
     let built = build_flux(&DiskFs, root, &dir, &options.spec).map_err(|e| {
-        let text = e.to_string().replace(&format!("{}/", root.display()), "");
-        format!("kustomize build failed: {text}")
+        BuildError::Kustomize(e.to_string().replace(&format!("{}/", root.display()), ""))
     })?;
     let substituting =
         options.post_build && (!options.vars.is_empty() || options.substitute_always);
     let (name, namespace) = &options.owner;
     let mut out = Vec::with_capacity(built.resources.len());
     for resource in &built.resources {
-        let mut value = resource
-            .value
-            .json_round_trip()
-            .map_err(|e| e.to_string())?;
+        let mut value = resource.value.json_round_trip()?;
         if value.get("sops").is_some() {
-            return Err(format!(
-                "{} is SOPS encrypted, configuring decryption is required for this secret to be reconciled",
-                resource.id
-            ));
+            return Err(BuildError::Encrypted(resource.id.to_string()));
         }
         if substituting && !substitute::disabled(&value) {
-            value = substitute::substitute_object(&value, &options.vars, true)
-                .map_err(|e| format!("post build failed for '{}': {e}", resource.id))?;
+            value =
+                substitute::substitute_object(&value, &options.vars, true).map_err(|error| {
+                    BuildError::Substitution {
+                        object: resource.id.to_string(),
+                        error,
+                    }
+                })?;
         }
         let mut json = value_to_json(&value);
         if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {

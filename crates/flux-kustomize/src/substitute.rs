@@ -54,7 +54,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Top-level text up to the end.
-    fn parse_all(&mut self) -> Result<Vec<Node>, String> {
+    fn parse_all(&mut self) -> Result<Vec<Node>, SubstituteError> {
         let mut nodes = Vec::new();
         let mut text = String::new();
         while let Some(c) = self.peek() {
@@ -93,18 +93,18 @@ impl<'a> Parser<'a> {
         name
     }
 
-    fn expect_close(&mut self) -> Result<(), String> {
+    fn expect_close(&mut self) -> Result<(), SubstituteError> {
         if self.peek() == Some('}') {
             self.pos += 1;
             Ok(())
         } else {
-            Err("bad substitution".to_string())
+            Err(SubstituteError::BadSubstitution)
         }
     }
 
     /// An argument: text and nested `${…}` until a stop character (not
     /// consumed). `escapes`: `\/`, `\\` and `$$` are escapes.
-    fn parse_arg(&mut self, stop: &[char], escapes: bool) -> Result<Vec<Node>, String> {
+    fn parse_arg(&mut self, stop: &[char], escapes: bool) -> Result<Vec<Node>, SubstituteError> {
         let mut nodes = Vec::new();
         let mut text = String::new();
         while let Some(c) = self.peek() {
@@ -139,12 +139,12 @@ impl<'a> Parser<'a> {
     }
 
     /// After `${`.
-    fn parse_func(&mut self) -> Result<Node, String> {
+    fn parse_func(&mut self) -> Result<Node, SubstituteError> {
         if self.peek() == Some('#') {
             self.pos += 1;
             let param = self.name();
             if param.is_empty() {
-                return Err("bad substitution".to_string());
+                return Err(SubstituteError::BadSubstitution);
             }
             self.expect_close()?;
             return Ok(Node::Func {
@@ -155,7 +155,7 @@ impl<'a> Parser<'a> {
         }
         let param = self.name();
         if param.is_empty() {
-            return Err("unable to parse variable name".to_string());
+            return Err(SubstituteError::VariableName);
         }
         let func = |name: &str, args: Vec<Vec<Node>>| Node::Func {
             name: name.to_string(),
@@ -209,7 +209,7 @@ impl<'a> Parser<'a> {
                 }
                 let pattern = self.parse_arg(&['/', '}'], true)?;
                 if self.peek() != Some('/') {
-                    return Err("bad substitution".to_string());
+                    return Err(SubstituteError::BadSubstitution);
                 }
                 self.pos += 1;
                 let mut args = vec![pattern];
@@ -230,7 +230,7 @@ impl<'a> Parser<'a> {
                 self.expect_close()?;
                 Ok(func(&op, vec![arg]))
             }
-            _ => Err("missing closing brace".to_string()),
+            _ => Err(SubstituteError::MissingBrace),
         }
     }
 }
@@ -244,7 +244,7 @@ fn eval(
     lookup: &dyn Fn(&str) -> Option<String>,
     strict: bool,
     out: &mut String,
-) -> Result<(), String> {
+) -> Result<(), SubstituteError> {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
@@ -257,7 +257,7 @@ fn eval(
                 }
                 let value = lookup(param);
                 if value.is_none() && strict && !is_default_op(name) {
-                    return Err(format!("variable not set (strict mode): \"{param}\""));
+                    return Err(SubstituteError::NotSet(param.to_string()));
                 }
                 out.push_str(&apply_func(name, &value.unwrap_or_default(), &evaluated));
             }
@@ -432,12 +432,35 @@ fn substring(s: &str, args: &[String]) -> String {
     }
 }
 
+/// Why a substitution failed, in Flux's (`drone/envsubst`'s) words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubstituteError {
+    /// A `${…}` expression that does not parse.
+    #[error("bad substitution")]
+    BadSubstitution,
+    /// A `${…}` whose variable name does not parse.
+    #[error("unable to parse variable name")]
+    VariableName,
+    /// A `${` without its `}`.
+    #[error("missing closing brace")]
+    MissingBrace,
+    /// A variable without value nor default, in strict mode.
+    #[error("variable not set (strict mode): \"{0}\"")]
+    NotSet(String),
+    /// A variable name Flux refuses.
+    #[error("'{0}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")]
+    InvalidName(String),
+    /// The substitution of an object failed.
+    #[error("variable substitution failed: {0}")]
+    Failed(Box<SubstituteError>),
+}
+
 /// Substitutes `${…}` in `text`.
 pub fn envsubst(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
     strict: bool,
-) -> Result<String, String> {
+) -> Result<String, SubstituteError> {
     let nodes = Parser::new(text).parse_all()?;
     let mut out = String::with_capacity(text.len());
     eval(&nodes, lookup, strict, &mut out)?;
@@ -479,11 +502,9 @@ pub fn substitute_object(
     object: &Value,
     vars: &BTreeMap<String, String>,
     strict: bool,
-) -> Result<Value, String> {
+) -> Result<Value, SubstituteError> {
     if let Some(bad) = vars.keys().find(|k| !valid_name(k)) {
-        return Err(format!(
-            "'{bad}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
-        ));
+        return Err(SubstituteError::InvalidName(bad.clone()));
     }
     let lookup = |name: &str| vars.get(name).map(|v| v.replace('\n', ""));
     let kind = object
@@ -491,8 +512,7 @@ pub fn substitute_object(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let mut path = Vec::new();
-    walk(object, &lookup, strict, kind, &mut path)
-        .map_err(|e| format!("variable substitution failed: {e}"))
+    walk(object, &lookup, strict, kind, &mut path).map_err(|e| SubstituteError::Failed(Box::new(e)))
 }
 
 fn string_map_field(kind: &str, path: &[String]) -> bool {
@@ -512,7 +532,7 @@ fn walk(
     strict: bool,
     kind: &str,
     path: &mut Vec<String>,
-) -> Result<Value, String> {
+) -> Result<Value, SubstituteError> {
     Ok(match value {
         Value::String(s) if s.contains('$') => {
             let out = envsubst(s, lookup, strict)?;
@@ -554,7 +574,7 @@ fn walk(
 mod tests {
     use super::*;
 
-    fn run(text: &str, strict: bool) -> Result<String, String> {
+    fn run(text: &str, strict: bool) -> Result<String, SubstituteError> {
         let vars: BTreeMap<String, String> = [("A", "apple"), ("N", "3"), ("E", "")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -584,7 +604,7 @@ mod tests {
         );
         assert_eq!(run("${X:=${A}}", true).unwrap(), "apple");
         assert_eq!(
-            run("${MISSING}", true).unwrap_err(),
+            run("${MISSING}", true).unwrap_err().to_string(),
             "variable not set (strict mode): \"MISSING\""
         );
         assert_eq!(run("${MISSING}", false).unwrap(), "");

@@ -112,7 +112,8 @@ async fn build_objects_for(
     );
     let objects = tokio::task::spawn_blocking(move || build_objects(&root, &options))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     Ok((k, objects))
 }
 

@@ -42,5 +42,5 @@ pub async fn build(
     tokio::task::spawn_blocking(move || build_objects(&root, &options))
         .await
         .map_err(|e| failed(e.to_string()))?
-        .map_err(failed)
+        .map_err(|e| failed(e.to_string()))
 }
