@@ -41,8 +41,44 @@ pub enum FrameError<E: std::error::Error + 'static> {
     #[error("{0}")]
     Step(E),
     /// Adding or removing the finalizer failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    #[error("{0}")]
+    Finalizer(FinalizerError),
+}
+
+/// The finalizer could not be added or removed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("failed to {action} finalizer: {message}")]
+pub struct FinalizerError {
+    /// `add` or `remove`.
+    pub action: &'static str,
+    /// The API server's message.
+    pub message: String,
+    /// The object changed since it was read (a conflict, or the patch's
+    /// `test` of the finalizer list failed): retry at once with the fresh
+    /// object, nothing is wrong.
+    pub stale: bool,
+}
+
+impl FinalizerError {
+    fn new(action: &'static str, error: &kube::Error) -> Self {
+        let stale =
+            matches!(error, kube::Error::Api(status) if status.code == 409 || status.code == 422);
+        Self {
+            action,
+            message: crate::ssa::kube_message(error),
+            stale,
+        }
+    }
+
+    /// When to try again: at once (after a short pause) when the object
+    /// was only stale, else after [`UNREPORTED_ERROR_REQUEUE`].
+    pub fn requeue(&self) -> std::time::Duration {
+        if self.stale {
+            std::time::Duration::from_millis(200)
+        } else {
+            UNREPORTED_ERROR_REQUEUE
+        }
+    }
 }
 
 /// Runs `step` for `object` inside the finalizer protocol, in a span named
@@ -84,13 +120,34 @@ where
     .map_err(|e| match e {
         kube::runtime::finalizer::Error::ApplyFailed(e)
         | kube::runtime::finalizer::Error::CleanupFailed(e) => FrameError::Step(e),
-        other => FrameError::Finalizer(other.to_string()),
+        kube::runtime::finalizer::Error::AddFinalizer(e) => {
+            FrameError::Finalizer(FinalizerError::new("add", &e))
+        }
+        kube::runtime::finalizer::Error::RemoveFinalizer(e) => {
+            FrameError::Finalizer(FinalizerError::new("remove", &e))
+        }
+        kube::runtime::finalizer::Error::UnnamedObject => FrameError::Finalizer(FinalizerError {
+            action: "add",
+            message: "object has no name".to_string(),
+            stale: false,
+        }),
+        kube::runtime::finalizer::Error::InvalidFinalizer => {
+            FrameError::Finalizer(FinalizerError {
+                action: "add",
+                message: "invalid finalizer".to_string(),
+                stale: false,
+            })
+        }
     });
     let outcome = match &result {
         Ok(_) => outcome
             .lock()
             .map(|o| *o)
             .unwrap_or(ReconcileResult::Success),
+        Err(FrameError::Finalizer(e)) if e.stale => {
+            span.in_scope(|| tracing::debug!(error = %e, "object changed meanwhile, retrying"));
+            ReconcileResult::Error
+        }
         Err(e) => {
             span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
             ReconcileResult::Error
@@ -105,4 +162,37 @@ where
         outcome,
     );
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    #[test]
+    fn a_stale_object_is_retried_at_once_and_worded_without_dumps() {
+        let stale = kube::Error::Api(
+            Status::failure(
+                "the server rejected our request due to an error in our request",
+                "Invalid",
+            )
+            .with_code(422)
+            .boxed(),
+        );
+        let error = FinalizerError::new("add", &stale);
+        assert!(error.stale);
+        assert_eq!(error.requeue(), std::time::Duration::from_millis(200));
+        assert_eq!(
+            error.to_string(),
+            "failed to add finalizer: the server rejected our request due to an error in our request"
+        );
+        let forbidden = kube::Error::Api(
+            Status::failure("forbidden", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        );
+        let error = FinalizerError::new("remove", &forbidden);
+        assert!(!error.stale);
+        assert_eq!(error.requeue(), UNREPORTED_ERROR_REQUEUE);
+    }
 }

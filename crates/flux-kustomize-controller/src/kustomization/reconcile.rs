@@ -43,8 +43,8 @@ pub enum Error {
     #[error("{}", flux_runtime::ssa::kube_message(.0))]
     Kube(#[from] kube::Error),
     /// The finalizer protocol failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    #[error("{0}")]
+    Finalizer(#[from] flux_runtime::reconcile::FinalizerError),
 }
 
 /// Reconciles one Kustomization, recording its duration and outcome.
@@ -68,14 +68,17 @@ pub async fn reconcile(k: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Actio
     .await
     .map_err(|e| match e {
         flux_runtime::reconcile::FrameError::Step(e) => e,
-        flux_runtime::reconcile::FrameError::Finalizer(m) => Error::Finalizer(m),
+        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
     })
 }
 
 /// Requeue policy after an error the controller could not report (a
 /// status or finalizer write failed).
-pub fn error_policy(_k: Arc<Kustomization>, _error: &Error, _ctx: Arc<Context>) -> Action {
-    Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE)
+pub fn error_policy(_k: Arc<Kustomization>, error: &Error, _ctx: Arc<Context>) -> Action {
+    match error {
+        Error::Finalizer(e) => Action::requeue(e.requeue()),
+        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
+    }
 }
 
 /// Deleting: with `prune`, the inventory's objects go too (unless the

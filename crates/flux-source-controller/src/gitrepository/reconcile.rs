@@ -55,8 +55,8 @@ pub enum Error {
     #[error("{}", flux_runtime::ssa::kube_message(.0))]
     Kube(#[from] kube::Error),
     /// The finalizer protocol failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    #[error("{0}")]
+    Finalizer(#[from] flux_runtime::reconcile::FinalizerError),
 }
 
 /// The controller name in metrics and logs (controller-runtime's).
@@ -83,13 +83,16 @@ pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Ac
     .await
     .map_err(|e| match e {
         flux_runtime::reconcile::FrameError::Step(e) => e,
-        flux_runtime::reconcile::FrameError::Finalizer(m) => Error::Finalizer(m),
+        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
     })
 }
 
 /// Requeue policy after an error the controller could not report.
-pub fn error_policy(_repo: Arc<GitRepository>, _error: &Error, _ctx: Arc<Context>) -> Action {
-    Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE)
+pub fn error_policy(_repo: Arc<GitRepository>, error: &Error, _ctx: Arc<Context>) -> Action {
+    match error {
+        Error::Finalizer(e) => Action::requeue(e.requeue()),
+        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
+    }
 }
 
 fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
