@@ -53,6 +53,9 @@ pub struct Finish<'a> {
     pub interval: Duration,
     /// The requeue after a failure that a retry may fix.
     pub retry: Duration,
+    /// The revision a success applied, remembered by the schedule (for
+    /// kinds that record one).
+    pub revision: Option<&'a str>,
 }
 
 /// Sets the conditions for `outcome` and decides the requeue: success →
@@ -198,10 +201,14 @@ where
         finish.retry,
     );
     match &outcome {
+        // Summarised Ready: a success can still leave the object not Ready.
+        Outcome::Ready { .. } if !conditions::is_true(status.conditions(), "Ready") => {
+            finish.schedule.forget(&key)
+        }
         Outcome::Ready { .. } => {
             finish
                 .schedule
-                .succeeded(&key, generation, token, finish.interval)
+                .succeeded(&key, generation, token, finish.revision, finish.interval)
         }
         Outcome::Failed(error) => {
             finish.schedule.forget(&key);

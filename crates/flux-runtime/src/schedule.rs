@@ -20,6 +20,7 @@ pub struct Schedule {
 struct Entry {
     generation: Option<i64>,
     token: Option<String>,
+    revision: Option<String>,
     at: Instant,
     interval: Duration,
 }
@@ -45,12 +46,23 @@ impl Schedule {
             .filter(|d| !d.is_zero())
     }
 
-    /// Records a successful reconciliation of `key`.
+    /// The revision the last successful reconciliation of `key` applied
+    /// (when its kind records one). The object's status may lag behind
+    /// (the watch event of the final status write not seen yet); this does
+    /// not.
+    pub fn revision(&self, key: &str) -> Option<String> {
+        let last = self.last.lock().ok()?;
+        last.get(key)?.revision.clone()
+    }
+
+    /// Records a successful reconciliation of `key` (that applied
+    /// `revision`, for kinds that record one).
     pub fn succeeded(
         &self,
         key: &str,
         generation: Option<i64>,
         token: Option<&str>,
+        revision: Option<&str>,
         interval: Duration,
     ) {
         if let Ok(mut last) = self.last.lock() {
@@ -59,6 +71,7 @@ impl Schedule {
                 Entry {
                     generation,
                     token: token.map(str::to_string),
+                    revision: revision.map(str::to_string),
                     at: Instant::now(),
                     interval,
                 },
@@ -83,7 +96,14 @@ mod tests {
     fn only_unchanged_objects_within_their_interval_wait() {
         let schedule = Schedule::default();
         assert_eq!(schedule.remaining("ns/a", Some(1), None), None);
-        schedule.succeeded("ns/a", Some(1), None, Duration::from_secs(600));
+        schedule.succeeded(
+            "ns/a",
+            Some(1),
+            None,
+            Some("main@sha1:1"),
+            Duration::from_secs(600),
+        );
+        assert_eq!(schedule.revision("ns/a").as_deref(), Some("main@sha1:1"));
         let left = schedule.remaining("ns/a", Some(1), None).unwrap();
         assert!(left > Duration::from_secs(590) && left <= Duration::from_secs(600));
         assert_eq!(
@@ -96,9 +116,9 @@ mod tests {
             None,
             "reconcile requested"
         );
-        schedule.succeeded("ns/a", Some(1), Some("now"), Duration::from_secs(600));
+        schedule.succeeded("ns/a", Some(1), Some("now"), None, Duration::from_secs(600));
         assert!(schedule.remaining("ns/a", Some(1), Some("now")).is_some());
-        schedule.succeeded("ns/b", Some(1), None, Duration::ZERO);
+        schedule.succeeded("ns/b", Some(1), None, None, Duration::ZERO);
         assert_eq!(
             schedule.remaining("ns/b", Some(1), None),
             None,

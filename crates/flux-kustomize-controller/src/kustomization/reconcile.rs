@@ -16,7 +16,7 @@ use flux_api::meta::{FINALIZER, condition_type, reason};
 use flux_runtime::conditions::{self, Owned, ReconcileStatus};
 use flux_runtime::finalize::{Finish, Outcome, finalize, report_progress};
 use flux_runtime::ssa::{Applier, Change};
-use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, parse_duration};
+use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, now, parse_duration};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
@@ -198,18 +198,19 @@ async fn reconcile_apply(
         requested,
         written: k.status.clone(),
     };
-    let outcome = match steps(&mut run, &mut status).await {
+    let (outcome, revision) = match steps(&mut run, &mut status).await {
         Ok(Done::Unchanged(remaining)) => {
             return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
         }
         Ok(Done::Applied { revision, changes }) => {
             announce(ctx, k, &revision, &changes, start).await;
-            Outcome::Ready {
+            let outcome = Outcome::Ready {
                 reason: reason::RECONCILIATION_SUCCEEDED,
                 message: format!("Applied revision: {revision}"),
-            }
+            };
+            (outcome, Some(revision))
         }
-        Err(error) => Outcome::Failed(error),
+        Err(error) => (Outcome::Failed(error), None),
     };
     let finish = Finish {
         events: &ctx.events,
@@ -217,6 +218,7 @@ async fn reconcile_apply(
         owned: &OWNED,
         interval,
         retry,
+        revision: revision.as_deref(),
     };
     Ok(finalize(api, k, run.written.as_ref(), status, outcome, &finish).await?)
 }
@@ -240,18 +242,23 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
         .as_ref()
         .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
         .map(String::as_str);
-    let applied = status.last_applied_revision.as_deref() == Some(revision.as_str());
-    let ready = conditions::is_true(&status.conditions, condition_type::READY);
-    if ready
-        && applied
+    // The schedule, not the status (which may lag behind our own last
+    // write), says whether this revision was applied within the interval
+    // for this generation and reconcile request.
+    if ctx.schedule.revision(&key).as_deref() == Some(revision.as_str())
         && let Some(remaining) = ctx.schedule.remaining(&key, k.metadata.generation, token)
     {
         return Ok(Done::Unchanged(remaining));
     }
+    let applied = status.last_applied_revision.as_deref() == Some(revision.as_str());
+    let ready = conditions::is_true(&status.conditions, condition_type::READY);
     status.last_attempted_revision = Some(revision.clone());
     dependencies::check(&ctx.client, k, ctx.requeue_dependency).await?;
-    // Only an interval run over an applied revision skips the progress
-    // writes (it is a drift check, and usually changes nothing).
+    // Progress is written where a step may take long: before the fetch and
+    // build, and before health checks. The drift detection's message is
+    // kept in memory (it is what a failed apply leaves in Reconciling) to
+    // spare a write. An interval run over an applied revision writes none
+    // (it is a drift check, and usually changes nothing).
     let news =
         !applied || !ready || run.requested || status.observed_generation != k.metadata.generation;
     let timeout = format_duration(run.timeout);
@@ -278,7 +285,12 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
     if news {
         let message =
             format!("Detecting drift for revision {revision} with a timeout of {timeout}");
-        progress(run, status, &message).await;
+        conditions::mark_progressing(
+            &mut status.conditions,
+            &message,
+            k.metadata.generation,
+            now(),
+        );
     }
     let mut changes = apply::apply(
         applier,

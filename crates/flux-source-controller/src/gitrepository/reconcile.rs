@@ -165,6 +165,7 @@ async fn apply(
         owned: &OWNED,
         interval,
         retry: interval.min(ctx.retry_interval),
+        revision: None,
     };
     Ok(finalize(api, repo, repo.status.as_ref(), status, outcome, &finish).await?)
 }
