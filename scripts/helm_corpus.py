@@ -1,4 +1,4 @@
-"""The Helm corpus runner used by scripts/regen-helm-corpus.sh.
+"""The Helm corpus runner behind `cargo run -p flux-dev -- corpus helm`.
 
 A case is a txtar bundle: header lines `args: NAME CHART FLAGS…` (one
 `helm template` run each) and `tgz: DIR` (pack DIR as DIR-<version>.tgz, the
@@ -117,7 +117,7 @@ def regen(d, only):
     if helm4 and not only:
         with open(os.path.join(out_dir, "helm4-differences.txt"), "w") as f:
             f.write("# Renders where Helm v4 (%s) prints something else than Helm v3\n" % os.path.basename(os.path.dirname(os.path.realpath(helm4))))
-            f.write("# (written by scripts/regen-helm-corpus.sh; the corpus follows v3).\n")
+            f.write("# (written by `flux-dev corpus helm`; the corpus follows v3).\n")
             f.write("".join(v4_diffs))
         print("%d renders differ between Helm v3 and v4" % len(v4_diffs))
     print("%d cases written to %s" % (len(names), out_dir))

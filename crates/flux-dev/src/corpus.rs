@@ -1,16 +1,96 @@
-//! `flux-dev corpus yaml`: writes the expected output of every case of
-//! `crates/flux-yaml/tests/corpus/` with the real `kustomize build` (the
-//! version `scripts/install-deps.sh` installs). Never with our code.
+//! `flux-dev corpus NAME`: the one entry point that rewrites a corpus'
+//! expected outputs with the real tool (installed by
+//! `scripts/install-deps.sh`), never with our code:
 //!
-//! Each case folder holds `input.yaml`; the command builds a kustomization
-//! whose only resource is that file and stores stdout in `expected.yaml`,
-//! or stderr in `expected.err` when kustomize fails.
+//! - `yaml`: every case of `crates/flux-yaml/tests/corpus/` (a folder with
+//!   `input.yaml`) built by `kustomize build` as a kustomization of that
+//!   one file: stdout in `expected.yaml`, or stderr in `expected.err`;
+//! - `kustomize`: every tree of `crates/flux-kustomize/tests/corpus/`
+//!   built by `kustomize build`;
+//! - `gotemplate`: every case of `crates/flux-gotemplate/tests/corpus/*.txt`
+//!   executed by Go's text/template + sprig (`tools/gotemplate-oracle`)
+//!   into `expected.jsonl`;
+//! - `helm [CASE…]`: every bundle of `crates/flux-helm/tests/charts/*.txtar`
+//!   rendered by `helm template` v3 (and v4, whose differences are listed in
+//!   `expected/helm4-differences.txt`), through `scripts/helm_corpus.py`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Regenerates corpus `name` (see the module documentation).
+pub fn run(name: &str, cases: &[String]) -> Result<(), String> {
+    match name {
+        "yaml" => yaml(),
+        "kustomize" => kustomize(),
+        "gotemplate" => gotemplate(),
+        "helm" => helm(cases),
+        other => Err(format!(
+            "unknown corpus '{other}' (yaml, kustomize, gotemplate, helm)"
+        )),
+    }
+}
+
+fn crate_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
+}
+
+/// Regenerates `expected.jsonl` of the Go template corpus with Go's own
+/// text/template + sprig.
+fn gotemplate() -> Result<(), String> {
+    let oracle = flux_testenv::tool("gotemplate-oracle").map_err(|e| e.to_string())?;
+    let dir = crate_dir("flux-gotemplate/tests/corpus");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    cases.sort();
+    let output = Command::new(&oracle)
+        .arg("corpus")
+        .args(&cases)
+        .output()
+        .map_err(|e| format!("running {}: {e}", oracle.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "gotemplate-oracle failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let expected = dir.join("expected.jsonl");
+    std::fs::write(&expected, &output.stdout)
+        .map_err(|e| format!("writing {}: {e}", expected.display()))?;
+    let lines = output.stdout.iter().filter(|b| **b == b'\n').count();
+    eprintln!("{lines} cases written to {}", expected.display());
+    Ok(())
+}
+
+/// Regenerates the Helm corpus' expected outputs with the real `helm`
+/// (only `cases` when given).
+fn helm(cases: &[String]) -> Result<(), String> {
+    let helm = flux_testenv::tool("helm").map_err(|e| e.to_string())?;
+    let helm4 = flux_testenv::tool("helm4").map_err(|e| e.to_string())?;
+    let runner = crate_dir("../scripts/helm_corpus.py");
+    let status = Command::new("python3")
+        .arg(&runner)
+        .arg("regen")
+        .arg(crate_dir("flux-helm/tests/charts"))
+        .args(cases)
+        .env("HELM", helm)
+        .env("HELM4", helm4)
+        .status()
+        .map_err(|e| format!("running {}: {e}", runner.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", runner.display()))
+    }
+}
+
 /// Regenerates the expected files of the YAML corpus.
-pub fn yaml() -> Result<(), String> {
+fn yaml() -> Result<(), String> {
     let kustomize = flux_testenv::tool("kustomize").map_err(|e| e.to_string())?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flux-yaml/tests/corpus");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -39,7 +119,7 @@ pub fn yaml() -> Result<(), String> {
 /// Regenerates the expected outputs of the `flux-kustomize` corpus: each
 /// case folder is a tree of kustomizations; the build target is the folder
 /// itself, or the relative path written in its `TARGET` file.
-pub fn kustomize() -> Result<(), String> {
+fn kustomize() -> Result<(), String> {
     let kustomize = flux_testenv::tool("kustomize").map_err(|e| e.to_string())?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../flux-kustomize/tests/corpus")

@@ -14,8 +14,9 @@
 //!   `flux-kustomize`, wall time, peak memory, identical output.
 //! - `flux-dev kustomize build DIR`: `kustomize build DIR` with
 //!   `flux-kustomize` (YAML on stdout, the error on stderr, exit 1).
-//! - `flux-dev corpus kustomize`: regenerates the `flux-kustomize` corpus'
-//!   expected outputs with the real `kustomize build`.
+//! - `flux-dev corpus yaml|kustomize|gotemplate|helm [CASE…]`: the one
+//!   entry point that rewrites a corpus' expected outputs with the real
+//!   tool (`kustomize`, Go's text/template + sprig, `helm` v3 and v4).
 //! - `flux-dev bench overlays [N]`: 500 overlays (namespace, labels,
 //!   annotations, images, JSON 6902 and strategic-merge patches) over one
 //!   base, `kustomize build` against `flux-kustomize`, outputs compared.
@@ -26,8 +27,6 @@
 //!   (helper library with deep `include` chains, 2,000 services) rendered
 //!   by flux-gotemplate and by Go's text/template + sprig in the same run;
 //!   outputs compared, parse and render times and their ratio.
-//! - `flux-dev corpus yaml`: regenerates the expected outputs of the
-//!   `flux-yaml` corpus with the real `kustomize build`.
 //! - `flux-dev git-checkout URL DIR` / `flux-dev git-remote-commit URL`:
 //!   the single operations the benchmark measures.
 //! - `flux-dev layering`: checks the crate layering of `shared/DESIGN.md`
@@ -65,10 +64,7 @@ fn main() -> ExitCode {
         ),
         Some("git-checkout") if args.len() == 3 => bench::checkout(&args[1], &args[2]),
         Some("git-remote-commit") if args.len() == 2 => bench::remote_commit(&args[1]),
-        Some("corpus") if args.get(1).map(String::as_str) == Some("yaml") => corpus::yaml(),
-        Some("corpus") if args.get(1).map(String::as_str) == Some("kustomize") => {
-            corpus::kustomize()
-        }
+        Some("corpus") if args.len() >= 2 => corpus::run(&args[1], &args[2..]),
         Some("kustomize") if args.get(1).map(String::as_str) == Some("build") && args.len() == 3 => {
             kustomize_build(&args[2])
         }
@@ -100,7 +96,7 @@ fn main() -> ExitCode {
             bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
         }
         _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | bench gotemplate [ITEMS] [ITERATIONS] | corpus yaml|kustomize | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
+            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | bench gotemplate [ITEMS] [ITERATIONS] | corpus yaml|kustomize|gotemplate|helm [CASE...] | layering | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
                 .to_string(),
         ),
     };

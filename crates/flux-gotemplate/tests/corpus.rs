@@ -1,7 +1,7 @@
 //! Differential corpus: every case of `tests/corpus/*.txt` executed by us
 //! must give exactly what Go's text/template + sprig gave
 //! (`tests/corpus/expected.jsonl`, written only by
-//! `scripts/regen-gotemplate-corpus.sh` running `tools/gotemplate-oracle`).
+//! `cargo run -p flux-dev -- corpus gotemplate` running `tools/gotemplate-oracle`).
 
 #![allow(
     clippy::unwrap_used,
@@ -96,7 +96,7 @@ fn case_templates(dir: &Path) -> Vec<(String, usize, String)> {
 fn corpus_matches_go() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let expected = std::fs::read_to_string(dir.join("expected.jsonl"))
-        .expect("tests/corpus/expected.jsonl (scripts/regen-gotemplate-corpus.sh)");
+        .expect("tests/corpus/expected.jsonl (cargo run -p flux-dev -- corpus gotemplate)");
     let cases: Vec<Case> = expected
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -109,7 +109,7 @@ fn corpus_matches_go() {
         .collect();
     assert_eq!(
         sources, keys,
-        "tests/corpus/expected.jsonl is stale: run scripts/regen-gotemplate-corpus.sh"
+        "tests/corpus/expected.jsonl is stale: run cargo run -p flux-dev -- corpus gotemplate"
     );
     let mut failed = Vec::new();
     for c in &cases {

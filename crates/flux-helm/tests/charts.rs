@@ -2,7 +2,7 @@
 //! rendered by us with each of its `helm template` argument lines, compared
 //! byte for byte with what the real `helm template` printed
 //! (`tests/charts/expected/*.out`, written only by
-//! `scripts/regen-helm-corpus.sh`). Reports the match ratio; every case
+//! `cargo run -p flux-dev -- corpus helm`). Reports the match ratio; every case
 //! must match.
 
 #![allow(
@@ -216,7 +216,7 @@ fn corpus_matches_helm_template() {
         let expected_path = dir.join(format!("expected/{name}.out"));
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
             panic!(
-                "{} missing: run scripts/regen-helm-corpus.sh",
+                "{} missing: run cargo run -p flux-dev -- corpus helm",
                 expected_path.display()
             )
         });
@@ -237,7 +237,7 @@ fn corpus_matches_helm_template() {
         assert_eq!(
             g.len(),
             e.len(),
-            "{name}: stale expected file (run scripts/regen-helm-corpus.sh)"
+            "{name}: stale expected file (run cargo run -p flux-dev -- corpus helm)"
         );
         for (a, b) in g.iter().zip(&e) {
             total += 1;
