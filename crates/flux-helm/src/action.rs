@@ -66,7 +66,7 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 
 impl ValueOptions {
     /// The merged user values (Helm's `values.Options.MergeValues`).
-    pub fn merge(&self) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    pub fn merge(&self) -> Result<serde_json::Map<String, serde_json::Value>, crate::ValuesError> {
         let mut base = serde_json::Map::new();
         for f in &self.files {
             let name = f.display().to_string();
@@ -212,8 +212,8 @@ fn early(message: String) -> RenderError {
 
 /// `chartutil.ParseKubeVersion` (`1.20` → `v1.20`, `v1.28.3-gke.1` →
 /// `v1.28.3`), with Helm's `--kube-version` error.
-pub fn parse_kube_version(s: &str) -> Result<String, String> {
-    let fail = |why: String| format!("invalid kube version '{s}': {why}");
+pub fn parse_kube_version(s: &str) -> Result<String, crate::KubeVersionError> {
+    let fail = |why: String| crate::KubeVersionError(format!("invalid kube version '{s}': {why}"));
     let t = s.trim();
     let t = t.strip_prefix('v').unwrap_or(t);
     let end = t
@@ -310,13 +310,13 @@ pub fn render_release(
     }
     let user = as_table(&crate::yaml::map_value(&opts.values)).unwrap_or_else(new_table);
     let mut root = Node::new(chart);
-    process_dependencies(&mut root, &user).map_err(early)?;
+    process_dependencies(&mut root, &user).map_err(|e| early(e.into()))?;
     let mut caps = Capabilities::default();
     if let Some(kv) = &opts.kube_version {
         caps.kube_version = kv.clone();
     }
     caps.api_versions.extend(opts.api_versions.iter().cloned());
-    let values = coalesce_values(&root, &user).map_err(early)?;
+    let values = coalesce_values(&root, &user).map_err(|e| early(e.into()))?;
     if !opts.skip_schema_validation {
         crate::schema::validate_chart(&root, &values).map_err(|e| {
             early(format!(
@@ -374,7 +374,7 @@ pub fn render_release(
         };
         (rendered, parsed)
     });
-    let mut files = rendered.map_err(started)?;
+    let mut files = rendered.map_err(|e| started(e.into()))?;
     let notes_name = format!("{}/templates/NOTES.txt", root.name());
     let mut notes = String::new();
     files.retain(|k, v| {

@@ -186,7 +186,9 @@ impl Chart {
             .canonicalize()
             .map_err(|e| Error(go_io_error(dir, &e)))?;
         let mut rules = match std::fs::read(root.join(".helmignore")) {
-            Ok(text) => Rules::parse(&String::from_utf8_lossy(&text)).map_err(Error)?,
+            Ok(text) => {
+                Rules::parse(&String::from_utf8_lossy(&text)).map_err(|e| Error(e.into()))?
+            }
             Err(_) => Rules::default(),
         };
         rules.add_defaults();

@@ -986,7 +986,7 @@ pub fn render(
     engine: &Engine,
     root: &Node<'_>,
     vals: &RenderValues,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, crate::TemplateError> {
     render_with(engine, root, vals, &mut |_, _| {})
 }
 
@@ -997,7 +997,7 @@ pub fn render_with(
     root: &Node<'_>,
     vals: &RenderValues,
     sink: &mut dyn FnMut(&str, &str),
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, crate::TemplateError> {
     let top = new_table();
     set(&top, "Values", Value::Map(vals.values.clone()));
     set(&top, "Release", vals.release.value());

@@ -33,7 +33,7 @@ pub struct Rules {
 
 impl Rules {
     /// Parses the text of a `.helmignore` file.
-    pub fn parse(text: &str) -> Result<Rules, String> {
+    pub fn parse(text: &str) -> Result<Rules, crate::PatternError> {
         let mut r = Rules::default();
         let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         for line in text.split('\n') {
@@ -116,7 +116,7 @@ impl Rules {
 /// Go's `filepath.Match` (Unix): `*` (not across `/`), `?`, `[a-z]`,
 /// `[^…]`, `\` escapes; `Err` for a malformed pattern. Works on bytes as
 /// Go does, decoding UTF-8 only where Go decodes runes.
-pub fn glob_match(pattern: &str, name: &str) -> Result<bool, String> {
+pub fn glob_match(pattern: &str, name: &str) -> Result<bool, crate::PatternError> {
     let mut pattern = pattern.as_bytes();
     let mut name = name.as_bytes();
     'pattern: while !pattern.is_empty() {

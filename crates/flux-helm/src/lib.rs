@@ -19,6 +19,7 @@
 pub mod action;
 pub mod chart;
 pub mod engine;
+mod error;
 mod glob;
 pub mod ignore;
 pub mod manifest;
@@ -31,6 +32,10 @@ pub mod yaml;
 
 pub use action::{TemplateOptions, ValueOptions, render_release, template};
 pub use chart::Chart;
+pub use error::{
+    KubeVersionError, ManifestError, PatternError, ReleaseError, TemplateError, ValuesError,
+    YamlError,
+};
 
 /// The Helm release whose behaviour this crate reproduces.
 pub const HELM_VERSION: &str = "v3.21.4";

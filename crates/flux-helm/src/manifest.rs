@@ -293,7 +293,7 @@ pub(crate) fn parse_file(path: &str, content: &str) -> ParsedFile {
 /// documents are read on all cores; the result is the same.
 pub fn sort_manifests(
     files: &BTreeMap<String, String>,
-) -> Result<(Vec<Hook>, Vec<Manifest>), String> {
+) -> Result<(Vec<Hook>, Vec<Manifest>), crate::ManifestError> {
     let work: Vec<(&String, &String)> = files
         .iter()
         .filter(|(path, content)| is_manifest_file(path, content))
@@ -332,6 +332,7 @@ pub fn sort_manifests(
             .next()
             .unwrap_or_else(|| Err("manifest reader lost a file".into()))
     })
+    .map_err(crate::ManifestError)
 }
 
 /// The sorting half of [`sort_manifests`], with each file's documents

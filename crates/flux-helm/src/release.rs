@@ -452,7 +452,7 @@ impl Release {
     }
 
     /// Reads `json.Marshal(release)` text.
-    pub fn from_json(data: &[u8]) -> Result<Release, String> {
+    pub fn from_json(data: &[u8]) -> Result<Release, crate::ReleaseError> {
         let v: Json = serde_json::from_slice(data).map_err(|e| format!("decoding release: {e}"))?;
         let Json::Object(m) = v else {
             return Err("decoding release: not a JSON object".into());
@@ -521,7 +521,7 @@ impl Release {
 
     /// The Secret's `release` data: the JSON gzipped at best compression,
     /// base64-encoded.
-    pub fn encode(&self) -> Result<String, String> {
+    pub fn encode(&self) -> Result<String, crate::ReleaseError> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(self.to_json().as_bytes())
             .map_err(|e| format!("compressing release: {e}"))?;
@@ -533,7 +533,7 @@ impl Release {
 
     /// Reads a Secret's `release` data (gzipped or plain JSON, as Helm
     /// accepts), at most [`MAX_RECORD_SIZE`] once decompressed.
-    pub fn decode(data: &[u8]) -> Result<Release, String> {
+    pub fn decode(data: &[u8]) -> Result<Release, crate::ReleaseError> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(data.trim_ascii())
             .map_err(|e| format!("decoding release: {e}"))?;
@@ -544,9 +544,9 @@ impl Release {
                 .read_to_end(&mut out)
                 .map_err(|e| format!("decompressing release: {e}"))?;
             if out.len() as u64 > MAX_RECORD_SIZE {
-                return Err(format!(
-                    "decompressing release: larger than {MAX_RECORD_SIZE} bytes"
-                ));
+                return Err(
+                    format!("decompressing release: larger than {MAX_RECORD_SIZE} bytes").into(),
+                );
             }
             out
         } else {
@@ -557,7 +557,7 @@ impl Release {
 
     /// The Secret as a Kubernetes object (data base64-encoded once more by
     /// the API, as for every Secret).
-    pub fn to_secret(&self) -> Result<Json, String> {
+    pub fn to_secret(&self) -> Result<Json, crate::ReleaseError> {
         let encoded = self.encode()?;
         let labels: Map<String, Json> = self
             .secret_labels()
@@ -623,6 +623,7 @@ mod tests {
         assert!(
             Release::decode(bomb.as_bytes())
                 .unwrap_err()
+                .0
                 .contains("larger than")
         );
     }

@@ -104,7 +104,7 @@ fn concat_prefix(a: &str, b: &str) -> String {
 
 /// `chartutil.CoalesceValues`: a deep copy of `vals` with the chart's
 /// defaults and its subcharts' coalesced in.
-pub fn coalesce_values(chart: &Node<'_>, vals: &Table) -> Result<Table, String> {
+pub fn coalesce_values(chart: &Node<'_>, vals: &Table) -> Result<Table, crate::ValuesError> {
     let dest = deep_copy(vals);
     coalesce(chart, &dest, "", false)?;
     Ok(dest)
@@ -112,7 +112,7 @@ pub fn coalesce_values(chart: &Node<'_>, vals: &Table) -> Result<Table, String> 
 
 /// `chartutil.MergeValues`: as [`coalesce_values`], but a `null` keeps its
 /// key.
-pub fn merge_values(chart: &Node<'_>, vals: &Table) -> Result<Table, String> {
+pub fn merge_values(chart: &Node<'_>, vals: &Table) -> Result<Table, crate::ValuesError> {
     let dest = deep_copy(vals);
     coalesce(chart, &dest, "", true)?;
     Ok(dest)
@@ -285,9 +285,9 @@ fn compatible(constraint: &str, version: &str) -> bool {
 
 /// `chartutil.ProcessDependenciesWithMerge`: conditions and tags, aliases,
 /// then import-values.
-pub fn process_dependencies(c: &mut Node<'_>, vals: &Table) -> Result<(), String> {
+pub fn process_dependencies(c: &mut Node<'_>, vals: &Table) -> Result<(), crate::ValuesError> {
     process_enabled(c, vals, "")?;
-    process_import_values(c)
+    Ok(process_import_values(c)?)
 }
 
 fn process_enabled(c: &mut Node<'_>, v: &Table, path: &str) -> Result<(), String> {

@@ -18,7 +18,7 @@ use flux_yaml::Value as Yaml;
 
 /// The first document of `data` as `sigs.k8s.io/yaml` reads it (before the
 /// JSON step), with Helm's error wording.
-pub fn first_document(data: &[u8]) -> Result<Yaml, String> {
+pub fn first_document(data: &[u8]) -> Result<Yaml, crate::YamlError> {
     let text = String::from_utf8_lossy(data);
     let docs =
         flux_yaml::parse_sigs(&text).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
@@ -27,7 +27,7 @@ pub fn first_document(data: &[u8]) -> Result<Yaml, String> {
 
 /// The JSON step of `sigs.k8s.io/yaml.Unmarshal` into `interface{}`:
 /// numbers become float64; infinities and NaN are refused.
-pub fn to_json(v: &Yaml) -> Result<serde_json::Value, String> {
+pub fn to_json(v: &Yaml) -> Result<serde_json::Value, crate::YamlError> {
     Ok(match v {
         Yaml::Null => serde_json::Value::Null,
         Yaml::Bool(b) => serde_json::Value::Bool(*b),
@@ -98,14 +98,17 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// `chartutil.ReadValues` / `yaml.Unmarshal(data, &map)`: a mapping (an
 /// empty document is an empty map).
-pub fn read_values(data: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+pub fn read_values(
+    data: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, crate::YamlError> {
     match to_json(&first_document(data)?)? {
         serde_json::Value::Object(m) => Ok(m),
         serde_json::Value::Null => Ok(serde_json::Map::new()),
         other => Err(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             json_kind(&other)
-        )),
+        )
+        .into()),
     }
 }
 
@@ -230,7 +233,7 @@ pub fn to_yaml_pretty(v: &Value) -> String {
 
 /// A decoded document as a template value (the JSON step applied).
 fn doc_value(data: &str) -> Result<serde_json::Value, String> {
-    to_json(&first_document(data.as_bytes())?)
+    Ok(to_json(&first_document(data.as_bytes())?)?)
 }
 
 /// Helm's `fromYaml`: a map, or `{"Error": message}`.
@@ -317,10 +320,13 @@ mod tests {
         assert_eq!(m["b"], serde_json::Value::Bool(true));
         assert_eq!(m["c"], serde_json::Value::String("2001-12-14".into()));
         let e = read_values(b"- 1\n").unwrap_err();
-        assert!(e.contains("cannot unmarshal array into Go value of type map[string]interface {}"));
+        assert!(
+            e.0.contains("cannot unmarshal array into Go value of type map[string]interface {}")
+        );
         assert!(
             read_values(b"a: .inf\n")
                 .unwrap_err()
+                .0
                 .contains("unsupported value: +Inf")
         );
     }
