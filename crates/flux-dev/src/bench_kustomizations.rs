@@ -201,8 +201,9 @@ fn upstream_binary() -> Option<std::path::PathBuf> {
 
 async fn run(n: usize) -> Result<(), String> {
     if let Ok(level) = std::env::var("FLUX_BENCH_LOG") {
-        let level = flux_runtime::logging::parse_level(&level)?;
-        flux_runtime::logging::init(level, flux_runtime::logging::LogEncoding::Console)?;
+        let level = flux_runtime::logging::parse_level(&level).map_err(|e| e.to_string())?;
+        flux_runtime::logging::init(level, flux_runtime::logging::LogEncoding::Console)
+            .map_err(|e| e.to_string())?;
     }
     let ours = scenario(n, &Implementation::Ours).await?;
     let upstream = match upstream_binary() {

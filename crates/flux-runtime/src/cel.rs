@@ -18,6 +18,17 @@ use cel::{Context, Env, Program, Value as CelValue};
 use flux_api::kustomize_types::CustomHealthCheck;
 use serde_json::Value;
 
+/// A CEL expression that does not parse or cannot be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CelError(pub String);
+
+impl From<String> for CelError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// Parsed expressions for one kind.
 pub struct Evaluator {
     env: Arc<Env>,
@@ -38,9 +49,9 @@ fn parse(env: &Env, which: &str, expr: &str) -> Result<(String, Program), String
 
 impl Evaluator {
     /// Parses `check`; the error names the expression that does not parse.
-    pub fn new(check: &CustomHealthCheck) -> Result<Self, String> {
+    pub fn new(check: &CustomHealthCheck) -> Result<Self, CelError> {
         if check.current.is_empty() {
-            return Err("expression Current not specified".to_string());
+            return Err("expression Current not specified".to_string().into());
         }
         // The standard library with optional types (`.?`, `orValue`).
         let env = Env::stdlib();
@@ -69,7 +80,7 @@ impl Evaluator {
     }
 
     /// The health of `object`; `Err` when an expression cannot be evaluated.
-    pub fn evaluate(&self, object: &Value) -> Result<Health, String> {
+    pub fn evaluate(&self, object: &Value) -> Result<Health, CelError> {
         let observed = object
             .get("status")
             .and_then(|s| s.get("observedGeneration"))
@@ -106,12 +117,13 @@ impl Evaluator {
                 Ok(_) => {
                     return Err(format!(
                         "failed to evaluate CEL expression as boolean: '{source}'"
-                    ));
+                    )
+                    .into());
                 }
                 Err(e) => {
-                    return Err(format!(
-                        "failed to evaluate the CEL expression '{source}': {e}"
-                    ));
+                    return Err(
+                        format!("failed to evaluate the CEL expression '{source}': {e}").into(),
+                    );
                 }
             }
         }
@@ -122,7 +134,7 @@ impl Evaluator {
 /// Evaluates `expr` with `variables` bound (a `dependsOn[].readyExpr`:
 /// `self` and `dep`); `Err` when it does not parse, cannot be evaluated or
 /// is not a boolean.
-pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, String> {
+pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, CelError> {
     let env = Arc::new(Env::stdlib());
     let program = env
         .compile(expr)
@@ -135,12 +147,8 @@ pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, S
     }
     match program.execute(&context) {
         Ok(CelValue::Bool(b)) => Ok(b),
-        Ok(_) => Err(format!(
-            "failed to evaluate CEL expression as boolean: '{expr}'"
-        )),
-        Err(e) => Err(format!(
-            "failed to evaluate the CEL expression '{expr}': {e}"
-        )),
+        Ok(_) => Err(format!("failed to evaluate CEL expression as boolean: '{expr}'").into()),
+        Err(e) => Err(format!("failed to evaluate the CEL expression '{expr}': {e}").into()),
     }
 }
 
@@ -192,7 +200,7 @@ mod tests {
         let err = e
             .evaluate(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {}}))
             .unwrap_err();
-        assert!(err.contains("status.phase == 'Ready'"), "{err}");
+        assert!(err.0.contains("status.phase == 'Ready'"), "{err}");
         let guarded = check("has(status.phase) && status.phase == 'Ready'", None, None);
         assert_eq!(
             guarded.evaluate(&json!({"kind": "Widget", "status": {}})),
@@ -202,7 +210,7 @@ mod tests {
         let err = e
             .evaluate(&json!({"status": {"phase": "Ready"}}))
             .unwrap_err();
-        assert!(err.contains("as boolean"), "{err}");
+        assert!(err.0.contains("as boolean"), "{err}");
     }
 
     #[test]
@@ -241,7 +249,7 @@ mod tests {
         .err()
         .unwrap();
         assert!(
-            err.starts_with("failed to parse the expression Current"),
+            err.0.starts_with("failed to parse the expression Current"),
             "{err}"
         );
     }

@@ -11,6 +11,8 @@
 use std::fmt;
 
 use kube::api::{ApiResource, DynamicObject};
+
+use crate::cel::CelError;
 use kube::core::GroupVersionKind;
 use kube::{Api, Client};
 use serde_json::Value;
@@ -52,7 +54,7 @@ impl fmt::Display for NotReady {
 
 /// Whether `dep` (an object as JSON) is ready for `me` by `ready_expr`,
 /// else by the built-in rule. Pure.
-pub fn is_ready(me: &Value, dep: &Value, ready_expr: Option<&str>) -> Result<bool, String> {
+pub fn is_ready(me: &Value, dep: &Value, ready_expr: Option<&str>) -> Result<bool, CelError> {
     if let Some(expr) = ready_expr.filter(|e| !e.is_empty()) {
         return crate::cel::evaluate_bool(expr, &[("self", me), ("dep", dep)]);
     }
@@ -98,7 +100,7 @@ pub async fn first_not_ready(
                     Err(cause) => {
                         return Some(NotReady {
                             dependency: id,
-                            cause: Some(cause),
+                            cause: Some(cause.0),
                         });
                     }
                 }

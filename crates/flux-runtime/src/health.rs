@@ -323,7 +323,18 @@ impl Target {
 /// decides); an `Err` leaves the object in progress and is reported if the
 /// wait times out. Given `apiVersion`, kind and the object.
 pub type CustomHealth<'a> =
-    &'a (dyn Fn(&str, &str, &Value) -> Option<Result<Health, String>> + Sync);
+    &'a (dyn Fn(&str, &str, &Value) -> Option<Result<Health, crate::cel::CelError>> + Sync);
+
+/// Objects that did not become healthy in time, or failed (kstatus wording).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unhealthy(pub String);
+
+impl From<String> for Unhealthy {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
 
 /// Polls `targets` every `every` until all are current (`Ok(elapsed)`),
 /// one failed (fail fast), or `timeout` passed; the error is Flux's
@@ -335,7 +346,7 @@ pub async fn wait(
     custom: CustomHealth<'_>,
     timeout: Duration,
     every: Duration,
-) -> Result<Duration, String> {
+) -> Result<Duration, Unhealthy> {
     let start = Instant::now();
     loop {
         let mut pending = Vec::new();
@@ -385,7 +396,8 @@ pub async fn wait(
                 "health check failed after {}: failed early due to stalled resources: [{}]",
                 crate::format_duration(elapsed),
                 list(&failed, Health::Failed)
-            ));
+            )
+            .into());
         }
         if pending.is_empty() {
             return Ok(elapsed);
@@ -399,7 +411,7 @@ pub async fn wait(
             if !errors.is_empty() {
                 message.push_str(&format!("; {}", errors.join("; ")));
             }
-            return Err(message);
+            return Err(Unhealthy(message));
         }
         tokio::time::sleep(every.min(timeout.saturating_sub(elapsed))).await;
     }

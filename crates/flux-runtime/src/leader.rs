@@ -7,6 +7,17 @@ use std::time::Duration;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 
+/// Leader election could not be configured or run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LeaderError(pub String);
+
+impl From<String> for LeaderError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// `--leader-election-*` timings.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseTimes {
@@ -21,22 +32,24 @@ pub struct LeaseTimes {
 impl LeaseTimes {
     /// Checks upstream's constraints: duration > renew deadline > retry
     /// period, all in whole seconds (the Lease API counts seconds).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LeaderError> {
         let whole = |d: Duration| d.as_secs() >= 1 && d.subsec_nanos() == 0;
         if !(whole(self.duration) && whole(self.renew_deadline) && whole(self.retry_period)) {
-            return Err("leader election durations must be whole seconds".to_string());
+            return Err(LeaderError(
+                "leader election durations must be whole seconds".to_string(),
+            ));
         }
         if self.duration <= self.renew_deadline {
-            return Err(
+            return Err(LeaderError(
                 "--leader-election-lease-duration must be greater than --leader-election-renew-deadline"
                     .to_string(),
-            );
+            ));
         }
         if self.renew_deadline <= self.retry_period {
-            return Err(
+            return Err(LeaderError(
                 "--leader-election-renew-deadline must be greater than --leader-election-retry-period"
                     .to_string(),
-            );
+            ));
         }
         Ok(())
     }
@@ -53,7 +66,7 @@ pub async fn run_as_leader(
     release_on_cancel: bool,
     work: impl Future<Output = ()>,
     stop: impl Future<Output = ()>,
-) -> Result<(), String> {
+) -> Result<(), LeaderError> {
     let identity = format!(
         "{}_{}",
         std::env::var("HOSTNAME").unwrap_or_else(|_| "fluxd".to_string()),
@@ -119,7 +132,7 @@ pub async fn run_as_leader(
     {
         tracing::error!(error = %e, "releasing the leader lease");
     }
-    result
+    result.map_err(LeaderError)
 }
 
 #[cfg(test)]

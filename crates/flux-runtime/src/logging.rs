@@ -17,6 +17,17 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
+/// A log level or encoding that does not exist, or logging that could not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LoggingError(pub String);
+
+impl From<String> for LoggingError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// `--log-encoding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogEncoding {
@@ -27,35 +38,31 @@ pub enum LogEncoding {
 }
 
 impl std::str::FromStr for LogEncoding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = LoggingError;
+    fn from_str(s: &str) -> Result<Self, LoggingError> {
         match s {
             "json" => Ok(LogEncoding::Json),
             "console" => Ok(LogEncoding::Console),
-            other => Err(format!(
-                "unsupported log encoding {other:?} (json, console)"
-            )),
+            other => Err(format!("unsupported log encoding {other:?} (json, console)").into()),
         }
     }
 }
 
 /// `--log-level`: `trace`, `debug`, `info` or `error` (`warn` too).
-pub fn parse_level(level: &str) -> Result<LevelFilter, String> {
+pub fn parse_level(level: &str) -> Result<LevelFilter, LoggingError> {
     match level {
         "trace" => Ok(LevelFilter::TRACE),
         "debug" => Ok(LevelFilter::DEBUG),
         "info" => Ok(LevelFilter::INFO),
         "warn" => Ok(LevelFilter::WARN),
         "error" => Ok(LevelFilter::ERROR),
-        other => Err(format!(
-            "unsupported log level {other:?} (trace, debug, info, error)"
-        )),
+        other => Err(format!("unsupported log level {other:?} (trace, debug, info, error)").into()),
     }
 }
 
 /// Installs the process-wide logger. Our crates log at `level`; libraries
 /// only from `warn` up unless `level` is `trace`.
-pub fn init(level: LevelFilter, encoding: LogEncoding) -> Result<(), String> {
+pub fn init(level: LevelFilter, encoding: LogEncoding) -> Result<(), LoggingError> {
     let subscriber = tracing_subscriber::registry().with(ZapLayer {
         level,
         encoding,
@@ -65,7 +72,7 @@ pub fn init(level: LevelFilter, encoding: LogEncoding) -> Result<(), String> {
         }),
     });
     tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| format!("installing the logger: {e}"))
+        .map_err(|e| LoggingError(format!("installing the logger: {e}")))
 }
 
 type Sink = Box<dyn Fn(&str) + Send + Sync>;
@@ -282,7 +289,9 @@ mod tests {
         assert_eq!(parts[3], r#"{"reason":"AuthenticationFailed"}"#);
         assert_eq!(
             parse_level("verbose"),
-            Err("unsupported log level \"verbose\" (trace, debug, info, error)".to_string())
+            Err(LoggingError(
+                "unsupported log level \"verbose\" (trace, debug, info, error)".to_string()
+            ))
         );
         assert!("yaml".parse::<LogEncoding>().is_err());
     }

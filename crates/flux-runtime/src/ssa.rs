@@ -156,6 +156,12 @@ pub struct Change {
     pub version: String,
 }
 
+/// A kind the API server does not serve (or discovery failed), in the API
+/// machinery's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolveError(pub String);
+
 /// An apply failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{subject} {action} failed: {message}")]
@@ -303,7 +309,7 @@ impl Applier {
         &self,
         api_version: &str,
         kind: &str,
-    ) -> Result<(ApiResource, bool), String> {
+    ) -> Result<(ApiResource, bool), ResolveError> {
         let key = (api_version.to_string(), kind.to_string());
         if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
             return Ok(found);
@@ -312,7 +318,7 @@ impl Applier {
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (resource, capabilities) = discovery::pinned_kind(&self.client, &gvk)
             .await
-            .map_err(|e| no_matches(kind, api_version, &e))?;
+            .map_err(|e| ResolveError(no_matches(kind, api_version, &e)))?;
         let namespaced = capabilities.scope == Scope::Namespaced;
         if let Ok(mut kinds) = self.kinds.lock() {
             kinds.insert(key, (resource.clone(), namespaced));
@@ -374,7 +380,7 @@ impl Applier {
         let (resource, namespaced) = self
             .resolve(&api_version, &kind)
             .await
-            .map_err(|m| fail("dry-run", &namespace, m))?;
+            .map_err(|m| fail("dry-run", &namespace, m.0))?;
         if !namespaced {
             namespace.clear();
         } else if namespace.is_empty() {
@@ -530,7 +536,12 @@ impl Applier {
     }
 
     /// Waits until the CRD named `name` is established (or `timeout`).
-    pub async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), String> {
+    pub async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ApplyError> {
+        let fail = |message: String| ApplyError {
+            subject: format!("CustomResourceDefinition/{name}"),
+            action: "wait",
+            message,
+        };
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
             "apiextensions.k8s.io",
             "v1",
@@ -557,9 +568,9 @@ impl Applier {
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
+                return Err(fail(format!(
                     "CustomResourceDefinition/{name} is not established"
-                ));
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -55,6 +55,20 @@ pub enum Error {
     },
 }
 
+/// A private key that does not read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// An `*.asc` file that holds no valid OpenPGP secret key.
+    #[error("invalid OpenPGP secret key: {0}")]
+    Pgp(String),
+    /// An `*.asc` file without any secret key block.
+    #[error("no OpenPGP secret key found")]
+    NoPgpKey,
+    /// An `*.agekey` line that is not an age identity.
+    #[error("invalid age key: {0}")]
+    Age(String),
+}
+
 /// Whether a parsed document carries SOPS metadata.
 pub fn is_encrypted(doc: &Value) -> bool {
     doc.get("sops")
@@ -103,28 +117,28 @@ impl KeySource for Keys {
 
 /// OpenPGP secret keys from the text of an `*.asc` file (one or more
 /// armored secret key blocks, as `gpg --export-secret-keys --armor` writes).
-pub fn pgp_keys(text: &str) -> Result<Vec<pgp::composed::SignedSecretKey>, String> {
+pub fn pgp_keys(text: &str) -> Result<Vec<pgp::composed::SignedSecretKey>, KeyError> {
     use pgp::composed::Deserializable as _;
     let (keys, _) = pgp::composed::SignedSecretKey::from_string_many(text)
-        .map_err(|e| format!("invalid OpenPGP secret key: {e}"))?;
+        .map_err(|e| KeyError::Pgp(e.to_string()))?;
     let keys = keys
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid OpenPGP secret key: {e}"))?;
+        .map_err(|e| KeyError::Pgp(e.to_string()))?;
     if keys.is_empty() {
-        return Err("no OpenPGP secret key found".to_string());
+        return Err(KeyError::NoPgpKey);
     }
     Ok(keys)
 }
 
 /// Age identities from the text of `*.agekey` files (`AGE-SECRET-KEY-1…`
 /// lines; comments and blank lines ignored).
-pub fn age_identities(text: &str) -> Result<Vec<age::x25519::Identity>, String> {
+pub fn age_identities(text: &str) -> Result<Vec<age::x25519::Identity>, KeyError> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             l.parse::<age::x25519::Identity>()
-                .map_err(|e| format!("invalid age key: {e}"))
+                .map_err(|e| KeyError::Age(e.to_string()))
         })
         .collect()
 }

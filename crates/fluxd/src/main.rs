@@ -148,7 +148,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         .log_encoding
         .parse()
         .map_err(|e| format!("--log-encoding: {e}"))?;
-    flux_runtime::logging::init(level, encoding)?;
+    flux_runtime::logging::init(level, encoding).map_err(|e| e.to_string())?;
     for controller in &flags.controllers {
         if controller != "source" && controller != "kustomize" {
             return Err(format!(
@@ -174,7 +174,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             &flags.leader_election_retry_period,
         )?,
     };
-    lease.validate()?;
+    lease.validate().map_err(|e| e.to_string())?;
     let kube_config = kube::Config::infer()
         .await
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
@@ -314,6 +314,7 @@ async fn run(flags: Flags) -> Result<(), String> {
                 stopped(),
             )
             .await
+            .map_err(|e| e.to_string())
         } else {
             tokio::select! {
                 () = work => Err("the controller stopped".to_string()),

@@ -145,7 +145,10 @@ pub async fn diff(global: &Global, args: &BuildKustomizationArgs) -> Result<Diff
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let (resource, namespaced) = applier.resolve(api_version, kind).await?;
+        let (resource, namespaced) = applier
+            .resolve(api_version, kind)
+            .await
+            .map_err(|e| e.to_string())?;
         let namespace = if namespaced {
             object["metadata"]["namespace"]
                 .as_str()

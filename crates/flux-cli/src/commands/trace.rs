@@ -12,8 +12,10 @@ use crate::output;
 /// Runs `flux trace`.
 pub async fn run(ctx: &Ctx, args: &TraceArgs) -> Result<(), Error> {
     let applier = flux_runtime::ssa::Applier::new(ctx.client.clone(), "flux");
-    let (resource, namespaced): (ApiResource, bool) =
-        applier.resolve(&args.api_version, &args.kind).await?;
+    let (resource, namespaced): (ApiResource, bool) = applier
+        .resolve(&args.api_version, &args.kind)
+        .await
+        .map_err(|e| e.to_string())?;
     let api: Api<DynamicObject> = if namespaced {
         Api::namespaced_with(ctx.client.clone(), &ctx.namespace, &resource)
     } else {

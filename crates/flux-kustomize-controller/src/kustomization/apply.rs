@@ -79,14 +79,7 @@ pub async fn apply_stages(
                     .and_then(|m| m.get("name"))
                     .and_then(|n| n.as_str())
                     .unwrap_or_default();
-                applier
-                    .wait_established(name, timeout)
-                    .await
-                    .map_err(|message| ApplyError {
-                        subject: format!("CustomResourceDefinition/{name}"),
-                        action: "wait",
-                        message,
-                    })?;
+                applier.wait_established(name, timeout).await?;
             }
         }
     }

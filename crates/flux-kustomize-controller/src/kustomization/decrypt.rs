@@ -23,6 +23,37 @@ use kube::{Api, Client};
 /// The annotation that keeps a document encrypted.
 pub const DISABLE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
 
+/// Why the artifact could not be decrypted (the `BuildFailed` message;
+/// never a decrypted value).
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptError {
+    /// A key of the decryption Secret does not read.
+    #[error("failed to import data from the Secret '{secret}' key '{key}': {error}")]
+    Import {
+        /// `namespace/name` of the Secret.
+        secret: String,
+        /// The Secret's key.
+        key: String,
+        /// Why.
+        #[source]
+        error: flux_sops::KeyError,
+    },
+    /// The Secret holds no key this controller can use.
+    #[error(
+        "the decryption Secret '{0}' holds no age (*.agekey) or OpenPGP (*.asc) key; Vault and KMS keys are not supported yet"
+    )]
+    NoKeys(String),
+    /// A file could not be decrypted, read or written (the message names it).
+    #[error("{0}")]
+    File(String),
+}
+
+impl From<String> for DecryptError {
+    fn from(message: String) -> Self {
+        DecryptError::File(message)
+    }
+}
+
 /// Decrypts the extracted artifact in `root` (a private copy) when
 /// `spec.decryption` is set, with the keys of its Secret.
 pub async fn decrypt(client: &Client, k: &Kustomization, root: &Path) -> Result<(), StepError> {
@@ -59,12 +90,12 @@ pub async fn decrypt(client: &Client, k: &Kustomization, root: &Path) -> Result<
         .into_iter()
         .map(|(key, value)| (key, value.0))
         .collect();
-    let keys = identities(&data, &id).map_err(failed)?;
+    let keys = identities(&data, &id).map_err(|e| failed(e.to_string()))?;
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || decrypt_tree(&root, &keys))
         .await
         .map_err(|e| failed(e.to_string()))?
-        .map_err(failed)?;
+        .map_err(|e| failed(e.to_string()))?;
     Ok(())
 }
 
@@ -73,11 +104,13 @@ pub async fn decrypt(client: &Client, k: &Kustomization, root: &Path) -> Result<
 pub fn identities(
     data: &BTreeMap<String, Vec<u8>>,
     secret: &str,
-) -> Result<flux_sops::Keys, String> {
+) -> Result<flux_sops::Keys, DecryptError> {
     let mut keys = flux_sops::Keys::default();
     for (key, value) in data {
-        let import = |e: String| {
-            format!("failed to import data from the Secret '{secret}' key '{key}': {e}")
+        let import = |error| DecryptError::Import {
+            secret: secret.to_string(),
+            key: key.clone(),
+            error,
         };
         let text = String::from_utf8_lossy(value);
         if key.ends_with(".agekey") {
@@ -88,9 +121,7 @@ pub fn identities(
         }
     }
     if keys.age.is_empty() && keys.pgp.is_empty() {
-        return Err(format!(
-            "the decryption Secret '{secret}' holds no age (*.agekey) or OpenPGP (*.asc) key; Vault and KMS keys are not supported yet"
-        ));
+        return Err(DecryptError::NoKeys(secret.to_string()));
     }
     Ok(keys)
 }
@@ -113,7 +144,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Decrypts every SOPS-encrypted file below `root`; returns how many.
-pub fn decrypt_tree(root: &Path, identities: &flux_sops::Keys) -> Result<usize, String> {
+pub fn decrypt_tree(root: &Path, identities: &flux_sops::Keys) -> Result<usize, DecryptError> {
     let mut paths = Vec::new();
     files(root, &mut paths);
     paths.sort();
@@ -214,14 +245,16 @@ mod tests {
         };
         let err = identities(&secret(&[("token", "x")]), "ns/sops")
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             err.contains("holds no age (*.agekey) or OpenPGP (*.asc) key"),
             "{err}"
         );
         let err = identities(&secret(&[("team.asc", "not a key")]), "ns/sops")
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             err.starts_with("failed to import data from the Secret 'ns/sops' key 'team.asc'"),
             "{err}"

@@ -81,8 +81,8 @@ pub async fn check(
         .health_check_exprs
         .iter()
         .map(Evaluator::new)
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(failed)?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(e.to_string()))?;
     let custom = |api_version: &str, kind: &str, object: &serde_json::Value| {
         evaluators
             .iter()
@@ -98,7 +98,7 @@ pub async fn check(
         Duration::from_secs(2),
     )
     .await
-    .map_err(failed)?;
+    .map_err(|e| failed(e.0))?;
     conditions::set(
         &mut status.conditions,
         condition_type::HEALTHY,
