@@ -157,8 +157,10 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
     std::fs::write(dir.join("data.json"), data_json.to_string()).map_err(|e| e.to_string())?;
     let go_out_file = dir.join("go-output.yaml");
 
-    // Go, in its own process.
-    let out = Command::new(&oracle)
+    // Go, in its own process, under `/usr/bin/time` for its peak memory.
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(&oracle)
         .arg("bench")
         .arg(&dir)
         .arg(iterations.to_string())
@@ -178,6 +180,12 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
                 .and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
         })
         .collect();
+    // `/usr/bin/time` writes the peak RSS (KiB) as the last line of stderr.
+    let go_peak_kib: f64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(f64::NAN);
     let go_parse = report.get("parse_ns").copied().unwrap_or(f64::NAN);
     let go_exec = report.get("exec_ns_per_op").copied().unwrap_or(f64::NAN);
 
@@ -202,6 +210,7 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
         output = t.execute("main.tpl", &value).map_err(|e| e.to_string())?;
     }
     let our_exec = ns(start.elapsed()) / iterations as f64;
+    let our_peak_kib = peak_rss_kib();
     let go_output = std::fs::read_to_string(&go_out_file).map_err(|e| e.to_string())?;
     let identical = go_output == output;
     let _ = std::fs::remove_dir_all(&dir);
@@ -240,5 +249,24 @@ pub fn gotemplate(items: usize, iterations: usize) -> Result<(), String> {
         go_exec / 1e6,
         go_exec / our_exec
     );
+    println!(
+        "| peak memory (whole process) | {:.0} MiB | {:.0} MiB | {:.1}× |",
+        our_peak_kib / 1024.0,
+        go_peak_kib / 1024.0,
+        go_peak_kib / our_peak_kib
+    );
     Ok(())
+}
+
+/// This process' peak resident memory so far (`VmHWM`, KiB).
+fn peak_rss_kib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(f64::NAN)
 }
