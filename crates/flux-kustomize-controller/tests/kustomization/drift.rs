@@ -38,19 +38,7 @@ async fn drift_cache() {
     let revision = remote.commit("widgets").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1h").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations
         .create(
@@ -162,19 +150,7 @@ async fn kubectl_objects_are_taken_over() {
     let first = remote.commit("adopt").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1h").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations
         .create(
@@ -249,19 +225,7 @@ async fn ignore_rules() {
     let revision = remote.commit("config").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1h").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations
         .create(

@@ -67,19 +67,7 @@ async fn the_gitops_loop() {
 
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1m").await;
 
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations

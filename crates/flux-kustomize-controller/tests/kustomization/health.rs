@@ -3,8 +3,8 @@ use std::time::Duration;
 use flux_api::kustomize::v1::Kustomization;
 use flux_api::meta::ConditionStatus;
 use flux_testenv::{ControlPlane, GitHttpServer};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::support::*;
@@ -27,19 +27,7 @@ async fn health_checks() {
     let head = remote.commit("app").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1m").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations
         .create(
@@ -148,19 +136,7 @@ async fn cel_health_checks() {
     let revision = remote.commit("gadget").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1h").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
     kustomizations
         .create(

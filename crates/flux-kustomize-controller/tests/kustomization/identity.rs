@@ -36,19 +36,7 @@ async fn impersonation() {
         .unwrap();
     let head = remote.commit("tenant app").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> = Api::namespaced(client.clone(), n);
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1m").await;
     let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), n);
     kustomizations
         .create(
@@ -163,19 +151,7 @@ async fn remote_cluster() {
     let revision = remote.commit("remote").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> =
         Api::namespaced(client.clone(), ns.name());
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1h").await;
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), ns.name());
     let exec_kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [\"-c\", \"touch /tmp/pwned\"]\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n";

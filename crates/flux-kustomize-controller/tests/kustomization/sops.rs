@@ -1,7 +1,7 @@
 use flux_api::kustomize::v1::Kustomization;
 use flux_testenv::{ControlPlane, GitHttpServer};
-use kube::api::PostParams;
 use kube::Api;
+use kube::api::PostParams;
 use serde_json::json;
 
 use crate::support::*;
@@ -76,19 +76,7 @@ async fn sops_decryption() {
         .unwrap();
     let head = remote.commit("encrypted secret").unwrap();
     let repos: Api<flux_api::source::v1::GitRepository> = Api::namespaced(client.clone(), n);
-    repos
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "apiVersion": "source.toolkit.fluxcd.io/v1",
-                "kind": "GitRepository",
-                "metadata": {"name": "fleet"},
-                "spec": {"url": remote.url(), "interval": "1m", "ref": {"branch": "main"}}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+    create_fleet(&repos, remote.url(), "1m").await;
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), n);
     for (name, key) in [("sops-age", &identity), ("wrong-age", &stranger)] {
         secrets

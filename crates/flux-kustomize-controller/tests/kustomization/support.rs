@@ -9,7 +9,7 @@ use flux_api::meta::ConditionStatus;
 use flux_artifact::{Retention, Storage};
 use flux_testenv::{ControlPlane, TestNamespace};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 pub(crate) fn manifests() -> std::path::PathBuf {
@@ -99,4 +99,26 @@ pub(crate) async fn wait_applied(
             panic!("{e}; last status: {status:#?}")
         }
     }
+}
+
+/// Creates GitRepository `fleet`: branch `main` of `url`, every `interval`.
+pub(crate) async fn create_fleet(
+    repos: &Api<flux_api::source::v1::GitRepository>,
+    url: &str,
+    interval: &str,
+) {
+    use flux_api::source::v1::{GitRepository, GitRepositoryRef, GitRepositorySpec};
+    let repo = GitRepository::new(
+        "fleet",
+        GitRepositorySpec {
+            url: url.to_string(),
+            interval: interval.to_string(),
+            reference: Some(GitRepositoryRef {
+                branch: Some("main".to_string()),
+                ..GitRepositoryRef::default()
+            }),
+            ..GitRepositorySpec::default()
+        },
+    );
+    repos.create(&PostParams::default(), &repo).await.unwrap();
 }
