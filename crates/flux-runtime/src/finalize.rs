@@ -253,6 +253,30 @@ where
     Ok(())
 }
 
+/// Reports a step in progress with `Reconciling=True` and `message` only
+/// (`Ready` left as it is), written at once — the source controller's
+/// progress reports.
+pub async fn report_reconciling<K, S>(
+    api: &Api<K>,
+    object: &K,
+    status: &mut S,
+    message: &str,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: ReconcileStatus + Serialize,
+{
+    conditions::mark_reconciling(
+        status.conditions_mut(),
+        reason::PROGRESSING,
+        message,
+        object.meta().generation,
+        now(),
+    );
+    patch_status(api, &object.name_any(), status).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

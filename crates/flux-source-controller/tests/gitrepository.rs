@@ -108,6 +108,8 @@ async fn git_repository_lifecycle() {
         condition(&ready, "ArtifactInStorage").unwrap().reason,
         "Succeeded"
     );
+    // The progress report ("building artifact") is gone with the success.
+    assert!(condition(&ready, "Reconciling").is_none());
     assert!(
         ready
             .finalizers()
@@ -240,6 +242,10 @@ async fn git_repository_lifecycle() {
         condition(&failed, "FetchFailed").unwrap().reason,
         "AuthenticationFailed"
     );
+    // kstatus: a failure a retry may fix keeps the object Reconciling.
+    let reconciling = condition(&failed, "Reconciling").unwrap();
+    assert_eq!(reconciling.reason, "ProgressingWithRetry");
+    assert!(!reconciling.message.contains("wrong-password"));
     // The last good artifact stays.
     assert_eq!(
         failed

@@ -16,7 +16,7 @@ use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
 use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
 use flux_runtime::conditions::{self, Owned};
-use flux_runtime::finalize::{Finish, Outcome, finalize};
+use flux_runtime::finalize::{Finish, Outcome, finalize, report_reconciling};
 use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, now, parse_duration};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
@@ -144,7 +144,26 @@ async fn apply(
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
 
-    let outcome = match fetch_and_store(repo, &status, ctx, &namespace, &name).await {
+    let mut written = repo.status.clone();
+    let fetched = match prepare(repo, &status, ctx).await {
+        Ok(Fetched::Unchanged(stored)) => Ok(stored),
+        Ok(Fetched::Checkout(prepared)) => {
+            // A checkout can take long: say so (upstream's progress message).
+            let message = match &prepared.remote {
+                Some(revision) => format!("building artifact: new upstream revision '{revision}'"),
+                None => "building artifact".to_string(),
+            };
+            match report_reconciling(api, repo, &mut status, &message).await {
+                Ok(()) => written = Some(status.clone()),
+                Err(e) => {
+                    tracing::error!(error = %flux_runtime::ssa::kube_message(&e), "failed to update status")
+                }
+            }
+            checkout_and_store(repo, ctx, prepared, &namespace, &name).await
+        }
+        Err(error) => Err(error),
+    };
+    let outcome = match fetched {
         Ok(stored) => {
             let message = format!(
                 "stored artifact for revision '{}'",
@@ -167,7 +186,7 @@ async fn apply(
         retry: interval.min(ctx.retry_interval),
         revision: None,
     };
-    Ok(finalize(api, repo, repo.status.as_ref(), status, outcome, &finish).await?)
+    Ok(finalize(api, repo, written.as_ref(), status, outcome, &finish).await?)
 }
 
 /// Records a stored artifact and what shaped it in `status`, with
@@ -300,38 +319,87 @@ fn content_config_unchanged(
         && status.observed_generation == repo.metadata.generation
 }
 
-async fn fetch_and_store(
+/// What the cheap checks found: nothing to do, or a checkout to make.
+enum Fetched {
+    /// Unchanged remote and settings, artifact still stored.
+    Unchanged(Stored),
+    /// A new checkout is needed.
+    Checkout(Prepared),
+}
+
+/// Everything a checkout needs, read from the cluster.
+struct Prepared {
+    reference: flux_git::Reference,
+    auth: flux_git::Auth,
+    included: Vec<Artifact>,
+    keys: Vec<Vec<u8>>,
+    /// The new upstream revision, when the remote was asked.
+    remote: Option<String>,
+}
+
+/// Credentials, includes and verification keys, then the cheap "has the
+/// remote moved?" check.
+async fn prepare(
     repo: &GitRepository,
     status: &GitRepositoryStatus,
     ctx: &Context,
-    namespace: &str,
-    name: &str,
-) -> Result<Stored, StepError> {
+) -> Result<Fetched, StepError> {
     let reference = fetch::reference(repo.spec.reference.as_ref());
     let auth = fetch::auth(&ctx.client, repo).await?;
     let included = include::artifacts(&ctx.client, repo)
         .await
         .map_err(|e| e.retry_after(ctx.requeue_dependency))?;
     let keys = verify::keys(&ctx.client, repo).await?;
-    let url = repo.spec.url.clone();
-
+    let mut remote_revision = None;
     // Unchanged remote, unchanged settings, artifact still stored: no clone.
     if let Some(artifact) = &status.artifact {
         let stored = ctx.storage.local_path(&artifact.path).is_file();
         if stored && content_config_unchanged(repo, status, &included) {
-            let remote = fetch::remote_commit(url.clone(), reference.clone(), auth.clone()).await?;
-            let current = Revision::parse(&artifact.revision).map(|r| r.hash);
-            if remote.is_some() && remote == current {
-                return Ok(Stored {
+            let url = repo.spec.url.clone();
+            let remote = fetch::remote_commit(url, reference.clone(), auth.clone()).await?;
+            let current = Revision::parse(&artifact.revision);
+            if remote.is_some() && remote == current.as_ref().map(|r| r.hash.clone()) {
+                return Ok(Fetched::Unchanged(Stored {
                     artifact: artifact.clone(),
                     subject: None,
                     verified: None,
                     included,
-                });
+                }));
+            }
+            // Same reference, new commit (a semver range may name another
+            // tag: its revision is known after the checkout).
+            if !matches!(reference, flux_git::Reference::Semver(_)) {
+                let named = current.and_then(|r| r.reference);
+                remote_revision =
+                    remote.map(|hash| Revision::git(named.as_deref(), &hash).to_string());
             }
         }
     }
+    Ok(Fetched::Checkout(Prepared {
+        reference,
+        auth,
+        included,
+        keys,
+        remote: remote_revision,
+    }))
+}
 
+/// Checks the reference out, verifies it, and archives it into storage.
+async fn checkout_and_store(
+    repo: &GitRepository,
+    ctx: &Context,
+    prepared: Prepared,
+    namespace: &str,
+    name: &str,
+) -> Result<Stored, StepError> {
+    let Prepared {
+        reference,
+        auth,
+        included,
+        keys,
+        ..
+    } = prepared;
+    let url = repo.spec.url.clone();
     let work = tempfile::Builder::new()
         .prefix("gitrepository-")
         .tempdir()
