@@ -1,7 +1,8 @@
 //! Go standard-library behaviours that several of our crates must
 //! reproduce exactly, written once: [`path::clean`] (`path.Clean`),
-//! [`duration::parse`] (`time.ParseDuration`) and [`duration::format`]
-//! (`time.Duration.String`). A leaf crate: it depends on none of ours, so
+//! [`duration::parse`] (`time.ParseDuration`), [`duration::format`]
+//! (`time.Duration.String`), [`float::format_g`] (`fmt`'s `%g`,
+//! `strconv.FormatFloat` shortest). A leaf crate: it depends on none of ours, so
 //! every engine and controller may use it.
 //!
 //! ```
@@ -13,4 +14,5 @@
 #![deny(missing_docs)]
 
 pub mod duration;
+pub mod float;
 pub mod path;

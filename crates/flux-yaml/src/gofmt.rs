@@ -6,17 +6,10 @@ use crate::{Error, Value};
 /// Shortest decimal digits of `|f|` (no leading/trailing zeros) and the
 /// position of the decimal point: `|f| = 0.DIGITS × 10^dp`. Zero is `("0", 1)`.
 fn shortest(f: f64) -> (String, i32) {
-    let a = f.abs();
-    if a == 0.0 {
-        return ("0".to_string(), 1);
+    match flux_go::float::digits(f, None) {
+        (digits, _) if digits.is_empty() => ("0".to_string(), 1),
+        found => found,
     }
-    let text = format!("{a:e}");
-    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    (digits.to_string(), exp + 1)
 }
 
 /// `%f` with exactly the shortest digits.
@@ -93,14 +86,11 @@ pub fn format_g(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { ".inf" } else { "-.inf" }.to_string();
     }
-    let neg = f.is_sign_negative() && f != 0.0;
-    let (digits, dp) = shortest(f);
-    let exp = dp - 1;
-    if digits != "0" && !(-4..6).contains(&exp) {
-        fmt_e(neg, &digits, dp)
-    } else {
-        fmt_f(neg, &digits, dp)
+    if f == 0.0 {
+        // Negative zero too, as the emitter always wrote it.
+        return "0".to_string();
     }
+    flux_go::float::format_g(f, None, false)
 }
 
 /// `encoding/json`'s float text: `%f` unless the magnitude is below 1e-6 or
