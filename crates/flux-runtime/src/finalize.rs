@@ -53,8 +53,8 @@ pub struct Finish<'a> {
     pub interval: Duration,
     /// The requeue after a failure that a retry may fix.
     pub retry: Duration,
-    /// The revision a success applied, remembered by the schedule (for
-    /// kinds that record one).
+    /// The revision this reconciliation applied or attempted, remembered by
+    /// the schedule (for kinds that record one).
     pub revision: Option<&'a str>,
 }
 
@@ -200,34 +200,53 @@ where
         finish.interval,
         finish.retry,
     );
-    match &outcome {
-        // Summarised Ready: a success can still leave the object not Ready.
-        Outcome::Ready { .. } if !conditions::is_true(status.conditions(), "Ready") => {
-            finish.schedule.forget(&key)
+    let ready = conditions::is_true(status.conditions(), "Ready");
+    remember(finish, &key, generation, token, &outcome, ready);
+    if let Outcome::Failed(error) = &outcome {
+        match error.next {
+            Next::Wait(_) => tracing::info!(reason = error.reason, "{}", error.message),
+            _ => tracing::error!(reason = error.reason, "{}", error.message),
         }
-        Outcome::Ready { .. } => {
+        if let Some((severity, message)) = &error.event {
             finish
-                .schedule
-                .succeeded(&key, generation, token, finish.revision, finish.interval)
-        }
-        Outcome::Failed(error) => {
-            finish.schedule.forget(&key);
-            match error.next {
-                Next::Wait(_) => tracing::info!(reason = error.reason, "{}", error.message),
-                _ => tracing::error!(reason = error.reason, "{}", error.message),
-            }
-            if let Some((severity, message)) = &error.event {
-                finish
-                    .events
-                    .event(object, *severity, error.reason, message, Default::default())
-                    .await;
-            }
+                .events
+                .event(object, *severity, error.reason, message, Default::default())
+                .await;
         }
     }
     if before != Some(&status) {
         patch_status(api, &object.name_any(), &status).await?;
     }
     Ok(decision)
+}
+
+/// What the schedule remembers of a finished reconciliation: a success
+/// (Ready) waits for the interval; a failure a retry may fix waits for the
+/// retry and a stalled one for a change, so that events that change
+/// nothing — the object's own status writes — do not run it again in a
+/// loop; waiting for something else (a dependency, a source) forgets, so
+/// that its change is reacted to at once.
+fn remember(
+    finish: &Finish<'_>,
+    key: &str,
+    generation: Option<i64>,
+    token: Option<&str>,
+    outcome: &Outcome,
+    ready: bool,
+) {
+    let schedule = finish.schedule;
+    match outcome {
+        // Summarised Ready: a success can still leave the object not Ready.
+        Outcome::Ready { .. } if !ready => schedule.forget(key),
+        Outcome::Ready { .. } => {
+            schedule.succeeded(key, generation, token, finish.revision, finish.interval)
+        }
+        Outcome::Failed(error) => match error.next {
+            Next::Wait(_) => schedule.forget(key),
+            Next::Retry => schedule.failed(key, generation, token, finish.revision, finish.retry),
+            Next::Stall => schedule.failed(key, generation, token, finish.revision, Duration::MAX),
+        },
+    }
 }
 
 /// Reports a long step in progress: `Ready=Unknown` and `Reconciling=True`
@@ -333,6 +352,73 @@ mod tests {
         let ready = conditions::get(&status.conditions, "Ready").unwrap();
         assert_eq!(ready.status, ConditionStatus::False);
         assert_eq!(ready.message, "dry-run failed");
+    }
+
+    #[tokio::test]
+    async fn own_status_writes_do_not_rerun_a_failure_before_its_retry() {
+        // A client that is never used: events are only recorded by finalize.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let schedule = Schedule::default();
+        let finish = Finish {
+            events: &EventRecorder::new(client, "test"),
+            schedule: &schedule,
+            owned: &OWNED,
+            interval: MINUTE,
+            retry: RETRY,
+            revision: Some("main@sha1:1"),
+        };
+        let failed = |error: StepError| Outcome::Failed(error);
+        remember(
+            &finish,
+            "ns/a",
+            Some(1),
+            None,
+            &failed(StepError::retry("R", "m")),
+            false,
+        );
+        assert!(
+            schedule
+                .remaining("ns/a", Some(1), None)
+                .is_some_and(|d| d <= RETRY)
+        );
+        assert_eq!(schedule.revision("ns/a").as_deref(), Some("main@sha1:1"));
+        let wait = StepError::wait("DependencyNotReady", "m", MINUTE);
+        remember(&finish, "ns/a", Some(1), None, &failed(wait), false);
+        assert_eq!(
+            schedule.remaining("ns/a", Some(1), None),
+            None,
+            "a dependency may change"
+        );
+        remember(
+            &finish,
+            "ns/a",
+            Some(1),
+            None,
+            &failed(StepError::stall("S", "m")),
+            false,
+        );
+        assert!(
+            schedule
+                .remaining("ns/a", Some(1), None)
+                .is_some_and(|d| d > MINUTE)
+        );
+        let ready = Outcome::Ready {
+            reason: "Succeeded",
+            message: "ok".into(),
+        };
+        remember(&finish, "ns/a", Some(1), None, &ready, true);
+        assert!(
+            schedule
+                .remaining("ns/a", Some(1), None)
+                .is_some_and(|d| d > RETRY)
+        );
+        remember(&finish, "ns/a", Some(1), None, &ready, false);
+        assert_eq!(
+            schedule.remaining("ns/a", Some(1), None),
+            None,
+            "not Ready after all"
+        );
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //! reconcile-requested predicates), so that an object is reconciled when
 //! its spec changes, when `reconcile.fluxcd.io/requestedAt` changes, or when
 //! its interval has passed — not after each of its own status writes. This
-//! remembers, per object, the last successful reconciliation and what it
-//! saw, and says how long the next one may wait.
+//! remembers, per object, the last reconciliation that ended (after a
+//! success: until the interval; after a failure: until the retry) and what
+//! it saw, and says how long the next one may wait. Without it, a failing
+//! object's own status writes (its progress reports, a message that names
+//! an elapsed time) would re-trigger it at once, in a loop.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Per-object memory of the last successful reconciliation.
+/// Per-object memory of the last finished reconciliation.
 #[derive(Debug, Default)]
 pub struct Schedule {
     last: Mutex<HashMap<String, Entry>>,
@@ -27,8 +30,9 @@ struct Entry {
 
 impl Schedule {
     /// How long the reconciliation of `key` may still wait: `Some` when
-    /// the last one succeeded less than its interval ago and neither the
-    /// generation nor the reconcile-request token changed since.
+    /// the last one succeeded less than its interval ago (or failed less
+    /// than its retry delay ago) and neither the generation nor the
+    /// reconcile-request token changed since.
     pub fn remaining(
         &self,
         key: &str,
@@ -79,8 +83,21 @@ impl Schedule {
         }
     }
 
-    /// Forgets `key` (after a failure, or when the object is deleted): its
-    /// next event is reconciled at once.
+    /// Records a failed reconciliation of `key` (of `revision`) that is
+    /// retried after `retry`: events that change nothing wait for it.
+    pub fn failed(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        token: Option<&str>,
+        revision: Option<&str>,
+        retry: Duration,
+    ) {
+        self.succeeded(key, generation, token, revision, retry);
+    }
+
+    /// Forgets `key` (when waiting for something else, or when the object
+    /// is deleted): its next event is reconciled at once.
     pub fn forget(&self, key: &str) {
         if let Ok(mut last) = self.last.lock() {
             last.remove(key);
@@ -126,5 +143,22 @@ mod tests {
         );
         schedule.forget("ns/a");
         assert_eq!(schedule.remaining("ns/a", Some(1), Some("now")), None);
+        schedule.failed(
+            "ns/c",
+            Some(1),
+            None,
+            Some("main@sha1:2"),
+            Duration::from_secs(30),
+        );
+        assert!(
+            schedule.remaining("ns/c", Some(1), None).is_some(),
+            "retry not due"
+        );
+        assert_eq!(schedule.revision("ns/c").as_deref(), Some("main@sha1:2"));
+        assert_eq!(
+            schedule.remaining("ns/c", Some(2), None),
+            None,
+            "spec changed"
+        );
     }
 }

@@ -210,7 +210,10 @@ async fn reconcile_apply(
             };
             (outcome, Some(revision))
         }
-        Err(error) => (Outcome::Failed(error), None),
+        Err(error) => (
+            Outcome::Failed(error),
+            status.last_attempted_revision.clone(),
+        ),
     };
     let finish = Finish {
         events: &ctx.events,

@@ -135,10 +135,10 @@ async fn apply(
         .map(String::as_str);
 
     // The watch event of our own status write, or any other change that
-    // leaves spec and reconcile request alone: wait for the interval.
-    // (Includers are woken by their includes' changes: never skipped.)
+    // leaves spec and reconcile request alone: wait for the interval (or,
+    // after a failure, the retry). (Includers are woken by their includes'
+    // changes: never skipped.)
     if repo.spec.include.is_empty()
-        && status.artifact.is_some()
         && let Some(remaining) = ctx.schedule.remaining(&key, generation, token)
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
