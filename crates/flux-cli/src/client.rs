@@ -9,8 +9,25 @@ use kube::{Client, Config};
 use crate::cli::Global;
 use crate::kinds::Kind;
 
-/// A failed command: one line for the user.
-pub type Error = String;
+/// A failed command: what the user reads, in upstream's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The command failed; the message says why.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error::Failed(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Error::Failed(message.to_string())
+    }
+}
 
 /// What a command needs to talk to the cluster.
 pub struct Ctx {
@@ -25,10 +42,10 @@ pub struct Ctx {
 /// The `--timeout` flag as a duration.
 pub fn timeout(global: &Global) -> Result<Duration, Error> {
     flux_runtime::parse_duration(&global.timeout).map_err(|e| {
-        format!(
+        Error::from(format!(
             "invalid argument \"{}\" for \"--timeout\" flag: {e}",
             global.timeout
-        )
+        ))
     })
 }
 
@@ -42,27 +59,27 @@ pub async fn config(global: &Global) -> Result<Config, Error> {
         Some(path) if !path.is_empty() => {
             let first = path.split(':').next().unwrap_or(path);
             if !std::path::Path::new(first).exists() {
-                return Err(format!(
-                    "kubeconfig '{first}' not found (--kubeconfig or KUBECONFIG)"
-                ));
+                return Err(
+                    format!("kubeconfig '{first}' not found (--kubeconfig or KUBECONFIG)").into(),
+                );
             }
             let kubeconfig = Kubeconfig::read_from(first)
                 .map_err(|e| format!("unable to read kubeconfig '{first}': {}", root_cause(&e)))?;
-            Config::from_custom_kubeconfig(kubeconfig, &options)
+            Ok(Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|e| format!("unable to load kubeconfig '{first}': {}", root_cause(&e)))
+                .map_err(|e| format!("unable to load kubeconfig '{first}': {}", root_cause(&e)))?)
         }
         _ => {
             if global.context.is_some() {
-                Config::from_kubeconfig(&options)
+                Ok(Config::from_kubeconfig(&options)
                     .await
-                    .map_err(|e| format!("unable to load kubeconfig: {}", root_cause(&e)))
+                    .map_err(|e| format!("unable to load kubeconfig: {}", root_cause(&e)))?)
             } else {
                 Config::infer().await.map_err(|e| {
-                    format!(
+                    Error::from(format!(
                         "unable to find a kubeconfig (set KUBECONFIG or --kubeconfig): {}",
                         root_cause(&e)
-                    )
+                    ))
                 })
             }
         }
@@ -103,21 +120,22 @@ pub fn api_error(kind: &Kind, name: &str, error: kube::Error) -> Error {
         kube::Error::Api(status) if status.code == 404 => {
             let about_object = !name.is_empty() && status.message.contains(&format!("\"{name}\""));
             if about_object {
-                format!("{}.{} \"{name}\" not found", kind.plural, kind.group)
+                format!("{}.{} \"{name}\" not found", kind.plural, kind.group).into()
             } else {
                 format!(
                     "no matches for kind \"{}\" in version \"{}\": is Flux installed (flux install)?",
                     kind.kind,
                     kind.api_version()
                 )
+                .into()
             }
         }
-        other => describe(other),
+        other => describe(other).into(),
     }
 }
 
 /// Any client error, in one line.
-pub fn describe(error: &kube::Error) -> Error {
+pub fn describe(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => status.message.clone(),
         other => root_cause(other),

@@ -68,18 +68,19 @@ pub fn components(requested: &[String], extra: &[String]) -> Result<Vec<String>,
                 return Err(format!(
                     "component {name} is not supported (one of {})",
                     COMPONENTS.map(|(c, _)| c).join(", ")
-                ));
+                )
+                .into());
             }
             Some((_, None)) => {
                 return Err(format!(
                     "component {name} is not implemented by fluxd yet (available: {DEFAULT_COMPONENTS})"
-                ));
+                ).into());
             }
             Some(_) => out.push(name.to_string()),
         }
     }
     if out.is_empty() {
-        return Err("no components selected".to_string());
+        return Err("no components selected".into());
     }
     Ok(out)
 }
@@ -102,7 +103,8 @@ pub fn manifests(
         return Err(format!(
             "log level '{}' is not supported, can be one of: debug, info, error",
             options.log_level
-        ));
+        )
+        .into());
     }
     let version = format!("v{}", crate::VERSION);
     let labels = |component: Option<&str>| {
@@ -435,7 +437,7 @@ pub fn resource_of(object: &Value) -> Result<(ApiResource, bool), Error> {
         "ConfigMap" => ("configmaps", true),
         other => match crate::kinds::Kind::by_kind(other) {
             Some(k) => (k.plural, true),
-            None => return Err(format!("unsupported kind {other} in the manifests")),
+            None => return Err(format!("unsupported kind {other} in the manifests").into()),
         },
     };
     Ok((
@@ -506,7 +508,8 @@ async fn wait_established(ctx: &Ctx, names: &[String]) -> Result<(), Error> {
             if tokio::time::Instant::now() > deadline {
                 return Err(format!(
                     "timeout waiting for CustomResourceDefinition {name} to be established"
-                ));
+                )
+                .into());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -528,7 +531,7 @@ pub fn established(
 }
 
 /// How a component runs right now, or why it does not.
-pub async fn component_status(ctx: &Ctx, component: &str) -> Result<String, String> {
+pub async fn component_status(ctx: &Ctx, component: &str) -> Result<String, Error> {
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let candidates = [component.to_string(), "fluxd".to_string()];
@@ -572,7 +575,8 @@ pub async fn component_status(ctx: &Ctx, component: &str) -> Result<String, Stri
     Err(format!(
         "no ready deployment and no live leader lease in namespace {}",
         ctx.namespace
-    ))
+    )
+    .into())
 }
 
 /// Waits until every component runs (Deployment ready or a live leader
@@ -592,7 +596,7 @@ pub async fn wait_components(ctx: &Ctx, components: &[String]) -> Result<(), Err
                     pending.remove(name);
                 }
                 Err(why) => {
-                    pending.insert(name, why);
+                    pending.insert(name, why.to_string());
                 }
             }
         }
@@ -605,7 +609,7 @@ pub async fn wait_components(ctx: &Ctx, components: &[String]) -> Result<(), Err
                 .next()
                 .map(|(n, w)| (n.to_string(), w.clone()))
                 .unwrap_or_default();
-            return Err(format!("{name}: {why}"));
+            return Err(format!("{name}: {why}").into());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

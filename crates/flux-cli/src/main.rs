@@ -70,13 +70,13 @@ fn main() {
                 std::process::exit(1);
             }
             Err(e) => {
-                output::failure(e);
+                output::failure(e.to_string());
                 std::process::exit(2);
             }
         }
     }
     if let Err(e) = runtime.block_on(run(cli)) {
-        output::failure(e);
+        output::failure(e.to_string());
         std::process::exit(1);
     }
 }
@@ -119,6 +119,6 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Trace(args) => trace::run(&connect(global).await?, args).await,
         Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
         Command::Build(BuildCommand::Helm(args)) => build::helm(global, args),
-        Command::Diff(_) => Err("flux diff is handled before".to_string()),
+        Command::Diff(_) => Err("flux diff is handled before".into()),
     }
 }

@@ -18,14 +18,12 @@ pub async fn git(global: &Global, args: &BootstrapGitArgs) -> Result<(), Error> 
     let url = args.url.trim().to_string();
     let ssh = flux_git::is_ssh(&url);
     if !(ssh || url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!(
-            "unsupported URL scheme in '{url}': use ssh://, https:// or http://"
-        ));
+        return Err(
+            format!("unsupported URL scheme in '{url}': use ssh://, https:// or http://").into(),
+        );
     }
     if url.starts_with("http://") && !args.allow_insecure_http {
-        return Err(
-            "scheme http is insecure, pass --allow-insecure-http=true to allow it".to_string(),
-        );
+        return Err("scheme http is insecure, pass --allow-insecure-http=true to allow it".into());
     }
     let namespace = global.namespace.clone();
     let components = install::components(&args.options.components, &args.options.components_extra)?;
@@ -145,7 +143,7 @@ pub async fn git(global: &Global, args: &BootstrapGitArgs) -> Result<(), Error> 
         let object = reconcile::wait_handled(&ctx, &kind, &namespace, &namespace, &token).await?;
         let (status, message) = kinds::ready(&object);
         if status != "True" {
-            return Err(format!("{} reconciliation failed: {message}", kind.kind));
+            return Err(format!("{} reconciliation failed: {message}", kind.kind).into());
         }
         output::success(format!("{} reconciled successfully", kind.kind));
     }
@@ -164,7 +162,7 @@ fn credentials(
         let Some(path) = &args.private_key_file else {
             return Err(
                 "--private-key-file is required for SSH URLs: the key pushes the manifests and becomes the cluster's deploy key (ssh-agent is not used)"
-                    .to_string(),
+                    .into(),
             );
         };
         let (private, public) = create::read_private_key(path)?;
@@ -229,7 +227,7 @@ async fn push(
     })
     .await
     .map_err(|e| format!("git: {e}"))?
-    .map_err(|e| e.to_string())
+    .map_err(|e| Error::from(e.to_string()))
 }
 
 fn report(pushed: &flux_git::Pushed, what: &str, branch: &str, url: &str) {

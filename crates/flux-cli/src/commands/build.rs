@@ -45,10 +45,7 @@ async fn kustomization(
                 return Ok(value);
             }
         }
-        return Err(format!(
-            "Kustomization '{}' not found in '{file}'",
-            args.name
-        ));
+        return Err(format!("Kustomization '{}' not found in '{file}'", args.name).into());
     }
     let ctx = ctx.ok_or("--dry-run needs --kustomization-file (no cluster is read)")?;
     let object = ctx
@@ -56,7 +53,7 @@ async fn kustomization(
         .get(&args.name)
         .await
         .map_err(|e| api_error(&kinds::KUSTOMIZATION, &args.name, e))?;
-    serde_json::to_value(&object).map_err(|e| e.to_string())
+    serde_json::to_value(&object).map_err(|e| Error::from(e.to_string()))
 }
 
 /// `spec.postBuild` variables as the controller loads them
@@ -75,7 +72,7 @@ async fn variables(ctx: Option<&Ctx>, k: &Value) -> Result<BTreeMap<String, Stri
     let namespace = k["metadata"]["namespace"].as_str().unwrap_or("default");
     flux_runtime::substitution::variables(ctx.map(|c| &c.client), namespace, post_build.as_ref())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| Error::from(e.to_string()))
 }
 
 /// The root the build may read: the Git checkout holding `dir` (its
@@ -99,7 +96,7 @@ async fn build_objects_for(
     let dir = std::fs::canonicalize(&args.path)
         .map_err(|_| format!("invalid resource path \"{}\"", args.path))?;
     if !dir.is_dir() {
-        return Err(format!("invalid resource path \"{}\"", args.path));
+        return Err(format!("invalid resource path \"{}\"", args.path).into());
     }
     let k = kustomization(ctx, namespace, args).await?;
     let vars = variables(ctx, &k).await?;
@@ -354,7 +351,8 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
         set_file: args.set_file.clone(),
         set_literal: args.set_literal.clone(),
     }
-    .merge()?;
+    .merge()
+    .map_err(|e| e.to_string())?;
     let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
     let opts = flux_helm::TemplateOptions {
         release_name: args.name.clone(),
@@ -368,7 +366,8 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
             .kube_version
             .as_deref()
             .map(flux_helm::action::parse_kube_version)
-            .transpose()?,
+            .transpose()
+            .map_err(|e| e.to_string())?,
         api_versions: args.api_versions.clone(),
         show_only: args.show_only.clone(),
         skip_schema_validation: args.skip_schema_validation,
@@ -378,7 +377,7 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
             crate::output::print(&text);
             Ok(())
         }
-        Err(e) => Err(e.cli_message()),
+        Err(e) => Err(e.cli_message().into()),
     }
 }
 

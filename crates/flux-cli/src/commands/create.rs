@@ -70,14 +70,14 @@ pub fn export_only(command: &CreateCommand) -> bool {
 fn interval(text: &str) -> Result<String, Error> {
     flux_runtime::parse_duration(text)
         .map(flux_runtime::format_duration)
-        .map_err(|e| format!("invalid duration '{text}': {e}"))
+        .map_err(|e| Error::from(format!("invalid duration '{text}': {e}")))
 }
 
 fn labels(common: &CreateCommon) -> Result<BTreeMap<String, String>, Error> {
     let mut out = BTreeMap::new();
     for label in common.labels.iter().filter(|l| !l.is_empty()) {
         let Some((k, v)) = label.split_once('=') else {
-            return Err(format!("invalid label format '{label}', must be key=value"));
+            return Err(format!("invalid label format '{label}', must be key=value").into());
         };
         out.insert(k.to_string(), v.to_string());
     }
@@ -99,7 +99,7 @@ pub fn git_repository(namespace: &str, args: &CreateSourceGitArgs) -> Result<Val
         || args.url.starts_with("https://")
         || args.url.starts_with("ssh://"))
     {
-        return Err("git URL scheme must be one of http, https or ssh".to_string());
+        return Err("git URL scheme must be one of http, https or ssh".into());
     }
     let mut reference = Map::new();
     for (key, value) in [
@@ -116,7 +116,7 @@ pub fn git_repository(namespace: &str, args: &CreateSourceGitArgs) -> Result<Val
     if reference.is_empty() {
         return Err(
             "a Git ref is required, use one of the following: --branch, --tag, --commit, --ref-name or --tag-semver"
-                .to_string(),
+                .into(),
         );
     }
     let mut spec = json!({
@@ -166,9 +166,7 @@ fn source_ref(text: &str, namespace: &str) -> Result<Value, Error> {
         None => (rest, None),
     };
     if name.is_empty() {
-        return Err(format!(
-            "invalid argument {text:?} for \"--source\" flag: no name"
-        ));
+        return Err(format!("invalid argument {text:?} for \"--source\" flag: no name").into());
     }
     let mut reference = json!({"kind": kind, "name": name});
     if let Some(ns) = ns.filter(|ns| *ns != namespace) {
@@ -180,7 +178,7 @@ fn source_ref(text: &str, namespace: &str) -> Result<Value, Error> {
 /// The Kustomization `flux create kustomization` writes.
 pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<Value, Error> {
     if !args.path.starts_with("./") {
-        return Err("path must begin with ./".to_string());
+        return Err("path must begin with ./".into());
     }
     let mut spec = json!({
         "interval": interval(&args.common.interval)?,
@@ -211,17 +209,19 @@ pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<
             let Some((kind, rest)) = check.split_once('/') else {
                 return Err(format!(
                     "invalid health check '{check}' must be in the format 'kind/name.namespace'"
-                ));
+                )
+                .into());
             };
             if !["Deployment", "DaemonSet", "StatefulSet", "HelmRelease"].contains(&kind) {
                 return Err(format!(
                     "invalid health check kind '{kind}' can be HelmRelease, Deployment, DaemonSet or StatefulSet"
-                ));
+                ).into());
             }
             let Some((name, ns)) = rest.split_once('.').filter(|(_, ns)| !ns.contains('.')) else {
                 return Err(format!(
                     "invalid health check '{check}' must be in the format 'kind/name.namespace'"
-                ));
+                )
+                .into());
             };
             let mut reference = json!({"kind": kind, "name": name, "namespace": ns});
             if kind == "HelmRelease" {
@@ -250,7 +250,7 @@ pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<
         if provider != "sops" {
             return Err(format!(
                 "invalid argument \"{provider}\" for \"--decryption-provider\" flag: decryption provider '{provider}' is not supported, must be one of: sops"
-            ));
+            ).into());
         }
         let mut decryption = json!({"provider": provider});
         if let Some(secret) = args.decryption_secret.as_ref().filter(|s| !s.is_empty()) {
@@ -329,7 +329,7 @@ async fn apply(
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(name, &params, &Patch::Apply(object))
         .await
-        .map_err(|e| describe(&e))
+        .map_err(|e| Error::from(describe(&e)))
 }
 
 /// The Secret `flux create secret git` writes (values in `stringData`).
@@ -369,7 +369,7 @@ pub fn git_secret(namespace: &str, args: &CreateSecretGitArgs) -> Result<Value, 
             _ => {
                 return Err(
                     "for HTTP(S) URLs, --username and --password (or --bearer-token) are required"
-                        .to_string(),
+                        .into(),
                 );
             }
         }
@@ -379,7 +379,7 @@ pub fn git_secret(namespace: &str, args: &CreateSecretGitArgs) -> Result<Value, 
             data.insert("ca.crt".to_string(), ca);
         }
     } else {
-        return Err("git URL scheme must be one of http, https or ssh".to_string());
+        return Err("git URL scheme must be one of http, https or ssh".into());
     }
     Ok(json!({
         "apiVersion": "v1",

@@ -19,7 +19,7 @@ pub async fn run(ctx: &Ctx, args: &EventsArgs) -> Result<(), Error> {
         let Some((kind, name)) = target.split_once('/') else {
             return Err(format!(
                 "invalid argument {target:?} for \"--for\" flag: must be in the format <kind>/<name>"
-            ));
+            ).into());
         };
         let kind = canonical_kind(kind);
         params = params.fields(&format!(

@@ -34,7 +34,7 @@ pub async fn run(ctx: &Ctx, args: &GetArgs) -> Result<(), Error> {
     let selector = parse_status_selector(args.status_selector.as_deref())?;
     if args.watch {
         let [kind] = selected.as_slice() else {
-            return Err("--watch is only supported for a single kind".to_string());
+            return Err("--watch is only supported for a single kind".into());
         };
         return watch(ctx, args, kind, name).await;
     }
@@ -58,7 +58,8 @@ pub async fn run(ctx: &Ctx, args: &GetArgs) -> Result<(), Error> {
             return Err(match name {
                 Some(n) => format!("{} object '{n}' not found in {scope} namespace", kind.kind),
                 None => format!("no {} objects found in {scope} namespace", kind.kind),
-            });
+            }
+            .into());
         }
         let rows: Vec<Vec<String>> = objects
             .iter()
@@ -170,7 +171,8 @@ fn parse_status_selector(text: Option<&str>) -> Result<Option<StatusSelector>, E
     let Some((condition, status)) = parts else {
         return Err(format!(
             "expected status selector in type=status or type!=status format, but found: {text}"
-        ));
+        )
+        .into());
     };
     Ok(Some(StatusSelector {
         condition: condition.to_string(),
@@ -214,7 +216,7 @@ async fn watch(ctx: &Ctx, args: &GetArgs, kind: &Kind, name: Option<&str>) -> Re
                     continue;
                 }
                 WatchEvent::Deleted(_) => continue,
-                WatchEvent::Error(e) => return Err(e.message),
+                WatchEvent::Error(e) => return Err(e.message.into()),
             };
             if let Some(v) = &object.metadata.resource_version {
                 version = v.clone();

@@ -74,7 +74,7 @@ pub fn format_line(line: &str, filter: &Filter) -> Option<String> {
 /// Runs `flux logs`.
 pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<(), Error> {
     if args.since.is_some() && args.since_time.is_some() {
-        return Err("at most one of `sinceTime` or `sinceDuration` may be specified".to_string());
+        return Err("at most one of `sinceTime` or `sinceDuration` may be specified".into());
     }
     let namespace = &args.flux_namespace;
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
@@ -104,7 +104,7 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<(), Error> {
         }
     }
     if chosen.is_empty() {
-        return Err(format!("no Flux pods found in namespace \"{namespace}\""));
+        return Err(format!("no Flux pods found in namespace \"{namespace}\"").into());
     }
     let since_seconds = match &args.since {
         Some(text) => Some(

@@ -35,8 +35,8 @@ async fn names(
 ) -> Result<Vec<String>, Error> {
     match (name, all) {
         (Some(n), false) => Ok(vec![n.to_string()]),
-        (Some(_), true) => Err("specify either a name or --all, not both".to_string()),
-        (None, false) => Err(format!("{} name is required", kind.noun)),
+        (Some(_), true) => Err("specify either a name or --all, not both".into()),
+        (None, false) => Err(format!("{} name is required", kind.noun).into()),
         (None, true) => {
             let list = ctx
                 .namespaced(kind)
@@ -109,10 +109,7 @@ pub async fn suspend(ctx: &Ctx, args: &SuspendArgs, resume: bool) -> Result<(), 
         }
     }
     if failed > 0 {
-        return Err(format!(
-            "reconciliation failed for {failed} {}(s)",
-            kind.kind
-        ));
+        return Err(format!("reconciliation failed for {failed} {}(s)", kind.kind).into());
     }
     Ok(())
 }
@@ -121,7 +118,7 @@ pub async fn suspend(ctx: &Ctx, args: &SuspendArgs, resume: bool) -> Result<(), 
 pub async fn delete(ctx: &Ctx, args: &DeleteArgs) -> Result<(), Error> {
     let (kind, name) = target(&args.what);
     let Some(name) = name else {
-        return Err(format!("{} name is required", kind.noun));
+        return Err(format!("{} name is required", kind.noun).into());
     };
     let api = ctx.namespaced(&kind);
     api.get(name).await.map_err(|e| api_error(&kind, name, e))?;
@@ -154,7 +151,7 @@ pub fn confirm(question: &str) -> Result<bool, Error> {
         .map_err(|e| format!("reading the answer: {e}"))?;
     let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "Yes");
     if !yes {
-        return Err("aborting".to_string());
+        return Err("aborting".into());
     }
     Ok(true)
 }
@@ -177,11 +174,12 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<(), Error> {
                 return Err(format!(
                     "no {} objects found in {} namespace",
                     kind.noun, ctx.namespace
-                ));
+                )
+                .into());
             }
             objects = list;
         }
-        (None, false) => return Err(format!("{} name is required", kind.noun)),
+        (None, false) => return Err(format!("{} name is required", kind.noun).into()),
     }
     let values: Vec<Value> = objects.iter().map(|o| clean(&kind, o)).collect();
     output::print(&to_yaml(&values)?);

@@ -44,7 +44,7 @@ async fn with_source(ctx: &Ctx, kind: &Kind, name: &str, with_source: bool) -> R
             .await
             .map_err(|e| api_error(kind, name, e))?;
         if kinds::suspended(&object) {
-            return Err("resource is suspended".to_string());
+            return Err("resource is suspended".into());
         }
         let reference = if kind.kind == "HelmRelease" {
             &object.data["spec"]["chart"]["spec"]["sourceRef"]
@@ -61,7 +61,8 @@ async fn with_source(ctx: &Ctx, kind: &Kind, name: &str, with_source: bool) -> R
             _ => {
                 return Err(format!(
                     "cannot reconcile source of kind {source_kind}: not a supported source"
-                ));
+                )
+                .into());
             }
         }
     }
@@ -74,7 +75,7 @@ pub async fn reconcile(ctx: &Ctx, kind: &Kind, namespace: &str, name: &str) -> R
     let api = ctx.api(kind, Some(namespace));
     let object = api.get(name).await.map_err(|e| api_error(kind, name, e))?;
     if kinds::suspended(&object) {
-        return Err("resource is suspended".to_string());
+        return Err("resource is suspended".into());
     }
     output::action(format!(
         "annotating {} {name} in {namespace} namespace",
@@ -86,7 +87,7 @@ pub async fn reconcile(ctx: &Ctx, kind: &Kind, namespace: &str, name: &str) -> R
     let object = wait_handled(ctx, kind, namespace, name, &token).await?;
     let (status, message) = kinds::ready(&object);
     if status != "True" {
-        return Err(format!("{} reconciliation failed: '{message}'", kind.kind));
+        return Err(format!("{} reconciliation failed: '{message}'", kind.kind).into());
     }
     output::success(kind.success_message(&object));
     Ok(())
@@ -123,7 +124,8 @@ pub async fn wait_handled(
             return Err(format!(
                 "timeout waiting for {} {namespace}/{name} to be reconciled",
                 kind.kind
-            ));
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -146,14 +148,15 @@ pub async fn wait_ready(
             if status == "True" {
                 return Ok(object);
             }
-            return Err(format!("{} reconciliation failed: {message}", kind.kind));
+            return Err(format!("{} reconciliation failed: {message}", kind.kind).into());
         }
         if tokio::time::Instant::now() > deadline {
             let (_, message) = kinds::ready(&object);
             return Err(format!(
                 "timeout waiting for {} {namespace}/{name} to be Ready: {message}",
                 kind.kind
-            ));
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -57,7 +57,7 @@ pub async fn version(global: &Global, args: &VersionArgs) -> Result<(), Error> {
             "{}\n",
             serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?
         ),
-        Some(other) => return Err(format!("--output must be json or yaml, not {other}")),
+        Some(other) => return Err(format!("--output must be json or yaml, not {other}").into()),
     };
     output::print(&text);
     Ok(())
@@ -89,7 +89,7 @@ pub async fn check(global: &Global, args: &CheckArgs) -> Result<(), Error> {
     let git = version.git_version.trim_start_matches('v');
     if (major, minor) < MIN_KUBERNETES {
         output::failure(format!("Kubernetes {git} {required}"));
-        return Err("pre-installation checks failed".to_string());
+        return Err("pre-installation checks failed".into());
     }
     output::success(format!("Kubernetes {git} {required}"));
     output::success("prerequisites checks passed");
@@ -113,7 +113,7 @@ pub async fn check(global: &Global, args: &CheckArgs) -> Result<(), Error> {
     output::action("checking crds");
     failed |= !check_crds(&ctx).await?;
     if failed {
-        return Err("check failed".to_string());
+        return Err("check failed".into());
     }
     output::success("all checks passed");
     Ok(())
@@ -294,7 +294,7 @@ pub async fn uninstall(global: &Global, args: &UninstallArgs) -> Result<(), Erro
         match namespaces.delete(&ctx.namespace, &delete).await {
             Ok(_) => output::success(format!("Namespace/{} deleted{dry}", ctx.namespace)),
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(format!("Namespace/{}: {}", ctx.namespace, describe(&e))),
+            Err(e) => return Err(format!("Namespace/{}: {}", ctx.namespace, describe(&e)).into()),
         }
     }
     output::success(format!("uninstall finished{dry}"));

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: &TraceArgs) -> Result<(), Error> {
         labels.get("kustomize.toolkit.fluxcd.io/name"),
         labels.get("kustomize.toolkit.fluxcd.io/namespace"),
     ) else {
-        return Err("object not managed by Flux".to_string());
+        return Err("object not managed by Flux".into());
     };
     let mut out = format!("\nObject:          {}/{}\n", args.kind, args.name);
     if let Some(ns) = object

@@ -88,10 +88,7 @@ fn children<'a>(
             Ok(o) => o,
             Err(e) if root => return Err(api_error(&kind, name, e)),
             Err(e) => {
-                return Err(format!(
-                    "failed to find object: {}",
-                    api_error(&kind, name, e)
-                ));
+                return Err(format!("failed to find object: {}", api_error(&kind, name, e)).into());
             }
         };
         let mut entries: Vec<Entry> = object.data["status"]["inventory"]["entries"]
