@@ -277,7 +277,7 @@ pub fn from_json(s: &str) -> Value {
             "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             value_json_kind(&other)
         ),
-        Err(e) => e,
+        Err(e) => e.0,
     };
     let mut m = BTreeMap::new();
     m.insert("Error".to_string(), Value::string(msg));
@@ -293,7 +293,7 @@ pub fn from_json_array(s: &str) -> Value {
             "json: cannot unmarshal {} into Go value of type []interface {{}}",
             value_json_kind(&other)
         ),
-        Err(e) => e,
+        Err(e) => e.0,
     };
     Value::list(ListTy::Iface, vec![Value::string(msg)])
 }

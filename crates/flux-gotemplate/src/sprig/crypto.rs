@@ -269,12 +269,32 @@ fn bcrypt_raw(password: &[u8], salt: &[u8; 16], cost: u32) -> [u8; 23] {
     h
 }
 
-/// `bcrypt.GenerateFromPassword(password, 10)`.
-pub fn bcrypt_hash(password: &str) -> Result<String, String> {
-    if password.len() > 72 {
-        return Err("bcrypt: password length exceeds 72 bytes".into());
+/// Why a password could not be hashed, in Go's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BcryptError {
+    /// bcrypt reads at most 72 bytes.
+    TooLong,
+    /// No random salt could be drawn.
+    Random(String),
+}
+
+impl std::fmt::Display for BcryptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BcryptError::TooLong => f.write_str("bcrypt: password length exceeds 72 bytes"),
+            BcryptError::Random(message) => f.write_str(message),
+        }
     }
-    let r = random_bytes(16)?;
+}
+
+impl std::error::Error for BcryptError {}
+
+/// `bcrypt.GenerateFromPassword(password, 10)`.
+pub fn bcrypt_hash(password: &str) -> Result<String, BcryptError> {
+    if password.len() > 72 {
+        return Err(BcryptError::TooLong);
+    }
+    let r = random_bytes(16).map_err(BcryptError::Random)?;
     let mut salt = [0u8; 16];
     salt.copy_from_slice(&r);
     let h = bcrypt_raw(password.as_bytes(), &salt, 10);

@@ -12,7 +12,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ))
     });
     add("mustToJson", "interface {}", "string,error", |_, a| {
-        to_json(arg(&a, 0), true, None).map(Value::string)
+        Ok(to_json(arg(&a, 0), true, None).map(Value::string)?)
     });
     add("toPrettyJson", "interface {}", "string", |_, a| {
         Ok(Value::string(
@@ -23,39 +23,67 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "mustToPrettyJson",
         "interface {}",
         "string,error",
-        |_, a| to_json(arg(&a, 0), true, Some("  ")).map(Value::string),
+        |_, a| Ok(to_json(arg(&a, 0), true, Some("  ")).map(Value::string)?),
     );
     add("toRawJson", "interface {}", "string", |_, a| {
-        to_json(arg(&a, 0), false, None).map(Value::string)
+        Ok(to_json(arg(&a, 0), false, None).map(Value::string)?)
     });
     add("mustToRawJson", "interface {}", "string,error", |_, a| {
-        to_json(arg(&a, 0), false, None).map(Value::string)
+        Ok(to_json(arg(&a, 0), false, None).map(Value::string)?)
     });
     add("fromJson", "string", "interface {}", |_, a| {
         Ok(from_json(s(&a, 0)).unwrap_or(Value::Nil))
     });
     add("mustFromJson", "string", "interface {},error", |_, a| {
-        from_json(s(&a, 0))
+        Ok(from_json(s(&a, 0))?)
     });
 }
 
+/// JSON that does not decode, or a value that does not encode, in
+/// `encoding/json`'s words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl From<String> for JsonError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+// Template functions report errors as text.
+impl From<JsonError> for String {
+    fn from(error: JsonError) -> String {
+        error.0
+    }
+}
+
 /// Decodes JSON into template values (numbers as float64).
-pub fn from_json(text: &str) -> Result<Value, String> {
+pub fn from_json(text: &str) -> Result<Value, JsonError> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(v) => Ok(Value::from_json(&v)),
-        Err(e) => Err(crate::gojson::unmarshal_error(text).unwrap_or_else(|| e.to_string())),
+        Err(e) => Err(JsonError(
+            crate::gojson::unmarshal_error(text).unwrap_or_else(|| e.to_string()),
+        )),
     }
 }
 
 /// `json.Marshal` (`html` = escape `<`, `>`, `&`), indented when `indent`.
-pub fn to_json(v: &Value, html: bool, indent: Option<&str>) -> Result<String, String> {
+pub fn to_json(v: &Value, html: bool, indent: Option<&str>) -> Result<String, JsonError> {
     let mut out = String::new();
     write(&mut out, v, html, indent, 0)?;
     Ok(out)
 }
 
 /// `json.MarshalIndent(v, "", "  ")`.
-pub fn to_json_pretty(v: &Value) -> Result<String, String> {
+pub fn to_json_pretty(v: &Value) -> Result<String, JsonError> {
     to_json(v, true, Some("  "))
 }
 

@@ -15,8 +15,8 @@ mod math;
 mod strings;
 mod time;
 
-pub use crypto::{Certificate, bcrypt_hash, bcrypt_verify};
-pub use json::{from_json, to_json, to_json_pretty};
+pub use crypto::{BcryptError, Certificate, bcrypt_hash, bcrypt_verify};
+pub use json::{JsonError, from_json, to_json, to_json_pretty};
 pub use time::GoTime;
 
 type F = fn(&mut Ctx<'_>, Vec<Value>) -> FuncResult;

@@ -86,6 +86,11 @@ pub async fn apply_stages(
     Ok(changes)
 }
 
+/// A `spec.ignore` target selector that does not compile.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("spec.ignore: {0}")]
+pub struct IgnoreRuleError(String);
+
 /// `spec.ignore`: the JSON pointers each object leaves out of drift
 /// detection and apply, by target selector (regular expressions over
 /// group, version, kind, name, namespace; label and annotation selectors;
@@ -96,7 +101,7 @@ pub struct IgnoreRules {
 
 impl IgnoreRules {
     /// Compiles the rules; an invalid expression or selector is an error.
-    pub fn new(rules: &[flux_api::kustomize::v1::IgnoreRule]) -> Result<Self, String> {
+    pub fn new(rules: &[flux_api::kustomize::v1::IgnoreRule]) -> Result<Self, IgnoreRuleError> {
         let mut compiled = Vec::new();
         for rule in rules {
             let target = rule
@@ -115,7 +120,7 @@ impl IgnoreRules {
                     .compile()
                 })
                 .transpose()
-                .map_err(|e| format!("spec.ignore: {e}"))?;
+                .map_err(|e| IgnoreRuleError(e.to_string()))?;
             compiled.push((target, rule.paths.clone()));
         }
         Ok(Self { rules: compiled })
