@@ -106,7 +106,7 @@ impl Auth {
         match ca {
             Some(pem) if url.starts_with("https://") => Ok(Auth::Tls {
                 auth: Box::new(auth),
-                ca: TrustedCa::from_pem(pem).map_err(Error::InvalidAuth)?,
+                ca: TrustedCa::from_pem(pem).map_err(|e| Error::InvalidAuth(e.0))?,
             }),
             _ => Ok(auth),
         }

@@ -645,7 +645,7 @@ pub(crate) fn callbacks<'a>(
                 Err(reason) => {
                     let error = Error::Tls {
                         host: host.to_string(),
-                        reason,
+                        reason: reason.0,
                     };
                     let message = error.to_string();
                     host_key_failure.replace(Some(error));

@@ -7,6 +7,23 @@
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
+/// A private CA that does not read, or a server certificate it does not trust.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(pub String);
+
+impl From<String> for TlsError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<TlsError> for String {
+    fn from(error: TlsError) -> String {
+        error.0
+    }
+}
+
 /// The CA certificates a Secret trusts.
 #[derive(Clone)]
 pub struct TrustedCa {
@@ -22,12 +39,12 @@ impl std::fmt::Debug for TrustedCa {
 
 impl TrustedCa {
     /// Parses a PEM bundle (`ca.crt`).
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, TlsError> {
         let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
             .map_err(|e| format!("'ca.crt' is not a PEM certificate bundle: {e}"))?;
         if certificates.is_empty() {
-            return Err("'ca.crt' holds no certificate".to_string());
+            return Err(TlsError("'ca.crt' holds no certificate".to_string()));
         }
         let anchors = certificates
             .iter()
@@ -45,7 +62,7 @@ impl TrustedCa {
 
     /// Accepts `leaf` (DER) for `host` when it chains to the CA and is
     /// valid now for that name.
-    pub fn verify(&self, leaf: &[u8], host: &str) -> Result<(), String> {
+    pub fn verify(&self, leaf: &[u8], host: &str) -> Result<(), TlsError> {
         let leaf = CertificateDer::from(leaf);
         let end_entity = webpki::EndEntityCert::try_from(&leaf)
             .map_err(|e| format!("the server's certificate is malformed: {e}"))?;
@@ -64,6 +81,10 @@ impl TrustedCa {
             .map_err(|e| format!("invalid host name '{host}': {e}"))?;
         end_entity
             .verify_is_valid_for_subject_name(&name)
-            .map_err(|e| format!("the server's certificate is not valid for '{host}': {e:?}"))
+            .map_err(|e| {
+                TlsError(format!(
+                    "the server's certificate is not valid for '{host}': {e:?}"
+                ))
+            })
     }
 }

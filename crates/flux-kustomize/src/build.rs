@@ -327,9 +327,9 @@ fn transform(
                     message,
                 }
             })?;
-            resource.id = ResId::of(&resource.value).map_err(|message| Error::Invalid {
+            resource.id = ResId::of(&resource.value).map_err(|e| Error::Invalid {
                 path: k.file.clone(),
-                message,
+                message: e.0,
             })?;
             transformed.append(resource)?;
         }
@@ -495,7 +495,7 @@ pub(crate) fn run_transformer(
                         subjects,
                     };
                     namespace::apply(&mut resource.value, &ns, settings).map_err(invalid)?;
-                    resource.id = ResId::of(&resource.value).map_err(invalid)?;
+                    resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
                 }
             }
         }
@@ -588,7 +588,7 @@ pub(crate) fn apply_patch(
         let resource = &mut resources[index];
         resource.store_previous_id();
         patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
-        resource.id = ResId::of(&resource.value).map_err(invalid)?;
+        resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
     }
     Ok(())
 }
@@ -621,7 +621,7 @@ pub(crate) fn apply_merge_patch(
         }
     } else {
         for patch in &patches {
-            let id = ResId::of(patch).map_err(invalid)?;
+            let id = ResId::of(patch).map_err(|e| invalid(e.0))?;
             let index = resources
                 .iter()
                 .position(|r| {
@@ -647,7 +647,7 @@ pub(crate) fn apply_merge_patch(
         match merge_keeping_identity(&resource.value, patch, entry.options).map_err(invalid)? {
             Some(value) => {
                 resource.value = value;
-                resource.id = ResId::of(&resource.value).map_err(invalid)?;
+                resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
             }
             None => deleted.push(index),
         }

@@ -282,7 +282,7 @@ pub fn generate(
         object.push(("immutable".to_string(), Value::Bool(true)));
     }
     let value = Value::Map(object);
-    let id = ResId::of(&value).map_err(invalid)?;
+    let id = ResId::of(&value).map_err(|e| invalid(e.0))?;
     let mut resource = Resource::new(value, id);
     resource.generated = Some(Generated {
         behavior: args.behavior,
@@ -460,7 +460,7 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
             new.prefixes.clone_from(&old.prefixes);
             new.suffixes.clone_from(&old.suffixes);
             new.ref_vars.clone_from(&old.ref_vars);
-            new.id = ResId::of(&new.value).map_err(Error::Generator)?;
+            new.id = ResId::of(&new.value).map_err(|e| Error::Generator(e.0))?;
             resources[*index] = new;
             Ok(())
         }
@@ -739,7 +739,7 @@ pub fn add_hashes(resources: &mut [Resource]) -> Result<(), Error> {
             metadata.retain(|(k, _)| k != "name");
             metadata.push(("name".to_string(), Value::String(name)));
         }
-        resource.id = ResId::of(&resource.value).map_err(Error::Generator)?;
+        resource.id = ResId::of(&resource.value).map_err(|e| Error::Generator(e.0))?;
     }
     Ok(())
 }

@@ -162,7 +162,7 @@ pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource
             (_, doc) => vec![doc],
         };
         for object in objects {
-            let id = ResId::of(&object).map_err(invalid)?;
+            let id = ResId::of(&object).map_err(|e| invalid(e.0))?;
             out.push(Resource::new(object, id));
         }
     }

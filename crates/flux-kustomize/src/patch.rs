@@ -9,6 +9,23 @@ use flux_yaml::Value;
 use crate::resid::ResId;
 use crate::resource::Resource;
 
+/// A target whose regular expressions or selectors do not compile.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidTarget(pub String);
+
+impl From<String> for InvalidTarget {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<InvalidTarget> for String {
+    fn from(error: InvalidTarget) -> String {
+        error.0
+    }
+}
+
 /// A patch target (`target:` of a patch).
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -60,7 +77,7 @@ impl Target {
     }
 
     /// The target with its regular expressions and selectors compiled.
-    pub fn compile(&self) -> Result<Compiled, String> {
+    pub fn compile(&self) -> Result<Compiled, InvalidTarget> {
         let re = |p: &str| -> Result<Option<regex::Regex>, String> {
             if p.is_empty() {
                 return Ok(None);

@@ -543,6 +543,7 @@ impl Selector {
             annotation_selector: self.annotation_selector.clone(),
         }
         .compile()
+        .map_err(String::from)
     }
 }
 

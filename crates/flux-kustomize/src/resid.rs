@@ -20,11 +20,28 @@ pub struct ResId {
     pub name: String,
 }
 
+/// An object kustomize cannot identify (no mapping, no kind or name).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidObject(pub String);
+
+impl From<String> for InvalidObject {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<InvalidObject> for String {
+    fn from(error: InvalidObject) -> String {
+        error.0
+    }
+}
+
 impl ResId {
     /// The id of `object`; kustomize needs a kind and a name.
-    pub fn of(object: &Value) -> Result<Self, String> {
+    pub fn of(object: &Value) -> Result<Self, InvalidObject> {
         let Value::Map(_) = object else {
-            return Err("a resource must be a mapping".to_string());
+            return Err(InvalidObject("a resource must be a mapping".to_string()));
         };
         let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
         let api_version = text(object.get("apiVersion"));
@@ -37,10 +54,12 @@ impl ResId {
         let name = text(metadata.and_then(|m| m.get("name")));
         let kind = text(object.get("kind"));
         if kind.is_empty() {
-            return Err("missing kind in object".to_string());
+            return Err(InvalidObject("missing kind in object".to_string()));
         }
         if name.is_empty() {
-            return Err(format!("missing metadata.name in object of kind {kind}"));
+            return Err(InvalidObject(format!(
+                "missing metadata.name in object of kind {kind}"
+            )));
         }
         Ok(Self {
             group,

@@ -40,6 +40,23 @@ pub enum Severity {
     Error,
 }
 
+/// An events address (`--events-addr`) that is not an `http://` URL.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WebhookError(pub String);
+
+impl From<String> for WebhookError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<WebhookError> for String {
+    fn from(error: WebhookError) -> String {
+        error.0
+    }
+}
+
 /// Records events for one controller.
 #[derive(Clone)]
 pub struct EventRecorder {
@@ -74,14 +91,14 @@ impl EventRecorder {
     }
 
     /// Also forwards events to `url` (`--events-addr`, an `http://` URL).
-    pub fn with_webhook(mut self, url: &str) -> Result<Self, String> {
+    pub fn with_webhook(mut self, url: &str) -> Result<Self, WebhookError> {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("invalid events address {url:?}: {e}"))?;
         if uri.scheme_str() != Some("http") || uri.host().is_none() {
-            return Err(format!(
+            return Err(WebhookError(format!(
                 "invalid events address {url:?}: an http:// URL is expected"
-            ));
+            )));
         }
         let client = HttpClient::builder(TokioExecutor::new()).build_http();
         self.webhook = Some(Webhook { url: uri, client });
