@@ -464,10 +464,7 @@ pub(crate) fn run_transformer(
     map: &mut ResMap,
     plugin: plugins::Plugin,
 ) -> Result<(), Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     use plugins::Plugin;
     match plugin {
         Plugin::Labels(pairs, specs) => {
@@ -572,10 +569,7 @@ pub(crate) fn apply_patch(
     patch: &PatchEntry,
     file: &Path,
 ) -> Result<(), Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let Some(ops) = patch::parse_json6902(&patch.text) else {
         return apply_merge_patch(resources, patch, file);
     };
@@ -601,10 +595,7 @@ pub(crate) fn apply_merge_patch(
     entry: &PatchEntry,
     file: &Path,
 ) -> Result<(), Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let patches = patch::merge_patches(&entry.text).map_err(invalid)?;
     let mut selected = Vec::new();
     if let Some(target) = &entry.target {

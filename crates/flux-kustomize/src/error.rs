@@ -53,3 +53,13 @@ pub enum Error {
         field: String,
     },
 }
+
+impl Error {
+    /// Makes [`Error::Invalid`] errors about `path`.
+    pub(crate) fn invalid_in(path: &std::path::Path) -> impl Fn(String) -> Error + Copy + '_ {
+        move |message| Error::Invalid {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+}

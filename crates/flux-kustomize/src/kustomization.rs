@@ -431,10 +431,7 @@ pub(crate) fn patch_entries(
     options: &Options,
     legacy: bool,
 ) -> Result<Vec<PatchEntry>, Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let mut out = Vec::new();
     for fields in map_items(value, file, "patches")? {
         let (mut text, mut path, mut target) = (None, None, None);
@@ -489,10 +486,7 @@ pub(crate) fn replacement_entries(
     file: &Path,
     options: &Options,
 ) -> Result<Vec<replacements::Replacement>, Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let mut out = Vec::new();
     for item in list_items(value, file, "replacements")? {
         let path = item.get("path").and_then(Value::as_str).unwrap_or_default();
@@ -600,10 +594,7 @@ impl LabelSet {
 /// The `labels` list: `pairs`, `includeSelectors`, `includeTemplates`,
 /// `fields`.
 pub(crate) fn label_list(value: &Value, file: &Path) -> Result<Vec<LabelSet>, Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let mut out = Vec::new();
     for entry in map_items(value, file, "labels")? {
         let mut set = LabelSet {
@@ -669,10 +660,7 @@ pub(crate) fn replica_list(value: &Value, file: &Path) -> Result<Vec<(String, i6
 
 /// The `images` list.
 pub(crate) fn image_list(value: &Value, file: &Path) -> Result<Vec<images::Image>, Error> {
-    let invalid = |message: String| Error::Invalid {
-        path: file.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(file);
     let mut out = Vec::new();
     for fields in map_items(value, file, "images")? {
         let mut image = images::Image::default();

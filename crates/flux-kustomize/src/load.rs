@@ -135,10 +135,7 @@ pub(crate) fn is_remote(entry: &str) -> bool {
 /// `items` are expanded.
 pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>, Error> {
     let text = read_text(fs, path)?;
-    let invalid = |message: String| Error::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
+    let invalid = Error::invalid_in(path);
     let docs = flux_yaml::parse(&text).map_err(|e| invalid(e.to_string()))?;
     let mut out = Vec::new();
     for doc in docs {

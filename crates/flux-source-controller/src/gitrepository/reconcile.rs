@@ -453,6 +453,45 @@ async fn checkout_and_store(
     }
     let revision = Revision::git(commit.reference.as_deref(), &commit.hash).to_string();
 
+    let stored = archive(
+        repo,
+        ctx,
+        &included,
+        work.path().to_path_buf(),
+        &commit.hash,
+        namespace,
+        name,
+    )
+    .await?;
+    drop(work);
+    Ok(Stored {
+        artifact: Artifact {
+            path: stored.path,
+            url: stored.url,
+            revision,
+            digest: stored.summary.digest.to_string(),
+            last_update_time: now(),
+            size: Some(stored.summary.size as i64),
+            metadata: None,
+        },
+        subject: Some(commit.message.clone()),
+        verified,
+        included,
+    })
+}
+
+/// Copies the includes into the checkout in `dir` and archives it into
+/// storage (`.sourceignore` applied), on a blocking thread; older
+/// artifacts of the object are garbage-collected.
+async fn archive(
+    repo: &GitRepository,
+    ctx: &Context,
+    included: &[Artifact],
+    dir: std::path::PathBuf,
+    hash: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<flux_artifact::StoredArtifact, StepError> {
     let storage = ctx.storage.clone();
     let ignore_spec = repo.spec.ignore.clone();
     let includes: Vec<_> = repo
@@ -462,12 +501,10 @@ async fn checkout_and_store(
         .cloned()
         .zip(included.iter().cloned())
         .collect();
-    let (namespace, name) = (namespace.to_string(), name.to_string());
-    let hash = commit.hash.clone();
-    let dir = work.path().to_path_buf();
+    let (namespace, name, hash) = (namespace.to_string(), name.to_string(), hash.to_string());
     let limits = ctx.artifact_limits.clone();
     let requeue_dependency = ctx.requeue_dependency;
-    let stored = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         for (spec, artifact) in &includes {
             include::copy_into(&storage, artifact, spec, &dir)
                 .map_err(|e| e.retry_after(requeue_dependency))?;
@@ -496,22 +533,7 @@ async fn checkout_and_store(
             "ArchiveOperationFailed",
             format!("archive task failed: {e}"),
         )
-    })??;
-    drop(work);
-    Ok(Stored {
-        artifact: Artifact {
-            path: stored.path,
-            url: stored.url,
-            revision,
-            digest: stored.summary.digest.to_string(),
-            last_update_time: now(),
-            size: Some(stored.summary.size as i64),
-            metadata: None,
-        },
-        subject: Some(commit.message.clone()),
-        verified,
-        included,
-    })
+    })?
 }
 
 #[cfg(test)]
