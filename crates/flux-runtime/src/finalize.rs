@@ -124,7 +124,9 @@ pub fn settle<S: ReconcileStatus>(
 
 /// `Ready=False` with the error; a `Reconciling` condition left by the
 /// progress reports keeps its message with reason `ProgressingWithRetry`
-/// (upstream's finalizeStatus); a failure a retry may fix adds one.
+/// (upstream's finalizeStatus); without one, one is added with the error's
+/// message — the object will be tried again, so kstatus (and `flux … --wait`)
+/// read it as still in progress, not as a final verdict.
 fn mark_not_ready(
     list: &mut Vec<flux_api::meta::Condition>,
     error: &StepError,
@@ -136,18 +138,16 @@ fn mark_not_ready(
     let progress = conditions::get(list, RECONCILING)
         .filter(|c| c.status == ConditionStatus::True)
         .map(|c| c.message.clone())
-        .or_else(|| (error.next == Next::Retry).then(|| error.message.clone()));
-    if let Some(message) = progress {
-        conditions::set(
-            list,
-            RECONCILING,
-            ConditionStatus::True,
-            reason::PROGRESSING_WITH_RETRY,
-            &message,
-            generation,
-            at.clone(),
-        );
-    }
+        .unwrap_or_else(|| error.message.clone());
+    conditions::set(
+        list,
+        RECONCILING,
+        ConditionStatus::True,
+        reason::PROGRESSING_WITH_RETRY,
+        &progress,
+        generation,
+        at.clone(),
+    );
     conditions::set(
         list,
         READY,
@@ -442,7 +442,11 @@ mod tests {
             decision,
             (Action::requeue(MINUTE), ReconcileResult::RequeueAfter)
         );
-        assert_eq!(reason_of(&status, "Reconciling"), None);
+        assert_eq!(
+            reason_of(&status, "Reconciling").as_deref(),
+            Some("ProgressingWithRetry"),
+            "still in progress for kstatus"
+        );
         let stall =
             StepError::stall("AccessDenied", "denied").on("Healthy", ConditionStatus::False);
         let decision = settle(
