@@ -1,7 +1,7 @@
 //! The crate layering of `shared/DESIGN.md`, checked on `cargo metadata`'s
 //! resolved graph (`flux-dev layering`, and a unit test run by CI):
 //!
-//! - an engine (`flux-api`, `flux-yaml`, `flux-kustomize`,
+//! - an engine (`flux-go`, `flux-api`, `flux-yaml`, `flux-kustomize`,
 //!   `flux-gotemplate`, `flux-helm`, `flux-sops`, `flux-semver`,
 //!   `flux-artifact`) reaches neither a Kubernetes client (`kube`,
 //!   `kube-client`, `kube-runtime`), nor `tokio`, nor any crate of ours
@@ -17,6 +17,7 @@ use serde_json::Value;
 
 /// Engines: pure functions over files and bytes.
 const ENGINES: &[&str] = &[
+    "flux-go",
     "flux-api",
     "flux-yaml",
     "flux-kustomize",
