@@ -53,52 +53,132 @@ mod up;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Developer tasks: CRDs, corpora, benchmarks against upstream, the
+/// layering check, the demo's environment.
+#[derive(clap::Parser)]
+#[command(name = "flux-dev")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Writes one CRD manifest per kind from flux-api's types (default
+    /// manifests/crds) and removes stale ones.
+    Crds {
+        /// Where to write them.
+        dir: Option<PathBuf>,
+    },
+    /// Checks the crate layering of shared/DESIGN.md on `cargo metadata`.
+    Layering,
+    /// Rewrites a corpus' expected outputs with the real tool.
+    Corpus {
+        /// Which corpus.
+        #[arg(value_parser = ["yaml", "kustomize", "gotemplate", "helm"])]
+        name: String,
+        /// Only these cases (helm).
+        cases: Vec<String>,
+    },
+    /// Ours against the upstream tool, in the same run.
+    #[command(subcommand)]
+    Bench(Bench),
+    /// `kustomize build` with flux-kustomize.
+    #[command(subcommand)]
+    Kustomize(KustomizeCommand),
+    /// The demo's environment (control plane, git server) until Ctrl-C.
+    Up {
+        /// The fleet repository's folder.
+        fleet: PathBuf,
+        /// Where to write the environment's variables.
+        env_file: PathBuf,
+    },
+    /// One shallow checkout (the git benchmark's single operation).
+    #[command(hide = true)]
+    GitCheckout { url: String, dir: String },
+    /// One "has the remote moved?" check (the git benchmark's).
+    #[command(hide = true)]
+    GitRemoteCommit { url: String },
+    /// One kustomization of one file built (the YAML benchmark's).
+    #[command(hide = true)]
+    YamlBuild { file: String },
+    /// One chart rendered (the Helm benchmark's).
+    #[command(hide = true)]
+    HelmTemplate { name: String, chart: String },
+}
+
+#[derive(clap::Subcommand)]
+enum Bench {
+    /// A generated repository: flux-git against the git CLI.
+    Git {
+        #[arg(default_value_t = 20_000)]
+        files: usize,
+        #[arg(default_value_t = 200)]
+        megabytes: usize,
+    },
+    /// One generated file of resources: flux-kustomize against kustomize.
+    Yaml {
+        #[arg(default_value_t = 4_000)]
+        resources: usize,
+    },
+    /// Overlays over one base: flux-kustomize against kustomize.
+    Overlays {
+        #[arg(default_value_t = 500)]
+        count: usize,
+    },
+    /// Kustomizations from one GitRepository: fluxd against upstream's
+    /// kustomize-controller.
+    Kustomizations {
+        #[arg(default_value_t = 100)]
+        count: usize,
+    },
+    /// A Helm-like chart: flux-gotemplate against Go's text/template.
+    Gotemplate {
+        #[arg(default_value_t = 2_000)]
+        items: usize,
+        #[arg(default_value_t = 20)]
+        iterations: usize,
+    },
+    /// An umbrella and a large chart: flux-helm against `helm template`.
+    Helm {
+        #[arg(default_value_t = 50)]
+        subcharts: usize,
+        #[arg(default_value_t = 20)]
+        templates: usize,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum KustomizeCommand {
+    /// Builds DIR as `kustomize build DIR` does.
+    Build { dir: String },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("crds") => write_crds(args.get(1).map(PathBuf::from)),
-        Some("layering") => layering::check(),
-        Some("bench") if args.get(1).map(String::as_str) == Some("git") => bench::git(
-            args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20_000),
-            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(200),
-        ),
-        Some("git-checkout") if args.len() == 3 => bench::checkout(&args[1], &args[2]),
-        Some("git-remote-commit") if args.len() == 2 => bench::remote_commit(&args[1]),
-        Some("corpus") if args.len() >= 2 => corpus::run(&args[1], &args[2..]),
-        Some("kustomize") if args.get(1).map(String::as_str) == Some("build") && args.len() == 3 => {
-            kustomize_build(&args[2])
+    let cli = <Cli as clap::Parser>::parse();
+    let result = match cli.command {
+        Command::Crds { dir } => write_crds(dir),
+        Command::Layering => layering::check(),
+        Command::Corpus { name, cases } => corpus::run(&name, &cases),
+        Command::Bench(Bench::Git { files, megabytes }) => bench::git(files, megabytes),
+        Command::Bench(Bench::Yaml { resources }) => bench::yaml(resources),
+        Command::Bench(Bench::Overlays { count }) => bench::overlays(count),
+        Command::Bench(Bench::Kustomizations { count }) => {
+            bench_kustomizations::kustomizations(count)
         }
-        Some("bench") if args.get(1).map(String::as_str) == Some("yaml") => {
-            bench::yaml(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4_000))
+        Command::Bench(Bench::Gotemplate { items, iterations }) => {
+            bench_gotemplate::gotemplate(items, iterations)
         }
-        Some("yaml-build") if args.len() == 2 => bench::yaml_build(&args[1]),
-        Some("bench") if args.get(1).map(String::as_str) == Some("kustomizations") => {
-            bench_kustomizations::kustomizations(
-                args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100),
-            )
-        }
-        Some("up") if args.len() == 3 => up::up(
-            std::path::Path::new(&args[1]),
-            std::path::Path::new(&args[2]),
-        ),
-        Some("bench") if args.get(1).map(String::as_str) == Some("gotemplate") => {
-            bench_gotemplate::gotemplate(
-                args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2_000),
-                args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20),
-            )
-        }
-        Some("bench") if args.get(1).map(String::as_str) == Some("helm") => bench_helm::helm(
-            args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50),
-            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20),
-        ),
-        Some("helm-template") if args.len() == 3 => bench_helm::helm_template(&args[1], &args[2]),
-        Some("bench") if args.get(1).map(String::as_str) == Some("overlays") => {
-            bench::overlays(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(500))
-        }
-        _ => Err(
-            "usage: flux-dev crds [DIR] | bench git [FILES] [MEGABYTES] | bench yaml [RESOURCES] | bench overlays [N] | bench kustomizations [N] | bench gotemplate [ITEMS] [ITERATIONS] | corpus yaml|kustomize|gotemplate|helm [CASE...] | layering | yaml-build FILE | kustomize build DIR | up FLEET_DIR ENV_FILE"
-                .to_string(),
-        ),
+        Command::Bench(Bench::Helm {
+            subcharts,
+            templates,
+        }) => bench_helm::helm(subcharts, templates),
+        Command::Kustomize(KustomizeCommand::Build { dir }) => kustomize_build(&dir),
+        Command::Up { fleet, env_file } => up::up(&fleet, &env_file),
+        Command::GitCheckout { url, dir } => bench::checkout(&url, &dir),
+        Command::GitRemoteCommit { url } => bench::remote_commit(&url),
+        Command::YamlBuild { file } => bench::yaml_build(&file),
+        Command::HelmTemplate { name, chart } => bench_helm::helm_template(&name, &chart),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
