@@ -135,8 +135,11 @@ pub(crate) fn build_dir(
         other => other?,
     };
     let k = Kustomization::read(fs, dir, file, options)?;
-    match (component.is_some(), k.kind == "Component") {
-        (true, false) => {
+    // A Component is built as a kustomization when it is the root (as
+    // `kustomize build` does), never as another kustomization's resource.
+    let is_root = stack.is_empty();
+    match (component.is_some() || is_root, k.kind == "Component") {
+        (true, false) if component.is_some() => {
             return Err(Error::Kustomization(format!(
                 "expected kind 'Component' for path '{}' but got '{}'",
                 dir.display(),
@@ -151,7 +154,6 @@ pub(crate) fn build_dir(
         }
         _ => {}
     }
-    let is_root = stack.is_empty();
     // Only the root's buildMetadata counts; any of it turns on origin
     // tracking (removed again at the end unless asked for).
     let origin = if is_root {
