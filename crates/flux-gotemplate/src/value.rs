@@ -390,6 +390,10 @@ impl Value {
             Value::Object(o) => {
                 if o.type_name().starts_with('*') {
                     "ptr"
+                } else if o.as_list().is_some() {
+                    "slice"
+                } else if o.as_map().is_some() {
+                    "map"
                 } else {
                     "struct"
                 }

@@ -108,6 +108,9 @@ pub(crate) fn items(v: &Value) -> Option<Vec<Value>> {
     match v {
         Value::List(l) => Some(l.items.clone()),
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
+        // A named slice type of the host (Helm's `.Capabilities.APIVersions`):
+        // reflection sees the slice.
+        Value::Object(o) => o.as_list().map(|l| l.items.clone()),
         _ => None,
     }
 }
