@@ -130,20 +130,36 @@ impl Template {
     /// Parses `text` as the template `name` (and the templates it
     /// `define`s), as Go's `t.New(name).Parse(text)`.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        self.parse_new(name, text).map(|_| ())
+    }
+
+    /// [`Template::parse`], returning the name under which the new
+    /// template's own body executes. In Go, an empty body (only spaces and
+    /// comments) never replaces a non-empty definition of the same name in
+    /// the set, but the template object `Parse` returns still has the empty
+    /// body — and that is what Helm's `tpl` executes. So when the set keeps
+    /// the old definition, the new body is kept under a private name,
+    /// returned here.
+    pub fn parse_new(&mut self, name: &str, text: &str) -> Result<String, Error> {
         let funcs = self.funcs.clone();
         let has = move |n: &str| funcs.contains_key(n);
         let trees = parse::parse(name, text, &self.left, &self.right, &has).map_err(Error)?;
+        let mut body = name.to_string();
         for t in trees {
             // An empty definition never replaces a non-empty one.
             if let Some(old) = self.trees.get(&t.name)
                 && parse::is_empty_tree(&t.root)
                 && !parse::is_empty_tree(&old.root)
             {
+                if t.name == name {
+                    body = format!("{name}\u{0}new");
+                    self.trees.insert(body.clone(), Rc::new(t));
+                }
                 continue;
             }
             self.trees.insert(t.name.clone(), Rc::new(t));
         }
-        Ok(())
+        Ok(body)
     }
 
     /// Whether a template of that name is defined.

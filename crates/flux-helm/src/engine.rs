@@ -835,14 +835,14 @@ fn funcs(engine: &Engine) -> HashMap<String, Func> {
             let mut t = ctx.template().clone();
             t.missing_key(missing);
             let name = t.name().to_string();
-            t.parse(&name, &text).map_err(|e| {
+            let body = t.parse_new(&name, &text).map_err(|e| {
                 format!(
                     "cannot parse template {}: {}",
                     flux_gotemplate::gofmt::quote(&text),
                     e.0
                 )
             })?;
-            let out = ctx.execute_in(&t, &name, &data).map_err(|e| {
+            let out = ctx.execute_in(&t, &body, &data).map_err(|e| {
                 format!(
                     "error during tpl function execution for {}: {}",
                     flux_gotemplate::gofmt::quote(&text),
