@@ -365,10 +365,11 @@ fn source_value(resources: &[Resource], r: &Replacement) -> Result<Value, String
     Ok(retyped(node, part))
 }
 
+/// kyaml's `IsNilOrEmpty`: null, an empty mapping or sequence. An empty
+/// string is a value (a scalar node), not a missing field.
 fn is_nil_or_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
-        Value::String(s) => s.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Seq(s) => s.is_empty(),
         _ => false,
@@ -399,6 +400,9 @@ fn retyped(like: &Value, text: &str) -> Value {
 fn set_scalar(target: &mut Value, text: &str) -> Result<(), String> {
     let new = match target {
         Value::String(_) => Value::String(text.to_string()),
+        // An empty value stays an empty string (kustomize writes `""`),
+        // it does not read back as null.
+        Value::Null if text.is_empty() => Value::String(String::new()),
         Value::Null => flux_yaml::resolve_plain(text),
         Value::Int(_) | Value::Uint(_) => match flux_yaml::resolve_plain(text) {
             v @ (Value::Int(_) | Value::Uint(_)) => v,
