@@ -57,7 +57,10 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut root: Option<Value> = None;
     let mut nodes = 0usize;
-    for next in Parser::new_from_str(text) {
+    // go-yaml is a port of libyaml: a block scalar whose last line ends the
+    // input without a line break gets no line feed (`a: |\n  x` is "x").
+    let options = granit_parser::options! { block_scalar_eof_without_line_feed: true };
+    for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| match dialect {
             Dialect::V3 => Error::Syntax {
                 line: e.marker().line(),
