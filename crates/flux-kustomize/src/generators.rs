@@ -456,6 +456,17 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
                     merge_data(&mut new.value, old.value.get(field), field);
                 }
             }
+            // The name gets the content hash only when both sides would
+            // have had it: a plain resource merged by a generator keeps its
+            // name, and `disableNameSuffixHash` on either side wins (what
+            // kustomize builds for every behavior × origin).
+            new.generated = match (&old.generated, &new.generated) {
+                (Some(before), Some(now)) => Some(Generated {
+                    behavior: before.behavior,
+                    needs_hash: before.needs_hash && now.needs_hash,
+                }),
+                _ => None,
+            };
             new.previous.clone_from(&old.previous);
             new.prefixes.clone_from(&old.prefixes);
             new.suffixes.clone_from(&old.suffixes);
