@@ -119,11 +119,7 @@ async fn drift_cache() {
 /// key later removed from Git is removed from the object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_objects_are_taken_over() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("takeover").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (cp, ns, client, _storage) = test_bed("takeover").await;
 
     let manifest = |data: &str| {
         format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\ndata:\n{data}")
@@ -208,11 +204,7 @@ async fn kubectl_objects_are_taken_over() {
 /// of the object is still corrected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_rules() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("ignore").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("ignore").await;
 
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet").unwrap();

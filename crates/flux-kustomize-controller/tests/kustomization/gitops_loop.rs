@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use flux_api::kustomize::v1::Kustomization;
 use flux_api::meta::ConditionStatus;
-use flux_testenv::{ControlPlane, GitHttpServer};
+use flux_testenv::GitHttpServer;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -12,11 +12,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gitops_loop() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("ks").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("ks").await;
 
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet").unwrap();

@@ -11,11 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_checks() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("health").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("health").await;
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet").unwrap();
     remote

@@ -12,11 +12,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impersonation() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("tenant").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("tenant").await;
     let n = ns.name();
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), n);
     accounts
@@ -131,11 +127,7 @@ async fn impersonation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_cluster() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("remote").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("remote").await;
     // The cluster the objects go to: a second, separate control plane.
     let remote_cp = ControlPlane::start().unwrap();
     let remote_client = remote_cp.client().unwrap();

@@ -16,11 +16,7 @@ use crate::support::*;
 /// with substituted variables.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_monorepo() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("monorepo").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("monorepo").await;
 
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet-infra").unwrap();

@@ -1,5 +1,5 @@
 use flux_api::kustomize::v1::Kustomization;
-use flux_testenv::{ControlPlane, GitHttpServer};
+use flux_testenv::GitHttpServer;
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
@@ -8,11 +8,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sops_decryption() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&manifests()).await.unwrap();
-    let ns = cp.namespace("sops").await.unwrap();
-    let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let (_, ns, client, _storage) = test_bed("sops").await;
     let n = ns.name();
     let keys = tempfile::tempdir().unwrap();
     let (identity, recipient) = age_key(keys.path(), "flux");

@@ -122,3 +122,22 @@ pub(crate) async fn create_fleet(
     );
     repos.create(&PostParams::default(), &repo).await.unwrap();
 }
+
+/// The shared control plane with the CRDs, a fresh namespace `name`, a
+/// client, and both controllers watching it (their storage folder lives
+/// as long as the returned guard).
+pub(crate) async fn test_bed(
+    name: &str,
+) -> (
+    &'static ControlPlane,
+    TestNamespace,
+    kube::Client,
+    tempfile::TempDir,
+) {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace(name).await.unwrap();
+    let client = cp.client().unwrap();
+    let storage = start_controllers(cp, &ns).await;
+    (cp, ns, client, storage)
+}
