@@ -80,6 +80,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
             remove_annotation(&mut resource.value, ORIGIN_ANNOTATION);
         }
         drop_empty_annotations(&mut resource.value);
+        resource.through_text();
     }
     Ok(map)
 }
@@ -583,6 +584,8 @@ pub(crate) fn apply_patch(
     for index in target.select(resources).map_err(invalid)? {
         let resource = &mut resources[index];
         resource.store_previous_id();
+        // kustomize applies JSON patches to the resource's JSON.
+        resource.through_text();
         patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
         resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
     }
@@ -637,9 +640,10 @@ pub(crate) fn apply_merge_patch(
         if entry.options.allow_name_change || entry.options.allow_kind_change {
             resource.store_previous_id();
         }
-        match merge_keeping_identity(&resource.value, patch, entry.options).map_err(invalid)? {
-            Some(value) => {
+        match merge_keeping_identity(resource, patch, entry.options).map_err(invalid)? {
+            Some((value, empty_fields)) => {
                 resource.value = value;
+                resource.empty_fields = empty_fields;
                 resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
             }
             None => deleted.push(index),
@@ -657,16 +661,19 @@ pub(crate) fn apply_merge_patch(
 /// unless the patch's options allow a change (a patch names its own
 /// target; that does not rename it).
 pub(crate) fn merge_keeping_identity(
-    doc: &Value,
+    resource: &Resource,
     patch: &Value,
     options: PatchOptions,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<(Value, Vec<flux_yaml::EmptyField>)>, String> {
+    let doc = &resource.value;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
     let kind = text(doc.get("kind"));
     let metadata = doc.get("metadata");
     let name = text(metadata.and_then(|m| m.get("name")));
     let namespace = text(metadata.and_then(|m| m.get("namespace")));
-    let Some(mut merged) = smp::merge(doc, patch)? else {
+    let Some((mut merged, empty_fields)) =
+        smp::merge_with_empty_fields(doc, patch, &resource.empty_fields)?
+    else {
         return Ok(None);
     };
     if matches!(&merged, Value::Map(m) if m.is_empty()) {
@@ -690,7 +697,7 @@ pub(crate) fn merge_keeping_identity(
             set_or_remove(metadata, "namespace", namespace);
         }
     }
-    Ok(Some(merged))
+    Ok(Some((merged, empty_fields)))
 }
 
 pub(crate) fn set_or_remove(node: &mut Value, key: &str, value: Option<Value>) {

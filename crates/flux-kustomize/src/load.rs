@@ -136,34 +136,79 @@ pub(crate) fn is_remote(entry: &str) -> bool {
 pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>, Error> {
     let text = read_text(fs, path)?;
     let invalid = Error::invalid_in(path);
-    let docs = flux_yaml::parse(&text).map_err(|e| invalid(e.to_string()))?;
+    let docs =
+        flux_yaml::parse_documents(&text, &is_annotation).map_err(|e| invalid(e.to_string()))?;
     let mut out = Vec::new();
     for doc in docs {
-        if doc == Value::Null {
+        let mut value = doc.value;
+        if value == Value::Null {
             continue;
         }
-        let is_list = doc
+        let is_list = value
             .get("kind")
             .and_then(Value::as_str)
             .is_some_and(|k| k.ends_with("List"))
-            && matches!(doc.get("items"), Some(Value::Seq(_)));
-        let objects = match (is_list, doc) {
-            (true, Value::Map(entries)) => entries
-                .into_iter()
-                .find(|(k, _)| k == "items")
-                .map(|(_, v)| match v {
-                    Value::Seq(items) => items,
-                    _ => Vec::new(),
-                })
-                .unwrap_or_default(),
-            (_, doc) => vec![doc],
-        };
-        for object in objects {
-            let id = ResId::of(&object).map_err(|e| invalid(e.0))?;
-            out.push(Resource::new(object, id));
+            && matches!(value.get("items"), Some(Value::Seq(_)));
+        if is_list {
+            // kustomize expands a list through JSON: its items keep no
+            // trace of how their scalars were written.
+            let items = match value {
+                Value::Map(entries) => entries
+                    .into_iter()
+                    .find(|(k, _)| k == "items")
+                    .map(|(_, v)| match v {
+                        Value::Seq(items) => items,
+                        _ => Vec::new(),
+                    })
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for object in items {
+                let id = ResId::of(&object).map_err(|e| invalid(e.0))?;
+                out.push(Resource::new(object, id));
+            }
+            continue;
         }
+        annotations_as_written(&mut value, doc.texts, true);
+        let id = ResId::of(&value).map_err(|e| invalid(e.0))?;
+        let mut resource = Resource::new(value, id);
+        resource.empty_fields = doc.empty_fields;
+        out.push(resource);
     }
     Ok(out)
+}
+
+/// kustomize reads annotations as strings: the text as written (`1.50`,
+/// `0x1F`, `True`; `~` too with `keep_nulls`: in a patch it deletes).
+pub(crate) fn annotations_as_written(
+    value: &mut Value,
+    texts: Vec<(Vec<flux_yaml::Step>, String)>,
+    keep_nulls: bool,
+) {
+    for (path, text) in texts {
+        if let Some(slot) = value_at(value, &path)
+            && (keep_nulls || *slot != Value::Null)
+        {
+            *slot = Value::String(text);
+        }
+    }
+}
+
+/// `metadata.annotations.<key>`.
+pub(crate) fn is_annotation(path: &[flux_yaml::Step]) -> bool {
+    use flux_yaml::Step::Key;
+    matches!(path, [Key(m), Key(a), Key(_)] if m == "metadata" && a == "annotations")
+}
+
+fn value_at<'a>(value: &'a mut Value, path: &[flux_yaml::Step]) -> Option<&'a mut Value> {
+    let Some((flux_yaml::Step::Key(key), rest)) = path.split_first() else {
+        return path.is_empty().then_some(value);
+    };
+    let Value::Map(entries) = value else {
+        return None;
+    };
+    let next = entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)?;
+    value_at(next, rest)
 }
 
 /// Go's `filepath.Join` of two slash-separated paths.

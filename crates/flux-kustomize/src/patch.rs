@@ -486,12 +486,15 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
 
 /// The documents of a strategic-merge patch (each a mapping).
 pub fn merge_patches(text: &str) -> Result<Vec<Value>, String> {
-    let docs = flux_yaml::parse(text).map_err(|e| e.to_string())?;
+    let docs =
+        flux_yaml::parse_documents(text, &crate::load::is_annotation).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for doc in docs {
+    for document in docs {
+        let mut doc = document.value;
         if doc == Value::Null {
             continue;
         }
+        crate::load::annotations_as_written(&mut doc, document.texts, false);
         if !matches!(doc, Value::Map(_)) {
             return Err("a strategic-merge patch must be a mapping".to_string());
         }

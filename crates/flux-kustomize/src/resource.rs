@@ -28,6 +28,9 @@ pub struct Resource {
     pub generated: Option<generators::Generated>,
     /// Names of the `vars` whose value this object holds.
     pub ref_vars: Vec<String>,
+    /// Fields whose null was written as nothing (`a:`): a strategic-merge
+    /// patch clears them (kyaml keeps `~` and `null`).
+    pub empty_fields: Vec<flux_yaml::EmptyField>,
 }
 
 /// An id a resource had before a rename.
@@ -53,6 +56,21 @@ impl Resource {
             suffixes: Vec::new(),
             generated: None,
             ref_vars: Vec::new(),
+            empty_fields: Vec::new(),
+        }
+    }
+
+    /// The resource as kustomize writes it to YAML (or JSON) text and
+    /// reads it back: go-yaml writes an empty null inside a flow
+    /// collection (`{a: }`) as `''`, an empty string; every other null is
+    /// a written `null` afterwards.
+    pub fn through_text(&mut self) {
+        for field in std::mem::take(&mut self.empty_fields) {
+            if field.in_flow
+                && let Some(v @ Value::Null) = crate::smp::at_path(&mut self.value, &field.path)
+            {
+                *v = Value::String(String::new());
+            }
         }
     }
 
@@ -223,6 +241,7 @@ pub(crate) fn drop_empty_annotations(value: &mut Value) {
     {
         for (_, v) in annotations.iter_mut() {
             let text = match v {
+                Value::Null => String::new(),
                 Value::Bool(b) => b.to_string(),
                 Value::Int(i) => i.to_string(),
                 Value::Uint(u) => u.to_string(),

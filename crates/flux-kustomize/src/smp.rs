@@ -20,9 +20,24 @@
 //!   `$deleteFromPrimitiveList/…`) are not directives to kustomize: they
 //!   are kept as ordinary fields.
 
-use flux_yaml::Value;
+use flux_yaml::{EmptyField, Step, Value};
 
 use crate::schema::{Node, Schemas};
+
+/// Stands, during one merge, for a resource field whose null was written
+/// as nothing (`a:`): kyaml clears those where it walks, and keeps `~` and
+/// `null`.
+const EMPTY_NULL: &str = "\u{0}kustomize-empty-null\u{0}";
+/// The same, inside a flow collection.
+const EMPTY_NULL_IN_FLOW: &str = "\u{0}kustomize-empty-null-in-flow\u{0}";
+
+fn is_empty_null(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s == EMPTY_NULL || s == EMPTY_NULL_IN_FLOW)
+}
+
+fn is_null(v: &Value) -> bool {
+    matches!(v, Value::Null) || is_empty_null(v)
+}
 
 const DIRECTIVE: &str = "$patch";
 
@@ -35,29 +50,107 @@ enum Directive {
 }
 
 /// Merges `patch` into `resource` (whose `apiVersion` and `kind` select the
-/// schema). `None`: the patch deleted the resource (`$patch: delete`).
-pub fn merge(resource: &Value, patch: &Value) -> Result<Option<Value>, String> {
+/// schema), for a resource whose fields at `empty_fields` are nulls written
+/// as nothing: those the merge walks are cleared. Returns the merged
+/// resource and where its remaining empty nulls are; `None`: the patch
+/// deleted the resource (`$patch: delete`).
+pub fn merge_with_empty_fields(
+    resource: &Value,
+    patch: &Value,
+    empty_fields: &[EmptyField],
+) -> Result<Option<(Value, Vec<EmptyField>)>, String> {
     let schemas = Schemas::get();
     let text = |k: &str| resource.get(k).and_then(Value::as_str).unwrap_or_default();
     let schema = schemas.root(text("apiVersion"), text("kind"));
     let walker = Walker { schemas };
+    let mut marked;
+    let mut resource = resource;
+    if !empty_fields.is_empty() {
+        marked = resource.clone();
+        for field in empty_fields {
+            if let Some(v @ Value::Null) = at_path(&mut marked, &field.path) {
+                let marker = if field.in_flow {
+                    EMPTY_NULL_IN_FLOW
+                } else {
+                    EMPTY_NULL
+                };
+                *v = Value::String(marker.to_string());
+            }
+        }
+        resource = &marked;
+    }
     let (value, _) = walker.walk(Some(resource), Some(patch), schema)?;
-    Ok(value.filter(|v| !matches!(v, Value::Null)))
+    let Some(mut value) = value.filter(|v| !is_null(v)) else {
+        return Ok(None);
+    };
+    let mut remaining = Vec::new();
+    if !empty_fields.is_empty() {
+        unmark(&mut value, &mut Vec::new(), &mut remaining);
+    }
+    Ok(Some((value, remaining)))
+}
+
+/// The value at `path`, if there is one.
+pub(crate) fn at_path<'a>(value: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+    let Some((step, rest)) = path.split_first() else {
+        return Some(value);
+    };
+    let next = match (value, step) {
+        (Value::Map(entries), Step::Key(key)) => {
+            entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        }
+        (Value::Seq(items), Step::Index(i)) => items.get_mut(*i),
+        _ => None,
+    }?;
+    at_path(next, rest)
+}
+
+/// Turns the markers the merge left back into nulls, noting where.
+fn unmark(value: &mut Value, path: &mut Vec<Step>, found: &mut Vec<EmptyField>) {
+    match value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                path.push(Step::Key(k.clone()));
+                if is_empty_null(v) {
+                    let in_flow = matches!(v, Value::String(s) if s == EMPTY_NULL_IN_FLOW);
+                    *v = Value::Null;
+                    found.push(EmptyField {
+                        path: path.clone(),
+                        in_flow,
+                    });
+                } else {
+                    unmark(v, path, found);
+                }
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                path.push(Step::Index(i));
+                unmark(v, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 fn is_missing_or_null(v: Option<&Value>) -> bool {
-    matches!(v, None | Some(Value::Null))
+    v.is_none_or(is_null)
 }
 
 fn is_empty_map(v: Option<&Value>) -> bool {
     match v {
-        None | Some(Value::Null) => true,
+        None => true,
         Some(Value::Map(m)) => m.is_empty(),
-        _ => false,
+        Some(v) => is_null(v),
     }
 }
 
 fn is_nil_or_empty(v: &Value) -> bool {
+    if is_empty_null(v) {
+        return true;
+    }
     match v {
         Value::Null => true,
         Value::Map(m) => m.is_empty(),
@@ -69,6 +162,9 @@ fn is_nil_or_empty(v: &Value) -> bool {
 
 /// The text of a scalar node (`""` for a mapping or a sequence).
 fn scalar_text(v: &Value) -> String {
+    if is_empty_null(v) {
+        return String::new();
+    }
     match v {
         Value::Null | Value::Map(_) | Value::Seq(_) => String::new(),
         Value::Bool(b) => b.to_string(),
@@ -350,13 +446,10 @@ impl Walker<'_> {
         origin: Option<&Value>,
         schema: Option<Node<'_>>,
     ) -> Result<Walked, String> {
-        let first = [dest, origin]
-            .into_iter()
-            .flatten()
-            .find(|v| !matches!(v, Value::Null));
+        let first = [dest, origin].into_iter().flatten().find(|v| !is_null(v));
         let check = |expected: &str, ok: fn(&Value) -> bool| -> Result<(), String> {
             for v in [dest, origin].into_iter().flatten() {
-                if !matches!(v, Value::Null) && !ok(v) {
+                if !is_null(v) && !ok(v) {
                     return Err(wrong_kind(expected, v));
                 }
             }
@@ -401,7 +494,8 @@ impl Walker<'_> {
                 return Ok((None, false));
             }
             match (&patch, dest) {
-                // An explicit null the patch does not touch stays.
+                // An explicit null the patch does not touch stays (one
+                // written as nothing is cleared).
                 (None, Some(Value::Null)) => return Ok((Some(Value::Null), true)),
                 (None | Some(Value::Null), _) => return Ok((None, false)),
                 _ => {}
@@ -589,6 +683,10 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn merge(resource: &Value, patch: &Value) -> Result<Option<Value>, String> {
+        Ok(merge_with_empty_fields(resource, patch, &[])?.map(|(value, _)| value))
+    }
 
     fn yaml(text: &str) -> Value {
         flux_yaml::parse(text).unwrap().remove(0)

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
 
 use crate::resolve::{resolve_v2, resolve_v3};
 use crate::{Error, Value};
@@ -38,7 +38,55 @@ enum Dialect {
 
 /// Every document of `text`, in order (an empty document is [`Value::Null`]).
 pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
-    parse_dialect(text, Dialect::V3)
+    Ok(parse_dialect(text, Dialect::V3, None)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+/// One step of a path from a document's root: a mapping key or a
+/// sequence index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A mapping field whose null value was written as nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EmptyField {
+    /// Where.
+    pub path: Vec<Step>,
+    /// Inside a flow collection (`{a: }`): go-yaml writes such a scalar
+    /// back as `''`, which reads as an empty string.
+    pub in_flow: bool,
+}
+
+/// A document as [`parse`] reads it, with what decoding into `interface{}`
+/// loses but kyaml's node tree keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// The value.
+    pub value: Value,
+    /// Mapping fields whose value is a null written as nothing (`a:`,
+    /// `a: !!null`), as opposed to `~` or `null`: kyaml's merge walker
+    /// clears the first kind and keeps the second.
+    pub empty_fields: Vec<EmptyField>,
+    /// The text of each plain scalar that does not resolve to a string,
+    /// at the paths `keep_text` selects (`1.50`, `0755`, `~`, `True`).
+    pub texts: Vec<(Vec<Step>, String)>,
+}
+
+/// Every document of `text` as [`parse`] reads it, with the empty fields
+/// and the texts of the scalars at paths `keep_text` selects. Paths inside
+/// alias expansions and `<<` merges are not reported.
+pub fn parse_documents(
+    text: &str,
+    keep_text: &dyn Fn(&[Step]) -> bool,
+) -> Result<Vec<Document>, Error> {
+    parse_dialect(text, Dialect::V3, Some(keep_text))
 }
 
 /// Every document of `text` as `sigs.k8s.io/yaml.Unmarshal` reads it
@@ -48,11 +96,38 @@ pub fn parse(text: &str) -> Result<Vec<Value>, Error> {
 /// earlier one, and keys that are not strings become their text (`1`,
 /// `true`).
 pub fn parse_sigs(text: &str) -> Result<Vec<Value>, Error> {
-    parse_dialect(text, Dialect::Sigs)
+    Ok(parse_dialect(text, Dialect::Sigs, None)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
 }
 
-fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
+/// The path of the node about to be added to `stack`'s innermost
+/// collection; `None` for a mapping key (or anything inside one).
+fn node_path(stack: &[Frame]) -> Option<Vec<Step>> {
+    stack
+        .iter()
+        .map(|frame| match frame {
+            Frame::Seq(items, _) => Some(Step::Index(items.len())),
+            Frame::Map {
+                key: Some((Value::String(k), _)),
+                ..
+            } => Some(Step::Key(k.clone())),
+            Frame::Map { .. } => None,
+        })
+        .collect()
+}
+
+fn parse_dialect(
+    text: &str,
+    dialect: Dialect,
+    keep_text: Option<&dyn Fn(&[Step]) -> bool>,
+) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
+    let mut empty_fields = Vec::new();
+    let mut texts = Vec::new();
+    // How many flow collections enclose the next node.
+    let mut flow = 0usize;
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut root: Option<Value> = None;
@@ -69,6 +144,11 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
             Dialect::Sigs => libyaml_error(e.marker().line(), &e.info()),
         })?;
         let line = span.start.line();
+        // The parser spells an absent node `~`, with an empty span.
+        let written_empty = span.start.index() == span.end.index();
+        if matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+            flow = flow.saturating_sub(1);
+        }
         let value = match event {
             Event::DocumentStart(..) => {
                 root = None;
@@ -77,14 +157,24 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
                 continue;
             }
             Event::DocumentEnd => {
-                docs.push(root.take().unwrap_or(Value::Null));
+                docs.push(Document {
+                    value: root.take().unwrap_or(Value::Null),
+                    empty_fields: std::mem::take(&mut empty_fields),
+                    texts: std::mem::take(&mut texts),
+                });
                 continue;
             }
-            Event::SequenceStart(_, anchor, _) => {
+            Event::SequenceStart(style, anchor, _) => {
+                if flow > 0 || style == StructureStyle::Flow {
+                    flow += 1;
+                }
                 stack.push(Frame::Seq(Vec::new(), anchor));
                 continue;
             }
-            Event::MappingStart(_, anchor, _) => {
+            Event::MappingStart(style, anchor, _) => {
+                if flow > 0 || style == StructureStyle::Flow {
+                    flow += 1;
+                }
                 stack.push(Frame::Map {
                     entries: Vec::new(),
                     key: None,
@@ -126,6 +216,22 @@ fn parse_dialect(text: &str, dialect: Dialect) -> Result<Vec<Value>, Error> {
             },
             Event::Scalar(text, style, anchor, tag) => {
                 let value = scalar(&text, style, tag.as_deref(), line, dialect)?;
+                if let Some(keep_text) = keep_text
+                    && !matches!(value, Value::String(_))
+                    && let Some(path) = node_path(&stack)
+                {
+                    let field = matches!(path.last(), Some(Step::Key(_)));
+                    if matches!(value, Value::Null) && (text.is_empty() || written_empty) {
+                        if field {
+                            empty_fields.push(EmptyField {
+                                path,
+                                in_flow: flow > 0,
+                            });
+                        }
+                    } else if keep_text(&path) {
+                        texts.push((path, text.to_string()));
+                    }
+                }
                 if anchor != 0 {
                     anchors.insert(anchor, value.clone());
                 }
@@ -370,6 +476,37 @@ fn cannot_decode(text: &str, tag: &str, line: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_report_empty_fields_and_kept_texts() {
+        let text = "a:\nb: ~\nc: !!null\nd:\n  e:\n  f: [null, {g: }]\n  h: 1.50\n  i: 0755\n  j: 'x'\n? k\nl:\n---\nz: True\n";
+        let keep =
+            |path: &[Step]| matches!(path.first(), Some(Step::Key(k)) if k == "d" || k == "z");
+        let docs = parse_documents(text, &keep).unwrap();
+        let key = |k: &str| Step::Key(k.to_string());
+        let empty = |path: Vec<Step>, in_flow| EmptyField { path, in_flow };
+        assert_eq!(
+            docs[0].empty_fields,
+            vec![
+                empty(vec![key("a")], false),
+                empty(vec![key("c")], false),
+                empty(vec![key("d"), key("e")], false),
+                empty(vec![key("d"), key("f"), Step::Index(1), key("g")], true),
+                empty(vec![key("k")], false),
+                empty(vec![key("l")], false),
+            ]
+        );
+        assert_eq!(
+            docs[0].texts,
+            vec![
+                (vec![key("d"), key("f"), Step::Index(0)], "null".to_string()),
+                (vec![key("d"), key("h")], "1.50".to_string()),
+                (vec![key("d"), key("i")], "0755".to_string()),
+            ]
+        );
+        assert_eq!(docs[1].texts, vec![(vec![key("z")], "True".to_string())]);
+        assert_eq!(docs[1].value, parse("z: true").unwrap()[0]);
+    }
 
     #[test]
     fn documents_anchors_and_merges() {
