@@ -118,10 +118,13 @@ fn node_path(stack: &[Frame]) -> Option<Vec<Step>> {
         .collect()
 }
 
+/// Selects the paths whose scalar texts [`parse_documents`] keeps.
+type KeepText = dyn Fn(&[Step]) -> bool;
+
 fn parse_dialect(
     text: &str,
     dialect: Dialect,
-    keep_text: Option<&dyn Fn(&[Step]) -> bool>,
+    keep_text: Option<&KeepText>,
 ) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
     let mut empty_fields = Vec::new();
