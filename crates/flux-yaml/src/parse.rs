@@ -119,12 +119,12 @@ fn node_path(stack: &[Frame]) -> Option<Vec<Step>> {
 }
 
 /// Selects the paths whose scalar texts [`parse_documents`] keeps.
-type KeepText = dyn Fn(&[Step]) -> bool;
+type KeepText<'a> = dyn Fn(&[Step]) -> bool + 'a;
 
 fn parse_dialect(
     text: &str,
     dialect: Dialect,
-    keep_text: Option<&KeepText>,
+    keep_text: Option<&KeepText<'_>>,
 ) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
     let mut empty_fields = Vec::new();
