@@ -123,6 +123,7 @@ for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle; do
       api_dir=$(GOTOOLCHAIN=local go mod download -json "sigs.k8s.io/kustomize/api@$api_version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
       "$dir/$tool" smp >"$dir/smp_schema.txt"
       "$dir/$tool" fieldspecs "$api_dir" >"$dir/fieldspecs.txt"
+      "$dir/$tool" fields >"$dir/kustomization_fields.txt"
     fi
     stamp_set "$dir" "$key"
   fi
@@ -130,6 +131,7 @@ for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle; do
   if [ "$tool" = kustomize-tables ]; then
     link kustomize-tables-smp_schema.txt "$dir/smp_schema.txt"
     link kustomize-tables-fieldspecs.txt "$dir/fieldspecs.txt"
+    link kustomize-tables-kustomization_fields.txt "$dir/kustomization_fields.txt"
   fi
 done
 

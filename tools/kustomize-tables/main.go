@@ -4,6 +4,7 @@
 //
 //	kustomize-tables smp              -> crates/flux-kustomize/src/smp_schema.txt
 //	kustomize-tables fieldspecs DIR   -> crates/flux-kustomize/src/fieldspecs.txt
+//	kustomize-tables fields           -> crates/flux-kustomize/src/kustomization_fields.txt
 //
 // smp: the strategic-merge facts kustomize uses: the OpenAPI document
 // compiled into sigs.k8s.io/kustomize/kyaml (the one its patches are merged
@@ -125,8 +126,12 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == "fields" {
+		kustomizationFields()
+		return
+	}
 	if len(os.Args) != 2 || os.Args[1] != "smp" {
-		fmt.Fprintln(os.Stderr, "usage: kustomize-tables smp | fieldspecs KUSTOMIZE_API_MODULE_DIR")
+		fmt.Fprintln(os.Stderr, "usage: kustomize-tables smp | fields | fieldspecs KUSTOMIZE_API_MODULE_DIR")
 		os.Exit(2)
 	}
 	root := openapi.Schema()

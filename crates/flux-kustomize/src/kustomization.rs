@@ -98,7 +98,13 @@ impl Kustomization {
             message: e.to_string(),
         })?;
         let kustomization = match docs.into_iter().find(|d| *d != Value::Null) {
-            Some(Value::Map(entries)) => entries,
+            Some(mut doc @ Value::Map(_)) => {
+                crate::fields::canonicalize(&mut doc, "Kustomization");
+                match doc {
+                    Value::Map(entries) => entries,
+                    _ => Vec::new(),
+                }
+            }
             None => Vec::new(),
             Some(_) => {
                 return Err(Error::Invalid {

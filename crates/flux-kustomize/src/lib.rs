@@ -21,6 +21,7 @@
 mod annotations;
 mod build;
 mod error;
+mod fields;
 mod fieldspec;
 pub mod flux;
 mod fs;

@@ -259,7 +259,11 @@ impl TargetSpec {
 /// Parses the content of a replacement file: one replacement or a list.
 pub fn parse_file(text: &str) -> Result<Vec<Replacement>, String> {
     let docs = flux_yaml::parse(text).map_err(|e| e.to_string())?;
-    match docs.into_iter().next() {
+    let mut doc = docs.into_iter().next();
+    if let Some(doc) = doc.as_mut() {
+        crate::fields::canonicalize(doc, "Replacement");
+    }
+    match doc {
         Some(Value::Seq(items)) => items.iter().map(|i| Replacement::parse(i, false)).collect(),
         Some(v @ Value::Map(_)) => Ok(vec![Replacement::parse(&v, false)?]),
         Some(Value::Null) | None => Ok(Vec::new()),

@@ -199,6 +199,79 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The names of SOPS metadata fields (and of its key stanzas' fields).
+const METADATA_FIELDS: &[&str] = &[
+    "shamir_threshold",
+    "key_groups",
+    "kms",
+    "gcp_kms",
+    "hckms",
+    "azure_kv",
+    "hc_vault",
+    "age",
+    "lastmodified",
+    "mac",
+    "pgp",
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+    "mac_only_encrypted",
+    "version",
+];
+const STANZA_FIELDS: &[&str] = &["recipient", "enc", "fp", "created_at"];
+
+/// SOPS reads its metadata with mapstructure, which matches a key to a
+/// field name exactly or else case-insensitively (`MAC:`, `Age:`, `Enc:`
+/// all work): the metadata with every such key spelled as the field is.
+fn canonical_metadata(metadata: Value) -> Value {
+    fn rename(value: Value, names: &[&'static str]) -> Value {
+        let Value::Map(entries) = value else {
+            return value;
+        };
+        let exact: Vec<bool> = entries
+            .iter()
+            .map(|(k, _)| names.contains(&k.as_str()))
+            .collect();
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        for ((key, v), is_exact) in entries.into_iter().zip(exact) {
+            let name = if is_exact {
+                Some(key.clone())
+            } else {
+                names
+                    .iter()
+                    .find(|n| n.eq_ignore_ascii_case(&key))
+                    .map(|n| n.to_string())
+            };
+            match name {
+                // An exact key wins over another spelling of it.
+                Some(name) if !out.iter().any(|(k, _)| *k == name) => out.push((name, v)),
+                Some(name) if is_exact => {
+                    if let Some(slot) = out.iter_mut().find(|(k, _)| *k == name) {
+                        slot.1 = v;
+                    }
+                }
+                Some(_) => {}
+                None => out.push((key, v)),
+            }
+        }
+        Value::Map(out)
+    }
+    let mut metadata = rename(metadata, METADATA_FIELDS);
+    if let Value::Map(entries) = &mut metadata {
+        for (k, v) in entries.iter_mut() {
+            if let ("age" | "pgp", Value::Seq(items)) = (k.as_str(), v) {
+                for item in items.iter_mut() {
+                    *item = rename(std::mem::replace(item, Value::Null), STANZA_FIELDS);
+                }
+            }
+        }
+    }
+    metadata
+}
+
 /// Decrypts one document with SOPS metadata.
 pub fn decrypt(mut doc: Value, identities: &(impl KeySource + ?Sized)) -> Result<Value, Error> {
     let Value::Map(entries) = &mut doc else {
@@ -207,7 +280,7 @@ pub fn decrypt(mut doc: Value, identities: &(impl KeySource + ?Sized)) -> Result
     let Some(position) = entries.iter().position(|(k, _)| k == "sops") else {
         return Err(Error::Load("sops metadata not found".to_string()));
     };
-    let metadata = entries.remove(position).1;
+    let metadata = canonical_metadata(entries.remove(position).1);
     for unsupported in ["unencrypted_comment_regex", "encrypted_comment_regex"] {
         if text(metadata.get(unsupported)).is_some() {
             return Err(Error::Load(format!("'{unsupported}' is not supported")));

@@ -132,6 +132,32 @@ fn real_sops_documents_round_trip() {
     let err = flux_sops::decrypt_documents(&swapped, &identities).unwrap_err();
     assert!(err.to_string().contains("stringData:username"), "{err}");
 
+    // SOPS matches metadata field names in any case (mapstructure): the
+    // real sops and ours both decrypt a file whose metadata keys were
+    // re-cased (`mac` stays: Flux finds encrypted documents by it).
+    let recased = encrypted
+        .replace("\n    age:", "\n    AGE:")
+        .replace("recipient:", "Recipient:")
+        .replace("enc: |", "ENC: |")
+        .replace("lastmodified:", "lastModified:")
+        .replace("encrypted_regex:", "Encrypted_Regex:");
+    assert_ne!(recased, encrypted);
+    std::fs::write(dir.path().join("recased.yaml"), &recased).unwrap();
+    std::fs::write(dir.path().join("flux.agekey"), &identity).unwrap();
+    let real = Command::new(tool("sops"))
+        .args(["--decrypt", "--input-type", "yaml", "--output-type", "json"])
+        .arg(dir.path().join("recased.yaml"))
+        .env("SOPS_AGE_KEY_FILE", dir.path().join("flux.agekey"))
+        .output()
+        .unwrap();
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let docs = flux_sops::decrypt_documents(&recased, &identities).unwrap();
+    assert_eq!(docs, vec![plain.clone()]);
+
     // Unencrypted documents pass through.
     let docs = flux_sops::decrypt_documents(SECRET, &identities).unwrap();
     assert_eq!(docs[0], plain);
