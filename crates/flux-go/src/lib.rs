@@ -2,7 +2,8 @@
 //! reproduce exactly, written once: [`path::clean`] (`path.Clean`),
 //! [`duration::parse`] (`time.ParseDuration`), [`duration::format`]
 //! (`time.Duration.String`), [`float::format_g`] (`fmt`'s `%g`,
-//! `strconv.FormatFloat` shortest). A leaf crate: it depends on none of ours, so
+//! `strconv.FormatFloat` shortest), [`regexp::translate`] (Go's regular
+//! expression syntax for the `regex` crate). A leaf crate: it depends on none of ours, so
 //! every engine and controller may use it.
 //!
 //! ```
@@ -16,3 +17,4 @@
 pub mod duration;
 pub mod float;
 pub mod path;
+pub mod regexp;

@@ -377,7 +377,7 @@ impl Ctx<'_> {
             Some(Json::Object(p)) => p
                 .iter()
                 .map(|(k, v)| {
-                    regex::Regex::new(k)
+                    go_regex(k)
                         .map(|r| (r, v))
                         .map_err(|e| format!("invalid patternProperties regex {k:?}: {e}"))
                 })
@@ -623,7 +623,7 @@ impl Ctx<'_> {
             ));
         }
         if let Some(Json::String(p)) = s.get("pattern") {
-            let re = regex::Regex::new(p).map_err(|e| format!("invalid pattern {p:?}: {e}"))?;
+            let re = go_regex(p).map_err(|e| format!("invalid pattern {p:?}: {e}"))?;
             if !re.is_match(st) {
                 errors.push(Self::err(
                     loc,
@@ -874,4 +874,11 @@ fn validate_node(n: &Node<'_>, values: &Json, out: &mut String) {
             )),
         }
     }
+}
+
+/// A schema pattern as Helm's validator reads it: Go's regular expression
+/// syntax.
+fn go_regex(p: &str) -> Result<regex::Regex, String> {
+    let go = flux_go::regexp::translate(p).map_err(|e| format!("error parsing regexp: {e}"))?;
+    regex::Regex::new(&go).map_err(|e| e.to_string())
 }

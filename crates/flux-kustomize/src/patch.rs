@@ -82,7 +82,11 @@ impl Target {
             if p.is_empty() {
                 return Ok(None);
             }
-            regex::Regex::new(&format!("^(?:{p})$"))
+            // Go's syntax (kustomize anchors the pattern the same way).
+            let go = flux_go::regexp::translate(p).map_err(|e| {
+                format!("invalid target regular expression '{p}': error parsing regexp: {e}")
+            })?;
+            regex::Regex::new(&format!("^(?:{go})$"))
                 .map(Some)
                 .map_err(|e| format!("invalid target regular expression '{p}': {e}"))
         };

@@ -715,7 +715,9 @@ fn match_path(
                     .to_string(),
             );
         };
-        let regex = regex::Regex::new(pattern).map_err(|e| e.to_string())?;
+        let regex = flux_go::regexp::translate(pattern)
+            .map_err(|e| format!("error parsing regexp: {e}"))
+            .and_then(|go| regex::Regex::new(&go).map_err(|e| e.to_string()))?;
         let Value::Seq(items) = node else {
             return Err(wrong_kind("SequenceNode", node));
         };

@@ -288,7 +288,13 @@ pub fn decrypt(mut doc: Value, identities: &(impl KeySource + ?Sized)) -> Result
     }
     let regex = |key: &str| -> Result<Option<regex::Regex>, Error> {
         text(metadata.get(key))
-            .map(|r| regex::Regex::new(&r).map_err(|e| Error::Load(format!("{key}: {e}"))))
+            .map(|r| {
+                // SOPS is written in Go: its rules are Go regular expressions.
+                flux_go::regexp::translate(&r)
+                    .map_err(|e| format!("error parsing regexp: {e}"))
+                    .and_then(|go| regex::Regex::new(&go).map_err(|e| e.to_string()))
+                    .map_err(|e| Error::Load(format!("{key}: {e}")))
+            })
             .transpose()
     };
     let rules = Rules {

@@ -362,7 +362,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("fail", "string", "string,error", |_, a| {
         Err(s(&a, 0).to_string())
     });
-    // Regular expressions (RE2 syntax: the regex crate's is the same family).
+    // Regular expressions: Go's syntax, translated (flux_go::regexp). The
+    // functions without `must` panic on a bad pattern (MustCompile), except
+    // regexMatch, which is false.
     add("regexMatch", "string,string", "bool", |_, a| {
         Ok(Value::Bool(
             re(s(&a, 0)).map(|r| r.is_match(s(&a, 1))).unwrap_or(false),
@@ -373,9 +375,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("regexFind", "string,string", "string", |_, a| {
         ok_s(
-            re(s(&a, 0))
-                .ok()
-                .and_then(|r| r.find(s(&a, 1)).map(|m| m.as_str().to_string()))
+            must_re(s(&a, 0))?
+                .find(s(&a, 1))
+                .map(|m| m.as_str().to_string())
                 .unwrap_or_default(),
         )
     });
@@ -388,11 +390,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         )
     });
     add("regexFindAll", "string,string,int", "[]string", |_, a| {
-        Ok(str_list(
-            re(s(&a, 0))
-                .map(|r| find_all(&r, s(&a, 1), n(&a, 2)))
-                .unwrap_or_default(),
-        ))
+        Ok(str_list(find_all(&must_re(s(&a, 0))?, s(&a, 1), n(&a, 2))))
     });
     add(
         "mustRegexFindAll",
@@ -404,13 +402,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "regexReplaceAll",
         "string,string,string",
         "string",
-        |_, a| {
-            ok_s(
-                re(s(&a, 0))
-                    .map(|r| replace_all(&r, s(&a, 1), s(&a, 2)))
-                    .unwrap_or_default(),
-            )
-        },
+        |_, a| ok_s(replace_all(&must_re(s(&a, 0))?, s(&a, 1), s(&a, 2))),
     );
     add(
         "mustRegexReplaceAll",
@@ -424,12 +416,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "string",
         |_, a| {
             ok_s(
-                re(s(&a, 0))
-                    .map(|r| {
-                        r.replace_all(s(&a, 1), regex::NoExpand(s(&a, 2)))
-                            .into_owned()
-                    })
-                    .unwrap_or_default(),
+                must_re(s(&a, 0))?
+                    .replace_all(s(&a, 1), regex::NoExpand(s(&a, 2)))
+                    .into_owned(),
             )
         },
     );
@@ -446,11 +435,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         },
     );
     add("regexSplit", "string,string,int", "[]string", |_, a| {
-        Ok(str_list(
-            re(s(&a, 0))
-                .map(|r| re_split(&r, s(&a, 1), n(&a, 2)))
-                .unwrap_or_default(),
-        ))
+        Ok(str_list(re_split(&must_re(s(&a, 0))?, s(&a, 1), n(&a, 2))))
     });
     add(
         "mustRegexSplit",
@@ -847,32 +832,60 @@ fn random_string(count: i64, chars: &str) -> crate::value::FuncResult {
     ))
 }
 
+/// A Go regular expression (RE2 syntax read as Go reads it), or Go's
+/// error for it.
 fn re(p: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(p).map_err(|e| {
-        let msg = e.to_string();
-        let last = msg
-            .lines()
-            .last()
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches("error: ")
-            .to_string();
-        let go = if last.contains("unclosed group") {
-            format!("missing closing ): `{p}`")
-        } else if last.contains("unclosed character class") {
-            format!(
-                "missing closing ]: `{}`",
-                p.rfind('[').map_or(p, |i| &p[i..])
-            )
-        } else if last.contains("repetition operator missing expression") {
-            format!(
-                "missing argument to repetition operator: `{}`",
-                p.chars().find(|c| "*+?{".contains(*c)).unwrap_or('*')
-            )
+    let translated =
+        flux_go::regexp::translate(p).map_err(|e| format!("error parsing regexp: {e}"))?;
+    regex::Regex::new(&translated).map_err(|e| match e {
+        regex::Error::CompiledTooBig(_) => {
+            format!("error parsing regexp: expression too large: `{p}`")
+        }
+        // The translation is valid syntax: only a Unicode class name Go
+        // may know and the regex crate does not fails here.
+        _ => format!(
+            "error parsing regexp: invalid character class range: `{}`",
+            unknown_unicode_class(p).unwrap_or(p)
+        ),
+    })
+}
+
+/// The first `\p{Name}` (or `\pN`) of `p` the regex crate does not know.
+fn unknown_unicode_class(p: &str) -> Option<&str> {
+    let mut rest = p;
+    while let Some(i) = rest
+        .match_indices('\\')
+        .map(|(i, _)| i)
+        .find(|&i| matches!(rest.as_bytes().get(i + 1), Some(b'p' | b'P')))
+    {
+        let tail = &rest[i..];
+        let len = if tail[2..].starts_with('{') {
+            tail.find('}').map_or(tail.len(), |e| e + 1)
         } else {
-            last
+            2 + tail[2..].chars().next().map_or(0, char::len_utf8)
         };
-        format!("error parsing regexp: {go}")
+        let class = &tail[..len];
+        if regex::Regex::new(class).is_err() {
+            return Some(class);
+        }
+        rest = &tail[len..];
+    }
+    None
+}
+
+/// [`re`], failing as `regexp.MustCompile` panics.
+fn must_re(p: &str) -> Result<regex::Regex, String> {
+    re(p).map_err(|e| {
+        // strconv.CanBackquote, else strconv.Quote.
+        let quoted = if p
+            .chars()
+            .all(|c| c == '\t' || !(c.is_control() || c == '`' || c == '\u{FEFF}'))
+        {
+            format!("`{p}`")
+        } else {
+            crate::gofmt::quote(p)
+        };
+        format!("regexp: Compile({quoted}): {e}")
     })
 }
 
