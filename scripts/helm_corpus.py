@@ -1,13 +1,15 @@
 """The Helm corpus runner behind `cargo run -p flux-dev -- corpus helm`.
 
 A case is a txtar bundle: header lines `args: NAME CHART FLAGS…` (one
-`helm template` run each) and `tgz: DIR` (pack DIR as DIR-<version>.tgz, the
-way `helm package` lays an archive out, then remove DIR), then `-- path --`
-file sections. Each run's expected output is what the real `helm template`
+`helm template` run each), `binary: PATH BASE64` (a file of arbitrary bytes,
+written before any packing) and `tgz: DIR` (pack DIR as DIR-<version>.tgz,
+the way `helm package` lays an archive out, then remove DIR), then
+`-- path --` file sections. Each run's expected output is what the real `helm template`
 printed: stdout on success, the `Error: …` text of stderr on failure. With
 HELM4 set, each run is repeated with Helm v4 and the differences are listed
 in expected/helm4-differences.txt.
 """
+import base64
 import io
 import os
 import shlex
@@ -46,6 +48,13 @@ def materialize(text, root):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w") as f:
             f.write(content)
+    for h in header:
+        if h.startswith("binary:"):
+            path, data = h[7:].split()
+            full = os.path.join(root, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(base64.b64decode(data))
     runs = []
     for h in header:
         if h.startswith("tgz:"):

@@ -125,7 +125,10 @@ pub fn translate(pattern: &str) -> Result<String, SyntaxError> {
                 }
                 Some((min, max, len)) => {
                     let text = &t[..len];
-                    if !(0..=MAX_REPEAT).contains(&min) || max > MAX_REPEAT || (max >= 0 && min > max) {
+                    if !(0..=MAX_REPEAT).contains(&min)
+                        || max > MAX_REPEAT
+                        || (max >= 0 && min > max)
+                    {
                         return err("invalid repeat count", text);
                     }
                     let mut end = i + len;

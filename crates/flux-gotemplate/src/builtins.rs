@@ -275,7 +275,7 @@ fn length(v: &Value) -> Result<i64, String> {
         }
     }
     Ok(match v {
-        Value::Str(s) => s.len() as i64,
+        Value::Str(s) => crate::gostr::go_len(s) as i64,
         Value::Bytes(b) => b.len() as i64,
         Value::List(l) => l.items.len() as i64,
         Value::Map(m) => m.borrow().entries.len() as i64,
@@ -336,11 +336,10 @@ fn index(a: &[Value]) -> crate::value::FuncResult {
                 ))
             }
             Value::Str(s) => {
-                let x = index_arg(i, s.len())?;
+                let bytes = crate::gostr::to_bytes(s);
+                let x = index_arg(i, bytes.len())?;
                 Value::Int(i64::from(
-                    *s.as_bytes()
-                        .get(x)
-                        .ok_or("reflect: string index out of range")?,
+                    *bytes.get(x).ok_or("reflect: string index out of range")?,
                 ))
             }
             Value::Map(m) => {
@@ -386,7 +385,7 @@ fn slice(a: &[Value]) -> crate::value::FuncResult {
             if idx.len() == 3 {
                 return Err("cannot 3-index slice a string".into());
             }
-            s.len()
+            crate::gostr::go_len(s)
         }
         Value::List(l) => l.items.len(),
         Value::Bytes(b) => b.len(),
@@ -403,12 +402,8 @@ fn slice(a: &[Value]) -> crate::value::FuncResult {
         return Err(format!("invalid slice index: {} > {}", ix[1], ix[2]));
     }
     Ok(match item {
-        Value::Str(s) => match s.get(ix[0]..ix[1]) {
-            Some(sub) => Value::str(sub),
-            None => {
-                Value::string(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned())
-            }
-        },
+        // Go slices strings by bytes, and may cut a character.
+        Value::Str(s) => Value::string(crate::gostr::byte_slice(s, ix[0], ix[1])),
         Value::List(l) => Value::list(l.ty, l.items[ix[0]..ix[1]].to_vec()),
         Value::Bytes(b) => Value::Bytes(b[ix[0]..ix[1]].into()),
         _ => Value::Missing,
@@ -547,7 +542,7 @@ pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
             return Err("invalid type for comparison".into());
         }
         (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::Str(x), Value::Str(y)) => x.as_bytes() < y.as_bytes(),
+        (Value::Str(x), Value::Str(y)) => crate::gostr::to_bytes(x) < crate::gostr::to_bytes(y),
         _ => int(a) < int(b),
     })
 }

@@ -174,8 +174,21 @@ impl Template {
         v
     }
 
-    /// Executes the template `name` with `data` as dot.
+    /// Executes the template `name` with `data` as dot. The output is
+    /// text: a byte of a Go string that is not UTF-8 is U+FFFD here (see
+    /// [`Template::execute_go`]).
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        let out = self.execute_go(name, data)?;
+        Ok(match crate::gostr::to_text(&out) {
+            std::borrow::Cow::Borrowed(_) => out,
+            std::borrow::Cow::Owned(text) => text,
+        })
+    }
+
+    /// Executes the template `name` with `data` as dot; the output keeps
+    /// the bytes of Go strings that are not UTF-8, escaped as
+    /// [`crate::gostr`] describes (`gostr::to_bytes` gives Go's output).
+    pub fn execute_go(&self, name: &str, data: &Value) -> Result<String, Error> {
         let mut out = String::new();
         self.steps.set(0);
         self.execute_into(name, data, 0, stack_position(), &mut out)?;

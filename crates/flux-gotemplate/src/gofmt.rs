@@ -352,7 +352,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
             }
             _ => bad_verb(out, v, verb, spec),
         },
-        Value::Str(s) => fmt_str(out, v, s.as_bytes(), verb, spec),
+        Value::Str(s) => fmt_str(out, v, &crate::gostr::to_bytes(s), verb, spec),
         Value::Bytes(b) => match verb {
             's' | 'q' | 'x' | 'X' => fmt_str(out, v, b, verb, spec),
             _ => {
@@ -407,27 +407,31 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
 
 fn fmt_str(out: &mut String, v: &Value, s: &[u8], verb: char, spec: &Spec) {
     match verb {
+        // The bytes as they are (a raw byte stays one: see gostr).
         'v' | 's' if spec.prec.is_none() && spec.width.is_none() => {
-            out.push_str(&String::from_utf8_lossy(s));
+            out.push_str(&crate::gostr::from_bytes(s));
         }
         'v' | 's' => {
-            let text = String::from_utf8_lossy(s);
+            let text = crate::gostr::from_bytes(s);
             match spec.prec {
                 Some(p) => pad(out, &text.chars().take(p).collect::<String>(), spec),
                 None => pad(out, &text, spec),
             }
         }
         'q' => {
-            let text = String::from_utf8_lossy(s);
+            let text = crate::gostr::from_bytes(s);
             let text: String = match spec.prec {
                 Some(p) => text.chars().take(p).collect(),
-                None => text.into_owned(),
+                None => text,
             };
             if spec.sharp
                 && !text.contains('`')
-                && text
-                    .chars()
-                    .all(|c| c == '\t' || (!c.is_control() && c != '\u{FEFF}'))
+                && text.chars().all(|c| {
+                    c == '\t'
+                        || (!c.is_control()
+                            && c != '\u{FEFF}'
+                            && crate::gostr::raw_byte(c).is_none())
+                })
             {
                 pad(out, &format!("`{text}`"), spec);
             } else {
@@ -673,6 +677,11 @@ fn quote_rune(c: char) -> String {
 }
 
 fn escape_char(out: &mut String, c: char, q: char, ascii_only: bool) {
+    // A raw byte of a Go string (see gostr), as strconv.Quote writes it.
+    if let Some(b) = crate::gostr::raw_byte(c) {
+        out.push_str(&format!("\\x{b:02x}"));
+        return;
+    }
     match c {
         '\x07' => out.push_str("\\a"),
         '\x08' => out.push_str("\\b"),

@@ -15,6 +15,7 @@ mod builtins;
 mod exec;
 pub mod gofmt;
 pub mod gojson;
+pub mod gostr;
 mod parse;
 pub mod sprig;
 mod value;

@@ -380,7 +380,8 @@ pub fn render_release(
     files.retain(|k, v| {
         if k.ends_with("NOTES.txt") {
             if *k == notes_name {
-                notes.push_str(v);
+                // Text: a byte of a Go string that is not UTF-8 is U+FFFD.
+                notes.push_str(&flux_gotemplate::gostr::to_text(v));
             }
             return false;
         }

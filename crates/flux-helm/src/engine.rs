@@ -404,9 +404,10 @@ impl Object for FilesObj {
         Some(match name {
             "Get" => Func::new("string", "string", move |_, a| {
                 let n = a.first().and_then(Value::as_str).unwrap_or_default();
-                Ok(Value::string(
-                    String::from_utf8_lossy(&me.bytes(n)).into_owned(),
-                ))
+                // Go's string(bytes): a binary file keeps its bytes.
+                Ok(Value::string(flux_gotemplate::gostr::from_bytes(
+                    &me.bytes(n),
+                )))
             }),
             "GetBytes" => Func::new("string", "[]uint8", move |_, a| {
                 let n = a.first().and_then(Value::as_str).unwrap_or_default();
@@ -1032,7 +1033,7 @@ pub fn render_with(
         tm.insert("BasePath".to_string(), Value::str(&r.base_path));
         set(&r.vals, "Template", Value::dict(tm));
         let out = t
-            .execute(name, &Value::Map(r.vals.clone()))
+            .execute_go(name, &Value::Map(r.vals.clone()))
             .map_err(|e| cleanup_exec_error(name, &e.0))?;
         let out = out.replace("<no value>", "");
         sink(name, &out);

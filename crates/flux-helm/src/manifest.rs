@@ -166,7 +166,9 @@ fn field<'a>(entries: &'a [(String, Yaml)], name: &str) -> Option<&'a Yaml> {
 }
 
 fn parse_head(doc: &str) -> Result<Head, String> {
-    let v = crate::yaml::first_document(doc.as_bytes())?;
+    // A rendered document holds the bytes of Go strings (see
+    // flux_gotemplate::gostr): YAML reads those bytes.
+    let v = crate::yaml::first_document(&flux_gotemplate::gostr::to_bytes(doc))?;
     crate::yaml::to_json(&v)?;
     let entries = match &v {
         Yaml::Null => return Ok(Head::default()),

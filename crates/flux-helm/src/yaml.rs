@@ -19,10 +19,61 @@ use flux_yaml::Value as Yaml;
 /// The first document of `data` as `sigs.k8s.io/yaml` reads it (before the
 /// JSON step), with Helm's error wording.
 pub fn first_document(data: &[u8]) -> Result<Yaml, crate::YamlError> {
+    if let Some(e) = utf8_error(data) {
+        return Err(format!("error converting YAML to JSON: yaml: {e}").into());
+    }
     let text = String::from_utf8_lossy(data);
     let docs =
         flux_yaml::parse_sigs(&text).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
     Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
+}
+
+/// go-yaml's reader refuses input that is not UTF-8, with the first
+/// problem it meets.
+fn utf8_error(data: &[u8]) -> Option<&'static str> {
+    if std::str::from_utf8(data).is_ok() {
+        return None;
+    }
+    let mut pos = 0;
+    while pos < data.len() {
+        let lead = data[pos];
+        let width = match lead {
+            0x00..=0x7F => 1,
+            _ if lead & 0xE0 == 0xC0 => 2,
+            _ if lead & 0xF0 == 0xE0 => 3,
+            _ if lead & 0xF8 == 0xF0 => 4,
+            _ => return Some("invalid leading UTF-8 octet"),
+        };
+        if pos + width > data.len() {
+            return Some("incomplete UTF-8 octet sequence");
+        }
+        let mut value = u32::from(match width {
+            1 => lead & 0x7F,
+            2 => lead & 0x1F,
+            3 => lead & 0x0F,
+            _ => lead & 0x07,
+        });
+        for &octet in &data[pos + 1..pos + width] {
+            if octet & 0xC0 != 0x80 {
+                return Some("invalid trailing UTF-8 octet");
+            }
+            value = (value << 6) | u32::from(octet & 0x3F);
+        }
+        let shortest = match width {
+            1 => true,
+            2 => value >= 0x80,
+            3 => value >= 0x800,
+            _ => value >= 0x10000,
+        };
+        if !shortest {
+            return Some("invalid length of a UTF-8 sequence");
+        }
+        if (0xD800..=0xDFFF).contains(&value) || value > 0x10FFFF {
+            return Some("invalid Unicode character");
+        }
+        pos += width;
+    }
+    None
 }
 
 /// The JSON step of `sigs.k8s.io/yaml.Unmarshal` into `interface{}`:
@@ -148,7 +199,7 @@ pub fn from_value(v: &Value) -> serde_json::Value {
         Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null),
-        Value::Str(s) => serde_json::Value::String(s.to_string()),
+        Value::Str(s) => serde_json::Value::String(flux_gotemplate::gostr::to_text(s).into_owned()),
         Value::Bytes(b) => {
             use base64::Engine as _;
             serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
@@ -180,7 +231,8 @@ fn to_yaml_model(v: &Value, depth: usize) -> Option<Yaml> {
         Value::Int(i) | Value::Int64(i) => Yaml::Int(*i),
         Value::Uint32(i) => Yaml::Int(i64::from(*i)),
         Value::Float(f) => Yaml::Float(*f),
-        Value::Str(s) => Yaml::String(s.to_string()),
+        // Through encoding/json: a raw byte is U+FFFD.
+        Value::Str(s) => Yaml::String(flux_gotemplate::gostr::to_text(s).into_owned()),
         Value::Bytes(b) => {
             use base64::Engine as _;
             Yaml::String(base64::engine::general_purpose::STANDARD.encode(b))

@@ -63,6 +63,18 @@ fn materialize(text: &str, root: &Path) -> Vec<String> {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, content).unwrap();
     }
+    for h in &header {
+        if let Some(spec) = h.strip_prefix("binary:") {
+            use base64::Engine as _;
+            let (path, data) = spec.trim().split_once(' ').unwrap();
+            let full = root.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .unwrap();
+            std::fs::write(full, bytes).unwrap();
+        }
+    }
     let mut runs = Vec::new();
     for h in header {
         if let Some(d) = h.strip_prefix("tgz:") {

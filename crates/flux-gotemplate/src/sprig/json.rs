@@ -215,6 +215,8 @@ fn quote(out: &mut String, s: &str, html: bool) {
             '\t' => out.push_str("\\t"),
             '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
             '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // A raw byte of a Go string (see gostr): not UTF-8.
+            c if crate::gostr::raw_byte(c).is_some() => out.push_str("\\ufffd"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }

@@ -89,7 +89,8 @@ pub(crate) fn n(a: &[Value], i: usize) -> i64 {
 pub(crate) fn strval(v: &Value) -> String {
     match v {
         Value::Str(s) => s.to_string(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        // Go's string(bytes).
+        Value::Bytes(b) => crate::gostr::from_bytes(b),
         Value::Missing | Value::Nil => "<nil>".into(),
         other => gofmt::sprint(std::slice::from_ref(other)),
     }

@@ -10,6 +10,7 @@ use sha2::Digest as _;
 
 use super::{F, arg, iface_list, items, n, random_bytes, s, str_list, strval};
 use crate::gofmt;
+use crate::gostr::{from_bytes, go_len, to_bytes, to_text};
 use crate::value::{MapTy, Value};
 
 fn ok_s(v: String) -> crate::value::FuncResult {
@@ -18,13 +19,16 @@ fn ok_s(v: String) -> crate::value::FuncResult {
 
 pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("hello", "", "string", |_, _| ok_s("Hello!".into()));
+    // Case mappings decode runes: a raw byte becomes U+FFFD, as in Go.
     add("upper", "string", "string", |_, a| {
-        ok_s(s(&a, 0).chars().map(upper_rune).collect())
+        ok_s(to_text(s(&a, 0)).chars().map(upper_rune).collect())
     });
     add("lower", "string", "string", |_, a| {
-        ok_s(s(&a, 0).chars().map(lower_rune).collect())
+        ok_s(to_text(s(&a, 0)).chars().map(lower_rune).collect())
     });
-    add("title", "string", "string", |_, a| ok_s(title(s(&a, 0))));
+    add("title", "string", "string", |_, a| {
+        ok_s(title(&to_text(s(&a, 0))))
+    });
     add("untitle", "string", "string", |_, a| {
         let mut gap = true;
         ok_s(
@@ -98,11 +102,12 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("nindent", "int,string", "string", |_, a| {
         indent(n(&a, 0), s(&a, 1)).map(|i| Value::string(format!("\n{i}")))
     });
+    // Go's trunc and substr cut bytes, and may cut a character.
     add("trunc", "int,string", "string", |_, a| {
         let (c, t) = (n(&a, 0), s(&a, 1));
-        let len = t.len() as i64;
+        let len = go_len(t) as i64;
         let r = if c < 0 && len + c > 0 {
-            byte_slice(t, (len + c) as usize, t.len())
+            byte_slice(t, (len + c) as usize, len as usize)
         } else if c >= 0 && len > c {
             byte_slice(t, 0, c as usize)
         } else {
@@ -112,7 +117,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("substr", "int,int,string", "string", |_, a| {
         let (start, end, t) = (n(&a, 0), n(&a, 1), s(&a, 2));
-        let len = t.len() as i64;
+        let len = go_len(t) as i64;
         if start < 0 {
             if end < 0 || end > len {
                 return Err(format!(
@@ -127,7 +132,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
                     "runtime error: slice bounds out of range [{start}:{len}]"
                 ));
             }
-            return ok_s(byte_slice(t, start as usize, t.len()));
+            return ok_s(byte_slice(t, start as usize, len as usize));
         }
         if start > end {
             return Err(format!(
@@ -286,38 +291,38 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         Ok(Value::Bool(s(&a, 0).starts_with('/')))
     });
     add("b64enc", "string", "string", |_, a| {
-        ok_s(base64::engine::general_purpose::STANDARD.encode(s(&a, 0)))
+        ok_s(base64::engine::general_purpose::STANDARD.encode(to_bytes(s(&a, 0))))
     });
     add("b64dec", "string", "string", |_, a| {
         ok_s(
             match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(b) => from_bytes(&b),
                 Err(e) => b64_error(&e, s(&a, 0).len()),
             },
         )
     });
     add("b32enc", "string", "string", |_, a| {
-        ok_s(base32_encode(s(&a, 0).as_bytes()))
+        ok_s(base32_encode(&to_bytes(s(&a, 0))))
     });
     add("b32dec", "string", "string", |_, a| {
         ok_s(match base32_decode(s(&a, 0)) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(b) => from_bytes(&b),
             Err(e) => e,
         })
     });
     add("sha1sum", "string", "string", |_, a| {
-        ok_s(hex(&sha1::Sha1::digest(s(&a, 0).as_bytes())))
+        ok_s(hex(&sha1::Sha1::digest(to_bytes(s(&a, 0)))))
     });
     add("sha256sum", "string", "string", |_, a| {
-        ok_s(hex(&sha2::Sha256::digest(s(&a, 0).as_bytes())))
+        ok_s(hex(&sha2::Sha256::digest(to_bytes(s(&a, 0)))))
     });
     add("sha512sum", "string", "string", |_, a| {
-        ok_s(hex(&sha2::Sha512::digest(s(&a, 0).as_bytes())))
+        ok_s(hex(&sha2::Sha512::digest(to_bytes(s(&a, 0)))))
     });
     add("adler32sum", "string", "string", |_, a| {
         let (mut x, mut y) = (1u32, 0u32);
-        for b in s(&a, 0).bytes() {
-            x = (x + u32::from(b)) % 65521;
+        for b in to_bytes(s(&a, 0)).iter() {
+            x = (x + u32::from(*b)) % 65521;
             y = (y + x) % 65521;
         }
         ok_s(((y << 16) | x).to_string())
@@ -488,12 +493,7 @@ fn lower_rune(c: char) -> char {
 }
 
 fn byte_slice(t: &str, a: usize, b: usize) -> String {
-    let (a, b) = (a.min(t.len()), b.min(t.len()));
-    match t.get(a..b) {
-        Some(s) => s.to_string(),
-        // Cut inside a UTF-8 sequence, as Go's byte slicing can.
-        None => String::from_utf8_lossy(&t.as_bytes()[a..b]).into_owned(),
-    }
+    crate::gostr::byte_slice(t, a, b)
 }
 
 fn go_replace(src: &str, old: &str, new: &str) -> String {
