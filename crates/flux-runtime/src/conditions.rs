@@ -29,9 +29,28 @@ pub fn is_ready(conditions: &[Condition], generation: Option<i64>) -> bool {
     }) && !is_true(conditions, condition_type::STALLED)
 }
 
+/// The longest condition message the API server accepts
+/// (`metav1.Condition`'s validation): a longer one would make every status
+/// write fail.
+pub const MAX_MESSAGE: usize = 32768;
+
+/// `message`, cut to [`MAX_MESSAGE`] bytes (at a character boundary) with
+/// a note of how long it was.
+pub fn bounded_message(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message.to_string();
+    }
+    let note = format!(" … (message cut: {} bytes)", message.len());
+    let mut end = MAX_MESSAGE - note.len();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{note}", &message[..end])
+}
+
 /// Sets condition `kind`. `lastTransitionTime` becomes `now` only when the
-/// condition is new or its status changes; reason, message and observed
-/// generation are always updated.
+/// condition is new or its status changes; reason, message (bounded, see
+/// [`bounded_message`]) and observed generation are always updated.
 pub fn set(
     conditions: &mut Vec<Condition>,
     kind: &str,
@@ -48,7 +67,7 @@ pub fn set(
                 existing.last_transition_time = now;
             }
             existing.reason = reason.to_string();
-            existing.message = message.to_string();
+            existing.message = bounded_message(message);
             existing.observed_generation = observed_generation;
         }
         None => conditions.push(Condition {
@@ -57,7 +76,7 @@ pub fn set(
             observed_generation,
             last_transition_time: now,
             reason: reason.to_string(),
-            message: message.to_string(),
+            message: bounded_message(message),
         }),
     }
 }
@@ -87,6 +106,26 @@ mod tests {
 
     fn at(seconds: i64) -> Time {
         Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn messages_are_bounded_for_the_api_server() {
+        let mut conditions = Vec::new();
+        let long = "é".repeat(40_000);
+        set(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::False,
+            "BuildFailed",
+            &long,
+            None,
+            at(1),
+        );
+        let message = &conditions[0].message;
+        assert!(message.len() <= MAX_MESSAGE, "{}", message.len());
+        assert!(message.starts_with("éé"));
+        assert!(message.ends_with("(message cut: 80000 bytes)"));
+        assert_eq!(bounded_message("short"), "short");
     }
 
     #[test]
