@@ -47,6 +47,7 @@ mod bench_gotemplate;
 mod bench_helm;
 mod bench_kustomizations;
 mod corpus;
+mod fuzz_diff;
 mod layering;
 mod up;
 
@@ -83,6 +84,23 @@ enum Command {
     /// Ours against the upstream tool, in the same run.
     #[command(subcommand)]
     Bench(Bench),
+    /// Differential fuzzing: random inputs built by ours and by the real
+    /// tool; differences are shrunk and written out.
+    FuzzDiff {
+        /// Which engine.
+        #[arg(value_parser = ["kustomize", "gotemplate", "helm"])]
+        engine: String,
+        /// How many cases.
+        #[arg(long, default_value_t = 1_000)]
+        cases: usize,
+        /// The seed (the same seed gives the same cases).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the differences (default
+        /// target/fuzz-diff/ENGINE-SEED).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// `kustomize build` with flux-kustomize.
     #[command(subcommand)]
     Kustomize(KustomizeCommand),
@@ -160,6 +178,12 @@ fn main() -> ExitCode {
         Command::Crds { dir } => write_crds(dir),
         Command::Layering => layering::check(),
         Command::Corpus { name, cases } => corpus::run(&name, &cases),
+        Command::FuzzDiff {
+            engine,
+            cases,
+            seed,
+            out,
+        } => fuzz_diff::run(&engine, cases, seed, out),
         Command::Bench(Bench::Git { files, megabytes }) => bench::git(files, megabytes),
         Command::Bench(Bench::Yaml { resources }) => bench::yaml(resources),
         Command::Bench(Bench::Overlays { count }) => bench::overlays(count),

@@ -279,7 +279,8 @@ fn length(v: &Value) -> Result<i64, String> {
         Value::Bytes(b) => b.len() as i64,
         Value::List(l) => l.items.len() as i64,
         Value::Map(m) => m.borrow().entries.len() as i64,
-        Value::Missing | Value::Nil => {
+        Value::Nil => return Err("len of nil pointer".into()),
+        Value::Missing => {
             return Err("reflect: call of reflect.Value.Type on zero Value".into());
         }
         other => return Err(format!("len of type {}", other.type_name())),
@@ -484,7 +485,7 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                             s_of(a),
                             a.type_name(),
                             b.type_name(),
-                            s_of(b)
+                            gofmt::sprint(std::slice::from_ref(b))
                         ));
                     }
                     if a.is_nil() || b.is_nil() {

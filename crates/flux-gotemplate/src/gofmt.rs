@@ -162,13 +162,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         let arg = &args[argn];
         if verb == 'v'
             && spec.sharp
-            && let Value::Str(s) = arg
+            && let Some(text) = go_syntax(arg, true)
         {
-            {
-                argn += 1;
-                pad(&mut out, &quote(s), &spec);
-                continue;
-            }
+            argn += 1;
+            pad(&mut out, &text, &spec);
+            continue;
         }
         argn += 1;
         if verb == 'w' {
@@ -297,6 +295,46 @@ fn pad_number(out: &mut String, s: &str, spec: &Spec) {
         };
         pad(out, s, &spec);
     }
+}
+
+/// `%#v`: the value in Go syntax (`map[string]interface {}{"k":1}`,
+/// `[]interface {}{"a", 2}`); `None` where `%v` prints the same.
+fn go_syntax(v: &Value, top: bool) -> Option<String> {
+    use crate::value::{list_ty_name, map_ty_name};
+    Some(match v {
+        Value::Str(s) => quote(s),
+        Value::Missing | Value::Nil if top => return None,
+        Value::Missing | Value::Nil => "interface {}(nil)".to_string(),
+        Value::Bytes(b) => {
+            let items: Vec<String> = b.iter().map(|x| format!("{x:#x}")).collect();
+            format!("[]byte{{{}}}", items.join(", "))
+        }
+        Value::List(l) => {
+            let items: Vec<String> = l
+                .items
+                .iter()
+                .map(|x| go_syntax(x, false).unwrap_or_else(|| sprint(std::slice::from_ref(x))))
+                .collect();
+            format!("{}{{{}}}", list_ty_name(l.ty), items.join(", "))
+        }
+        Value::Map(m) => {
+            let m = m.borrow();
+            if m.nil {
+                return Some(format!("{}(nil)", map_ty_name(m.ty)));
+            }
+            let items: Vec<String> = m
+                .entries
+                .iter()
+                .map(|(k, x)| {
+                    let value =
+                        go_syntax(x, false).unwrap_or_else(|| sprint(std::slice::from_ref(x)));
+                    format!("{}:{value}", quote(k))
+                })
+                .collect();
+            format!("{}{{{}}}", map_ty_name(m.ty), items.join(", "))
+        }
+        _ => return None,
+    })
 }
 
 fn bad_verb(out: &mut String, v: &Value, verb: char, spec: &Spec) {
@@ -541,6 +579,29 @@ fn fmt_int(out: &mut String, v: &Value, i: i128, verb: char, spec: &Spec) {
     }
 }
 
+/// `strconv.FormatFloat(f, 'b', -1, 64)`: decimal mantissa, binary
+/// exponent (`5629499534213120p-51`).
+fn binary_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    let bits = f.to_bits();
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    let biased = ((bits >> 52) & 0x7FF) as i64;
+    let mut mantissa = bits & ((1u64 << 52) - 1);
+    let exp = if biased == 0 {
+        -1074
+    } else {
+        mantissa |= 1u64 << 52;
+        biased - 1075
+    };
+    let exp_sign = if exp >= 0 { "+" } else { "" };
+    format!("{sign}{mantissa}p{exp_sign}{exp}")
+}
+
 fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) {
     let s = match verb {
         'v' | 'g' | 'G' => {
@@ -559,6 +620,7 @@ fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) 
             let s = hex_float(f);
             if verb == 'X' { s.to_uppercase() } else { s }
         }
+        'b' => binary_float(f),
         _ => {
             bad_verb(out, v, verb, spec);
             return;

@@ -49,6 +49,9 @@ pub struct Map {
     pub ty: MapTy,
     /// The entries, in Go's printing order (sorted keys).
     pub entries: BTreeMap<String, Value>,
+    /// A nil map (the zero value of a map type): it reads as empty, but
+    /// `set` panics on it and JSON writes `null`.
+    pub nil: bool,
 }
 
 /// A host object with Go-style fields and methods (Helm's `.Files`,
@@ -228,12 +231,19 @@ impl Ty {
             Ty::Uint32 => Value::Uint32(0),
             Ty::Float => Value::Float(0.0),
             Ty::Bool => Value::Bool(false),
+            // A nil map reads (and prints) as an empty one.
+            Ty::Map(t) => Value::Map(Rc::new(RefCell::new(Map {
+                ty: *t,
+                entries: BTreeMap::new(),
+                nil: true,
+            }))),
+            Ty::List(t) => Value::list(*t, Vec::new()),
             _ => Value::Nil,
         }
     }
 }
 
-fn list_ty_name(l: ListTy) -> &'static str {
+pub(crate) fn list_ty_name(l: ListTy) -> &'static str {
     match l {
         ListTy::Iface => "[]interface {}",
         ListTy::Str => "[]string",
@@ -242,7 +252,7 @@ fn list_ty_name(l: ListTy) -> &'static str {
     }
 }
 
-fn map_ty_name(m: MapTy) -> &'static str {
+pub(crate) fn map_ty_name(m: MapTy) -> &'static str {
     match m {
         MapTy::Iface => "map[string]interface {}",
         MapTy::Str => "map[string]string",
@@ -335,7 +345,11 @@ impl Value {
 
     /// A map of the given type.
     pub fn map(ty: MapTy, entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Rc::new(RefCell::new(Map { ty, entries })))
+        Value::Map(Rc::new(RefCell::new(Map {
+            ty,
+            entries,
+            nil: false,
+        })))
     }
 
     /// A `map[string]interface {}`.

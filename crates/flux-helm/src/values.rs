@@ -27,6 +27,7 @@ pub fn new_table() -> Table {
     Rc::new(RefCell::new(Map {
         ty: MapTy::Iface,
         entries: BTreeMap::new(),
+        nil: false,
     }))
 }
 

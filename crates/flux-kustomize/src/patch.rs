@@ -490,17 +490,31 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
 
 /// The documents of a strategic-merge patch (each a mapping).
 pub fn merge_patches(text: &str) -> Result<Vec<Value>, String> {
-    let docs =
-        flux_yaml::parse_documents(text, &crate::load::is_annotation).map_err(|e| e.to_string())?;
+    let docs = flux_yaml::parse_documents_first_key_wins(text, &crate::load::is_annotation)
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for document in docs {
         let mut doc = document.value;
-        if doc == Value::Null {
+        if doc == Value::Null || doc == Value::Map(Vec::new()) {
             continue;
         }
         crate::load::annotations_as_written(&mut doc, document.texts, false);
         if !matches!(doc, Value::Map(_)) {
             return Err("a strategic-merge patch must be a mapping".to_string());
+        }
+        // kustomize reads each patch as a resource: it needs a kind, and a
+        // name unless it is a list.
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let name = doc
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind.is_empty() {
+            return Err("missing kind in the strategic-merge patch".to_string());
+        }
+        if name.is_empty() && !kind.ends_with("List") {
+            return Err("missing metadata.name in the strategic-merge patch".to_string());
         }
         out.push(doc);
     }

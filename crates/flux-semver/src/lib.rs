@@ -45,6 +45,10 @@ pub enum Error {
     /// Not a constraint.
     #[error("improper constraint: {0:?}")]
     InvalidConstraint(String),
+    /// A constraint whose version part is not a version once its
+    /// wildcards are filled in (`0x1-f`).
+    #[error("constraint parser error")]
+    ConstraintParser,
     /// Too long or too many groups.
     #[error("{0}")]
     TooLong(String),
@@ -334,7 +338,9 @@ impl Constraint {
         } else {
             (group(2).to_string(), false, false, false)
         };
-        let version = text_version.parse::<Version>().map_err(|_| invalid())?;
+        let version = text_version
+            .parse::<Version>()
+            .map_err(|_| Error::ConstraintParser)?;
         Ok(Self {
             op,
             version,
@@ -522,6 +528,18 @@ impl FromStr for Constraints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constraint_errors_name_their_cause_as_go_does() {
+        for (c, e) in [
+            ("0x1-f", "constraint parser error"),
+            ("0x1", "constraint parser error"),
+            ("a", "improper constraint: \"a\""),
+        ] {
+            assert_eq!(c.parse::<Constraints>().unwrap_err().to_string(), e, "{c}");
+        }
+        assert!("1.x-f".parse::<Constraints>().is_ok());
+    }
 
     fn check(constraint: &str, version: &str) -> bool {
         constraint

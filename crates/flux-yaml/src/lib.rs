@@ -31,7 +31,9 @@ mod resolve;
 
 pub use emit::{emit, emit_v3_indent2};
 pub use gofmt::format_g32;
-pub use parse::{Document, EmptyField, Step, parse, parse_documents, parse_sigs};
+pub use parse::{
+    Document, EmptyField, Step, parse, parse_documents, parse_documents_first_key_wins, parse_sigs,
+};
 
 /// What go-yaml v3 makes of `text` as an untagged plain scalar
 /// (`"1"` → `Int(1)`, `"on"` → `String("on")`).

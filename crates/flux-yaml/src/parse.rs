@@ -30,6 +30,9 @@ enum Dialect {
     /// go-yaml v3 into `interface{}` (kustomize): duplicate keys refused,
     /// keys must be strings.
     V3,
+    /// go-yaml v3's node tree as kyaml reads it (kustomize's patches): a
+    /// repeated key is ignored, the first one is found.
+    V3FirstKeyWins,
     /// `sigs.k8s.io/yaml.Unmarshal` (Helm): go-yaml v2 non-strict (YAML 1.1
     /// booleans `yes`/`on`/`y`, timestamps kept as written, a repeated key
     /// replaces the earlier value), non-string keys turned into strings.
@@ -118,6 +121,16 @@ fn node_path(stack: &[Frame]) -> Option<Vec<Step>> {
         .collect()
 }
 
+/// [`parse_documents`] as kyaml reads a patch: a repeated mapping key is
+/// ignored (kyaml's field lookups find the first), where decoding into Go
+/// values refuses it.
+pub fn parse_documents_first_key_wins(
+    text: &str,
+    keep_text: &dyn Fn(&[Step]) -> bool,
+) -> Result<Vec<Document>, Error> {
+    parse_dialect(text, Dialect::V3FirstKeyWins, Some(keep_text))
+}
+
 /// Selects the paths whose scalar texts [`parse_documents`] keeps.
 type KeepText<'a> = dyn Fn(&[Step]) -> bool + 'a;
 
@@ -140,7 +153,7 @@ fn parse_dialect(
     let options = granit_parser::options! { block_scalar_eof_without_line_feed: true };
     for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| match dialect {
-            Dialect::V3 => Error::Syntax {
+            Dialect::V3 | Dialect::V3FirstKeyWins => Error::Syntax {
                 line: e.marker().line(),
                 message: e.info(),
             },
@@ -295,7 +308,7 @@ fn push(
                 let k = match (k, dialect) {
                     (Value::String(k), _) => k,
                     (k, Dialect::Sigs) => sigs_key(k)?,
-                    (_, Dialect::V3) => {
+                    (_, Dialect::V3 | Dialect::V3FirstKeyWins) => {
                         return Err(Error::Json(
                             "unsupported type: map[interface {}]interface {}".to_string(),
                         ));
@@ -307,6 +320,9 @@ fn push(
                         return Ok(());
                     }
                 } else if entries.iter().any(|(e, _)| *e == k) {
+                    if dialect == Dialect::V3FirstKeyWins {
+                        return Ok(());
+                    }
                     return Err(Error::Decode(format!(
                         "unmarshal errors:\n  line {key_line}: mapping key \"{k}\" already defined"
                     )));
@@ -421,7 +437,7 @@ fn scalar(
     dialect: Dialect,
 ) -> Result<Value, Error> {
     let resolve_v3 = |t: &str| match dialect {
-        Dialect::V3 => resolve_v3(t),
+        Dialect::V3 | Dialect::V3FirstKeyWins => resolve_v3(t),
         Dialect::Sigs => resolve_v2(t),
     };
     let core = tag.and_then(|t| {

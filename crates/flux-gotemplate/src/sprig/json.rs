@@ -136,6 +136,7 @@ fn write(
             }
             out.push(']');
         }
+        Value::Map(m) if m.borrow().nil => out.push_str("null"),
         Value::Map(m) => {
             let m = m.borrow();
             object(out, m.entries.iter(), html, indent, depth)?;

@@ -5,6 +5,15 @@ use std::collections::BTreeMap;
 use super::{F, arg, deep_equal, dict_of, empty, iface_list, items, map_entries, n, s, strval};
 use crate::value::{ListTy, MapTy, Value};
 
+/// The dynamic type in Go's interface-conversion panics (`nil` for nil).
+fn iface_type(v: &Value) -> String {
+    if v.is_nil() {
+        "nil".to_string()
+    } else {
+        v.type_name()
+    }
+}
+
 fn list_of(v: &Value, what: &str) -> Result<Vec<Value>, String> {
     if v.is_nil() {
         // reflect.TypeOf(nil).Kind() in sprig.
@@ -192,12 +201,22 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "interface {},...interface {}",
         "interface {}",
         |_, a: Vec<Value>| {
+            if arg(&a, 0).is_nil() {
+                // reflect.TypeOf(nil).Kind() in sprig.
+                return Err(
+                    "runtime error: invalid memory address or nil pointer dereference".into(),
+                );
+            }
             let l = items(arg(&a, 0)).ok_or_else(|| {
                 format!(
                     "list should be type of slice or array but {}",
                     arg(&a, 0).kind_name()
                 )
             })?;
+            // sprig returns nil for an empty list, whatever the indexes.
+            if l.is_empty() {
+                return Ok(Value::Nil);
+            }
             let len = l.len() as i64;
             let (start, end) = match a.len() {
                 1 => (0, len),
@@ -217,6 +236,11 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("concat", "...interface {}", "interface {}", |_, a| {
         let mut out = Vec::new();
         for v in &a {
+            if v.is_nil() {
+                return Err(
+                    "runtime error: invalid memory address or nil pointer dereference".into(),
+                );
+            }
             match items(v) {
                 Some(l) => out.extend(l),
                 None => return Err(format!("Cannot concat type {} as list", v.kind_name())),
@@ -312,6 +336,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
             let Value::Map(m) = arg(&a, 0) else {
                 return Err("assignment to entry in nil map".into());
             };
+            if m.borrow().nil {
+                return Err("assignment to entry in nil map".into());
+            }
             m.borrow_mut()
                 .entries
                 .insert(s(&a, 1).to_string(), arg(&a, 2).clone());
@@ -437,23 +464,28 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         }
         let last = &a[a.len() - 1];
         let def = a[a.len() - 2].clone();
+        // The dict is asserted first: map[string]interface {} only.
         let mut cur = match last {
-            Value::Map(_) => last.clone(),
+            Value::Map(m) if m.borrow().ty == MapTy::Iface => last.clone(),
             other => {
                 return Err(format!(
                     "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
-                    other.type_name()
+                    iface_type(other)
                 ));
             }
         };
-        let keys = &a[..a.len() - 2];
-        for (i, k) in keys.iter().enumerate() {
+        // sprig converts every key before the first lookup.
+        let mut keys = Vec::with_capacity(a.len() - 2);
+        for k in &a[..a.len() - 2] {
             let Some(k) = k.as_str() else {
+                let ty = iface_type(k);
                 return Err(format!(
-                    "interface conversion: interface {{}} is {}, not string",
-                    k.type_name()
+                    "interface conversion: interface {{}} is {ty}, not string"
                 ));
             };
+            keys.push(k);
+        }
+        for (i, k) in keys.iter().copied().enumerate() {
             let Some(step) = map_entries(&cur).get(k).cloned() else {
                 return Ok(def);
             };
@@ -461,11 +493,11 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
                 return Ok(step);
             }
             match step {
-                Value::Map(_) => cur = step,
+                Value::Map(ref m) if m.borrow().ty == MapTy::Iface => cur = step,
                 other => {
                     return Err(format!(
                         "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
-                        other.type_name()
+                        iface_type(&other)
                     ));
                 }
             }

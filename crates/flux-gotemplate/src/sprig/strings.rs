@@ -67,8 +67,20 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
                 .to_string(),
         )
     });
+    // goutils.DeleteWhiteSpace walks bytes, each taken as a Latin-1 rune:
+    // when it removes anything, a multi-byte character comes out as its
+    // bytes' Latin-1 characters (and a 0x85 or 0xA0 byte is removed).
     add("nospace", "string", "string", |_, a| {
-        ok_s(s(&a, 0).chars().filter(|c| !c.is_whitespace()).collect())
+        let bytes = to_bytes(s(&a, 0));
+        let kept: String = bytes
+            .iter()
+            .map(|b| char::from(*b))
+            .filter(|c| !go_is_space(*c))
+            .collect();
+        if kept.chars().count() == bytes.len() {
+            return ok_s(s(&a, 0).to_string());
+        }
+        ok_s(kept)
     });
     add("contains", "string,string", "bool", |_, a| {
         Ok(Value::Bool(s(&a, 1).contains(s(&a, 0))))
@@ -119,7 +131,10 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         let (start, end, t) = (n(&a, 0), n(&a, 1), s(&a, 2));
         let len = go_len(t) as i64;
         if start < 0 {
-            if end < 0 || end > len {
+            if end < 0 {
+                return Err(format!("runtime error: slice bounds out of range [:{end}]"));
+            }
+            if end > len {
                 return Err(format!(
                     "runtime error: slice bounds out of range [:{end}] with length {len}"
                 ));
@@ -174,10 +189,11 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
             s(&a, 0)
                 .chars()
                 .flat_map(|c| -> Vec<char> {
+                    // Go's one-rune case mappings (ß stays ß).
                     if c.is_uppercase() {
-                        c.to_lowercase().collect()
+                        vec![lower_rune(c)]
                     } else if c.is_lowercase() {
-                        c.to_uppercase().collect()
+                        vec![upper_rune(c)]
                     } else {
                         vec![c]
                     }
@@ -294,12 +310,10 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ok_s(base64::engine::general_purpose::STANDARD.encode(to_bytes(s(&a, 0))))
     });
     add("b64dec", "string", "string", |_, a| {
-        ok_s(
-            match base64::engine::general_purpose::STANDARD.decode(s(&a, 0)) {
-                Ok(b) => from_bytes(&b),
-                Err(e) => b64_error(&e, s(&a, 0).len()),
-            },
-        )
+        ok_s(match base64_decode(s(&a, 0)) {
+            Ok(b) => from_bytes(&b),
+            Err(e) => e,
+        })
     });
     add("b32enc", "string", "string", |_, a| {
         ok_s(base32_encode(&to_bytes(s(&a, 0))))
@@ -440,13 +454,25 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         },
     );
     add("regexSplit", "string,string,int", "[]string", |_, a| {
-        Ok(str_list(re_split(&must_re(s(&a, 0))?, s(&a, 1), n(&a, 2))))
+        Ok(str_list(re_split(
+            &must_re(s(&a, 0))?,
+            s(&a, 0),
+            s(&a, 1),
+            n(&a, 2),
+        )))
     });
     add(
         "mustRegexSplit",
         "string,string,int",
         "[]string,error",
-        |_, a| Ok(str_list(re_split(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))),
+        |_, a| {
+            Ok(str_list(re_split(
+                &re(s(&a, 0))?,
+                s(&a, 0),
+                s(&a, 1),
+                n(&a, 2),
+            )))
+        },
     );
     add("regexQuoteMeta", "string", "string", |_, a| {
         ok_s(quote_meta(s(&a, 0)))
@@ -458,9 +484,12 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         Ok(Value::Object(std::rc::Rc::new(SemverObj(v))))
     });
     add("semverCompare", "string,string", "bool,error", |_, a| {
-        let c: flux_semver::Constraints = s(&a, 0)
-            .parse()
-            .map_err(|_| format!("improper constraint: {}", gofmt::quote(s(&a, 0))))?;
+        let c: flux_semver::Constraints = s(&a, 0).parse().map_err(|e| match e {
+            flux_semver::Error::InvalidConstraint(segment) => {
+                format!("improper constraint: {}", gofmt::quote(&segment))
+            }
+            other => other.to_string(),
+        })?;
         let v: flux_semver::Version = s(&a, 1)
             .parse()
             .map_err(|_| "invalid semantic version".to_string())?;
@@ -605,55 +634,62 @@ fn abbreviate_full(s: &str, offset: i64, max: i64) -> String {
     format!("...{}", byte_slice(s, (len - (max - 3)) as usize, s.len()))
 }
 
+/// goutils' `WrapCustom`, on Go's bytes (it cuts and searches bytes, so
+/// a cut may fall inside a character, as in Go).
 fn wrap(s: &str, len: i64, newline: &str, long_words: bool) -> String {
     if s.is_empty() {
         return String::new();
     }
     let newline = if newline.is_empty() { "\n" } else { newline };
+    let newline = to_bytes(newline);
     let w = len.max(1) as usize;
-    let b = s.as_bytes();
+    let b = to_bytes(s);
+    let b = b.as_ref();
+    let find = |hay: &[u8], last: bool| {
+        if last {
+            hay.iter().rposition(|c| *c == b' ')
+        } else {
+            hay.iter().position(|c| *c == b' ')
+        }
+    };
     let mut offset = 0usize;
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     while b.len() - offset > w {
         if b[offset] == b' ' {
             offset += 1;
             continue;
         }
         let end = (w + offset + 1).min(b.len());
-        let space = s
-            .get(offset..end)
-            .and_then(|x| x.rfind(' '))
-            .map(|i| i + offset);
-        match space {
+        match find(&b[offset..end], true).map(|i| i + offset) {
             Some(sp) => {
-                out.push_str(&byte_slice(s, offset, sp));
-                out.push_str(newline);
+                out.extend_from_slice(&b[offset..sp]);
+                out.extend_from_slice(&newline);
                 offset = sp + 1;
             }
             None if long_words => {
-                out.push_str(&byte_slice(s, offset, offset + w));
-                out.push_str(newline);
+                out.extend_from_slice(&b[offset..offset + w]);
+                out.extend_from_slice(&newline);
                 offset += w;
             }
             None => {
                 let end = offset + w;
-                match s.get(end..).and_then(|x| x.find(' ')) {
+                match find(&b[end..], false) {
                     None => {
-                        out.push_str(&byte_slice(s, offset, b.len()));
+                        out.extend_from_slice(&b[offset..]);
                         offset = b.len();
                     }
                     Some(i) => {
                         let sp = i + end;
-                        out.push_str(&byte_slice(s, offset, sp));
-                        out.push_str(newline);
+                        out.extend_from_slice(&b[offset..sp]);
+                        out.extend_from_slice(&newline);
                         offset = sp + 1;
                     }
                 }
             }
         }
     }
-    out.push_str(&byte_slice(s, offset, b.len()));
-    out
+    out.extend_from_slice(&b[offset..]);
+    from_bytes(&out)
 }
 
 fn is_connector(c: char) -> bool {
@@ -670,7 +706,7 @@ fn pascal_case(s: &str) -> String {
     for c in chars.by_ref() {
         if !is_connector(c) {
             first_upper = c.is_uppercase();
-            r0 = c.to_uppercase().next().unwrap_or(c);
+            r0 = upper_rune(c);
             found = true;
             break;
         }
@@ -692,11 +728,11 @@ fn pascal_case(s: &str) -> String {
         }
         if is_connector(r1) {
             first_upper = r0.is_uppercase();
-            r0 = r0.to_uppercase().next().unwrap_or(r0);
+            r0 = upper_rune(r0);
         } else {
             if first_upper {
                 if r0.is_uppercase() {
-                    r0 = r0.to_lowercase().next().unwrap_or(r0);
+                    r0 = lower_rune(r0);
                 } else {
                     first_upper = false;
                 }
@@ -708,53 +744,244 @@ fn pascal_case(s: &str) -> String {
     out
 }
 
-/// Words split at case changes and connectors, joined lower-case.
-fn lower_case_words(s: &str, sep: char) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if is_connector(c) {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            words.push(String::new());
-            continue;
+/// Unicode general categories as Go's `unicode` package tests them.
+fn category(c: char, class: &str) -> bool {
+    use std::sync::OnceLock;
+    static TABLES: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    let tables = TABLES.get_or_init(|| {
+        [r"^\p{L}$", r"^\p{Lu}$", r"^\p{P}$"].map(|p| {
+            regex::Regex::new(p)
+                .unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable!()))
+        })
+    });
+    let index = match class {
+        "L" => 0,
+        "Lu" => 1,
+        _ => 2,
+    };
+    let mut buf = [0u8; 4];
+    tables[index].is_match(c.encode_utf8(&mut buf))
+}
+
+fn go_is_upper(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_uppercase();
+    }
+    category(c, "Lu")
+}
+
+fn go_is_punct(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_punctuation() && !"$+<=>^`|~".contains(c);
+    }
+    category(c, "P")
+}
+
+/// Go's `unicode.IsSpace`.
+fn go_is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{85}' | '\u{A0}'
+    ) || (!c.is_ascii() && c.is_whitespace())
+}
+
+/// xstrings' letter test: letters, except the common CJK ideographs.
+fn is_alphabet(c: char) -> bool {
+    let letter = if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        category(c, "L")
+    };
+    letter
+        && !matches!(c, '\u{4E00}'..='\u{9FCC}' | '\u{3400}'..='\u{4D85}' | '\u{20000}'..='\u{2B81D}')
+}
+
+fn xs_connector(c: char) -> bool {
+    c == '-' || c == '_' || go_is_space(c)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Word {
+    Invalid,
+    Number,
+    Upper,
+    Alphabet,
+    Connector,
+    Punct,
+    Other,
+}
+
+/// The next rune that is not a raw byte (see gostr), and how many bytes
+/// were read for it; `prev` when there is none.
+fn next_valid_rune(s: &str, prev: char) -> (char, usize) {
+    let mut size = 0;
+    for c in s.chars() {
+        size += c.len_utf8();
+        if crate::gostr::raw_byte(c).is_none() {
+            return (c, size);
         }
-        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
-        let next = chars.get(i + 1).copied();
-        let boundary = match prev {
-            Some(p) if !is_connector(p) => {
-                (c.is_uppercase() && (p.is_lowercase() || p.is_numeric()))
-                    || (c.is_uppercase()
-                        && p.is_uppercase()
-                        && next.is_some_and(char::is_lowercase))
+    }
+    (prev, size)
+}
+
+/// xstrings' `nextWord`: the type of the next word, the word and the rest.
+fn next_word(s: &str) -> (Word, &str, &str) {
+    if s.is_empty() {
+        return (Word::Invalid, "", "");
+    }
+    let (r, size) = next_valid_rune(s, '\u{FFFD}');
+    if crate::gostr::raw_byte(r).is_some()
+        || s[..size]
+            .chars()
+            .all(|c| crate::gostr::raw_byte(c).is_some())
+    {
+        return (Word::Invalid, &s[..size], &s[size..]);
+    }
+    let mut offset = size;
+    let mut remaining = &s[size..];
+    let run =
+        |remaining: &mut &str, offset: &mut usize, prev: char, keep: &dyn Fn(char) -> bool| {
+            let mut prev = prev;
+            while !remaining.is_empty() {
+                let (r, size) = next_valid_rune(remaining, prev);
+                if !keep(r) {
+                    break;
+                }
+                prev = r;
+                *offset += size;
+                *remaining = &remaining[size..];
             }
-            _ => false,
         };
-        if boundary && !cur.is_empty() {
-            words.push(std::mem::take(&mut cur));
-        }
-        cur.extend(c.to_lowercase());
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    // Each connector is kept as one separator; words are joined by one.
-    let mut out = String::new();
-    let mut prev_word = false;
-    for w in words {
-        if w.is_empty() {
-            out.push(sep);
-            prev_word = false;
-        } else {
-            if prev_word {
-                out.push(sep);
+    let wt = if xs_connector(r) {
+        run(&mut remaining, &mut offset, r, &xs_connector);
+        Word::Connector
+    } else if go_is_punct(r) {
+        run(&mut remaining, &mut offset, r, &go_is_punct);
+        Word::Punct
+    } else if go_is_upper(r) {
+        if !remaining.is_empty() {
+            let (r2, size2) = next_valid_rune(remaining, r);
+            if go_is_upper(r2) {
+                let mut prev_size = size2;
+                offset += size2;
+                remaining = &remaining[size2..];
+                let mut last = r2;
+                while !remaining.is_empty() {
+                    let (r3, size3) = next_valid_rune(remaining, last);
+                    last = r3;
+                    if !go_is_upper(r3) {
+                        break;
+                    }
+                    prev_size = size3;
+                    offset += size3;
+                    remaining = &remaining[size3..];
+                }
+                // "HTTPStatus": the S starts the next word.
+                if !remaining.is_empty() && is_alphabet(last) {
+                    offset -= prev_size;
+                    remaining = &s[offset..];
+                }
+            } else if is_alphabet(r2) {
+                offset += size2;
+                remaining = &remaining[size2..];
+                run(&mut remaining, &mut offset, r2, &|c| {
+                    is_alphabet(c) && !go_is_upper(c)
+                });
             }
-            out.push_str(&w);
-            prev_word = true;
+        }
+        Word::Upper
+    } else if is_alphabet(r) {
+        run(&mut remaining, &mut offset, r, &|c| {
+            is_alphabet(c) && !go_is_upper(c)
+        });
+        Word::Alphabet
+    } else if r.is_numeric() {
+        run(&mut remaining, &mut offset, r, &char::is_numeric);
+        Word::Number
+    } else {
+        run(&mut remaining, &mut offset, r, &|c| {
+            !(xs_connector(c) || is_alphabet(c) || c.is_numeric() || go_is_punct(c))
+        });
+        Word::Other
+    };
+    (wt, &s[..offset], remaining)
+}
+
+/// xstrings' `toLower` of one word.
+fn word_lower(out: &mut String, wt: Word, word: &str, sep: char) {
+    if wt != Word::Upper && wt != Word::Connector {
+        out.push_str(word);
+        return;
+    }
+    for c in word.chars() {
+        if xs_connector(c) {
+            out.push(sep);
+        } else if go_is_upper(c) {
+            out.push(lower_rune(c));
+        } else {
+            out.push(c);
         }
     }
+}
+
+/// xstrings' `camelCaseToLowerCase` (`snakecase`, `kebabcase`).
+fn lower_case_words(s: &str, sep: char) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let (mut wt, mut word, mut remaining) = next_word(s);
+    while !remaining.is_empty() {
+        if wt != Word::Connector {
+            word_lower(&mut out, wt, word, sep);
+        }
+        let prev = wt;
+        let last = word;
+        (wt, word, remaining) = next_word(remaining);
+        match prev {
+            Word::Number => {
+                while wt == Word::Alphabet || wt == Word::Number {
+                    word_lower(&mut out, wt, word, sep);
+                    (wt, word, remaining) = next_word(remaining);
+                }
+                if !matches!(wt, Word::Invalid | Word::Punct | Word::Connector) {
+                    out.push(sep);
+                }
+            }
+            Word::Connector => word_lower(&mut out, prev, last, sep),
+            Word::Punct => {}
+            _ => {
+                if wt != Word::Number {
+                    if wt != Word::Connector && wt != Word::Punct {
+                        out.push(sep);
+                    }
+                    continue;
+                }
+                if remaining.is_empty() {
+                    continue;
+                }
+                let number = word;
+                (wt, word, remaining) = next_word(remaining);
+                if wt != Word::Alphabet {
+                    word_lower(&mut out, Word::Number, number, sep);
+                    if wt != Word::Connector && wt != Word::Punct {
+                        out.push(sep);
+                    }
+                    continue;
+                }
+                out.push(sep);
+                word_lower(&mut out, Word::Number, number, sep);
+                while wt == Word::Alphabet || wt == Word::Number {
+                    word_lower(&mut out, wt, word, sep);
+                    (wt, word, remaining) = next_word(remaining);
+                }
+                if !matches!(wt, Word::Invalid | Word::Connector | Word::Punct) {
+                    out.push(sep);
+                }
+            }
+        }
+    }
+    word_lower(&mut out, wt, word, sep);
     out
 }
 
@@ -762,11 +989,79 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn b64_error(e: &base64::DecodeError, len: usize) -> String {
-    match e {
-        base64::DecodeError::InvalidByte(i, _) => format!("illegal base64 data at input byte {i}"),
-        _ => format!("illegal base64 data at input byte {}", len / 4 * 4),
+/// Go's `base64.StdEncoding.DecodeString`, errors included: quantum by
+/// quantum, line breaks skipped, the first bad byte (or padding problem)
+/// reported where Go reports it.
+fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let src = s.as_bytes();
+    let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
+    let value = |c: u8| ALPHABET.iter().position(|x| *x == c).map(|v| v as u32);
+    let skip_newlines = |mut si: usize| {
+        while si < src.len() && (src[si] == b'\n' || src[si] == b'\r') {
+            si += 1;
+        }
+        si
+    };
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    while si < src.len() {
+        let mut dbuf = [0u32; 4];
+        let mut dlen = 4;
+        let mut trailing = None;
+        let mut j = 0;
+        while j < 4 {
+            if si == src.len() {
+                if j == 0 {
+                    return Ok(out);
+                }
+                return Err(corrupt(si - j));
+            }
+            let c = src[si];
+            si += 1;
+            if let Some(v) = value(c) {
+                dbuf[j] = v;
+                j += 1;
+                continue;
+            }
+            if c == b'\n' || c == b'\r' {
+                continue;
+            }
+            if c != b'=' {
+                return Err(corrupt(si - 1));
+            }
+            match j {
+                0 | 1 => return Err(corrupt(si - 1)),
+                2 => {
+                    si = skip_newlines(si);
+                    if si == src.len() {
+                        return Err(corrupt(src.len()));
+                    }
+                    if src[si] != b'=' {
+                        return Err(corrupt(si - 1));
+                    }
+                    si += 1;
+                }
+                _ => {}
+            }
+            si = skip_newlines(si);
+            if si < src.len() {
+                trailing = Some(si);
+            }
+            dlen = j;
+            break;
+        }
+        let val = dbuf[0] << 18 | dbuf[1] << 12 | dbuf[2] << 6 | dbuf[3];
+        let bytes = [(val >> 16) as u8, (val >> 8) as u8, val as u8];
+        out.extend_from_slice(&bytes[..dlen - 1]);
+        if let Some(at) = trailing {
+            return Err(corrupt(at));
+        }
+        if dlen < 4 {
+            break;
+        }
     }
+    Ok(out)
 }
 
 const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -789,33 +1084,63 @@ fn base32_encode(b: &[u8]) -> String {
     out
 }
 
+/// Go's `base32.StdEncoding.DecodeString`, errors included (the first
+/// bad character, or where padding goes wrong, in input order).
 fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
-    let clean: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
-    if !clean.len().is_multiple_of(8) {
-        return Err(format!(
-            "illegal base32 data at input byte {}",
-            clean.len() / 8 * 8
-        ));
-    }
+    let src: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
+    let corrupt = |at: usize| format!("illegal base32 data at input byte {at}");
+    let olen = src.len();
+    let mut rest = &src[..];
     let mut out = Vec::new();
-    for (ci, chunk) in clean.chunks(8).enumerate() {
-        let mut v = 0u64;
-        let mut n = 0;
-        for (i, b) in chunk.iter().enumerate() {
-            if *b == b'=' {
+    let mut end = false;
+    while !rest.is_empty() && !end {
+        let mut dbuf = [0u8; 8];
+        let mut dlen = 8;
+        let mut j = 0;
+        while j < 8 {
+            let Some((&c, tail)) = rest.split_first() else {
+                return Err(corrupt(olen - j));
+            };
+            rest = tail;
+            if c == b'=' && j >= 2 && rest.len() < 8 {
+                if rest.len() + j < 7 {
+                    return Err(corrupt(olen));
+                }
+                for k in 0..7 - j {
+                    if rest.len() > k && rest[k] != b'=' {
+                        return Err(corrupt(olen - rest.len() + k - 1));
+                    }
+                }
+                dlen = j;
+                end = true;
+                if matches!(dlen, 1 | 3 | 6) {
+                    return Err(corrupt(olen - rest.len() - 1));
+                }
                 break;
             }
-            let Some(d) = B32.iter().position(|x| x == b) else {
-                return Err(format!("illegal base32 data at input byte {}", ci * 8 + i));
+            let Some(d) = B32.iter().position(|x| *x == c) else {
+                return Err(corrupt(olen - rest.len() - 1));
             };
-            v = (v << 5) | d as u64;
-            n += 1;
+            dbuf[j] = d as u8;
+            j += 1;
         }
-        v <<= 5 * (8 - n);
-        let nbytes = n * 5 / 8;
-        for i in 0..nbytes {
-            out.push((v >> (32 - i * 8)) as u8);
-        }
+        let d = dbuf;
+        let bytes = [
+            d[0] << 3 | d[1] >> 2,
+            d[1] << 6 | d[2] << 1 | d[3] >> 4,
+            d[3] << 4 | d[4] >> 1,
+            d[4] << 7 | d[5] << 2 | d[6] >> 3,
+            d[6] << 5 | d[7],
+        ];
+        let n = match dlen {
+            8 => 5,
+            7 => 4,
+            5 => 3,
+            4 => 2,
+            2 => 1,
+            _ => 0,
+        };
+        out.extend_from_slice(&bytes[..n]);
     }
     Ok(out)
 }
@@ -959,11 +1284,12 @@ fn replace_all(r: &regex::Regex, s: &str, repl: &str) -> String {
 }
 
 /// Go's `Regexp.Split`.
-fn re_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
+/// Go's `Regexp.Split` (`pattern`: the Go pattern `r` was made from).
+fn re_split(r: &regex::Regex, pattern: &str, s: &str, n: i64) -> Vec<String> {
     if n == 0 {
         return Vec::new();
     }
-    if r.as_str().is_empty() && s.is_empty() {
+    if !pattern.is_empty() && s.is_empty() {
         return vec![String::new()];
     }
     let mut out = Vec::new();
