@@ -79,7 +79,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
         if !keep_origin {
             remove_annotation(&mut resource.value, ORIGIN_ANNOTATION);
         }
-        drop_empty_annotations(&mut resource.value);
+        drop_empty_annotations(resource);
         resource.through_text();
     }
     Ok(map)
@@ -358,6 +358,9 @@ fn transform(
         map.reindex();
     }
     for set in &k.label_sets {
+        if set.pairs.is_empty() {
+            continue;
+        }
         let specs = set.specs(&map.config).map_err(|message| Error::Invalid {
             path: k.file.clone(),
             message,
@@ -584,8 +587,10 @@ pub(crate) fn apply_patch(
     for index in target.select(resources).map_err(invalid)? {
         let resource = &mut resources[index];
         resource.store_previous_id();
-        // kustomize applies JSON patches to the resource's JSON.
+        // kustomize applies JSON patches to the resource's JSON, which holds
+        // its bookkeeping annotations: `metadata.annotations` is there.
         resource.through_text();
+        ensure_annotations(&mut resource.value);
         patch::apply_json6902(&mut resource.value, &ops).map_err(invalid)?;
         resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
     }
@@ -698,6 +703,19 @@ pub(crate) fn merge_keeping_identity(
         }
     }
     Ok(Some((merged, empty_fields)))
+}
+
+/// Gives the resource a `metadata.annotations` mapping if it has none.
+fn ensure_annotations(value: &mut Value) {
+    let Value::Map(entries) = value else { return };
+    let Some((_, Value::Map(metadata))) = entries.iter_mut().find(|(k, _)| k == "metadata") else {
+        return;
+    };
+    match metadata.iter_mut().find(|(k, _)| k == "annotations") {
+        Some((_, v)) if *v == Value::Null => *v = Value::Map(Vec::new()),
+        Some(_) => {}
+        None => metadata.push(("annotations".to_string(), Value::Map(Vec::new()))),
+    }
 }
 
 pub(crate) fn set_or_remove(node: &mut Value, key: &str, value: Option<Value>) {

@@ -93,7 +93,9 @@ impl Kustomization {
         options: &Options,
     ) -> Result<Self, Error> {
         let text = read_text(fs, &file)?;
-        let docs = flux_yaml::parse(&text).map_err(|e| Error::Invalid {
+        // kustomize reads the file with sigs.k8s.io/yaml (go-yaml v2: YAML
+        // 1.1 scalars, a repeated key replaces the earlier one) into JSON.
+        let docs = flux_yaml::parse_sigs(&text).map_err(|e| Error::Invalid {
             path: file.clone(),
             message: e.to_string(),
         })?;
@@ -114,6 +116,18 @@ impl Kustomization {
             }
         };
 
+        // kustomize refuses a kustomization that sets nothing.
+        let sets_nothing = kustomization.iter().all(|(field, value)| {
+            matches!(field.as_str(), "apiVersion" | "kind")
+                || *value == Value::Null
+                || *value == Value::String(String::new())
+        });
+        if sets_nothing {
+            return Err(Error::Invalid {
+                path: file,
+                message: "kustomization.yaml is empty".to_string(),
+            });
+        }
         let mut k = Kustomization::default();
         for (field, value) in &kustomization {
             match field.as_str() {

@@ -140,7 +140,7 @@ pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource
         flux_yaml::parse_documents(&text, &is_annotation).map_err(|e| invalid(e.to_string()))?;
     let mut out = Vec::new();
     for doc in docs {
-        let mut value = doc.value;
+        let value = doc.value;
         if value == Value::Null {
             continue;
         }
@@ -169,29 +169,54 @@ pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource
             }
             continue;
         }
-        annotations_as_written(&mut value, doc.texts, true);
+        check_metadata_maps(&value).map_err(&invalid)?;
         let id = ResId::of(&value).map_err(|e| invalid(e.0))?;
         let mut resource = Resource::new(value, id);
+        resource.annotation_texts = doc
+            .texts
+            .into_iter()
+            .filter_map(|(path, text)| {
+                let flux_yaml::Step::Key(key) = path.last()?.clone() else {
+                    return None;
+                };
+                let read = value_at(&mut resource.value, &path)?.clone();
+                Some((key, text, read))
+            })
+            .collect();
         resource.empty_fields = doc.empty_fields;
         out.push(resource);
     }
     Ok(out)
 }
 
-/// kustomize reads annotations as strings: the text as written (`1.50`,
-/// `0x1F`, `True`; `~` too with `keep_nulls`: in a patch it deletes).
+/// A patch's annotations as kustomize reads them: strings, the text as
+/// written (`1.50`, `0x1F`, `True`); a null deletes, and stays one.
 pub(crate) fn annotations_as_written(
     value: &mut Value,
     texts: Vec<(Vec<flux_yaml::Step>, String)>,
-    keep_nulls: bool,
 ) {
     for (path, text) in texts {
         if let Some(slot) = value_at(value, &path)
-            && (keep_nulls || *slot != Value::Null)
+            && *slot != Value::Null
         {
             *slot = Value::String(text);
         }
     }
+}
+
+/// `metadata.labels` and `metadata.annotations` are mappings (kustomize
+/// crashes on anything else; we refuse it).
+fn check_metadata_maps(value: &Value) -> Result<(), String> {
+    let Some(metadata) = value.get("metadata") else {
+        return Ok(());
+    };
+    for field in ["labels", "annotations"] {
+        match metadata.get(field) {
+            None | Some(Value::Null | Value::Map(_)) => {}
+            Some(_) => return Err(format!("metadata.{field} must be a mapping")),
+        }
+    }
+    Ok(())
 }
 
 /// `metadata.annotations.<key>`.

@@ -391,10 +391,10 @@ pub fn apply_json6902(doc: &mut Value, ops: &[Operation]) -> Result<(), String> 
     Ok(())
 }
 
+/// An operation's value; a missing one is JSON null (as evanphx/json-patch
+/// reads it).
 fn value_of(op: &Operation) -> Result<Value, String> {
-    op.value
-        .clone()
-        .ok_or_else(|| format!("{} operation is missing a value", op.op))
+    Ok(op.value.clone().unwrap_or(Value::Null))
 }
 
 fn display(path: &[String]) -> String {
@@ -498,7 +498,7 @@ pub fn merge_patches(text: &str) -> Result<Vec<Value>, String> {
         if doc == Value::Null || doc == Value::Map(Vec::new()) {
             continue;
         }
-        crate::load::annotations_as_written(&mut doc, document.texts, false);
+        crate::load::annotations_as_written(&mut doc, document.texts);
         if !matches!(doc, Value::Map(_)) {
             return Err("a strategic-merge patch must be a mapping".to_string());
         }

@@ -404,9 +404,10 @@ fn retyped(like: &Value, text: &str) -> Value {
 fn set_scalar(target: &mut Value, text: &str) -> Result<(), String> {
     let new = match target {
         Value::String(_) => Value::String(text.to_string()),
-        // An empty value stays an empty string (kustomize writes `""`),
-        // it does not read back as null.
-        Value::Null if text.is_empty() => Value::String(String::new()),
+        // kyaml copies only the text: an empty text in a node without a
+        // type (created, or null) is a null written as nothing (`""` in an
+        // annotation, cleared by a later merge).
+        Value::Null if text.is_empty() => Value::String(crate::smp::EMPTY_NULL.to_string()),
         Value::Null => flux_yaml::resolve_plain(text),
         Value::Int(_) | Value::Uint(_) => match flux_yaml::resolve_plain(text) {
             v @ (Value::Int(_) | Value::Uint(_)) => v,
@@ -592,6 +593,9 @@ fn apply_target(
         }
         for path in &field_paths {
             copy_to_target(&mut resource.value, value, path, spec)?;
+        }
+        if scalar_text(value).is_empty() {
+            crate::smp::collect_empty_nulls(&mut resource.value, &mut resource.empty_fields);
         }
     }
     Ok(())

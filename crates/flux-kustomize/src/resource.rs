@@ -31,6 +31,11 @@ pub struct Resource {
     /// Fields whose null was written as nothing (`a:`): a strategic-merge
     /// patch clears them (kyaml keeps `~` and `null`).
     pub empty_fields: Vec<flux_yaml::EmptyField>,
+    /// The text each annotation that is not a string was written with
+    /// (`1.50`, `0755`, `~`), and the value it read as: kustomize writes
+    /// annotations back as that text, unless the value changed or went
+    /// through JSON.
+    pub annotation_texts: Vec<(String, String, Value)>,
 }
 
 /// An id a resource had before a rename.
@@ -57,6 +62,7 @@ impl Resource {
             generated: None,
             ref_vars: Vec::new(),
             empty_fields: Vec::new(),
+            annotation_texts: Vec::new(),
         }
     }
 
@@ -65,6 +71,7 @@ impl Resource {
     /// collection (`{a: }`) as `''`, an empty string; every other null is
     /// a written `null` afterwards.
     pub fn through_text(&mut self) {
+        self.annotation_texts.clear();
         for field in std::mem::take(&mut self.empty_fields) {
             if field.in_flow
                 && let Some(v @ Value::Null) = crate::smp::at_path(&mut self.value, &field.path)
@@ -226,29 +233,56 @@ pub(crate) fn is_local_config(value: &Value) -> bool {
 
 /// kustomize rewrites every resource's annotations at the end of a build
 /// (removing its own bookkeeping ones), which drops an empty or null
-/// `metadata.annotations`.
-pub(crate) fn drop_empty_annotations(value: &mut Value) {
-    let Value::Map(entries) = value else { return };
+/// `metadata.annotations`, and writes every value as the text of its node.
+pub(crate) fn drop_empty_annotations(resource: &mut Resource) {
+    let Value::Map(entries) = &mut resource.value else {
+        return;
+    };
     let Some((_, Value::Map(metadata))) = entries.iter_mut().find(|(k, _)| k == "metadata") else {
         return;
     };
     metadata.retain(|(k, v)| {
         k != "annotations" || !matches!(v, Value::Null) && *v != Value::Map(Vec::new())
     });
-    // ...and writes every annotation value back as a string.
-    if let Some((_, Value::Map(annotations))) =
-        metadata.iter_mut().find(|(k, _)| k == "annotations")
-    {
-        for (_, v) in annotations.iter_mut() {
-            let text = match v {
-                Value::Null => String::new(),
-                Value::Bool(b) => b.to_string(),
-                Value::Int(i) => i.to_string(),
-                Value::Uint(u) => u.to_string(),
-                Value::Float(f) => f.to_string(),
-                _ => continue,
-            };
-            *v = Value::String(text);
+    let Some((_, Value::Map(annotations))) = metadata.iter_mut().find(|(k, _)| k == "annotations")
+    else {
+        return;
+    };
+    for (key, v) in annotations.iter_mut() {
+        if matches!(v, Value::String(_)) {
+            continue;
         }
+        // A mapping or sequence node has no text.
+        if matches!(v, Value::Map(_) | Value::Seq(_)) {
+            *v = Value::String(String::new());
+            continue;
+        }
+        let written = resource
+            .annotation_texts
+            .iter()
+            .find(|(k, _, read)| k == key && read == v)
+            .map(|(_, text, _)| text.clone());
+        let empty = || {
+            resource.empty_fields.iter().any(|f| {
+                matches!(f.path.as_slice(), [
+                    flux_yaml::Step::Key(m),
+                    flux_yaml::Step::Key(a),
+                    flux_yaml::Step::Key(k),
+                ] if m == "metadata" && a == "annotations" && k == key)
+            })
+        };
+        let text = match (written, &*v) {
+            // Nothing when written as nothing (or emptied by a replacement).
+            (_, Value::Null) if empty() => String::new(),
+            (Some(text), _) => text,
+            // `null` once it went through JSON (a JSON patch).
+            (None, Value::Null) => "null".to_string(),
+            (None, Value::Bool(b)) => b.to_string(),
+            (None, Value::Int(i)) => i.to_string(),
+            (None, Value::Uint(u)) => u.to_string(),
+            (None, Value::Float(f)) => f.to_string(),
+            (None, _) => continue,
+        };
+        *v = Value::String(text);
     }
 }

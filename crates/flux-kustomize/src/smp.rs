@@ -27,7 +27,7 @@ use crate::schema::{Node, Schemas};
 /// Stands, during one merge, for a resource field whose null was written
 /// as nothing (`a:`): kyaml clears those where it walks, and keeps `~` and
 /// `null`.
-const EMPTY_NULL: &str = "\u{0}kustomize-empty-null\u{0}";
+pub(crate) const EMPTY_NULL: &str = "\u{0}kustomize-empty-null\u{0}";
 /// The same, inside a flow collection.
 const EMPTY_NULL_IN_FLOW: &str = "\u{0}kustomize-empty-null-in-flow\u{0}";
 
@@ -103,6 +103,12 @@ pub(crate) fn at_path<'a>(value: &'a mut Value, path: &[Step]) -> Option<&'a mut
         _ => None,
     }?;
     at_path(next, rest)
+}
+
+/// Turns the [`EMPTY_NULL`] markers in `value` (left by a merge, or
+/// written by a replacement) back into nulls, noting where they are.
+pub(crate) fn collect_empty_nulls(value: &mut Value, found: &mut Vec<EmptyField>) {
+    unmark(value, &mut Vec::new(), found);
 }
 
 /// Turns the markers the merge left back into nulls, noting where.
