@@ -2,18 +2,11 @@
 //! `commonAnnotations` field specs (object metadata and pod templates, plus
 //! what `configurations` add).
 
-use flux_yaml::Value;
+use crate::fieldspec::{FieldSpec, set_entries};
+use crate::resource::Resource;
 
-use crate::fieldspec::{FieldSpec, gvk, merge_string_map, visit};
-
-/// Adds `annotations` at every field of `specs` that applies to `object`.
-pub fn apply(object: &mut Value, annotations: &[(String, String)], specs: &[FieldSpec]) {
-    let (group, version, kind) = gvk(object);
-    for spec in specs {
-        if spec.matches(&group, &version, &kind) {
-            visit(object, spec, &mut |node| {
-                merge_string_map(node, annotations)
-            });
-        }
-    }
+/// Adds `annotations` at every field of `specs` that applies to the
+/// resource.
+pub fn apply(resource: &mut Resource, annotations: &[(String, String)], specs: &[FieldSpec]) {
+    set_entries(resource, annotations, specs);
 }

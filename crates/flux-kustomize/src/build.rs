@@ -74,7 +74,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
         if managed_by {
             let spec = fieldspec::FieldSpec::any("labels", "metadata/labels", true);
             let label = [(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string())];
-            labels::apply(&mut resource.value, &label, &[spec]);
+            labels::apply(resource, &label, &[spec]);
         }
         if !keep_origin {
             remove_annotation(&mut resource.value, ORIGIN_ANNOTATION);
@@ -366,19 +366,19 @@ fn transform(
             message,
         })?;
         for resource in &mut map.resources {
-            labels::apply(&mut resource.value, &set.pairs, &specs);
+            labels::apply(resource, &set.pairs, &specs);
         }
     }
     if !k.common_labels.is_empty() {
         let specs = map.config.table("commonLabels");
         for resource in &mut map.resources {
-            labels::apply(&mut resource.value, &k.common_labels, &specs);
+            labels::apply(resource, &k.common_labels, &specs);
         }
     }
     if !k.common_annotations.is_empty() {
         let specs = map.config.table("commonAnnotations");
         for resource in &mut map.resources {
-            annotations::apply(&mut resource.value, &k.common_annotations, &specs);
+            annotations::apply(resource, &k.common_annotations, &specs);
         }
     }
     for patch in &k.json6902_patches {
@@ -475,12 +475,12 @@ pub(crate) fn run_transformer(
     match plugin {
         Plugin::Labels(pairs, specs) => {
             for resource in &mut map.resources {
-                labels::apply(&mut resource.value, &pairs, &specs);
+                labels::apply(resource, &pairs, &specs);
             }
         }
         Plugin::Annotations(pairs, specs) => {
             for resource in &mut map.resources {
-                annotations::apply(&mut resource.value, &pairs, &specs);
+                annotations::apply(resource, &pairs, &specs);
             }
         }
         Plugin::Namespace {
@@ -649,6 +649,7 @@ pub(crate) fn apply_merge_patch(
             Some((value, empty_fields)) => {
                 resource.value = value;
                 resource.empty_fields = empty_fields;
+                resource.sync_aliases();
                 resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
             }
             None => deleted.push(index),

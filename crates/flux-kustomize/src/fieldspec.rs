@@ -295,16 +295,114 @@ fn walk(
     }
 }
 
-/// Adds `pairs` to the mapping at a field (a null field becomes a mapping).
-pub fn merge_string_map(node: &mut Value, pairs: &[(String, String)]) {
-    if matches!(node, Value::Null) {
-        *node = Value::Map(Vec::new());
+/// The paths of the nodes `spec` reaches in `object` (created as
+/// [`visit`] creates them), in visiting order.
+pub fn visit_paths(object: &mut Value, spec: &FieldSpec) -> Vec<Vec<flux_yaml::Step>> {
+    // Mark each reached node, then collect the marks' paths: the walk
+    // itself does not track where it is.
+    const MARK: &str = "\u{0}kustomize-fieldspec-target\u{0}";
+    let mut originals: Vec<Value> = Vec::new();
+    visit(object, spec, &mut |node| {
+        originals.push(std::mem::replace(node, Value::String(MARK.to_string())));
+    });
+    let mut paths = Vec::new();
+    collect_marks(object, &mut Vec::new(), &mut paths, MARK);
+    // Put the nodes back, in the same (document) order.
+    let mut originals = originals.into_iter();
+    for path in &paths {
+        if let (Some(slot), Some(original)) = (crate::smp::at_path(object, path), originals.next())
+        {
+            *slot = original;
+        }
     }
-    let Value::Map(entries) = node else { return };
-    for (key, value) in pairs {
-        match entries.iter_mut().find(|(k, _)| k == key) {
-            Some((_, slot)) => *slot = Value::String(value.clone()),
-            None => entries.push((key.clone(), Value::String(value.clone()))),
+    paths
+}
+
+fn collect_marks(
+    node: &Value,
+    path: &mut Vec<flux_yaml::Step>,
+    out: &mut Vec<Vec<flux_yaml::Step>>,
+    mark: &str,
+) {
+    match node {
+        Value::String(s) if s == mark => out.push(path.clone()),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                path.push(flux_yaml::Step::Key(k.clone()));
+                collect_marks(v, path, out, mark);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                path.push(flux_yaml::Step::Index(i));
+                collect_marks(v, path, out, mark);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// kustomize's label and annotation transformers: for each key (sorted),
+/// the entry is set in every mapping `specs` reach. kyaml sets a new entry
+/// to one node shared by every mapping where it is created, and updates an
+/// existing entry in place, so a later transformer that changes one copy
+/// changes them all (an overlay's `labels` reach the selectors a base's
+/// `includeSelectors` wrote): `resource.aliases` keeps those groups.
+pub fn set_entries(
+    resource: &mut crate::resource::Resource,
+    pairs: &[(String, String)],
+    specs: &[FieldSpec],
+) {
+    use flux_yaml::Step;
+    let (group, version, kind) = gvk(&resource.value);
+    let mut maps: Vec<Vec<Step>> = Vec::new();
+    for spec in specs {
+        if spec.matches(&group, &version, &kind) {
+            maps.extend(visit_paths(&mut resource.value, spec));
+        }
+    }
+    let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, value) in sorted {
+        let mut created: Vec<Vec<Step>> = Vec::new();
+        for map in &maps {
+            let Some(node) = crate::smp::at_path(&mut resource.value, map) else {
+                continue;
+            };
+            if matches!(node, Value::Null) {
+                *node = Value::Map(Vec::new());
+            }
+            let Value::Map(entries) = node else { continue };
+            let mut field = map.clone();
+            field.push(Step::Key(key.clone()));
+            match entries.iter_mut().find(|(k, _)| k == key) {
+                Some((_, slot)) => {
+                    *slot = Value::String(value.clone());
+                    let mut aliased: Vec<Vec<Step>> = Vec::new();
+                    for (shared, group) in resource.aliases.iter_mut() {
+                        if group.contains(&field) {
+                            *shared = Value::String(value.clone());
+                            aliased.extend(group.iter().cloned());
+                        }
+                    }
+                    for other in aliased {
+                        if let Some(slot) = crate::smp::at_path(&mut resource.value, &other) {
+                            *slot = Value::String(value.clone());
+                        }
+                    }
+                }
+                None => {
+                    entries.push((key.clone(), Value::String(value.clone())));
+                    created.push(field);
+                }
+            }
+        }
+        if created.len() > 1 {
+            resource
+                .aliases
+                .push((Value::String(value.clone()), created));
         }
     }
 }

@@ -6,18 +6,12 @@
 //! `metadata/labels` only; plus an entry's own `fields` and the `labels`
 //! table of `configurations`.
 
-use flux_yaml::Value;
+use crate::fieldspec::{FieldSpec, set_entries};
+use crate::resource::Resource;
 
-use crate::fieldspec::{FieldSpec, gvk, merge_string_map, visit};
-
-/// Adds `labels` at every field of `specs` that applies to `object`.
-pub fn apply(object: &mut Value, labels: &[(String, String)], specs: &[FieldSpec]) {
-    let (group, version, kind) = gvk(object);
-    for spec in specs {
-        if spec.matches(&group, &version, &kind) {
-            visit(object, spec, &mut |node| merge_string_map(node, labels));
-        }
-    }
+/// Adds `labels` at every field of `specs` that applies to the resource.
+pub fn apply(resource: &mut Resource, labels: &[(String, String)], specs: &[FieldSpec]) {
+    set_entries(resource, labels, specs);
 }
 
 /// kustomize's `FsSlice.MergeAll`: `incoming` specs not already in

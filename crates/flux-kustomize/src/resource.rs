@@ -36,6 +36,10 @@ pub struct Resource {
     /// annotations back as that text, unless the value changed or went
     /// through JSON.
     pub annotation_texts: Vec<(String, String, Value)>,
+    /// Fields that are one YAML node in kustomize (label and annotation
+    /// entries its transformers created together): changing one in place
+    /// changes all of a group.
+    pub aliases: Vec<(Value, Vec<Vec<flux_yaml::Step>>)>,
 }
 
 /// An id a resource had before a rename.
@@ -63,6 +67,7 @@ impl Resource {
             ref_vars: Vec::new(),
             empty_fields: Vec::new(),
             annotation_texts: Vec::new(),
+            aliases: Vec::new(),
         }
     }
 
@@ -72,6 +77,7 @@ impl Resource {
     /// a written `null` afterwards.
     pub fn through_text(&mut self) {
         self.annotation_texts.clear();
+        self.aliases.clear();
         for field in std::mem::take(&mut self.empty_fields) {
             if field.in_flow
                 && let Some(v @ Value::Null) = crate::smp::at_path(&mut self.value, &field.path)
@@ -79,6 +85,29 @@ impl Resource {
                 *v = Value::String(String::new());
             }
         }
+    }
+
+    /// After a strategic-merge patch: kyaml copies a patched scalar into
+    /// the existing node, so a value the patch set in one field of a group
+    /// is the value of every field of it; a deleted field leaves its group.
+    pub fn sync_aliases(&mut self) {
+        let value = &mut self.value;
+        for (shared, paths) in &mut self.aliases {
+            paths.retain(|p| crate::smp::at_path(value, p).is_some());
+            let changed = paths
+                .iter()
+                .filter_map(|p| crate::smp::at_path(value, p).map(|v| v.clone()))
+                .rfind(|v| v != shared);
+            if let Some(new) = changed {
+                *shared = new;
+                for p in paths.iter() {
+                    if let Some(slot) = crate::smp::at_path(value, p) {
+                        *slot = shared.clone();
+                    }
+                }
+            }
+        }
+        self.aliases.retain(|(_, paths)| paths.len() > 1);
     }
 
     /// Records the current id as a previous one (before a rename).
