@@ -556,7 +556,18 @@ fn keep_origin(new: &mut Value, old: &Value) {
 fn merge_data(new: &mut Value, old: Option<&Value>, field: &str) {
     let Some(Value::Map(old)) = old else { return };
     let Value::Map(object) = new else { return };
-    let mut map = old.clone();
+    // kustomize reads the existing data as strings (the nodes' text).
+    let mut map: Vec<(String, Value)> = old
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Null | Value::Map(_) | Value::Seq(_) => String::new(),
+                Value::String(s) => s.clone(),
+                other => scalar_text(other),
+            };
+            (k.clone(), Value::String(text))
+        })
+        .collect();
     if let Some((_, Value::Map(current))) = object.iter().find(|(k, _)| k == field) {
         for (k, v) in current {
             match map.iter_mut().find(|(mk, _)| mk == k) {

@@ -98,6 +98,16 @@ impl ResId {
         }
     }
 
+    /// The id with its effective namespace: ids that are [`Self::equals`]
+    /// have the same key (a cluster-scoped object's `namespace` is
+    /// ignored).
+    pub fn key(&self) -> ResId {
+        ResId {
+            namespace: self.effective_namespace(),
+            ..self.clone()
+        }
+    }
+
     /// kustomize's id equality: same group, version, kind and name, and
     /// the same effective namespace.
     pub fn equals(&self, other: &ResId) -> bool {

@@ -179,11 +179,11 @@ pub struct ResMap {
 impl ResMap {
     /// Rebuilds the id index after transformations that rename or remove.
     pub(crate) fn reindex(&mut self) {
-        self.ids = self.resources.iter().map(|r| r.id.clone()).collect();
+        self.ids = self.resources.iter().map(|r| r.id.key()).collect();
     }
 
     pub(crate) fn append(&mut self, resource: Resource) -> Result<(), Error> {
-        if !self.ids.insert(resource.id.clone()) {
+        if !self.ids.insert(resource.id.key()) {
             return Err(Error::IdConflict(resource.id.to_string()));
         }
         self.resources.push(resource);
