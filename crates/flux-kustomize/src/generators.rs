@@ -485,9 +485,20 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
 /// kustomize's `CopyMergeMetaDataFieldsFrom`: labels and annotations merged
 /// (the new object's win), the old name and namespace kept.
 fn merge_metadata(new: &mut Resource, old: &Resource) {
+    // kustomize reads labels and annotations as strings (the nodes' text).
     let meta = |v: &Value, key: &str| -> Vec<(String, Value)> {
         match v.get("metadata").and_then(|m| m.get(key)) {
-            Some(Value::Map(m)) => m.clone(),
+            Some(Value::Map(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null | Value::Map(_) | Value::Seq(_) => String::new(),
+                        other => scalar_text(other),
+                    };
+                    (k.clone(), Value::String(text))
+                })
+                .collect(),
             _ => Vec::new(),
         }
     };
