@@ -467,15 +467,27 @@ impl Value {
 
     /// A deep copy (maps are copied, not shared).
     pub fn deep_copy(&self) -> Value {
+        self.copy_at(0)
+    }
+
+    /// Copies down to a depth no data reaches; deeper (a map a template
+    /// made hold itself) the values stay shared instead of recursing
+    /// forever.
+    fn copy_at(&self, depth: usize) -> Value {
+        if depth > 1000 {
+            return self.clone();
+        }
         match self {
-            Value::List(l) => Value::list(l.ty, l.items.iter().map(Value::deep_copy).collect()),
+            Value::List(l) => {
+                Value::list(l.ty, l.items.iter().map(|v| v.copy_at(depth + 1)).collect())
+            }
             Value::Map(m) => {
                 let m = m.borrow();
                 Value::map(
                     m.ty,
                     m.entries
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .map(|(k, v)| (k.clone(), v.copy_at(depth + 1)))
                         .collect(),
                 )
             }

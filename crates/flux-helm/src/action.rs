@@ -406,7 +406,14 @@ pub fn render_release(
     for m in &manifests {
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
     }
-    let chart_values = match crate::yaml::from_value(&Value::Map(root.values.clone())) {
+    // A template may have made the values hold themselves (`set`): that is
+    // an error, not a crash.
+    let chart_values =
+        match crate::yaml::try_from_value(&Value::Map(root.values.clone())).map_err(started)? {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+    let values = match crate::yaml::try_from_value(&Value::Map(values)).map_err(started)? {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
     };
@@ -415,10 +422,7 @@ pub fn render_release(
         manifest,
         hooks,
         notes,
-        values: match crate::yaml::from_value(&Value::Map(values)) {
-            serde_json::Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        },
+        values,
     })
 }
 

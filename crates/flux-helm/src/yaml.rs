@@ -187,9 +187,27 @@ pub fn map_value(m: &serde_json::Map<String, serde_json::Value>) -> Value {
 }
 
 /// A template value as JSON (this crate's convention), for values that
-/// leave the template world (release records, `--set` results).
+/// leave the template world (release records, `--set` results). A value
+/// nested deeper than Go's JSON encoder follows (a map a template made hold
+/// itself) is null here; [`try_from_value`] reports it.
 pub fn from_value(v: &Value) -> serde_json::Value {
-    match v {
+    try_from_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// [`from_value`], failing on a value nested deeper than Go's JSON encoder
+/// follows (a cycle), with Go's message.
+pub fn try_from_value(v: &Value) -> Result<serde_json::Value, String> {
+    json_of(v, 0)
+}
+
+fn json_of(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    if depth > 1000 && matches!(v, Value::Map(_) | Value::List(_)) {
+        return Err(format!(
+            "json: unsupported value: encountered a cycle via {}",
+            v.type_name()
+        ));
+    }
+    Ok(match v {
         Value::Missing | Value::Nil | Value::Func(_) | Value::Complex(..) => {
             serde_json::Value::Null
         }
@@ -204,25 +222,31 @@ pub fn from_value(v: &Value) -> serde_json::Value {
             use base64::Engine as _;
             serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
-        Value::List(l) => serde_json::Value::Array(l.items.iter().map(from_value).collect()),
+        Value::List(l) => serde_json::Value::Array(
+            l.items
+                .iter()
+                .map(|x| json_of(x, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Map(m) => serde_json::Value::Object(
             m.borrow()
                 .entries
                 .iter()
-                .map(|(k, v)| (k.clone(), from_value(v)))
-                .collect(),
+                .map(|(k, x)| Ok((k.clone(), json_of(x, depth + 1)?)))
+                .collect::<Result<_, String>>()?,
         ),
-        Value::Object(o) => o.json().map_or_else(
-            || serde_json::Value::Object(serde_json::Map::new()),
-            |v| from_value(&v),
-        ),
-    }
+        Value::Object(o) => match o.json() {
+            None => serde_json::Value::Object(serde_json::Map::new()),
+            Some(v) => json_of(&v, depth + 1)?,
+        },
+    })
 }
 
 /// A template value as `json.Marshal` sees it, in flux-yaml's model;
 /// `None` for what JSON cannot hold (functions, complex numbers).
 fn to_yaml_model(v: &Value, depth: usize) -> Option<Yaml> {
-    if depth > 10_000 {
+    // Go's JSON encoder gives up on a cycle after 1,000 levels.
+    if depth > 1000 {
         return None;
     }
     Some(match v {

@@ -152,3 +152,36 @@ fn subcharts_cannot_nest_without_end() {
     let e = Chart::load(&dir.path().join("c")).unwrap_err().0;
     assert!(e.contains("subcharts nest deeper than 64 levels"), "{e}");
 }
+
+/// A template that makes the values hold themselves (`set` of a map into
+/// itself) crashes Helm (a fatal Go stack overflow); ours renders what it
+/// can print and refuses the release with an error, never overflowing.
+#[test]
+fn self_referential_values_are_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), CHART).unwrap();
+    std::fs::write(chart.join("values.yaml"), "map:\n  a: 1\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  \
+         set: {{ set .Values.map \"self\" .Values.map | len | quote }}\n  \
+         copy: {{ deepCopy .Values.map | len | quote }}\n  \
+         equal: {{ deepEqual .Values.map .Values.map | quote }}\n  \
+         yaml: {{ toYaml .Values.map | len | quote }}\n  \
+         merged: {{ merge .Values.map .Values.map | len | quote }}\n",
+    )
+    .unwrap();
+    let chart = Chart::load(&chart).unwrap();
+    let opts = flux_helm::TemplateOptions {
+        release_name: "r".to_string(),
+        ..flux_helm::TemplateOptions::default()
+    };
+    let err = flux_helm::template(&chart, &opts).unwrap_err();
+    assert!(
+        err.message.contains("error calling merge"),
+        "{}",
+        err.message
+    );
+}

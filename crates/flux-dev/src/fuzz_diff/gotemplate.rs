@@ -287,8 +287,12 @@ fn unescape(s: &str) -> String {
         .replace("\\\\", "\\")
 }
 
-struct Gen<'r> {
+pub(super) struct Gen<'r> {
     rng: &'r mut Rng,
+    /// Where the data is (`.` for a template, `.Values.` for a chart).
+    root: &'static str,
+    /// No wild arguments (charts: one failing pipeline fails the chart).
+    tame: bool,
     /// Variables in scope, with their types.
     vars: Vec<(String, char)>,
     defines: Vec<String>,
@@ -299,7 +303,7 @@ impl Gen<'_> {
     /// An expression of type `t` (most of the time: a tenth are anything,
     /// so that errors are fuzzed too).
     fn expr(&mut self, t: char) -> String {
-        if self.rng.chance(8) {
+        if !self.tame && self.rng.chance(8) {
             return self.wild();
         }
         let nest = self.depth < 3 && self.rng.chance(35);
@@ -325,14 +329,15 @@ impl Gen<'_> {
         match t {
             'i' => r.range(-2, 12).to_string(),
             'f' => r.pick(&["0.5", "1.5", "-2.25", "3.0", "1e3"]).to_string(),
-            'b' => r.pick(&["true", "false", ".flag"]).to_string(),
+            'b' if r.chance(30) => format!("{}flag", self.root),
+            'b' => r.pick(&["true", "false"]).to_string(),
             'r' => format!("\"{}\"", r.pick(REGEXES)),
             'p' => format!("\"{}\"", r.pick(FORMATS)),
-            's' if r.chance(20) => ".str".to_string(),
+            's' if r.chance(20) => format!("{}str", self.root),
             's' => format!("\"{}\"", r.pick(STRINGS)),
-            'l' if r.chance(50) => ".list".to_string(),
+            'l' if r.chance(50) => format!("{}list", self.root),
             'l' => "(list 1 \"b\" 2.5 nil)".to_string(),
-            'm' if r.chance(50) => ".map".to_string(),
+            'm' if r.chance(50) => format!("{}map", self.root),
             'm' => "(dict \"k\" 1 \"b\" (list 2))".to_string(),
             _ => {
                 let t = *r.pick(&['s', 'i', 'f', 'b', 'l', 'm']);
@@ -360,7 +365,7 @@ impl Gen<'_> {
     }
 
     fn field(&mut self) -> String {
-        let mut f = String::new();
+        let mut f = self.root.trim_end_matches('.').to_string();
         for _ in 0..1 + self.rng.below(2) {
             f.push('.');
             let key: &&str = self.rng.pick(KEYS);
@@ -525,18 +530,37 @@ impl Gen<'_> {
     }
 }
 
-/// One case: a template on one line and its data.
-fn case(seed: u64, i: usize) -> (String, serde_json::Value) {
-    let mut rng = Rng::fork(seed, i);
+impl<'r> Gen<'r> {
+    /// A generator of chart expressions over `.Values`.
+    pub(super) fn for_values(rng: &'r mut Rng) -> Self {
+        Gen {
+            rng,
+            root: ".Values.",
+            tame: true,
+            vars: Vec::new(),
+            defines: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    /// A pipeline of type `t` (`s`, `i`, `l`, `m`, `b`, `a`).
+    pub(super) fn pipeline_of(&mut self, t: char) -> String {
+        self.typed_pipeline(t)
+    }
+}
+
+/// Random data (JSON) for a template or a chart's values: random keys of
+/// any shape, and keys of one type each that typed expressions use.
+pub(super) fn random_data(rng: &mut Rng) -> serde_json::Map<String, serde_json::Value> {
     let mut data = serde_json::Map::new();
     for k in KEYS {
         if rng.chance(70) {
-            data.insert((*k).to_string(), self::data(&mut rng, 0));
+            data.insert((*k).to_string(), self::data(rng, 0));
         }
     }
     for (k, t) in TYPED_KEYS {
         let v = loop {
-            let v = self::data(&mut rng, 1);
+            let v = self::data(rng, 1);
             let ok = match t {
                 's' => v.is_string(),
                 'l' => v.is_array(),
@@ -549,8 +573,17 @@ fn case(seed: u64, i: usize) -> (String, serde_json::Value) {
         };
         data.insert((*k).to_string(), v);
     }
+    data
+}
+
+/// One case: a template on one line and its data.
+fn case(seed: u64, i: usize) -> (String, serde_json::Value) {
+    let mut rng = Rng::fork(seed, i);
+    let data = random_data(&mut rng);
     let mut g = Gen {
         rng: &mut rng,
+        root: ".",
+        tame: false,
         vars: Vec::new(),
         defines: Vec::new(),
         depth: 0,

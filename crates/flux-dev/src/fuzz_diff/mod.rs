@@ -10,6 +10,7 @@
 //! seed gives the same cases.
 
 mod gotemplate;
+mod helm;
 mod kustomize;
 mod rng;
 
@@ -39,6 +40,7 @@ pub fn run(engine: &str, cases: usize, seed: u64, out: Option<PathBuf>) -> Resul
     let differences = match engine {
         "gotemplate" => gotemplate::run(cases, seed)?,
         "kustomize" => kustomize::run(cases, seed)?,
+        "helm" => helm::run(cases, seed)?,
         other => return Err(format!("no fuzzer for {other}")),
     };
     let out = out.unwrap_or_else(|| {

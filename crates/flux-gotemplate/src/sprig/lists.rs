@@ -599,6 +599,15 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
 /// replaced when it is empty (Go's zero value); nil sources are skipped
 /// unless overwriting.
 fn merge_into(dst: &Value, src: &Value, overwrite: bool) -> Result<(), String> {
+    merge_at(dst, src, overwrite, 0)
+}
+
+/// mergo's deep merge; maps nested past any real data's depth (a map that
+/// holds itself) are an error, where Go would never return.
+fn merge_at(dst: &Value, src: &Value, overwrite: bool, depth: usize) -> Result<(), String> {
+    if depth > 1000 {
+        return Err("runtime: goroutine stack exceeds 1000000000-byte limit".to_string());
+    }
     let Value::Map(d) = dst else {
         return Ok(());
     };
@@ -615,7 +624,12 @@ fn merge_into(dst: &Value, src: &Value, overwrite: bool) -> Result<(), String> {
             && sm.borrow().ty == MapTy::Iface
             && dm.borrow().ty == MapTy::Iface
         {
-            merge_into(dv.as_ref().unwrap_or(&Value::Nil), &sv, overwrite)?;
+            merge_at(
+                dv.as_ref().unwrap_or(&Value::Nil),
+                &sv,
+                overwrite,
+                depth + 1,
+            )?;
             if !dm.borrow().entries.is_empty() {
                 continue;
             }

@@ -138,6 +138,15 @@ pub(crate) fn map_entries(v: &Value) -> BTreeMap<String, Value> {
 
 /// `reflect.DeepEqual`.
 pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    equal_at(a, b, 0)
+}
+
+/// `reflect.DeepEqual` treats a pair it is already comparing as equal (a
+/// cycle): past a depth no data reaches, so do we.
+fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > 1000 {
+        return true;
+    }
     match (a, b) {
         (Value::Missing | Value::Nil, Value::Missing | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -150,7 +159,10 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::List(x), Value::List(y)) => {
             x.ty == y.ty
                 && x.items.len() == y.items.len()
-                && x.items.iter().zip(&y.items).all(|(p, q)| deep_equal(p, q))
+                && x.items
+                    .iter()
+                    .zip(&y.items)
+                    .all(|(p, q)| equal_at(p, q, depth + 1))
         }
         (Value::Map(x), Value::Map(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
@@ -158,7 +170,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.entries.len() == y.entries.len()
                 && x.entries
                     .iter()
-                    .all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
+                    .all(|(k, v)| y.entries.get(k).is_some_and(|w| equal_at(v, w, depth + 1)))
         }
         (Value::Object(x), Value::Object(y)) => {
             x.type_name() == y.type_name() && x.display() == y.display()
