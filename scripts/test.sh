@@ -22,5 +22,15 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked "$@"
+# Differential fuzzing against the real tools, on a budget, with a seed
+# that changes every day (printed: `flux-dev fuzz-diff ENGINE --cases N
+# --seed S` replays a failure; the shrunk inputs are in target/fuzz-diff).
+seed=${FUZZ_DIFF_SEED:-$(date -u +%Y%m%d)}
+log "fuzz-diff against the real tools, seed $seed"
+cargo build --locked -p flux-dev
+for run in "gotemplate 3000" "kustomize 400" "helm 300"; do
+  set -- $run
+  "$CARGO_TARGET_DIR/debug/flux-dev" fuzz-diff "$1" --cases "$2" --seed "$seed" --out "$CARGO_TARGET_DIR/fuzz-diff/$1-$seed"
+done
 log "the demo (scripts/demo.sh), end to end"
 DEMO_EXIT=1 DEMO_PROFILE=dev bash scripts/demo.sh

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use flux_yaml::Value;
+use flux_yaml::{Step, Value};
 use sha2::{Digest, Sha256};
 
 use crate::build::Options;
@@ -453,7 +453,7 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
             keep_origin(&mut new.value, &old.value);
             if behavior == Behavior::Merge {
                 for field in ["data", "binaryData"] {
-                    merge_data(&mut new.value, old.value.get(field), field);
+                    merge_data(&mut new.value, old, field);
                 }
             }
             // The name gets the content hash only when both sides would
@@ -486,17 +486,17 @@ pub fn absorb(resources: &mut Vec<Resource>, mut new: Resource) -> Result<(), Er
 /// (the new object's win), the old name and namespace kept.
 fn merge_metadata(new: &mut Resource, old: &Resource) {
     // kustomize reads labels and annotations as strings (the nodes' text).
-    let meta = |v: &Value, key: &str| -> Vec<(String, Value)> {
-        match v.get("metadata").and_then(|m| m.get(key)) {
+    let meta = |r: &Resource, key: &str| -> Vec<(String, Value)> {
+        match r.value.get("metadata").and_then(|m| m.get(key)) {
             Some(Value::Map(m)) => m
                 .iter()
                 .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Null | Value::Map(_) | Value::Seq(_) => String::new(),
-                        other => scalar_text(other),
-                    };
-                    (k.clone(), Value::String(text))
+                    let path = [
+                        Step::Key("metadata".to_string()),
+                        Step::Key(key.to_string()),
+                        Step::Key(k.clone()),
+                    ];
+                    (k.clone(), Value::String(r.text_at(&path, v)))
                 })
                 .collect(),
             _ => Vec::new(),
@@ -512,8 +512,8 @@ fn merge_metadata(new: &mut Resource, old: &Resource) {
     let (name, namespace) = (text(&old.value, "name"), text(&old.value, "namespace"));
     let mut merged = Vec::new();
     for key in ["labels", "annotations"] {
-        let mut map = meta(&old.value, key);
-        for (k, v) in meta(&new.value, key) {
+        let mut map = meta(old, key);
+        for (k, v) in meta(new, key) {
             match map.iter_mut().find(|(mk, _)| *mk == k) {
                 Some(slot) => slot.1 = v,
                 None => map.push((k, v)),
@@ -564,19 +564,17 @@ fn keep_origin(new: &mut Value, old: &Value) {
 }
 
 /// The old object's `field` entries under the new one's.
-fn merge_data(new: &mut Value, old: Option<&Value>, field: &str) {
-    let Some(Value::Map(old)) = old else { return };
+fn merge_data(new: &mut Value, old_resource: &Resource, field: &str) {
+    let Some(Value::Map(old)) = old_resource.value.get(field) else {
+        return;
+    };
     let Value::Map(object) = new else { return };
     // kustomize reads the existing data as strings (the nodes' text).
     let mut map: Vec<(String, Value)> = old
         .iter()
         .map(|(k, v)| {
-            let text = match v {
-                Value::Null | Value::Map(_) | Value::Seq(_) => String::new(),
-                Value::String(s) => s.clone(),
-                other => scalar_text(other),
-            };
-            (k.clone(), Value::String(text))
+            let path = [Step::Key(field.to_string()), Step::Key(k.clone())];
+            (k.clone(), Value::String(old_resource.text_at(&path, v)))
         })
         .collect();
     if let Some((_, Value::Map(current))) = object.iter().find(|(k, _)| k == field) {

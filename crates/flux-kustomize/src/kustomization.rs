@@ -460,6 +460,8 @@ pub(crate) fn patch_entries(
             match key.as_str() {
                 "patch" => text = v.as_str().map(|s| s.trim().to_string()),
                 "path" => path = v.as_str().map(str::to_string),
+                // A null target is no target (JSON's null into a pointer).
+                "target" if *v == Value::Null => target = None,
                 "target" => target = Some(patch::Target::parse(v).map_err(invalid)?),
                 "options" if !legacy => patch_options = parse_patch_options(v).map_err(invalid)?,
                 other => {

@@ -137,7 +137,7 @@ pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource
     let text = read_text(fs, path)?;
     let invalid = Error::invalid_in(path);
     let docs =
-        flux_yaml::parse_documents(&text, &is_annotation).map_err(|e| invalid(e.to_string()))?;
+        flux_yaml::parse_documents(&text, &is_read_as_text).map_err(|e| invalid(e.to_string()))?;
     let mut out = Vec::new();
     for doc in docs {
         let value = doc.value;
@@ -172,15 +172,12 @@ pub(crate) fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<Vec<Resource
         check_metadata_maps(&value).map_err(&invalid)?;
         let id = ResId::of(&value).map_err(|e| invalid(e.0))?;
         let mut resource = Resource::new(value, id);
-        resource.annotation_texts = doc
+        resource.texts = doc
             .texts
             .into_iter()
             .filter_map(|(path, text)| {
-                let flux_yaml::Step::Key(key) = path.last()?.clone() else {
-                    return None;
-                };
                 let read = value_at(&mut resource.value, &path)?.clone();
-                Some((key, text, read))
+                Some((path, text, read))
             })
             .collect();
         resource.empty_fields = doc.empty_fields;
@@ -217,6 +214,15 @@ fn check_metadata_maps(value: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Where kustomize reads scalars as strings, by their text: labels,
+/// annotations and `data` entries.
+fn is_read_as_text(path: &[flux_yaml::Step]) -> bool {
+    use flux_yaml::Step::Key;
+    is_annotation(path)
+        || matches!(path, [Key(m), Key(l), Key(_)] if m == "metadata" && l == "labels")
+        || matches!(path, [Key(d), Key(_)] if d == "data")
 }
 
 /// `metadata.annotations.<key>`.

@@ -173,6 +173,8 @@ impl Replacement {
         };
         for (key, v) in fields(value, "replacement")? {
             match key.as_str() {
+                // A null source is no source (JSON's null into a pointer).
+                "source" if *v == Value::Null => r.source = None,
                 "source" => {
                     let mut field_path = String::new();
                     let (mut delimiter, mut index) = (String::new(), 0);

@@ -31,11 +31,11 @@ pub struct Resource {
     /// Fields whose null was written as nothing (`a:`): a strategic-merge
     /// patch clears them (kyaml keeps `~` and `null`).
     pub empty_fields: Vec<flux_yaml::EmptyField>,
-    /// The text each annotation that is not a string was written with
-    /// (`1.50`, `0755`, `~`), and the value it read as: kustomize writes
-    /// annotations back as that text, unless the value changed or went
-    /// through JSON.
-    pub annotation_texts: Vec<(String, String, Value)>,
+    /// The text each label, annotation and `data` entry that is not a
+    /// string was written with (`1.50`, `0755`, `~`), and the value it read
+    /// as: kustomize reads those as strings, the text, unless the value
+    /// changed or went through JSON.
+    pub texts: Vec<(Vec<flux_yaml::Step>, String, Value)>,
     /// Fields that are one YAML node in kustomize (label and annotation
     /// entries its transformers created together): changing one in place
     /// changes all of a group.
@@ -66,7 +66,7 @@ impl Resource {
             generated: None,
             ref_vars: Vec::new(),
             empty_fields: Vec::new(),
-            annotation_texts: Vec::new(),
+            texts: Vec::new(),
             aliases: Vec::new(),
         }
     }
@@ -76,7 +76,7 @@ impl Resource {
     /// collection (`{a: }`) as `''`, an empty string; every other null is
     /// a written `null` afterwards.
     pub fn through_text(&mut self) {
-        self.annotation_texts.clear();
+        self.texts.clear();
         self.aliases.clear();
         for field in std::mem::take(&mut self.empty_fields) {
             if field.in_flow
@@ -108,6 +108,39 @@ impl Resource {
             }
         }
         self.aliases.retain(|(_, paths)| paths.len() > 1);
+    }
+
+    /// The text kustomize reads for the scalar `v` at `path` (its node's
+    /// text): as written when it was not changed, nothing for a null
+    /// written as nothing, `null` for one that went through JSON; a mapping
+    /// or a sequence has none.
+    pub fn text_at(&self, path: &[flux_yaml::Step], v: &Value) -> String {
+        if let Value::String(s) = v {
+            return s.clone();
+        }
+        if let Some((_, text, _)) = self
+            .texts
+            .iter()
+            .find(|(p, _, read)| p.as_slice() == path && read == v)
+        {
+            if !(matches!(v, Value::Null) && self.is_empty_field(path)) {
+                return text.clone();
+            }
+        }
+        match v {
+            Value::Null if self.is_empty_field(path) => String::new(),
+            Value::Null => "null".to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Uint(u) => u.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Map(_) | Value::Seq(_) => String::new(),
+        }
+    }
+
+    fn is_empty_field(&self, path: &[flux_yaml::Step]) -> bool {
+        self.empty_fields.iter().any(|f| f.path.as_slice() == path)
     }
 
     /// Records the current id as a previous one (before a rename).
@@ -264,6 +297,13 @@ pub(crate) fn is_local_config(value: &Value) -> bool {
 /// (removing its own bookkeeping ones), which drops an empty or null
 /// `metadata.annotations`, and writes every value as the text of its node.
 pub(crate) fn drop_empty_annotations(resource: &mut Resource) {
+    // What the texts are read from (the value itself is rewritten below).
+    let probe = Resource {
+        value: Value::Null,
+        texts: resource.texts.clone(),
+        empty_fields: resource.empty_fields.clone(),
+        ..Resource::new(Value::Null, resource.id.clone())
+    };
     let Value::Map(entries) = &mut resource.value else {
         return;
     };
@@ -277,41 +317,20 @@ pub(crate) fn drop_empty_annotations(resource: &mut Resource) {
     else {
         return;
     };
-    for (key, v) in annotations.iter_mut() {
-        if matches!(v, Value::String(_)) {
-            continue;
-        }
-        // A mapping or sequence node has no text.
-        if matches!(v, Value::Map(_) | Value::Seq(_)) {
-            *v = Value::String(String::new());
-            continue;
-        }
-        let written = resource
-            .annotation_texts
-            .iter()
-            .find(|(k, _, read)| k == key && read == v)
-            .map(|(_, text, _)| text.clone());
-        let empty = || {
-            resource.empty_fields.iter().any(|f| {
-                matches!(f.path.as_slice(), [
-                    flux_yaml::Step::Key(m),
-                    flux_yaml::Step::Key(a),
-                    flux_yaml::Step::Key(k),
-                ] if m == "metadata" && a == "annotations" && k == key)
-            })
-        };
-        let text = match (written, &*v) {
-            // Nothing when written as nothing (or emptied by a replacement).
-            (_, Value::Null) if empty() => String::new(),
-            (Some(text), _) => text,
-            // `null` once it went through JSON (a JSON patch).
-            (None, Value::Null) => "null".to_string(),
-            (None, Value::Bool(b)) => b.to_string(),
-            (None, Value::Int(i)) => i.to_string(),
-            (None, Value::Uint(u)) => u.to_string(),
-            (None, Value::Float(f)) => f.to_string(),
-            (None, _) => continue,
-        };
-        *v = Value::String(text);
+    let texts: Vec<(usize, String)> = annotations
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, v))| !matches!(v, Value::String(_)))
+        .map(|(i, (key, v))| {
+            let path = [
+                flux_yaml::Step::Key("metadata".to_string()),
+                flux_yaml::Step::Key("annotations".to_string()),
+                flux_yaml::Step::Key(key.clone()),
+            ];
+            (i, probe.text_at(&path, v))
+        })
+        .collect();
+    for (i, text) in texts {
+        annotations[i].1 = Value::String(text);
     }
 }
