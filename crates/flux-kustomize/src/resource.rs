@@ -122,10 +122,9 @@ impl Resource {
             .texts
             .iter()
             .find(|(p, _, read)| p.as_slice() == path && read == v)
+            && !(matches!(v, Value::Null) && self.is_empty_field(path))
         {
-            if !(matches!(v, Value::Null) && self.is_empty_field(path)) {
-                return text.clone();
-            }
+            return text.clone();
         }
         match v {
             Value::Null if self.is_empty_field(path) => String::new(),
