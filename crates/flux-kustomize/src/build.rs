@@ -645,7 +645,8 @@ pub(crate) fn apply_merge_patch(
         if entry.options.allow_name_change || entry.options.allow_kind_change {
             resource.store_previous_id();
         }
-        match merge_keeping_identity(resource, patch, entry.options).map_err(invalid)? {
+        let targeted = entry.target.is_some();
+        match merge_keeping_identity(resource, patch, entry.options, targeted).map_err(invalid)? {
             Some((value, empty_fields)) => {
                 resource.value = value;
                 resource.empty_fields = empty_fields;
@@ -670,6 +671,7 @@ pub(crate) fn merge_keeping_identity(
     resource: &Resource,
     patch: &Value,
     options: PatchOptions,
+    targeted: bool,
 ) -> Result<Option<(Value, Vec<flux_yaml::EmptyField>)>, String> {
     let doc = &resource.value;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
@@ -687,6 +689,13 @@ pub(crate) fn merge_keeping_identity(
     }
     if !options.allow_kind_change {
         set_or_remove(&mut merged, "kind", Some(Value::String(kind)));
+    }
+    // A patch applied through a target is given the resource's group and
+    // version first: a resource without `apiVersion` gets an empty one,
+    // which kustomize writes as null.
+    if targeted {
+        let api_version = doc.get("apiVersion").cloned().unwrap_or(Value::Null);
+        set_or_remove(&mut merged, "apiVersion", Some(api_version));
     }
     if let Value::Map(entries) = &mut merged {
         if !entries.iter().any(|(k, _)| k == "metadata") {
