@@ -109,13 +109,7 @@ pub fn translate(pattern: &str) -> Result<String, SyntaxError> {
                 i = pattern.len() - rest.len();
             }
             '*' | '+' | '?' => {
-                let mut end = i + 1;
-                if pattern[end..].starts_with('?') {
-                    end += 1;
-                }
-                check_repeat(pattern, prev, start, end)?;
-                out.push_str(&pattern[start..end]);
-                i = end;
+                i = repeat(pattern, &mut out, prev, start, 1)?;
                 next = Prev::Repeat(start);
             }
             '{' => match parse_repeat(t) {
@@ -131,13 +125,7 @@ pub fn translate(pattern: &str) -> Result<String, SyntaxError> {
                     {
                         return err("invalid repeat count", text);
                     }
-                    let mut end = i + len;
-                    if pattern[end..].starts_with('?') {
-                        end += 1;
-                    }
-                    check_repeat(pattern, prev, start, end)?;
-                    out.push_str(&pattern[start..end]);
-                    i = end;
+                    i = repeat(pattern, &mut out, prev, start, len)?;
                     next = Prev::Repeat(start);
                 }
             },
@@ -157,6 +145,24 @@ pub fn translate(pattern: &str) -> Result<String, SyntaxError> {
         return err("missing closing )", pattern);
     }
     Ok(out)
+}
+
+/// A repetition operator `len` bytes long at `start` (with its `?` for
+/// non-greedy), checked and written; returns where the pattern goes on.
+fn repeat(
+    pattern: &str,
+    out: &mut String,
+    prev: Prev,
+    start: usize,
+    len: usize,
+) -> Result<usize, SyntaxError> {
+    let mut end = start + len;
+    if pattern[end..].starts_with('?') {
+        end += 1;
+    }
+    check_repeat(pattern, prev, start, end)?;
+    out.push_str(&pattern[start..end]);
+    Ok(end)
 }
 
 /// Go refuses a repetition of nothing, and of a repetition.

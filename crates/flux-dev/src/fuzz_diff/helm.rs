@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::gotemplate::{Gen, random_data};
-use super::{Difference, Files, Rng, materialize, shrink};
+use super::{Difference, Files, Outcome, Rng, run_trees};
 
 fn yaml_value(v: &serde_json::Value) -> flux_yaml::Value {
     use flux_yaml::Value as Y;
@@ -157,9 +157,7 @@ fn case(seed: u64, i: usize) -> Files {
     files
 }
 
-type Rendered = Result<String, String>;
-
-fn render_both(dir: &Path) -> Result<(Rendered, Rendered), String> {
+fn render_both(dir: &Path) -> Result<(Outcome, Outcome), String> {
     let helm = flux_testenv::tool("helm").map_err(|e| e.to_string())?;
     let home = dir.join(".home");
     let out = Command::new(&helm)
@@ -189,52 +187,6 @@ fn render_both(dir: &Path) -> Result<(Rendered, Rendered), String> {
     Ok((theirs, ours))
 }
 
-fn same(theirs: &Rendered, ours: &Rendered) -> bool {
-    match (theirs, ours) {
-        (Ok(a), Ok(b)) => a == b,
-        (Err(_), Err(_)) => true,
-        _ => false,
-    }
-}
-
 pub fn run(cases: usize, seed: u64) -> Result<Vec<Difference>, String> {
-    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dir = work.path().join("case");
-    let mut differences = Vec::new();
-    let mut refused = 0;
-    for i in 0..cases {
-        let files = case(seed, i);
-        materialize(&dir, &files)?;
-        let (theirs, ours) = render_both(&dir)?;
-        if let Err(e) = &theirs {
-            refused += 1;
-            if std::env::var_os("FUZZ_DIFF_SHOW").is_some() {
-                println!("{i}: refused: {}", e.lines().next().unwrap_or_default());
-            }
-        }
-        if same(&theirs, &ours) {
-            continue;
-        }
-        let mut differs = |trial: &Files| {
-            materialize(&dir, trial).is_ok() && render_both(&dir).is_ok_and(|(t, o)| !same(&t, &o))
-        };
-        let files = if differences.len() < 10 {
-            shrink(files, &mut differs)
-        } else {
-            files
-        };
-        let (theirs, ours) = match materialize(&dir, &files).and_then(|()| render_both(&dir)) {
-            Ok(both) => both,
-            Err(_) => (theirs, ours),
-        };
-        let show = |r: Rendered| r.unwrap_or_else(|e| format!("refused: {e}"));
-        differences.push(Difference {
-            case: i,
-            files,
-            theirs: show(theirs),
-            ours: show(ours),
-        });
-    }
-    println!("helm refused {refused} of {cases} charts (and so did we, unless listed)");
-    Ok(differences)
+    run_trees("helm", cases, seed, &case, &render_both, 10)
 }

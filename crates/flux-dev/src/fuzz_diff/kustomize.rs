@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use super::{Difference, Rng, materialize, shrink};
+use super::{Difference, Files, Outcome, Rng, run_trees};
 
 const NAMES: &[&str] = &["web", "api", "db", "cache", "worker", "app-config", "creds"];
 const NAMESPACES: &[&str] = &["prod", "staging", "team-a"];
@@ -371,7 +371,7 @@ fn transforms(r: &mut Rng, names: &[String], workloads: &[String], out: &mut Str
     }
 }
 
-fn case(seed: u64, i: usize) -> (Vec<(String, Vec<u8>)>, String) {
+fn case(seed: u64, i: usize) -> Files {
     let r = &mut Rng::fork(seed, i);
     let mut tree = Tree { files: Vec::new() };
     let mut names: Vec<String> = Vec::new();
@@ -400,33 +400,33 @@ fn case(seed: u64, i: usize) -> (Vec<(String, Vec<u8>)>, String) {
         tree.add("comp/kustomization.yaml", comp);
     }
     transforms(r, &names, &workloads, &mut base);
-    let target = if r.chance(40) {
+    // The overlay, when there is one, is what gets built.
+    if r.chance(40) {
         let mut overlay = String::from("resources:\n- ../base\n");
         if with_component {
             overlay.push_str("components:\n- ../comp\n");
         }
         transforms(r, &names, &workloads, &mut overlay);
         tree.add("overlay/kustomization.yaml", overlay);
-        "overlay"
-    } else {
-        if with_component {
-            base.push_str("components:\n- ../comp\n");
-        }
-        "base"
-    };
+    } else if with_component {
+        base.push_str("components:\n- ../comp\n");
+    }
     tree.add("base/kustomization.yaml", base);
-    (tree.files, target.to_string())
+    tree.files
 }
 
-/// A build's output, or why it was refused.
-type Built = Result<String, String>;
-
-/// Both sides' result: the output, or that the tree was refused.
-fn build_both(dir: &Path, target: &str) -> Result<(Built, Built), String> {
+/// Both sides' outcome for the tree in `dir`: the overlay when there is
+/// one, else the base.
+fn build_both(dir: &Path) -> Result<(Outcome, Outcome), String> {
+    let target = if dir.join("overlay").exists() {
+        dir.join("overlay")
+    } else {
+        dir.join("base")
+    };
     let kustomize = flux_testenv::tool("kustomize").map_err(|e| e.to_string())?;
     let out = Command::new(&kustomize)
         .arg("build")
-        .arg(dir.join(target))
+        .arg(&target)
         .output()
         .map_err(|e| format!("running kustomize: {e}"))?;
     let theirs = if out.status.success() {
@@ -436,7 +436,7 @@ fn build_both(dir: &Path, target: &str) -> Result<(Built, Built), String> {
     };
     let ours = flux_kustomize::build(
         &flux_kustomize::DiskFs,
-        &dir.join(target),
+        &target,
         &flux_kustomize::Options::default(),
     )
     .map_err(|e| e.to_string())
@@ -444,56 +444,6 @@ fn build_both(dir: &Path, target: &str) -> Result<(Built, Built), String> {
     Ok((theirs, ours))
 }
 
-/// Outputs must be identical; a refusal must be a refusal on both sides
-/// (the wording is not compared: it names our files differently).
-fn same(theirs: &Result<String, String>, ours: &Result<String, String>) -> bool {
-    match (theirs, ours) {
-        (Ok(a), Ok(b)) => a == b,
-        (Err(_), Err(_)) => true,
-        _ => false,
-    }
-}
-
 pub fn run(cases: usize, seed: u64) -> Result<Vec<Difference>, String> {
-    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dir = work.path().join("case");
-    let mut differences = Vec::new();
-    let mut refused = 0;
-    for i in 0..cases {
-        let (files, target) = case(seed, i);
-        materialize(&dir, &files)?;
-        let (theirs, ours) = build_both(&dir, &target)?;
-        if let Err(e) = &theirs {
-            refused += 1;
-            if std::env::var_os("FUZZ_DIFF_SHOW").is_some() {
-                println!("{i}: refused: {}", e.lines().last().unwrap_or_default());
-            }
-        }
-        if same(&theirs, &ours) {
-            continue;
-        }
-        let mut differs = |trial: &super::Files| {
-            materialize(&dir, trial).is_ok()
-                && build_both(&dir, &target).is_ok_and(|(t, o)| !same(&t, &o))
-        };
-        let files = if differences.len() < 20 {
-            shrink(files, &mut differs)
-        } else {
-            files
-        };
-        let (theirs, ours) =
-            match materialize(&dir, &files).and_then(|()| build_both(&dir, &target)) {
-                Ok(both) => both,
-                Err(_) => (theirs, ours),
-            };
-        let show = |r: Result<String, String>| r.unwrap_or_else(|e| format!("refused: {e}"));
-        differences.push(Difference {
-            case: i,
-            files,
-            theirs: show(theirs),
-            ours: show(ours),
-        });
-    }
-    println!("kustomize refused {refused} of {cases} trees (and so did we, unless listed)");
-    Ok(differences)
+    run_trees("kustomize", cases, seed, &case, &build_both, 20)
 }

@@ -133,6 +133,75 @@ pub fn shrink(mut files: Files, differs: &mut dyn FnMut(&Files) -> bool) -> File
     }
 }
 
+/// A real tool's or our result: the output, or why the input was refused.
+pub type Outcome = Result<String, String>;
+
+/// Runs both sides on the tree in a folder: the real tool's outcome, ours.
+pub type BothSides = dyn Fn(&Path) -> Result<(Outcome, Outcome), String>;
+
+/// Outputs must be identical; a refusal must be a refusal on both sides
+/// (the wording is not compared: it names files differently).
+pub fn same(theirs: &Outcome, ours: &Outcome) -> bool {
+    match (theirs, ours) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), Err(_)) => true,
+        _ => false,
+    }
+}
+
+/// The loop of the file-tree fuzzers (kustomize, Helm): each generated
+/// tree is written to a scratch folder and given to `both` (the real
+/// tool's outcome, then ours); the first `max_shrunk` differences are
+/// shrunk.
+pub fn run_trees(
+    tool: &str,
+    cases: usize,
+    seed: u64,
+    generate: &dyn Fn(u64, usize) -> Files,
+    both: &BothSides,
+    max_shrunk: usize,
+) -> Result<Vec<Difference>, String> {
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = work.path().join("case");
+    let mut differences = Vec::new();
+    let mut refused = 0;
+    for i in 0..cases {
+        let files = generate(seed, i);
+        materialize(&dir, &files)?;
+        let (theirs, ours) = both(&dir)?;
+        if let Err(e) = &theirs {
+            refused += 1;
+            if std::env::var_os("FUZZ_DIFF_SHOW").is_some() {
+                println!("{i}: refused: {}", e.lines().last().unwrap_or_default());
+            }
+        }
+        if same(&theirs, &ours) {
+            continue;
+        }
+        let mut differs = |trial: &Files| {
+            materialize(&dir, trial).is_ok() && both(&dir).is_ok_and(|(t, o)| !same(&t, &o))
+        };
+        let files = if differences.len() < max_shrunk {
+            shrink(files, &mut differs)
+        } else {
+            files
+        };
+        let (theirs, ours) = match materialize(&dir, &files).and_then(|()| both(&dir)) {
+            Ok(outcomes) => outcomes,
+            Err(_) => (theirs, ours),
+        };
+        let show = |r: Outcome| r.unwrap_or_else(|e| format!("refused: {e}"));
+        differences.push(Difference {
+            case: i,
+            files,
+            theirs: show(theirs),
+            ours: show(ours),
+        });
+    }
+    println!("{tool} refused {refused} of {cases} inputs (and so did we, unless listed)");
+    Ok(differences)
+}
+
 /// Writes `files` under `dir` (created fresh).
 pub fn materialize(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
