@@ -610,11 +610,42 @@ fn theirs(cases: &[(String, serde_json::Value)]) -> Result<Vec<Result<String, St
         let _ = writeln!(text, "@data {d}\n{t}");
     }
     std::fs::write(&file, text).map_err(|e| e.to_string())?;
-    let out = Command::new(&oracle)
+    // Go has no limits: a template may run for ever (or until memory runs
+    // out). Past the deadline the batch is killed and split like a crash.
+    let stdout_path = dir.path().join("out.jsonl");
+    let stdout = std::fs::File::create(&stdout_path).map_err(|e| e.to_string())?;
+    let mut child = Command::new(&oracle)
         .arg("corpus")
         .arg(&file)
-        .output()
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| format!("running {}: {e}", oracle.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("gotemplate-oracle ran past its deadline".to_string());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: std::fs::read(&stdout_path).map_err(|e| e.to_string())?,
+        stderr: child
+            .stderr
+            .take()
+            .map(|mut e| {
+                let mut buf = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut e, &mut buf);
+                buf
+            })
+            .unwrap_or_default(),
+    };
     if !out.status.success() {
         return Err(format!(
             "gotemplate-oracle failed: {}",
@@ -667,6 +698,7 @@ fn theirs_isolating(
 /// outputs Go writes as JSON text (invalid UTF-8 is U+FFFD on both sides).
 pub fn run(cases: usize, seed: u64) -> Result<Vec<Difference>, String> {
     let mut differences = Vec::new();
+    let mut skipped = 0usize;
     let batch = 2_000;
     let mut start = 0;
     while start < cases {
@@ -678,7 +710,10 @@ pub fn run(cases: usize, seed: u64) -> Result<Vec<Difference>, String> {
         for (k, ((t, d), want)) in generated.iter().zip(go).enumerate() {
             // A case Go itself could not run (a fatal stack overflow on a
             // self-referential map): not comparable.
-            let Some(want) = want else { continue };
+            let Some(want) = want else {
+                skipped += 1;
+                continue;
+            };
             let got = ours(t, d);
             if show {
                 println!("{}: {t}\n  data: {d}\n  go: {want:?}", start + k);
@@ -694,6 +729,11 @@ pub fn run(cases: usize, seed: u64) -> Result<Vec<Difference>, String> {
             }
         }
         start = end;
+    }
+    if skipped > 0 {
+        println!(
+            "{skipped} case(s) Go could not run (a fatal crash or past the deadline): not compared"
+        );
     }
     Ok(differences)
 }
