@@ -67,7 +67,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<ResMa
         }
     })?;
     map.resources.retain(|r| !is_local_config(&r.value));
-    map.reindex();
+    map.reindex_checked()?;
     let managed_by = map.build_metadata.iter().any(|m| m == "managedByLabel");
     let keep_origin = map.build_metadata.iter().any(|m| m == "originAnnotations");
     for resource in &mut map.resources {

@@ -201,13 +201,13 @@ pub(crate) fn annotations_as_written(
     }
 }
 
-/// `metadata.labels` and `metadata.annotations` are mappings (kustomize
-/// crashes on anything else; we refuse it).
+/// `metadata.annotations` is a mapping (kustomize reads every resource's
+/// annotations and crashes on anything else; we refuse it).
 fn check_metadata_maps(value: &Value) -> Result<(), String> {
     let Some(metadata) = value.get("metadata") else {
         return Ok(());
     };
-    for field in ["labels", "annotations"] {
+    for field in ["annotations"] {
         match metadata.get(field) {
             None | Some(Value::Null | Value::Map(_)) => {}
             Some(_) => return Err(format!("metadata.{field} must be a mapping")),

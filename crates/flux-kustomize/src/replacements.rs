@@ -402,15 +402,37 @@ fn retyped(like: &Value, text: &str) -> Value {
     }
 }
 
+/// A scalar node a replacement created, before its text is set.
+const CREATED: &str = "\u{0}kustomize-created-scalar\u{0}";
+
 /// Sets a scalar target's text, keeping its type.
 fn set_scalar(target: &mut Value, text: &str) -> Result<(), String> {
     let new = match target {
+        // kyaml copies only the text. A created node has no type: its text
+        // decides it, and an empty one is null (`""` where read as text).
+        Value::String(s) if s == CREATED => {
+            if text.is_empty() {
+                Value::String(crate::smp::EMPTY_NULL.to_string())
+            } else {
+                flux_yaml::resolve_plain(text)
+            }
+        }
         Value::String(_) => Value::String(text.to_string()),
-        // kyaml copies only the text: an empty text in a node without a
-        // type (created, or null) is a null written as nothing (`""` in an
-        // annotation, cleared by a later merge).
+        // An existing null keeps its type: nothing stays null, anything
+        // else cannot be read back.
         Value::Null if text.is_empty() => Value::String(crate::smp::EMPTY_NULL.to_string()),
-        Value::Null => flux_yaml::resolve_plain(text),
+        Value::Null => {
+            let tag = match flux_yaml::resolve_plain(text) {
+                Value::Bool(_) => "bool",
+                Value::Int(_) | Value::Uint(_) => "int",
+                Value::Float(_) => "float",
+                Value::Null => "null",
+                _ => "str",
+            };
+            return Err(format!(
+                "map[string]interface {{}}(nil): yaml: cannot decode !!{tag} `{text}` as a !!null"
+            ));
+        }
         Value::Int(_) | Value::Uint(_) => match flux_yaml::resolve_plain(text) {
             v @ (Value::Int(_) | Value::Uint(_)) => v,
             _ => return Err(format!("yaml: cannot decode !!str `{text}` as a !!int")),
@@ -597,7 +619,15 @@ fn apply_target(
             copy_to_target(&mut resource.value, value, path, spec)?;
         }
         if scalar_text(value).is_empty() {
-            crate::smp::collect_empty_nulls(&mut resource.value, &mut resource.empty_fields);
+            // An untyped node with no text: null, read as "" where kustomize
+            // reads text, and not a null a merge clears (it has no tag).
+            let mut emptied = Vec::new();
+            crate::smp::collect_empty_nulls(&mut resource.value, &mut emptied);
+            resource.texts.extend(
+                emptied
+                    .into_iter()
+                    .map(|f| (f.path, String::new(), Value::Null)),
+            );
         }
     }
     Ok(())
@@ -647,7 +677,10 @@ fn set_field_value(spec: &TargetSpec, target: &mut Value, value: &Value) -> Resu
         if matches!(target, Value::Map(_) | Value::Seq(_)) {
             return Err("delimiter option can only be used with scalar nodes".to_string());
         }
-        let current = scalar_text(target);
+        let current = match &*target {
+            Value::String(s) if s == CREATED => String::new(),
+            other => scalar_text(other),
+        };
         let mut parts: Vec<String> = current
             .split(spec.delimiter.as_str())
             .map(str::to_string)
@@ -681,7 +714,7 @@ fn created_node(next: Option<&String>, value: &Value) -> Value {
             Value::Map(_) => Value::Map(Vec::new()),
             Value::Seq(_) => Value::Seq(Vec::new()),
             // A created scalar has no tag: its text decides its type.
-            _ => Value::Null,
+            _ => Value::String(CREATED.to_string()),
         },
     }
 }

@@ -121,7 +121,7 @@ impl Resource {
         if let Some((_, text, _)) = self
             .texts
             .iter()
-            .find(|(p, _, read)| p.as_slice() == path && read == v)
+            .rfind(|(p, _, read)| p.as_slice() == path && read == v)
             && !(matches!(v, Value::Null) && self.is_empty_field(path))
         {
             return text.clone();
@@ -212,6 +212,22 @@ impl ResMap {
     /// Rebuilds the id index after transformations that rename or remove.
     pub(crate) fn reindex(&mut self) {
         self.ids = self.resources.iter().map(|r| r.id.key()).collect();
+    }
+
+    /// Re-reads every id from its object and refuses two objects with the
+    /// same one (kustomize's final resource map does; a replacement can
+    /// rename an object onto another).
+    pub(crate) fn reindex_checked(&mut self) -> Result<(), Error> {
+        self.ids.clear();
+        for r in &mut self.resources {
+            if let Ok(id) = ResId::of(&r.value) {
+                r.id = id;
+            }
+            if !self.ids.insert(r.id.key()) {
+                return Err(Error::IdConflict(r.id.to_string()));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn append(&mut self, resource: Resource) -> Result<(), Error> {
