@@ -426,6 +426,10 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "map[string]interface {},...map[string]interface {}",
         "interface {}",
         |_, a: Vec<Value>| {
+            // mergo makes a nil destination map a real one.
+            if let Value::Map(m) = arg(&a, 0) {
+                m.borrow_mut().nil = false;
+            }
             for src in &a[1..] {
                 merge_into(arg(&a, 0), src, false)?;
             }
@@ -439,6 +443,10 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "map[string]interface {},...map[string]interface {}",
         "interface {}",
         |_, a: Vec<Value>| {
+            // mergo makes a nil destination map a real one.
+            if let Value::Map(m) = arg(&a, 0) {
+                m.borrow_mut().nil = false;
+            }
             for src in &a[1..] {
                 merge_into(arg(&a, 0), src, true)?;
             }

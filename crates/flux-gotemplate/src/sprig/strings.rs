@@ -610,7 +610,8 @@ fn title(s: &str) -> String {
 }
 
 fn abbreviate_full(s: &str, offset: i64, max: i64) -> String {
-    let len = s.len() as i64;
+    // goutils measures and cuts bytes.
+    let len = go_len(s) as i64;
     if s.is_empty() {
         return String::new();
     }
@@ -628,10 +629,13 @@ fn abbreviate_full(s: &str, offset: i64, max: i64) -> String {
         return String::new();
     }
     if offset + max - 3 < len {
-        let rest = byte_slice(s, offset as usize, s.len());
+        let rest = byte_slice(s, offset as usize, len as usize);
         return format!("...{}", abbreviate_full(&rest, 0, max - 3));
     }
-    format!("...{}", byte_slice(s, (len - (max - 3)) as usize, s.len()))
+    format!(
+        "...{}",
+        byte_slice(s, (len - (max - 3)) as usize, len as usize)
+    )
 }
 
 /// goutils' `WrapCustom`, on Go's bytes (it cuts and searches bytes, so
