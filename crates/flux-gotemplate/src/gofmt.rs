@@ -303,6 +303,8 @@ fn go_syntax(v: &Value, top: bool) -> Option<String> {
     use crate::value::{list_ty_name, map_ty_name};
     Some(match v {
         Value::Str(s) => quote(s),
+        // `%#v` of a float is its shortest `%g` (no `#` padding).
+        Value::Float(_) => sprint(std::slice::from_ref(v)),
         Value::Missing | Value::Nil if top => return None,
         Value::Missing | Value::Nil => "interface {}(nil)".to_string(),
         Value::Bytes(b) => {

@@ -615,9 +615,30 @@ fn apply_target(
         if rejected_by_id || !ids.iter().any(|id| select.matches_id(id)) {
             continue;
         }
-        for path in &field_paths {
-            copy_to_target(&mut resource.value, value, path, spec)?;
+        // Fields an earlier replacement emptied are still nodes without a
+        // type: a later one sets their text like a created one's.
+        let untyped: Vec<Vec<flux_yaml::Step>> = resource
+            .texts
+            .iter()
+            .filter(|(_, text, read)| text.is_empty() && *read == Value::Null)
+            .map(|(path, _, _)| path.clone())
+            .collect();
+        for path in &untyped {
+            if let Some(v @ Value::Null) = crate::smp::at_path(&mut resource.value, path) {
+                *v = Value::String(CREATED.to_string());
+            }
         }
+        let copied = field_paths
+            .iter()
+            .try_for_each(|path| copy_to_target(&mut resource.value, value, path, spec));
+        for path in &untyped {
+            if let Some(v) = crate::smp::at_path(&mut resource.value, path)
+                && matches!(v, Value::String(s) if s == CREATED)
+            {
+                *v = Value::Null;
+            }
+        }
+        copied?;
         if scalar_text(value).is_empty() {
             // An untyped node with no text: null, read as "" where kustomize
             // reads text, and not a null a merge clears (it has no tag).
