@@ -778,8 +778,19 @@ pub(crate) fn is_go_printable(c: char) -> bool {
     if c == ' ' {
         return true;
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
+    if c.is_ascii() {
+        return c.is_ascii_graphic();
     }
-    !matches!(c as u32, 0xAD | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF)
+    // unicode.IsPrint: letters, marks, numbers, punctuation and symbols
+    // (not spaces, controls, formats, private use or unassigned).
+    use std::sync::OnceLock;
+    static PRINT: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let Some(print) = PRINT
+        .get_or_init(|| regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").ok())
+        .as_ref()
+    else {
+        return !c.is_control() && !c.is_whitespace();
+    };
+    let mut buf = [0u8; 4];
+    print.is_match(c.encode_utf8(&mut buf))
 }
