@@ -141,6 +141,8 @@ impl Kustomization {
                 "labels" => k.label_sets = label_list(value, &file)?,
                 "images" => k.images = image_list(value, &file)?,
                 "replicas" => k.replicas = replica_list(value, &file)?,
+                // A null sortOptions is none (JSON's null into a pointer).
+                "sortOptions" if *value == Value::Null => {}
                 "sortOptions" => k.sort = Some(sort_options(value, &file)?),
                 "patches" => k.patches = patch_entries(fs, value, dir, &file, options, false)?,
                 "patchesStrategicMerge" => {
