@@ -751,12 +751,12 @@ fn pascal_case(s: &str) -> String {
 /// Unicode general categories as Go's `unicode` package tests them.
 fn category(c: char, class: &str) -> bool {
     use std::sync::OnceLock;
-    static TABLES: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    static TABLES: OnceLock<Vec<Option<regex::Regex>>> = OnceLock::new();
     let tables = TABLES.get_or_init(|| {
-        [r"^\p{L}$", r"^\p{Lu}$", r"^\p{P}$"].map(|p| {
-            regex::Regex::new(p)
-                .unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable!()))
-        })
+        [r"^\p{L}$", r"^\p{Lu}$", r"^\p{P}$"]
+            .iter()
+            .map(|p| regex::Regex::new(p).ok())
+            .collect()
     });
     let index = match class {
         "L" => 0,
@@ -764,7 +764,10 @@ fn category(c: char, class: &str) -> bool {
         _ => 2,
     };
     let mut buf = [0u8; 4];
-    tables[index].is_match(c.encode_utf8(&mut buf))
+    tables
+        .get(index)
+        .and_then(Option::as_ref)
+        .is_some_and(|t| t.is_match(c.encode_utf8(&mut buf)))
 }
 
 fn go_is_upper(c: char) -> bool {
