@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kube-controller-manager from the k8s.io/kubernetes
+# Builds the control plane (kube-apiserver, kube-controller-manager) and the
+# node (kube-scheduler, kubelet, kube-proxy) from the k8s.io/kubernetes
 # Go module (wrapper module in tools/k8s) into the per-user cache, with the
 # version ldflags upstream's hack/lib/version.sh sets, so /version reports the
 # real release. Idempotent: does nothing when the cached build matches the
@@ -12,7 +13,7 @@ out="$CACHE/k8s-$K8S_VERSION"
 exec 9>"$CACHE/k8s-build.lock"
 flock 9
 if ! stamp_ok "$out" "$key"; then
-  log "building kube-apiserver and kube-controller-manager $K8S_VERSION from the Go module (cold: ~20-40 min on 2 cores)"
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy $K8S_VERSION from the Go module (cold: ~20-40 min on 2 cores)"
   mkdir -p "$out"
   minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   ld="-s -w"
@@ -28,3 +29,4 @@ if ! stamp_ok "$out" "$key"; then
 fi
 link kube-apiserver "$out/kube-apiserver"
 link kube-controller-manager "$out/kube-controller-manager"
+for b in kube-scheduler kubelet kube-proxy; do link "$b" "$out/$b"; done

@@ -27,6 +27,13 @@ need python3 python3
 need gpg gnupg
 need gpg-agent gnupg
 need tinyproxy tinyproxy
+# The node (flux-testenv's Node, `flux-dev up --node`): the container runtime,
+# the CNI plugins, and what kube-proxy and the kubelet call.
+need containerd containerd
+need /usr/sbin/runc runc
+need /usr/lib/cni/bridge containernetworking-plugins
+need /usr/sbin/iptables iptables
+need /usr/sbin/conntrack conntrack
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -41,6 +48,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
+# Debian starts containerd as a service when it installs it; the node runs
+# its own containerd (own socket and folders) and the system one stays off.
 # sshd refuses to start without its privilege-separation directory.
 if [ "$(id -u)" -eq 0 ] && [ ! -d /run/sshd ]; then mkdir -p -m 0755 /run/sshd; fi
 
@@ -86,6 +95,9 @@ link helm4 "$CACHE/tools/helm4-$HELM4_VERSION/helm"
 go_tool sops "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
 link sops "$CACHE/tools/sops-$SOPS_VERSION/sops"
 go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
+# CoreDNS: the node's cluster DNS (image built by flux-testenv from this binary).
+go_tool coredns "github.com/coredns/coredns@$COREDNS_VERSION"
+link coredns "$CACHE/tools/coredns-$COREDNS_VERSION/coredns"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 # Upstream's flux CLI: the reference our CLI's output is compared with
@@ -100,13 +112,20 @@ link flux-upstream "$flux_upstream"
 # kustomize-tables (prints the data tables flux-kustomize commits, from
 # kustomize's own modules; its outputs are kept next to it for the test
 # that compares them with the committed copies).
-for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle; do
-  key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "$ROOT/tools/$tool"/*.go "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
+for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle node-images; do
+  if [ "$tool" = node-images ]; then srcs=("$ROOT/tools/$tool"/cmd/*/main.go); else srcs=("$ROOT/tools/$tool"/*.go); fi
+  key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "${srcs[@]}" "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
   dir="$CACHE/tools/$tool-$key"
   if ! stamp_ok "$dir" "$key"; then
     log "building tools/$tool"
     mkdir -p "$dir"
-    (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$dir/$tool" .)
+    if [ "$tool" = node-images ]; then
+      # Static programs for the node's images: the pause container and a
+      # small web server (tools/node-images/cmd/*).
+      (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -ldflags "-s -w" -trimpath -o "$dir/" ./cmd/...)
+    else
+      (cd "$ROOT/tools/$tool" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$dir/$tool" .)
+    fi
     if [ "$tool" = helm-oracle ] && ! grep -q "helm.sh/helm/v3 $HELM3_VERSION\$" "$ROOT/tools/$tool/go.mod"; then
       echo "tools/$tool/go.mod must require helm.sh/helm/v3 $HELM3_VERSION (tools/versions.env)" >&2
       exit 1
@@ -127,7 +146,12 @@ for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle; do
     fi
     stamp_set "$dir" "$key"
   fi
-  link "$tool" "$dir/$tool"
+  if [ "$tool" = node-images ]; then
+    link flux-testenv-pause "$dir/pause"
+    link flux-testenv-web "$dir/web"
+  else
+    link "$tool" "$dir/$tool"
+  fi
   if [ "$tool" = kustomize-tables ]; then
     link kustomize-tables-smp_schema.txt "$dir/smp_schema.txt"
     link kustomize-tables-fieldspecs.txt "$dir/fieldspecs.txt"

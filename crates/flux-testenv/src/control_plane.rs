@@ -12,6 +12,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::error::{Error, Result, io, kube as kube_err};
+use crate::node::{CLUSTER_CIDR, ControlPlaneAccess, Node, host_ip};
 use crate::pki::{TestCa, signing_key_pem};
 use crate::process::{Supervisor, free_port, port_open, tool};
 
@@ -26,6 +27,9 @@ pub struct ControlPlaneOptions {
     pub controller_manager: bool,
     /// Extra `--flag=value` arguments for kube-apiserver.
     pub extra_apiserver_args: Vec<String>,
+    /// Also run a node (implies the controller manager): Pods run, Services
+    /// and cluster DNS work; see [`Node`]. Needs root.
+    pub node: bool,
 }
 
 /// etcd + kube-apiserver (+ kube-controller-manager), with RBAC on.
@@ -36,6 +40,8 @@ pub struct ControlPlaneOptions {
 /// lives in a static and is cleaned up that way.
 #[derive(Debug)]
 pub struct ControlPlane {
+    // Dropped first: the node stops before the API server it reports to.
+    node: Option<Node>,
     supervisor: Supervisor,
     config: Config,
     kubeconfig: PathBuf,
@@ -62,6 +68,21 @@ impl ControlPlane {
             .as_ref()
     }
 
+    /// The control plane with a node, shared by every test of this test
+    /// binary that asks for it, started on first use (see [`Node`]).
+    pub fn shared_with_node() -> Result<&'static ControlPlane, &'static Error> {
+        static SHARED: OnceLock<Result<ControlPlane>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                ControlPlane::start_with(ControlPlaneOptions {
+                    controller_manager: true,
+                    node: true,
+                    ..ControlPlaneOptions::default()
+                })
+            })
+            .as_ref()
+    }
+
     /// Starts etcd and kube-apiserver without kube-controller-manager.
     pub fn start() -> Result<Self> {
         Self::start_with(ControlPlaneOptions::default())
@@ -72,6 +93,10 @@ impl ControlPlane {
     /// ServiceAccount). Callable from inside or outside a Tokio runtime.
     pub fn start_with(options: ControlPlaneOptions) -> Result<Self> {
         let begin = Instant::now();
+        let controller_manager = options.controller_manager || options.node;
+        // With a node, Pods reach the API server at the host's address (the
+        // `kubernetes` Service's endpoint), and it reaches the kubelet there.
+        let host_ip = if options.node { Some(host_ip()?) } else { None };
         let mut supervisor = Supervisor::new("control-plane")?;
         let dir = supervisor.dir().to_path_buf();
         let write = |name: &str, text: &str| -> Result<PathBuf> {
@@ -83,18 +108,17 @@ impl ControlPlane {
         // Certificates: a CA, the apiserver's serving certificate, an admin
         // client certificate (group system:masters), a ServiceAccount key.
         let ca = TestCa::new("flux-testenv-ca")?;
-        let serving = ca.server_cert(
-            "kube-apiserver",
-            &[
-                "127.0.0.1",
-                "localhost",
-                "10.0.0.1",
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-            ],
-        )?;
+        let mut names = vec![
+            "127.0.0.1",
+            "localhost",
+            "10.0.0.1",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ];
+        names.extend(host_ip.as_deref());
+        let serving = ca.server_cert("kube-apiserver", &names)?;
         let admin = ca.client_cert("admin", &["system:masters"])?;
         let ca_file = write("ca.crt", &ca.cert_pem())?;
         let serving_cert = write("apiserver.crt", &serving.cert_pem)?;
@@ -133,8 +157,6 @@ impl ControlPlane {
         let mut apiserver = Command::new(tool("kube-apiserver")?);
         apiserver
             .arg(format!("--etcd-servers={client_url}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg("--advertise-address=127.0.0.1")
             .arg(format!("--secure-port={port}"))
             .arg(format!("--tls-cert-file={}", serving_cert.display()))
             .arg(format!("--tls-private-key-file={}", serving_key.display()))
@@ -149,11 +171,33 @@ impl ControlPlane {
                 "--service-account-signing-key-file={}",
                 sa_key.display()
             ))
-            // The `kubernetes` Endpoints object rejects loopback addresses.
-            .arg("--endpoint-reconciler-type=none")
+            // `kubectl logs` and `exec` go through the kubelet, which
+            // trusts the test CA.
+            .arg(format!(
+                "--kubelet-client-certificate={}",
+                admin_cert.display()
+            ))
+            .arg(format!("--kubelet-client-key={}", admin_key.display()))
             .arg("--shutdown-delay-duration=0s")
             .arg("--profiling=false");
-        if !options.controller_manager {
+        match &host_ip {
+            Some(ip) => {
+                apiserver
+                    .arg("--bind-address=0.0.0.0")
+                    .arg(format!("--advertise-address={ip}"))
+                    // The node's name resolves nowhere; its address does.
+                    .arg("--kubelet-preferred-address-types=InternalIP");
+            }
+            None => {
+                // Loopback only; the `kubernetes` Endpoints object rejects
+                // loopback addresses.
+                apiserver
+                    .arg("--bind-address=127.0.0.1")
+                    .arg("--advertise-address=127.0.0.1")
+                    .arg("--endpoint-reconciler-type=none");
+            }
+        }
+        if !controller_manager {
             // Pods would wait for a `default` ServiceAccount nobody creates.
             apiserver.arg("--disable-admission-plugins=ServiceAccount");
         }
@@ -183,7 +227,7 @@ impl ControlPlane {
             }
         })?;
 
-        if options.controller_manager {
+        if controller_manager {
             let mut kcm = Command::new(tool("kube-controller-manager")?);
             kcm.arg(format!("--kubeconfig={}", kubeconfig.display()))
                 .arg(format!(
@@ -204,6 +248,12 @@ impl ControlPlane {
                 .arg(format!("--root-ca-file={}", ca_file.display()))
                 .arg("--use-service-account-credentials=false")
                 .arg("--controllers=*,-bootstrapsigner,-tokencleaner,-csrsigning");
+            if options.node {
+                kcm.arg("--allocate-node-cidrs=true")
+                    .arg(format!("--cluster-cidr={CLUSTER_CIDR}"))
+                    .arg("--node-cidr-mask-size=24")
+                    .arg("--service-cluster-ip-range=10.0.0.0/24");
+            }
             supervisor.spawn("kube-controller-manager", kcm)?;
             // Ready once its ServiceAccount controller has done its first pass.
             supervisor.wait_until("kube-controller-manager", START_TIMEOUT, |_| {
@@ -214,14 +264,25 @@ impl ControlPlane {
             })?;
         }
 
+        let node = match &host_ip {
+            Some(ip) => Some(Node::start(ControlPlaneAccess {
+                config: &config,
+                kubeconfig: &kubeconfig,
+                ca_file: &ca_file,
+                host_ip: ip,
+            })?),
+            None => None,
+        };
+
         Ok(Self {
+            node,
             supervisor,
             config,
             kubeconfig,
             server,
             ca,
             version,
-            controller_manager: options.controller_manager,
+            controller_manager,
             started_in: begin.elapsed(),
         })
     }
@@ -310,6 +371,11 @@ impl ControlPlane {
     /// The `gitVersion` the API server reports on `/version`.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The node, when the control plane was started with one.
+    pub fn node(&self) -> Option<&Node> {
+        self.node.as_ref()
     }
 
     /// Whether kube-controller-manager runs.

@@ -7,6 +7,11 @@
 //!   from the `k8s.io/kubernetes` Go module by `scripts/install-deps.sh`;
 //!   RBAC on, generated certificates, an admin [`kube::Client`], clients
 //!   impersonating ServiceAccounts, a kubeconfig file for CLI tests;
+//! - [`Node`] (with [`ControlPlane::shared_with_node`]): kube-scheduler, a
+//!   kubelet on containerd and runc, CNI bridge networking, kube-proxy and
+//!   CoreDNS, so that Pods run, Services and cluster DNS work; [`Image`]
+//!   builds images from files on this machine and pushes them to the
+//!   node's registry;
 //! - [`TestNamespace`]: a namespace per test, deleted afterwards;
 //! - CRD installation that waits until the API server serves them;
 //! - [`GitHttpServer`] (`git http-backend`, basic or bearer auth) and
@@ -47,7 +52,9 @@ mod error;
 mod git;
 mod git_ssh;
 mod helm_repo;
+mod image;
 mod namespace;
+mod node;
 mod oci;
 mod pki;
 mod process;
@@ -61,7 +68,9 @@ pub use error::{Error, Result};
 pub use git::{AUTHOR_EMAIL, AUTHOR_NAME, GitHttpServer, GitRepo, HttpAuth, git, git_command};
 pub use git_ssh::{GitSshServer, ssh_keygen};
 pub use helm_repo::{HelmRepoServer, helm_command, write_chart};
+pub use image::{Image, PushedImage, push_node_images};
 pub use namespace::TestNamespace;
+pub use node::{CLUSTER_DNS, CLUSTER_DOMAIN, Node};
 pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, oracle_lines, run, tool};

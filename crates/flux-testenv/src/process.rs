@@ -5,8 +5,9 @@
 //! standard input is a pipe from the test process. The reaper learns each
 //! child's pid through that pipe; when the pipe closes — because the owner was
 //! dropped, or because the test process ended in any way, panics and
-//! `SIGKILL` included — it stops the children (TERM, then KILL) and deletes the
-//! folder. Shared environments live in statics, which Rust never drops, so
+//! `SIGKILL` included — it stops the children (TERM, then KILL), runs the
+//! folder's `cleanup.sh` if there is one (the node's: mounts, cgroups,
+//! rules), and deletes the folder (never crossing into a mount). Shared environments live in statics, which Rust never drops, so
 //! this is what cleans them up when the test binary exits.
 
 use std::fs::{self, File};
@@ -30,7 +31,8 @@ while [ $i -lt 20 ]; do
   sleep 0.1; i=$((i + 1))
 done
 for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-[ -n "$FLUX_TESTENV_KEEP" ] || rm -rf "$dir"
+[ -f "$dir/cleanup.sh" ] && sh "$dir/cleanup.sh"
+[ -n "$FLUX_TESTENV_KEEP" ] || rm -rf --one-file-system "$dir"
 "#;
 
 /// The folder holding the binaries installed by `scripts/install-deps.sh`:
