@@ -70,5 +70,15 @@ if [ -f "$dir/sysctl.saved" ]; then
     [ -n "$key" ] && printf '%s\n' "$value" > "/proc/sys/$key" 2>/dev/null
   done < "$dir/sysctl.saved"
 fi
+# Files outside the folder: the CNI result cache of the node's sandboxes
+# (they name its network namespaces), the kubelet's links to container
+# logs, and the sockets of shims that no longer listen.
+grep -l -F "$dir/" /var/lib/cni/results/* 2>/dev/null | while read -r f; do rm -f "$f"; done
+find /var/log/containers -maxdepth 1 -type l -lname "$dir/*" -delete 2>/dev/null
+for s in /run/containerd/s/*; do
+  [ -S "$s" ] || continue
+  grep -q -F " $s" /proc/net/unix || rm -f "$s"
+done
+
 [ "$(cat /run/flux-testenv/node.dir 2>/dev/null)" = "$dir" ] && rm -f /run/flux-testenv/node.dir
 exit 0
