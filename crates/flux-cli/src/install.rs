@@ -532,17 +532,41 @@ pub fn established(
 
 /// How a component runs right now, or why it does not.
 pub async fn component_status(ctx: &Ctx, component: &str) -> Result<String, Error> {
+    component_status_and_images(ctx, component)
+        .await
+        .map(|(how, _)| how)
+}
+
+/// [`component_status`], with the images of the ready Deployment's
+/// containers (none for a controller running outside the cluster).
+pub async fn component_status_and_images(
+    ctx: &Ctx,
+    component: &str,
+) -> Result<(String, Vec<String>), Error> {
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let candidates = [component.to_string(), "fluxd".to_string()];
+    let mut deployed = false;
     for name in &candidates {
         if let Ok(Some(d)) = deployments.get_opt(name).await {
+            deployed = true;
             let status = d.status.unwrap_or_default();
-            let wanted = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+            let spec = d.spec.unwrap_or_default();
+            let wanted = spec.replicas.unwrap_or(1);
             if status.ready_replicas.unwrap_or(0) >= wanted && wanted > 0 {
-                return Ok("deployment ready".to_string());
+                let images = spec
+                    .template
+                    .spec
+                    .map(|p| p.containers.into_iter().filter_map(|c| c.image).collect())
+                    .unwrap_or_default();
+                return Ok(("deployment ready".to_string(), images));
             }
         }
+    }
+    // In the cluster, the Deployment is what runs the controller: a live
+    // lease of a Pod that is not Ready yet does not count.
+    if deployed {
+        return Err("deployment not ready".into());
     }
     // Out of cluster (a local `fluxd`, as in the demo): a live leader lease.
     let short = controller_flag(component);
@@ -569,7 +593,10 @@ pub async fn component_status(ctx: &Ctx, component: &str) -> Result<String, Erro
             .is_some_and(|MicroTime(t)| now.as_second() - t.as_second() <= duration);
         if fresh {
             let holder = spec.holder_identity.unwrap_or_default();
-            return Ok(format!("running (leader lease {name} held by {holder})"));
+            return Ok((
+                format!("running (leader lease {name} held by {holder})"),
+                Vec::new(),
+            ));
         }
     }
     Err(format!(

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use flux_testenv::{ControlPlane, GitHttpServer, GitSshServer, HttpAuth, git};
@@ -71,57 +71,22 @@ fn same_as_upstream(upstream: &Path, kubeconfig: &Path, args: &[&str]) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// The `fluxd` image, built from the `fluxd` binary next to the `flux`
+/// under test and pushed to the node's registry under the tag `flux install`
+/// writes; returns the registry to pass as `--registry`.
+fn push_fluxd_image(node: &flux_testenv::Node) -> String {
+    let binary = Path::new(env!("CARGO_BIN_EXE_flux")).with_file_name("fluxd");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build -p fluxd)",
+        binary.display()
+    );
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    flux_testenv::Image::program(&binary, "/usr/local/bin/fluxd")
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `fluxd --controllers=source,kustomize` outside the cluster, as the demo
-/// runs it; killed on drop.
-struct Fluxd {
-    child: Child,
-    _storage: tempfile::TempDir,
-}
-
-impl Fluxd {
-    fn start(kubeconfig: &Path) -> Fluxd {
-        let binary = Path::new(env!("CARGO_BIN_EXE_flux")).with_file_name("fluxd");
-        assert!(
-            binary.exists(),
-            "{} is missing: build it first (cargo build -p fluxd)",
-            binary.display()
-        );
-        let storage = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(binary)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUNTIME_NAMESPACE", "flux-system")
-            .arg("--controllers=source,kustomize")
-            .arg(format!("--storage-path={}", storage.path().display()))
-            .arg(format!("--storage-addr=127.0.0.1:{port}"))
-            .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
-            .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
-            .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
-            .args(["--enable-leader-election", "--log-level=error"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Fluxd {
-            child,
-            _storage: storage,
-        }
-    }
-}
-
-impl Drop for Fluxd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .push(&node.registry().host(), "fluxd", &tag)
+        .unwrap();
+    flux_testenv::REGISTRY_ALIAS.to_string()
 }
 
 fn fixture_files(root: &Path) -> Vec<(String, String)> {
@@ -350,19 +315,22 @@ fn exports_work_offline_in_upstream_format() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_change_reconcile_and_uninstall() {
-    let cp = ControlPlane::shared().expect("control plane");
+    // Flux runs in the cluster, as users deploy it: `fluxd` Pods on the
+    // node, pulling Git from servers they reach at the host's address.
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
     let kubeconfig = cp.kubeconfig_path();
     let client = cp.client().unwrap();
+    let registry = push_fluxd_image(cp.node().unwrap());
 
     // The fleet repository, shaped like the seed guide's monorepo.
-    let git_server = GitHttpServer::start_with_auth(HttpAuth::basic("git", "s3cret")).unwrap();
+    let git_server =
+        GitHttpServer::start_reachable_from_pods(HttpAuth::basic("git", "s3cret")).unwrap();
     let remote = git_server.create_repo("fleet").unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/monorepo");
     for (path, text) in fixture_files(&fixture) {
         remote.write(&path, text).unwrap();
     }
     let seeded = remote.commit("fleet").unwrap();
-    let _fluxd = Fluxd::start(kubeconfig);
 
     // Before anything is installed.
     let message = fails(kubeconfig, &["get", "kustomizations"]);
@@ -377,6 +345,7 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         "--password=s3cret",
         "--allow-insecure-http",
         "--path=clusters/production",
+        &format!("--registry={registry}"),
         "--timeout=3m",
     ];
     let bootstrap: Vec<&str> = bootstrap.iter().map(|s| &**s).collect();
@@ -390,7 +359,7 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("✔ kustomize-controller: running"),
+        stderr.contains("✔ kustomize-controller: deployment ready"),
         "{stderr}"
     );
     assert!(
@@ -711,24 +680,50 @@ async fn bootstrap_change_reconcile_and_uninstall() {
 
     // check: prerequisites, controllers (a live leader lease), CRDs.
     let (_, stderr) = ok(kubeconfig, &["check"]);
-    assert!(stderr.contains("✔ source-controller: running"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "✔ source-controller: deployment ready\n► {registry}/fluxd:v{}\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("✔ kustomizations.kustomize.toolkit.fluxcd.io/v1"),
         "{stderr}"
     );
     assert!(stderr.contains("✔ all checks passed"), "{stderr}");
 
-    // logs: the controller manager made the Deployments' pods, but no node
-    // runs them here, so the API server has no log lines for them (as
-    // `kubectl logs` shows): nothing printed, exit 0 — as upstream's flux.
+    // logs: the Pods' real logs, in upstream's layout and filtered as
+    // upstream filters them. Upstream's flux first: ours, read later, holds
+    // every line it printed.
+    let filtered = ["logs", "--kind=Kustomization", "--name=apps", "--tail=-1"];
     let upstream_logs = Command::new(&upstream)
         .env("KUBECONFIG", kubeconfig)
-        .args(["logs", "--tail=10"])
+        .args(filtered)
         .output()
         .unwrap();
-    let (ours_logs, _) = ok(kubeconfig, &["logs", "--tail=10"]);
     assert!(upstream_logs.status.success());
-    assert_eq!(ours_logs, String::from_utf8_lossy(&upstream_logs.stdout));
+    let upstream_logs = String::from_utf8_lossy(&upstream_logs.stdout).into_owned();
+    let (ours_logs, _) = ok(kubeconfig, &filtered);
+    assert!(!upstream_logs.is_empty());
+    for line in upstream_logs.lines() {
+        assert!(
+            ours_logs.lines().any(|l| l == line),
+            "{line:?} missing from:\n{ours_logs}"
+        );
+        assert!(
+            line.contains(" Kustomization/apps.flux-system - "),
+            "{line}"
+        );
+    }
+    let (errors, _) = ok(kubeconfig, &["logs", "--level=error", "--tail=-1"]);
+    assert!(errors.lines().all(|l| l.contains(" error ")), "{errors}");
+    let (all, _) = ok(kubeconfig, &["logs", "--all-namespaces", "--tail=5"]);
+    assert!(all.lines().count() >= 5, "{all}");
+    assert!(
+        all.contains("GitRepository/") || all.contains("Kustomization/"),
+        "{all}"
+    );
     assert_eq!(
         fails(kubeconfig, &["logs", "--flux-namespace=default"]),
         "no Flux pods found in namespace \"default\""
@@ -736,7 +731,7 @@ async fn bootstrap_change_reconcile_and_uninstall() {
 
     // Bootstrap again, over SSH, onto a second repository with the same
     // fleet: the host key is scanned, the key becomes the deploy key.
-    let ssh = GitSshServer::start().unwrap();
+    let ssh = GitSshServer::start_reachable_from_pods().unwrap();
     let ssh_repo = ssh.create_repo("fleet").unwrap();
     for (path, text) in fixture_files(&fixture) {
         ssh_repo.write(&path, text).unwrap();
@@ -752,6 +747,7 @@ async fn bootstrap_change_reconcile_and_uninstall() {
             &format!("--url={ssh_url}"),
             &format!("--private-key-file={key}"),
             "--path=clusters/production",
+            &format!("--registry={registry}"),
             "--timeout=3m",
         ],
     );

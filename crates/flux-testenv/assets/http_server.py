@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""HTTP front for the test servers of flux-testenv, on 127.0.0.1.
+"""HTTP front for the test servers of flux-testenv, on 127.0.0.1 (or $TESTENV_BIND).
 
     http_server.py git    ROOT PORT_FILE   # smart HTTP git through `git http-backend` (CGI)
     http_server.py static ROOT PORT_FILE   # static files (a Helm repository)
@@ -123,7 +123,7 @@ class Handler(SimpleHTTPRequestHandler):
         self.send_error(405)
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer((os.environ.get("TESTENV_BIND", "127.0.0.1"), 0), Handler)
 if os.environ.get("TESTENV_TLS_CERT"):
     # HTTPS with the given certificate (TESTENV_TLS_CERT/KEY, PEM files).
     import ssl

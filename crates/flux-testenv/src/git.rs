@@ -252,6 +252,7 @@ pub(crate) fn start_http_front(
     root: &Path,
     auth: &HttpAuth,
     tls: Option<&CertifiedKey>,
+    host: &str,
 ) -> Result<u16> {
     let script = supervisor.dir().join("http_server.py");
     fs::write(&script, HTTP_SERVER_PY).map_err(io("writing http_server.py"))?;
@@ -262,6 +263,7 @@ pub(crate) fn start_http_front(
     command.env_remove("TESTENV_BEARER_TOKEN");
     command.env_remove("TESTENV_TLS_CERT");
     command.env_remove("TESTENV_TLS_KEY");
+    command.env("TESTENV_BIND", host);
     if let Some(tls) = tls {
         let cert = supervisor.dir().join(format!("{name}.crt"));
         let key = supervisor.dir().join(format!("{name}.key"));
@@ -289,6 +291,7 @@ pub(crate) fn start_http_front(
 #[derive(Debug)]
 pub struct GitHttpServer {
     supervisor: Supervisor,
+    host: String,
     port: u16,
     root: PathBuf,
     auth: HttpAuth,
@@ -303,22 +306,30 @@ impl GitHttpServer {
 
     /// Starts a server that demands `auth`.
     pub fn start_with_auth(auth: HttpAuth) -> Result<Self> {
-        Self::start_inner(auth, None)
+        Self::start_inner(auth, None, "127.0.0.1")
+    }
+
+    /// Starts a server that demands `auth` on the host's address
+    /// ([`crate::host_ip`]), which Pods of the node reach too (as
+    /// in-cluster Flux does).
+    pub fn start_reachable_from_pods(auth: HttpAuth) -> Result<Self> {
+        Self::start_inner(auth, None, &crate::node::host_ip()?)
     }
 
     /// Starts the server speaking HTTPS with `certificate` (from a
     /// [`TestCa`](crate::TestCa); issue it for `127.0.0.1`).
     pub fn start_tls(auth: HttpAuth, certificate: &CertifiedKey) -> Result<Self> {
-        Self::start_inner(auth, Some(certificate))
+        Self::start_inner(auth, Some(certificate), "127.0.0.1")
     }
 
-    fn start_inner(auth: HttpAuth, tls: Option<&CertifiedKey>) -> Result<Self> {
+    fn start_inner(auth: HttpAuth, tls: Option<&CertifiedKey>, host: &str) -> Result<Self> {
         let mut supervisor = Supervisor::new("git-http")?;
         let root = supervisor.dir().join("repos");
         fs::create_dir_all(&root).map_err(io("creating the repository root"))?;
-        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth, tls)?;
+        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth, tls, host)?;
         Ok(Self {
             supervisor,
+            host: host.to_string(),
             port,
             root,
             auth,
@@ -326,9 +337,10 @@ impl GitHttpServer {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (`https://` with TLS).
+    /// `http://127.0.0.1:PORT` (`https://` with TLS; the host's address
+    /// for [`GitHttpServer::start_reachable_from_pods`]).
     pub fn base_url(&self) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
     }
 
     /// The URL of repository `name`: `http://127.0.0.1:PORT/NAME.git`.
@@ -342,8 +354,8 @@ impl GitHttpServer {
         match &self.auth {
             HttpAuth::Basic { username, password } => {
                 format!(
-                    "{}://{username}:{password}@127.0.0.1:{}/{name}.git",
-                    self.scheme, self.port
+                    "{}://{username}:{password}@{}:{}/{name}.git",
+                    self.scheme, self.host, self.port
                 )
             }
             _ => self.url(name),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result, io};
 use crate::git::GitRepo;
-use crate::process::{Supervisor, free_port, port_open, run};
+use crate::process::{Supervisor, free_port, port_open_on, run};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -26,6 +26,7 @@ pub fn ssh_keygen(path: &Path) -> Result<PathBuf> {
 #[derive(Debug)]
 pub struct GitSshServer {
     supervisor: Supervisor,
+    host: String,
     port: u16,
     root: PathBuf,
     user: String,
@@ -34,8 +35,19 @@ pub struct GitSshServer {
 }
 
 impl GitSshServer {
-    /// Starts the server and waits until it accepts connections.
+    /// Starts the server on 127.0.0.1 and waits until it accepts
+    /// connections.
     pub fn start() -> Result<Self> {
+        Self::start_on("127.0.0.1")
+    }
+
+    /// Starts the server on the host's address ([`crate::host_ip`]), which
+    /// Pods of the node reach too (as in-cluster Flux does).
+    pub fn start_reachable_from_pods() -> Result<Self> {
+        Self::start_on(&crate::node::host_ip()?)
+    }
+
+    fn start_on(host: &str) -> Result<Self> {
         if !Path::new(SSHD).exists() {
             return Err(Error::MissingBinary {
                 name: "sshd (Debian openssh-server)".to_string(),
@@ -60,7 +72,7 @@ impl GitSshServer {
         let config = dir.join("sshd_config");
         let lines = [
             format!("Port {port}"),
-            "ListenAddress 127.0.0.1".to_string(),
+            format!("ListenAddress {host}"),
             format!("HostKey {}", host_key.display()),
             format!("AuthorizedKeysFile {}", authorized.display()),
             "PidFile none".to_string(),
@@ -78,18 +90,21 @@ impl GitSshServer {
         let mut sshd = Command::new(SSHD);
         sshd.arg("-D").arg("-e").arg("-f").arg(&config);
         supervisor.spawn("sshd", sshd)?;
-        supervisor.wait_until("sshd", Duration::from_secs(30), |_| port_open(port))?;
+        supervisor.wait_until("sshd", Duration::from_secs(30), |_| {
+            port_open_on(host, port)
+        })?;
 
         let host_pub =
             fs::read_to_string(dir.join("host_ed25519.pub")).map_err(io("reading the host key"))?;
         let mut fields = host_pub.split_whitespace();
         let known_hosts = format!(
-            "[127.0.0.1]:{port} {} {}",
+            "[{host}]:{port} {} {}",
             fields.next().unwrap_or_default(),
             fields.next().unwrap_or_default()
         );
         Ok(Self {
             supervisor,
+            host: host.to_string(),
             port,
             root,
             user,
@@ -106,8 +121,9 @@ impl GitSshServer {
     /// The URL of repository `name`.
     pub fn url(&self, name: &str) -> String {
         format!(
-            "ssh://{}@127.0.0.1:{}{}/{name}.git",
+            "ssh://{}@{}:{}{}/{name}.git",
             self.user,
+            self.host,
             self.port,
             self.root.display()
         )

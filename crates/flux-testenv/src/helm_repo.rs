@@ -66,7 +66,15 @@ impl HelmRepoServer {
         let mut supervisor = Supervisor::new("helm-repo")?;
         let root = supervisor.dir().join("charts");
         fs::create_dir_all(&root).map_err(io("creating the chart folder"))?;
-        let port = start_http_front(&mut supervisor, "helm-repo", "static", &root, &auth, None)?;
+        let port = start_http_front(
+            &mut supervisor,
+            "helm-repo",
+            "static",
+            &root,
+            &auth,
+            None,
+            "127.0.0.1",
+        )?;
         let server = Self {
             supervisor,
             port,

@@ -82,10 +82,26 @@ impl Image {
             .user("65532"))
     }
 
-    /// A dynamically linked program and every shared library `ldd` says it
-    /// loads (at the same paths), run as `entrypoint` by user 65534.
+    /// A dynamically linked program (without its debug information: a
+    /// debug build's image stays small) and every shared library `ldd`
+    /// says it loads (at the same paths), run as `entrypoint` by user 65534.
     pub fn program(binary: &Path, entrypoint: &str) -> Result<Self> {
-        let mut image = Self::new().host_file(entrypoint, binary, 0o755)?;
+        let stripped = crate::process::unique_dir("image")?.join("program");
+        let contents = match crate::process::run(
+            std::process::Command::new("strip")
+                .arg("--strip-debug")
+                .arg("-o")
+                .arg(&stripped)
+                .arg(binary),
+        ) {
+            Ok(_) => std::fs::read(&stripped),
+            Err(_) => std::fs::read(binary),
+        }
+        .map_err(io(format!("reading {}", binary.display())))?;
+        if let Some(dir) = stripped.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        let mut image = Self::new().file(entrypoint, contents, 0o755);
         let text = crate::process::run(std::process::Command::new("ldd").arg(binary))?;
         for line in text.lines() {
             // `libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x…)` or

@@ -38,6 +38,11 @@ pub(crate) const CLUSTER_CIDR: &str = "10.244.0.0/16";
 pub const CLUSTER_DNS: &str = "10.0.0.10";
 /// The cluster's DNS domain.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
+/// A fixed name of the node's registry, whatever its port: containerd
+/// pulls `registry.flux-testenv.test/<repository>:<tag>` from it, so that
+/// manifests kept in Git (the demo's fleet, `flux install --registry`)
+/// need no port. (`.test` is reserved for testing, RFC 2606.)
+pub const REGISTRY_ALIAS: &str = "registry.flux-testenv.test";
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const CLEANUP: &str = include_str!("node_cleanup.sh");
@@ -199,6 +204,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     conf_template = "{cni}/template.json"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry_host}"]
     endpoint = ["http://{registry_host}"]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{REGISTRY_ALIAS}"]
+    endpoint = ["http://{registry_host}"]
 "#,
             root = dir.join("containerd/root").display(),
             state = dir.join("containerd/state").display(),
@@ -355,8 +362,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         &self.registry
     }
 
-    /// The reference of a node image: `pause`, `web` (the test application,
-    /// see `tools/node-images/cmd/web`) or `coredns`.
+    /// The reference of a node image (`<registry host>/flux-testenv/NAME:1`;
+    /// [`REGISTRY_ALIAS`] names the same registry): `pause`, `web` (the
+    /// test application, see `tools/node-images/cmd/web`) or `coredns`.
     pub fn image(&self, name: &str) -> Option<&str> {
         self.images.get(name).map(|i| i.reference.as_str())
     }
@@ -640,7 +648,7 @@ async fn coredns_available(config: Config) -> Result<bool> {
 
 /// The host's IPv4 address pods reach it by: the source address of its
 /// default route, else its first global address.
-pub(crate) fn host_ip() -> Result<String> {
+pub fn host_ip() -> Result<String> {
     let from_route = run(Command::new("ip").args(["-4", "-o", "route", "get", "203.0.113.1"]))
         .ok()
         .and_then(|text| {

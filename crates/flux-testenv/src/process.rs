@@ -236,8 +236,16 @@ pub(crate) fn free_port() -> Result<u16> {
 
 /// True when something accepts TCP connections on 127.0.0.1:`port`.
 pub(crate) fn port_open(port: u16) -> bool {
+    port_open_on("127.0.0.1", port)
+}
+
+/// True when something accepts TCP connections on `host`:`port`.
+pub(crate) fn port_open_on(host: &str, port: u16) -> bool {
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return false;
+    };
     std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &std::net::SocketAddr::new(ip, port),
         Duration::from_millis(200),
     )
     .is_ok()

@@ -182,24 +182,40 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("connecting to Kubernetes: {e}"))?;
     let ttl = flux_runtime::parse_duration(&flags.artifact_retention_ttl)
         .map_err(|e| format!("--artifact-retention-ttl: {e}"))?;
-    let storage_addr = socket(&flags.storage_addr)?;
-    let listener = tokio::net::TcpListener::bind(storage_addr)
-        .await
-        .map_err(|e| format!("listening on {storage_addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let advertised = flags.storage_adv_addr.clone().unwrap_or_else(|| {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_string());
-        format!("{host}:{}", bound.port())
-    });
-    let storage = Storage::new(
-        &flags.storage_path,
-        &advertised,
-        Retention {
-            records: flags.artifact_retention_records,
-            ttl,
-        },
-    )
-    .map_err(|e| format!("--storage-path: {e}"))?;
+    let run_source = flags.controllers.iter().any(|c| c == "source");
+    let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
+    // Only the source controller stores and serves artifacts: a fluxd
+    // without it (upstream's kustomize-controller Deployment has no
+    // storage volume and a read-only root) touches neither.
+    let artifacts = if run_source {
+        let storage_addr = socket(&flags.storage_addr)?;
+        let listener = tokio::net::TcpListener::bind(storage_addr)
+            .await
+            .map_err(|e| format!("listening on {storage_addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let advertised = flags.storage_adv_addr.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_string());
+            format!("{host}:{}", bound.port())
+        });
+        let storage = Storage::new(
+            &flags.storage_path,
+            &advertised,
+            Retention {
+                records: flags.artifact_retention_records,
+                ttl,
+            },
+        )
+        .map_err(|e| format!("--storage-path: {e}"))?;
+        tracing::info!(
+            storage = %flags.storage_path.display(),
+            address = %bound,
+            advertised = %advertised,
+            "artifact server listening"
+        );
+        Some((storage, listener))
+    } else {
+        None
+    };
 
     let health_addr = socket(&flags.health_addr)?;
     let health = tokio::net::TcpListener::bind(health_addr)
@@ -214,18 +230,27 @@ async fn run(flags: Flags) -> Result<(), String> {
         .await
         .map_err(|e| format!("listening on {metrics_addr}: {e}"))?;
 
-    let mut ctx = Context::new(client.clone(), storage);
-    ctx.concurrency = flags.concurrent;
-    ctx.requeue_dependency = requeue_dependency;
-    ctx.label_selector = Some(flags.watch_label_selector.clone()).filter(|s| !s.is_empty());
-    if !flags.events_addr.is_empty() {
-        ctx.events = ctx
-            .events
-            .with_webhook(&flags.events_addr)
-            .map_err(|e| format!("--events-addr: {e}"))?;
-    }
+    let metrics = flux_runtime::Metrics::new();
+    let label_selector = Some(flags.watch_label_selector.clone()).filter(|s| !s.is_empty());
+    let (source_ctx, artifact_listener) = match artifacts {
+        Some((storage, listener)) => {
+            let mut ctx = Context::new(client.clone(), storage);
+            ctx.metrics = metrics.clone();
+            ctx.concurrency = flags.concurrent;
+            ctx.requeue_dependency = requeue_dependency;
+            ctx.label_selector = label_selector.clone();
+            if !flags.events_addr.is_empty() {
+                ctx.events = ctx
+                    .events
+                    .with_webhook(&flags.events_addr)
+                    .map_err(|e| format!("--events-addr: {e}"))?;
+            }
+            (Some(ctx), Some(listener))
+        }
+        None => (None, None),
+    };
     let mut kustomize = flux_kustomize_controller::Context::new(client.clone());
-    kustomize.metrics = ctx.metrics.clone();
+    kustomize.metrics = metrics.clone();
     kustomize.concurrency = flags.concurrent.max(4);
     kustomize.requeue_dependency = requeue_dependency;
     kustomize.no_cross_namespace_refs = flags.no_cross_namespace_refs;
@@ -234,16 +259,13 @@ async fn run(flags: Flags) -> Result<(), String> {
     kustomize.impersonator.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
     kustomize.impersonator.default_service_account =
         Some(flags.default_service_account.clone()).filter(|s| !s.is_empty());
-    kustomize.label_selector = ctx.label_selector.clone();
+    kustomize.label_selector = label_selector;
     if !flags.events_addr.is_empty() {
         kustomize.events = kustomize
             .events
             .with_webhook(&flags.events_addr)
             .map_err(|e| format!("--events-addr: {e}"))?;
     }
-    let run_source = flags.controllers.iter().any(|c| c == "source");
-    let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
-    let metrics = ctx.metrics.clone();
     let metrics_routes = Router::new().route(
         "/metrics",
         get(move || {
@@ -262,12 +284,6 @@ async fn run(flags: Flags) -> Result<(), String> {
     let runtime_namespace =
         std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".to_string());
     let namespace = (!flags.watch_all_namespaces).then(|| runtime_namespace.clone());
-    tracing::info!(
-        storage = %flags.storage_path.display(),
-        address = %bound,
-        advertised = %advertised,
-        "artifact server listening"
-    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown().await;
@@ -284,7 +300,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         let watched = namespace.clone();
         let work = async move {
             let source = async {
-                if run_source {
+                if let Some(ctx) = source_ctx {
                     flux_source_controller::run(ctx, watched.as_deref()).await;
                 } else {
                     std::future::pending::<()>().await;
@@ -324,7 +340,12 @@ async fn run(flags: Flags) -> Result<(), String> {
     };
     let result = tokio::select! {
         r = controllers => r,
-        r = server::serve_storage(flags.storage_path.clone(), listener) => Err(format!("artifact server: {r:?}")),
+        r = async {
+            match artifact_listener {
+                Some(listener) => server::serve_storage(flags.storage_path.clone(), listener).await,
+                None => std::future::pending().await,
+            }
+        } => Err(format!("artifact server: {r:?}")),
         r = axum::serve(health, probes) => Err(format!("health server: {r:?}")),
         r = axum::serve(metrics_listener, metrics_routes) => Err(format!("metrics server: {r:?}")),
     };

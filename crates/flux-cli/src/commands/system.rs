@@ -102,8 +102,13 @@ pub async fn check(global: &Global, args: &CheckArgs) -> Result<(), Error> {
     output::success(format!("distribution: flux-rs-v{}", crate::VERSION));
     output::action("checking controllers");
     for component in &components {
-        match install::component_status(&ctx, component).await {
-            Ok(how) => output::success(format!("{component}: {how}")),
+        match install::component_status_and_images(&ctx, component).await {
+            Ok((how, images)) => {
+                output::success(format!("{component}: {how}"));
+                for image in images {
+                    output::action(image);
+                }
+            }
             Err(why) => {
                 output::failure(format!("{component}: {why}"));
                 failed = true;

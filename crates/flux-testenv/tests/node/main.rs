@@ -297,3 +297,19 @@ async fn a_deployment_rolls_out_and_scales() -> TestResult {
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_registry_answers_to_its_fixed_name() -> TestResult {
+    let (cp, _node) = node();
+    let ns = cp.namespace("node-alias").await?;
+    let pods: Api<Pod> = Api::namespaced(cp.client()?, ns.name());
+    let image = format!("{}/flux-testenv/web:1", flux_testenv::REGISTRY_ALIAS);
+    pods.create(
+        &PostParams::default(),
+        &pod("alias", &image, &["print", "by alias"]),
+    )
+    .await?;
+    assert_eq!(finished(&pods, "alias").await, "Succeeded");
+    assert_eq!(log(&pods, "alias").await, "by alias\n");
+    Ok(())
+}
