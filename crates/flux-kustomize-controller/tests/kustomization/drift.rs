@@ -11,7 +11,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_cache() {
-    let cp = ControlPlane::shared().expect("control plane");
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
     cp.install_crd_dir(&manifests()).await.unwrap();
     // A kind only this test applies, so the API server's request counts
     // for it are this test's alone.

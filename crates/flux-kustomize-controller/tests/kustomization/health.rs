@@ -108,7 +108,7 @@ async fn health_checks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cel_health_checks() {
-    let cp = ControlPlane::shared().expect("control plane");
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
     cp.install_crd_dir(&manifests()).await.unwrap();
     let crds = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -220,4 +220,172 @@ async fn cel_health_checks() {
         "{}",
         failed.message
     );
+}
+
+/// A Kustomization over workloads, as `spec` of a test.
+fn workload_kustomization(
+    name: &str,
+    path: &str,
+    namespace: &str,
+    extra: serde_json::Value,
+) -> Kustomization {
+    let mut spec = json!({
+        "interval": "10m",
+        "retryInterval": "1h",
+        "timeout": "90s",
+        "wait": true,
+        "path": path,
+        "prune": true,
+        "targetNamespace": namespace,
+        "sourceRef": {"kind": "GitRepository", "name": "fleet"}
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn deployment_yaml(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: web\n        image: {image}\n        readinessProbe:\n          httpGet:\n            path: /healthz\n            port: 8080\n          periodSeconds: 1\n"
+    )
+}
+
+/// On the node, health is the workloads' own: a Deployment is Ready
+/// because its Pods run, a Job because it completed; a Deployment whose
+/// image does not exist fails the health check with kstatus' message, and
+/// what depends on it is not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_are_healthy_when_their_pods_are() {
+    let (cp, ns, client, _storage) = test_bed("workloads").await;
+    let node = cp.node().expect("the node");
+    let web = node.image("web").unwrap();
+    let missing = format!("{}/flux-testenv/absent:1", flux_testenv::REGISTRY_ALIAS);
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote
+        .write("web/deployment.yaml", deployment_yaml("web", web))
+        .unwrap();
+    remote
+        .write(
+            "job/job.yaml",
+            format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {web}\n        args: [print, done]\n"),
+        )
+        .unwrap();
+    remote
+        .write(
+            "broken/deployment.yaml",
+            deployment_yaml("broken", &missing),
+        )
+        .unwrap();
+    remote
+        .write(
+            "after/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after-broken\ndata:\n  a: b\n",
+        )
+        .unwrap();
+    let head = remote.commit("workloads").unwrap();
+    let revision = format!("main@sha1:{head}");
+    let repos: Api<flux_api::source::v1::GitRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    create_fleet(&repos, remote.url(), "1h").await;
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), ns.name());
+    for k in [
+        workload_kustomization("web", "./web", ns.name(), json!({})),
+        workload_kustomization("job", "./job", ns.name(), json!({})),
+        workload_kustomization("broken", "./broken", ns.name(), json!({"timeout": "5s"})),
+        workload_kustomization(
+            "after",
+            "./after",
+            ns.name(),
+            json!({"dependsOn": [{"name": "broken"}]}),
+        ),
+    ] {
+        kustomizations
+            .create(&PostParams::default(), &k)
+            .await
+            .unwrap();
+    }
+
+    // Ready because two Pods run and pass their probes.
+    let done = wait_applied(&kustomizations, "web", &revision).await;
+    let healthy =
+        flux_runtime::conditions::get(&done.status.as_ref().unwrap().conditions, "Healthy")
+            .unwrap();
+    assert_eq!(healthy.status, ConditionStatus::True);
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), ns.name());
+    let status = deployments.get("web").await.unwrap().status.unwrap();
+    assert_eq!(status.ready_replicas, Some(2));
+
+    // Ready once the Job has completed.
+    wait_applied(&kustomizations, "job", &revision).await;
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), ns.name());
+    let job = jobs.get("once").await.unwrap().status.unwrap();
+    assert_eq!(job.succeeded, Some(1));
+
+    // The missing image: kstatus' message after the timeout, not applied.
+    let failed = eventually("broken: HealthCheckFailed", || async {
+        let k = kustomizations.get("broken").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.reason == "HealthCheckFailed").then_some(k)
+    })
+    .await;
+    let message = ready(&failed).unwrap().message.clone();
+    assert!(
+        message.starts_with("health check failed after "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "s: timeout waiting for: [Deployment/{}/broken status: 'InProgress']",
+            ns.name()
+        )),
+        "{message}"
+    );
+    assert_eq!(failed.status.as_ref().unwrap().last_applied_revision, None);
+    // Its Pods really failed to pull.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns.name());
+    let pulling = pods
+        .list(&kube::api::ListParams::default().labels("app=broken"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|p| {
+            p.status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .first()?
+                .state
+                .as_ref()?
+                .waiting
+                .as_ref()?
+                .reason
+                .clone()
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        !pulling.is_empty() && pulling.iter().all(|r| r.contains("ImagePull")),
+        "{pulling:?}"
+    );
+
+    // What depends on it waits and applies nothing.
+    let waiting = eventually("after: DependencyNotReady", || async {
+        let k = kustomizations.get("after").await.ok()?;
+        let condition = ready(&k)?;
+        (condition.reason == "DependencyNotReady").then_some(k)
+    })
+    .await;
+    assert_eq!(waiting.status.as_ref().unwrap().last_applied_revision, None);
+    let configs: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), ns.name());
+    assert!(configs.get_opt("after-broken").await.unwrap().is_none());
 }

@@ -129,7 +129,7 @@ async fn seed_monorepo() {
 /// refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_multi_tenant() {
-    let cp = ControlPlane::shared().expect("control plane");
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
     cp.install_crd_dir(&manifests()).await.unwrap();
     let ns = cp.namespace("tenant").await.unwrap();
     let platform = cp.namespace("platform").await.unwrap();

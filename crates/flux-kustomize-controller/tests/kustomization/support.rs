@@ -134,7 +134,7 @@ pub(crate) async fn test_bed(
     kube::Client,
     tempfile::TempDir,
 ) {
-    let cp = ControlPlane::shared().expect("control plane");
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
     cp.install_crd_dir(&manifests()).await.unwrap();
     let ns = cp.namespace(name).await.unwrap();
     let client = cp.client().unwrap();
