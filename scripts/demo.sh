@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole product on this machine, one command:
-#   a real Kubernetes control plane (kube-apiserver, etcd, controller manager),
-#   a git server holding a fleet repository shaped like the guide's monorepo
-#   (clusters/ → infrastructure/ → apps/ with dependsOn), `fluxd`,
-#   `flux bootstrap git`, then a change pushed to Git and reconciled.
+#   a real single-node Kubernetes cluster (kube-apiserver, etcd, controller
+#   manager; kubelet on containerd, kube-proxy, CoreDNS), a git server holding
+#   a fleet repository shaped like the guide's monorepo (clusters/ →
+#   infrastructure/ → apps/ with dependsOn), `flux bootstrap git` running
+#   `fluxd` as Pods in the cluster, the fleet's web app serving HTTP, then a
+#   change pushed to Git, reconciled, and served by the running Pod.
+# Needs root (the node: containers, mounts, iptables).
 # Stays up for exploring until Ctrl-C (DEMO_EXIT=1: stop at the end, for CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +30,10 @@ PIDS=()
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ "$status" != 0 ] && [ "$status" != 130 ] && [ -f "$WORK/fluxd.log" ]; then
-    log "fluxd's last log lines"
-    tail -n 40 "$WORK/fluxd.log" >&2
+  if [ "$status" != 0 ] && [ "$status" != 130 ] && [ -n "${KUBECONFIG:-}" ]; then
+    log "the controllers' last log lines"
+    kubectl logs -n flux-system -l app.kubernetes.io/part-of=flux --tail=40 --prefix >&2 || true
+    tail -n 20 "$WORK/up.log" >&2 || true
   fi
   log "stopping"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -39,13 +43,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 step() { printf '\n\033[1;36m### %s\033[0m\n' "$*" >&2; }
 
-step "starting a local control plane and a git server with the fleet repository"
+step "starting a single-node cluster, the fluxd image and a git server with the fleet repository"
 "$OUT/flux-dev" up "$ROOT/examples/monorepo" "$WORK/env" > "$WORK/up.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   [ -f "$WORK/env" ] && break
   if ! kill -0 "${PIDS[0]}" 2>/dev/null; then cat "$WORK/up.log" >&2; exit 1; fi
   sleep 0.2
@@ -54,26 +57,16 @@ done
 # shellcheck disable=SC1091
 . "$WORK/env"
 export KUBECONFIG
-echo "Kubernetes $KUBERNETES_VERSION; fleet repository $FLEET_URL" >&2
-
-step "starting fluxd (source and kustomize controllers) outside the cluster"
-STORAGE_PORT=$(port)
-RUNTIME_NAMESPACE=flux-system "$OUT/fluxd" --controllers=source,kustomize \
-  --enable-leader-election --watch-all-namespaces=true \
-  --storage-path="$WORK/artifacts" \
-  --storage-addr="127.0.0.1:$STORAGE_PORT" --storage-adv-addr="127.0.0.1:$STORAGE_PORT" \
-  --metrics-addr="127.0.0.1:$(port)" --health-addr="127.0.0.1:$(port)" \
-  --log-encoding=console > "$WORK/fluxd.log" 2>&1 &
-PIDS+=($!)
-sleep 1
-kill -0 "${PIDS[1]}" 2>/dev/null || { echo "fluxd exited at start" >&2; exit 1; }
+echo "Kubernetes $KUBERNETES_VERSION, node up in ${NODE_STARTED_IN}s; fleet repository $FLEET_URL; images from $REGISTRY" >&2
+kubectl get nodes -o wide
 
 step "flux check --pre"
 "$OUT/flux" check --pre
 
 step "flux bootstrap git --url=$FLEET_URL --path=clusters/production"
 "$OUT/flux" bootstrap git --url="$FLEET_URL" --allow-insecure-http \
-  --path=clusters/production --timeout=3m
+  --path=clusters/production --registry="$REGISTRY" --timeout=3m
+kubectl get pods -n flux-system -o wide
 
 step "waiting for the fleet: infrastructure-controllers → infrastructure-configs → apps"
 for _ in $(seq 1 240); do
@@ -82,6 +75,12 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 "$OUT/flux" get all -A
+
+step "the web app: a Deployment Flux applied and waited for, serving its ConfigMap"
+kubectl get deployment,pods,service -n flux-system -l app=webapp
+SVC=$(kubectl get service webapp -n flux-system -o jsonpath='{.spec.clusterIP}')
+echo "curl http://$SVC/url" >&2
+curl -sS --max-time 5 "http://$SVC/url"; echo
 
 step "pushing a change to Git: webapp's URL gets a /v2 path"
 git clone -q "$FLEET_URL" "$WORK/fleet"
@@ -95,6 +94,18 @@ step "the ConfigMap in the cluster now"
 kubectl get configmap webapp-config -n flux-system -o jsonpath='{.data.url}{"\n"}'
 grep -q '/v2' <(kubectl get configmap webapp-config -n flux-system -o jsonpath='{.data.url}') \
   || { echo "the change did not reach the cluster" >&2; exit 1; }
+step "the running Pod serves it (the kubelet refreshes the ConfigMap volume)"
+served=""
+for _ in $(seq 1 120); do
+  served=$(curl -sS --max-time 5 "http://$SVC/url" || true)
+  case "$served" in */v2) break ;; esac
+  sleep 1
+done
+echo "curl http://$SVC/url → $served" >&2
+case "$served" in */v2) ;; *) echo "the Pod does not serve the change" >&2; exit 1 ;; esac
+
+step "flux logs --kind=Kustomization --name=apps --tail=5"
+"$OUT/flux" logs --kind=Kustomization --name=apps --tail=5
 
 step "flux tree kustomization flux-system --compact"
 "$OUT/flux" tree kustomization flux-system --compact
@@ -107,9 +118,10 @@ Everything is running. In another shell:
   flux get all -A                          # every source and Kustomization
   flux tree kustomization flux-system      # what Flux applied, as a tree
   flux events --for Kustomization/apps     # what happened
-  git clone $FLEET_URL                     # change the fleet, push, then:
+  flux logs --follow                       # the controllers' Pods' logs
+  curl http://$SVC/url   # the web app, through its Service
+  git clone $FLEET_URL   # change the fleet, push, then:
   flux reconcile kustomization apps --with-source
-Logs: $WORK/fluxd.log
 EOF
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
   step "demo finished (DEMO_EXIT=1)"

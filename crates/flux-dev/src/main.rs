@@ -104,7 +104,8 @@ enum Command {
     /// `kustomize build` with flux-kustomize.
     #[command(subcommand)]
     Kustomize(KustomizeCommand),
-    /// The demo's environment (control plane, git server) until Ctrl-C.
+    /// The demo's environment (a single-node cluster, the fluxd image, a git
+    /// server) until Ctrl-C. Needs root (the node).
     Up {
         /// The fleet repository's folder.
         fleet: PathBuf,

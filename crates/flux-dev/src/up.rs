@@ -1,11 +1,14 @@
 //! `flux-dev up FLEET_DIR ENV_FILE`: the local environment of the demo — a
-//! real kube-apiserver + etcd + controller manager and a git server holding
-//! FLEET_DIR as repository `fleet` — kept up until Ctrl-C or SIGTERM.
-//! ENV_FILE receives `KUBECONFIG=…`, `FLEET_URL=…` once everything is up.
+//! real single-node cluster (kube-apiserver + etcd + controller manager,
+//! and the node: scheduler, kubelet on containerd, kube-proxy, CoreDNS), the
+//! `fluxd` image (from the `fluxd` next to this program) in the node's
+//! registry, and a git server Pods reach holding FLEET_DIR as repository
+//! `fleet` — kept up until Ctrl-C or SIGTERM. ENV_FILE receives
+//! `KUBECONFIG=…`, `FLEET_URL=…`, `REGISTRY=…` once everything is up.
 
 use std::path::Path;
 
-use flux_testenv::{ControlPlane, GitHttpServer};
+use flux_testenv::{ControlPlane, ControlPlaneOptions, GitHttpServer, HttpAuth, Image};
 
 /// Runs the environment.
 pub fn up(fleet: &Path, env_file: &Path) -> Result<(), String> {
@@ -24,8 +27,28 @@ async fn run(fleet: &Path, env_file: &Path) -> Result<(), String> {
             fleet.display()
         ));
     }
-    let cp = ControlPlane::start().map_err(|e| format!("starting the control plane: {e}"))?;
-    let git = GitHttpServer::start().map_err(|e| format!("starting the git server: {e}"))?;
+    let fluxd = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("fluxd");
+    if !fluxd.is_file() {
+        return Err(format!(
+            "{} is missing: build it first (cargo build -p fluxd)",
+            fluxd.display()
+        ));
+    }
+    let cp = ControlPlane::start_with(ControlPlaneOptions {
+        node: true,
+        ..ControlPlaneOptions::default()
+    })
+    .map_err(|e| format!("starting the cluster: {e}"))?;
+    let node = cp.node().ok_or("the cluster has no node")?;
+    // The tag `flux install` writes for this version of the CLI.
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    Image::program(&fluxd, "/usr/local/bin/fluxd")
+        .and_then(|image| image.push(&node.registry().host(), "fluxd", &tag))
+        .map_err(|e| format!("pushing the fluxd image: {e}"))?;
+    let git = GitHttpServer::start_reachable_from_pods(HttpAuth::None)
+        .map_err(|e| format!("starting the git server: {e}"))?;
     let repo = git.create_repo("fleet").map_err(|e| e.to_string())?;
     for (path, text) in files {
         repo.write(&path, text).map_err(|e| e.to_string())?;
@@ -34,18 +57,23 @@ async fn run(fleet: &Path, env_file: &Path) -> Result<(), String> {
         .commit("Fleet: clusters, infrastructure, apps")
         .map_err(|e| e.to_string())?;
     let env = format!(
-        "KUBECONFIG={}\nFLEET_URL={}\nFLEET_HEAD={head}\nKUBERNETES_VERSION={}\n",
+        "KUBECONFIG={}\nFLEET_URL={}\nFLEET_HEAD={head}\nKUBERNETES_VERSION={}\nREGISTRY={}\nNODE_STARTED_IN={:.1}\n",
         cp.kubeconfig_path().display(),
         repo.url(),
-        cp.version()
+        cp.version(),
+        flux_testenv::REGISTRY_ALIAS,
+        node.started_in().as_secs_f64(),
     );
     let partial = env_file.with_extension("tmp");
     std::fs::write(&partial, env).map_err(|e| e.to_string())?;
     std::fs::rename(&partial, env_file).map_err(|e| e.to_string())?;
     eprintln!(
-        "flux-dev up: Kubernetes {} at {}, fleet repository at {} (Ctrl-C stops)",
+        "flux-dev up: Kubernetes {} at {} with node {} (up in {:.1?}), registry {}, fleet repository at {} (Ctrl-C stops)",
         cp.version(),
         cp.server_url(),
+        node.name(),
+        node.started_in(),
+        flux_testenv::REGISTRY_ALIAS,
         repo.url()
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
