@@ -112,6 +112,13 @@ enum Command {
         /// Where to write the environment's variables.
         env_file: PathBuf,
     },
+    /// Builds the node's images (pause, web, coredns) and the `fluxd` image
+    /// (from the `fluxd` next to this program, tagged as `flux install`
+    /// expects) and pushes them to a registry on plain HTTP.
+    Images {
+        /// The registry, `HOST:PORT`.
+        registry: String,
+    },
     /// One shallow checkout (the git benchmark's single operation).
     #[command(hide = true)]
     GitCheckout { url: String, dir: String },
@@ -200,6 +207,7 @@ fn main() -> ExitCode {
         }) => bench_helm::helm(subcharts, templates),
         Command::Kustomize(KustomizeCommand::Build { dir }) => kustomize_build(&dir),
         Command::Up { fleet, env_file } => up::up(&fleet, &env_file),
+        Command::Images { registry } => up::images(&registry),
         Command::GitCheckout { url, dir } => bench::checkout(&url, &dir),
         Command::GitRemoteCommit { url } => bench::remote_commit(&url),
         Command::YamlBuild { file } => bench::yaml_build(&file),

@@ -27,26 +27,14 @@ async fn run(fleet: &Path, env_file: &Path) -> Result<(), String> {
             fleet.display()
         ));
     }
-    let fluxd = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("fluxd");
-    if !fluxd.is_file() {
-        return Err(format!(
-            "{} is missing: build it first (cargo build -p fluxd)",
-            fluxd.display()
-        ));
-    }
+    let fluxd = fluxd_binary()?;
     let cp = ControlPlane::start_with(ControlPlaneOptions {
         node: true,
         ..ControlPlaneOptions::default()
     })
     .map_err(|e| format!("starting the cluster: {e}"))?;
     let node = cp.node().ok_or("the cluster has no node")?;
-    // The tag `flux install` writes for this version of the CLI.
-    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
-    Image::program(&fluxd, "/usr/local/bin/fluxd")
-        .and_then(|image| image.push(&node.registry().host(), "fluxd", &tag))
-        .map_err(|e| format!("pushing the fluxd image: {e}"))?;
+    push_fluxd(&fluxd, &node.registry().host())?;
     let git = GitHttpServer::start_reachable_from_pods(HttpAuth::None)
         .map_err(|e| format!("starting the git server: {e}"))?;
     let repo = git.create_repo("fleet").map_err(|e| e.to_string())?;
@@ -86,6 +74,42 @@ async fn run(fleet: &Path, env_file: &Path) -> Result<(), String> {
     drop(git);
     drop(cp);
     Ok(())
+}
+
+/// `flux-dev images REGISTRY`: the node's images and `fluxd`'s, pushed.
+pub fn images(registry: &str) -> Result<(), String> {
+    let fluxd = fluxd_binary()?;
+    let pushed = flux_testenv::push_node_images(registry).map_err(|e| e.to_string())?;
+    for image in pushed.values() {
+        println!("{} {}", image.reference, image.digest);
+    }
+    let image = push_fluxd(&fluxd, registry)?;
+    println!("{} {}", image.reference, image.digest);
+    Ok(())
+}
+
+/// The `fluxd` built next to this program.
+fn fluxd_binary() -> Result<std::path::PathBuf, String> {
+    let fluxd = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("fluxd");
+    if fluxd.is_file() {
+        Ok(fluxd)
+    } else {
+        Err(format!(
+            "{} is missing: build it first (cargo build -p fluxd)",
+            fluxd.display()
+        ))
+    }
+}
+
+/// Pushes the `fluxd` image as `<registry>/fluxd:v<version>`, the tag
+/// `flux install` writes for this version.
+fn push_fluxd(fluxd: &Path, registry: &str) -> Result<flux_testenv::PushedImage, String> {
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    Image::program(fluxd, "/usr/local/bin/fluxd")
+        .and_then(|image| image.push(registry, "fluxd", &tag))
+        .map_err(|e| format!("pushing the fluxd image: {e}"))
 }
 
 /// Every file under `root`, as (relative path, contents).

@@ -4,7 +4,8 @@
 //! cluster's only image source.
 //!
 //! The node needs root (cgroups, mounts, network namespaces, iptables). One
-//! node runs on a machine at a time (a lock in `/run/flux-testenv`); the next
+//! node runs on a machine at a time: its reaper holds a lock in
+//! `/run/flux-testenv` from the start until its cleanup is done; the next
 //! one waits. Everything it creates on the host lives under its folder, in
 //! the `flux-testenv` cgroup of every hierarchy, on the `fluxtest0` bridge
 //! and in kube-proxy's chains, and `node_cleanup.sh` removes all of it when
@@ -71,7 +72,6 @@ pub struct Node {
     name: String,
     ip: String,
     started_in: Duration,
-    _lock: fs::File,
 }
 
 /// What the node needs from its control plane.
@@ -118,13 +118,18 @@ impl Node {
             }
         }
         let kube_proxy = tool("kube-proxy")?;
-        let lock = take_machine_lock(&kube_proxy)?;
+        // One node per machine: the reaper holds the lock until its cleanup
+        // is done, so a node never starts while the last one is being
+        // reaped; a node that was never reaped is reaped now.
+        fs::create_dir_all(RECORD_DIR).map_err(io(format!("creating {RECORD_DIR}")))?;
+        let mut supervisor =
+            Supervisor::new_locked("node", &Path::new(RECORD_DIR).join("node.lock"))?;
+        reap_unreaped(&kube_proxy)?;
+        let dir = supervisor.dir().to_path_buf();
 
         let registry = OciRegistry::start()?;
         let images = push_node_images(&registry.host())?;
 
-        let mut supervisor = Supervisor::new("node")?;
-        let dir = supervisor.dir().to_path_buf();
         let write = |path: &Path, text: &str| -> Result<()> {
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
@@ -341,7 +346,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             name,
             ip: cp.host_ip.to_string(),
             started_in: begin.elapsed(),
-            _lock: lock,
         })
     }
 
@@ -396,19 +400,10 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// One node per machine: waits for the lock, then reaps a node whose
-/// record is still there (its test process and its reaper both died).
-fn take_machine_lock(kube_proxy: &Path) -> Result<fs::File> {
-    fs::create_dir_all(RECORD_DIR).map_err(io(format!("creating {RECORD_DIR}")))?;
-    let path = Path::new(RECORD_DIR).join("node.lock");
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(format!("opening {}", path.display())))?;
-    file.lock()
-        .map_err(io(format!("locking {}", path.display())))?;
+/// Reaps a node whose record is still there (its test process and its
+/// reaper both died, or the machine rebooted mid-cleanup). Called with the
+/// machine lock held.
+fn reap_unreaped(kube_proxy: &Path) -> Result<()> {
     let record = Path::new(RECORD_DIR).join("node.dir");
     if let Ok(stale) = fs::read_to_string(&record) {
         let stale = stale.trim();
@@ -424,7 +419,7 @@ fn take_machine_lock(kube_proxy: &Path) -> Result<fs::File> {
         }
         let _ = fs::remove_file(&record);
     }
-    Ok(file)
+    Ok(())
 }
 
 fn save_and_set_sysctls(dir: &Path) -> Result<()> {

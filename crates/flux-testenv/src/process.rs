@@ -21,6 +21,8 @@ use crate::error::{Error, Result, io};
 
 const REAPER: &str = r#"
 dir=$1; pids=""
+echo started
+exec >/dev/null
 while read -r pid; do pids="$pids $pid"; done
 for p in $pids; do kill -TERM "$p" 2>/dev/null; done
 i=0
@@ -94,18 +96,52 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     /// A new supervisor with its own temporary folder.
     pub(crate) fn new(prefix: &str) -> Result<Self> {
+        Self::start(prefix, None)
+    }
+
+    /// A supervisor whose reaper holds an exclusive `flock` on `lock` from
+    /// before this returns until its cleanup is done: the next holder never
+    /// overlaps with the previous one's stop and `cleanup.sh`, even when the
+    /// test process that owned it is gone. Waits for the lock.
+    pub(crate) fn new_locked(prefix: &str, lock: &Path) -> Result<Self> {
+        Self::start(prefix, Some(lock))
+    }
+
+    fn start(prefix: &str, lock: Option<&Path>) -> Result<Self> {
         let dir = unique_dir(prefix)?;
-        let mut reaper = Command::new("sh")
+        let mut command = match lock {
+            Some(lock) => {
+                let mut c = Command::new("flock");
+                c.arg(lock).arg("sh");
+                c
+            }
+            None => Command::new("sh"),
+        };
+        let mut reaper = command
             .arg("-c")
             .arg(REAPER)
             .arg("flux-testenv-reaper")
             .arg(&dir)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(io("starting the reaper (sh)"))?;
         let reaper_stdin = reaper.stdin.take();
+        // The reaper says it started (with the lock, if asked) before
+        // anything else; nothing follows, so the pipe can go.
+        if let Some(stdout) = reaper.stdout.take() {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .map_err(io("waiting for the reaper"))?;
+            if line.trim() != "started" {
+                return Err(Error::Start {
+                    component: "reaper".to_string(),
+                    reason: format!("it did not start (locking {lock:?})"),
+                    log_tail: String::new(),
+                });
+            }
+        }
         Ok(Self {
             dir,
             reaper,

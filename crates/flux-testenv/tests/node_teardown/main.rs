@@ -115,8 +115,20 @@ async fn child_runs_a_node_until_killed() {
     tokio::time::sleep(Duration::from_secs(600)).await;
 }
 
+/// Waits until no node runs or is being reaped (the previous test binary's
+/// may still be cleaning up): its reaper holds the machine lock until done.
+fn no_node_running() {
+    let status = Command::new("flock")
+        .args(["/run/flux-testenv/node.lock", "true"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn node_teardown_leaves_nothing_behind() {
+    std::fs::create_dir_all("/run/flux-testenv").unwrap();
+    no_node_running();
     let before = host_state();
 
     // Dropped.
