@@ -650,6 +650,7 @@ pub(crate) fn apply_merge_patch(
             Some((value, empty_fields)) => {
                 resource.value = value;
                 resource.empty_fields = empty_fields;
+                resource.untyped_through_merge();
                 resource.sync_aliases();
                 resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
             }

@@ -402,19 +402,32 @@ fn retyped(like: &Value, text: &str) -> Value {
     }
 }
 
-/// A scalar node a replacement created, before its text is set.
+/// A scalar node without a tag (created by a replacement, or emptied by
+/// one), before a replacement sets its text: the marker, then its text.
 const CREATED: &str = "\u{0}kustomize-created-scalar\u{0}";
+/// A scalar node without a tag, once a replacement set its text: the
+/// marker, then the text (typed when the replacement is done).
+const UNTYPED: &str = "\u{0}kustomize-untyped-scalar\u{0}";
+
+/// The text of an untyped node before it is set, if `v` is one.
+fn created_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => s.strip_prefix(CREATED),
+        _ => None,
+    }
+}
 
 /// Sets a scalar target's text, keeping its type.
 fn set_scalar(target: &mut Value, text: &str) -> Result<(), String> {
     let new = match target {
-        // kyaml copies only the text. A created node has no type: its text
-        // decides it, and an empty one is null (`""` where read as text).
-        Value::String(s) if s == CREATED => {
+        // kyaml copies only the text. A node without a tag stays without
+        // one: its text decides its type (when the replacement is done),
+        // and an empty one is null (`""` where read as text).
+        Value::String(s) if s.starts_with(CREATED) => {
             if text.is_empty() {
                 Value::String(crate::smp::EMPTY_NULL.to_string())
             } else {
-                flux_yaml::resolve_plain(text)
+                Value::String(format!("{UNTYPED}{text}"))
             }
         }
         Value::String(_) => Value::String(text.to_string()),
@@ -615,28 +628,32 @@ fn apply_target(
         if rejected_by_id || !ids.iter().any(|id| select.matches_id(id)) {
             continue;
         }
-        // Fields an earlier replacement emptied are still nodes without a
-        // type: a later one sets their text like a created one's.
-        let untyped: Vec<Vec<flux_yaml::Step>> = resource
+        // Nodes without a tag (an earlier replacement created or emptied
+        // them): a replacement sets their text like a created one's.
+        let mut untyped: Vec<(Vec<flux_yaml::Step>, String)> = resource
             .texts
             .iter()
             .filter(|(_, text, read)| text.is_empty() && *read == Value::Null)
-            .map(|(path, _, _)| path.clone())
+            .map(|(path, _, _)| (path.clone(), String::new()))
             .collect();
-        for path in &untyped {
-            if let Some(v @ Value::Null) = crate::smp::at_path(&mut resource.value, path) {
-                *v = Value::String(CREATED.to_string());
+        untyped.extend(resource.untyped.iter().cloned());
+        for (path, text) in &untyped {
+            if let Some(v) = crate::smp::at_path(&mut resource.value, path)
+                && !matches!(v, Value::Map(_) | Value::Seq(_))
+            {
+                *v = Value::String(format!("{CREATED}{text}"));
             }
         }
         let copied = field_paths
             .iter()
             .try_for_each(|path| copy_to_target(&mut resource.value, value, path, spec));
-        for path in &untyped {
-            if let Some(v) = crate::smp::at_path(&mut resource.value, path)
-                && matches!(v, Value::String(s) if s == CREATED)
-            {
-                *v = Value::Null;
-            }
+        // Untouched ones as they were; set ones typed by their new text and
+        // remembered as untyped.
+        let mut set = Vec::new();
+        settle_untyped(&mut resource.value, &mut Vec::new(), &mut set);
+        for (path, text) in set {
+            resource.untyped.retain(|(p, _)| *p != path);
+            resource.untyped.push((path, text));
         }
         copied?;
         if scalar_text(value).is_empty() {
@@ -652,6 +669,46 @@ fn apply_target(
         }
     }
     Ok(())
+}
+
+/// Replaces the markers of untyped nodes in `value`: one not set goes back
+/// to its text's value (null when empty); one set gets its new text's value
+/// and is reported in `set` with its path and text.
+fn settle_untyped(
+    value: &mut Value,
+    path: &mut Vec<flux_yaml::Step>,
+    set: &mut Vec<(Vec<flux_yaml::Step>, String)>,
+) {
+    match value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                path.push(flux_yaml::Step::Key(k.clone()));
+                settle_untyped(v, path, set);
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                path.push(flux_yaml::Step::Index(i));
+                settle_untyped(v, path, set);
+                path.pop();
+            }
+        }
+        Value::String(s) => {
+            if let Some(text) = s.strip_prefix(UNTYPED) {
+                let text = text.to_string();
+                *value = flux_yaml::resolve_plain(&text);
+                set.push((path.clone(), text));
+            } else if let Some(text) = s.strip_prefix(CREATED) {
+                *value = if text.is_empty() {
+                    Value::Null
+                } else {
+                    flux_yaml::resolve_plain(text)
+                };
+            }
+        }
+        _ => {}
+    }
 }
 
 fn retrieval_error(path: &str, create: bool) -> String {
@@ -698,9 +755,9 @@ fn set_field_value(spec: &TargetSpec, target: &mut Value, value: &Value) -> Resu
         if matches!(target, Value::Map(_) | Value::Seq(_)) {
             return Err("delimiter option can only be used with scalar nodes".to_string());
         }
-        let current = match &*target {
-            Value::String(s) if s == CREATED => String::new(),
-            other => scalar_text(other),
+        let current = match created_text(target) {
+            Some(text) => text.to_string(),
+            None => scalar_text(target),
         };
         let mut parts: Vec<String> = current
             .split(spec.delimiter.as_str())

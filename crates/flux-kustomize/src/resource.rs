@@ -40,6 +40,13 @@ pub struct Resource {
     /// entries its transformers created together): changing one in place
     /// changes all of a group.
     pub aliases: Vec<(Value, Vec<Vec<flux_yaml::Step>>)>,
+    /// Scalars a replacement created: kyaml nodes without a tag, written
+    /// plain and typed by their text, whose text a later replacement
+    /// replaces whatever it reads as. A strategic-merge walk makes them
+    /// strings (kyaml's `FieldSetter` double-quotes a YAML 1.1 non-string
+    /// as it sets it); text or JSON types them.
+    /// Each with its node's text.
+    pub untyped: Vec<(Vec<flux_yaml::Step>, String)>,
 }
 
 /// An id a resource had before a rename.
@@ -68,6 +75,7 @@ impl Resource {
             empty_fields: Vec::new(),
             texts: Vec::new(),
             aliases: Vec::new(),
+            untyped: Vec::new(),
         }
     }
 
@@ -78,11 +86,25 @@ impl Resource {
     pub fn through_text(&mut self) {
         self.texts.clear();
         self.aliases.clear();
+        self.untyped.clear();
         for field in std::mem::take(&mut self.empty_fields) {
             if field.in_flow
                 && let Some(v @ Value::Null) = crate::smp::at_path(&mut self.value, &field.path)
             {
                 *v = Value::String(String::new());
+            }
+        }
+    }
+
+    /// After a strategic-merge walk: the untyped scalars it passed are
+    /// strings now (see [`Resource::untyped`]).
+    pub fn untyped_through_merge(&mut self) {
+        for (path, text) in std::mem::take(&mut self.untyped) {
+            if let Some(v) = crate::smp::at_path(&mut self.value, &path)
+                && !matches!(v, Value::Map(_) | Value::Seq(_) | Value::String(_))
+                && *v == flux_yaml::resolve_plain(&text)
+            {
+                *v = Value::String(text);
             }
         }
     }
