@@ -651,6 +651,11 @@ pub(crate) fn apply_merge_patch(
                 resource.value = value;
                 resource.empty_fields = empty_fields;
                 resource.untyped_through_merge();
+                if !entry.options.allow_name_change {
+                    // kustomize sets the name again after the merge with
+                    // `SetName`: a node without a tag, typed by its text.
+                    resource.mark_untyped(&["metadata", "name"], false);
+                }
                 resource.sync_aliases();
                 resource.id = ResId::of(&resource.value).map_err(|e| invalid(e.0))?;
             }
@@ -675,7 +680,7 @@ pub(crate) fn merge_keeping_identity(
     targeted: bool,
 ) -> Result<Option<(Value, Vec<flux_yaml::EmptyField>)>, String> {
     let doc = &resource.value;
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = crate::resid::node_text;
     let kind = text(doc.get("kind"));
     let metadata = doc.get("metadata");
     let name = text(metadata.and_then(|m| m.get("name")));

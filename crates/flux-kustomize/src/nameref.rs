@@ -65,10 +65,9 @@ pub fn add_affix(resources: &mut [Resource], affix: Affix<'_>, specs: &[Spec]) {
                 resource.store_previous_id();
             }
             crate::fieldspec::visit(&mut resource.value, spec, &mut |node| {
-                let current = match node {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    _ => return,
+                let current = match &*node {
+                    Value::Map(_) | Value::Seq(_) => return,
+                    other => crate::resid::node_text(Some(other)),
                 };
                 *node = Value::String(if is_prefix {
                     format!("{text}{current}")
@@ -76,6 +75,10 @@ pub fn add_affix(resources: &mut [Resource], affix: Affix<'_>, specs: &[Spec]) {
                     format!("{current}{text}")
                 });
             });
+            if spec.path == "metadata/name" && !text.is_empty() {
+                // Set by kyaml's `FieldSetter` with a new node: no tag.
+                resource.mark_untyped(&["metadata", "name"], true);
+            }
             if let Ok(id) = ResId::of(&resource.value) {
                 resource.id = id;
             }

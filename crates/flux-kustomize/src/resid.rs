@@ -43,7 +43,7 @@ impl ResId {
         let Value::Map(_) = object else {
             return Err(InvalidObject("a resource must be a mapping".to_string()));
         };
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+        let text = node_text;
         let api_version = text(object.get("apiVersion"));
         // Split at the first slash, as kustomize does.
         let (group, version) = match api_version.split_once('/') {
@@ -254,4 +254,18 @@ pub fn legacy_order(a: &ResId, b: &ResId, first: &[String], last: &[String]) -> 
         )
     };
     key(a).cmp(&key(b))
+}
+
+/// The text kustomize reads from an identity field, whatever its node's tag
+/// (a name a replacement wrote as `1` into an untagged node is the name
+/// "1"); empty for a missing field, a null, a mapping or a sequence.
+pub(crate) fn node_text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Int(i)) => i.to_string(),
+        Some(Value::Uint(u)) => u.to_string(),
+        Some(Value::Float(f)) => f.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
 }

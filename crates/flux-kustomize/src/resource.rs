@@ -96,17 +96,51 @@ impl Resource {
         }
     }
 
-    /// After a strategic-merge walk: the untyped scalars it passed are
-    /// strings now (see [`Resource::untyped`]).
+    /// After a strategic-merge walk: the untyped scalars it passed whose
+    /// text YAML 1.1 reads as no string are strings now (kyaml's
+    /// `FieldSetter` double-quotes them as it sets them); the others stay
+    /// untyped (see [`Resource::untyped`]).
     pub fn untyped_through_merge(&mut self) {
-        for (path, text) in std::mem::take(&mut self.untyped) {
-            if let Some(v) = crate::smp::at_path(&mut self.value, &path)
-                && !matches!(v, Value::Map(_) | Value::Seq(_) | Value::String(_))
-                && *v == flux_yaml::resolve_plain(&text)
-            {
-                *v = Value::String(text);
+        let value = &mut self.value;
+        self.untyped.retain(|(path, text)| {
+            if !flux_yaml::resolves_non_string_v2(text) {
+                return true;
             }
+            if let Some(v) = crate::smp::at_path(value, path)
+                && !matches!(v, Value::Map(_) | Value::Seq(_) | Value::String(_))
+                && *v == flux_yaml::resolve_plain(text)
+            {
+                *v = Value::String(text.clone());
+            }
+            false
+        });
+    }
+
+    /// Makes the string scalar at `path` (map keys) a node without a tag:
+    /// it reads as its text (`1` a number), as a node kyaml sets with
+    /// `NewScalarRNode` does. Text that reads as null stays a string, and
+    /// so does one YAML 1.1 reads as no string when `quoted` (set through
+    /// kyaml's `FieldSetter`, which double-quotes it).
+    pub fn mark_untyped(&mut self, keys: &[&str], quoted: bool) {
+        let path: Vec<flux_yaml::Step> = keys
+            .iter()
+            .map(|k| flux_yaml::Step::Key((*k).to_string()))
+            .collect();
+        let Some(v) = crate::smp::at_path(&mut self.value, &path) else {
+            return;
+        };
+        let Value::String(text) = v else { return };
+        let text = text.clone();
+        if quoted && flux_yaml::resolves_non_string_v2(&text) {
+            return;
         }
+        let typed = flux_yaml::resolve_plain(&text);
+        if matches!(typed, Value::Null) {
+            return;
+        }
+        *v = typed;
+        self.untyped.retain(|(p, _)| *p != path);
+        self.untyped.push((path, text));
     }
 
     /// After a strategic-merge patch: kyaml copies a patched scalar into

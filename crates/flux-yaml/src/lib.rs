@@ -41,6 +41,12 @@ pub fn resolve_plain(text: &str) -> Value {
     resolve::resolve_v3(text)
 }
 
+/// Whether YAML 1.1 (go-yaml v2, kyaml's `IsYaml1_1NonString`) reads the
+/// plain scalar `text` as anything but a string.
+pub fn resolves_non_string_v2(text: &str) -> bool {
+    resolve::resolves_non_string_v2(text)
+}
+
 /// A YAML/JSON value as Go sees it after decoding into `interface{}`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
