@@ -39,6 +39,10 @@ pub struct List {
     pub ty: ListTy,
     /// The elements.
     pub items: Vec<Value>,
+    /// A nil slice (what sprig's `rest`/`initial` of an empty list and
+    /// `regexSplit`/`regexFindAll` with `n == 0` return): it prints and
+    /// ranges as an empty one, but JSON (and so `toYaml`) writes `null`.
+    pub nil: bool,
 }
 
 /// A Go map with string keys; shared and mutable like Go's maps
@@ -340,7 +344,20 @@ impl Value {
 
     /// A slice of the given type.
     pub fn list(ty: ListTy, items: Vec<Value>) -> Value {
-        Value::List(Rc::new(List { ty, items }))
+        Value::List(Rc::new(List {
+            ty,
+            items,
+            nil: false,
+        }))
+    }
+
+    /// A nil slice of the given type.
+    pub fn nil_list(ty: ListTy) -> Value {
+        Value::List(Rc::new(List {
+            ty,
+            items: Vec::new(),
+            nil: true,
+        }))
     }
 
     /// A map of the given type.

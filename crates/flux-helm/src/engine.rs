@@ -512,6 +512,7 @@ impl Object for VersionSetObj {
         Some(Rc::new(flux_gotemplate::List {
             ty: ListTy::Str,
             items: self.0.iter().map(|s| Value::str(s)).collect(),
+            nil: false,
         }))
     }
     fn as_any(&self) -> &dyn std::any::Any {

@@ -222,6 +222,7 @@ fn json_of(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
             use base64::Engine as _;
             serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
+        Value::List(l) if l.nil => serde_json::Value::Null,
         Value::List(l) => serde_json::Value::Array(
             l.items
                 .iter()
@@ -261,6 +262,7 @@ fn to_yaml_model(v: &Value, depth: usize) -> Option<Yaml> {
             use base64::Engine as _;
             Yaml::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
+        Value::List(l) if l.nil => Yaml::Null,
         Value::List(l) => Yaml::Seq(
             l.items
                 .iter()

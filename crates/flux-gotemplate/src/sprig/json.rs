@@ -122,6 +122,7 @@ fn write(
                 html,
             );
         }
+        Value::List(l) if l.nil => out.push_str("null"),
         Value::List(l) => {
             out.push('[');
             for (i, x) in l.items.iter().enumerate() {

@@ -103,6 +103,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "[]interface {}",
         |_, a: Vec<Value>| {
             let l = list_of(arg(&a, 0), "find rest on")?;
+            if l.is_empty() {
+                return Ok(Value::nil_list(ListTy::Iface));
+            }
             Ok(iface_list(
                 l.get(1..).map(<[Value]>::to_vec).unwrap_or_default(),
             ))
@@ -116,6 +119,9 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         "[]interface {}",
         |_, a: Vec<Value>| {
             let l = list_of(arg(&a, 0), "find initial on")?;
+            if l.is_empty() {
+                return Ok(Value::nil_list(ListTy::Iface));
+            }
             Ok(iface_list(
                 l.get(..l.len().saturating_sub(1))
                     .map(<[Value]>::to_vec)

@@ -11,7 +11,7 @@ use sha2::Digest as _;
 use super::{F, arg, iface_list, items, n, random_bytes, s, str_list, strval};
 use crate::gofmt;
 use crate::gostr::{from_bytes, go_len, to_bytes, to_text};
-use crate::value::{MapTy, Value};
+use crate::value::{ListTy, MapTy, Value};
 
 fn ok_s(v: String) -> crate::value::FuncResult {
     Ok(Value::string(v))
@@ -409,13 +409,13 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         )
     });
     add("regexFindAll", "string,string,int", "[]string", |_, a| {
-        Ok(str_list(find_all(&must_re(s(&a, 0))?, s(&a, 1), n(&a, 2))))
+        Ok(go_slice(find_all(&must_re(s(&a, 0))?, s(&a, 1), n(&a, 2))))
     });
     add(
         "mustRegexFindAll",
         "string,string,int",
         "[]string,error",
-        |_, a| Ok(str_list(find_all(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))),
+        |_, a| Ok(go_slice(find_all(&re(s(&a, 0))?, s(&a, 1), n(&a, 2)))),
     );
     add(
         "regexReplaceAll",
@@ -454,24 +454,23 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         },
     );
     add("regexSplit", "string,string,int", "[]string", |_, a| {
-        Ok(str_list(re_split(
-            &must_re(s(&a, 0))?,
-            s(&a, 0),
-            s(&a, 1),
-            n(&a, 2),
-        )))
+        let r = must_re(s(&a, 0))?;
+        // Go's Split returns nil for n == 0.
+        if n(&a, 2) == 0 {
+            return Ok(Value::nil_list(ListTy::Str));
+        }
+        Ok(str_list(re_split(&r, s(&a, 0), s(&a, 1), n(&a, 2))))
     });
     add(
         "mustRegexSplit",
         "string,string,int",
         "[]string,error",
         |_, a| {
-            Ok(str_list(re_split(
-                &re(s(&a, 0))?,
-                s(&a, 0),
-                s(&a, 1),
-                n(&a, 2),
-            )))
+            let r = re(s(&a, 0))?;
+            if n(&a, 2) == 0 {
+                return Ok(Value::nil_list(ListTy::Str));
+            }
+            Ok(str_list(re_split(&r, s(&a, 0), s(&a, 1), n(&a, 2))))
         },
     );
     add("regexQuoteMeta", "string", "string", |_, a| {
@@ -1219,6 +1218,15 @@ fn must_re(p: &str) -> Result<regex::Regex, String> {
         };
         format!("regexp: Compile({quoted}): {e}")
     })
+}
+
+/// Go's `FindAllString` result: nil when nothing matched (or `n == 0`).
+fn go_slice(found: Vec<String>) -> Value {
+    if found.is_empty() {
+        Value::nil_list(ListTy::Str)
+    } else {
+        str_list(found)
+    }
 }
 
 fn find_all(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
