@@ -95,3 +95,68 @@ fn registry_with_htpasswd_refuses_anonymous_access() -> TestResult {
     assert!(out.join("secure-1.0.0.tgz").exists());
     Ok(())
 }
+
+#[test]
+fn images_are_reproducible_and_served_as_oci() -> TestResult {
+    let registry = OciRegistry::start()?;
+    let image = || {
+        flux_testenv::Image::new()
+            .file("/etc/greeting", b"hello\n".to_vec(), 0o644)
+            .file("/bin/tool", b"#!/bin/sh\necho hi\n".to_vec(), 0o755)
+            .entrypoint(&["/bin/tool"])
+            .user("65534")
+    };
+    // The same files give the same layer, byte for byte, and the same
+    // manifest digest however often they are pushed.
+    assert_eq!(image().layer()?, image().layer()?);
+    let first = image().push(&registry.host(), "tests/repro", "a")?;
+    let second = image().push(&registry.host(), "tests/repro", "b")?;
+    assert_eq!(first.digest, second.digest);
+    assert_eq!(
+        first.reference,
+        format!("{}/tests/repro:a", registry.host())
+    );
+    // A different file is a different image.
+    let other = image()
+        .file("/etc/greeting", b"bye\n".to_vec(), 0o644)
+        .push(&registry.host(), "tests/repro", "c")?;
+    assert_ne!(other.digest, first.digest);
+
+    let manifest = run(std::process::Command::new("curl").args([
+        "-sS",
+        "-H",
+        "Accept: application/vnd.oci.image.manifest.v1+json",
+        &format!("{}/v2/tests/repro/manifests/a", registry.url()),
+    ]))?;
+    assert!(
+        manifest.contains("application/vnd.oci.image.config.v1+json"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("application/vnd.oci.image.layer.v1.tar"),
+        "{manifest}"
+    );
+    // The layer lists parents before children, owned by root, at time 0.
+    let layer = image().layer()?;
+    let mut archive = tar::Archive::new(layer.as_slice());
+    let entries: Vec<(String, u64, u64)> = archive
+        .entries()?
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                h.mtime().unwrap(),
+                h.uid().unwrap(),
+            )
+        })
+        .collect();
+    let paths: Vec<&str> = entries.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(paths, ["bin/", "bin/tool", "etc/", "etc/greeting", "tmp/"]);
+    assert!(
+        entries
+            .iter()
+            .all(|(_, mtime, uid)| *mtime == 0 && *uid == 0)
+    );
+    Ok(())
+}
