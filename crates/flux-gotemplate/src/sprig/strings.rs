@@ -171,11 +171,13 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ok_s(abbreviate_full(s(&a, 2), l, r))
     });
     add("initials", "string", "string", |_, a| {
+        // goutils' Initials: byte by byte, each byte a Latin-1 rune (Go's
+        // bytes, not our text's UTF-8: a raw byte is one byte).
         let mut out = String::new();
         let mut gap = true;
-        for b in s(&a, 0).bytes() {
+        for &b in to_bytes(s(&a, 0)).iter() {
             let c = char::from(b);
-            if c.is_whitespace() || b == 0x85 || b == 0xA0 {
+            if go_is_space(c) {
                 gap = true;
             } else if gap {
                 out.push(c);
@@ -319,7 +321,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ok_s(base32_encode(&to_bytes(s(&a, 0))))
     });
     add("b32dec", "string", "string", |_, a| {
-        ok_s(match base32_decode(s(&a, 0)) {
+        ok_s(match base32_decode(&to_bytes(s(&a, 0))) {
             Ok(b) => from_bytes(&b),
             Err(e) => e,
         })
@@ -1092,8 +1094,12 @@ fn base32_encode(b: &[u8]) -> String {
 
 /// Go's `base32.StdEncoding.DecodeString`, errors included (the first
 /// bad character, or where padding goes wrong, in input order).
-fn base32_decode(s: &str) -> Result<Vec<u8>, String> {
-    let src: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
+fn base32_decode(s: &[u8]) -> Result<Vec<u8>, String> {
+    let src: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\n' && *b != b'\r')
+        .collect();
     let corrupt = |at: usize| format!("illegal base32 data at input byte {at}");
     let olen = src.len();
     let mut rest = &src[..];
