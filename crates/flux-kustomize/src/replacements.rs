@@ -384,14 +384,7 @@ fn is_nil_or_empty(v: &Value) -> bool {
 
 /// The text of a scalar (`""` for a mapping or sequence).
 fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Uint(u) => u.to_string(),
-        Value::Float(f) => f.to_string(),
-        _ => String::new(),
-    }
+    crate::resid::node_text(Some(v))
 }
 
 /// A scalar of `like`'s type with `text` (kustomize keeps the node's tag).
