@@ -164,9 +164,10 @@ pub struct Rendered {
     pub hooks: Vec<Hook>,
     /// `NOTES.txt` of the chart.
     pub notes: String,
-    /// The coalesced values the templates saw.
-    pub values: serde_json::Map<String, serde_json::Value>,
     /// The chart as a release stores it (processed metadata and values).
+    /// Helm stores neither the values the templates saw nor anything a
+    /// template did to them: a template that makes them hold themselves
+    /// (`set`) leaves the stored chart and config as they were.
     pub chart: serde_json::Value,
 }
 
@@ -406,14 +407,8 @@ pub fn render_release(
     for m in &manifests {
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
     }
-    // A template may have made the values hold themselves (`set`): that is
-    // an error, not a crash.
-    let chart_values =
-        match crate::yaml::try_from_value(&Value::Map(root.values.clone())).map_err(started)? {
-            serde_json::Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        };
-    let values = match crate::yaml::try_from_value(&Value::Map(values)).map_err(started)? {
+    // The chart's own values, which templates never see (they get a copy).
+    let chart_values = match crate::yaml::from_value(&Value::Map(root.values.clone())) {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
     };
@@ -422,7 +417,6 @@ pub fn render_release(
         manifest,
         hooks,
         notes,
-        values,
     })
 }
 

@@ -185,3 +185,38 @@ fn self_referential_values_are_an_error_not_a_crash() {
         err.message
     );
 }
+
+/// A template that makes the values hold themselves renders in Helm (its
+/// templates see a copy of the chart's values), and the release Helm would
+/// store keeps the chart's own values and the user's config untouched.
+#[test]
+fn self_referential_values_render_and_are_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), CHART).unwrap();
+    std::fs::write(chart.join("values.yaml"), "map:\n  a: 1\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  \
+         n: {{ set .Values.map \"ab\" .Values.map | len | quote }}\n",
+    )
+    .unwrap();
+    let chart = Chart::load(&chart).unwrap();
+    let opts = flux_helm::TemplateOptions {
+        release_name: "r".to_string(),
+        values: serde_json::from_str(r#"{"map": {"b": 2}}"#).unwrap(),
+        ..flux_helm::TemplateOptions::default()
+    };
+    let out = flux_helm::template(&chart, &opts).unwrap();
+    assert!(out.contains("n: \"3\""), "{out}");
+    let rendered = flux_helm::render_release(&chart, &opts, &Default::default()).unwrap();
+    let release =
+        flux_helm::release::Release::new(&rendered, &opts, 1, "deployed", "Install complete");
+    assert_eq!(release.chart["values"]["map"]["a"].as_f64(), Some(1.0));
+    assert_eq!(release.chart["values"]["map"].as_object().map(|m| m.len()), Some(1));
+    assert_eq!(
+        serde_json::Value::Object(release.config),
+        serde_json::json!({"map": {"b": 2}})
+    );
+}
