@@ -18,6 +18,12 @@ log "cargo target dir: $CARGO_TARGET_DIR"
 export CARGO_INCREMENTAL=0
 log "cargo fmt --check"
 cargo fmt --all --check
+log "unsafe code: only the audited libgit2 timeout setter"
+unsafe_allowed=$(grep -rln --include='*.rs' 'allow(unsafe_code)' crates tools 2>/dev/null | grep -v '^crates/flux-git/src/deadline.rs$' || true)
+if [ -n "$unsafe_allowed" ]; then
+  echo "unsafe code allowed outside crates/flux-git/src/deadline.rs: $unsafe_allowed" >&2
+  exit 1
+fi
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"

@@ -195,7 +195,7 @@ impl Proxy {
 /// `url` without the password of its user information
 /// (`https://user:***@host/…`), for messages that reach conditions, events
 /// and logs.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -609,7 +609,11 @@ pub(crate) fn callbacks<'a>(
     host_key_failure: &'a RefCell<Option<Error>>,
     auth_attempted: &'a RefCell<bool>,
 ) -> RemoteCallbacks<'a> {
+    crate::deadline::init();
     let mut callbacks = RemoteCallbacks::new();
+    // A transfer that still trickles when the deadline passes stops.
+    callbacks.transfer_progress(|_| crate::deadline::expired().is_none());
+    callbacks.sideband_progress(|_| crate::deadline::expired().is_none());
     callbacks.credentials(move |_url, username, allowed| {
         // libgit2 asks again after a refusal: answer once, then give up.
         if auth_attempted.replace(true) {
@@ -692,6 +696,13 @@ pub(crate) fn classify(
     if let Some(failure) = host_key_failure.borrow_mut().take() {
         return failure;
     }
+    if let Some(after) = crate::deadline::timed_out(&error) {
+        return Error::Timeout {
+            operation: "fetching".to_string(),
+            url: redact(url),
+            after,
+        };
+    }
     let message = error.message().to_string();
     let lower = message.to_lowercase();
     if error.code() == git2::ErrorCode::Auth
@@ -724,10 +735,17 @@ pub(crate) fn classify(
 pub(crate) fn git_error(operation: &str, url: &str) -> impl FnOnce(git2::Error) -> Error {
     let operation = operation.to_string();
     let url = redact(url);
-    move |source| Error::Git {
-        operation,
-        url,
-        source,
+    move |source| match crate::deadline::timed_out(&source) {
+        Some(after) => Error::Timeout {
+            operation,
+            url,
+            after,
+        },
+        None => Error::Git {
+            operation,
+            url,
+            source,
+        },
     }
 }
 

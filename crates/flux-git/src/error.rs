@@ -53,6 +53,18 @@ pub enum Error {
     /// `known_hosts` cannot be parsed.
     #[error("invalid known_hosts: {0}")]
     KnownHosts(String),
+    /// The operation ran out of time (`spec.timeout`), or the server stopped
+    /// answering (`deadline::SERVER_TIMEOUT` of silence).
+    #[error("{operation} '{url}': timeout after {after}")]
+    Timeout {
+        /// What was being done.
+        operation: String,
+        /// The remote URL.
+        url: String,
+        /// The limit that was reached (`5s`, `30s without an answer from
+        /// the server`).
+        after: String,
+    },
     /// Any other Git failure (network, protocol, repository).
     #[error("{operation} '{url}': {source}")]
     Git {

@@ -25,6 +25,7 @@
 
 mod auth;
 mod checkout;
+pub mod deadline;
 mod error;
 mod keys;
 mod known_hosts;
@@ -33,11 +34,12 @@ mod push;
 pub mod signature;
 mod tls;
 
-pub use auth::{Auth, Proxy, is_ssh};
+pub use auth::{Auth, Proxy, is_ssh, redact};
 pub use checkout::{
     CheckoutOptions, Commit, DEFAULT_BRANCH, Reference, Tag, checkout, ls_remote, remote_commit,
     resolve_semver,
 };
+pub use deadline::Deadline;
 pub use error::{Error, Result};
 pub use keys::{KeyPair, generate_ssh_key, public_key_of};
 pub use known_hosts::KnownHosts;

@@ -214,7 +214,10 @@ fn self_referential_values_render_and_are_not_stored() {
     let release =
         flux_helm::release::Release::new(&rendered, &opts, 1, "deployed", "Install complete");
     assert_eq!(release.chart["values"]["map"]["a"].as_f64(), Some(1.0));
-    assert_eq!(release.chart["values"]["map"].as_object().map(|m| m.len()), Some(1));
+    assert_eq!(
+        release.chart["values"]["map"].as_object().map(|m| m.len()),
+        Some(1)
+    );
     assert_eq!(
         serde_json::Value::Object(release.config),
         serde_json::json!({"map": {"b": 2}})

@@ -854,3 +854,121 @@ async fn https_private_ca_through_an_authenticating_proxy() {
         "failed to configure proxy options: invalid credentials: proxy: key 'address' is missing"
     );
 }
+
+/// Our sockets connected to `port` on 127.0.0.1 (`/proc/net/tcp`,
+/// ESTABLISHED).
+fn open_connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let remote = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(2) == Some(&remote.as_str()) && fields.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+/// A Git server that accepts connections and never answers (stopped with
+/// SIGSTOP) is reported within `spec.timeout`: the object goes
+/// `Ready=False` (`GitOperationFailed`, the message naming the timeout),
+/// its last artifact stays served, another GitRepository keeps
+/// reconciling meanwhile, and libgit2 closes its connections to the hung
+/// server (the silence bound of `flux_git::deadline`), so no thread stays
+/// blocked on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_times_out_and_frees_its_connections() {
+    use flux_api::meta::ConditionStatus;
+    use std::time::Duration;
+
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("gitrepo-hung").await.unwrap();
+    let repos: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns.name());
+    let _storage = start_controller(cp, &ns).await;
+
+    let hung = GitHttpServer::start().unwrap();
+    let fleet = hung.create_repo("fleet").unwrap();
+    fleet.write("cm.yaml", "kind: ConfigMap\n").unwrap();
+    fleet.commit("one").unwrap();
+    let healthy = GitHttpServer::start().unwrap();
+    let other = healthy.create_repo("other").unwrap();
+    other.write("cm.yaml", "kind: ConfigMap\n").unwrap();
+    other.commit("one").unwrap();
+    let spec = |url: &str| json!({"url": url, "interval": "2s", "timeout": "3s", "ref": {"branch": "main"}});
+    create(&repos, "hung", spec(fleet.url())).await;
+    create(&repos, "healthy", spec(other.url())).await;
+    let ok = |name: &'static str| {
+        wait_condition(&repos, name, "Ready", ConditionStatus::True, "Succeeded")
+    };
+    let served = ok("hung").await.status.unwrap().artifact.unwrap();
+    ok("healthy").await;
+    assert_eq!(open_connections_to(hung.port()), 0);
+
+    hung.hang().unwrap();
+    // Reported on its next run (interval 2s) after at most the 3s timeout
+    // and the one second the wait adds: 15s is a wide margin, and without
+    // a deadline it would never be reported.
+    let failed = flux_testenv::eventually_within(
+        "hung: Ready=False (GitOperationFailed)",
+        Duration::from_secs(15),
+        || async {
+            let repo = repos.get("hung").await.ok()?;
+            let c = condition(&repo, "Ready")?;
+            (c.status == ConditionStatus::False && c.reason == "GitOperationFailed")
+                .then(|| repo.clone())
+        },
+    )
+    .await
+    .unwrap();
+    let message = &condition(&failed, "Ready").unwrap().message;
+    assert!(message.contains("timeout after 3s"), "{message}");
+    assert!(message.contains(fleet.url()), "{message}");
+    // The last artifact is still the object's and still served.
+    let status = failed.status.clone().unwrap();
+    assert_eq!(status.artifact.as_ref(), Some(&served));
+    assert!(fetch_artifact(&served).path().join("cm.yaml").is_file());
+    // The hung connection is real (the check below can fail).
+    assert!(open_connections_to(hung.port()) > 0);
+
+    // Another repository keeps reconciling while one server hangs.
+    other.write("cm2.yaml", "kind: ConfigMap\n").unwrap();
+    let second = other.commit("two").unwrap();
+    eventually("healthy: the new commit", || async {
+        let repo = repos.get("healthy").await.ok()?;
+        let artifact = repo.status?.artifact?;
+        (artifact.revision == format!("main@sha1:{second}")).then_some(())
+    })
+    .await;
+
+    // Stop trying; every connection to the hung server is closed by
+    // libgit2 within its silence bound, which frees the threads.
+    repos
+        .patch(
+            "hung",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    flux_testenv::eventually_within(
+        "the connections to the hung server are closed",
+        flux_git::deadline::SERVER_TIMEOUT + Duration::from_secs(15),
+        || async { (open_connections_to(hung.port()) == 0).then_some(()) },
+    )
+    .await
+    .unwrap();
+
+    // The server answers again: the object recovers.
+    hung.resume().unwrap();
+    repos
+        .patch(
+            "hung",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    wait_condition(&repos, "hung", "Ready", ConditionStatus::True, "Succeeded").await;
+}

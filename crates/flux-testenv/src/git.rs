@@ -381,4 +381,20 @@ impl GitHttpServer {
     pub fn log(&self) -> String {
         self.supervisor.log_tail("git-http", 1000)
     }
+
+    /// Stops the server (`SIGSTOP`): the kernel still accepts connections on
+    /// its port, and nothing ever answers them — a hung server.
+    pub fn hang(&self) -> Result<()> {
+        self.supervisor.signal("git-http", "STOP")
+    }
+
+    /// Lets a server stopped by [`GitHttpServer::hang`] run again.
+    pub fn resume(&self) -> Result<()> {
+        self.supervisor.signal("git-http", "CONT")
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
 }

@@ -24,7 +24,7 @@ dir=$1; pids=""
 echo started
 exec >/dev/null
 while read -r pid; do pids="$pids $pid"; done
-for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+for p in $pids; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
 i=0
 while [ $i -lt 20 ]; do
   alive=""
@@ -196,6 +196,17 @@ impl Supervisor {
             reason: reason.into(),
             log_tail: self.log_tail(name, 40),
         }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to component `name` with `kill`.
+    pub(crate) fn signal(&self, name: &str, signal: &str) -> Result<()> {
+        let Some((_, child)) = self.children.iter().find(|(n, _)| n == name) else {
+            return Err(self.start_error(name, "no such component"));
+        };
+        run(Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string()))
+        .map(|_| ())
     }
 
     /// Fails when component `name` has exited.

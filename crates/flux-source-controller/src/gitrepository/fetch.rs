@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::{GitRepository, GitRepositoryRef};
@@ -139,31 +140,64 @@ async fn secret_data(
         .collect())
 }
 
-/// Where `reference` points on the remote now, without cloning.
+/// Where `reference` points on the remote now, without cloning, within
+/// `timeout`.
 pub async fn remote_commit(
     url: String,
     reference: Reference,
     auth: Auth,
+    timeout: Duration,
 ) -> Result<Option<String>, StepError> {
-    tokio::task::spawn_blocking(move || flux_git::remote_commit(&url, &reference, &auth))
-        .await
-        .map_err(|e| Failed::Fetch.error(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
-        .map_err(git_error)
+    let shown = flux_git::redact(&url);
+    within(&shown, timeout, move || {
+        flux_git::remote_commit(&url, &reference, &auth)
+    })
+    .await
 }
 
-/// Checks `reference` out into `dir`.
+/// Checks `reference` out into `dir`, within `timeout`.
 pub async fn checkout(
     url: String,
     reference: Reference,
     auth: Auth,
     dir: &Path,
     options: CheckoutOptions,
+    timeout: Duration,
 ) -> Result<Commit, StepError> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || flux_git::checkout(&url, &reference, &auth, &dir, &options))
-        .await
-        .map_err(|e| Failed::Fetch.error(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
-        .map_err(git_error)
+    let shown = flux_git::redact(&url);
+    within(&shown, timeout, move || {
+        flux_git::checkout(&url, &reference, &auth, &dir, &options)
+    })
+    .await
+}
+
+/// Runs a blocking Git operation under a [`flux_git::Deadline`] of
+/// `timeout`. libgit2 ends the operation itself when the deadline passes
+/// or the server falls silent, freeing its thread and socket; the wait
+/// here is bounded too (a second more), so the object is reported on time
+/// even if libgit2 is slow to notice.
+async fn within<T: Send + 'static>(
+    url: &str,
+    timeout: Duration,
+    operation: impl FnOnce() -> flux_git::Result<T> + Send + 'static,
+) -> Result<T, StepError> {
+    let task = tokio::task::spawn_blocking(move || {
+        let _deadline = flux_git::Deadline::start(timeout);
+        operation()
+    });
+    match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
+        Ok(joined) => joined
+            .map_err(|e| Failed::Fetch.error(GIT_OPERATION_FAILED, format!("git task failed: {e}")))?
+            .map_err(git_error),
+        Err(_) => Err(Failed::Fetch.error(
+            GIT_OPERATION_FAILED,
+            format!(
+                "failed to checkout and determine revision: unable to clone '{url}': timeout after {}",
+                flux_runtime::format_duration(timeout)
+            ),
+        )),
+    }
 }
 
 fn git_error(e: flux_git::Error) -> StepError {

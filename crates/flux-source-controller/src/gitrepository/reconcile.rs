@@ -17,7 +17,7 @@ use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
 use flux_runtime::conditions::{self, Owned};
 use flux_runtime::finalize::{Finish, Outcome, finalize, report_reconciling};
-use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, now, parse_duration};
+use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
@@ -356,7 +356,9 @@ async fn prepare(
         let stored = ctx.storage.local_path(&artifact.path).is_file();
         if stored && content_config_unchanged(repo, status, &included) {
             let url = repo.spec.url.clone();
-            let remote = fetch::remote_commit(url, reference.clone(), auth.clone()).await?;
+            let remote =
+                fetch::remote_commit(url, reference.clone(), auth.clone(), git_timeout(repo))
+                    .await?;
             let current = Revision::parse(&artifact.revision);
             if remote.is_some() && remote == current.as_ref().map(|r| r.hash.clone()) {
                 return Ok(Fetched::Unchanged(Stored {
@@ -384,6 +386,15 @@ async fn prepare(
     }))
 }
 
+/// `spec.timeout` (60s by default): the limit of each Git operation.
+fn git_timeout(repo: &GitRepository) -> Duration {
+    repo.spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(60))
+}
+
 /// Checks the reference out, verifies it, and archives it into storage.
 async fn checkout_and_store(
     repo: &GitRepository,
@@ -409,12 +420,6 @@ async fn checkout_and_store(
                 format!("failed to create temporary working directory: {e}"),
             )
         })?;
-    let timeout = repo
-        .spec
-        .timeout
-        .as_deref()
-        .and_then(|t| parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(60));
     let options = CheckoutOptions {
         shallow: true,
         sparse: repo.spec.sparse_checkout.clone(),
@@ -422,20 +427,15 @@ async fn checkout_and_store(
         max_bytes: ctx.artifact_limits.max_bytes,
         max_files: ctx.artifact_limits.max_entries,
     };
-    let commit = tokio::time::timeout(
-        timeout,
-        fetch::checkout(url, reference, auth, work.path(), options),
+    let commit = fetch::checkout(
+        url,
+        reference,
+        auth,
+        work.path(),
+        options,
+        git_timeout(repo),
     )
-    .await
-    .map_err(|_| {
-        Failed::Fetch.error(
-            fetch::GIT_OPERATION_FAILED,
-            format!(
-                "failed to checkout and determine revision: timeout after {}",
-                format_duration(timeout)
-            ),
-        )
-    })??;
+    .await?;
     let verified = match &repo.spec.verify {
         Some(v) => Some(verify::check(v.mode, &commit, &keys)?),
         None => None,
