@@ -67,6 +67,23 @@ impl SourceIgnore {
         })
     }
 
+    /// Rules made of `patterns` only (gitignore syntax, relative to `root`):
+    /// no `.sourceignore` files and no defaults besides what the caller
+    /// passes, as `flux push artifact --ignore-paths` reads them.
+    pub fn from_patterns(root: &Path, patterns: &[String]) -> Result<Self> {
+        let mut builder = GitignoreBuilder::new(root);
+        let mut negations = false;
+        for line in patterns.iter().filter(|l| is_pattern(l)) {
+            negations |= line.trim_start().starts_with('!');
+            add(&mut builder, line)?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            matchers: vec![build(builder)?],
+            negations,
+        })
+    }
+
     /// True when `relative` (a path below the root) is excluded.
     pub fn is_ignored(&self, relative: &Path, is_dir: bool) -> bool {
         let path = self.root.join(relative);

@@ -1,0 +1,226 @@
+//! The client and the artifact format against a real registry (the
+//! Distribution registry, with htpasswd), and against upstream's `flux`
+//! CLI: artifacts it pushes are read here, ours are pulled by it, and the
+//! layer's tarball is byte for byte the one it builds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use bytes::Bytes;
+use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
+use flux_oci::{Client, ClientOptions, Credentials, Reference};
+use flux_testenv::OciRegistry;
+
+fn upstream_flux() -> Command {
+    Command::new(
+        flux_testenv::tool("flux-upstream").expect("upstream flux (scripts/install-deps.sh)"),
+    )
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{command:?}: {text}");
+    text
+}
+
+fn source_tree(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir.join("apps/web")).unwrap();
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(dir.join("apps/web/deploy.yaml"), "kind: Deployment\n").unwrap();
+    std::fs::write(dir.join("apps.yaml"), "kind: Kustomization\n").unwrap();
+    std::fs::write(dir.join("logo.png"), [0u8; 8]).unwrap();
+    std::fs::write(dir.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(dir.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A name USTAR cannot hold in its name field alone.
+    let deep = dir.join(format!("{}/{}", "d".repeat(90), "n".repeat(40)));
+    std::fs::create_dir_all(deep.parent().unwrap()).unwrap();
+    std::fs::write(&deep, "deep\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn client(registry: &OciRegistry, credentials: Option<(&str, &str)>) -> Client {
+    let _ = registry;
+    Client::new(ClientOptions {
+        insecure: true,
+        credentials: credentials.map(|(u, p)| Credentials {
+            username: u.to_string(),
+            password: p.to_string(),
+        }),
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn artifacts_round_trip_with_upstream_flux() {
+    let registry = OciRegistry::start_with_basic_auth("flux", "s3cret").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    source_tree(&src);
+    let ours = client(&registry, Some(("flux", "s3cret")));
+
+    // Upstream pushes; we list, resolve and read it.
+    let upstream_ref = format!("oci://{}/fleet/upstream:v1", registry.host());
+    run(upstream_flux().args([
+        "push",
+        "artifact",
+        &upstream_ref,
+        "--path",
+        src.to_str().unwrap(),
+        "--source",
+        "https://example.com/fleet",
+        "--revision",
+        "main@sha1:0123456789abcdef",
+        "--annotations",
+        "team=platform",
+        "--reproducible",
+        "--insecure-registry",
+        "--creds",
+        "flux:s3cret",
+    ]));
+    let reference = Reference::parse_url(&upstream_ref).unwrap();
+    let tags = ours.tags(&reference).await.unwrap();
+    assert_eq!(tags, vec!["v1".to_string()]);
+    let resolved = ours.resolve(&reference).await.unwrap();
+    let (manifest, descriptor) = ours.manifest(&reference).await.unwrap();
+    assert_eq!(resolved.digest, descriptor.digest);
+    let meta = Metadata::from_annotations(&manifest.annotations);
+    assert_eq!(meta.source, "https://example.com/fleet");
+    assert_eq!(meta.revision, "main@sha1:0123456789abcdef");
+    assert_eq!(meta.created, artifact::REPRODUCIBLE_CREATED);
+    assert_eq!(manifest.annotations["team"], "platform");
+    assert_eq!(manifest.config.media_type, artifact::CONFIG_MEDIA_TYPE);
+    let layer = artifact::select_layer(&manifest, None).unwrap();
+    assert_eq!(layer.media_type, CONTENT_MEDIA_TYPE);
+    let mut upstream_layer = Vec::new();
+    ours.blob(&reference, layer, 1 << 20, &mut upstream_layer)
+        .await
+        .unwrap();
+
+    // Our layer's tarball is upstream's, byte for byte (the gzip stream
+    // around it is another implementation's).
+    let mut our_layer = Vec::new();
+    artifact::build_layer(&src, &artifact::default_ignore_paths(), &mut our_layer).unwrap();
+    assert_eq!(gunzip(&our_layer), gunzip(&upstream_layer));
+
+    // Our config blob is upstream's, byte for byte.
+    let mut config = Vec::new();
+    ours.blob(&reference, &manifest.config, 1 << 20, &mut config)
+        .await
+        .unwrap();
+    assert_eq!(config, artifact::CONFIG_BLOB.as_bytes());
+
+    // We push; upstream pulls and extracts it.
+    let our_ref =
+        Reference::parse_url(&format!("oci://{}/fleet/ours:v2", registry.host())).unwrap();
+    let metadata = Metadata {
+        source: "https://example.com/fleet".into(),
+        revision: "main@sha1:fedcba".into(),
+        created: artifact::REPRODUCIBLE_CREATED.into(),
+        annotations: Default::default(),
+    };
+    let digest = artifact::push(
+        &ours,
+        &our_ref,
+        Bytes::from(our_layer.clone()),
+        CONTENT_MEDIA_TYPE,
+        &metadata,
+    )
+    .await
+    .unwrap();
+    let out = work.path().join("pulled");
+    std::fs::create_dir_all(&out).unwrap();
+    let printed = run(upstream_flux().args([
+        "pull",
+        "artifact",
+        &format!("oci://{our_ref}"),
+        "--output",
+        out.to_str().unwrap(),
+        "--creds",
+        "flux:s3cret",
+        "--insecure-registry",
+    ]));
+    assert!(
+        printed.contains("source https://example.com/fleet"),
+        "{printed}"
+    );
+    assert!(printed.contains("revision main@sha1:fedcba"), "{printed}");
+    assert!(printed.contains(&digest), "{printed}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("apps/web/deploy.yaml")).unwrap(),
+        "kind: Deployment\n"
+    );
+    assert!(!out.join("logo.png").exists());
+    assert!(!out.join("link").exists());
+    assert!(!out.join(".git").exists());
+
+    // Pushing the same content again uploads no blob and gives the same
+    // manifest digest.
+    let again = artifact::push(
+        &ours,
+        &our_ref,
+        Bytes::from(our_layer),
+        CONTENT_MEDIA_TYPE,
+        &metadata,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, digest);
+}
+
+#[tokio::test]
+async fn registry_errors_are_precise_and_hold_no_secret() {
+    let registry = OciRegistry::start_with_basic_auth("flux", "s3cret").unwrap();
+    let reference = Reference::parse_url(&format!("oci://{}/app:v1", registry.host())).unwrap();
+
+    let anonymous = client(&registry, None);
+    let e = anonymous.resolve(&reference).await.unwrap_err();
+    assert!(e.is_authentication(), "{e}");
+    let wrong = client(&registry, Some(("flux", "wrong-password")));
+    let e = wrong.tags(&reference).await.unwrap_err();
+    assert!(e.is_authentication(), "{e}");
+    assert!(!e.to_string().contains("wrong-password"), "{e}");
+    assert!(e.to_string().contains("UNAUTHORIZED"), "{e}");
+
+    let ok = client(&registry, Some(("flux", "s3cret")));
+    let e = ok.manifest(&reference).await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    assert!(e.to_string().contains("/v2/app/manifests/v1"), "{e}");
+
+    // A layer over the limit is refused before it is read whole.
+    let big = Bytes::from(vec![7u8; 64 << 10]);
+    let layer = ok
+        .push_blob(&reference, CONTENT_MEDIA_TYPE, big)
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let e = ok
+        .blob(&reference, &layer, 1024, &mut sink)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("exceeds the limit of 1024 bytes"),
+        "{e}"
+    );
+    assert!(sink.is_empty());
+
+    // A server that does not speak (a closed port) is a transport error.
+    let closed = Reference::parse("127.0.0.1:1/app:v1").unwrap();
+    let e = ok.resolve(&closed).await.unwrap_err();
+    assert!(matches!(e, flux_oci::Error::Transport { .. }), "{e}");
+}
