@@ -138,6 +138,46 @@ impl Storage {
         })
     }
 
+    /// Stores the file at `source` unchanged as `file` of `owner` (moved
+    /// when it is on the same filesystem, else copied; atomically replaced),
+    /// links `latest.tar.gz` to it, and returns where it is with its digest
+    /// and size.
+    pub fn store_file(
+        &self,
+        owner: Owner<'_>,
+        file: &str,
+        source: &Path,
+    ) -> Result<StoredArtifact> {
+        let path = owner.path(file)?;
+        let local = self.local_path(&path);
+        let parent = local.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+        let digest = crate::Digest::of_reader(
+            std::fs::File::open(source).map_err(io(format!("opening {}", source.display())))?,
+        )
+        .map_err(io(format!("reading {}", source.display())))?;
+        let size = std::fs::metadata(source)
+            .map_err(io(format!("reading {}", source.display())))?
+            .len();
+        let tmp = crate::archive::temp_path(&local);
+        std::fs::copy(source, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
+        if let Err(e) = std::fs::rename(&tmp, &local) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(format!("renaming to {}", local.display()))(e));
+        }
+        self.link_latest(&local, "latest.tar.gz")?;
+        Ok(StoredArtifact {
+            url: self.url(&path),
+            path,
+            summary: crate::ArchiveSummary {
+                digest,
+                size,
+                files: 1,
+                content_bytes: size,
+            },
+        })
+    }
+
     /// Points `<dir of target>/<link>` at `target` (atomically replaced).
     pub fn link_latest(&self, target: &Path, link: &str) -> Result<()> {
         let Some(dir) = target.parent() else {

@@ -98,12 +98,18 @@ impl Context {
 /// `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
     let ctx = Arc::new(ctx);
-    let (kustomizations, sources) = match namespace {
+    let client = ctx.client.clone();
+    let (kustomizations, git, oci) = match namespace {
         Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client, ns),
         ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client),
+        ),
     };
-    kustomization::run(kustomizations, sources, ctx).await;
+    kustomization::run(kustomizations, git, oci, ctx).await;
 }

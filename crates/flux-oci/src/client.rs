@@ -751,6 +751,11 @@ async fn error_message(response: Response<hyper::body::Incoming>, request: &str)
             .map(|e| format!("{}: {}", e.code, e.message))
             .collect::<Vec<_>>()
             .join("; "),
+        None if request.starts_with("HEAD ") => format!(
+            "unexpected status code {} {} (HEAD responses have no body, use GET for details)",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
         None => format!(
             "unexpected status code {} {}",
             status.as_u16(),

@@ -174,11 +174,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: ReconcileStatus + Serialize + PartialEq,
 {
-    let key = format!(
-        "{}/{}",
-        object.namespace().unwrap_or_default(),
-        object.name_any()
-    );
+    let key = crate::schedule::key(object);
     let generation = object.meta().generation;
     let token = object
         .meta()

@@ -31,7 +31,7 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod reconcile;
-mod schedule;
+pub mod schedule;
 pub mod ssa;
 mod status;
 pub mod substitution;

@@ -105,6 +105,17 @@ impl Schedule {
     }
 }
 
+/// The schedule's key of `object`: `Kind/namespace/name` (kinds reconciled
+/// in one process share a schedule; their names may be equal).
+pub fn key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        object.meta().namespace.as_deref().unwrap_or_default(),
+        object.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

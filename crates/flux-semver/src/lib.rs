@@ -110,6 +110,18 @@ impl Version {
         &self.original
     }
 
+    /// Parses `text` as Flux does (`fluxcd/pkg/version.ParseVersion`): at
+    /// least three dot-separated parts (`1.2` is not a version), then as
+    /// [`Version::from_str`].
+    pub fn parse_flux(text: &str) -> Result<Version, Error> {
+        if text.split('.').count() < 3 {
+            return Err(Error::InvalidVersion(format!(
+                "{text}: missing dot separators"
+            )));
+        }
+        text.parse()
+    }
+
     /// The highest of `candidates` (tags, chart versions) that parse as
     /// versions and satisfy `constraints`, with its original text.
     pub fn highest<'a, I>(candidates: I, constraints: &Constraints) -> Option<(&'a str, Version)>

@@ -1,5 +1,6 @@
-//! The source controller: GitRepository objects reconciled into stored
-//! artifacts, served over HTTP for the other controllers.
+//! The source controller: GitRepository and OCIRepository objects
+//! reconciled into stored artifacts, served over HTTP for the other
+//! controllers.
 //!
 //! A reconciliation fetches the reference the object names (a cheap
 //! remote check first: an unchanged remote costs no clone), archives the
@@ -10,6 +11,7 @@
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
 pub mod gitrepository;
+pub mod ocirepository;
 pub mod server;
 
 use std::sync::Arc;
@@ -71,9 +73,16 @@ impl Context {
 
 /// Runs every source reconciler, watching `namespace` (all when `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
-    let api = match namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+    let (git, oci) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
-    gitrepository::run(api, Arc::new(ctx)).await;
+    let ctx = Arc::new(ctx);
+    tokio::join!(
+        gitrepository::run(git, ctx.clone()),
+        ocirepository::run(oci, ctx),
+    );
 }

@@ -12,61 +12,100 @@ pub mod reconcile;
 use std::sync::Arc;
 
 use flux_api::kustomize::v1::{Kustomization, SourceKind};
-use flux_api::source::v1::GitRepository;
+use flux_api::meta::Artifact;
+use flux_api::source::v1::{GitRepository, OCIRepository};
 use futures::StreamExt;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use crate::Context;
 
+/// A source kind a Kustomization can read, with its artifact.
+trait Source:
+    kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    const KIND: SourceKind;
+    fn artifact(&self) -> Option<Artifact>;
+}
+
+impl Source for GitRepository {
+    const KIND: SourceKind = SourceKind::GitRepository;
+    fn artifact(&self) -> Option<Artifact> {
+        self.status.as_ref().and_then(|s| s.artifact.clone())
+    }
+}
+
+impl Source for OCIRepository {
+    const KIND: SourceKind = SourceKind::OciRepository;
+    fn artifact(&self) -> Option<Artifact> {
+        self.status.as_ref().and_then(|s| s.artifact.clone())
+    }
+}
+
+/// The Kustomizations to run when `source` changes; remembers its newest
+/// artifact before the reconciliations it triggers read it (a source being
+/// deleted is looked up again).
+fn on_source_change<S: Source>(
+    source: &S,
+    kustomizations: &Store<Kustomization>,
+    ctx: &Context,
+) -> Vec<ObjectRef<Kustomization>> {
+    let namespace = source.namespace().unwrap_or_default();
+    let name = source.name_any();
+    if let Ok(mut known) = ctx.sources.lock() {
+        let id = format!("{}/{namespace}/{name}", S::kind(&()));
+        match source.artifact() {
+            Some(artifact) if source.meta().deletion_timestamp.is_none() => {
+                known.insert(id, artifact);
+            }
+            _ => {
+                known.remove(&id);
+            }
+        }
+    }
+    kustomizations
+        .state()
+        .into_iter()
+        .filter(|k| {
+            let r = &k.spec.source_ref;
+            r.kind == S::KIND
+                && r.name == name
+                && r.namespace
+                    .clone()
+                    .or_else(|| k.namespace())
+                    .unwrap_or_default()
+                    == namespace
+        })
+        .map(|k| ObjectRef::from_obj(&*k))
+        .collect()
+}
+
 /// Runs the Kustomization controller: reconciles on every change of an
 /// object (own status writes end without another write), on its interval,
-/// as soon as the GitRepository it reads has a new artifact, and when a
-/// Kustomization it depends on changes.
-pub async fn run(api: Api<Kustomization>, sources: Api<GitRepository>, ctx: Arc<Context>) {
+/// as soon as the GitRepository or OCIRepository it reads has a new
+/// artifact, and when a Kustomization it depends on changes.
+pub async fn run(
+    api: Api<Kustomization>,
+    git: Api<GitRepository>,
+    oci: Api<OCIRepository>,
+    ctx: Arc<Context>,
+) {
     let mut config = watcher::Config::default();
     if let Some(selector) = &ctx.label_selector {
         config = config.labels(selector);
     }
     let controller = Controller::new(api.clone(), config.clone());
-    let by_source = controller.store();
+    let (by_git, by_oci) = (controller.store(), controller.store());
     let by_dependency = controller.store();
-    let seen = ctx.clone();
+    let (seen_git, seen_oci) = (ctx.clone(), ctx.clone());
     controller
-        .watches(sources, watcher::Config::default(), move |repo| {
-            let namespace = repo.namespace().unwrap_or_default();
-            let name = repo.name_any();
-            // Remember the newest artifact before the reconciliations it
-            // triggers read it; a source being deleted is looked up again.
-            if let Ok(mut known) = seen.sources.lock() {
-                let id = format!("GitRepository/{namespace}/{name}");
-                match repo.status.as_ref().and_then(|s| s.artifact.clone()) {
-                    Some(artifact) if repo.metadata.deletion_timestamp.is_none() => {
-                        known.insert(id, artifact);
-                    }
-                    _ => {
-                        known.remove(&id);
-                    }
-                }
-            }
-            by_source
-                .state()
-                .into_iter()
-                .filter(|k| {
-                    let source = &k.spec.source_ref;
-                    source.kind == SourceKind::GitRepository
-                        && source.name == name
-                        && source
-                            .namespace
-                            .clone()
-                            .or_else(|| k.namespace())
-                            .unwrap_or_default()
-                            == namespace
-                })
-                .map(|k| ObjectRef::from_obj(&*k))
-                .collect::<Vec<_>>()
+        .watches(git, watcher::Config::default(), move |repo| {
+            on_source_change(&repo, &by_git, &seen_git)
+        })
+        .watches(oci, watcher::Config::default(), move |repo| {
+            on_source_change(&repo, &by_oci, &seen_oci)
         })
         .watches(api, config, move |changed| {
             let namespace = changed.namespace().unwrap_or_default();

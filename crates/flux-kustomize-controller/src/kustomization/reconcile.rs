@@ -117,7 +117,7 @@ async fn cleanup(k: &Kustomization, ctx: &Context) -> Result<(Action, ReconcileR
         }
     }
     ctx.metrics.forget(KIND, &namespace, &name);
-    ctx.schedule.forget(&format!("{namespace}/{name}"));
+    ctx.schedule.forget(&flux_runtime::schedule::key(k));
     Ok((Action::await_change(), ReconcileResult::Success))
 }
 
@@ -238,7 +238,7 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
     )
     .await?;
     let revision = artifact.revision.clone();
-    let key = format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any());
+    let key = flux_runtime::schedule::key(k);
     let token = k
         .metadata
         .annotations

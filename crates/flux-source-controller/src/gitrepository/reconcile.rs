@@ -108,7 +108,7 @@ fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResu
         tracing::error!(error = %e, "garbage collection for deleted resource failed");
     }
     ctx.metrics.forget(KIND, &namespace, &name);
-    ctx.schedule.forget(&format!("{namespace}/{name}"));
+    ctx.schedule.forget(&flux_runtime::schedule::key(repo));
     Ok((Action::await_change(), ReconcileResult::Success))
 }
 
@@ -126,7 +126,7 @@ async fn apply(
     let generation = repo.metadata.generation;
     let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
     let mut status = repo.status.clone().unwrap_or_default();
-    let key = format!("{namespace}/{name}");
+    let key = flux_runtime::schedule::key(repo);
     let token = repo
         .metadata
         .annotations

@@ -1,0 +1,702 @@
+//! OCIRepository: an artifact in an OCI registry, stored as a source
+//! artifact.
+//!
+//! The guard ladder is the GitRepository one. The steps: credentials
+//! (`secretRef` Docker config, the ServiceAccount's image pull secrets,
+//! `certSecretRef` CA) → the reference (`ref.digest` > `ref.semver` (+
+//! `semverFilter`) > `ref.tag` > `latest`) → the revision (`<tag>@sha256:…`
+//! from the manifest's digest, a cheap `HEAD`) → unchanged revision and
+//! settings: nothing more → pull the manifest and the selected layer
+//! (`layerSelector`), size-limited and digest-checked → `extract` it (the
+//! hostile-archive checks of every consumer) and archive it with the
+//! `.sourceignore` rules, or `copy` it as is → `sha256:<hex>.tar.gz` in
+//! storage, the manifest annotations as the artifact's metadata.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
+use flux_api::source::v1::{OCILayerOperation, OCIRepository, OCIRepositoryStatus};
+use flux_artifact::{Owner, SourceIgnore};
+use flux_oci::artifact::HELM_CHART_MEDIA_TYPE;
+use flux_oci::{Client, ClientOptions, Reference};
+use flux_runtime::conditions::{self, Owned};
+use flux_runtime::finalize::{Finish, Outcome, finalize, report_reconciling};
+use flux_runtime::ssa::kube_message;
+use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::Event;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+
+use crate::Context;
+use crate::gitrepository::fetch::Failed;
+use crate::gitrepository::reconcile::{
+    ARTIFACT_IN_STORAGE, Error, FETCH_FAILED, NEW_ARTIFACT, SOURCE_VERIFIED,
+    STORAGE_OPERATION_FAILED,
+};
+
+/// The controller name in metrics and logs.
+pub const CONTROLLER: &str = "ocirepository";
+const KIND: &str = "OCIRepository";
+
+/// Reason: the URL cannot name an artifact (stalls).
+pub const URL_INVALID: &str = "URLInvalid";
+/// Reason: the tags could not be listed or none matches.
+pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
+/// Reason: the manifest or layer could not be pulled.
+pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
+/// Reason: the layer could not be selected, extracted or copied.
+pub const OCI_LAYER_OPERATION_FAILED: &str = "OCIArtifactLayerOperationFailed";
+/// Reason: credentials missing, malformed or refused.
+pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+
+/// The conditions the reconciler owns besides Ready, Reconciling and
+/// Stalled, in the order they decide Ready.
+pub const OWNED: Owned = Owned {
+    negative: &[FETCH_FAILED, STORAGE_OPERATION_FAILED],
+    positive: &[SOURCE_VERIFIED, ARTIFACT_IN_STORAGE],
+};
+
+/// Runs the OCIRepository controller until the stream ends.
+pub async fn run(api: Api<OCIRepository>, ctx: Arc<Context>) {
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &ctx.label_selector {
+        config = config.labels(selector);
+    }
+    Controller::new(api, config)
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Reconciles one OCIRepository, recording its duration and outcome.
+pub async fn reconcile(repo: Arc<OCIRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let api: Api<OCIRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    let frame = flux_runtime::reconcile::Frame {
+        controller: CONTROLLER,
+        group: "source.toolkit.fluxcd.io",
+        kind: KIND,
+        finalizer: FINALIZER,
+        metrics: &ctx.metrics,
+    };
+    flux_runtime::reconcile::run(frame, &api, repo, |event| async {
+        match event {
+            Event::Apply(repo) => apply(&api, &repo, &ctx).await,
+            Event::Cleanup(repo) => cleanup(&repo, &ctx),
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        flux_runtime::reconcile::FrameError::Step(e) => e,
+        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
+    })
+}
+
+/// Requeue policy after an error the controller could not report.
+pub fn error_policy(_repo: Arc<OCIRepository>, error: &Error, _ctx: Arc<Context>) -> Action {
+    match error {
+        Error::Finalizer(e) => Action::requeue(e.requeue()),
+        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
+    }
+}
+
+fn owner<'a>(namespace: &'a str, name: &'a str) -> Owner<'a> {
+    Owner {
+        kind: KIND,
+        namespace,
+        name,
+    }
+}
+
+fn cleanup(repo: &OCIRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    if let Err(e) = ctx.storage.remove_all(owner(&namespace, &name)) {
+        tracing::error!(error = %e, "garbage collection for deleted resource failed");
+    }
+    ctx.metrics.forget(KIND, &namespace, &name);
+    ctx.schedule.forget(&flux_runtime::schedule::key(repo));
+    Ok((Action::await_change(), ReconcileResult::Success))
+}
+
+async fn apply(
+    api: &Api<OCIRepository>,
+    repo: &OCIRepository,
+    ctx: &Context,
+) -> Result<(Action, ReconcileResult), Error> {
+    if repo.spec.suspend {
+        tracing::info!("reconciliation is suspended for this object");
+        return Ok((Action::await_change(), ReconcileResult::Success));
+    }
+    let name = repo.name_any();
+    let namespace = repo.namespace().unwrap_or_default();
+    let generation = repo.metadata.generation;
+    let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
+    let mut status = repo.status.clone().unwrap_or_default();
+    let key = flux_runtime::schedule::key(repo);
+    let token = repo
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .map(String::as_str);
+    if let Some(remaining) = ctx.schedule.remaining(&key, generation, token) {
+        return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
+    }
+
+    let mut written = repo.status.clone();
+    let outcome = match resolve(repo, &status, ctx).await {
+        Ok(Resolved::Unchanged(artifact)) => {
+            let message = format!("stored artifact for digest '{}'", artifact.revision);
+            conditions::set(
+                &mut status.conditions,
+                ARTIFACT_IN_STORAGE,
+                ConditionStatus::True,
+                reason::SUCCEEDED,
+                &message,
+                generation,
+                now(),
+            );
+            Outcome::Ready {
+                reason: reason::SUCCEEDED,
+                message,
+            }
+        }
+        Ok(Resolved::Pull(pull)) => {
+            let message = format!(
+                "building artifact: new revision '{}' for '{}'",
+                pull.revision, pull.reference
+            );
+            match report_reconciling(api, repo, &mut status, &message).await {
+                Ok(()) => written = Some(status.clone()),
+                Err(e) => tracing::error!(error = %kube_message(&e), "failed to update status"),
+            }
+            match pull_and_store(repo, ctx, &pull, &namespace, &name).await {
+                Ok(artifact) => {
+                    let message = format!("stored artifact for digest '{}'", artifact.revision);
+                    announce(ctx, repo, status.artifact.as_ref(), &artifact).await;
+                    conditions::set(
+                        &mut status.conditions,
+                        ARTIFACT_IN_STORAGE,
+                        ConditionStatus::True,
+                        reason::SUCCEEDED,
+                        &message,
+                        generation,
+                        now(),
+                    );
+                    status.url = Some(ctx.storage.url(&format!(
+                        "{}/latest.tar.gz",
+                        artifact.path.rsplit_once('/').map(|(d, _)| d).unwrap_or_default()
+                    )));
+                    status.artifact = Some(artifact);
+                    status.observed_ignore = repo.spec.ignore.clone();
+                    status.observed_layer_selector = repo.spec.layer_selector.clone();
+                    Outcome::Ready {
+                        reason: reason::SUCCEEDED,
+                        message,
+                    }
+                }
+                Err(e) => Outcome::Failed(e),
+            }
+        }
+        Err(e) => Outcome::Failed(e),
+    };
+    let finish = Finish {
+        events: &ctx.events,
+        schedule: &ctx.schedule,
+        owned: &OWNED,
+        interval,
+        retry: interval.min(ctx.retry_interval),
+        revision: None,
+    };
+    Ok(finalize(api, repo, written.as_ref(), status, outcome, &finish).await?)
+}
+
+/// What the cheap checks found.
+enum Resolved {
+    /// Same revision and settings, artifact still stored.
+    Unchanged(Artifact),
+    /// A pull is needed.
+    Pull(Box<Pull>),
+}
+
+struct Pull {
+    client: Client,
+    /// The reference resolved (tag or digest).
+    reference: Reference,
+    /// `<tag>@sha256:…` or `sha256:…`.
+    revision: String,
+    /// The manifest digest.
+    digest: String,
+}
+
+fn fetch_error(reason: &'static str, message: String) -> StepError {
+    Failed::Fetch.error(reason, message)
+}
+
+/// Credentials, the reference and its revision.
+async fn resolve(
+    repo: &OCIRepository,
+    status: &OCIRepositoryStatus,
+    ctx: &Context,
+) -> Result<Resolved, StepError> {
+    let spec = &repo.spec;
+    let url = &spec.url;
+    let repository = parse_repository(url).map_err(|e| {
+        StepError::stall(
+            URL_INVALID,
+            format!("URL validation failed for '{url}': {e}"),
+        )
+        .on(FETCH_FAILED, ConditionStatus::True)
+    })?;
+    if spec.verify.is_some() {
+        return Err(Failed::Verification.error(
+            "VerificationError",
+            "failed to verify the signature: signature verification (cosign, notation) is not supported by this controller yet".to_string(),
+        ));
+    }
+    if let Some(provider) = spec.provider
+        && provider != flux_api::source::v1::OCIProvider::Generic
+    {
+        let name = format!("{provider:?}").to_lowercase();
+        return Err(fetch_error(
+            AUTHENTICATION_FAILED,
+            format!(
+                "failed to get credential from {name}: cloud provider credentials are not supported by this controller yet; use secretRef"
+            ),
+        ));
+    }
+    if spec.proxy_secret_ref.is_some() {
+        return Err(fetch_error(
+            AUTHENTICATION_FAILED,
+            "failed to get proxy address: proxySecretRef is not supported by this controller yet"
+                .to_string(),
+        ));
+    }
+    let options = client_options(repo, &repository, ctx).await?;
+    let client = Client::new(options).map_err(|e| {
+        fetch_error(
+            AUTHENTICATION_FAILED,
+            format!("failed to generate transport for '{url}': {e}"),
+        )
+    })?;
+    let reference = artifact_reference(repo, &repository, &client)
+        .await
+        .map_err(|e| {
+            fetch_error(
+                classify(&e, READ_OPERATION_FAILED),
+                format!("failed to determine the artifact tag for '{url}': {e}"),
+            )
+        })?;
+    let (revision, digest) = match &reference.digest {
+        Some(digest) => (digest.clone(), digest.clone()),
+        None => {
+            let descriptor = client.resolve(&reference).await.map_err(|e| {
+                fetch_error(
+                    classify(&e, OCI_PULL_FAILED),
+                    format!("failed to determine artifact digest: {e}"),
+                )
+            })?;
+            let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+            (format!("{tag}@{}", descriptor.digest), descriptor.digest)
+        }
+    };
+    if let Some(artifact) = &status.artifact
+        && artifact.revision == revision
+        && status.observed_ignore == spec.ignore
+        && status.observed_layer_selector == spec.layer_selector
+        && ctx.storage.local_path(&artifact.path).is_file()
+    {
+        return Ok(Resolved::Unchanged(artifact.clone()));
+    }
+    Ok(Resolved::Pull(Box::new(Pull {
+        client,
+        reference,
+        revision,
+        digest,
+    })))
+}
+
+/// `AuthenticationFailed` when the registry refused the credentials, else
+/// `otherwise`.
+fn classify(e: &flux_oci::Error, otherwise: &'static str) -> &'static str {
+    if e.is_authentication() {
+        AUTHENTICATION_FAILED
+    } else {
+        otherwise
+    }
+}
+
+/// The repository of `oci://registry/repository` (a tag is refused).
+fn parse_repository(url: &str) -> Result<Reference, String> {
+    if !url.starts_with(flux_oci::OCI_SCHEME) {
+        return Err("URL must be in format 'oci://<domain>/<org>/<repo>'".to_string());
+    }
+    let reference = Reference::parse_url(url).map_err(|e| e.to_string())?;
+    if let Some(tag) = &reference.tag {
+        return Err(format!("URL must not contain a tag; remove ':{tag}'"));
+    }
+    if reference.digest.is_some() {
+        return Err("URL must not contain a digest; use spec.ref.digest".to_string());
+    }
+    Ok(reference)
+}
+
+/// `ref.digest` > `ref.semver` > `ref.tag` > `latest`.
+async fn artifact_reference(
+    repo: &OCIRepository,
+    repository: &Reference,
+    client: &Client,
+) -> Result<Reference, flux_oci::Error> {
+    let Some(r) = &repo.spec.reference else {
+        return Ok(repository.with_tag("latest"));
+    };
+    if let Some(digest) = r.digest.as_deref().filter(|d| !d.is_empty()) {
+        return Reference::parse(&format!("{}@{digest}", repository.name()));
+    }
+    if let Some(range) = r.semver.as_deref().filter(|s| !s.is_empty()) {
+        let tags = client.tags(repository).await?;
+        let chart = repo
+            .spec
+            .layer_selector
+            .as_ref()
+            .and_then(|l| l.media_type.as_deref())
+            == Some(HELM_CHART_MEDIA_TYPE);
+        let tag = newest_tag(&tags, range, r.semver_filter.as_deref(), chart)
+            .map_err(flux_oci::Error::Io)?;
+        return Ok(repository.with_tag(&tag));
+    }
+    if let Some(tag) = r.tag.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(repository.with_tag(tag));
+    }
+    Ok(repository.with_tag("latest"))
+}
+
+/// The tag with the highest version in `range` among `tags` matching
+/// `filter`; versions need three parts (Flux's rule); Helm chart tags
+/// spell `+` as `_`.
+fn newest_tag(
+    tags: &[String],
+    range: &str,
+    filter: Option<&str>,
+    chart: bool,
+) -> Result<String, String> {
+    let filter = match filter.filter(|f| !f.is_empty()) {
+        Some(f) => Some(regex::Regex::new(f).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let constraints: flux_semver::Constraints = range
+        .parse()
+        .map_err(|e| format!("semver '{range}' parse error: {e}"))?;
+    tags.iter()
+        .filter(|t| filter.as_ref().is_none_or(|f| f.is_match(t)))
+        .filter_map(|t| {
+            let text = if chart {
+                t.replace('_', "+")
+            } else {
+                t.clone()
+            };
+            flux_semver::Version::parse_flux(&text)
+                .ok()
+                .filter(|v| constraints.check(v))
+                .map(|v| (t.clone(), v))
+        })
+        .max_by(|a, b| a.1.cmp(&b.1))
+        .map(|(t, _)| t)
+        .ok_or_else(|| format!("no match found for semver: {range}"))
+}
+
+/// Credentials (`secretRef`, the ServiceAccount's image pull secrets),
+/// the CA of `certSecretRef`, `insecure` and the timeout.
+async fn client_options(
+    repo: &OCIRepository,
+    repository: &Reference,
+    ctx: &Context,
+) -> Result<ClientOptions, StepError> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let auth_error = |message: String| fetch_error(AUTHENTICATION_FAILED, message);
+    let mut pull_secrets = Vec::new();
+    if let Some(r) = &repo.spec.secret_ref {
+        pull_secrets.push(r.name.clone());
+    }
+    if let Some(sa) = &repo.spec.service_account_name {
+        let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
+        let account = accounts.get(sa).await.map_err(|e| {
+            auth_error(format!(
+                "failed to get service account '{namespace}/{sa}': {}",
+                kube_message(&e)
+            ))
+        })?;
+        pull_secrets.extend(
+            account
+                .image_pull_secrets
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.name),
+        );
+    }
+    let mut credentials = None;
+    for name in &pull_secrets {
+        let secret = secrets.get(name).await.map_err(|e| {
+            auth_error(format!(
+                "failed to get secret '{namespace}/{name}': {}",
+                kube_message(&e)
+            ))
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let Some(config) = data
+            .get(".dockerconfigjson")
+            .or_else(|| data.get(".dockercfg"))
+        else {
+            return Err(auth_error(format!(
+                "invalid '{name}' secret data: expected a '.dockerconfigjson' key"
+            )));
+        };
+        let found = flux_oci::auth::from_docker_config(&config.0, &repository.registry)
+            .map_err(|e| auth_error(format!("invalid '{name}' secret data: {e}")))?;
+        if found.is_some() {
+            credentials = found;
+            break;
+        }
+    }
+    let mut ca_pem = None;
+    if let Some(r) = &repo.spec.cert_secret_ref {
+        let secret = secrets.get(&r.name).await.map_err(|e| {
+            auth_error(format!(
+                "failed to get secret '{namespace}/{}': {}",
+                r.name,
+                kube_message(&e)
+            ))
+        })?;
+        let data = secret.data.unwrap_or_default();
+        if data.contains_key("tls.crt") || data.contains_key("tls.key") {
+            return Err(auth_error(format!(
+                "invalid '{}' secret data: client certificates (tls.crt, tls.key) are not supported by this controller yet",
+                r.name
+            )));
+        }
+        ca_pem = data.get("ca.crt").map(|v| v.0.clone());
+    }
+    let timeout = repo
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(60));
+    Ok(ClientOptions {
+        insecure: repo.spec.insecure,
+        ca_pem,
+        credentials,
+        timeout,
+    })
+}
+
+/// Pulls the manifest and the selected layer, and stores the artifact.
+async fn pull_and_store(
+    repo: &OCIRepository,
+    ctx: &Context,
+    pull: &Pull,
+    namespace: &str,
+    name: &str,
+) -> Result<Artifact, StepError> {
+    let url = &repo.spec.url;
+    let by_digest = pull.reference.with_digest(&pull.digest);
+    let (manifest, _) = pull.client.manifest(&by_digest).await.map_err(|e| {
+        fetch_error(
+            classify(&e, OCI_PULL_FAILED),
+            format!("failed to pull artifact from '{url}': {e}"),
+        )
+    })?;
+    let selector = repo.spec.layer_selector.as_ref();
+    let media_type = selector.and_then(|s| s.media_type.as_deref());
+    let layer = flux_oci::artifact::select_layer(&manifest, media_type)
+        .map_err(|e| fetch_error(OCI_LAYER_OPERATION_FAILED, e.to_string()))?
+        .clone();
+    let work = tempfile::Builder::new()
+        .prefix("ocirepository-")
+        .tempdir()
+        .map_err(|e| {
+            Failed::Storage.error(
+                "DirectoryCreationFailed",
+                format!("failed to create temporary working directory: {e}"),
+            )
+        })?;
+    let blob_path = work.path().join("layer.tar.gz");
+    let mut file = std::fs::File::create(&blob_path).map_err(|e| {
+        fetch_error(
+            OCI_LAYER_OPERATION_FAILED,
+            format!("failed to create file to copy layer to: {e}"),
+        )
+    })?;
+    pull.client
+        .blob(&by_digest, &layer, ctx.artifact_limits.max_bytes, &mut file)
+        .await
+        .map_err(|e| {
+            fetch_error(
+                classify(&e, OCI_PULL_FAILED),
+                format!("failed to pull artifact from '{url}': {e}"),
+            )
+        })?;
+    drop(file);
+
+    let operation = selector
+        .and_then(|s| s.operation)
+        .unwrap_or(OCILayerOperation::Extract);
+    let storage = ctx.storage.clone();
+    let limits = ctx.artifact_limits.clone();
+    let ignore_spec = repo.spec.ignore.clone();
+    let file_name = format!("{}.tar.gz", pull.digest);
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    let dir = work.path().join("content");
+    let stored = tokio::task::spawn_blocking(move || {
+        let owner = owner(&namespace, &name);
+        let stored =
+            match operation {
+                OCILayerOperation::Copy => storage
+                    .store_file(owner, &file_name, &blob_path)
+                    .map_err(|e| {
+                        Failed::Storage.error(
+                            "ArchiveOperationFailed",
+                            format!("unable to copy artifact to storage: {e}"),
+                        )
+                    })?,
+                OCILayerOperation::Extract => {
+                    std::fs::create_dir_all(&dir).map_err(|e| {
+                        Failed::Storage.error(
+                            "DirectoryCreationFailed",
+                            format!("failed to create temporary working directory: {e}"),
+                        )
+                    })?;
+                    let blob = std::fs::File::open(&blob_path).map_err(|e| {
+                        fetch_error(
+                            OCI_LAYER_OPERATION_FAILED,
+                            format!("failed to extract layer contents from artifact: {e}"),
+                        )
+                    })?;
+                    flux_artifact::extract(std::io::BufReader::new(blob), &dir, &limits).map_err(
+                        |e| {
+                            fetch_error(
+                                OCI_LAYER_OPERATION_FAILED,
+                                format!("failed to extract layer contents from artifact: {e}"),
+                            )
+                        },
+                    )?;
+                    let archive_error = |e: flux_artifact::Error| {
+                        Failed::Storage.error(
+                            "ArchiveOperationFailed",
+                            format!("unable to archive artifact to storage: {e}"),
+                        )
+                    };
+                    let ignore =
+                        SourceIgnore::load(&dir, ignore_spec.as_deref()).map_err(archive_error)?;
+                    storage
+                        .archive(owner, &file_name, &dir, &ignore, &limits)
+                        .map_err(archive_error)?
+                }
+            };
+        let _ = storage.garbage_collect(owner, &stored.path, SystemTime::now());
+        Ok::<_, StepError>(stored)
+    })
+    .await
+    .map_err(|e| {
+        Failed::Storage.error(
+            "ArchiveOperationFailed",
+            format!("archive task failed: {e}"),
+        )
+    })??;
+    drop(work);
+    Ok(Artifact {
+        path: stored.path,
+        url: stored.url,
+        revision: pull.revision.clone(),
+        digest: stored.summary.digest.to_string(),
+        last_update_time: now(),
+        size: Some(stored.summary.size as i64),
+        metadata: (!manifest.annotations.is_empty()).then_some(manifest.annotations),
+    })
+}
+
+/// `NewArtifact` when the stored digest changed, with the origin the
+/// manifest annotations record.
+async fn announce(
+    ctx: &Context,
+    repo: &OCIRepository,
+    previous: Option<&Artifact>,
+    new: &Artifact,
+) {
+    if previous.map(|a| &a.digest) == Some(&new.digest) {
+        return;
+    }
+    let mut message = format!(
+        "stored artifact with revision '{}' from '{}'",
+        new.revision, repo.spec.url
+    );
+    let mut metadata = BTreeMap::from([
+        ("revision", new.revision.clone()),
+        ("digest", new.digest.clone()),
+    ]);
+    let annotations = new.metadata.clone().unwrap_or_default();
+    let source = annotations.get(flux_oci::artifact::SOURCE_ANNOTATION);
+    let origin = annotations.get(flux_oci::artifact::REVISION_ANNOTATION);
+    if let Some(origin) = origin {
+        metadata.insert("originRevision", origin.clone());
+        if let Some(source) = source {
+            message.push_str(&format!(
+                ", origin source '{source}', origin revision '{origin}'"
+            ));
+        }
+    }
+    tracing::info!(revision = %new.revision, "{message}");
+    ctx.events
+        .event(repo, Severity::Info, NEW_ARTIFACT, &message, metadata)
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_name_a_repository_without_tag() {
+        assert!(parse_repository("oci://ghcr.io/org/app").is_ok());
+        assert_eq!(
+            parse_repository("oci://ghcr.io/org/app:v1").unwrap_err(),
+            "URL must not contain a tag; remove ':v1'"
+        );
+        assert_eq!(
+            parse_repository("https://ghcr.io/org/app").unwrap_err(),
+            "URL must be in format 'oci://<domain>/<org>/<repo>'"
+        );
+    }
+
+    #[test]
+    fn semver_picks_the_highest_three_part_version() {
+        let tags: Vec<String> = ["1.0.0", "1.2", "1.1.0", "2.0.0-rc.1", "v1.1.5", "latest"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(newest_tag(&tags, ">=1.0.0", None, false).unwrap(), "v1.1.5");
+        assert_eq!(newest_tag(&tags, "1.0.x", None, false).unwrap(), "1.0.0");
+        assert_eq!(
+            newest_tag(&tags, "*", Some("^1\\.1"), false).unwrap(),
+            "1.1.0"
+        );
+        assert_eq!(
+            newest_tag(&tags, ">=3.0.0", None, false).unwrap_err(),
+            "no match found for semver: >=3.0.0"
+        );
+        let charts = vec!["1.0.1_build.1".to_string(), "1.0.0".to_string()];
+        assert_eq!(
+            newest_tag(&charts, "1.0.x", None, true).unwrap(),
+            "1.0.1_build.1"
+        );
+        assert_eq!(newest_tag(&charts, "1.0.x", None, false).unwrap(), "1.0.0");
+    }
+}
