@@ -88,6 +88,163 @@ pub enum Command {
     /// Diff a flux resource.
     #[command(subcommand)]
     Diff(DiffCommand),
+    /// Push artifacts to an OCI registry.
+    #[command(subcommand)]
+    Push(PushCommand),
+    /// Pull artifacts from an OCI registry.
+    #[command(subcommand)]
+    Pull(PullCommand),
+    /// Tag artifacts in an OCI registry.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// List artifacts of an OCI repository.
+    #[command(subcommand)]
+    List(ListCommand),
+}
+
+/// Registry flags every artifact command takes.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Credentials for OCI registry in the format <username>[:<password>] if --provider is generic.
+    #[arg(long, default_value = "")]
+    pub creds: String,
+    /// The OCI provider name, available options are: (generic, aws, azure, gcp).
+    #[arg(long, default_value = "generic")]
+    pub provider: String,
+    /// Allows the registry to be reached without TLS.
+    #[arg(long = "insecure-registry", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub insecure: bool,
+}
+
+/// `flux push …`.
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Push a local folder or file as an OCI artifact.
+    Artifact(PushArtifactArgs),
+}
+
+/// `flux push artifact oci://REPO:TAG`.
+#[derive(Debug, Args)]
+pub struct PushArtifactArgs {
+    /// The artifact URL (`oci://<domain>/<org>/<repo>:<tag>`).
+    pub url: Option<String>,
+    /// Path to the directory where the Kubernetes manifests are located.
+    #[arg(short = 'f', long, default_value = "")]
+    pub path: String,
+    /// The source address, e.g. the Git URL.
+    #[arg(long, default_value = "")]
+    pub source: String,
+    /// The source revision in the format '<branch|tag>@sha1:<commit-sha>'.
+    #[arg(long, default_value = "")]
+    pub revision: String,
+    /// Set custom OCI annotations in the format '<key>=<value>'.
+    #[arg(short = 'a', long = "annotations")]
+    pub annotations: Vec<String>,
+    /// Set paths to ignore in .gitignore format.
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Option<Vec<String>>,
+    /// The format in which the artifact digest should be printed, can be 'json' or 'yaml'.
+    #[arg(short = 'o', long, default_value = "")]
+    pub output: String,
+    /// Ensure reproducible image digests by setting the created timestamp to '1970-01-01T00:00:00Z'.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub reproducible: bool,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `flux pull …`.
+#[derive(Debug, Subcommand)]
+pub enum PullCommand {
+    /// Pull an OCI artifact and extract its content.
+    Artifact(PullArtifactArgs),
+}
+
+/// `flux pull artifact oci://REPO:TAG --output DIR`.
+#[derive(Debug, Args)]
+pub struct PullArtifactArgs {
+    /// The artifact URL.
+    pub url: Option<String>,
+    /// Path where the artifact content should be extracted.
+    #[arg(short = 'o', long, default_value = "")]
+    pub output: String,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `flux tag …`.
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Tag an OCI artifact.
+    Artifact(TagArtifactArgs),
+}
+
+/// `flux tag artifact oci://REPO:TAG --tag T`.
+#[derive(Debug, Args)]
+pub struct TagArtifactArgs {
+    /// The artifact URL.
+    pub url: Option<String>,
+    /// Tag name.
+    #[arg(long = "tag", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `flux list …`.
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// List the artifacts of an OCI repository.
+    Artifacts(ListArtifactsArgs),
+}
+
+/// `flux list artifacts oci://REPO`.
+#[derive(Debug, Args)]
+pub struct ListArtifactsArgs {
+    /// The repository URL.
+    pub url: Option<String>,
+    /// Filter tags returned from the oci repository using semver.
+    #[arg(long = "filter-semver", default_value = "")]
+    pub semver_filter: String,
+    /// Filter tags returned from the oci repository using regex.
+    #[arg(long = "filter-regex", default_value = "")]
+    pub regex_filter: String,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `flux build artifact`.
+#[derive(Debug, Args)]
+pub struct BuildArtifactArgs {
+    /// Path to the directory where the Kubernetes manifests are located.
+    #[arg(short = 'p', long, default_value = "")]
+    pub path: String,
+    /// Path to where the artifact tgz file should be written.
+    #[arg(short = 'o', long, default_value = "artifact.tgz")]
+    pub output: String,
+    /// Set paths to ignore in .gitignore format.
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Option<Vec<String>>,
+}
+
+/// `flux diff artifact oci://REPO:TAG --path DIR`.
+#[derive(Debug, Args)]
+pub struct DiffArtifactArgs {
+    /// The artifact URL.
+    pub url: Option<String>,
+    /// Path to the directory where the Kubernetes manifests are located.
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// Set paths to ignore in .gitignore format.
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Option<Vec<String>>,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `flux logs`.
@@ -151,6 +308,8 @@ pub enum BuildCommand {
     /// Render a Helm chart offline, exactly as `helm template NAME CHART` prints it.
     #[command(alias = "hr")]
     Helm(BuildHelmArgs),
+    /// Build a tarball from a folder, as `flux push artifact` would push it.
+    Artifact(BuildArtifactArgs),
 }
 
 /// `flux diff …`.
@@ -159,6 +318,8 @@ pub enum DiffCommand {
     /// Diff a Kustomization's local folder against the cluster.
     #[command(alias = "ks")]
     Kustomization(BuildKustomizationArgs),
+    /// Diff a local folder against an OCI artifact.
+    Artifact(DiffArtifactArgs),
 }
 
 /// `flux build helm NAME CHART` (the flags of `helm template`; the release

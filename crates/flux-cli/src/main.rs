@@ -18,7 +18,7 @@ use clap::Parser as _;
 use cli::{BuildCommand, Cli, Command, DiffCommand, TreeCommand};
 use client::{Error, connect};
 use commands::{
-    bootstrap, build, create, events, get, logs, manage, reconcile, system, trace, tree,
+    artifact, bootstrap, build, create, events, get, logs, manage, reconcile, system, trace, tree,
 };
 
 /// The CLI's version (the workspace's).
@@ -119,6 +119,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Trace(args) => trace::run(&connect(global).await?, args).await,
         Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
         Command::Build(BuildCommand::Helm(args)) => build::helm(global, args),
-        Command::Diff(_) => Err("flux diff is handled before".into()),
+        Command::Build(BuildCommand::Artifact(args)) => artifact::build(args),
+        Command::Diff(DiffCommand::Artifact(args)) => artifact::diff(global, args).await,
+        Command::Diff(DiffCommand::Kustomization(_)) => Err("flux diff is handled before".into()),
+        Command::Push(cli::PushCommand::Artifact(args)) => artifact::push(global, args).await,
+        Command::Pull(cli::PullCommand::Artifact(args)) => artifact::pull(global, args).await,
+        Command::Tag(cli::TagCommand::Artifact(args)) => artifact::tag(global, args).await,
+        Command::List(cli::ListCommand::Artifacts(args)) => artifact::list(global, args).await,
     }
 }

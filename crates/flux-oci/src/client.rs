@@ -272,7 +272,12 @@ impl Client {
         Ok((manifest, descriptor))
     }
 
-    async fn manifest_bytes(&self, reference: &Reference) -> Result<(String, Bytes, Descriptor)> {
+    /// The manifest `reference` names as the registry stores it: media
+    /// type, bytes and descriptor (for copying it under another tag).
+    pub async fn manifest_bytes(
+        &self,
+        reference: &Reference,
+    ) -> Result<(String, Bytes, Descriptor)> {
         let url = format!(
             "{}/manifests/{}",
             self.base(reference),
@@ -443,7 +448,7 @@ impl Client {
     pub async fn push_manifest(
         &self,
         reference: &Reference,
-        media_type: &'static str,
+        media_type: &str,
         content: Bytes,
     ) -> Result<String> {
         let digest = sha256_digest(&content);

@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub mod artifact;
 pub mod bootstrap;
 pub mod build;
 pub mod create;
