@@ -3,7 +3,8 @@
 //! [`duration::parse`] (`time.ParseDuration`), [`duration::format`]
 //! (`time.Duration.String`), [`float::format_g`] (`fmt`'s `%g`,
 //! `strconv.FormatFloat` shortest), [`regexp::translate`] (Go's regular
-//! expression syntax for the `regex` crate). A leaf crate: it depends on none of ours, so
+//! expression syntax for the `regex` crate), [`gzip::Writer`] (`compress/gzip`'s
+//! exact bytes). A leaf crate: it depends on none of ours, so
 //! every engine and controller may use it.
 //!
 //! ```
@@ -16,5 +17,6 @@
 
 pub mod duration;
 pub mod float;
+pub mod gzip;
 pub mod path;
 pub mod regexp;

@@ -9,8 +9,6 @@ use std::io::{self, Read as _, Write};
 use std::path::Path;
 
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use flux_artifact::SourceIgnore;
 
 use crate::client::{Client, Descriptor, Manifest, OCI_MANIFEST};
@@ -129,8 +127,13 @@ pub fn build_layer(source: &Path, ignore_paths: &[String], out: impl Write) -> R
     };
     let ignore =
         SourceIgnore::from_patterns(&root, ignore_paths).map_err(|e| Error::Io(e.to_string()))?;
-    let mut gz = GzEncoder::new(out, Compression::default());
-    let mut tar = GoTar { out: &mut gz };
+    let Some(mut gz) = flux_go::gzip::Writer::new(out, -1) else {
+        return Err(Error::Io("gzip level".to_string()));
+    };
+    let mut tar = GoTar {
+        out: &mut gz,
+        pad: 0,
+    };
     let result = walk(&root, Path::new(""), &ignore, &mut tar).and_then(|()| tar.finish());
     if !meta.is_dir() {
         let _ = fs::remove_dir_all(&root);
@@ -196,9 +199,13 @@ fn walk(root: &Path, relative: &Path, ignore: &SourceIgnore, tar: &mut GoTar<'_>
 }
 
 /// A tar writer producing Go's `archive/tar` bytes for plain files and
-/// folders (USTAR; PAX for names USTAR cannot hold).
+/// folders (USTAR; PAX for names USTAR cannot hold), in the `Write` calls
+/// Go makes (the gzip encoding depends on them): each header block, the
+/// content in 32 KiB reads (`fluxcd/pkg/tar`'s buffer), the padding when
+/// the next entry starts, and the two end blocks.
 struct GoTar<'a> {
     out: &'a mut dyn Write,
+    pad: usize,
 }
 
 impl GoTar<'_> {
@@ -210,35 +217,56 @@ impl GoTar<'_> {
         size: u64,
         content: Option<fs::File>,
     ) -> Result<()> {
-        let (prefix, short) = match split_ustar_path(name) {
-            Some(split) => split,
-            None => {
-                // A PAX header carries the whole path.
-                let record = pax_record("path", name);
-                let base = name.rsplit('/').next().unwrap_or(name);
-                let dir = name[..name.len() - base.len()].trim_end_matches('/');
-                let pax_name = if dir.is_empty() {
-                    format!("PaxHeaders.0/{base}")
-                } else {
-                    format!("{dir}/PaxHeaders.0/{base}")
-                };
-                let pax_name: String = pax_name.chars().take(100).collect();
-                let block = header(&pax_name, "", 0, b'x', record.len() as u64);
-                self.write(&block)?;
-                self.write(record.as_bytes())?;
-                self.pad(record.len() as u64)?;
-                (String::new(), name.chars().take(100).collect())
-            }
+        let needs_pax = !name.is_ascii() || split_ustar_path(name).is_none();
+        let (prefix, short) = if needs_pax {
+            // A PAX header carries the whole path.
+            let record = pax_record("path", name);
+            let (dir, base) = match name.rfind('/') {
+                Some(i) => (&name[..=i], &name[i + 1..]),
+                None => ("", name),
+            };
+            let pax_name = ascii(&format!("{dir}PaxHeaders.0/{base}"));
+            let pax_name = pax_name[..pax_name.len().min(100)].trim_end_matches('/');
+            self.start_entry()?;
+            self.write(&raw_header(pax_name, record.len() as u64))?;
+            self.write(record.as_bytes())?;
+            self.pad = padding(record.len() as u64);
+            let main = ascii(name);
+            (String::new(), main[..main.len().min(100)].to_string())
+        } else {
+            split_ustar_path(name).unwrap_or_default()
         };
-        let block = header(&short, &prefix, mode, kind, size);
-        self.write(&block)?;
+        self.start_entry()?;
+        self.write(&header(&short, &prefix, mode, kind, size))?;
         if let Some(mut file) = content {
-            let copied = io::copy(&mut (&mut file).take(size), &mut self.out)
-                .map_err(io(format!("archiving {name}")))?;
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut copied = 0u64;
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .map_err(io(format!("archiving {name}")))?;
+                if n == 0 {
+                    break;
+                }
+                copied += n as u64;
+                if copied > size {
+                    return Err(Error::Io(format!("{name} changed while it was archived")));
+                }
+                self.write(&buf[..n])?;
+            }
             if copied != size {
                 return Err(Error::Io(format!("{name} changed while it was archived")));
             }
-            self.pad(size)?;
+            self.pad = padding(size);
+        }
+        Ok(())
+    }
+
+    /// The padding the previous entry still owes (Go's `Flush`).
+    fn start_entry(&mut self) -> Result<()> {
+        let pad = std::mem::take(&mut self.pad);
+        if pad > 0 {
+            self.write(&vec![0; pad])?;
         }
         Ok(())
     }
@@ -247,14 +275,20 @@ impl GoTar<'_> {
         self.out.write_all(bytes).map_err(io("writing the layer"))
     }
 
-    fn pad(&mut self, size: u64) -> Result<()> {
-        let rest = (512 - size % 512) % 512;
-        self.write(&vec![0; rest as usize])
-    }
-
     fn finish(&mut self) -> Result<()> {
-        self.write(&[0; 1024])
+        self.start_entry()?;
+        self.write(&[0; 512])?;
+        self.write(&[0; 512])
     }
+}
+
+fn padding(size: u64) -> usize {
+    ((512 - size % 512) % 512) as usize
+}
+
+/// Go's `toASCII`: the ASCII characters of `s` other than NUL.
+fn ascii(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii() && *c != '\0').collect()
 }
 
 /// Go's `splitUSTARPath`: a name over 100 bytes split into a prefix of at
@@ -308,6 +342,28 @@ fn header(name: &str, prefix: &str, mode: u32, kind: u8, size: u64) -> [u8; 512]
     put(&mut b, 337, octal(8, 0).as_bytes());
     put(&mut b, 345, &prefix.as_bytes()[..prefix.len().min(155)]);
     // The checksum counts its own field as spaces.
+    put(&mut b, 148, b"        ");
+    let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
+    put(&mut b, 148, format!("{sum:06o}\0 ").as_bytes());
+    b
+}
+
+/// Go's `writeRawFile` header of a PAX record block: only the V7 fields
+/// and the format's magic (no device numbers).
+fn raw_header(name: &str, size: u64) -> [u8; 512] {
+    let mut b = [0u8; 512];
+    let put = |b: &mut [u8; 512], at: usize, bytes: &[u8]| {
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+    };
+    let octal = |width: usize, value: u64| format!("{value:0w$o}\0", w = width - 1);
+    put(&mut b, 0, name.as_bytes());
+    put(&mut b, 100, octal(8, 0).as_bytes());
+    put(&mut b, 108, octal(8, 0).as_bytes());
+    put(&mut b, 116, octal(8, 0).as_bytes());
+    put(&mut b, 124, octal(12, size).as_bytes());
+    put(&mut b, 136, octal(12, 0).as_bytes());
+    b[156] = b'x';
+    put(&mut b, 257, b"ustar\x0000");
     put(&mut b, 148, b"        ");
     let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
     put(&mut b, 148, format!("{sum:06o}\0 ").as_bytes());

@@ -1,7 +1,7 @@
 //! The client and the artifact format against a real registry (the
 //! Distribution registry, with htpasswd), and against upstream's `flux`
 //! CLI: artifacts it pushes are read here, ours are pulled by it, and the
-//! layer's tarball is byte for byte the one it builds.
+//! layer and manifest are byte for byte the ones it writes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -112,11 +112,32 @@ async fn artifacts_round_trip_with_upstream_flux() {
         .await
         .unwrap();
 
-    // Our layer's tarball is upstream's, byte for byte (the gzip stream
-    // around it is another implementation's).
+    // Our layer is upstream's, byte for byte (the tarball and Go's gzip
+    // encoding of it).
     let mut our_layer = Vec::new();
     artifact::build_layer(&src, &artifact::default_ignore_paths(), &mut our_layer).unwrap();
     assert_eq!(gunzip(&our_layer), gunzip(&upstream_layer));
+    assert_eq!(our_layer, upstream_layer);
+
+    // So the same tree and metadata pushed by us is the same artifact: the
+    // same manifest digest, hence the same OCIRepository revision.
+    let same = Metadata {
+        source: "https://example.com/fleet".into(),
+        revision: "main@sha1:0123456789abcdef".into(),
+        created: artifact::REPRODUCIBLE_CREATED.into(),
+        annotations: [("team".to_string(), "platform".to_string())].into(),
+    };
+    let twin = Reference::parse_url(&format!("oci://{}/fleet/twin:v1", registry.host())).unwrap();
+    let twin_digest = artifact::push(
+        &ours,
+        &twin,
+        Bytes::from(our_layer.clone()),
+        CONTENT_MEDIA_TYPE,
+        &same,
+    )
+    .await
+    .unwrap();
+    assert_eq!(twin_digest, descriptor.digest);
 
     // Our config blob is upstream's, byte for byte.
     let mut config = Vec::new();
@@ -223,4 +244,63 @@ async fn registry_errors_are_precise_and_hold_no_secret() {
     let closed = Reference::parse("127.0.0.1:1/app:v1").unwrap();
     let e = ok.resolve(&closed).await.unwrap_err();
     assert!(matches!(e, flux_oci::Error::Transport { .. }), "{e}");
+}
+
+/// Random trees (text, repetitive and incompressible files, sizes around
+/// the 32 KiB read and 64 KiB window boundaries, long and non-ASCII names)
+/// built by upstream's `flux build artifact` and by us: the same bytes,
+/// gzip included.
+#[test]
+fn layers_are_upstream_bytes_on_random_trees() {
+    let mut seed: u64 = 0x5eed_1234_abcd_0042;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for case in 0..12 {
+        let work = tempfile::tempdir().unwrap();
+        let src = work.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for f in 0..(1 + next() % 6) {
+            let dir = match next() % 4 {
+                0 => src.clone(),
+                1 => src.join("apps"),
+                2 => src.join(format!("{}/n", "d".repeat(90 + (next() % 40) as usize))),
+                _ => src.join("données"),
+            };
+            std::fs::create_dir_all(&dir).unwrap();
+            let size = match next() % 5 {
+                0 => (next() % 600) as usize,
+                1 => 32 * 1024 + (next() % 3) as usize - 1,
+                2 => 65_536 + (next() % 5_000) as usize,
+                3 => (next() % 300_000) as usize,
+                _ => 0,
+            };
+            let kind = next() % 3;
+            let content: Vec<u8> = (0..size)
+                .map(|i| match kind {
+                    0 => b"kind: ConfigMap\nmetadata:\n  name: web\n"[i % 38],
+                    1 => (next() >> 24) as u8,
+                    _ => (b'a' + ((i / 7 + (i % 13)) % 26) as u8),
+                })
+                .collect();
+            std::fs::write(dir.join(format!("f{f}.yaml")), content).unwrap();
+        }
+        let ours = work.path().join("ours.tgz");
+        let mut bytes = Vec::new();
+        artifact::build_layer(&src, &artifact::default_ignore_paths(), &mut bytes).unwrap();
+        std::fs::write(&ours, &bytes).unwrap();
+        let theirs = work.path().join("theirs.tgz");
+        run(upstream_flux()
+            .args(["build", "artifact", "-p"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&theirs));
+        assert!(
+            std::fs::read(&theirs).unwrap() == bytes,
+            "case {case}: the layers differ"
+        );
+    }
 }

@@ -322,9 +322,9 @@ pub fn build(args: &BuildArtifactArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// `flux diff artifact`: the local folder's tarball against the remote
-/// layer's. Compared uncompressed (upstream compares the compressed
-/// layers, which differ between gzip implementations for the same files).
+/// `flux diff artifact`: the local folder's layer against the remote one,
+/// by digest as upstream compares them (our layers are Go's bytes), or by
+/// content when the remote was compressed by another gzip implementation.
 pub async fn diff(global: &Global, args: &DiffArtifactArgs) -> Result<(), Error> {
     let Some(url) = &args.url else {
         return Err("artifact URL is required".into());
