@@ -1,17 +1,17 @@
 //! Deterministic `tar.gz` archives of a source tree.
 //!
-//! The archive depends only on content: entries in byte order of their
-//! paths, modification times zero, owners zero and unnamed, modes
-//! normalised (folders 0750, files 0600, executables 0700), as upstream
-//! writes them. Symbolic links and special files are left out (they could
-//! point outside the tree); so is whatever [`SourceIgnore`] excludes.
+//! The archive depends only on content and is upstream's byte for byte
+//! (`fluxcd/pkg/artifact`'s `Archive`, written by [`crate::gotar`]): the
+//! folder `.` then entries in walk order, modification times zero, owners
+//! zero and unnamed, modes normalised (folders 0750, files 0600,
+//! executables 0700), gzipped as Go does, so digests equal the upstream
+//! source controller's. Symbolic links and special files are left out
+//! (they could point outside the tree); so is whatever [`SourceIgnore`]
+//! excludes.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
 
 use crate::digest::{Digest, Digester};
 use crate::error::{Error, Result, io};
@@ -50,27 +50,23 @@ pub fn archive(
     if !dir.is_dir() {
         return Err(Error::InvalidDir(dir.to_path_buf()));
     }
-    let tee = Tee {
+    let mut tee = Tee {
         inner: out,
         digester: Digester::default(),
     };
-    let mut builder = tar::Builder::new(GzEncoder::new(tee, Compression::default()));
-    let mut walk = Walk {
-        root: dir,
+    let tree = crate::gotar::write_tree(
+        dir,
         ignore,
+        crate::gotar::Modes::Normalise,
         limits,
-        files: 0,
-        content_bytes: 0,
-    };
-    walk.dir(&mut builder, Path::new(""))?;
-    let encoder = builder.into_inner().map_err(io("finishing the archive"))?;
-    let tee = encoder.finish().map_err(io("finishing the archive"))?;
+        &mut tee,
+    )?;
     let size = tee.digester.written();
     Ok(ArchiveSummary {
         digest: tee.digester.finish(),
         size,
-        files: walk.files,
-        content_bytes: walk.content_bytes,
+        files: tree.files,
+        content_bytes: tree.content_bytes,
     })
 }
 
@@ -110,108 +106,6 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-struct Walk<'a> {
-    root: &'a Path,
-    ignore: &'a SourceIgnore,
-    limits: &'a Limits,
-    files: u64,
-    content_bytes: u64,
-}
-
-impl Walk<'_> {
-    fn dir<W: Write>(&mut self, builder: &mut tar::Builder<W>, relative: &Path) -> Result<()> {
-        let absolute = self.root.join(relative);
-        let mut entries: Vec<_> = std::fs::read_dir(&absolute)
-            .map_err(io(format!("reading {}", absolute.display())))?
-            .collect::<io::Result<_>>()
-            .map_err(io(format!("reading {}", absolute.display())))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = relative.join(entry.file_name());
-            // symlink_metadata: a link is never followed.
-            let meta = entry
-                .metadata()
-                .map_err(io(format!("inspecting {}", path.display())))?;
-            let kind = meta.file_type();
-            if kind.is_dir() {
-                let ignored = self.ignore.is_ignored(&path, true);
-                if !ignored {
-                    self.append(builder, &path, None, DIR_MODE)?;
-                }
-                if !ignored || !self.ignore.can_prune() {
-                    self.dir(builder, &path)?;
-                }
-            } else if kind.is_file() && !self.ignore.is_ignored(&path, false) {
-                self.files += 1;
-                self.content_bytes += meta.len();
-                if self.files > self.limits.max_entries {
-                    return Err(Error::TooManyEntries {
-                        limit: self.limits.max_entries,
-                    });
-                }
-                if self.content_bytes > self.limits.max_bytes {
-                    return Err(Error::TooLarge {
-                        name: path.display().to_string(),
-                        limit: self.limits.max_bytes,
-                    });
-                }
-                let mode = if is_executable(&meta) {
-                    EXE_MODE
-                } else {
-                    FILE_MODE
-                };
-                self.append(builder, &path, Some(meta.len()), mode)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn append<W: Write>(
-        &self,
-        builder: &mut tar::Builder<W>,
-        relative: &Path,
-        size: Option<u64>,
-        mode: u32,
-    ) -> Result<()> {
-        let mut header = tar::Header::new_ustar();
-        header.set_mode(mode);
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        let name = relative.to_string_lossy().replace('\\', "/");
-        let context = || format!("archiving {name}");
-        match size {
-            None => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_size(0);
-                builder
-                    .append_data(&mut header, format!("{name}/"), io::empty())
-                    .map_err(io(context()))
-            }
-            Some(size) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_size(size);
-                let file = File::open(self.root.join(relative)).map_err(io(context()))?;
-                // A file that grows while archived is cut at its listed size.
-                builder
-                    .append_data(&mut header, &name, io::Read::take(file, size))
-                    .map_err(io(context()))
-            }
-        }
-    }
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    false
 }
 
 struct Tee<W> {

@@ -56,6 +56,9 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// A file changed size while it was archived.
+    #[error("{0} changed while it was archived")]
+    Changed(String),
     /// A directory to archive does not exist.
     #[error("invalid dir path: {}", .0.display())]
     InvalidDir(PathBuf),

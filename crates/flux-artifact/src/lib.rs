@@ -38,6 +38,7 @@ mod archive;
 mod digest;
 mod error;
 mod extract;
+pub mod gotar;
 mod revision;
 mod sourceignore;
 mod storage;
