@@ -286,10 +286,8 @@ fn bit_counts(list: &[(u16, i32)], max_bits: usize) -> Vec<i32> {
     }
     let mut bit_count = vec![0i32; max_bits + 1];
     let counts = &leaf_counts[max_bits];
-    let mut bits = 1;
-    for level in (1..=max_bits).rev() {
+    for (bits, level) in (1..).zip((1..=max_bits).rev()) {
         bit_count[bits] = counts[level] - counts[level - 1];
-        bits += 1;
     }
     bit_count
 }
@@ -542,9 +540,12 @@ impl BitWriter {
                 extra_bits += i64::from(self.literal_freq[code])
                     * i64::from(LENGTH_EXTRA_BITS[code - LENGTH_CODES_START]);
             }
-            for code in 4..num_offsets {
-                extra_bits +=
-                    i64::from(self.offset_freq[code]) * i64::from(OFFSET_EXTRA_BITS[code]);
+            for (freq, extra) in self.offset_freq[..num_offsets]
+                .iter()
+                .zip(OFFSET_EXTRA_BITS)
+                .skip(4)
+            {
+                extra_bits += i64::from(*freq) * i64::from(extra);
             }
         }
         let mut size = self.fixed_size(extra_bits);
