@@ -283,7 +283,7 @@ fn layers_are_upstream_bytes_on_random_trees() {
                 .map(|i| match kind {
                     0 => b"kind: ConfigMap\nmetadata:\n  name: web\n"[i % 38],
                     1 => (next() >> 24) as u8,
-                    _ => (b'a' + ((i / 7 + (i % 13)) % 26) as u8),
+                    _ => b'a' + ((i / 7 + (i % 13)) % 26) as u8,
                 })
                 .collect();
             std::fs::write(dir.join(format!("f{f}.yaml")), content).unwrap();
