@@ -104,6 +104,8 @@ link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 # (built without its install bundle; see the script).
 flux_upstream=$(FLUX_CLI_VERSION="$FLUX_CLI_VERSION" bash "$ROOT/scripts/install-upstream-flux.sh")
 link flux-upstream "$flux_upstream"
+source_controller_upstream=$(bash "$ROOT/scripts/install-upstream-source-controller.sh")
+link source-controller-upstream "$source_controller_upstream"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
 # text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own

@@ -1,0 +1,262 @@
+//! Ours and upstream's source-controller (built from the Go module proxy by
+//! `scripts/install-upstream-source-controller.sh`) side by side on the
+//! same objects, each in its own namespace of one API server: the same
+//! revisions, the same artifact digests and sizes, the same Ready messages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use flux_api::meta::ConditionStatus;
+use flux_api::source::v1::{GitRepository, OCIRepository};
+use flux_artifact::{Retention, Storage};
+use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
+use flux_oci::{Client, ClientOptions, Reference};
+use flux_source_controller::{Context, run, server::serve_storage};
+use flux_testenv::{ControlPlane, GitHttpServer, OciRegistry};
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+
+/// Kills the upstream controller when the test ends, however it ends.
+struct Upstream(Child);
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_upstream(cp: &ControlPlane, namespace: &str, storage: &Path) -> Upstream {
+    let binary = flux_testenv::tool("source-controller-upstream")
+        .expect("upstream source-controller (scripts/install-deps.sh)");
+    let storage_addr = format!("127.0.0.1:{}", free_port());
+    std::fs::create_dir_all(storage.join("data")).unwrap();
+    let log = std::fs::File::create(storage.join("controller.log")).unwrap();
+    let child = Command::new(binary)
+        .env("KUBECONFIG", cp.kubeconfig_path())
+        .env("RUNTIME_NAMESPACE", namespace)
+        .args([
+            "--watch-all-namespaces=false",
+            "--enable-leader-election=false",
+            "--log-level=debug",
+        ])
+        .arg(format!("--storage-path={}", storage.join("data").display()))
+        .arg(format!("--storage-addr={storage_addr}"))
+        .arg(format!("--storage-adv-addr={storage_addr}"))
+        .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
+        .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Upstream(child)
+}
+
+async fn start_ours(cp: &ControlPlane, namespace: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let ctx = Context::new(cp.client().unwrap(), storage);
+    let namespace = namespace.to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    root
+}
+
+async fn ready<K>(api: &Api<K>, name: &str) -> K
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Conditions,
+{
+    let result = flux_testenv::eventually(&format!("{name} Ready"), || async {
+        let object = api.get(name).await.ok()?;
+        object
+            .ready()
+            .is_some_and(|c| c.status == ConditionStatus::True)
+            .then_some(object)
+    })
+    .await;
+    match result {
+        Ok(object) => object,
+        Err(e) => panic!("{e}: {:?}", api.get(name).await.map(|o| o.ready().cloned())),
+    }
+}
+
+trait Conditions {
+    fn ready(&self) -> Option<&flux_api::meta::Condition>;
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact>;
+}
+
+impl Conditions for GitRepository {
+    fn ready(&self) -> Option<&flux_api::meta::Condition> {
+        let s = self.status.as_ref()?;
+        flux_runtime::conditions::get(&s.conditions, "Ready")
+    }
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+impl Conditions for OCIRepository {
+    fn ready(&self) -> Option<&flux_api::meta::Condition> {
+        let s = self.status.as_ref()?;
+        flux_runtime::conditions::get(&s.conditions, "Ready")
+    }
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+fn tree(repo: &flux_testenv::GitRepo) {
+    repo.write("apps/web/deploy.yaml", "kind: Deployment\n")
+        .unwrap();
+    repo.write("apps/web/kustomization.yaml", "resources: [deploy.yaml]\n")
+        .unwrap();
+    repo.write("infra/big.yaml", "x: y\n".repeat(40_000))
+        .unwrap();
+    repo.write("logo.png", "not really a png").unwrap();
+    repo.write(".sourceignore", "docs/\n").unwrap();
+    repo.write("docs/readme.md", "ignored\n").unwrap();
+    repo.write(
+        &format!("{}/{}.yaml", "nested".repeat(16), "deep".repeat(10)),
+        "kind: ConfigMap\n",
+    )
+    .unwrap();
+    repo.write("scripts/run.sh", "#!/bin/sh\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(repo.work_path().join("scripts/run.sh"))
+        .status()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revisions_and_digests_equal_upstreams() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ours_ns = cp.namespace("diff-ours").await.unwrap();
+    let theirs_ns = cp.namespace("diff-theirs").await.unwrap();
+    let _ours = start_ours(cp, ours_ns.name()).await;
+    let theirs_dir = tempfile::tempdir().unwrap();
+    let _theirs = start_upstream(cp, theirs_ns.name(), theirs_dir.path());
+
+    let git = GitHttpServer::start().unwrap();
+    let repo = git.create_repo("fleet").unwrap();
+    tree(&repo);
+    repo.commit("a tree with every kind of entry").unwrap();
+
+    let registry = OciRegistry::start().unwrap();
+    let oci = Client::new(ClientOptions {
+        insecure: true,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("apps")).unwrap();
+    std::fs::write(src.path().join("apps/cm.yaml"), "kind: ConfigMap\n").unwrap();
+    std::fs::write(src.path().join("logo.png"), "png").unwrap();
+    let mut layer = Vec::new();
+    artifact::build_layer(src.path(), &[], &mut layer).unwrap();
+    let reference = Reference::parse(&format!("{}/fleet:v1.0.0", registry.host())).unwrap();
+    let metadata = Metadata {
+        source: "https://example.com/fleet".into(),
+        revision: "main@sha1:abc".into(),
+        ..Metadata::default()
+    };
+    artifact::push(
+        &oci,
+        &reference,
+        Bytes::from(layer),
+        CONTENT_MEDIA_TYPE,
+        &metadata,
+    )
+    .await
+    .unwrap();
+
+    let mut results = Vec::new();
+    for ns in [ours_ns.name(), theirs_ns.name()] {
+        let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, spec) in [
+            (
+                "plain",
+                json!({"url": repo.url(), "interval": "10m", "ref": {"branch": "main"}}),
+            ),
+            (
+                "ignore",
+                json!({"url": repo.url(), "interval": "10m", "ref": {"branch": "main"}, "ignore": "/infra\n!logo.png\n"}),
+            ),
+        ] {
+            let object: GitRepository = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                "metadata": {"name": name}, "spec": spec,
+            }))
+            .unwrap();
+            gits.create(&PostParams::default(), &object).await.unwrap();
+        }
+        let ocis: Api<OCIRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        let object: OCIRepository = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": "app"},
+            "spec": {"url": format!("oci://{}/fleet", registry.host()), "interval": "10m",
+                     "insecure": true, "ref": {"semver": ">=1.0.0"}},
+        }))
+        .unwrap();
+        ocis.create(&PostParams::default(), &object).await.unwrap();
+    }
+    for ns in [ours_ns.name(), theirs_ns.name()] {
+        let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        let ocis: Api<OCIRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        let mut seen = Vec::new();
+        for name in ["plain", "ignore"] {
+            let object = ready(&gits, name).await;
+            seen.push(summary(object.ready(), object.artifact()));
+        }
+        let object = ready(&ocis, "app").await;
+        seen.push(summary(object.ready(), object.artifact()));
+        results.push(seen);
+    }
+    let log = std::fs::read_to_string(theirs_dir.path().join("controller.log")).unwrap_or_default();
+    for (ours, theirs) in results[0].iter().zip(&results[1]) {
+        assert_eq!(
+            ours,
+            theirs,
+            "upstream's log:\n{}",
+            &log[log.len().saturating_sub(3000)..]
+        );
+    }
+}
+
+/// What must be equal: the Ready message, revision, digest, size and
+/// metadata of the artifact.
+fn summary(
+    ready: Option<&flux_api::meta::Condition>,
+    artifact: Option<&flux_api::meta::Artifact>,
+) -> (String, String, String, Option<i64>, String) {
+    let artifact = artifact.unwrap();
+    (
+        ready.unwrap().message.clone(),
+        artifact.revision.clone(),
+        artifact.digest.clone(),
+        artifact.size,
+        format!("{:?}", artifact.metadata),
+    )
+}
