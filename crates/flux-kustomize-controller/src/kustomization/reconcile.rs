@@ -203,7 +203,8 @@ async fn reconcile_apply(
             return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
         }
         Ok(Done::Applied { revision, changes }) => {
-            announce(ctx, k, &revision, &changes, start).await;
+            let origin = status.last_applied_origin_revision.clone();
+            announce(ctx, k, &revision, origin.as_deref(), &changes, start).await;
             let outcome = Outcome::Ready {
                 reason: reason::RECONCILIATION_SUCCEEDED,
                 message: format!("Applied revision: {revision}"),
@@ -238,6 +239,12 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
     )
     .await?;
     let revision = artifact.revision.clone();
+    // The origin an OCI artifact records (`org.opencontainers.image.revision`).
+    let origin = artifact
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("org.opencontainers.image.revision"))
+        .cloned();
     let key = flux_runtime::schedule::key(k);
     let token = k
         .metadata
@@ -314,6 +321,7 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
     health::check(applier, k, status, &targets, run.timeout).await?;
     pruned?;
     status.last_applied_revision = Some(revision.clone());
+    status.last_applied_origin_revision = origin;
     Ok(Done::Applied { revision, changes })
 }
 
@@ -334,6 +342,7 @@ async fn announce(
     ctx: &Context,
     k: &Kustomization,
     revision: &str,
+    origin: Option<&str>,
     changes: &[Change],
     start: Instant,
 ) {
@@ -341,7 +350,13 @@ async fn announce(
     if summary.is_empty() {
         return;
     }
-    let metadata = || BTreeMap::from([("revision", revision.to_string())]);
+    let metadata = || {
+        let mut m = BTreeMap::from([("revision", revision.to_string())]);
+        if let Some(origin) = origin {
+            m.insert("originRevision", origin.to_string());
+        }
+        m
+    };
     ctx.events
         .event(k, Severity::Info, reason::PROGRESSING, &summary, metadata())
         .await;

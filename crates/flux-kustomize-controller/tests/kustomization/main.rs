@@ -10,5 +10,6 @@ mod drift;
 mod gitops_loop;
 mod health;
 mod identity;
+mod oci;
 mod seed;
 mod sops;
