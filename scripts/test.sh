@@ -16,6 +16,19 @@ fi
 log "cargo target dir: $CARGO_TARGET_DIR"
 # A cached target dir gains nothing from incremental data but gigabytes.
 export CARGO_INCREMENTAL=0
+# Every change of a test binary leaves the previous one (hundreds of MB) in
+# deps/: keep only the newest of each, or the cache fills the disk (it did:
+# 55 GB, and a full disk shows up as registry uploads reset mid-test).
+prune_stale_binaries() {
+  local deps="$CARGO_TARGET_DIR/debug/deps"
+  [ -d "$deps" ] || return 0
+  rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+  find "$deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended \
+    -regex '.*/[^./]+-[0-9a-f]{16}' -printf '%T@ %p\n' |
+    sed -E 's#^([0-9.]+) (.*/)([^/]+)-([0-9a-f]{16})$#\3 \1 \2\3-\4#' |
+    sort -k1,1 -k2,2nr | awk 'seen[$1]++ { print $3 }' | xargs -r rm -f
+}
+prune_stale_binaries
 log "cargo fmt --check"
 cargo fmt --all --check
 log "unsafe code: only the audited libgit2 timeout setter"

@@ -178,6 +178,38 @@ impl Storage {
         })
     }
 
+    /// Stores `bytes` as `file` of `owner` (atomically replaced), links
+    /// `link` to it, and returns where it is with its digest and size.
+    pub fn store_bytes(
+        &self,
+        owner: Owner<'_>,
+        file: &str,
+        bytes: &[u8],
+        link: &str,
+    ) -> Result<StoredArtifact> {
+        let path = owner.path(file)?;
+        let local = self.local_path(&path);
+        let parent = local.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+        let tmp = crate::archive::temp_path(&local);
+        std::fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
+        if let Err(e) = std::fs::rename(&tmp, &local) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(format!("renaming to {}", local.display()))(e));
+        }
+        self.link_latest(&local, link)?;
+        Ok(StoredArtifact {
+            url: self.url(&path),
+            path,
+            summary: crate::ArchiveSummary {
+                digest: crate::Digest::of(bytes),
+                size: bytes.len() as u64,
+                files: 1,
+                content_bytes: bytes.len() as u64,
+            },
+        })
+    }
+
     /// Points `<dir of target>/<link>` at `target` (atomically replaced).
     pub fn link_latest(&self, target: &Path, link: &str) -> Result<()> {
         let Some(dir) = target.parent() else {

@@ -532,6 +532,12 @@ fn sanitize(s: &mut String) {
         .collect();
 }
 
+/// Helm's `Metadata.Validate` (which also sanitises the strings), without
+/// the `validation: ` prefix.
+pub(crate) fn validate_metadata(md: &mut Metadata) -> Result<(), String> {
+    validate(md)
+}
+
 fn validate(md: &mut Metadata) -> Result<(), String> {
     for s in [
         &mut md.name,
@@ -616,7 +622,7 @@ fn validate(md: &mut Metadata) -> Result<(), String> {
 
 /// A scalar bound for a Go string field (sigs.k8s.io/yaml turns numbers
 /// and booleans into their text).
-fn to_string_field(v: &Yaml, field: &str) -> Result<String, String> {
+pub(crate) fn to_string_field(v: &Yaml, field: &str) -> Result<String, String> {
     Ok(match v {
         Yaml::Null => String::new(),
         Yaml::String(s) => s.clone(),
@@ -624,7 +630,11 @@ fn to_string_field(v: &Yaml, field: &str) -> Result<String, String> {
         Yaml::Int(i) => i.to_string(),
         Yaml::Uint(u) => u.to_string(),
         Yaml::Float(f) if f.is_nan() => "NaN".to_string(),
-        Yaml::Float(f) if f.is_infinite() => if *f > 0.0 { "+Inf" } else { "-Inf" }.to_string(),
+        // sigs.k8s.io/yaml spells a float for a string field as a float32:
+        // beyond its range it is infinite.
+        Yaml::Float(f) if (*f as f32).is_infinite() => {
+            if *f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+        }
         Yaml::Float(f) => flux_yaml::format_g32(*f as f32),
         other => return Err(type_error(other, field, "string")),
     })
@@ -668,6 +678,13 @@ fn fields<'a>(v: &'a Yaml, wanted: &[&'static str]) -> Vec<(&'static str, &'a Ya
 
 fn decode_metadata(data: &[u8], base: &Metadata) -> Result<Metadata, String> {
     let v = yaml::first_document(data)?;
+    decode_metadata_value(&v, base)
+}
+
+/// `chart.Metadata` decoded from a YAML value as sigs.k8s.io/yaml decodes
+/// it (Chart.yaml, and the metadata part of an index entry).
+pub(crate) fn decode_metadata_value(v: &Yaml, base: &Metadata) -> Result<Metadata, String> {
+    let v = v.clone();
     let mut md = base.clone();
     match &v {
         Yaml::Map(_) | Yaml::Null => {}

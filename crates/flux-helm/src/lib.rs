@@ -22,6 +22,7 @@ pub mod engine;
 mod error;
 mod glob;
 pub mod ignore;
+pub mod index;
 pub mod manifest;
 pub mod release;
 mod schema;

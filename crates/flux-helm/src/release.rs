@@ -104,7 +104,7 @@ pub fn now() -> String {
 }
 
 /// A JSON object with keys sorted (how Go marshals a map).
-fn sorted(v: &Json) -> Json {
+pub(crate) fn sorted(v: &Json) -> Json {
     match v {
         Json::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
@@ -161,6 +161,49 @@ fn go_json(v: &Json, out: &mut String) {
             out.push('}');
         }
     }
+}
+
+/// `json.MarshalIndent(v, "", "  ")`: Go's escaping and number
+/// spelling, object keys in the given order.
+pub(crate) fn go_json_indent(v: &Json) -> String {
+    fn walk(v: &Json, depth: usize, out: &mut String) {
+        let pad = |out: &mut String, depth: usize| {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        };
+        match v {
+            Json::Array(a) if !a.is_empty() => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    pad(out, depth + 1);
+                    walk(x, depth + 1, out);
+                }
+                pad(out, depth);
+                out.push(']');
+            }
+            Json::Object(m) if !m.is_empty() => {
+                out.push('{');
+                for (i, (k, x)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    pad(out, depth + 1);
+                    out.push_str(&go_string(k));
+                    out.push_str(": ");
+                    walk(x, depth + 1, out);
+                }
+                pad(out, depth);
+                out.push('}');
+            }
+            other => go_json(other, out),
+        }
+    }
+    let mut out = String::new();
+    walk(v, 0, &mut out);
+    out
 }
 
 fn go_string(s: &str) -> String {

@@ -10,10 +10,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -96,7 +92,7 @@ pub struct Manifest {
 /// repository and access.
 #[derive(Clone)]
 pub struct Client {
-    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: crate::http::HttpClient,
     options: ClientOptions,
     /// `registry repository access` → `Authorization` value.
     authorizations: Arc<Mutex<HashMap<String, String>>>,
@@ -120,36 +116,7 @@ enum Access {
 impl Client {
     /// A client with `options`.
     pub fn new(options: ClientOptions) -> Result<Client> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(pem) = &options.ca_pem {
-            use rustls_pki_types::pem::PemObject as _;
-            let mut added = 0;
-            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err(Error::Tls("ca.crt: no PEM certificate".to_string()));
-            }
-        }
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
+        let http = crate::http::client(options.ca_pem.as_deref())?;
         Ok(Client {
             http,
             options,
@@ -824,7 +791,7 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

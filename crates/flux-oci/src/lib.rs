@@ -18,6 +18,7 @@ pub mod artifact;
 pub mod auth;
 mod client;
 mod error;
+pub mod http;
 mod reference;
 
 pub use auth::Credentials;

@@ -1,4 +1,4 @@
-//! The source controller: GitRepository and OCIRepository objects
+//! The source controller: GitRepository, OCIRepository and HelmRepository objects
 //! reconciled into stored artifacts, served over HTTP for the other
 //! controllers.
 //!
@@ -11,6 +11,7 @@
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
 pub mod gitrepository;
+pub mod helmrepository;
 pub mod ocirepository;
 pub mod server;
 
@@ -45,6 +46,8 @@ pub struct Context {
     /// The largest checkout and artifact (uncompressed bytes, files): a
     /// repository over them is refused before anything is written.
     pub artifact_limits: Limits,
+    /// The largest Helm repository index downloaded (`--helm-index-max-size`).
+    pub helm_index_max_size: u64,
 }
 
 /// Default of [`Context::artifact_limits`]: 1 GiB in 1,000,000 files.
@@ -67,22 +70,30 @@ impl Context {
             requeue_dependency: Duration::from_secs(30),
             label_selector: None,
             artifact_limits: DEFAULT_ARTIFACT_LIMITS,
+            helm_index_max_size: helmrepository::DEFAULT_INDEX_MAX_SIZE,
         }
     }
 }
 
 /// Runs every source reconciler, watching `namespace` (all when `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
-    let (git, oci) = match namespace {
+    let client = ctx.client.clone();
+    let (git, oci, helm) = match namespace {
         Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client, ns),
         ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client),
+        ),
     };
     let ctx = Arc::new(ctx);
     tokio::join!(
         gitrepository::run(git, ctx.clone()),
-        ocirepository::run(oci, ctx),
+        ocirepository::run(oci, ctx.clone()),
+        helmrepository::run(helm, ctx),
     );
 }

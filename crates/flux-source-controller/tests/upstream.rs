@@ -1,7 +1,10 @@
 //! Ours and upstream's source-controller (built from the Go module proxy by
 //! `scripts/install-upstream-source-controller.sh`) side by side on the
 //! same objects, each in its own namespace of one API server: the same
-//! revisions, the same artifact digests and sizes, the same Ready messages.
+//! revisions, the same artifact digests and sizes, the same Ready messages
+//! — for GitRepositories, OCIRepositories and HelmRepositories (indexes
+//! from the real `helm repo index`, a hand-written one with what real
+//! indexes hold, and a JSON one).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -10,12 +13,12 @@ use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use flux_api::meta::ConditionStatus;
-use flux_api::source::v1::{GitRepository, OCIRepository};
+use flux_api::source::v1::{GitRepository, HelmRepository, OCIRepository};
 use flux_artifact::{Retention, Storage};
 use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
 use flux_oci::{Client, ClientOptions, Reference};
 use flux_source_controller::{Context, run, server::serve_storage};
-use flux_testenv::{ControlPlane, GitHttpServer, OciRegistry};
+use flux_testenv::{ControlPlane, GitHttpServer, HelmRepoServer, OciRegistry};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
@@ -87,10 +90,11 @@ where
 {
     let result = flux_testenv::eventually(&format!("{name} Ready"), || async {
         let object = api.get(name).await.ok()?;
-        object
+        let ready = object
             .ready()
-            .is_some_and(|c| c.status == ConditionStatus::True)
-            .then_some(object)
+            .is_some_and(|c| c.status == ConditionStatus::True);
+        // Upstream's HelmRepository is briefly Ready before its artifact.
+        (ready && object.artifact().is_some()).then_some(object)
     })
     .await;
     match result {
@@ -105,6 +109,16 @@ trait Conditions {
 }
 
 impl Conditions for GitRepository {
+    fn ready(&self) -> Option<&flux_api::meta::Condition> {
+        let s = self.status.as_ref()?;
+        flux_runtime::conditions::get(&s.conditions, "Ready")
+    }
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+impl Conditions for HelmRepository {
     fn ready(&self) -> Option<&flux_api::meta::Condition> {
         let s = self.status.as_ref()?;
         flux_runtime::conditions::get(&s.conditions, "Ready")
@@ -192,6 +206,23 @@ async fn revisions_and_digests_equal_upstreams() {
     .await
     .unwrap();
 
+    // Helm repositories: one indexed by the real `helm repo index`, one
+    // written by hand with what real indexes hold (maintainers,
+    // dependencies, annotations, times with offsets, unsorted and invalid
+    // versions, a JSON index).
+    let helm = HelmRepoServer::start().unwrap();
+    for (name, version) in [("web", "1.0.0"), ("web", "1.2.0"), ("api", "0.1.0")] {
+        helm.add_simple_chart(name, version).unwrap();
+    }
+    let crafted = HelmRepoServer::start().unwrap();
+    std::fs::write(crafted.root().join("index.yaml"), CRAFTED_INDEX).unwrap();
+    let json = HelmRepoServer::start().unwrap();
+    std::fs::write(
+        json.root().join("index.yaml"),
+        r#"{"apiVersion":"v1","entries":{"x":[{"name":"x","version":"1.0.0","urls":["x-1.0.0.tgz"],"created":"2020-05-06T07:08:09.1+01:00","Digest":"abc","custom":1}]},"generated":"2020-05-06T07:08:09Z"}"#,
+    )
+    .unwrap();
+
     let mut results = Vec::new();
     for ns in [ours_ns.name(), theirs_ns.name()] {
         let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
@@ -221,6 +252,20 @@ async fn revisions_and_digests_equal_upstreams() {
         }))
         .unwrap();
         ocis.create(&PostParams::default(), &object).await.unwrap();
+        let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, url) in [
+            ("helm", helm.url()),
+            ("crafted", crafted.url()),
+            ("json", json.url()),
+        ] {
+            let object: HelmRepository = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+                "metadata": {"name": name},
+                "spec": {"url": url, "interval": "10m"},
+            }))
+            .unwrap();
+            helms.create(&PostParams::default(), &object).await.unwrap();
+        }
     }
     for ns in [ours_ns.name(), theirs_ns.name()] {
         let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
@@ -232,6 +277,11 @@ async fn revisions_and_digests_equal_upstreams() {
         }
         let object = ready(&ocis, "app").await;
         seen.push(summary(object.ready(), object.artifact()));
+        let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        for name in ["helm", "crafted", "json"] {
+            let object = ready(&helms, name).await;
+            seen.push(summary(object.ready(), object.artifact()));
+        }
         results.push(seen);
     }
     let log = std::fs::read_to_string(theirs_dir.path().join("controller.log")).unwrap_or_default();
@@ -260,3 +310,74 @@ fn summary(
         format!("{:?}", artifact.metadata),
     )
 }
+
+const CRAFTED_INDEX: &str = r#"apiVersion: v1
+entries:
+  app:
+  - apiVersion: v2
+    appVersion: "1.16"
+    created: "2024-03-01T10:00:00.123456+02:00"
+    description: An app & <friends>
+    digest: 1111111111111111111111111111111111111111111111111111111111111111
+    name: app
+    type: application
+    urls:
+    - https://charts.example.com/app-1.2.0.tgz
+    version: 1.2.0
+    maintainers:
+    - name: Jane
+      email: jane@example.com
+    - name: Bob
+    keywords: [web, demo]
+    annotations:
+      category: Web
+      artifacthub.io/changes: |
+        - kind: added
+          description: something
+    dependencies:
+    - name: redis
+      version: 17.x.x
+      repository: https://charts.bitnami.com/bitnami
+      condition: redis.enabled
+    - name: common
+      version: 2.x.x
+      repository: oci://registry-1.docker.io/bitnamicharts
+      tags: [bitnami-common]
+  - apiVersion: v2
+    created: "2023-01-01T00:00:00Z"
+    name: app
+    urls: [app-1.10.0.tgz]
+    version: 1.10.0
+  - name: app
+    version: 0.9.0
+    created: "2022-12-31T23:59:59.5-05:00"
+    urls: [app-0.9.0.tgz]
+    kubeVersion: ">=1.20.0-0"
+    deprecated: true
+  - name: app
+    version: not-a-version
+    urls: [app-bad.tgz]
+  - name: app
+    version: 2.0.0-rc.1
+    urls: [app-2.0.0-rc.1.tgz]
+    home: https://example.com
+    sources: [https://github.com/example/app]
+    icon: https://example.com/icon.png
+  - name: app
+    version: 1.3.0
+    urls: [app-1.3.0.tgz]
+    dependencies:
+    - name: dup
+      version: 1.0.0
+    - name: dup
+      version: 2.0.0
+  zeta:
+  - name: zeta
+    version: 0.0.1
+    urls: []
+  empty: []
+generated: "2024-03-02T00:00:00.000000001Z"
+serverInfo:
+  contextPath: /charts
+  number: 2
+"#;

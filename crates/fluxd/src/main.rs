@@ -78,6 +78,9 @@ struct Flags {
     /// Retry delay when a dependency (an included source) is not ready.
     #[arg(long, default_value = "30s")]
     requeue_dependency: String,
+    /// The largest Helm repository index downloaded, in bytes.
+    #[arg(long, default_value_t = 50 << 20)]
+    helm_index_max_size: u64,
     /// Only reconcile objects with these labels (sharding), e.g.
     /// `sharding.fluxcd.io/key=shard1`.
     #[arg(long, default_value = "")]
@@ -238,6 +241,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             ctx.metrics = metrics.clone();
             ctx.concurrency = flags.concurrent;
             ctx.requeue_dependency = requeue_dependency;
+            ctx.helm_index_max_size = flags.helm_index_max_size;
             ctx.label_selector = label_selector.clone();
             if !flags.events_addr.is_empty() {
                 ctx.events = ctx

@@ -1,0 +1,579 @@
+//! Helm repository indexes (`index.yaml`), read as Flux's source
+//! controller reads them and written back as it stores them.
+//!
+//! Reading (`IndexFromBytes`): JSON when the bytes are valid JSON, else
+//! strict YAML (unknown fields and repeated keys refused); `apiVersion`
+//! required; each chart version defaults its `apiVersion` to `v1`, is
+//! validated as chart metadata (and sanitised), and is dropped when invalid
+//! (a repeated dependency name is tolerated: some repositories strip
+//! aliases); versions sorted newest first.
+//!
+//! Writing ([`IndexFile::to_json`]): `json.MarshalIndent(index, "", "  ")`
+//! of Helm's `repo.IndexFile`, field for field — the bytes of the
+//! HelmRepository artifact, whose digest upstream reports.
+
+use std::collections::BTreeMap;
+
+use flux_yaml::Value as Yaml;
+use serde_json::{Map, Value as Json};
+
+use crate::chart::Metadata;
+
+/// One version of a chart in an index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartVersion {
+    /// The chart's metadata (`name`, `version`, …).
+    pub metadata: Metadata,
+    /// `urls` (`None` when absent: written as `null`).
+    pub urls: Option<Vec<String>>,
+    /// `created`.
+    pub created: GoTimeText,
+    /// `removed`.
+    pub removed: bool,
+    /// `digest`.
+    pub digest: String,
+    checksum: String,
+    engine: String,
+    tiller_version: String,
+    url: String,
+}
+
+/// A time as Go's `time.Time` round-trips it through JSON (RFC 3339,
+/// nanoseconds without trailing zeros, the offset kept; zero time when
+/// absent).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GoTimeText {
+    /// Seconds since the Unix epoch.
+    pub secs: i64,
+    /// Nanoseconds.
+    pub nanos: u32,
+    /// Offset from UTC in seconds.
+    pub offset: i32,
+    zero: bool,
+}
+
+/// The versions of one chart (`None`: a null entry, kept as Helm keeps it).
+pub type Versions = Option<Vec<Option<ChartVersion>>>;
+
+/// An index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexFile {
+    server_info: Option<Map<String, Json>>,
+    /// `apiVersion`.
+    pub api_version: String,
+    generated: GoTimeText,
+    /// `entries`: chart name → versions, newest first (`None` for a null
+    /// entry, kept as Helm keeps it).
+    pub entries: BTreeMap<String, Versions>,
+    public_keys: Option<Vec<String>>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+const METADATA_FIELDS: [&str; 17] = [
+    "name",
+    "home",
+    "sources",
+    "version",
+    "description",
+    "keywords",
+    "maintainers",
+    "icon",
+    "apiVersion",
+    "condition",
+    "tags",
+    "appVersion",
+    "deprecated",
+    "annotations",
+    "kubeVersion",
+    "dependencies",
+    "type",
+];
+const VERSION_FIELDS: [&str; 8] = [
+    "urls",
+    "created",
+    "removed",
+    "digest",
+    "checksum",
+    "engine",
+    "tillerVersion",
+    "url",
+];
+
+impl IndexFile {
+    /// Reads an index (`IndexFromBytes` of the source controller).
+    pub fn parse(data: &[u8]) -> Result<IndexFile, String> {
+        if data.is_empty() {
+            return Err("empty index.yaml file".to_string());
+        }
+        let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
+        let doc = crate::yaml::first_document(data).map_err(|e| e.to_string())?;
+        let Yaml::Map(top) = &doc else {
+            return Err(match doc {
+                Yaml::Null => "no API version specified".to_string(),
+                other => crate::yaml::field_type_error(&other, "", "repo.IndexFile"),
+            });
+        };
+        let mut index = IndexFile {
+            server_info: None,
+            api_version: String::new(),
+            generated: GoTimeText::zero(),
+            entries: BTreeMap::new(),
+            public_keys: None,
+            annotations: None,
+        };
+        for (key, value) in top {
+            match field(key, &["serverInfo", "apiVersion", "generated", "entries", "publicKeys", "annotations"]) {
+                Some("serverInfo") => {
+                    index.server_info = match crate::yaml::to_json(value).map_err(|e| e.to_string())? {
+                        Json::Null => None,
+                        Json::Object(m) => Some(m),
+                        _ => return Err("json: cannot unmarshal into Go struct field IndexFile.serverInfo of type map[string]interface {}".to_string()),
+                    }
+                }
+                Some("apiVersion") => index.api_version = string(value, "IndexFile.apiVersion")?,
+                Some("generated") => index.generated = time(value)?,
+                Some("entries") => index.entries = entries(value, strict)?,
+                Some("publicKeys") => index.public_keys = strings(value, "IndexFile.publicKeys")?,
+                Some("annotations") => index.annotations = string_map(value, "IndexFile.annotations")?,
+                _ if strict => return Err(format!("error unmarshaling JSON: while decoding JSON: json: unknown field \"{key}\"")),
+                _ => {}
+            }
+        }
+        if index.api_version.is_empty() {
+            return Err("no API version specified".to_string());
+        }
+        for versions in index.entries.values_mut().flatten() {
+            versions.retain_mut(|v| match v {
+                None => true,
+                Some(v) => {
+                    if v.metadata.api_version.is_empty() {
+                        v.metadata.api_version = "v1".to_string();
+                    }
+                    match crate::chart::validate_metadata(&mut v.metadata) {
+                        Ok(()) => true,
+                        Err(e) => e.starts_with("more than one dependency with name or alias"),
+                    }
+                }
+            });
+            // sort.Reverse(ChartVersions): newest first; Helm's `Less`
+            // puts a version that does not parse first.
+            versions.sort_by(|a, b| {
+                let parse = |v: &Option<ChartVersion>| {
+                    v.as_ref()
+                        .and_then(|v| v.metadata.version.parse::<flux_semver::Version>().ok())
+                };
+                match (parse(a), parse(b)) {
+                    (Some(x), Some(y)) => y.cmp(&x),
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+            });
+        }
+        Ok(index)
+    }
+
+    /// The versions of `chart`, newest first.
+    pub fn versions(&self, chart: &str) -> impl Iterator<Item = &ChartVersion> {
+        self.entries
+            .get(chart)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flatten()
+    }
+
+    /// `json.MarshalIndent(index, "", "  ")`.
+    pub fn to_json(&self) -> String {
+        let mut m = Map::new();
+        if let Some(info) = self.server_info.as_ref().filter(|i| !i.is_empty()) {
+            m.insert(
+                "serverInfo".into(),
+                crate::release::sorted(&Json::Object(info.clone())),
+            );
+        }
+        m.insert("apiVersion".into(), Json::String(self.api_version.clone()));
+        m.insert("generated".into(), Json::String(self.generated.to_string()));
+        let entries: Map<String, Json> = self
+            .entries
+            .iter()
+            .map(|(name, versions)| {
+                let value = match versions {
+                    None => Json::Null,
+                    Some(versions) => Json::Array(
+                        versions
+                            .iter()
+                            .map(|v| v.as_ref().map_or(Json::Null, ChartVersion::to_json))
+                            .collect(),
+                    ),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        m.insert("entries".into(), Json::Object(entries));
+        if let Some(keys) = self.public_keys.as_ref().filter(|k| !k.is_empty()) {
+            m.insert(
+                "publicKeys".into(),
+                Json::Array(keys.iter().cloned().map(Json::String).collect()),
+            );
+        }
+        if let Some(a) = self.annotations.as_ref().filter(|a| !a.is_empty()) {
+            m.insert(
+                "annotations".into(),
+                Json::Object(
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                        .collect(),
+                ),
+            );
+        }
+        crate::release::go_json_indent(&Json::Object(m))
+    }
+}
+
+impl ChartVersion {
+    fn to_json(&self) -> Json {
+        let Json::Object(mut m) = crate::release::metadata_json(&self.metadata) else {
+            return Json::Null;
+        };
+        m.insert(
+            "urls".into(),
+            self.urls.as_ref().map_or(Json::Null, |u| {
+                Json::Array(u.iter().cloned().map(Json::String).collect())
+            }),
+        );
+        m.insert("created".into(), Json::String(self.created.to_string()));
+        if self.removed {
+            m.insert("removed".into(), Json::Bool(true));
+        }
+        for (key, value) in [
+            ("digest", &self.digest),
+            ("checksum", &self.checksum),
+            ("engine", &self.engine),
+            ("tillerVersion", &self.tiller_version),
+            ("url", &self.url),
+        ] {
+            if !value.is_empty() {
+                m.insert(key.into(), Json::String(value.clone()));
+            }
+        }
+        Json::Object(m)
+    }
+}
+
+/// The struct field `key` names (Go's JSON matching: exact, else
+/// case-insensitive).
+fn field(key: &str, wanted: &[&'static str]) -> Option<&'static str> {
+    wanted
+        .iter()
+        .find(|w| **w == key)
+        .or_else(|| wanted.iter().find(|w| w.eq_ignore_ascii_case(key)))
+        .copied()
+}
+
+fn string(v: &Yaml, path: &str) -> Result<String, String> {
+    crate::chart::to_string_field(v, path)
+}
+
+fn strings(v: &Yaml, path: &str) -> Result<Option<Vec<String>>, String> {
+    match v {
+        Yaml::Null => Ok(None),
+        Yaml::Seq(items) => items
+            .iter()
+            .map(|i| string(i, path))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        other => Err(crate::yaml::field_type_error(other, path, "[]string")),
+    }
+}
+
+fn string_map(v: &Yaml, path: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    match v {
+        Yaml::Null => Ok(None),
+        Yaml::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), string(v, path)?)))
+            .collect::<Result<_, String>>()
+            .map(Some),
+        other => Err(crate::yaml::field_type_error(
+            other,
+            path,
+            "map[string]string",
+        )),
+    }
+}
+
+fn time(v: &Yaml) -> Result<GoTimeText, String> {
+    match v {
+        Yaml::Null => Ok(GoTimeText::zero()),
+        Yaml::String(s) => GoTimeText::parse(s).ok_or_else(|| {
+            format!("parsing time \"{s}\" as \"2006-01-02T15:04:05Z07:00\": cannot parse")
+        }),
+        other => Err(crate::yaml::field_type_error(other, "", "time.Time")),
+    }
+}
+
+fn entries(v: &Yaml, strict: bool) -> Result<BTreeMap<String, Versions>, String> {
+    let Yaml::Map(map) = v else {
+        return match v {
+            Yaml::Null => Ok(BTreeMap::new()),
+            other => Err(crate::yaml::field_type_error(
+                other,
+                "IndexFile.entries",
+                "map[string]repo.ChartVersions",
+            )),
+        };
+    };
+    let mut out = BTreeMap::new();
+    for (name, versions) in map {
+        let list = match versions {
+            Yaml::Null => None,
+            Yaml::Seq(items) => Some(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Yaml::Null => Ok(None),
+                        _ => chart_version(item, strict).map(Some),
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+            ),
+            other => {
+                return Err(crate::yaml::field_type_error(
+                    other,
+                    "IndexFile.entries",
+                    "repo.ChartVersions",
+                ));
+            }
+        };
+        out.insert(name.clone(), list);
+    }
+    Ok(out)
+}
+
+fn chart_version(v: &Yaml, strict: bool) -> Result<ChartVersion, String> {
+    let Yaml::Map(map) = v else {
+        return Err(crate::yaml::field_type_error(
+            v,
+            "IndexFile.entries",
+            "repo.ChartVersion",
+        ));
+    };
+    // The metadata part through Chart.yaml's decoder; the rest here.
+    let mut meta_entries = Vec::new();
+    let mut cv = ChartVersion {
+        metadata: Metadata::default(),
+        urls: None,
+        created: GoTimeText::zero(),
+        removed: false,
+        digest: String::new(),
+        checksum: String::new(),
+        engine: String::new(),
+        tiller_version: String::new(),
+        url: String::new(),
+    };
+    for (key, value) in map {
+        if field(key, &METADATA_FIELDS).is_some() {
+            meta_entries.push((key.clone(), value.clone()));
+            continue;
+        }
+        let path = |k: &str| format!("ChartVersion.entries.{k}");
+        match field(key, &VERSION_FIELDS) {
+            Some("urls") => cv.urls = strings(value, &path("urls"))?,
+            Some("created") => cv.created = time(value)?,
+            Some("removed") => {
+                cv.removed = match value {
+                    Yaml::Null => false,
+                    Yaml::Bool(b) => *b,
+                    other => {
+                        return Err(crate::yaml::field_type_error(
+                            other,
+                            &path("removed"),
+                            "bool",
+                        ));
+                    }
+                }
+            }
+            Some("digest") => cv.digest = string(value, &path("digest"))?,
+            Some("checksum") => cv.checksum = string(value, &path("checksum"))?,
+            Some("engine") => cv.engine = string(value, &path("engine"))?,
+            Some("tillerVersion") => cv.tiller_version = string(value, &path("tillerVersion"))?,
+            Some("url") => cv.url = string(value, &path("url"))?,
+            _ if strict => {
+                return Err(format!(
+                    "error unmarshaling JSON: while decoding JSON: json: unknown field \"{key}\""
+                ));
+            }
+            _ => {}
+        }
+    }
+    cv.metadata =
+        crate::chart::decode_metadata_value(&Yaml::Map(meta_entries), &Metadata::default())?;
+    Ok(cv)
+}
+
+impl GoTimeText {
+    fn zero() -> Self {
+        GoTimeText {
+            zero: true,
+            ..Default::default()
+        }
+    }
+
+    /// Parses RFC 3339 (`2006-01-02T15:04:05.999999999Z07:00`).
+    pub fn parse(s: &str) -> Option<GoTimeText> {
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let t = s.get(r)?;
+            t.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| t.parse().ok())?
+        };
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return None;
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return None;
+        }
+        let mut i = 19;
+        let mut nanos: u32 = 0;
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            let mut end = start;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end == start || end - start > 9 {
+                return None;
+            }
+            let digits = &s[start..end];
+            nanos = format!("{digits:0<9}").parse().ok()?;
+            i = end;
+        }
+        let offset = match b.get(i)? {
+            b'Z' if i + 1 == b.len() => 0,
+            c @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
+                let h = num(i + 1..i + 3)?;
+                let m = num(i + 4..i + 6)?;
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let o = (h * 3600 + m * 60) as i32;
+                if *c == b'-' { -o } else { o }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year, month, day);
+        let local = days * 86_400 + hour * 3600 + minute * 60 + second;
+        Some(GoTimeText {
+            secs: local - i64::from(offset),
+            nanos,
+            offset,
+            zero: false,
+        })
+    }
+}
+
+impl std::fmt::Display for GoTimeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.zero {
+            return f.write_str("0001-01-01T00:00:00Z");
+        }
+        let t =
+            flux_gotemplate::sprig::GoTime::utc(self.secs, self.nanos).with_zone(self.offset, "");
+        f.write_str(&t.format("2006-01-02T15:04:05.999999999Z07:00"))
+    }
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_as_go_marshals_them() {
+        for (input, output) in [
+            ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
+            ("2024-01-02T03:04:05.120000Z", "2024-01-02T03:04:05.12Z"),
+            (
+                "2024-02-29T23:59:59.999999999+02:00",
+                "2024-02-29T23:59:59.999999999+02:00",
+            ),
+            ("2021-06-30T10:00:00-07:30", "2021-06-30T10:00:00-07:30"),
+            ("2021-06-30T10:00:00+00:00", "2021-06-30T10:00:00Z"),
+        ] {
+            assert_eq!(
+                GoTimeText::parse(input).unwrap().to_string(),
+                output,
+                "{input}"
+            );
+        }
+        for bad in [
+            "2024-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-01-01 00:00:00Z",
+            "2024-01-01T00:00:00",
+        ] {
+            assert!(GoTimeText::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(GoTimeText::zero().to_string(), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn indexes_are_validated_sorted_and_written_as_go_writes_them() {
+        let index = IndexFile::parse(
+            b"apiVersion: v1\nentries:\n  app:\n  - name: app\n    version: 1.0.0\n    urls: [app-1.0.0.tgz]\n    created: 2024-01-02T03:04:05.5Z\n  - name: app\n    version: 1.10.0\n    description: a <b> & c\n  - name: app\n    version: not-semver\n  - name: bad/name\n    version: 2.0.0\ngenerated: 2024-01-02T03:04:05Z\n",
+        )
+        .unwrap();
+        let versions: Vec<&str> = index
+            .versions("app")
+            .map(|v| v.metadata.version.as_str())
+            .collect();
+        assert_eq!(versions, ["1.10.0", "1.0.0"]);
+        let json = index.to_json();
+        assert!(json.starts_with("{\n  \"apiVersion\": \"v1\",\n  \"generated\": \"2024-01-02T03:04:05Z\",\n  \"entries\": {\n    \"app\": [\n      {\n        \"name\": \"app\",\n        \"version\": \"1.10.0\",\n        \"description\": \"a \\u003cb\\u003e \\u0026 c\",\n        \"apiVersion\": \"v1\",\n        \"urls\": null,\n        \"created\": \"0001-01-01T00:00:00Z\"\n      },"), "{json}");
+        assert!(
+            IndexFile::parse(b"entries: {}\n")
+                .unwrap_err()
+                .contains("no API version")
+        );
+        assert!(
+            IndexFile::parse(b"apiVersion: v1\nsurprise: 1\n")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(IndexFile::parse(br#"{"apiVersion": "v1", "surprise": 1}"#).is_ok());
+    }
+}

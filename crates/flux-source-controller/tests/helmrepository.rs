@@ -1,0 +1,266 @@
+//! The HelmRepository reconciler against a real API server and a real
+//! Helm HTTP repository (indexes written by the real `helm repo index`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::Path;
+
+use flux_api::meta::ConditionStatus;
+use flux_api::source::v1::HelmRepository;
+use flux_artifact::{Retention, Storage};
+use flux_source_controller::{Context, run, server::serve_storage};
+use flux_testenv::{ControlPlane, HelmRepoServer, HttpAuth};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+fn condition<'a>(repo: &'a HelmRepository, kind: &str) -> Option<&'a flux_api::meta::Condition> {
+    repo.status
+        .as_ref()
+        .and_then(|s| flux_runtime::conditions::get(&s.conditions, kind))
+}
+
+async fn wait(
+    api: &Api<HelmRepository>,
+    name: &str,
+    kind: &str,
+    status: ConditionStatus,
+    reason: &str,
+) -> HelmRepository {
+    flux_testenv::eventually(&format!("{name}: {kind}={status:?} ({reason})"), || async {
+        let repo = api.get(name).await.ok()?;
+        let c = condition(&repo, kind)?;
+        (c.status == status && c.reason == reason).then(|| repo.clone())
+    })
+    .await
+    .unwrap()
+}
+
+async fn create(api: &Api<HelmRepository>, name: &str, spec: serde_json::Value) {
+    let object: HelmRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_repository_lifecycle() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("helmrepo").await.unwrap();
+    let client = cp.client().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(client.clone(), storage);
+    ctx.retry_interval = std::time::Duration::from_secs(2);
+    ctx.helm_index_max_size = 64 << 10;
+    let namespace = ns.name().to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+
+    let server = HelmRepoServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
+    server.add_simple_chart("web", "1.0.0").unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    for (name, password) in [("creds", "s3cret"), ("wrong", "nope")] {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "stringData": {"username": "flux", "password": password},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), ns.name());
+    create(
+        &repos,
+        "charts",
+        json!({"url": server.url(), "interval": "10m", "secretRef": {"name": "creds"}}),
+    )
+    .await;
+    let ready = wait(
+        &repos,
+        "charts",
+        "Ready",
+        ConditionStatus::True,
+        "Succeeded",
+    )
+    .await;
+    let status = ready.status.clone().unwrap();
+    let artifact = status.artifact.clone().unwrap();
+    let raw = std::fs::read(server.root().join("index.yaml")).unwrap();
+    assert_eq!(
+        artifact.revision,
+        flux_artifact::Digest::of(&raw).to_string()
+    );
+    assert_eq!(
+        condition(&ready, "Ready").unwrap().message,
+        format!("stored artifact: revision '{}'", artifact.revision)
+    );
+    let hex = artifact.revision.trim_start_matches("sha256:");
+    assert_eq!(
+        artifact.path,
+        format!("helmrepository/{}/charts/index-{hex}.yaml", ns.name())
+    );
+    assert!(
+        status
+            .url
+            .as_deref()
+            .unwrap()
+            .ends_with("/charts/index.yaml")
+    );
+    // The stored index is JSON that lists the chart.
+    let stored = std::fs::read_to_string(root.path().join(&artifact.path)).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(parsed["entries"]["web"][0]["version"], "1.0.0");
+    assert_eq!(
+        artifact.digest,
+        flux_artifact::Digest::of(stored.as_bytes()).to_string()
+    );
+
+    // A new chart version is a new revision.
+    server.add_simple_chart("web", "1.1.0").unwrap();
+    repos
+        .patch(
+            "charts",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    flux_testenv::eventually("the new index", || async {
+        let repo = repos.get("charts").await.ok()?;
+        let a = repo.status?.artifact?;
+        (a.revision != artifact.revision).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Wrong credentials, an oci:// URL without `type: oci`, an index over
+    // the size limit, an index that is not one.
+    create(
+        &repos,
+        "wrong",
+        json!({"url": server.url(), "interval": "10m", "secretRef": {"name": "wrong"}}),
+    )
+    .await;
+    let wrong = wait(
+        &repos,
+        "wrong",
+        "Ready",
+        ConditionStatus::False,
+        "AuthenticationFailed",
+    )
+    .await;
+    assert!(
+        condition(&wrong, "Ready")
+            .unwrap()
+            .message
+            .contains("401 Unauthorized")
+    );
+    create(
+        &repos,
+        "ocidefault",
+        json!({"url": "oci://ghcr.io/org/charts", "interval": "10m"}),
+    )
+    .await;
+    let stalled = wait(
+        &repos,
+        "ocidefault",
+        "Stalled",
+        ConditionStatus::True,
+        "URLInvalid",
+    )
+    .await;
+    assert_eq!(
+        condition(&stalled, "Ready").unwrap().message,
+        "invalid Helm repository URL: 'oci' URL scheme cannot be used with 'default' HelmRepository type"
+    );
+    let big = HelmRepoServer::start().unwrap();
+    let mut index = String::from("apiVersion: v1\nentries:\n  big:\n");
+    for i in 0..2000 {
+        index.push_str(&format!(
+            "  - name: big\n    version: 1.0.{i}\n    urls: [big-1.0.{i}.tgz]\n"
+        ));
+    }
+    std::fs::write(big.root().join("index.yaml"), &index).unwrap();
+    create(&repos, "big", json!({"url": big.url(), "interval": "10m"})).await;
+    let failed = wait(&repos, "big", "Ready", ConditionStatus::False, "Failed").await;
+    assert!(
+        condition(&failed, "Ready")
+            .unwrap()
+            .message
+            .ends_with("index exceeds the maximum index file size of 65536 bytes"),
+        "{:?}",
+        condition(&failed, "Ready")
+    );
+    let garbage = HelmRepoServer::start().unwrap();
+    std::fs::write(
+        garbage.root().join("index.yaml"),
+        "entries: [not, an, index\n",
+    )
+    .unwrap();
+    create(
+        &repos,
+        "garbage",
+        json!({"url": garbage.url(), "interval": "10m"}),
+    )
+    .await;
+    let failed = wait(
+        &repos,
+        "garbage",
+        "Ready",
+        ConditionStatus::False,
+        "IndexationFailed",
+    )
+    .await;
+    assert!(
+        condition(&failed, "Ready")
+            .unwrap()
+            .message
+            .starts_with("failed to load Helm repository from index YAML: "),
+        "{:?}",
+        condition(&failed, "Ready")
+    );
+
+    // `type: oci` is a static object: no artifact, no status.
+    create(
+        &repos,
+        "oci",
+        json!({"url": "oci://ghcr.io/org/charts", "type": "oci", "interval": "10m"}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let oci = repos.get("oci").await.unwrap();
+    assert!(
+        oci.status
+            .map(|s| s.artifact.is_none() && s.conditions.is_empty())
+            .unwrap_or(true)
+    );
+
+    // Deleting removes the artifacts.
+    let dir = root
+        .path()
+        .join(format!("helmrepository/{}/charts", ns.name()));
+    assert!(dir.is_dir());
+    repos
+        .delete("charts", &DeleteParams::default())
+        .await
+        .unwrap();
+    flux_testenv::eventually("charts deleted", || async {
+        repos.get("charts").await.is_err().then_some(())
+    })
+    .await
+    .unwrap();
+    assert!(!dir.exists());
+}
