@@ -447,6 +447,16 @@ fn s_of(v: &Value) -> String {
     gofmt::sprintf("%s", std::slice::from_ref(v))
 }
 
+/// Go's `isNil` of `eq`: no value, or a nil slice or map (what sprig's
+/// `regexFindAll` without a match or `rest` of an empty list return).
+fn go_nil(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.nil,
+        Value::Map(m) => m.borrow().nil,
+        other => other.is_nil(),
+    }
+}
+
 /// Go's `eq`: true when `a` equals any of `rest`.
 pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
     if rest.is_empty() {
@@ -479,6 +489,7 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                 _ => {
                     let ka = a.kind_name();
                     let kb = b.kind_name();
+                    // `canCompare`: the same kind, or one of them untyped nil.
                     if ka != kb && !a.is_nil() && !b.is_nil() {
                         return Err(format!(
                             "non-comparable types {}: {}, {}: {}",
@@ -488,8 +499,8 @@ pub fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                             gofmt::sprint(std::slice::from_ref(b))
                         ));
                     }
-                    if a.is_nil() || b.is_nil() {
-                        a.is_nil() == b.is_nil()
+                    if go_nil(a) || go_nil(b) {
+                        go_nil(a) == go_nil(b)
                     } else {
                         match (a, b) {
                             (

@@ -429,6 +429,9 @@ impl State<'_, '_> {
     }
 
     fn fail<T>(&self, msg: String) -> R<T> {
+        // A raw byte of a Go string (not UTF-8) in the message reads as
+        // U+FFFD, as Go's error text does once decoded.
+        let msg = crate::gostr::to_text(&msg).into_owned();
         let name = &self.tree.name;
         let text = self.cur.and_then(|k| {
             let all: Vec<Rc<Tree>> = std::iter::once(self.tree.clone())

@@ -11,10 +11,12 @@
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
 pub mod gitrepository;
+pub mod helmchart;
 pub mod helmrepository;
 pub mod ocirepository;
 pub mod server;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +50,12 @@ pub struct Context {
     pub artifact_limits: Limits,
     /// The largest Helm repository index downloaded (`--helm-index-max-size`).
     pub helm_index_max_size: u64,
+    /// The largest chart downloaded (`--helm-chart-max-size`).
+    pub helm_chart_max_size: u64,
+    /// Parsed HelmRepository indexes by artifact path, with the digest they
+    /// were parsed from: every HelmChart of a repository shares one parse
+    /// per index revision.
+    pub indexes: std::sync::Mutex<HashMap<String, (String, Arc<flux_helm::index::IndexFile>)>>,
 }
 
 /// Default of [`Context::artifact_limits`]: 1 GiB in 1,000,000 files.
@@ -71,29 +79,68 @@ impl Context {
             label_selector: None,
             artifact_limits: DEFAULT_ARTIFACT_LIMITS,
             helm_index_max_size: helmrepository::DEFAULT_INDEX_MAX_SIZE,
+            helm_chart_max_size: helmchart::DEFAULT_CHART_MAX_SIZE,
+            indexes: Default::default(),
         }
+    }
+
+    /// The parsed index of a HelmRepository artifact: from the cache when
+    /// the artifact's digest is the one it was parsed from, else read from
+    /// storage and parsed (replacing the older revision's entry).
+    pub fn index(
+        &self,
+        artifact: &flux_api::meta::Artifact,
+    ) -> Result<Arc<flux_helm::index::IndexFile>, String> {
+        if let Ok(cache) = self.indexes.lock()
+            && let Some((digest, index)) = cache.get(&artifact.path)
+            && *digest == artifact.digest
+        {
+            return Ok(index.clone());
+        }
+        let data = std::fs::read(self.storage.local_path(&artifact.path))
+            .map_err(|e| format!("reading {}: {e}", artifact.path))?;
+        let index = Arc::new(flux_helm::index::IndexFile::parse(&data)?);
+        if let Ok(mut cache) = self.indexes.lock() {
+            cache.insert(
+                artifact.path.clone(),
+                (artifact.digest.clone(), index.clone()),
+            );
+        }
+        Ok(index)
     }
 }
 
 /// Runs every source reconciler, watching `namespace` (all when `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
     let client = ctx.client.clone();
-    let (git, oci, helm) = match namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client, ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client),
-        ),
+    let api = |c: &Client| match namespace {
+        Some(ns) => ApiScope::Namespaced(c.clone(), ns.to_string()),
+        None => ApiScope::All(c.clone()),
     };
+    let scope = api(&client);
     let ctx = Arc::new(ctx);
     tokio::join!(
-        gitrepository::run(git, ctx.clone()),
-        ocirepository::run(oci, ctx.clone()),
-        helmrepository::run(helm, ctx),
+        gitrepository::run(scope.api(), ctx.clone()),
+        ocirepository::run(scope.api(), ctx.clone()),
+        helmrepository::run(scope.api(), ctx.clone()),
+        helmchart::run(scope.api(), scope.api(), ctx),
     );
+}
+
+/// Where the reconcilers watch: one namespace or all.
+enum ApiScope {
+    Namespaced(Client, String),
+    All(Client),
+}
+
+impl ApiScope {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match self {
+            ApiScope::Namespaced(c, ns) => Api::namespaced(c.clone(), ns),
+            ApiScope::All(c) => Api::all(c.clone()),
+        }
+    }
 }

@@ -264,3 +264,158 @@ async fn helm_repository_lifecycle() {
     .unwrap();
     assert!(!dir.exists());
 }
+
+/// HelmCharts from a HelmRepository: the version chosen as upstream
+/// chooses it, the chart stored as downloaded, a new version in the
+/// repository followed without waiting for the chart's interval, errors in
+/// upstream's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_charts_from_a_repository() {
+    use flux_api::source::v1::HelmChart;
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("helmchart").await.unwrap();
+    let client = cp.client().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(client.clone(), storage);
+    ctx.retry_interval = std::time::Duration::from_secs(2);
+    let namespace = ns.name().to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+
+    let server = HelmRepoServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
+    server.add_simple_chart("web", "1.0.0").unwrap();
+    let v110 = server.add_simple_chart("web", "1.1.0").unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "creds"},
+        "stringData": {"username": "flux", "password": "s3cret"},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), ns.name());
+    create(
+        &repos,
+        "charts",
+        json!({"url": server.url(), "interval": "10m", "secretRef": {"name": "creds"}}),
+    )
+    .await;
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), ns.name());
+    let create_chart = |name: &'static str, chart: &'static str, version: &'static str| {
+        let charts = charts.clone();
+        async move {
+            let object: HelmChart = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                "metadata": {"name": name},
+                "spec": {"chart": chart, "version": version, "interval": "10m",
+                         "sourceRef": {"kind": "HelmRepository", "name": "charts"}},
+            }))
+            .unwrap();
+            charts
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap();
+        }
+    };
+    create_chart("web", "web", "*").await;
+    let chart_condition = |c: &HelmChart, kind: &str| {
+        c.status
+            .as_ref()
+            .and_then(|s| flux_runtime::conditions::get(&s.conditions, kind))
+            .cloned()
+    };
+    let ready = flux_testenv::eventually("web Ready", || async {
+        let c = charts.get("web").await.ok()?;
+        (chart_condition(&c, "Ready")?.status == ConditionStatus::True).then_some(c)
+    })
+    .await
+    .unwrap();
+    let ready_condition = chart_condition(&ready, "Ready").unwrap();
+    assert_eq!(ready_condition.reason, "ChartPullSucceeded");
+    assert_eq!(
+        ready_condition.message,
+        "pulled 'web' chart with version '1.1.0'"
+    );
+    let status = ready.status.unwrap();
+    let artifact = status.artifact.unwrap();
+    assert_eq!(artifact.revision, "1.1.0");
+    assert_eq!(
+        artifact.path,
+        format!("helmchart/{}/web/web-1.1.0.tgz", ns.name())
+    );
+    // Stored as downloaded: the bytes `helm package` wrote.
+    assert_eq!(
+        artifact.digest,
+        flux_artifact::Digest::of(&std::fs::read(&v110).unwrap()).to_string()
+    );
+    assert_eq!(status.observed_chart_name.as_deref(), Some("web"));
+
+    // A new version: the repository is asked to look now, the chart follows.
+    server.add_simple_chart("web", "1.2.0").unwrap();
+    repos
+        .patch(
+            "charts",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    flux_testenv::eventually("web follows to 1.2.0", || async {
+        let c = charts.get("web").await.ok()?;
+        (c.status?.artifact?.revision == "1.2.0").then_some(())
+    })
+    .await
+    .unwrap();
+
+    // No such version, no such chart.
+    create_chart("nine", "web", "9.x").await;
+    let stalled = flux_testenv::eventually("nine stalled", || async {
+        let c = charts.get("nine").await.ok()?;
+        (chart_condition(&c, "Stalled")?.status == ConditionStatus::True).then_some(c)
+    })
+    .await
+    .unwrap();
+    let ready_condition = chart_condition(&stalled, "Ready").unwrap();
+    assert_eq!(ready_condition.reason, "InvalidChartReference");
+    assert_eq!(
+        ready_condition.message,
+        "invalid chart reference: failed to get chart version for remote reference: no 'web' chart with version matching '9.x' found"
+    );
+    create_chart("missing", "api", "").await;
+    let missing = flux_testenv::eventually("missing fails", || async {
+        let c = charts.get("missing").await.ok()?;
+        (chart_condition(&c, "Ready")?.status == ConditionStatus::False).then_some(c)
+    })
+    .await
+    .unwrap();
+    assert!(
+        chart_condition(&missing, "Ready")
+            .unwrap()
+            .message
+            .ends_with("no chart name found")
+    );
+
+    // Deleting removes the chart's artifacts.
+    let dir = root.path().join(format!("helmchart/{}/web", ns.name()));
+    assert!(dir.is_dir());
+    charts
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    flux_testenv::eventually("web deleted", || async {
+        charts.get("web").await.is_err().then_some(())
+    })
+    .await
+    .unwrap();
+    assert!(!dir.exists());
+}

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use flux_api::meta::ConditionStatus;
-use flux_api::source::v1::{GitRepository, HelmRepository, OCIRepository};
+use flux_api::source::v1::{GitRepository, HelmChart, HelmRepository, OCIRepository};
 use flux_artifact::{Retention, Storage};
 use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
 use flux_oci::{Client, ClientOptions, Reference};
@@ -119,6 +119,16 @@ impl Conditions for GitRepository {
 }
 
 impl Conditions for HelmRepository {
+    fn ready(&self) -> Option<&flux_api::meta::Condition> {
+        let s = self.status.as_ref()?;
+        flux_runtime::conditions::get(&s.conditions, "Ready")
+    }
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+impl Conditions for HelmChart {
     fn ready(&self) -> Option<&flux_api::meta::Condition> {
         let s = self.status.as_ref()?;
         flux_runtime::conditions::get(&s.conditions, "Ready")
@@ -266,6 +276,20 @@ async fn revisions_and_digests_equal_upstreams() {
             .unwrap();
             helms.create(&PostParams::default(), &object).await.unwrap();
         }
+        let charts: Api<HelmChart> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, version) in [("web", "1.x"), ("web-latest", "*")] {
+            let object: HelmChart = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                "metadata": {"name": name},
+                "spec": {"chart": "web", "version": version, "interval": "10m",
+                         "sourceRef": {"kind": "HelmRepository", "name": "helm"}},
+            }))
+            .unwrap();
+            charts
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap();
+        }
     }
     for ns in [ours_ns.name(), theirs_ns.name()] {
         let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
@@ -280,6 +304,11 @@ async fn revisions_and_digests_equal_upstreams() {
         let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
         for name in ["helm", "crafted", "json"] {
             let object = ready(&helms, name).await;
+            seen.push(summary(object.ready(), object.artifact()));
+        }
+        let charts: Api<HelmChart> = Api::namespaced(cp.client().unwrap(), ns);
+        for name in ["web", "web-latest"] {
+            let object = ready(&charts, name).await;
             seen.push(summary(object.ready(), object.artifact()));
         }
         results.push(seen);

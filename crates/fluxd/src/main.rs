@@ -81,6 +81,9 @@ struct Flags {
     /// The largest Helm repository index downloaded, in bytes.
     #[arg(long, default_value_t = 50 << 20)]
     helm_index_max_size: u64,
+    /// The largest Helm chart downloaded, in bytes.
+    #[arg(long, default_value_t = 10 << 20)]
+    helm_chart_max_size: u64,
     /// Only reconcile objects with these labels (sharding), e.g.
     /// `sharding.fluxcd.io/key=shard1`.
     #[arg(long, default_value = "")]
@@ -242,6 +245,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             ctx.concurrency = flags.concurrent;
             ctx.requeue_dependency = requeue_dependency;
             ctx.helm_index_max_size = flags.helm_index_max_size;
+            ctx.helm_chart_max_size = flags.helm_chart_max_size;
             ctx.label_selector = label_selector.clone();
             if !flags.events_addr.is_empty() {
                 ctx.events = ctx

@@ -252,6 +252,10 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
                 None => return Err(format!("Cannot concat type {} as list", v.kind_name())),
             }
         }
+        // `append` onto a nil slice: nothing appended stays nil.
+        if out.is_empty() {
+            return Ok(Value::nil_list(ListTy::Iface));
+        }
         Ok(iface_list(out))
     });
     both!(

@@ -479,9 +479,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         ok_s(quote_meta(s(&a, 0)))
     });
     add("semver", "string", "*semver.Version,error", |_, a| {
-        let v: flux_semver::Version = s(&a, 0)
-            .parse()
-            .map_err(|_| "invalid semantic version".to_string())?;
+        let v: flux_semver::Version = s(&a, 0).parse().map_err(semver_error)?;
         Ok(Value::Object(std::rc::Rc::new(SemverObj(v))))
     });
     add("semverCompare", "string,string", "bool,error", |_, a| {
@@ -491,9 +489,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
             }
             other => other.to_string(),
         })?;
-        let v: flux_semver::Version = s(&a, 1)
-            .parse()
-            .map_err(|_| "invalid semantic version".to_string())?;
+        let v: flux_semver::Version = s(&a, 1).parse().map_err(semver_error)?;
         Ok(Value::Bool(c.check(&v)))
     });
     add("urlParse", "string", "map[string]interface {}", |_, a| {
@@ -502,6 +498,16 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("urlJoin", "map[string]interface {}", "string", |_, a| {
         url_join(arg(&a, 0))
     });
+}
+
+/// Masterminds' error for a version that does not parse: its length limit
+/// says so (`version string is too long (max 256 bytes)`), anything else
+/// is `invalid semantic version`.
+fn semver_error(e: flux_semver::Error) -> String {
+    match e {
+        flux_semver::Error::TooLong(message) => message,
+        _ => "invalid semantic version".to_string(),
+    }
 }
 
 /// Go's `unicode.ToUpper`: one rune to one rune (ß stays ß).

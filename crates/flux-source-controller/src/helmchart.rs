@@ -1,0 +1,565 @@
+//! HelmChart: one chart version of a HelmRepository, stored as an
+//! artifact for the helm controller.
+//!
+//! The chart's versions come from the HelmRepository's stored index,
+//! parsed once per index revision and shared by every HelmChart of that
+//! repository (`Context::indexes`; upstream re-reads the index per chart
+//! unless its optional cache is on). The version is chosen as upstream
+//! chooses it — the exact version text first, else the highest version of
+//! three parts in the constraint (`*` or empty: the latest stable), ties
+//! broken by the newest `created` — and `urls[0]` is downloaded (resolved
+//! against the repository URL, with its credentials on the same host or
+//! with `passCredentials`), checked to be a chart, and stored unchanged as
+//! `<name>-<version>.tgz`.
+//!
+//! Not yet: GitRepository and Bucket sources (packaging a chart folder),
+//! OCI HelmRepositories, `valuesFiles`, `verify` — refused with a clear
+//! message.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use flux_api::meta::{Artifact, ConditionStatus, FINALIZER};
+use flux_api::source::v1::{ChartSourceKind, HelmChart, HelmRepository, HelmRepositoryType};
+use flux_artifact::Owner;
+use flux_helm::index::{ChartVersion, IndexFile};
+use flux_runtime::conditions::{self, Owned};
+use flux_runtime::finalize::{Finish, Outcome, finalize};
+use flux_runtime::ssa::kube_message;
+use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::Event;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+
+use crate::Context;
+use crate::gitrepository::fetch::Failed;
+use crate::gitrepository::reconcile::{
+    ARTIFACT_IN_STORAGE, Error, FETCH_FAILED, NEW_ARTIFACT, STORAGE_OPERATION_FAILED,
+};
+
+/// The controller name in metrics and logs.
+pub const CONTROLLER: &str = "helmchart";
+const KIND: &str = "HelmChart";
+/// Condition type: the chart could not be built (abnormal-true).
+pub const BUILD_FAILED: &str = "BuildFailed";
+/// Reason of a chart stored as downloaded.
+pub const CHART_PULL_SUCCEEDED: &str = "ChartPullSucceeded";
+/// Upstream's default `--helm-chart-max-size`: 10 MiB.
+pub const DEFAULT_CHART_MAX_SIZE: u64 = 10 << 20;
+
+/// The conditions the reconciler owns besides Ready, Reconciling and
+/// Stalled, in the order they decide Ready.
+pub const OWNED: Owned = Owned {
+    negative: &[BUILD_FAILED, FETCH_FAILED, STORAGE_OPERATION_FAILED],
+    positive: &[ARTIFACT_IN_STORAGE],
+};
+
+/// Runs the HelmChart controller: on every change of a HelmChart, on its
+/// interval, and as soon as its HelmRepository has a new index.
+pub async fn run(api: Api<HelmChart>, repos: Api<HelmRepository>, ctx: Arc<Context>) {
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &ctx.label_selector {
+        config = config.labels(selector);
+    }
+    let controller = Controller::new(api, config);
+    let charts = controller.store();
+    controller
+        .watches(repos, watcher::Config::default(), move |repo| {
+            let namespace = repo.namespace();
+            let name = repo.name_any();
+            charts
+                .state()
+                .into_iter()
+                .filter(|c| {
+                    c.namespace() == namespace
+                        && c.spec.source_ref.kind == ChartSourceKind::HelmRepository
+                        && c.spec.source_ref.name == name
+                })
+                .map(|c| ObjectRef::from_obj(&*c))
+                .collect::<Vec<_>>()
+        })
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Reconciles one HelmChart.
+pub async fn reconcile(chart: Arc<HelmChart>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = chart.namespace().unwrap_or_default();
+    let api: Api<HelmChart> = Api::namespaced(ctx.client.clone(), &namespace);
+    let frame = flux_runtime::reconcile::Frame {
+        controller: CONTROLLER,
+        group: "source.toolkit.fluxcd.io",
+        kind: KIND,
+        finalizer: FINALIZER,
+        metrics: &ctx.metrics,
+    };
+    flux_runtime::reconcile::run(frame, &api, chart, |event| async {
+        match event {
+            Event::Apply(chart) => apply(&api, &chart, &ctx).await,
+            Event::Cleanup(chart) => cleanup(&chart, &ctx),
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        flux_runtime::reconcile::FrameError::Step(e) => e,
+        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
+    })
+}
+
+/// Requeue policy after an error the controller could not report.
+pub fn error_policy(_chart: Arc<HelmChart>, error: &Error, _ctx: Arc<Context>) -> Action {
+    match error {
+        Error::Finalizer(e) => Action::requeue(e.requeue()),
+        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
+    }
+}
+
+fn owner<'a>(namespace: &'a str, name: &'a str) -> Owner<'a> {
+    Owner {
+        kind: KIND,
+        namespace,
+        name,
+    }
+}
+
+fn cleanup(chart: &HelmChart, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
+    let namespace = chart.namespace().unwrap_or_default();
+    let name = chart.name_any();
+    if let Err(e) = ctx.storage.remove_all(owner(&namespace, &name)) {
+        tracing::error!(error = %e, "garbage collection for deleted resource failed");
+    }
+    ctx.metrics.forget(KIND, &namespace, &name);
+    ctx.schedule.forget(&flux_runtime::schedule::key(chart));
+    Ok((Action::await_change(), ReconcileResult::Success))
+}
+
+async fn apply(
+    api: &Api<HelmChart>,
+    chart: &HelmChart,
+    ctx: &Context,
+) -> Result<(Action, ReconcileResult), Error> {
+    if chart.spec.suspend {
+        tracing::info!("reconciliation is suspended for this object");
+        return Ok((Action::await_change(), ReconcileResult::Success));
+    }
+    let generation = chart.metadata.generation;
+    let interval = parse_duration(&chart.spec.interval).unwrap_or(Duration::from_secs(60));
+    let mut status = chart.status.clone().unwrap_or_default();
+    let key = flux_runtime::schedule::key(chart);
+    let token = chart
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .map(String::as_str);
+    let repo = source(chart, ctx).await;
+    // A changed source index is a reason to run even within the interval.
+    let source_revision = repo
+        .as_ref()
+        .ok()
+        .and_then(|r| r.status.as_ref()?.artifact.as_ref())
+        .map(|a| a.revision.clone());
+    if source_revision == status.observed_source_artifact_revision
+        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token)
+    {
+        return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
+    }
+    let outcome = match build(chart, repo, &status, ctx).await {
+        Ok(built) => {
+            let message = format!(
+                "pulled '{}' chart with version '{}'",
+                built.name, built.artifact.revision
+            );
+            if status.artifact.as_ref().map(|a| &a.digest) != Some(&built.artifact.digest) {
+                let metadata = BTreeMap::from([
+                    ("revision", built.artifact.revision.clone()),
+                    ("digest", built.artifact.digest.clone()),
+                ]);
+                ctx.events
+                    .event(chart, Severity::Info, NEW_ARTIFACT, &message, metadata)
+                    .await;
+            }
+            conditions::set(
+                &mut status.conditions,
+                ARTIFACT_IN_STORAGE,
+                ConditionStatus::True,
+                CHART_PULL_SUCCEEDED,
+                &message,
+                generation,
+                now(),
+            );
+            status.url = Some(ctx.storage.url(&format!(
+                "{}/latest.tar.gz",
+                built
+                    .artifact
+                    .path
+                    .rsplit_once('/')
+                    .map(|(d, _)| d)
+                    .unwrap_or_default()
+            )));
+            status.observed_chart_name = Some(built.name);
+            status.observed_source_artifact_revision = Some(built.source_revision);
+            status.artifact = Some(built.artifact);
+            Outcome::Ready {
+                reason: CHART_PULL_SUCCEEDED,
+                message,
+            }
+        }
+        Err(e) => Outcome::Failed(e),
+    };
+    let finish = Finish {
+        events: &ctx.events,
+        schedule: &ctx.schedule,
+        owned: &OWNED,
+        interval,
+        retry: interval.min(ctx.retry_interval),
+        revision: None,
+    };
+    Ok(finalize(api, chart, chart.status.as_ref(), status, outcome, &finish).await?)
+}
+
+async fn source(chart: &HelmChart, ctx: &Context) -> Result<HelmRepository, StepError> {
+    let namespace = chart.namespace().unwrap_or_default();
+    let r = &chart.spec.source_ref;
+    if r.kind != ChartSourceKind::HelmRepository {
+        return Err(Failed::Fetch.error(
+            "SourceUnavailable",
+            format!(
+                "failed to get source: {:?} sources are not supported by this controller yet",
+                r.kind
+            ),
+        ));
+    }
+    let repos: Api<HelmRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    repos.get(&r.name).await.map_err(|e| {
+        Failed::Fetch.error(
+            "SourceUnavailable",
+            format!("failed to get source: {}", kube_message(&e)),
+        )
+    })
+}
+
+struct Built {
+    name: String,
+    artifact: Artifact,
+    source_revision: String,
+}
+
+fn build_error(reason: &'static str, summary: &str, message: String) -> StepError {
+    let error = format!("{summary}: {message}");
+    if reason == "InvalidChartReference" {
+        StepError::stall(reason, error).on(FETCH_FAILED, ConditionStatus::True)
+    } else {
+        Failed::Fetch.error(reason, error)
+    }
+}
+
+async fn build(
+    chart: &HelmChart,
+    repo: Result<HelmRepository, StepError>,
+    status: &flux_api::source::v1::HelmChartStatus,
+    ctx: &Context,
+) -> Result<Built, StepError> {
+    let repo = repo?;
+    let spec = &chart.spec;
+    if repo.spec.repository_type == Some(HelmRepositoryType::Oci) {
+        return Err(Failed::Fetch.error(
+            "SourceUnavailable",
+            "charts from OCI HelmRepositories are not supported by this controller yet".to_string(),
+        ));
+    }
+    if !spec.values_files.is_empty() {
+        return Err(build_error(
+            "ValuesFilesError",
+            "values files merge error",
+            "valuesFiles are not supported by this controller yet".to_string(),
+        ));
+    }
+    if spec.verify.is_some() {
+        return Err(build_error(
+            "ChartVerificationError",
+            "chart verification error",
+            "chart verification is not supported by this controller yet".to_string(),
+        ));
+    }
+    let valid_name = !spec.chart.is_empty()
+        && regex::Regex::new(r"^([-a-z0-9]+/?\.?)+$").is_ok_and(|r| r.is_match(&spec.chart));
+    if !valid_name {
+        return Err(build_error(
+            "InvalidChartReference",
+            "invalid chart reference",
+            format!(
+                "invalid chart name '{}': a valid name must be lower case letters and numbers and MAY be separated with dashes (-), slashes (/) or periods (.)",
+                spec.chart
+            ),
+        ));
+    }
+    let Some(source) = repo
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.clone())
+        .filter(|a| ctx.storage.local_path(&a.path).is_file())
+    else {
+        return Err(Failed::Fetch
+            .error(
+                "NoSourceArtifact",
+                format!(
+                    "no artifact available for HelmRepository source '{}'",
+                    repo.name_any()
+                ),
+            )
+            .retry_after(ctx.requeue_dependency));
+    };
+    let index = ctx.index(&source).map_err(|e| {
+        build_error(
+            "ChartPullError",
+            "chart pull error",
+            format!("failed to get chart version for remote reference: failed to load index: {e}"),
+        )
+    })?;
+    let wanted = spec.version.clone().unwrap_or_default();
+    let version = select(&index, &spec.chart, &wanted).map_err(|e| {
+        build_error(
+            "InvalidChartReference",
+            "invalid chart reference",
+            format!("failed to get chart version for remote reference: {e}"),
+        )
+    })?;
+    let name = version.metadata.name.clone();
+    let revision = version.metadata.version.clone();
+    // Rebuild avoidance: the same version stored, the object unchanged.
+    if status.observed_generation == chart.metadata.generation
+        && let Some(artifact) = status
+            .artifact
+            .as_ref()
+            .filter(|a| a.revision == revision && ctx.storage.local_path(&a.path).is_file())
+    {
+        return Ok(Built {
+            name,
+            artifact: artifact.clone(),
+            source_revision: source.revision,
+        });
+    }
+    let Some(first) = version.urls.as_ref().and_then(|u| u.first()).cloned() else {
+        return Err(build_error(
+            "ChartPullError",
+            "chart pull error",
+            format!(
+                "failed to download chart for remote reference: chart '{name}' has no downloadable URLs"
+            ),
+        ));
+    };
+    drop(index);
+    let repo_url = crate::helmrepository::normalize_url(&repo.spec.url);
+    let url = resolve_reference(&repo_url, &first);
+    let data = download(&repo, &repo_url, &url, ctx).await.map_err(|e| {
+        build_error(
+            "ChartPullError",
+            "chart pull error",
+            format!("failed to download chart for remote reference: {e}"),
+        )
+    })?;
+    if let Err(e) = flux_helm::Chart::load_archive(&data) {
+        return Err(build_error(
+            "ChartPullError",
+            "chart pull error",
+            format!("failed to load chart: {}", e.0),
+        ));
+    }
+    let namespace = chart.namespace().unwrap_or_default();
+    let chart_name = chart.name_any();
+    let owner = owner(&namespace, &chart_name);
+    let stored = ctx
+        .storage
+        .store_bytes(
+            owner,
+            &format!("{name}-{revision}.tgz"),
+            &data,
+            "latest.tar.gz",
+        )
+        .map_err(|e| {
+            Failed::Storage.error(
+                "ArchiveOperationFailed",
+                format!("unable to copy Helm chart to storage: {e}"),
+            )
+        })?;
+    let _ = ctx
+        .storage
+        .garbage_collect(owner, &stored.path, SystemTime::now());
+    Ok(Built {
+        name,
+        artifact: Artifact {
+            path: stored.path,
+            url: stored.url,
+            revision,
+            digest: stored.summary.digest.to_string(),
+            last_update_time: now(),
+            size: Some(stored.summary.size as i64),
+            metadata: None,
+        },
+        source_revision: source.revision,
+    })
+}
+
+/// The version of `name` to use (upstream's `getChartVersion`).
+fn select<'a>(index: &'a IndexFile, name: &str, wanted: &str) -> Result<&'a ChartVersion, String> {
+    let Some(entry) = index.entries.get(name) else {
+        return Err("no chart name found".to_string());
+    };
+    let versions: Vec<&ChartVersion> = entry.iter().flatten().flatten().collect();
+    if versions.is_empty() {
+        return Err("no chart version found".to_string());
+    }
+    if !wanted.is_empty()
+        && let Some(v) = versions.iter().find(|v| v.metadata.version == wanted)
+    {
+        return Ok(v);
+    }
+    let range = if wanted.is_empty() { "*" } else { wanted };
+    let constraints: flux_semver::Constraints = range.parse().map_err(|e| format!("{e}"))?;
+    versions
+        .into_iter()
+        .filter_map(|v| {
+            flux_semver::Version::parse_flux(&v.metadata.version)
+                .ok()
+                .filter(|parsed| constraints.check(parsed))
+                .map(|parsed| (parsed, v))
+        })
+        .max_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                (a.1.created.secs, a.1.created.nanos).cmp(&(b.1.created.secs, b.1.created.nanos))
+            })
+        })
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("no '{name}' chart with version matching '{wanted}' found"))
+}
+
+/// Helm's `ResolveReferenceURL`: absolute URLs as they are, others
+/// relative to the repository URL.
+fn resolve_reference(repo_url: &str, reference: &str) -> String {
+    if reference.contains("://") {
+        return reference.to_string();
+    }
+    if let Some(path) = reference.strip_prefix('/') {
+        let (scheme, rest) = repo_url.split_once("://").unwrap_or(("https", repo_url));
+        let host = rest.split('/').next().unwrap_or(rest);
+        return format!("{scheme}://{host}/{path}");
+    }
+    format!("{repo_url}{reference}")
+}
+
+async fn download(
+    repo: &HelmRepository,
+    repo_url: &str,
+    url: &str,
+    ctx: &Context,
+) -> Result<bytes::Bytes, String> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), &namespace);
+    let host = |u: &str| {
+        u.split_once("://")
+            .map(|(_, r)| r.split('/').next().unwrap_or(r).to_string())
+    };
+    let same_host = host(repo_url) == host(url);
+    let mut authorization = None;
+    if let Some(r) = &repo.spec.secret_ref
+        && (same_host || repo.spec.pass_credentials)
+    {
+        let secret = secrets.get(&r.name).await.map_err(|e| {
+            format!(
+                "failed to get secret '{namespace}/{}': {}",
+                r.name,
+                kube_message(&e)
+            )
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let get = |k: &str| {
+            data.get(k)
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        };
+        if let (Some(u), Some(p)) = (get("username"), get("password")) {
+            use base64::Engine as _;
+            authorization = Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            ));
+        }
+    }
+    let mut ca = None;
+    if let Some(r) = &repo.spec.cert_secret_ref {
+        let secret = secrets.get(&r.name).await.map_err(|e| {
+            format!(
+                "failed to get secret '{namespace}/{}': {}",
+                r.name,
+                kube_message(&e)
+            )
+        })?;
+        ca = secret
+            .data
+            .unwrap_or_default()
+            .get("ca.crt")
+            .map(|v| v.0.clone());
+    }
+    let client = flux_oci::http::client(ca.as_deref()).map_err(|e| e.to_string())?;
+    let timeout = repo
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(60));
+    flux_oci::http::get(
+        &client,
+        url,
+        authorization.as_deref(),
+        ctx.helm_chart_max_size,
+        timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_chosen_as_upstream_chooses_them() {
+        let index = IndexFile::parse(
+            b"apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n  - name: web\n    version: 1.2.0\n  - name: web\n    version: 2.0.0-rc.1\n  - name: web\n    version: '1.3'\n  - name: web\n    version: 1.1.0+b\n    created: 2024-01-02T00:00:00Z\n  - name: web\n    version: 1.1.0+a\n    created: 2024-01-01T00:00:00Z\n",
+        )
+        .unwrap();
+        let pick = |w: &str| select(&index, "web", w).map(|v| v.metadata.version.clone());
+        assert_eq!(pick("").unwrap(), "1.2.0");
+        assert_eq!(pick("*").unwrap(), "1.2.0");
+        assert_eq!(pick("1.3").unwrap(), "1.3");
+        assert_eq!(pick(">=2.0.0-0").unwrap(), "2.0.0-rc.1");
+        assert_eq!(pick("~1.1").unwrap(), "1.1.0+b");
+        assert_eq!(
+            pick("9.x").unwrap_err(),
+            "no 'web' chart with version matching '9.x' found"
+        );
+        assert_eq!(
+            select(&index, "api", "").unwrap_err(),
+            "no chart name found"
+        );
+        assert_eq!(
+            resolve_reference("https://c.io/charts/", "web-1.0.0.tgz"),
+            "https://c.io/charts/web-1.0.0.tgz"
+        );
+        assert_eq!(
+            resolve_reference("https://c.io/charts/", "/dl/web.tgz"),
+            "https://c.io/dl/web.tgz"
+        );
+        assert_eq!(
+            resolve_reference("https://c.io/charts/", "https://x.io/w.tgz"),
+            "https://x.io/w.tgz"
+        );
+    }
+}
