@@ -23,6 +23,9 @@
 //! - `flux-dev bench helm [SUBCHARTS] [TEMPLATES]`: an umbrella chart and a
 //!   large chart rendered by flux-helm and by `helm template` (identical
 //!   outputs), time and peak memory of each.
+//! - `flux-dev bench helmrepository [VERSIONS] [CHARTS]`: a HelmRepository
+//!   with a large index and HelmCharts on it, fluxd against upstream's
+//!   source-controller (time to Ready, memory).
 //! - `flux-dev bench gotemplate [ITEMS] [ITERATIONS]`: a Helm-like chart
 //!   (helper library with deep `include` chains, 2,000 services) rendered
 //!   by flux-gotemplate and by Go's text/template + sprig in the same run;
@@ -45,6 +48,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod bench_gotemplate;
 mod bench_helm;
+mod bench_helmrepository;
 mod bench_kustomizations;
 mod corpus;
 mod fuzz_diff;
@@ -158,6 +162,14 @@ enum Bench {
         #[arg(default_value_t = 100)]
         count: usize,
     },
+    /// One HelmRepository with a large index and HelmCharts on it: fluxd
+    /// against upstream's source-controller.
+    Helmrepository {
+        #[arg(default_value_t = 10_000)]
+        versions: usize,
+        #[arg(default_value_t = 100)]
+        charts: usize,
+    },
     /// A Helm-like chart: flux-gotemplate against Go's text/template.
     Gotemplate {
         #[arg(default_value_t = 2_000)]
@@ -197,6 +209,9 @@ fn main() -> ExitCode {
         Command::Bench(Bench::Overlays { count }) => bench::overlays(count),
         Command::Bench(Bench::Kustomizations { count }) => {
             bench_kustomizations::kustomizations(count)
+        }
+        Command::Bench(Bench::Helmrepository { versions, charts }) => {
+            bench_helmrepository::helmrepository(versions, charts)
         }
         Command::Bench(Bench::Gotemplate { items, iterations }) => {
             bench_gotemplate::gotemplate(items, iterations)

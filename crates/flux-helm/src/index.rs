@@ -107,11 +107,10 @@ impl IndexFile {
         }
         let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
         let doc = crate::yaml::first_document(data).map_err(|e| e.to_string())?;
-        let Yaml::Map(top) = &doc else {
-            return Err(match doc {
-                Yaml::Null => "no API version specified".to_string(),
-                other => crate::yaml::field_type_error(&other, "", "repo.IndexFile"),
-            });
+        let top = match doc {
+            Yaml::Map(top) => top,
+            Yaml::Null => return Err("no API version specified".to_string()),
+            other => return Err(crate::yaml::field_type_error(&other, "", "repo.IndexFile")),
         };
         let mut index = IndexFile {
             server_info: None,
@@ -121,20 +120,22 @@ impl IndexFile {
             public_keys: None,
             annotations: None,
         };
+        // The tree is consumed as it is read: each chart version's part is
+        // freed once decoded, so a large index is not held twice.
         for (key, value) in top {
-            match field(key, &["serverInfo", "apiVersion", "generated", "entries", "publicKeys", "annotations"]) {
+            match field(&key, &["serverInfo", "apiVersion", "generated", "entries", "publicKeys", "annotations"]) {
                 Some("serverInfo") => {
-                    index.server_info = match crate::yaml::to_json(value).map_err(|e| e.to_string())? {
+                    index.server_info = match crate::yaml::to_json(&value).map_err(|e| e.to_string())? {
                         Json::Null => None,
                         Json::Object(m) => Some(m),
                         _ => return Err("json: cannot unmarshal into Go struct field IndexFile.serverInfo of type map[string]interface {}".to_string()),
                     }
                 }
-                Some("apiVersion") => index.api_version = string(value, "IndexFile.apiVersion")?,
-                Some("generated") => index.generated = time(value)?,
+                Some("apiVersion") => index.api_version = string(&value, "IndexFile.apiVersion")?,
+                Some("generated") => index.generated = time(&value)?,
                 Some("entries") => index.entries = entries(value, strict)?,
-                Some("publicKeys") => index.public_keys = strings(value, "IndexFile.publicKeys")?,
-                Some("annotations") => index.annotations = string_map(value, "IndexFile.annotations")?,
+                Some("publicKeys") => index.public_keys = strings(&value, "IndexFile.publicKeys")?,
+                Some("annotations") => index.annotations = string_map(&value, "IndexFile.annotations")?,
                 _ if strict => return Err(format!("error unmarshaling JSON: while decoding JSON: json: unknown field \"{key}\"")),
                 _ => {}
             }
@@ -183,51 +184,89 @@ impl IndexFile {
             .flatten()
     }
 
-    /// `json.MarshalIndent(index, "", "  ")`.
+    /// `json.MarshalIndent(index, "", "  ")`, written one chart version at
+    /// a time (a large index never exists twice in memory as a tree).
     pub fn to_json(&self) -> String {
-        let mut m = Map::new();
+        use crate::release::{go_json_indent_into, go_string};
+        let mut out = String::with_capacity(1 << 16);
+        out.push('{');
+        let mut first = true;
+        let mut field = |out: &mut String, key: &str| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str("\n  ");
+            out.push_str(&go_string(key));
+            out.push_str(": ");
+        };
         if let Some(info) = self.server_info.as_ref().filter(|i| !i.is_empty()) {
-            m.insert(
-                "serverInfo".into(),
-                crate::release::sorted(&Json::Object(info.clone())),
+            field(&mut out, "serverInfo");
+            go_json_indent_into(
+                &crate::release::sorted(&Json::Object(info.clone())),
+                1,
+                &mut out,
             );
         }
-        m.insert("apiVersion".into(), Json::String(self.api_version.clone()));
-        m.insert("generated".into(), Json::String(self.generated.to_string()));
-        let entries: Map<String, Json> = self
-            .entries
-            .iter()
-            .map(|(name, versions)| {
-                let value = match versions {
-                    None => Json::Null,
-                    Some(versions) => Json::Array(
-                        versions
-                            .iter()
-                            .map(|v| v.as_ref().map_or(Json::Null, ChartVersion::to_json))
-                            .collect(),
-                    ),
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        m.insert("entries".into(), Json::Object(entries));
+        field(&mut out, "apiVersion");
+        out.push_str(&go_string(&self.api_version));
+        field(&mut out, "generated");
+        out.push_str(&go_string(&self.generated.to_string()));
+        field(&mut out, "entries");
+        if self.entries.is_empty() {
+            out.push_str("{}");
+        } else {
+            out.push('{');
+            for (i, (name, versions)) in self.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("\n    ");
+                out.push_str(&go_string(name));
+                out.push_str(": ");
+                match versions {
+                    None => out.push_str("null"),
+                    Some(list) if list.is_empty() => out.push_str("[]"),
+                    Some(list) => {
+                        out.push('[');
+                        for (j, v) in list.iter().enumerate() {
+                            if j > 0 {
+                                out.push(',');
+                            }
+                            out.push_str("\n      ");
+                            match v {
+                                None => out.push_str("null"),
+                                Some(v) => go_json_indent_into(&v.to_json(), 3, &mut out),
+                            }
+                        }
+                        out.push_str("\n    ]");
+                    }
+                }
+            }
+            out.push_str("\n  }");
+        }
         if let Some(keys) = self.public_keys.as_ref().filter(|k| !k.is_empty()) {
-            m.insert(
-                "publicKeys".into(),
-                Json::Array(keys.iter().cloned().map(Json::String).collect()),
+            field(&mut out, "publicKeys");
+            go_json_indent_into(
+                &Json::Array(keys.iter().cloned().map(Json::String).collect()),
+                1,
+                &mut out,
             );
         }
         if let Some(a) = self.annotations.as_ref().filter(|a| !a.is_empty()) {
-            m.insert(
-                "annotations".into(),
-                Json::Object(
+            field(&mut out, "annotations");
+            go_json_indent_into(
+                &Json::Object(
                     a.iter()
                         .map(|(k, v)| (k.clone(), Json::String(v.clone())))
                         .collect(),
                 ),
+                1,
+                &mut out,
             );
         }
-        crate::release::go_json_indent(&Json::Object(m))
+        out.push_str("\n}");
+        out
     }
 }
 
@@ -258,6 +297,75 @@ impl ChartVersion {
             }
         }
         Json::Object(m)
+    }
+}
+
+/// What a HelmChart needs of a stored index (the JSON the source
+/// controller writes): each chart's versions with their `created` time and
+/// `urls`, newest first. Everything else is skipped while reading, so a
+/// 40 MB index costs a few megabytes.
+#[derive(Debug, Default)]
+pub struct ChartIndex {
+    entries: std::collections::HashMap<String, Vec<LeanVersion>>,
+}
+
+/// One version in a [`ChartIndex`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeanVersion {
+    /// `name`.
+    pub name: String,
+    /// `version`.
+    pub version: String,
+    /// `created`.
+    pub created: GoTimeText,
+    /// `urls`.
+    pub urls: Vec<String>,
+}
+
+impl ChartIndex {
+    /// Reads a stored index.
+    pub fn from_stored_json(data: &[u8]) -> Result<ChartIndex, String> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            #[serde(default)]
+            entries: std::collections::HashMap<String, Option<Vec<Option<StoredVersion>>>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct StoredVersion {
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            version: String,
+            #[serde(default)]
+            created: String,
+            #[serde(default)]
+            urls: Option<Vec<String>>,
+        }
+        let stored: Stored = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+        let entries = stored
+            .entries
+            .into_iter()
+            .map(|(name, versions)| {
+                let list = versions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| LeanVersion {
+                        name: v.name,
+                        version: v.version,
+                        created: GoTimeText::parse(&v.created).unwrap_or_else(GoTimeText::zero),
+                        urls: v.urls.unwrap_or_default(),
+                    })
+                    .collect();
+                (name, list)
+            })
+            .collect();
+        Ok(ChartIndex { entries })
+    }
+
+    /// The versions of `chart` (`None` when the index has no such chart).
+    pub fn versions(&self, chart: &str) -> Option<&[LeanVersion]> {
+        self.entries.get(chart).map(Vec::as_slice)
     }
 }
 
@@ -313,16 +421,17 @@ fn time(v: &Yaml) -> Result<GoTimeText, String> {
     }
 }
 
-fn entries(v: &Yaml, strict: bool) -> Result<BTreeMap<String, Versions>, String> {
-    let Yaml::Map(map) = v else {
-        return match v {
-            Yaml::Null => Ok(BTreeMap::new()),
-            other => Err(crate::yaml::field_type_error(
-                other,
+fn entries(v: Yaml, strict: bool) -> Result<BTreeMap<String, Versions>, String> {
+    let map = match v {
+        Yaml::Map(map) => map,
+        Yaml::Null => return Ok(BTreeMap::new()),
+        other => {
+            return Err(crate::yaml::field_type_error(
+                &other,
                 "IndexFile.entries",
                 "map[string]repo.ChartVersions",
-            )),
-        };
+            ));
+        }
     };
     let mut out = BTreeMap::new();
     for (name, versions) in map {
@@ -330,33 +439,36 @@ fn entries(v: &Yaml, strict: bool) -> Result<BTreeMap<String, Versions>, String>
             Yaml::Null => None,
             Yaml::Seq(items) => Some(
                 items
-                    .iter()
+                    .into_iter()
                     .map(|item| match item {
                         Yaml::Null => Ok(None),
-                        _ => chart_version(item, strict).map(Some),
+                        item => chart_version(item, strict).map(Some),
                     })
                     .collect::<Result<Vec<_>, String>>()?,
             ),
             other => {
                 return Err(crate::yaml::field_type_error(
-                    other,
+                    &other,
                     "IndexFile.entries",
                     "repo.ChartVersions",
                 ));
             }
         };
-        out.insert(name.clone(), list);
+        out.insert(name, list);
     }
     Ok(out)
 }
 
-fn chart_version(v: &Yaml, strict: bool) -> Result<ChartVersion, String> {
-    let Yaml::Map(map) = v else {
-        return Err(crate::yaml::field_type_error(
-            v,
-            "IndexFile.entries",
-            "repo.ChartVersion",
-        ));
+fn chart_version(v: Yaml, strict: bool) -> Result<ChartVersion, String> {
+    let map = match v {
+        Yaml::Map(map) => map,
+        other => {
+            return Err(crate::yaml::field_type_error(
+                &other,
+                "IndexFile.entries",
+                "repo.ChartVersion",
+            ));
+        }
     };
     // The metadata part through Chart.yaml's decoder; the rest here.
     let mut meta_entries = Vec::new();
@@ -372,12 +484,13 @@ fn chart_version(v: &Yaml, strict: bool) -> Result<ChartVersion, String> {
         url: String::new(),
     };
     for (key, value) in map {
-        if field(key, &METADATA_FIELDS).is_some() {
-            meta_entries.push((key.clone(), value.clone()));
+        if field(&key, &METADATA_FIELDS).is_some() {
+            meta_entries.push((key, value));
             continue;
         }
         let path = |k: &str| format!("ChartVersion.entries.{k}");
-        match field(key, &VERSION_FIELDS) {
+        let value = &value;
+        match field(&key, &VERSION_FIELDS) {
             Some("urls") => cv.urls = strings(value, &path("urls"))?,
             Some("created") => cv.created = time(value)?,
             Some("removed") => {

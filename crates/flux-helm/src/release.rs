@@ -163,9 +163,10 @@ fn go_json(v: &Json, out: &mut String) {
     }
 }
 
-/// `json.MarshalIndent(v, "", "  ")`: Go's escaping and number
-/// spelling, object keys in the given order.
-pub(crate) fn go_json_indent(v: &Json) -> String {
+/// `json.MarshalIndent(v, "", "  ")` of `v` nested `depth` levels deep,
+/// appended to `out`: Go's escaping and number spelling, object keys in
+/// the given order.
+pub(crate) fn go_json_indent_into(v: &Json, depth: usize, out: &mut String) {
     fn walk(v: &Json, depth: usize, out: &mut String) {
         let pad = |out: &mut String, depth: usize| {
             out.push('\n');
@@ -201,12 +202,10 @@ pub(crate) fn go_json_indent(v: &Json) -> String {
             other => go_json(other, out),
         }
     }
-    let mut out = String::new();
-    walk(v, 0, &mut out);
-    out
+    walk(v, depth, out);
 }
 
-fn go_string(s: &str) -> String {
+pub(crate) fn go_string(s: &str) -> String {
     flux_gotemplate::sprig::to_json(&Value::str(s), true, None).unwrap_or_else(|_| "\"\"".into())
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use flux_api::meta::{Artifact, ConditionStatus, FINALIZER};
 use flux_api::source::v1::{ChartSourceKind, HelmChart, HelmRepository, HelmRepositoryType};
 use flux_artifact::Owner;
-use flux_helm::index::{ChartVersion, IndexFile};
+use flux_helm::index::{ChartIndex, LeanVersion};
 use flux_runtime::conditions::{self, Owned};
 use flux_runtime::finalize::{Finish, Outcome, finalize};
 use flux_runtime::ssa::kube_message;
@@ -331,8 +331,8 @@ async fn build(
             format!("failed to get chart version for remote reference: {e}"),
         )
     })?;
-    let name = version.metadata.name.clone();
-    let revision = version.metadata.version.clone();
+    let name = version.name.clone();
+    let revision = version.version.clone();
     // Rebuild avoidance: the same version stored, the object unchanged.
     if status.observed_generation == chart.metadata.generation
         && let Some(artifact) = status
@@ -346,7 +346,7 @@ async fn build(
             source_revision: source.revision,
         });
     }
-    let Some(first) = version.urls.as_ref().and_then(|u| u.first()).cloned() else {
+    let Some(first) = version.urls.first().cloned() else {
         return Err(build_error(
             "ChartPullError",
             "chart pull error",
@@ -408,25 +408,24 @@ async fn build(
 }
 
 /// The version of `name` to use (upstream's `getChartVersion`).
-fn select<'a>(index: &'a IndexFile, name: &str, wanted: &str) -> Result<&'a ChartVersion, String> {
-    let Some(entry) = index.entries.get(name) else {
+fn select<'a>(index: &'a ChartIndex, name: &str, wanted: &str) -> Result<&'a LeanVersion, String> {
+    let Some(versions) = index.versions(name) else {
         return Err("no chart name found".to_string());
     };
-    let versions: Vec<&ChartVersion> = entry.iter().flatten().flatten().collect();
     if versions.is_empty() {
         return Err("no chart version found".to_string());
     }
     if !wanted.is_empty()
-        && let Some(v) = versions.iter().find(|v| v.metadata.version == wanted)
+        && let Some(v) = versions.iter().find(|v| v.version == wanted)
     {
         return Ok(v);
     }
     let range = if wanted.is_empty() { "*" } else { wanted };
     let constraints: flux_semver::Constraints = range.parse().map_err(|e| format!("{e}"))?;
     versions
-        .into_iter()
+        .iter()
         .filter_map(|v| {
-            flux_semver::Version::parse_flux(&v.metadata.version)
+            flux_semver::Version::parse_flux(&v.version)
                 .ok()
                 .filter(|parsed| constraints.check(parsed))
                 .map(|parsed| (parsed, v))
@@ -531,11 +530,12 @@ mod tests {
 
     #[test]
     fn versions_are_chosen_as_upstream_chooses_them() {
-        let index = IndexFile::parse(
+        let index = flux_helm::index::IndexFile::parse(
             b"apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n  - name: web\n    version: 1.2.0\n  - name: web\n    version: 2.0.0-rc.1\n  - name: web\n    version: '1.3'\n  - name: web\n    version: 1.1.0+b\n    created: 2024-01-02T00:00:00Z\n  - name: web\n    version: 1.1.0+a\n    created: 2024-01-01T00:00:00Z\n",
         )
         .unwrap();
-        let pick = |w: &str| select(&index, "web", w).map(|v| v.metadata.version.clone());
+        let index = ChartIndex::from_stored_json(index.to_json().as_bytes()).unwrap();
+        let pick = |w: &str| select(&index, "web", w).map(|v| v.version.clone());
         assert_eq!(pick("").unwrap(), "1.2.0");
         assert_eq!(pick("*").unwrap(), "1.2.0");
         assert_eq!(pick("1.3").unwrap(), "1.3");

@@ -55,7 +55,7 @@ pub struct Context {
     /// Parsed HelmRepository indexes by artifact path, with the digest they
     /// were parsed from: every HelmChart of a repository shares one parse
     /// per index revision.
-    pub indexes: std::sync::Mutex<HashMap<String, (String, Arc<flux_helm::index::IndexFile>)>>,
+    pub indexes: std::sync::Mutex<HashMap<String, (String, Arc<flux_helm::index::ChartIndex>)>>,
 }
 
 /// Default of [`Context::artifact_limits`]: 1 GiB in 1,000,000 files.
@@ -84,28 +84,30 @@ impl Context {
         }
     }
 
-    /// The parsed index of a HelmRepository artifact: from the cache when
-    /// the artifact's digest is the one it was parsed from, else read from
-    /// storage and parsed (replacing the older revision's entry).
+    /// The versions of a HelmRepository artifact's index: from the cache
+    /// when the artifact's digest is the one it was read from, else read
+    /// from storage (once: concurrent readers wait for the first) and kept
+    /// in place of the older revision's.
     pub fn index(
         &self,
         artifact: &flux_api::meta::Artifact,
-    ) -> Result<Arc<flux_helm::index::IndexFile>, String> {
-        if let Ok(cache) = self.indexes.lock()
-            && let Some((digest, index)) = cache.get(&artifact.path)
+    ) -> Result<Arc<flux_helm::index::ChartIndex>, String> {
+        let mut cache = self
+            .indexes
+            .lock()
+            .map_err(|_| "the index cache is unusable".to_string())?;
+        if let Some((digest, index)) = cache.get(&artifact.path)
             && *digest == artifact.digest
         {
             return Ok(index.clone());
         }
         let data = std::fs::read(self.storage.local_path(&artifact.path))
             .map_err(|e| format!("reading {}: {e}", artifact.path))?;
-        let index = Arc::new(flux_helm::index::IndexFile::parse(&data)?);
-        if let Ok(mut cache) = self.indexes.lock() {
-            cache.insert(
-                artifact.path.clone(),
-                (artifact.digest.clone(), index.clone()),
-            );
-        }
+        let index = Arc::new(flux_helm::index::ChartIndex::from_stored_json(&data)?);
+        cache.insert(
+            artifact.path.clone(),
+            (artifact.digest.clone(), index.clone()),
+        );
         Ok(index)
     }
 }
