@@ -568,6 +568,81 @@ pub struct CreateCommon {
 pub enum CreateSourceCommand {
     /// Create or update a GitRepository source.
     Git(CreateSourceGitArgs),
+    /// Create or update a HelmRepository source.
+    Helm(CreateSourceHelmArgs),
+    /// Create or update an OCIRepository source.
+    Oci(CreateSourceOciArgs),
+}
+
+/// `flux create source helm`.
+#[derive(Debug, Args)]
+pub struct CreateSourceHelmArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Helm repository address.
+    #[arg(long, default_value = "")]
+    pub url: String,
+    /// The name of an existing secret containing TLS, basic auth or docker-config credentials.
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+    /// Pass credentials to all domains.
+    #[arg(long = "pass-credentials", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub pass_credentials: bool,
+    /// OCI provider for authentication.
+    #[arg(long = "oci-provider", default_value = "")]
+    pub oci_provider: String,
+    /// Set a timeout for fetch operations performed by the source controller (e.g. 'git clone' or 'helm repo update').
+    #[arg(long = "fetch-timeout", default_value = "0s")]
+    pub fetch_timeout: String,
+}
+
+/// `flux create source oci`.
+#[derive(Debug, Args)]
+pub struct CreateSourceOciArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The OCI repository URL.
+    #[arg(long, default_value = "")]
+    pub url: String,
+    /// The OCI artifact tag.
+    #[arg(long, default_value = "")]
+    pub tag: String,
+    /// The OCI artifact tag semver range.
+    #[arg(long = "tag-semver", default_value = "")]
+    pub tag_semver: String,
+    /// The OCI artifact digest.
+    #[arg(long, default_value = "")]
+    pub digest: String,
+    /// The name of the Kubernetes image pull secret (type 'kubernetes.io/dockerconfigjson').
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+    /// The name of the Kubernetes service account that refers to an image pull secret.
+    #[arg(long = "service-account", default_value = "")]
+    pub service_account: String,
+    /// The name of a secret to use for TLS certificates.
+    #[arg(long = "cert-ref", default_value = "")]
+    pub cert_ref: String,
+    /// The OCI provider name, available options are: (generic, aws, azure, gcp).
+    #[arg(long, default_value = "generic")]
+    pub provider: String,
+    /// Set paths to ignore resources (can specify multiple paths with commas: path1,path2).
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+    /// For when connecting to a non-TLS registries over plain HTTP.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub insecure: bool,
+    /// The OCI artifact layer selector in the format '<media-type>:<operation>'.
+    #[arg(long = "layer-selector", default_value = "")]
+    pub layer_selector: String,
+    /// Set a timeout for fetch operations performed by the source controller (e.g. 'git clone' or 'helm repo update').
+    #[arg(long = "fetch-timeout", default_value = "0s")]
+    pub fetch_timeout: String,
 }
 
 /// `flux create source git`.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{
     CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
-    CreateSourceCommand, CreateSourceGitArgs,
+    CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs, CreateSourceOciArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -26,6 +26,28 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
                 &args.common,
                 object,
                 "GitRepository source",
+            )
+            .await
+        }
+        CreateCommand::Source(CreateSourceCommand::Helm(args)) => {
+            let object = helm_repository(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::HELM_REPOSITORY,
+                &args.common,
+                object,
+                "HelmRepository source",
+            )
+            .await
+        }
+        CreateCommand::Source(CreateSourceCommand::Oci(args)) => {
+            let object = oci_repository(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::OCI_REPOSITORY,
+                &args.common,
+                object,
+                "OCIRepository source",
             )
             .await
         }
@@ -62,6 +84,8 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
 pub fn export_only(command: &CreateCommand) -> bool {
     match command {
         CreateCommand::Source(CreateSourceCommand::Git(a)) => a.common.export,
+        CreateCommand::Source(CreateSourceCommand::Helm(a)) => a.common.export,
+        CreateCommand::Source(CreateSourceCommand::Oci(a)) => a.common.export,
         CreateCommand::Kustomization(a) => a.common.export,
         CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
     }
@@ -142,6 +166,135 @@ pub fn git_repository(namespace: &str, args: &CreateSourceGitArgs) -> Result<Val
     Ok(json!({
         "apiVersion": kinds::GIT_REPOSITORY.api_version(),
         "kind": "GitRepository",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// `--fetch-timeout` as `spec.timeout` (left out when zero).
+fn fetch_timeout(text: &str) -> Result<Option<String>, Error> {
+    let d = flux_runtime::parse_duration(text).map_err(|e| {
+        Error::from(format!(
+            "invalid argument {text:?} for \"--fetch-timeout\" flag: {e}"
+        ))
+    })?;
+    Ok((!d.is_zero()).then(|| flux_runtime::format_duration(d)))
+}
+
+/// The HelmRepository `flux create source helm` writes.
+pub fn helm_repository(namespace: &str, args: &CreateSourceHelmArgs) -> Result<Value, Error> {
+    if args.url.is_empty() {
+        return Err("url is required".into());
+    }
+    let (scheme, rest) = args.url.split_once("://").unwrap_or(("", ""));
+    if !matches!(scheme, "http" | "https" | "oci") {
+        return Err(
+            format!("url scheme '{scheme}' not supported, can be: http, https and oci").into(),
+        );
+    }
+    if rest.split('/').next().unwrap_or_default().is_empty() {
+        return Err("url host is required".into());
+    }
+    let mut spec = json!({
+        "interval": interval(&args.common.interval)?,
+        "url": args.url,
+    });
+    if scheme == "oci" {
+        spec["type"] = json!("oci");
+        if !args.oci_provider.is_empty() {
+            spec["provider"] = json!(args.oci_provider);
+        }
+    }
+    if let Some(timeout) = fetch_timeout(&args.fetch_timeout)? {
+        spec["timeout"] = json!(timeout);
+    }
+    if !args.secret_ref.is_empty() {
+        spec["secretRef"] = json!({"name": args.secret_ref});
+        if args.pass_credentials {
+            spec["passCredentials"] = json!(true);
+        }
+    }
+    Ok(json!({
+        "apiVersion": kinds::HELM_REPOSITORY.api_version(),
+        "kind": "HelmRepository",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// The OCIRepository `flux create source oci` writes.
+pub fn oci_repository(namespace: &str, args: &CreateSourceOciArgs) -> Result<Value, Error> {
+    if args.url.is_empty() {
+        return Err("url is required".into());
+    }
+    if args.tag_semver.is_empty() && args.tag.is_empty() && args.digest.is_empty() {
+        return Err("--tag, --tag-semver or --digest is required".into());
+    }
+    if !matches!(args.provider.as_str(), "generic" | "aws" | "azure" | "gcp") {
+        return Err(format!(
+            "invalid argument {:?} for \"--provider\" flag: source OCI provider '{}' is not supported, must be one of: generic|aws|azure|gcp",
+            args.provider, args.provider
+        )
+        .into());
+    }
+    let mut reference = Map::new();
+    for (key, value) in [
+        ("digest", &args.digest),
+        ("semver", &args.tag_semver),
+        ("tag", &args.tag),
+    ] {
+        if !value.is_empty() {
+            reference.insert(key.to_string(), json!(value));
+        }
+    }
+    let mut spec = json!({
+        "interval": interval(&args.common.interval)?,
+        "provider": args.provider,
+        "ref": reference,
+        "url": args.url,
+    });
+    if args.insecure {
+        spec["insecure"] = json!(true);
+    }
+    let ignore: Vec<&str> = args
+        .ignore_paths
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !ignore.is_empty() {
+        spec["ignore"] = json!(ignore.join("\n"));
+    }
+    if !args.layer_selector.is_empty() {
+        let (media_type, operation) = args
+            .layer_selector
+            .split_once(':')
+            .filter(|(m, o)| !m.is_empty() && !o.is_empty())
+            .ok_or_else(|| {
+                Error::from(format!(
+                    "invalid --layer-selector {:?}: must be in the format '<media-type>:<operation>'",
+                    args.layer_selector
+                ))
+            })?;
+        spec["layerSelector"] = json!({"mediaType": media_type, "operation": operation});
+    }
+    if let Some(timeout) = fetch_timeout(&args.fetch_timeout)? {
+        spec["timeout"] = json!(timeout);
+    }
+    for (key, value) in [
+        ("secretRef", &args.secret_ref),
+        ("certSecretRef", &args.cert_ref),
+    ] {
+        if !value.is_empty() {
+            spec[key] = json!({"name": value});
+        }
+    }
+    if !args.service_account.is_empty() {
+        spec["serviceAccountName"] = json!(args.service_account);
+    }
+    Ok(json!({
+        "apiVersion": kinds::OCI_REPOSITORY.api_version(),
+        "kind": "OCIRepository",
         "metadata": metadata(&args.name, namespace, &args.common)?,
         "spec": spec,
     }))
