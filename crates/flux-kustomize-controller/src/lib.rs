@@ -99,8 +99,9 @@ impl Context {
 pub async fn run(ctx: Context, namespace: Option<&str>) {
     let ctx = Arc::new(ctx);
     let client = ctx.client.clone();
-    let (kustomizations, git, oci) = match namespace {
+    let (kustomizations, git, oci, external) = match namespace {
         Some(ns) => (
+            Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client, ns),
@@ -108,8 +109,9 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         None => (
             Api::all(client.clone()),
             Api::all(client.clone()),
+            Api::all(client.clone()),
             Api::all(client),
         ),
     };
-    kustomization::run(kustomizations, git, oci, ctx).await;
+    kustomization::run(kustomizations, git, oci, external, ctx).await;
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use flux_api::kustomize::v1::{Kustomization, SourceKind};
 use flux_api::meta::Artifact;
-use flux_api::source::v1::{GitRepository, OCIRepository};
+use flux_api::source::v1::{ExternalArtifact, GitRepository, OCIRepository};
 use futures::StreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -32,6 +32,13 @@ trait Source:
 
 impl Source for GitRepository {
     const KIND: SourceKind = SourceKind::GitRepository;
+    fn artifact(&self) -> Option<Artifact> {
+        self.status.as_ref().and_then(|s| s.artifact.clone())
+    }
+}
+
+impl Source for ExternalArtifact {
+    const KIND: SourceKind = SourceKind::ExternalArtifact;
     fn artifact(&self) -> Option<Artifact> {
         self.status.as_ref().and_then(|s| s.artifact.clone())
     }
@@ -84,12 +91,14 @@ fn on_source_change<S: Source>(
 
 /// Runs the Kustomization controller: reconciles on every change of an
 /// object (own status writes end without another write), on its interval,
-/// as soon as the GitRepository or OCIRepository it reads has a new
-/// artifact, and when a Kustomization it depends on changes.
+/// as soon as the GitRepository, OCIRepository or ExternalArtifact it
+/// reads has a new artifact, and when a Kustomization it depends on
+/// changes.
 pub async fn run(
     api: Api<Kustomization>,
     git: Api<GitRepository>,
     oci: Api<OCIRepository>,
+    external: Api<ExternalArtifact>,
     ctx: Arc<Context>,
 ) {
     let mut config = watcher::Config::default();
@@ -97,15 +106,19 @@ pub async fn run(
         config = config.labels(selector);
     }
     let controller = Controller::new(api.clone(), config.clone());
-    let (by_git, by_oci) = (controller.store(), controller.store());
+    let (by_git, by_oci, by_external) =
+        (controller.store(), controller.store(), controller.store());
     let by_dependency = controller.store();
-    let (seen_git, seen_oci) = (ctx.clone(), ctx.clone());
+    let (seen_git, seen_oci, seen_external) = (ctx.clone(), ctx.clone(), ctx.clone());
     controller
         .watches(git, watcher::Config::default(), move |repo| {
             on_source_change(&repo, &by_git, &seen_git)
         })
         .watches(oci, watcher::Config::default(), move |repo| {
             on_source_change(&repo, &by_oci, &seen_oci)
+        })
+        .watches(external, watcher::Config::default(), move |artifact| {
+            on_source_change(&artifact, &by_external, &seen_external)
         })
         .watches(api, config, move |changed| {
             let namespace = changed.namespace().unwrap_or_default();
