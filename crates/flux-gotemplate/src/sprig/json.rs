@@ -103,8 +103,13 @@ fn write(
     indent: Option<&str>,
     depth: usize,
 ) -> Result<(), String> {
-    if depth > 1000 {
-        return Err("json: unsupported value: encountered a cycle".into());
+    // Go's encoder checks for a cycle when it enters a map or slice past
+    // a thousand levels, naming the Go type it was entering.
+    if depth > 1000 && matches!(v, Value::Map(_) | Value::List(_)) {
+        return Err(format!(
+            "json: unsupported value: encountered a cycle via {}",
+            v.type_name()
+        ));
     }
     match v {
         Value::Missing | Value::Nil => out.push_str("null"),
