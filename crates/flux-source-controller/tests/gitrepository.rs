@@ -972,3 +972,70 @@ async fn a_hung_server_times_out_and_frees_its_connections() {
         .unwrap();
     wait_condition(&repos, "hung", "Ready", ConditionStatus::True, "Succeeded").await;
 }
+
+/// The same over SSH: libssh2 gets libgit2's silence bound, so an sshd
+/// that never sends its banner is reported within `spec.timeout` and its
+/// connections are closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_ssh_server_times_out_and_frees_its_connections() {
+    use flux_api::meta::ConditionStatus;
+    use flux_testenv::GitSshServer;
+    use std::time::Duration;
+
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("gitrepo-hung-ssh").await.unwrap();
+    let client = cp.client().unwrap();
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), ns.name());
+    let _storage = start_controller(cp, &ns).await;
+    let git = GitSshServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    remote.write("cm.yaml", "kind: ConfigMap\n").unwrap();
+    remote.commit("one").unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    create_secret(&secrets, json!({
+        "metadata": {"name": "ssh-auth"},
+        "stringData": {"identity": git.client_private_key().unwrap(), "known_hosts": git.known_hosts()}
+    }))
+    .await;
+    create(
+        &repos,
+        "hung",
+        json!({"url": remote.url(), "interval": "2s", "timeout": "3s", "ref": {"branch": "main"}, "secretRef": {"name": "ssh-auth"}}),
+    )
+    .await;
+    wait_condition(&repos, "hung", "Ready", ConditionStatus::True, "Succeeded").await;
+
+    git.hang().unwrap();
+    let failed = flux_testenv::eventually_within(
+        "hung: Ready=False (GitOperationFailed)",
+        Duration::from_secs(15),
+        || async {
+            let repo = repos.get("hung").await.ok()?;
+            let c = condition(&repo, "Ready")?;
+            (c.status == ConditionStatus::False && c.reason == "GitOperationFailed")
+                .then(|| repo.clone())
+        },
+    )
+    .await
+    .unwrap();
+    let message = &condition(&failed, "Ready").unwrap().message;
+    assert!(message.contains("timeout after 3s"), "{message}");
+    assert!(open_connections_to(git.port()) > 0);
+    repos
+        .patch(
+            "hung",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    flux_testenv::eventually_within(
+        "the connections to the hung sshd are closed",
+        flux_git::deadline::SERVER_TIMEOUT + Duration::from_secs(15),
+        || async { (open_connections_to(git.port()) == 0).then_some(()) },
+    )
+    .await
+    .unwrap();
+    git.resume().unwrap();
+}

@@ -113,6 +113,17 @@ impl GitSshServer {
         })
     }
 
+    /// Stops the server (`SIGSTOP` of sshd): connections are accepted by
+    /// the kernel and never answered — a hung server.
+    pub fn hang(&self) -> Result<()> {
+        self.supervisor.signal("sshd", "STOP")
+    }
+
+    /// Lets a server stopped by [`GitSshServer::hang`] run again.
+    pub fn resume(&self) -> Result<()> {
+        self.supervisor.signal("sshd", "CONT")
+    }
+
     /// The port sshd listens on.
     pub fn port(&self) -> u16 {
         self.port
