@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use flux_api::meta::{Artifact, ConditionStatus, FINALIZER};
+use flux_api::meta::{Artifact, ConditionStatus};
 use flux_api::source::v1::{ChartSourceKind, HelmChart, HelmRepository, HelmRepositoryType};
 use flux_artifact::Owner;
 use flux_helm::index::{ChartIndex, LeanVersion};
@@ -30,7 +30,6 @@ use flux_runtime::ssa::kube_message;
 use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::Event;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -90,53 +89,21 @@ pub async fn run(api: Api<HelmChart>, repos: Api<HelmRepository>, ctx: Arc<Conte
 
 /// Reconciles one HelmChart.
 pub async fn reconcile(chart: Arc<HelmChart>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = chart.namespace().unwrap_or_default();
-    let api: Api<HelmChart> = Api::namespaced(ctx.client.clone(), &namespace);
-    let frame = flux_runtime::reconcile::Frame {
-        controller: CONTROLLER,
-        group: "source.toolkit.fluxcd.io",
+    let reconciler = crate::frame::Reconciler {
         kind: KIND,
-        finalizer: FINALIZER,
-        metrics: &ctx.metrics,
+        controller: CONTROLLER,
     };
-    flux_runtime::reconcile::run(frame, &api, chart, |event| async {
-        match event {
-            Event::Apply(chart) => apply(&api, &chart, &ctx).await,
-            Event::Cleanup(chart) => cleanup(&chart, &ctx),
-        }
+    crate::frame::reconcile(reconciler, chart, ctx, |api, chart, ctx| async move {
+        apply(&api, &chart, &ctx).await
     })
     .await
-    .map_err(|e| match e {
-        flux_runtime::reconcile::FrameError::Step(e) => e,
-        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
-    })
 }
 
 /// Requeue policy after an error the controller could not report.
-pub fn error_policy(_chart: Arc<HelmChart>, error: &Error, _ctx: Arc<Context>) -> Action {
-    match error {
-        Error::Finalizer(e) => Action::requeue(e.requeue()),
-        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
-    }
-}
+pub use crate::frame::error_policy;
 
 fn owner<'a>(namespace: &'a str, name: &'a str) -> Owner<'a> {
-    Owner {
-        kind: KIND,
-        namespace,
-        name,
-    }
-}
-
-fn cleanup(chart: &HelmChart, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
-    let namespace = chart.namespace().unwrap_or_default();
-    let name = chart.name_any();
-    if let Err(e) = ctx.storage.remove_all(owner(&namespace, &name)) {
-        tracing::error!(error = %e, "garbage collection for deleted resource failed");
-    }
-    ctx.metrics.forget(KIND, &namespace, &name);
-    ctx.schedule.forget(&flux_runtime::schedule::key(chart));
-    Ok((Action::await_change(), ReconcileResult::Success))
+    crate::frame::owner(KIND, namespace, name)
 }
 
 async fn apply(
@@ -151,13 +118,6 @@ async fn apply(
     let generation = chart.metadata.generation;
     let interval = parse_duration(&chart.spec.interval).unwrap_or(Duration::from_secs(60));
     let mut status = chart.status.clone().unwrap_or_default();
-    let key = flux_runtime::schedule::key(chart);
-    let token = chart
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
-        .map(String::as_str);
     let repo = source(chart, ctx).await;
     // A changed source index is a reason to run even within the interval.
     let source_revision = repo
@@ -166,7 +126,7 @@ async fn apply(
         .and_then(|r| r.status.as_ref()?.artifact.as_ref())
         .map(|a| a.revision.clone());
     if source_revision == status.observed_source_artifact_revision
-        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token)
+        && let Some(remaining) = crate::frame::not_due(chart, ctx)
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
+use flux_api::meta::{Artifact, ConditionStatus, reason};
 use flux_api::source::v1::{HelmRepository, HelmRepositoryStatus, HelmRepositoryType};
 use flux_artifact::{Digest, Owner};
 use flux_runtime::conditions::{self, Owned};
@@ -25,7 +25,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::finalizer::Event;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
@@ -64,53 +63,21 @@ pub async fn run(api: Api<HelmRepository>, ctx: Arc<Context>) {
 
 /// Reconciles one HelmRepository.
 pub async fn reconcile(repo: Arc<HelmRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let api: Api<HelmRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let frame = flux_runtime::reconcile::Frame {
-        controller: CONTROLLER,
-        group: "source.toolkit.fluxcd.io",
+    let reconciler = crate::frame::Reconciler {
         kind: KIND,
-        finalizer: FINALIZER,
-        metrics: &ctx.metrics,
+        controller: CONTROLLER,
     };
-    flux_runtime::reconcile::run(frame, &api, repo, |event| async {
-        match event {
-            Event::Apply(repo) => apply(&api, &repo, &ctx).await,
-            Event::Cleanup(repo) => cleanup(&repo, &ctx),
-        }
+    crate::frame::reconcile(reconciler, repo, ctx, |api, repo, ctx| async move {
+        apply(&api, &repo, &ctx).await
     })
     .await
-    .map_err(|e| match e {
-        flux_runtime::reconcile::FrameError::Step(e) => e,
-        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
-    })
 }
 
 /// Requeue policy after an error the controller could not report.
-pub fn error_policy(_repo: Arc<HelmRepository>, error: &Error, _ctx: Arc<Context>) -> Action {
-    match error {
-        Error::Finalizer(e) => Action::requeue(e.requeue()),
-        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
-    }
-}
+pub use crate::frame::error_policy;
 
 fn owner<'a>(namespace: &'a str, name: &'a str) -> Owner<'a> {
-    Owner {
-        kind: KIND,
-        namespace,
-        name,
-    }
-}
-
-fn cleanup(repo: &HelmRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let name = repo.name_any();
-    if let Err(e) = ctx.storage.remove_all(owner(&namespace, &name)) {
-        tracing::error!(error = %e, "garbage collection for deleted resource failed");
-    }
-    ctx.metrics.forget(KIND, &namespace, &name);
-    ctx.schedule.forget(&flux_runtime::schedule::key(repo));
-    Ok((Action::await_change(), ReconcileResult::Success))
+    crate::frame::owner(KIND, namespace, name)
 }
 
 async fn apply(
@@ -150,14 +117,7 @@ async fn apply(
         .and_then(|i| parse_duration(i).ok())
         .unwrap_or(Duration::from_secs(60));
     let mut status = repo.status.clone().unwrap_or_default();
-    let key = flux_runtime::schedule::key(repo);
-    let token = repo
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
-        .map(String::as_str);
-    if let Some(remaining) = ctx.schedule.remaining(&key, generation, token) {
+    if let Some(remaining) = crate::frame::not_due(repo, ctx) {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
     let mut written = repo.status.clone();

@@ -10,6 +10,7 @@
 //! `ArtifactInStorage`, `FetchFailed`, `Reconciling`), reasons and events
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
+pub mod frame;
 pub mod gitrepository;
 pub mod helmchart;
 pub mod helmrepository;

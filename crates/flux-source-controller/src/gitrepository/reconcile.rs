@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use flux_api::meta::{Artifact, ConditionStatus, FINALIZER, reason};
+use flux_api::meta::{Artifact, ConditionStatus, reason};
 use flux_api::source::v1::{GitRepository, GitRepositoryStatus};
 use flux_artifact::{Owner, Revision, SourceIgnore};
 use flux_git::CheckoutOptions;
@@ -19,7 +19,6 @@ use flux_runtime::conditions::{self, Owned};
 use flux_runtime::finalize::{Finish, Outcome, finalize, report_reconciling};
 use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
 
 use crate::Context;
@@ -65,52 +64,18 @@ const KIND: &str = "GitRepository";
 
 /// Reconciles one GitRepository, recording its duration and outcome.
 pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let frame = flux_runtime::reconcile::Frame {
-        controller: CONTROLLER,
-        group: "source.toolkit.fluxcd.io",
+    let reconciler = crate::frame::Reconciler {
         kind: KIND,
-        finalizer: FINALIZER,
-        metrics: &ctx.metrics,
+        controller: CONTROLLER,
     };
-    flux_runtime::reconcile::run(frame, &api, repo, |event| async {
-        match event {
-            Event::Apply(repo) => apply(&api, &repo, &ctx).await,
-            Event::Cleanup(repo) => cleanup(&repo, &ctx),
-        }
+    crate::frame::reconcile(reconciler, repo, ctx, |api, repo, ctx| async move {
+        apply(&api, &repo, &ctx).await
     })
     .await
-    .map_err(|e| match e {
-        flux_runtime::reconcile::FrameError::Step(e) => e,
-        flux_runtime::reconcile::FrameError::Finalizer(e) => Error::Finalizer(e),
-    })
 }
 
 /// Requeue policy after an error the controller could not report.
-pub fn error_policy(_repo: Arc<GitRepository>, error: &Error, _ctx: Arc<Context>) -> Action {
-    match error {
-        Error::Finalizer(e) => Action::requeue(e.requeue()),
-        Error::Kube(_) => Action::requeue(flux_runtime::reconcile::UNREPORTED_ERROR_REQUEUE),
-    }
-}
-
-fn cleanup(repo: &GitRepository, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let name = repo.name_any();
-    let owner = Owner {
-        kind: "GitRepository",
-        namespace: &namespace,
-        name: &name,
-    };
-    // Best effort: a leftover folder must not keep the object alive.
-    if let Err(e) = ctx.storage.remove_all(owner) {
-        tracing::error!(error = %e, "garbage collection for deleted resource failed");
-    }
-    ctx.metrics.forget(KIND, &namespace, &name);
-    ctx.schedule.forget(&flux_runtime::schedule::key(repo));
-    Ok((Action::await_change(), ReconcileResult::Success))
-}
+pub use crate::frame::error_policy;
 
 async fn apply(
     api: &Api<GitRepository>,
@@ -123,23 +88,15 @@ async fn apply(
     }
     let name = repo.name_any();
     let namespace = repo.namespace().unwrap_or_default();
-    let generation = repo.metadata.generation;
     let interval = parse_duration(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
     let mut status = repo.status.clone().unwrap_or_default();
-    let key = flux_runtime::schedule::key(repo);
-    let token = repo
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
-        .map(String::as_str);
 
     // The watch event of our own status write, or any other change that
     // leaves spec and reconcile request alone: wait for the interval (or,
     // after a failure, the retry). (Includers are woken by their includes'
     // changes: never skipped.)
     if repo.spec.include.is_empty()
-        && let Some(remaining) = ctx.schedule.remaining(&key, generation, token)
+        && let Some(remaining) = crate::frame::not_due(repo, ctx)
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
