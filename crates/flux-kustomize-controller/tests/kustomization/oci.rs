@@ -99,15 +99,16 @@ async fn a_kustomization_from_an_oci_repository() {
         (value(cms.clone()).await.as_deref() == Some("one")).then_some(())
     })
     .await;
-    let k = kustomizations.get("apps").await.unwrap();
-    let status = k.status.unwrap();
-    assert!(
+    // The objects are applied before the status says so: wait for it.
+    let status = eventually("the status records 1.0.0", || async {
+        let status = kustomizations.get("apps").await.ok()?.status?;
         status
             .last_applied_revision
-            .as_deref()
-            .unwrap()
+            .as_deref()?
             .starts_with("1.0.0@sha256:")
-    );
+            .then_some(status)
+    })
+    .await;
     assert_eq!(
         status.last_applied_origin_revision.as_deref(),
         Some("main@sha1:1111111111111111111111111111111111111111")
@@ -136,15 +137,16 @@ async fn a_kustomization_from_an_oci_repository() {
         (value(cms.clone()).await.as_deref() == Some("two")).then_some(())
     })
     .await;
-    let k = kustomizations.get("apps").await.unwrap();
-    let status = k.status.unwrap();
-    assert!(
+    // The objects are applied before the status says so: wait for it.
+    let status = eventually("the status records 1.1.0", || async {
+        let status = kustomizations.get("apps").await.ok()?.status?;
         status
             .last_applied_revision
-            .as_deref()
-            .unwrap()
+            .as_deref()?
             .starts_with("1.1.0@sha256:")
-    );
+            .then_some(status)
+    })
+    .await;
     assert_eq!(
         status.last_applied_origin_revision.as_deref(),
         Some("main@sha1:2222222222222222222222222222222222222222")
