@@ -69,6 +69,21 @@ where
     })
 }
 
+/// The watch of the objects reconciled: all, or those with
+/// `--watch-label-selector`'s labels.
+pub fn watch_config(ctx: &Context) -> kube::runtime::watcher::Config {
+    let config = kube::runtime::watcher::Config::default();
+    match &ctx.label_selector {
+        Some(selector) => config.labels(selector),
+        None => config,
+    }
+}
+
+/// The controller's concurrency (`--concurrent`).
+pub fn controller_config(ctx: &Context) -> kube::runtime::controller::Config {
+    kube::runtime::controller::Config::default().concurrency(ctx.concurrency)
+}
+
 /// Requeue policy after an error the controller could not report.
 pub fn error_policy<K>(_object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
     match error {

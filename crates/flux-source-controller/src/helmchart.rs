@@ -60,11 +60,7 @@ pub const OWNED: Owned = Owned {
 /// Runs the HelmChart controller: on every change of a HelmChart, on its
 /// interval, and as soon as its HelmRepository has a new index.
 pub async fn run(api: Api<HelmChart>, repos: Api<HelmRepository>, ctx: Arc<Context>) {
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &ctx.label_selector {
-        config = config.labels(selector);
-    }
-    let controller = Controller::new(api, config);
+    let controller = Controller::new(api, crate::frame::watch_config(&ctx));
     let charts = controller.store();
     controller
         .watches(repos, watcher::Config::default(), move |repo| {
@@ -81,7 +77,7 @@ pub async fn run(api: Api<HelmChart>, repos: Api<HelmRepository>, ctx: Arc<Conte
                 .map(|c| ObjectRef::from_obj(&*c))
                 .collect::<Vec<_>>()
         })
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .with_config(crate::frame::controller_config(&ctx))
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;

@@ -25,7 +25,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use crate::Context;
@@ -50,12 +49,8 @@ pub const OWNED: Owned = Owned {
 
 /// Runs the HelmRepository controller until the stream ends.
 pub async fn run(api: Api<HelmRepository>, ctx: Arc<Context>) {
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &ctx.label_selector {
-        config = config.labels(selector);
-    }
-    Controller::new(api, config)
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+    Controller::new(api, crate::frame::watch_config(&ctx))
+        .with_config(crate::frame::controller_config(&ctx))
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;

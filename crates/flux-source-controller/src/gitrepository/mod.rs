@@ -11,7 +11,6 @@ use flux_api::source::v1::GitRepository;
 use futures::StreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use crate::Context;
@@ -21,10 +20,7 @@ use crate::Context;
 /// without another write), on each object's interval, and when a
 /// repository it includes changes.
 pub async fn run(api: Api<GitRepository>, ctx: Arc<Context>) {
-    let mut config = watcher::Config::default();
-    if let Some(selector) = &ctx.label_selector {
-        config = config.labels(selector);
-    }
+    let config = crate::frame::watch_config(&ctx);
     let controller = Controller::new(api.clone(), config.clone());
     let store = controller.store();
     controller
@@ -41,7 +37,7 @@ pub async fn run(api: Api<GitRepository>, ctx: Arc<Context>) {
                 .map(|repo| ObjectRef::from_obj(&*repo))
                 .collect::<Vec<_>>()
         })
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .with_config(crate::frame::controller_config(&ctx))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| async {})
         .await;
