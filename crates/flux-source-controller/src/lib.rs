@@ -10,6 +10,7 @@
 //! `ArtifactInStorage`, `FetchFailed`, `Reconciling`), reasons and events
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
+pub mod bucket;
 pub mod frame;
 pub mod gitrepository;
 pub mod helmchart;
@@ -126,7 +127,8 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         gitrepository::run(scope.api(), ctx.clone()),
         ocirepository::run(scope.api(), ctx.clone()),
         helmrepository::run(scope.api(), ctx.clone()),
-        helmchart::run(scope.api(), scope.api(), ctx),
+        helmchart::run(scope.api(), scope.api(), ctx.clone()),
+        bucket::run(scope.api(), ctx),
     );
 }
 

@@ -2,9 +2,11 @@
 //! `scripts/install-upstream-source-controller.sh`) side by side on the
 //! same objects, each in its own namespace of one API server: the same
 //! revisions, the same artifact digests and sizes, the same Ready messages
-//! — for GitRepositories, OCIRepositories and HelmRepositories (indexes
+//! — for GitRepositories, OCIRepositories, HelmRepositories (indexes
 //! from the real `helm repo index`, a hand-written one with what real
-//! indexes hold, and a JSON one).
+//! indexes hold, and a JSON one), HelmCharts and Buckets (a real
+//! S3-compatible server; their failures too: the same reasons and
+//! messages).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -13,12 +15,12 @@ use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use flux_api::meta::ConditionStatus;
-use flux_api::source::v1::{GitRepository, HelmChart, HelmRepository, OCIRepository};
+use flux_api::source::v1::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
 use flux_artifact::{Retention, Storage};
 use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
 use flux_oci::{Client, ClientOptions, Reference};
 use flux_source_controller::{Context, run, server::serve_storage};
-use flux_testenv::{ControlPlane, GitHttpServer, HelmRepoServer, OciRegistry};
+use flux_testenv::{ControlPlane, GitHttpServer, HelmRepoServer, OciRegistry, S3Server};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
@@ -103,6 +105,30 @@ where
     }
 }
 
+/// The object once it failed (Ready=False for another reason than
+/// progress).
+async fn failed<K>(api: &Api<K>, name: &str) -> K
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Conditions,
+{
+    let result = flux_testenv::eventually(&format!("{name} failed"), || async {
+        let object = api.get(name).await.ok()?;
+        object
+            .ready()
+            .is_some_and(|c| c.status == ConditionStatus::False && c.reason != "Progressing")
+            .then_some(object)
+    })
+    .await;
+    match result {
+        Ok(object) => object,
+        Err(e) => panic!("{e}: {:?}", api.get(name).await.map(|o| o.ready().cloned())),
+    }
+}
+
 trait Conditions {
     fn ready(&self) -> Option<&flux_api::meta::Condition>;
     fn artifact(&self) -> Option<&flux_api::meta::Artifact>;
@@ -132,6 +158,16 @@ impl Conditions for HelmChart {
     fn ready(&self) -> Option<&flux_api::meta::Condition> {
         let s = self.status.as_ref()?;
         flux_runtime::conditions::get(&s.conditions, "Ready")
+    }
+    fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+impl Conditions for Bucket {
+    fn ready(&self) -> Option<&flux_api::meta::Condition> {
+        let status = self.status.as_ref()?;
+        flux_runtime::conditions::get(&status.conditions, "Ready")
     }
     fn artifact(&self) -> Option<&flux_api::meta::Artifact> {
         self.status.as_ref()?.artifact.as_ref()
@@ -233,8 +269,74 @@ async fn revisions_and_digests_equal_upstreams() {
     )
     .unwrap();
 
+    // A bucket with folder markers, nested keys, keys that need encoding,
+    // a .sourceignore and an image (no default exclusions for buckets).
+    let s3 = S3Server::start("flux-access", "flux-secret-key").unwrap();
+    s3.create_bucket("fleet").unwrap();
+    for (key, content) in [
+        ("apps/cm.yaml", "kind: ConfigMap\n"),
+        ("apps/a b+c&d.yaml", "kind: Secret\n"),
+        ("infra/ns.yaml", "kind: Namespace\n"),
+        ("infra/notes.md", "# notes\n"),
+        ("logo.png", "png"),
+        (".sourceignore", "*.md\n"),
+    ] {
+        s3.put("fleet", key, content.as_bytes()).unwrap();
+    }
+
     let mut results = Vec::new();
     for ns in [ours_ns.name(), theirs_ns.name()] {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(cp.client().unwrap(), ns);
+        for (name, data) in [
+            (
+                "s3",
+                json!({"accesskey": "flux-access", "secretkey": "flux-secret-key"}),
+            ),
+            (
+                "s3-wrong",
+                json!({"accesskey": "flux-access", "secretkey": "nope"}),
+            ),
+            ("s3-partial", json!({"secretkey": "x"})),
+        ] {
+            let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+                "metadata": {"name": name}, "stringData": data,
+            }))
+            .unwrap();
+            secrets
+                .create(&PostParams::default(), &secret)
+                .await
+                .unwrap();
+        }
+        let buckets: Api<Bucket> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, spec) in [
+            ("bucket", json!({})),
+            (
+                "bucket-prefix",
+                json!({"prefix": "infra", "ignore": "!*.md\n"}),
+            ),
+            ("bucket-wrong", json!({"secretRef": {"name": "s3-wrong"}})),
+            (
+                "bucket-partial",
+                json!({"secretRef": {"name": "s3-partial"}}),
+            ),
+            ("bucket-missing", json!({"bucketName": "nothing-here"})),
+        ] {
+            let mut full = json!({"bucketName": "fleet", "endpoint": s3.endpoint(), "insecure": true,
+                                  "interval": "10m", "secretRef": {"name": "s3"}});
+            for (k, v) in spec.as_object().unwrap() {
+                full[k] = v.clone();
+            }
+            let object: Bucket = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket",
+                "metadata": {"name": name}, "spec": full,
+            }))
+            .unwrap();
+            buckets
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap();
+        }
         let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
         for (name, spec) in [
             (
@@ -310,6 +412,22 @@ async fn revisions_and_digests_equal_upstreams() {
         for name in ["web", "web-latest"] {
             let object = ready(&charts, name).await;
             seen.push(summary(object.ready(), object.artifact()));
+        }
+        let buckets: Api<Bucket> = Api::namespaced(cp.client().unwrap(), ns);
+        for name in ["bucket", "bucket-prefix"] {
+            let object = ready(&buckets, name).await;
+            seen.push(summary(object.ready(), object.artifact()));
+        }
+        for name in ["bucket-wrong", "bucket-partial", "bucket-missing"] {
+            let object = failed(&buckets, name).await;
+            let ready = object.ready().unwrap();
+            seen.push((
+                ready.reason.clone(),
+                ready.message.clone(),
+                String::new(),
+                None,
+                String::new(),
+            ));
         }
         results.push(seen);
     }

@@ -59,6 +59,7 @@ mod oci;
 mod pki;
 mod process;
 mod proxy;
+mod s3;
 mod signing;
 mod wait;
 
@@ -75,5 +76,6 @@ pub use oci::OciRegistry;
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, oracle_lines, run, tool};
 pub use proxy::HttpProxy;
+pub use s3::S3Server;
 pub use signing::SigningKey;
 pub use wait::{EVENTUALLY_TIMEOUT, eventually, eventually_within};

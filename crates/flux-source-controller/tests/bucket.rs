@@ -1,0 +1,502 @@
+//! The Bucket reconciler against a real API server and a real
+//! S3-compatible server (versitygw, objects written through the S3 API).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use flux_api::meta::ConditionStatus;
+use flux_api::source::v1::Bucket;
+use flux_artifact::{Limits, Retention, Storage, verify_and_extract};
+use flux_source_controller::{Context, run, server::serve_storage};
+use flux_testenv::{ControlPlane, S3Server, TestNamespace};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+fn manifests() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
+}
+
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    flux_testenv::eventually(what, check).await.unwrap()
+}
+
+fn condition<'a>(bucket: &'a Bucket, kind: &str) -> Option<&'a flux_api::meta::Condition> {
+    bucket
+        .status
+        .as_ref()
+        .and_then(|s| flux_runtime::conditions::get(&s.conditions, kind))
+}
+
+async fn start_controller(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(cp.client().unwrap(), storage);
+    ctx.retry_interval = Duration::from_secs(2);
+    ctx.artifact_limits = Limits {
+        max_bytes: 1 << 20,
+        max_entries: 10_000,
+    };
+    let namespace = ns.name().to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    root
+}
+
+async fn create(api: &Api<Bucket>, name: &str, spec: serde_json::Value) {
+    let object: Bucket = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "Bucket",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+async fn wait_ready_message(
+    api: &Api<Bucket>,
+    name: &str,
+    status: ConditionStatus,
+    reason: &str,
+) -> Bucket {
+    eventually(&format!("{name}: Ready={status:?} ({reason})"), || async {
+        let b = api.get(name).await.ok()?;
+        let c = condition(&b, "Ready")?;
+        (c.status == status && c.reason == reason && c.observed_generation == b.metadata.generation)
+            .then(|| b.clone())
+    })
+    .await
+}
+
+async fn wait_revision(api: &Api<Bucket>, name: &str, revision: &str) -> Bucket {
+    eventually(&format!("{name} at {revision}"), || async {
+        let b = api.get(name).await.ok()?;
+        let artifact = b.status.as_ref()?.artifact.as_ref()?;
+        let ready = condition(&b, "Ready")?;
+        (artifact.revision == revision && ready.status == ConditionStatus::True).then(|| b.clone())
+    })
+    .await
+}
+
+/// The revision upstream computes: sha256 over sorted "key etag\n" lines.
+fn revision_of(s3: &S3Server, bucket: &str, keys: &[&str]) -> String {
+    let mut keys = keys.to_vec();
+    keys.sort();
+    let mut text = String::new();
+    for key in keys {
+        text.push_str(&format!("{key} {}\n", s3.etag(bucket, key).unwrap()));
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+fn fetch_artifact(artifact: &flux_api::meta::Artifact) -> tempfile::TempDir {
+    let bytes = Command::new("curl")
+        .args(["-sSf", &artifact.url])
+        .output()
+        .unwrap()
+        .stdout;
+    let out = tempfile::tempdir().unwrap();
+    verify_and_extract(
+        &bytes[..],
+        &artifact.digest.parse().unwrap(),
+        out.path(),
+        &Limits::default(),
+    )
+    .unwrap();
+    out
+}
+
+fn files_of(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(
+                    path.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn secret(secrets: &Api<Secret>, name: &str, data: serde_json::Value) {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "stringData": data,
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_lifecycle() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("bucket").await.unwrap();
+    let client = cp.client().unwrap();
+    let storage_root = start_controller(cp, &ns).await;
+    let s3 = S3Server::start("flux-access", "flux-secret-key").unwrap();
+    s3.create_bucket("fleet").unwrap();
+    s3.put("fleet", "apps/cm.yaml", b"kind: ConfigMap\n")
+        .unwrap();
+    s3.put("fleet", "apps/README.md", b"# apps\n").unwrap();
+    s3.put("fleet", "infra/ns.yaml", b"kind: Namespace\n")
+        .unwrap();
+    s3.put("fleet", "logo.png", b"\x89PNG").unwrap();
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    secret(
+        &secrets,
+        "creds",
+        json!({"accesskey": "flux-access", "secretkey": "flux-secret-key"}),
+    )
+    .await;
+    secret(
+        &secrets,
+        "wrong",
+        json!({"accesskey": "flux-access", "secretkey": "nope"}),
+    )
+    .await;
+    secret(&secrets, "partial", json!({"accesskey": "flux-access"})).await;
+
+    let buckets: Api<Bucket> = Api::namespaced(client.clone(), ns.name());
+    let endpoint = s3.endpoint();
+    create(
+        &buckets,
+        "fleet",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}}),
+    )
+    .await;
+    // No default exclusions for buckets (unlike Git): the image is kept.
+    let expected = revision_of(
+        &s3,
+        "fleet",
+        &[
+            "apps/README.md",
+            "apps/cm.yaml",
+            "infra/ns.yaml",
+            "logo.png",
+        ],
+    );
+    let fleet = wait_revision(&buckets, "fleet", &expected).await;
+    let ready = condition(&fleet, "Ready").unwrap();
+    assert_eq!(ready.reason, "Succeeded");
+    assert_eq!(
+        ready.message,
+        format!("stored artifact: revision '{expected}'")
+    );
+    let status = fleet.status.as_ref().unwrap();
+    let artifact = status.artifact.as_ref().unwrap();
+    assert_eq!(
+        artifact.path,
+        format!(
+            "bucket/{}/fleet/{}.tar.gz",
+            ns.name(),
+            expected.trim_start_matches("sha256:")
+        )
+    );
+    assert!(
+        status
+            .url
+            .as_deref()
+            .unwrap()
+            .ends_with("/fleet/latest.tar.gz")
+    );
+    let content = fetch_artifact(artifact);
+    assert_eq!(
+        files_of(content.path()),
+        [
+            "apps/README.md",
+            "apps/cm.yaml",
+            "infra/ns.yaml",
+            "logo.png"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(content.path().join("infra/ns.yaml")).unwrap(),
+        "kind: Namespace\n"
+    );
+    let events: Api<Event> = Api::namespaced(client.clone(), ns.name());
+    let note = eventually("the NewArtifact event", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("NewArtifact"))
+            .and_then(|e| e.note.clone())
+    })
+    .await;
+    assert_eq!(
+        note,
+        "stored artifact with 4 fetched files from 'fleet' bucket"
+    );
+
+    // A changed object and a .sourceignore at the bucket's root make a new
+    // revision; the ignore file is not indexed, and the artifact holds it
+    // (as upstream's).
+    s3.put("fleet", ".sourceignore", b"*.md\n").unwrap();
+    s3.put(
+        "fleet",
+        "infra/ns.yaml",
+        b"kind: Namespace\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let expected = revision_of(&s3, "fleet", &["apps/cm.yaml", "infra/ns.yaml", "logo.png"]);
+    request_reconcile(&buckets, "fleet", "1").await;
+    let fleet = wait_revision(&buckets, "fleet", &expected).await;
+    let content = fetch_artifact(fleet.status.as_ref().unwrap().artifact.as_ref().unwrap());
+    assert_eq!(
+        files_of(content.path()),
+        [".sourceignore", "apps/cm.yaml", "infra/ns.yaml", "logo.png"]
+    );
+
+    // spec.prefix and spec.ignore: only infra/, keys kept whole.
+    create(
+        &buckets,
+        "infra",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}, "prefix": "infra/", "ignore": "*.png\n"}),
+    )
+    .await;
+    let expected = revision_of(&s3, "fleet", &["infra/ns.yaml"]);
+    let infra = wait_revision(&buckets, "infra", &expected).await;
+    assert_eq!(
+        infra.status.as_ref().unwrap().observed_ignore.as_deref(),
+        Some("*.png\n")
+    );
+    let content = fetch_artifact(infra.status.as_ref().unwrap().artifact.as_ref().unwrap());
+    assert_eq!(files_of(content.path()), [".sourceignore", "infra/ns.yaml"]);
+
+    // Refused credentials, incomplete Secret, missing bucket.
+    create(
+        &buckets,
+        "wrong",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "wrong"}}),
+    )
+    .await;
+    let wrong = wait_ready_message(
+        &buckets,
+        "wrong",
+        ConditionStatus::False,
+        "BucketOperationFailed",
+    )
+    .await;
+    assert_eq!(
+        condition(&wrong, "Ready").unwrap().message,
+        "failed to confirm existence of 'fleet' bucket: The request signature we calculated does not match the signature you provided. Check your key and signing method."
+    );
+    assert_eq!(
+        condition(&wrong, "FetchFailed").unwrap().status,
+        ConditionStatus::True
+    );
+    create(
+        &buckets,
+        "partial",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "partial"}}),
+    )
+    .await;
+    let partial = wait_ready_message(
+        &buckets,
+        "partial",
+        ConditionStatus::False,
+        "AuthenticationFailed",
+    )
+    .await;
+    assert_eq!(
+        condition(&partial, "Ready").unwrap().message,
+        "invalid 'partial' secret data: required fields 'accesskey' and 'secretkey'"
+    );
+    create(
+        &buckets,
+        "missing",
+        json!({"bucketName": "no-such-bucket", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}}),
+    )
+    .await;
+    let missing = wait_ready_message(
+        &buckets,
+        "missing",
+        ConditionStatus::False,
+        "BucketOperationFailed",
+    )
+    .await;
+    assert_eq!(
+        condition(&missing, "Ready").unwrap().message,
+        "bucket 'no-such-bucket' not found"
+    );
+
+    // Suspended: a new object is not picked up until resumed.
+    patch_spec(&buckets, "fleet", json!({"suspend": true})).await;
+    let before = buckets
+        .get("fleet")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .artifact
+        .unwrap()
+        .revision;
+    s3.put("fleet", "apps/new.yaml", b"kind: Secret\n").unwrap();
+    request_reconcile(&buckets, "fleet", "2").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        buckets
+            .get("fleet")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .artifact
+            .unwrap()
+            .revision,
+        before
+    );
+    patch_spec(&buckets, "fleet", json!({"suspend": false})).await;
+    let expected = revision_of(
+        &s3,
+        "fleet",
+        &["apps/cm.yaml", "apps/new.yaml", "infra/ns.yaml", "logo.png"],
+    );
+    wait_revision(&buckets, "fleet", &expected).await;
+
+    // A hung server: reported within spec.timeout, the artifact kept.
+    patch_spec(&buckets, "fleet", json!({"timeout": "3s"})).await;
+    wait_revision(&buckets, "fleet", &expected).await;
+    s3.hang().unwrap();
+    request_reconcile(&buckets, "fleet", "3").await;
+    let hung = wait_ready_message(
+        &buckets,
+        "fleet",
+        ConditionStatus::False,
+        "BucketOperationFailed",
+    )
+    .await;
+    let message = &condition(&hung, "Ready").unwrap().message;
+    assert!(message.contains("timeout after 3s"), "{message}");
+    assert_eq!(
+        hung.status
+            .as_ref()
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap()
+            .revision,
+        expected
+    );
+    s3.resume().unwrap();
+    request_reconcile(&buckets, "fleet", "4").await;
+    wait_revision(&buckets, "fleet", &expected).await;
+
+    // Deleting removes the artifacts.
+    let dir = storage_root
+        .path()
+        .join(format!("bucket/{}/fleet", ns.name()));
+    assert!(dir.is_dir());
+    buckets
+        .delete("fleet", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("fleet deleted", || async {
+        buckets.get("fleet").await.is_err().then_some(())
+    })
+    .await;
+    assert!(!dir.exists());
+}
+
+/// Objects over the artifact limit: a clear error, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_buckets_are_refused() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("bucket-limits").await.unwrap();
+    let client = cp.client().unwrap();
+    let storage_root = start_controller(cp, &ns).await;
+    let s3 = S3Server::start("flux-access", "flux-secret-key").unwrap();
+    s3.create_bucket("big").unwrap();
+    // Two objects that together exceed the 1 MiB limit of the test context.
+    s3.put("big", "a.bin", &vec![7u8; 700 << 10]).unwrap();
+    s3.put("big", "b.bin", &vec![8u8; 700 << 10]).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    secret(
+        &secrets,
+        "creds",
+        json!({"accesskey": "flux-access", "secretkey": "flux-secret-key"}),
+    )
+    .await;
+    let buckets: Api<Bucket> = Api::namespaced(client.clone(), ns.name());
+    create(
+        &buckets,
+        "big",
+        json!({"bucketName": "big", "endpoint": s3.endpoint(), "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}}),
+    )
+    .await;
+    let big = wait_ready_message(
+        &buckets,
+        "big",
+        ConditionStatus::False,
+        "BucketOperationFailed",
+    )
+    .await;
+    let message = &condition(&big, "Ready").unwrap().message;
+    assert!(
+        message.starts_with("fetch from bucket 'big' failed: failed to get '"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("exceed the limit of 1048576 bytes"),
+        "{message}"
+    );
+    assert!(big.status.as_ref().unwrap().artifact.is_none());
+    assert!(
+        !storage_root
+            .path()
+            .join(format!("bucket/{}/big", ns.name()))
+            .exists()
+    );
+}
+
+async fn patch_spec(api: &Api<Bucket>, name: &str, spec: serde_json::Value) {
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": spec})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn request_reconcile(api: &Api<Bucket>, name: &str, token: &str) {
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
