@@ -291,6 +291,7 @@ fn index_arg(i: &Value, cap: usize) -> Result<usize, String> {
     let x = match i {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Uint32(x) => i64::from(*x),
+        Value::Uint8(x) => i64::from(*x),
         Value::Missing | Value::Nil => return Err("cannot index slice/array with nil".into()),
         other => {
             return Err(format!(
@@ -332,16 +333,12 @@ fn index(a: &[Value]) -> crate::value::FuncResult {
             }
             Value::Bytes(bs) => {
                 let x = index_arg(i, bs.len())?;
-                Value::Int(i64::from(
-                    *bs.get(x).ok_or("reflect: slice index out of range")?,
-                ))
+                Value::Uint8(*bs.get(x).ok_or("reflect: slice index out of range")?)
             }
             Value::Str(s) => {
                 let bytes = crate::gostr::to_bytes(s);
                 let x = index_arg(i, bytes.len())?;
-                Value::Int(i64::from(
-                    *bytes.get(x).ok_or("reflect: string index out of range")?,
-                ))
+                Value::Uint8(*bytes.get(x).ok_or("reflect: string index out of range")?)
             }
             Value::Map(m) => {
                 let key = match i {
@@ -426,7 +423,7 @@ fn kind(v: &Value) -> Kind {
     match v {
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
-        Value::Uint32(_) => Kind::Uint,
+        Value::Uint32(_) | Value::Uint8(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::Complex(..) => Kind::Complex,
         Value::Str(_) => Kind::Str,
@@ -438,6 +435,7 @@ fn int(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint32(i) => i64::from(*i),
+        Value::Uint8(i) => i64::from(*i),
         _ => 0,
     }
 }

@@ -591,7 +591,9 @@ impl State<'_, '_> {
         // Integers are iterated lazily (`range 1000000000` must not
         // allocate); collections are snapshotted (a body may change a map).
         let mut items: Box<dyn Iterator<Item = (Value, Dot)>> = match &val {
-            Value::Int(_) | Value::Int64(_) | Value::Uint32(_) if pipe.decl.len() > 1 => {
+            Value::Int(_) | Value::Int64(_) | Value::Uint32(_) | Value::Uint8(_)
+                if pipe.decl.len() > 1 =>
+            {
                 return self.fail(format!(
                     "can't use {val} to iterate over more than one variable"
                 ));
@@ -604,6 +606,9 @@ impl State<'_, '_> {
             }
             Value::Uint32(n) => {
                 Box::new((0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint32(i)))))
+            }
+            Value::Uint8(n) => {
+                Box::new((0..*n).map(|i| (Value::Missing, Dot::plain(Value::Uint8(i)))))
             }
             Value::List(l) => {
                 let boxed = matches!(l.ty, ListTy::Iface);

@@ -200,6 +200,7 @@ fn int_of(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) | Value::Int64(i) => Some(*i),
         Value::Uint32(i) => Some(i64::from(*i)),
+        Value::Uint8(i) => Some(i64::from(*i)),
         _ => None,
     }
 }
@@ -371,6 +372,7 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
         },
         Value::Int(i) | Value::Int64(i) => fmt_int(out, v, i128::from(*i), verb, spec),
         Value::Uint32(i) => fmt_int(out, v, i128::from(*i), verb, spec),
+        Value::Uint8(i) => fmt_int(out, v, i128::from(*i), verb, spec),
         Value::Float(f) => fmt_float_verb(out, v, *f, verb, spec),
         Value::Complex(re, im) => match verb {
             'v' | 'g' | 'G' | 'e' | 'E' | 'f' | 'F' | 'x' | 'X' => {

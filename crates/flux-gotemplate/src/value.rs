@@ -121,6 +121,8 @@ pub enum Value {
     Int64(i64),
     /// Go `uint32` (only `derivePassword`'s counter).
     Uint32(u32),
+    /// Go `uint8` (a byte of a string, from `index`).
+    Uint8(u8),
     /// Go `float64`.
     Float(f64),
     /// Go `complex128` (only from complex constants).
@@ -382,6 +384,7 @@ impl Value {
             Value::Int(_) => "int".into(),
             Value::Int64(_) => "int64".into(),
             Value::Uint32(_) => "uint32".into(),
+            Value::Uint8(_) => "uint8".into(),
             Value::Float(_) => "float64".into(),
             Value::Complex(..) => "complex128".into(),
             Value::Str(_) => "string".into(),
@@ -413,6 +416,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Uint32(_) => "uint32",
+            Value::Uint8(_) => "uint8",
             Value::Float(_) => "float64",
             Value::Complex(..) => "complex128",
             Value::Str(_) => "string",
@@ -440,6 +444,7 @@ impl Value {
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint32(i) => *i != 0,
+            Value::Uint8(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Complex(re, im) => *re != 0.0 || *im != 0.0,
             Value::Str(s) => !s.is_empty(),

@@ -136,6 +136,7 @@ impl Enc {
             Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
             Value::Int(i) | Value::Int64(i) => self.write(&i.to_string()),
             Value::Uint32(i) => self.write(&i.to_string()),
+            Value::Uint8(i) => self.write(&i.to_string()),
             Value::Float(f) => self.write(&float_text(*f)),
             Value::Map(m) => {
                 let m = m.borrow();

@@ -214,6 +214,7 @@ fn json_of(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(i) | Value::Int64(i) => serde_json::Value::Number((*i).into()),
         Value::Uint32(i) => serde_json::Value::Number((*i).into()),
+        Value::Uint8(i) => serde_json::Value::Number((*i).into()),
         Value::Float(f) => serde_json::Number::from_f64(*f)
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null),
@@ -255,6 +256,7 @@ fn to_yaml_model(v: &Value, depth: usize) -> Option<Yaml> {
         Value::Bool(b) => Yaml::Bool(*b),
         Value::Int(i) | Value::Int64(i) => Yaml::Int(*i),
         Value::Uint32(i) => Yaml::Int(i64::from(*i)),
+        Value::Uint8(i) => Yaml::Int(i64::from(*i)),
         Value::Float(f) => Yaml::Float(*f),
         // Through encoding/json: a raw byte is U+FFFD.
         Value::Str(s) => Yaml::String(flux_gotemplate::gostr::to_text(s).into_owned()),

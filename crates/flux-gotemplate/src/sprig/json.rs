@@ -116,6 +116,7 @@ fn write(
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint32(i) => out.push_str(&i.to_string()),
+        Value::Uint8(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float(*f)?),
         Value::Complex(..) => return Err("json: unsupported type: complex128".into()),
         Value::Str(s) => quote(out, s, html),

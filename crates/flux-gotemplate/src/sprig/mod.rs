@@ -81,6 +81,7 @@ pub(crate) fn n(a: &[Value], i: usize) -> i64 {
     match arg(a, i) {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Uint32(x) => i64::from(*x),
+        Value::Uint8(x) => i64::from(*x),
         _ => 0,
     }
 }
@@ -152,6 +153,7 @@ fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Uint32(x), Value::Uint32(y)) => x == y,
+        (Value::Uint8(x), Value::Uint8(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Complex(a, b), Value::Complex(c, d)) => a == c && b == d,
         (Value::Str(x), Value::Str(y)) => x == y,
@@ -185,6 +187,7 @@ pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Uint32(x) => i64::from(*x),
+        Value::Uint8(x) => i64::from(*x),
         // Go's out-of-range conversion on amd64 yields the minimum.
         Value::Float(f) => {
             if f.is_nan() || *f >= 9.223_372_036_854_776e18 || *f < -9.223_372_036_854_776e18 {
@@ -230,7 +233,10 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
-    let clean: String = if radix != 10 || t.contains('_') {
+    let clean: String = if t.contains('_') {
+        if !underscore_ok(s) {
+            return None;
+        }
         digits.replace('_', "")
     } else {
         digits.to_string()
@@ -240,19 +246,103 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// Go's rule for `_` in numbers read with base prefixes allowed
+/// (`strconv.ParseInt(s, 0, …)`, `ParseFloat`): each one follows a digit
+/// or the base prefix, and precedes a digit.
+pub(crate) fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let b = match b.first() {
+        Some(b'-' | b'+') => &b[1..],
+        _ => b,
+    };
+    // '^' start, '0' digit or base prefix, '_' underscore, '!' other.
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if c.is_ascii_digit() || hex && c.to_ascii_lowercase().is_ascii_hexdigit() {
+            saw = b'0';
+            continue;
+        }
+        if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+            continue;
+        }
+        if saw == b'_' {
+            return false;
+        }
+        saw = b'!';
+    }
+    saw != b'_'
+}
+
+/// `strconv.ParseFloat(s, 64)`: decimal and hexadecimal (`0x1.8p3`, the
+/// `p` exponent required) forms, `_` between digits as Go allows it.
+fn parse_go_float(s: &str) -> Option<f64> {
+    if s.trim().is_empty() || s.trim() != s {
+        return None;
+    }
+    let owned;
+    let mut text = s;
+    if s.contains('_') {
+        if !underscore_ok(s) {
+            return None;
+        }
+        owned = s.replace('_', "");
+        text = &owned;
+    }
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let value = parse_hex_float(hex)?;
+        return Some(if negative { -value } else { value });
+    }
+    text.parse::<f64>().ok()
+}
+
+/// The digits of a hexadecimal float after `0x`: mantissa (with an
+/// optional point) and a required binary exponent.
+fn parse_hex_float(hex: &str) -> Option<f64> {
+    let (mantissa, exponent) = hex.split_once(['p', 'P'])?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int.chars() {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        value += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(value * 2f64.powi(exponent))
+}
+
 /// cast.ToFloat64.
 pub(crate) fn to_float64(v: &Value) -> f64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x as f64,
         Value::Uint32(x) => f64::from(*x),
+        Value::Uint8(x) => f64::from(*x),
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Str(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|_| !s.trim().is_empty() && s.trim() == s.as_ref())
-            .unwrap_or(0.0),
+        Value::Str(s) => parse_go_float(s).unwrap_or(0.0),
         _ => 0.0,
     }
 }
