@@ -572,6 +572,51 @@ pub enum CreateSourceCommand {
     Helm(CreateSourceHelmArgs),
     /// Create or update an OCIRepository source.
     Oci(CreateSourceOciArgs),
+    /// Create or update a Bucket source.
+    Bucket(CreateSourceBucketArgs),
+}
+
+/// `flux create source bucket`.
+#[derive(Debug, Args)]
+pub struct CreateSourceBucketArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The S3 compatible storage provider name.
+    #[arg(long, default_value = "generic")]
+    pub provider: String,
+    /// The bucket name.
+    #[arg(long = "bucket-name", default_value = "")]
+    pub bucket_name: String,
+    /// The bucket endpoint address.
+    #[arg(long, default_value = "")]
+    pub endpoint: String,
+    /// The bucket access key.
+    #[arg(long = "access-key", default_value = "")]
+    pub access_key: String,
+    /// The bucket secret key.
+    #[arg(long = "secret-key", default_value = "")]
+    pub secret_key: String,
+    /// The bucket region.
+    #[arg(long, default_value = "")]
+    pub region: String,
+    /// For when connecting to a non-TLS S3 HTTP endpoint.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub insecure: bool,
+    /// The name of an existing secret containing credentials.
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+    /// The name of an existing secret containing the proxy address and credentials.
+    #[arg(long = "proxy-secret-ref", default_value = "")]
+    pub proxy_secret_ref: String,
+    /// Set paths to ignore in bucket resource (can specify multiple paths with commas: path1,path2).
+    #[arg(long = "ignore-paths", value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+    /// Set a timeout for fetch operations performed by the source controller (e.g. 'git clone' or 'helm repo update').
+    #[arg(long = "fetch-timeout", default_value = "0s")]
+    pub fetch_timeout: String,
 }
 
 /// `flux create source helm`.

@@ -313,9 +313,68 @@ fn exports_work_offline_in_upstream_format() {
             "--provider=aws",
             "--export",
         ],
+        &[
+            "create",
+            "source",
+            "bucket",
+            "podinfo",
+            "--bucket-name=podinfo",
+            "--endpoint=minio.minio.svc.cluster.local:9000",
+            "--insecure=true",
+            "--access-key=myaccesskey",
+            "--secret-key=mysecretkey",
+            "--interval=10m",
+            "--export",
+        ],
+        &[
+            "create",
+            "source",
+            "bucket",
+            "fleet",
+            "--bucket-name=fleet",
+            "--provider=aws",
+            "--endpoint=s3.amazonaws.com",
+            "--region=eu-west-1",
+            "--secret-ref=creds",
+            "--proxy-secret-ref=proxy",
+            "--ignore-paths=/docs,*.md",
+            "--fetch-timeout=90s",
+            "--label=team=a",
+            "--export",
+        ],
     ] {
         same_as_upstream(&upstream, nowhere, args);
     }
+    assert_eq!(
+        fails(
+            nowhere,
+            &[
+                "create",
+                "source",
+                "bucket",
+                "fleet",
+                "--provider=s3",
+                "--bucket-name=b",
+                "--endpoint=e",
+                "--export"
+            ]
+        ),
+        "invalid argument \"s3\" for \"--provider\" flag: source bucket provider 's3' is not supported, must be one of: generic, aws, azure, gcp"
+    );
+    assert_eq!(
+        fails(
+            nowhere,
+            &[
+                "create",
+                "source",
+                "bucket",
+                "fleet",
+                "--endpoint=e",
+                "--export"
+            ]
+        ),
+        "bucket-name is required"
+    );
 
     // --all-in-one: one fluxd Deployment running every controller.
     let (yaml, _) = ok(nowhere, &["install", "--export", "--all-in-one"]);

@@ -99,8 +99,9 @@ impl Context {
 pub async fn run(ctx: Context, namespace: Option<&str>) {
     let ctx = Arc::new(ctx);
     let client = ctx.client.clone();
-    let (kustomizations, git, oci, external) = match namespace {
+    let (kustomizations, git, oci, bucket, external) = match namespace {
         Some(ns) => (
+            Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
@@ -110,8 +111,15 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
             Api::all(client.clone()),
             Api::all(client.clone()),
             Api::all(client.clone()),
+            Api::all(client.clone()),
             Api::all(client),
         ),
     };
-    kustomization::run(kustomizations, git, oci, external, ctx).await;
+    let sources = kustomization::Sources {
+        git,
+        oci,
+        bucket,
+        external,
+    };
+    kustomization::run(kustomizations, sources, ctx).await;
 }

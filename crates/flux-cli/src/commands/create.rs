@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{
     CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
-    CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs, CreateSourceOciArgs,
+    CreateSourceBucketArgs, CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs,
+    CreateSourceOciArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -51,6 +52,19 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
             )
             .await
         }
+        CreateCommand::Source(CreateSourceCommand::Bucket(args)) => {
+            let object = bucket(namespace, args)?;
+            let secret = bucket_secret(namespace, args)?;
+            finish_with(
+                ctx,
+                &kinds::BUCKET,
+                &args.common,
+                object,
+                "Bucket source",
+                secret,
+            )
+            .await
+        }
         CreateCommand::Kustomization(args) => {
             let object = kustomization(namespace, args)?;
             finish(
@@ -86,6 +100,7 @@ pub fn export_only(command: &CreateCommand) -> bool {
         CreateCommand::Source(CreateSourceCommand::Git(a)) => a.common.export,
         CreateCommand::Source(CreateSourceCommand::Helm(a)) => a.common.export,
         CreateCommand::Source(CreateSourceCommand::Oci(a)) => a.common.export,
+        CreateCommand::Source(CreateSourceCommand::Bucket(a)) => a.common.export,
         CreateCommand::Kustomization(a) => a.common.export,
         CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
     }
@@ -220,6 +235,88 @@ pub fn helm_repository(namespace: &str, args: &CreateSourceHelmArgs) -> Result<V
         "metadata": metadata(&args.name, namespace, &args.common)?,
         "spec": spec,
     }))
+}
+
+/// The Bucket `flux create source bucket` writes.
+pub fn bucket(namespace: &str, args: &CreateSourceBucketArgs) -> Result<Value, Error> {
+    const PROVIDERS: [&str; 4] = ["generic", "aws", "azure", "gcp"];
+    if args.provider.trim().is_empty() {
+        return Err(format!(
+            "invalid argument {:?} for \"--provider\" flag: no source bucket provider given, please specify the S3 compatible storage provider name",
+            args.provider
+        )
+        .into());
+    }
+    if !PROVIDERS.contains(&args.provider.as_str()) {
+        return Err(format!(
+            "invalid argument {:?} for \"--provider\" flag: source bucket provider '{}' is not supported, must be one of: {}",
+            args.provider,
+            args.provider,
+            PROVIDERS.join(", ")
+        )
+        .into());
+    }
+    if args.bucket_name.is_empty() {
+        return Err("bucket-name is required".into());
+    }
+    if args.endpoint.is_empty() {
+        return Err("endpoint is required".into());
+    }
+    let mut spec = json!({
+        "bucketName": args.bucket_name,
+        "endpoint": args.endpoint,
+        "interval": interval(&args.common.interval)?,
+        "provider": args.provider,
+    });
+    if args.insecure {
+        spec["insecure"] = json!(true);
+    }
+    if !args.region.is_empty() {
+        spec["region"] = json!(args.region);
+    }
+    let ignore: Vec<&str> = args
+        .ignore_paths
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !ignore.is_empty() {
+        spec["ignore"] = json!(ignore.join("\n"));
+    }
+    if let Some(timeout) = fetch_timeout(&args.fetch_timeout)? {
+        spec["timeout"] = json!(timeout);
+    }
+    for (key, value) in [
+        ("secretRef", &args.secret_ref),
+        ("proxySecretRef", &args.proxy_secret_ref),
+    ] {
+        if !value.is_empty() {
+            spec[key] = json!({"name": value});
+        }
+    }
+    if args.secret_ref.is_empty() && !args.access_key.is_empty() && !args.secret_key.is_empty() {
+        spec["secretRef"] = json!({"name": format!("bucket-{}", args.name)});
+    }
+    Ok(json!({
+        "apiVersion": kinds::BUCKET.api_version(),
+        "kind": "Bucket",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// The Secret `bucket-<name>` with the keys given on the command line
+/// (none with `--secret-ref`, or without both keys).
+fn bucket_secret(namespace: &str, args: &CreateSourceBucketArgs) -> Result<Option<Value>, Error> {
+    if !args.secret_ref.is_empty() || args.access_key.is_empty() || args.secret_key.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(&format!("bucket-{}", args.name), namespace, &args.common)?,
+        "stringData": {"accesskey": args.access_key, "secretkey": args.secret_key},
+    })))
 }
 
 /// The OCIRepository `flux create source oci` writes.
@@ -431,11 +528,30 @@ async fn finish(
     ctx: Option<&Ctx>,
     kind: &Kind,
     common: &CreateCommon,
+    object: Value,
+    noun: &str,
+) -> Result<(), Error> {
+    finish_with(ctx, kind, common, object, noun, None).await
+}
+
+/// [`finish`], applying `secret` (the credentials the flags gave) before
+/// the object; `--export` prints the object only, as upstream's.
+async fn finish_with(
+    ctx: Option<&Ctx>,
+    kind: &Kind,
+    common: &CreateCommon,
     mut object: Value,
     noun: &str,
+    secret: Option<Value>,
 ) -> Result<(), Error> {
     flux_api::crd::sort_keys(&mut object["spec"]);
     if common.export {
+        if secret.is_some()
+            && let Some(spec) = object["spec"].as_object_mut()
+        {
+            // The Secret is not exported, nor referenced.
+            spec.remove("secretRef");
+        }
         output::print(&to_yaml(&[object])?);
         return Ok(());
     }
@@ -449,6 +565,11 @@ async fn finish(
         .unwrap_or(&ctx.namespace)
         .to_string();
     output::generate(format!("generating {noun}"));
+    if let Some(secret) = secret {
+        output::action("applying secret with the bucket credentials");
+        apply_secret(ctx, &secret).await?;
+        output::success("authentication configured");
+    }
     output::action(format!("applying {noun}"));
     let api = ctx.api(kind, Some(&namespace));
     let existed = api

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use flux_api::kustomize::v1::{Kustomization, SourceKind};
 use flux_api::meta::Artifact;
-use flux_api::source::v1::{ExternalArtifact, GitRepository, OCIRepository};
+use flux_api::source::v1::{Bucket, ExternalArtifact, GitRepository, OCIRepository};
 use futures::StreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -39,6 +39,13 @@ impl Source for GitRepository {
 
 impl Source for ExternalArtifact {
     const KIND: SourceKind = SourceKind::ExternalArtifact;
+    fn artifact(&self) -> Option<Artifact> {
+        self.status.as_ref().and_then(|s| s.artifact.clone())
+    }
+}
+
+impl Source for Bucket {
+    const KIND: SourceKind = SourceKind::Bucket;
     fn artifact(&self) -> Option<Artifact> {
         self.status.as_ref().and_then(|s| s.artifact.clone())
     }
@@ -89,33 +96,53 @@ fn on_source_change<S: Source>(
         .collect()
 }
 
+/// The source kinds a Kustomization reads, watched for new artifacts.
+pub struct Sources {
+    /// GitRepositories.
+    pub git: Api<GitRepository>,
+    /// OCIRepositories.
+    pub oci: Api<OCIRepository>,
+    /// Buckets.
+    pub bucket: Api<Bucket>,
+    /// ExternalArtifacts.
+    pub external: Api<ExternalArtifact>,
+}
+
 /// Runs the Kustomization controller: reconciles on every change of an
 /// object (own status writes end without another write), on its interval,
-/// as soon as the GitRepository, OCIRepository or ExternalArtifact it
-/// reads has a new artifact, and when a Kustomization it depends on
+/// as soon as the GitRepository, OCIRepository, Bucket or ExternalArtifact
+/// it reads has a new artifact, and when a Kustomization it depends on
 /// changes.
-pub async fn run(
-    api: Api<Kustomization>,
-    git: Api<GitRepository>,
-    oci: Api<OCIRepository>,
-    external: Api<ExternalArtifact>,
-    ctx: Arc<Context>,
-) {
+pub async fn run(api: Api<Kustomization>, sources: Sources, ctx: Arc<Context>) {
+    let Sources {
+        git,
+        oci,
+        bucket,
+        external,
+    } = sources;
     let mut config = watcher::Config::default();
     if let Some(selector) = &ctx.label_selector {
         config = config.labels(selector);
     }
     let controller = Controller::new(api.clone(), config.clone());
-    let (by_git, by_oci, by_external) =
-        (controller.store(), controller.store(), controller.store());
+    let (by_git, by_oci, by_bucket, by_external) = (
+        controller.store(),
+        controller.store(),
+        controller.store(),
+        controller.store(),
+    );
     let by_dependency = controller.store();
-    let (seen_git, seen_oci, seen_external) = (ctx.clone(), ctx.clone(), ctx.clone());
+    let (seen_git, seen_oci, seen_bucket, seen_external) =
+        (ctx.clone(), ctx.clone(), ctx.clone(), ctx.clone());
     controller
         .watches(git, watcher::Config::default(), move |repo| {
             on_source_change(&repo, &by_git, &seen_git)
         })
         .watches(oci, watcher::Config::default(), move |repo| {
             on_source_change(&repo, &by_oci, &seen_oci)
+        })
+        .watches(bucket, watcher::Config::default(), move |bucket| {
+            on_source_change(&bucket, &by_bucket, &seen_bucket)
         })
         .watches(external, watcher::Config::default(), move |artifact| {
             on_source_change(&artifact, &by_external, &seen_external)

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bucket;
 mod drift;
 mod gitops_loop;
 mod health;
