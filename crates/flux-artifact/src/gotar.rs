@@ -32,6 +32,44 @@ pub struct TreeSummary {
     pub content_bytes: u64,
 }
 
+/// The header fields of a gzip stream besides Go's defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GzipHeader<'a> {
+    /// `Header.Extra`.
+    pub extra: Option<&'a [u8]>,
+    /// `Header.Comment`.
+    pub comment: Option<&'a str>,
+}
+
+/// Writes `files` (name, content) as regular files with `mode` and
+/// modification time `mtime` (seconds) into a gzipped tarball, as Go's
+/// `archive/tar` and `compress/gzip` (default level) write them with one
+/// `Write` per header and per content: Helm's `chartutil.Save`.
+pub fn write_files(
+    files: &[(String, &[u8])],
+    mode: u32,
+    mtime: u64,
+    gzip: GzipHeader<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let Some(gz) = flux_go::gzip::Writer::new(out, -1) else {
+        return Err(Error::Changed("gzip level".to_string()));
+    };
+    let mut gz = gz.with_header(gzip.extra, gzip.comment);
+    {
+        let mut tar = GoTar {
+            out: &mut gz,
+            pad: 0,
+        };
+        for (name, data) in files {
+            tar.entry_bytes(name, mode, mtime, data)?;
+        }
+        tar.finish()?;
+    }
+    gz.finish().map_err(io("writing the archive"))?;
+    Ok(())
+}
+
 /// Writes the tree at `root` as a gzipped tarball to `out`, as Go writes
 /// it: the folder `.` first, then each folder's entries sorted by name,
 /// folders entered where they sort; symbolic links and special files left
@@ -211,6 +249,49 @@ impl GoTar<'_> {
         Ok(())
     }
 
+    /// A regular file from memory: its header, then its content in one
+    /// `Write` (as Helm's `writeToTar`).
+    pub(crate) fn entry_bytes(
+        &mut self,
+        name: &str,
+        mode: u32,
+        mtime: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let (prefix, short) = match split_ustar_path(name) {
+            Some(split) if name.is_ascii() => split,
+            _ => {
+                let record = pax_record("path", name);
+                let (dir, base) = match name.rfind('/') {
+                    Some(i) => (&name[..=i], &name[i + 1..]),
+                    None => ("", name),
+                };
+                let pax_name = ascii(&format!("{dir}PaxHeaders.0/{base}"));
+                let pax_name = pax_name[..pax_name.len().min(100)].trim_end_matches('/');
+                self.start_entry()?;
+                self.write(&raw_header(pax_name, record.len() as u64))?;
+                self.write(record.as_bytes())?;
+                self.pad = padding(record.len() as u64);
+                let main = ascii(name);
+                (String::new(), main[..main.len().min(100)].to_string())
+            }
+        };
+        self.start_entry()?;
+        self.write(&header_at(
+            &short,
+            &prefix,
+            mode,
+            b'0',
+            data.len() as u64,
+            mtime,
+        ))?;
+        if !data.is_empty() {
+            self.write(data)?;
+        }
+        self.pad = padding(data.len() as u64);
+        Ok(())
+    }
+
     /// The padding the previous entry still owes (Go's `Flush`).
     fn start_entry(&mut self) -> Result<()> {
         let pad = std::mem::take(&mut self.pad);
@@ -274,6 +355,11 @@ fn pax_record(key: &str, value: &str) -> String {
 
 /// A USTAR header block as Go writes it.
 fn header(name: &str, prefix: &str, mode: u32, kind: u8, size: u64) -> [u8; 512] {
+    header_at(name, prefix, mode, kind, size, 0)
+}
+
+/// [`header`] with a modification time (seconds since the epoch).
+fn header_at(name: &str, prefix: &str, mode: u32, kind: u8, size: u64, mtime: u64) -> [u8; 512] {
     let mut b = [0u8; 512];
     let put = |b: &mut [u8; 512], at: usize, bytes: &[u8]| {
         b[at..at + bytes.len()].copy_from_slice(bytes);
@@ -284,7 +370,7 @@ fn header(name: &str, prefix: &str, mode: u32, kind: u8, size: u64) -> [u8; 512]
     put(&mut b, 108, octal(8, 0).as_bytes());
     put(&mut b, 116, octal(8, 0).as_bytes());
     put(&mut b, 124, octal(12, size).as_bytes());
-    put(&mut b, 136, octal(12, 0).as_bytes());
+    put(&mut b, 136, octal(12, mtime).as_bytes());
     b[156] = kind;
     put(&mut b, 257, b"ustar\x0000");
     put(&mut b, 329, octal(8, 0).as_bytes());

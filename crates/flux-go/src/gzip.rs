@@ -879,8 +879,9 @@ impl Deflater {
     }
 }
 
-/// A gzip stream as Go's `gzip.NewWriterLevel` writes it: no name, no
-/// comment, modification time zero, OS "unknown".
+/// A gzip stream as Go's `gzip.NewWriterLevel` writes it: no name,
+/// modification time zero, OS "unknown", and the extra field and comment
+/// of [`Writer::with_header`] (none by default).
 pub struct Writer<W: Write> {
     inner: W,
     level: u32,
@@ -888,6 +889,8 @@ pub struct Writer<W: Write> {
     crc: Crc32,
     size: u32,
     header_written: bool,
+    extra: Option<Vec<u8>>,
+    comment: Option<String>,
 }
 
 impl<W: Write> Writer<W> {
@@ -906,7 +909,18 @@ impl<W: Write> Writer<W> {
             crc: Crc32::new(),
             size: 0,
             header_written: false,
+            extra: None,
+            comment: None,
         })
+    }
+
+    /// Sets the header's `Extra` field and `Comment` (Latin-1 in Go:
+    /// characters above U+00FF are refused when the header is written),
+    /// as Helm's chart archives carry them.
+    pub fn with_header(mut self, extra: Option<&[u8]>, comment: Option<&str>) -> Self {
+        self.extra = extra.map(<[u8]>::to_vec);
+        self.comment = comment.map(str::to_string);
+        self
     }
 
     fn header(&mut self) -> io::Result<()> {
@@ -917,8 +931,45 @@ impl<W: Write> Writer<W> {
                 1 => 4,
                 _ => 0,
             };
+            let mut flags = 0u8;
+            if self.extra.is_some() {
+                flags |= 4;
+            }
+            if self.comment.is_some() {
+                flags |= 16;
+            }
             self.inner
-                .write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff])?;
+                .write_all(&[0x1f, 0x8b, 8, flags, 0, 0, 0, 0, xfl, 0xff])?;
+            if let Some(extra) = &self.extra {
+                let len = u16::try_from(extra.len()).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "gzip.Write: Extra data is too large",
+                    )
+                })?;
+                self.inner.write_all(&len.to_le_bytes())?;
+                self.inner.write_all(extra)?;
+            }
+            if let Some(comment) = &self.comment {
+                let mut latin1 = Vec::with_capacity(comment.len() + 1);
+                for c in comment.chars() {
+                    let b = u8::try_from(u32::from(c)).map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "gzip: non-Latin-1 header string",
+                        )
+                    })?;
+                    if b == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "gzip: non-Latin-1 header string",
+                        ));
+                    }
+                    latin1.push(b);
+                }
+                latin1.push(0);
+                self.inner.write_all(&latin1)?;
+            }
         }
         Ok(())
     }

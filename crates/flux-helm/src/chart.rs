@@ -144,6 +144,19 @@ pub struct Chart {
     pub files: Vec<File>,
     /// Subcharts found under `charts/`.
     pub dependencies: Vec<Chart>,
+    /// `values.yaml` as written (Helm's `Raw`): what packaging writes.
+    pub raw_values: Option<Vec<u8>>,
+    /// `Chart.lock` (or a v1 chart's `requirements.lock`).
+    pub lock: Option<Lock>,
+}
+
+/// A chart's lock file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lock {
+    /// The file as written.
+    pub raw: Vec<u8>,
+    /// Its `dependencies` (name, version, repository).
+    pub dependencies: Vec<Dependency>,
 }
 
 impl Chart {
@@ -434,14 +447,29 @@ fn load_files(files: Vec<(String, Vec<u8>)>, depth: usize) -> Result<Chart, Erro
     let mut subcharts: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for (name, data) in files {
         match name.as_str() {
-            "Chart.yaml" | "Chart.lock" | "requirements.lock" => {
-                if name == "requirements.lock" && c.metadata.api_version == "v1" {
+            "Chart.yaml" => {}
+            "Chart.lock" | "requirements.lock" => {
+                let dependencies = decode_requirements(&data)
+                    .map_err(|e| Error(format!("cannot load {name}: {e}")))?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let lock = Lock {
+                    raw: data.clone(),
+                    dependencies,
+                };
+                if name == "Chart.lock" {
+                    c.lock = Some(lock);
+                } else if c.metadata.api_version == "v1" {
+                    c.lock = Some(lock);
                     c.files.push(File { name, data });
                 }
             }
             "values.yaml" => {
                 c.values = yaml::read_values(&data)
                     .map_err(|e| Error(format!("cannot load values.yaml: {e}")))?;
+                c.raw_values = Some(data);
             }
             "values.schema.json" => c.schema = Some(data),
             "requirements.yaml" => {

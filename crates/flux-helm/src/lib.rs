@@ -24,6 +24,7 @@ mod glob;
 pub mod ignore;
 pub mod index;
 pub mod manifest;
+pub mod package;
 pub mod release;
 mod schema;
 pub mod strvals;

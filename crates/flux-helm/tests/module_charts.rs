@@ -139,3 +139,129 @@ fn module_charts_match_helm_template() {
     );
     assert_eq!(same, list.len(), "charts differ from helm template");
 }
+
+/// The entries of a chart archive: (name, mtime, content), in order.
+fn entries(archive: &[u8]) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mtime = entry.header().mtime().unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        out.push((name, mtime, data));
+    }
+    out
+}
+
+fn most_subcharts(chart: &Chart) -> usize {
+    chart
+        .dependencies
+        .iter()
+        .map(most_subcharts)
+        .max()
+        .unwrap_or(0)
+        .max(chart.dependencies.len())
+}
+
+/// Every chart folder of the Helm module that `helm package` packages,
+/// packaged by us with the same modification time: the same bytes (the
+/// gzip header, the tar headers, `Chart.yaml` re-marshalled); for charts
+/// with several subcharts, whose order Helm's loader leaves to Go's map
+/// iteration, the same entries.
+#[test]
+fn module_charts_package_as_helm_packages() {
+    let root = module_dir();
+    let mut list = Vec::new();
+    charts(&root, &mut list);
+    let home = tempfile::tempdir().unwrap();
+    let (mut packaged, mut same, mut refused) = (0, 0, 0);
+    let mut diffs = Vec::new();
+    for p in list.iter().filter(|p| p.is_dir()) {
+        let out = tempfile::tempdir().unwrap();
+        let status = Command::new(flux_testenv::tool("helm").unwrap())
+            .arg("package")
+            .arg(p)
+            .arg("-d")
+            .arg(out.path())
+            .env("HOME", home.path())
+            .env("HELM_CACHE_HOME", home.path().join("cache"))
+            .env("HELM_CONFIG_HOME", home.path().join("config"))
+            .env("HELM_DATA_HOME", home.path().join("data"))
+            .output()
+            .unwrap();
+        if !status.status.success() {
+            refused += 1;
+            continue;
+        }
+        packaged += 1;
+        let archive = std::fs::read_dir(out.path())
+            .unwrap()
+            .find_map(|e| e.ok().map(|e| e.path()))
+            .unwrap();
+        let theirs = std::fs::read(&archive).unwrap();
+        let their_entries = entries(&theirs);
+        let mtime = their_entries.first().map(|e| e.1).unwrap_or(0);
+        let rel = p.strip_prefix(&root).unwrap().display().to_string();
+        let chart = match Chart::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                diffs.push(format!("{rel}: ours refused: {e}"));
+                continue;
+            }
+        };
+        assert_eq!(
+            flux_helm::package::file_name(&chart),
+            archive.file_name().unwrap().to_string_lossy()
+        );
+        let ours = match flux_helm::package::package(&chart, mtime) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                diffs.push(format!("{rel}: ours failed: {e}"));
+                continue;
+            }
+        };
+        let identical = if most_subcharts(&chart) > 1 {
+            let mut a = entries(&ours);
+            let mut b = their_entries.clone();
+            a.sort();
+            b.sort();
+            a == b && ours[..12] == theirs[..12]
+        } else {
+            ours == theirs
+        };
+        if identical {
+            same += 1;
+        } else {
+            let a = entries(&ours);
+            let first = a
+                .iter()
+                .zip(&their_entries)
+                .find(|(x, y)| x != y)
+                .map(|(x, y)| {
+                    format!(
+                        "ours {} {:?}\n  helm {} {:?}",
+                        x.0,
+                        String::from_utf8_lossy(&x.2),
+                        y.0,
+                        String::from_utf8_lossy(&y.2)
+                    )
+                })
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} vs {} entries, or gzip bytes",
+                        a.len(),
+                        their_entries.len()
+                    )
+                });
+            diffs.push(format!("{rel}\n  {first}"));
+        }
+    }
+    println!("{}", diffs.join("\n"));
+    println!(
+        "helm module charts: {same}/{packaged} packaged identically to helm package ({refused} refused by helm package)"
+    );
+    assert!(packaged > 20, "only {packaged} charts packaged");
+    assert_eq!(same, packaged, "archives differ from helm package");
+}
