@@ -52,6 +52,9 @@ pub enum Error {
     /// Too long or too many groups.
     #[error("{0}")]
     TooLong(String),
+    /// Build metadata that is not dot-separated `[0-9A-Za-z-]` groups.
+    #[error("Invalid Metadata string")]
+    InvalidMetadata,
 }
 
 /// A semantic version.
@@ -108,6 +111,22 @@ impl Version {
     /// The text it was parsed from.
     pub fn original(&self) -> &str {
         &self.original
+    }
+
+    /// This version with build metadata `metadata` in place of its own
+    /// (Masterminds' `SetMetadata`: dot-separated non-empty groups of
+    /// `[0-9A-Za-z-]`, else `Invalid Metadata string`).
+    pub fn with_metadata(&self, metadata: &str) -> Result<Version, Error> {
+        let valid = metadata
+            .split('.')
+            .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if !valid {
+            return Err(Error::InvalidMetadata);
+        }
+        let mut v = self.clone();
+        v.metadata = metadata.to_string();
+        v.original = v.to_string();
+        Ok(v)
     }
 
     /// Parses `text` as Flux does (`fluxcd/pkg/version.ParseVersion`): at

@@ -127,7 +127,15 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         gitrepository::run(scope.api(), ctx.clone()),
         ocirepository::run(scope.api(), ctx.clone()),
         helmrepository::run(scope.api(), ctx.clone()),
-        helmchart::run(scope.api(), scope.api(), ctx.clone()),
+        helmchart::run(
+            scope.api(),
+            helmchart::Sources {
+                helm: scope.api(),
+                git: scope.api(),
+                bucket: scope.api(),
+            },
+            ctx.clone()
+        ),
         bucket::run(scope.api(), ctx),
     );
 }

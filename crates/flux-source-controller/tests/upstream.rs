@@ -284,7 +284,88 @@ async fn revisions_and_digests_equal_upstreams() {
         s3.put("fleet", key, content.as_bytes()).unwrap();
     }
 
+    // Charts in Git: a folder with a local dependency, values files.
+    let charts_repo = git.create_repo("charts").unwrap();
+    for (path, text) in [
+        (
+            "charts/app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: common\n  version: \">=1.0.0\"\n  repository: file://../common\n",
+        ),
+        ("charts/app/values.yaml", "replicas: 1\n"),
+        ("charts/app/values-prod.yaml", "replicas: 3\n"),
+        (
+            "charts/app/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+        ),
+        (
+            "charts/common/Chart.yaml",
+            "apiVersion: v2\nname: common\nversion: 1.2.0\n",
+        ),
+    ] {
+        charts_repo.write(path, text).unwrap();
+    }
+    charts_repo.commit("charts").unwrap();
+    // A packaged chart in the bucket: stored as it is by both.
+    s3.put(
+        "fleet",
+        "charts/web-1.2.0.tgz",
+        &std::fs::read(helm.root().join("web-1.2.0.tgz")).unwrap(),
+    )
+    .unwrap();
+
     let mut results = Vec::new();
+    for ns in [ours_ns.name(), theirs_ns.name()] {
+        let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        let object: GitRepository = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "charts"},
+            "spec": {"url": charts_repo.url(), "interval": "10m", "ref": {"branch": "main"}},
+        }))
+        .unwrap();
+        gits.create(&PostParams::default(), &object).await.unwrap();
+        let charts: Api<HelmChart> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, spec) in [
+            ("local", json!({"chart": "./charts/app"})),
+            (
+                "local-values",
+                json!({"chart": "charts/app", "valuesFiles": ["charts/app/values.yaml", "charts/app/values-prod.yaml"]}),
+            ),
+            (
+                "local-revision",
+                json!({"chart": "charts/app", "reconcileStrategy": "Revision", "valuesFiles": ["charts/app/values-prod.yaml"]}),
+            ),
+            (
+                "local-missing",
+                json!({"chart": "charts/app", "valuesFiles": ["charts/app/nope.yaml"]}),
+            ),
+            ("local-nowhere", json!({"chart": "charts/none"})),
+        ] {
+            let mut full = json!({"interval": "10m", "sourceRef": {"kind": "GitRepository", "name": "charts"}});
+            for (k, v) in spec.as_object().unwrap() {
+                full[k] = v.clone();
+            }
+            let object: HelmChart = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                "metadata": {"name": name}, "spec": full,
+            }))
+            .unwrap();
+            charts
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap();
+        }
+        let object: HelmChart = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+            "metadata": {"name": "from-bucket"},
+            "spec": {"chart": "charts/web-1.2.0.tgz", "interval": "10m",
+                     "sourceRef": {"kind": "Bucket", "name": "bucket"}},
+        }))
+        .unwrap();
+        charts
+            .create(&PostParams::default(), &object)
+            .await
+            .unwrap();
+    }
     for ns in [ours_ns.name(), theirs_ns.name()] {
         let secrets: Api<k8s_openapi::api::core::v1::Secret> =
             Api::namespaced(cp.client().unwrap(), ns);
@@ -429,9 +510,46 @@ async fn revisions_and_digests_equal_upstreams() {
                 String::new(),
             ));
         }
+        // Packaged charts carry the time of packaging: their reason,
+        // message and revision must agree; a chart stored as it is, its
+        // digest too.
+        for name in ["local", "local-values", "local-revision"] {
+            let object = ready(&charts, name).await;
+            let r = object.ready().unwrap();
+            let artifact = object.artifact().unwrap();
+            seen.push((
+                r.reason.clone(),
+                r.message.clone(),
+                artifact.revision.clone(),
+                None,
+                String::new(),
+            ));
+        }
+        // Upstream names its temporary folder (`stat /tmp/helmchart-…/
+        // source/charts/none`); ours, deliberately, the path in the source
+        // only.
+        let temporary = regex::Regex::new(r"/tmp/[^ ]*/source/").unwrap();
+        for name in ["local-missing", "local-nowhere"] {
+            let object = failed(&charts, name).await;
+            let r = object.ready().unwrap();
+            let message = temporary.replace(&r.message, "/").into_owned();
+            seen.push((
+                r.reason.clone(),
+                message,
+                String::new(),
+                None,
+                String::new(),
+            ));
+        }
+        let object = ready(&charts, "from-bucket").await;
+        seen.push(summary(object.ready(), object.artifact()));
         results.push(seen);
     }
     let log = std::fs::read_to_string(theirs_dir.path().join("controller.log")).unwrap_or_default();
+    for theirs in &results[1] {
+        println!("upstream: {theirs:?}");
+    }
+    assert_eq!(results[0].len(), results[1].len());
     for (ours, theirs) in results[0].iter().zip(&results[1]) {
         assert_eq!(
             ours,

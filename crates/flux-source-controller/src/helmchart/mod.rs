@@ -12,16 +12,26 @@
 //! with `passCredentials`), checked to be a chart, and stored unchanged as
 //! `<name>-<version>.tgz`.
 //!
-//! Not yet: GitRepository and Bucket sources (packaging a chart folder),
-//! OCI HelmRepositories, `valuesFiles`, `verify` — refused with a clear
-//! message.
+//! From a GitRepository or Bucket (`local.rs`, `deps.rs`): the chart
+//! folder or `.tgz` at `spec.chart` in the source's artifact, packaged as
+//! Helm packages it (version build metadata, `valuesFiles`, dependency
+//! build), stored as `<name>-<version>.tgz`.
+//!
+//! Not yet: OCI HelmRepositories, `valuesFiles` and
+//! `reconcileStrategy: Revision` for HelmRepository charts, `verify` —
+//! refused with a clear message.
+
+mod deps;
+mod local;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use flux_api::meta::{Artifact, ConditionStatus};
-use flux_api::source::v1::{ChartSourceKind, HelmChart, HelmRepository, HelmRepositoryType};
+use flux_api::source::v1::{
+    Bucket, ChartSourceKind, GitRepository, HelmChart, HelmRepository, HelmRepositoryType,
+};
 use flux_artifact::Owner;
 use flux_helm::index::{ChartIndex, LeanVersion};
 use flux_runtime::conditions::{self, Owned};
@@ -47,6 +57,8 @@ const KIND: &str = "HelmChart";
 pub const BUILD_FAILED: &str = "BuildFailed";
 /// Reason of a chart stored as downloaded.
 pub const CHART_PULL_SUCCEEDED: &str = "ChartPullSucceeded";
+/// Reason of a chart packaged from a folder (or repackaged).
+pub const CHART_PACKAGE_SUCCEEDED: &str = "ChartPackageSucceeded";
 /// Upstream's default `--helm-chart-max-size`: 10 MiB.
 pub const DEFAULT_CHART_MAX_SIZE: u64 = 10 << 20;
 
@@ -57,25 +69,65 @@ pub const OWNED: Owned = Owned {
     positive: &[ARTIFACT_IN_STORAGE],
 };
 
+/// The HelmCharts of `charts` whose source is `kind`/`name` in
+/// `namespace`.
+fn charts_of(
+    charts: &kube::runtime::reflector::Store<HelmChart>,
+    kind: ChartSourceKind,
+    namespace: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<HelmChart>> {
+    charts
+        .state()
+        .into_iter()
+        .filter(|c| {
+            c.namespace() == namespace
+                && c.spec.source_ref.kind == kind
+                && c.spec.source_ref.name == name
+        })
+        .map(|c| ObjectRef::from_obj(&*c))
+        .collect()
+}
+
+/// The source kinds a HelmChart reads, watched for new artifacts.
+pub struct Sources {
+    /// HelmRepositories.
+    pub helm: Api<HelmRepository>,
+    /// GitRepositories.
+    pub git: Api<GitRepository>,
+    /// Buckets.
+    pub bucket: Api<Bucket>,
+}
+
 /// Runs the HelmChart controller: on every change of a HelmChart, on its
-/// interval, and as soon as its HelmRepository has a new index.
-pub async fn run(api: Api<HelmChart>, repos: Api<HelmRepository>, ctx: Arc<Context>) {
+/// interval, and as soon as its source has a new artifact.
+pub async fn run(api: Api<HelmChart>, sources: Sources, ctx: Arc<Context>) {
     let controller = Controller::new(api, crate::frame::watch_config(&ctx));
-    let charts = controller.store();
+    let (by_helm, by_git, by_bucket) = (controller.store(), controller.store(), controller.store());
     controller
-        .watches(repos, watcher::Config::default(), move |repo| {
-            let namespace = repo.namespace();
-            let name = repo.name_any();
-            charts
-                .state()
-                .into_iter()
-                .filter(|c| {
-                    c.namespace() == namespace
-                        && c.spec.source_ref.kind == ChartSourceKind::HelmRepository
-                        && c.spec.source_ref.name == name
-                })
-                .map(|c| ObjectRef::from_obj(&*c))
-                .collect::<Vec<_>>()
+        .watches(sources.helm, watcher::Config::default(), move |repo| {
+            charts_of(
+                &by_helm,
+                ChartSourceKind::HelmRepository,
+                repo.namespace(),
+                &repo.name_any(),
+            )
+        })
+        .watches(sources.git, watcher::Config::default(), move |repo| {
+            charts_of(
+                &by_git,
+                ChartSourceKind::GitRepository,
+                repo.namespace(),
+                &repo.name_any(),
+            )
+        })
+        .watches(sources.bucket, watcher::Config::default(), move |bucket| {
+            charts_of(
+                &by_bucket,
+                ChartSourceKind::Bucket,
+                bucket.namespace(),
+                &bucket.name_any(),
+            )
         })
         .with_config(crate::frame::controller_config(&ctx))
         .run(reconcile, error_policy, ctx)
@@ -114,24 +166,37 @@ async fn apply(
     let generation = chart.metadata.generation;
     let interval = parse_duration(&chart.spec.interval).unwrap_or(Duration::from_secs(60));
     let mut status = chart.status.clone().unwrap_or_default();
-    let repo = source(chart, ctx).await;
-    // A changed source index is a reason to run even within the interval.
-    let source_revision = repo
+    let source = source(chart, ctx).await;
+    // A changed source artifact is a reason to run even within the interval.
+    let source_revision = source
         .as_ref()
         .ok()
-        .and_then(|r| r.status.as_ref()?.artifact.as_ref())
+        .and_then(|s| s.artifact())
         .map(|a| a.revision.clone());
     if source_revision == status.observed_source_artifact_revision
         && let Some(remaining) = crate::frame::not_due(chart, ctx)
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
-    let outcome = match build(chart, repo, &status, ctx).await {
+    let outcome = match build(chart, source, &status, ctx).await {
         Ok(built) => {
-            let message = format!(
-                "pulled '{}' chart with version '{}'",
-                built.name, built.artifact.revision
+            let reason = if built.packaged {
+                CHART_PACKAGE_SUCCEEDED
+            } else {
+                CHART_PULL_SUCCEEDED
+            };
+            let mut message = format!(
+                "{} '{}' chart with version '{}'",
+                if built.packaged { "packaged" } else { "pulled" },
+                built.name,
+                built.artifact.revision
             );
+            if !built.values_files.is_empty() {
+                message.push_str(&format!(
+                    " and merged values files [{}]",
+                    built.values_files.join(" ")
+                ));
+            }
             if status.artifact.as_ref().map(|a| &a.digest) != Some(&built.artifact.digest) {
                 let metadata = BTreeMap::from([
                     ("revision", built.artifact.revision.clone()),
@@ -145,7 +210,7 @@ async fn apply(
                 &mut status.conditions,
                 ARTIFACT_IN_STORAGE,
                 ConditionStatus::True,
-                CHART_PULL_SUCCEEDED,
+                reason,
                 &message,
                 generation,
                 now(),
@@ -161,11 +226,13 @@ async fn apply(
             )));
             status.observed_chart_name = Some(built.name);
             status.observed_source_artifact_revision = Some(built.source_revision);
+            status.observed_values_files = if chart.spec.ignore_missing_values_files {
+                built.values_files
+            } else {
+                Vec::new()
+            };
             status.artifact = Some(built.artifact);
-            Outcome::Ready {
-                reason: CHART_PULL_SUCCEEDED,
-                message,
-            }
+            Outcome::Ready { reason, message }
         }
         Err(e) => Outcome::Failed(e),
     };
@@ -180,24 +247,52 @@ async fn apply(
     Ok(finalize(api, chart, chart.status.as_ref(), status, outcome, &finish).await?)
 }
 
-async fn source(chart: &HelmChart, ctx: &Context) -> Result<HelmRepository, StepError> {
+/// The source object of a HelmChart.
+enum Source {
+    Helm(HelmRepository),
+    Git(GitRepository),
+    Bucket(Bucket),
+}
+
+impl Source {
+    fn artifact(&self) -> Option<&Artifact> {
+        match self {
+            Source::Helm(r) => r.status.as_ref()?.artifact.as_ref(),
+            Source::Git(r) => r.status.as_ref()?.artifact.as_ref(),
+            Source::Bucket(b) => b.status.as_ref()?.artifact.as_ref(),
+        }
+    }
+}
+
+async fn source(chart: &HelmChart, ctx: &Context) -> Result<Source, StepError> {
     let namespace = chart.namespace().unwrap_or_default();
     let r = &chart.spec.source_ref;
-    if r.kind != ChartSourceKind::HelmRepository {
-        return Err(Failed::Fetch.error(
-            "SourceUnavailable",
-            format!(
-                "failed to get source: {:?} sources are not supported by this controller yet",
-                r.kind
-            ),
-        ));
-    }
-    let repos: Api<HelmRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    repos.get(&r.name).await.map_err(|e| {
+    let failed = |e: kube::Error| {
         Failed::Fetch.error(
             "SourceUnavailable",
             format!("failed to get source: {}", kube_message(&e)),
         )
+    };
+    let client = ctx.client.clone();
+    Ok(match r.kind {
+        ChartSourceKind::HelmRepository => Source::Helm(
+            Api::<HelmRepository>::namespaced(client, &namespace)
+                .get(&r.name)
+                .await
+                .map_err(failed)?,
+        ),
+        ChartSourceKind::GitRepository => Source::Git(
+            Api::<GitRepository>::namespaced(client, &namespace)
+                .get(&r.name)
+                .await
+                .map_err(failed)?,
+        ),
+        ChartSourceKind::Bucket => Source::Bucket(
+            Api::<Bucket>::namespaced(client, &namespace)
+                .get(&r.name)
+                .await
+                .map_err(failed)?,
+        ),
     })
 }
 
@@ -205,24 +300,143 @@ struct Built {
     name: String,
     artifact: Artifact,
     source_revision: String,
+    packaged: bool,
+    values_files: Vec<String>,
 }
 
+/// A build error as upstream records it: `<summary>: <message>`, on
+/// `BuildFailed` for what went wrong building (metadata, values, dependencies,
+/// packaging, verification), else on `FetchFailed`; a wrong reference,
+/// version metadata or values files stall (no retry fixes them).
 fn build_error(reason: &'static str, summary: &str, message: String) -> StepError {
     let error = format!("{summary}: {message}");
-    if reason == "InvalidChartReference" {
-        StepError::stall(reason, error).on(FETCH_FAILED, ConditionStatus::True)
+    let condition = match reason {
+        "MetadataPatchError"
+        | "ValuesFilesError"
+        | "DependencyBuildError"
+        | "ChartPackageError"
+        | "ChartVerificationError" => BUILD_FAILED,
+        _ => FETCH_FAILED,
+    };
+    let stalls = matches!(
+        reason,
+        "InvalidChartReference" | "MetadataPatchError" | "ValuesFilesError"
+    );
+    let error = if stalls {
+        StepError::stall(reason, error)
     } else {
-        Failed::Fetch.error(reason, error)
-    }
+        StepError::retry(reason, error)
+    };
+    error.on(condition, ConditionStatus::True)
 }
 
 async fn build(
     chart: &HelmChart,
-    repo: Result<HelmRepository, StepError>,
+    source: Result<Source, StepError>,
     status: &flux_api::source::v1::HelmChartStatus,
     ctx: &Context,
 ) -> Result<Built, StepError> {
-    let repo = repo?;
+    let (kind, artifact, name) = match source? {
+        Source::Helm(repo) => return build_remote(chart, repo, status, ctx).await,
+        Source::Git(r) => (
+            ChartSourceKind::GitRepository,
+            r.status.and_then(|s| s.artifact),
+            r.metadata.name.unwrap_or_default(),
+        ),
+        Source::Bucket(b) => (
+            ChartSourceKind::Bucket,
+            b.status.and_then(|s| s.artifact),
+            b.metadata.name.unwrap_or_default(),
+        ),
+    };
+    if chart.spec.verify.is_some() {
+        return Err(build_error(
+            "ChartVerificationError",
+            "chart verification error",
+            "chart verification is not supported by this controller yet".to_string(),
+        ));
+    }
+    let Some(source) = artifact.filter(|a| ctx.storage.local_path(&a.path).is_file()) else {
+        return Err(Failed::Fetch
+            .error(
+                "NoSourceArtifact",
+                format!("no artifact available for {kind:?} source '{name}'"),
+            )
+            .retry_after(ctx.requeue_dependency));
+    };
+    let built = local::build(chart, kind, &source, status, ctx).await?;
+    let artifact = match built.data {
+        None => match status.artifact.clone() {
+            Some(a) => a,
+            None => {
+                return Err(build_error(
+                    "Unknown",
+                    "unknown build error",
+                    "the stored chart disappeared".to_string(),
+                ));
+            }
+        },
+        Some(data) => store(chart, ctx, &built.name, &built.version, &data)?,
+    };
+    if built.resolved > 0 {
+        tracing::debug!("resolved {} chart dependencies", built.resolved);
+    }
+    Ok(Built {
+        name: built.name,
+        artifact,
+        source_revision: source.revision,
+        packaged: built.packaged,
+        values_files: built.values_files,
+    })
+}
+
+/// Stores a chart archive as `<name>-<version>.tgz` (and `latest.tar.gz`).
+fn store(
+    chart: &HelmChart,
+    ctx: &Context,
+    name: &str,
+    version: &str,
+    data: &[u8],
+) -> Result<Artifact, StepError> {
+    let namespace = chart.namespace().unwrap_or_default();
+    let chart_name = chart.name_any();
+    let owner = owner(&namespace, &chart_name);
+    let stored = ctx
+        .storage
+        .store_bytes(
+            owner,
+            &format!("{name}-{version}.tgz"),
+            data,
+            "latest.tar.gz",
+        )
+        .map_err(|e| {
+            Failed::Storage.error(
+                "ArchiveOperationFailed",
+                format!("unable to copy Helm chart to storage: {e}"),
+            )
+        })?;
+    let _ = ctx
+        .storage
+        .garbage_collect(owner, &stored.path, SystemTime::now());
+    Ok(Artifact {
+        path: stored.path,
+        url: stored.url,
+        revision: version.to_string(),
+        digest: stored.summary.digest.to_string(),
+        last_update_time: now(),
+        size: Some(stored.summary.size as i64),
+        metadata: None,
+    })
+}
+
+/// A chart of a HelmRepository: chosen in its index, downloaded, stored
+/// as it is.
+async fn build_remote(
+    chart: &HelmChart,
+    repo: HelmRepository,
+    status: &flux_api::source::v1::HelmChartStatus,
+    ctx: &Context,
+) -> Result<Built, StepError> {
     let spec = &chart.spec;
     if repo.spec.repository_type == Some(HelmRepositoryType::Oci) {
         return Err(Failed::Fetch.error(
@@ -230,11 +444,13 @@ async fn build(
             "charts from OCI HelmRepositories are not supported by this controller yet".to_string(),
         ));
     }
-    if !spec.values_files.is_empty() {
+    if !local::values_files(chart).is_empty()
+        || spec.reconcile_strategy == Some(flux_api::source::v1::ReconcileStrategy::Revision)
+    {
         return Err(build_error(
             "ValuesFilesError",
             "values files merge error",
-            "valuesFiles are not supported by this controller yet".to_string(),
+            "valuesFiles and reconcileStrategy Revision are not supported by this controller yet for charts of HelmRepositories".to_string(),
         ));
     }
     if spec.verify.is_some() {
@@ -300,6 +516,8 @@ async fn build(
             name,
             artifact: artifact.clone(),
             source_revision: source.revision,
+            packaged: false,
+            values_files: Vec::new(),
         });
     }
     let Some(first) = version.urls.first().cloned() else {
@@ -328,38 +546,13 @@ async fn build(
             format!("failed to load chart: {}", e.0),
         ));
     }
-    let namespace = chart.namespace().unwrap_or_default();
-    let chart_name = chart.name_any();
-    let owner = owner(&namespace, &chart_name);
-    let stored = ctx
-        .storage
-        .store_bytes(
-            owner,
-            &format!("{name}-{revision}.tgz"),
-            &data,
-            "latest.tar.gz",
-        )
-        .map_err(|e| {
-            Failed::Storage.error(
-                "ArchiveOperationFailed",
-                format!("unable to copy Helm chart to storage: {e}"),
-            )
-        })?;
-    let _ = ctx
-        .storage
-        .garbage_collect(owner, &stored.path, SystemTime::now());
+    let artifact = store(chart, ctx, &name, &revision, &data)?;
     Ok(Built {
         name,
-        artifact: Artifact {
-            path: stored.path,
-            url: stored.url,
-            revision,
-            digest: stored.summary.digest.to_string(),
-            last_update_time: now(),
-            size: Some(stored.summary.size as i64),
-            metadata: None,
-        },
+        artifact,
         source_revision: source.revision,
+        packaged: false,
+        values_files: Vec::new(),
     })
 }
 
