@@ -209,6 +209,10 @@ fn tree(repo: &flux_testenv::GitRepo) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revisions_and_digests_equal_upstreams() {
+    // Upstream names its temporary folder (`stat /tmp/helmchart-…/
+    // source/charts/none`); ours, deliberately, the path in the source
+    // only.
+    let temporary = regex::Regex::new(r"/tmp/[^ ]*/source/").unwrap();
     let cp = ControlPlane::shared().expect("control plane");
     cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
         .await
@@ -525,10 +529,6 @@ async fn revisions_and_digests_equal_upstreams() {
                 String::new(),
             ));
         }
-        // Upstream names its temporary folder (`stat /tmp/helmchart-…/
-        // source/charts/none`); ours, deliberately, the path in the source
-        // only.
-        let temporary = regex::Regex::new(r"/tmp/[^ ]*/source/").unwrap();
         for name in ["local-missing", "local-nowhere"] {
             let object = failed(&charts, name).await;
             let r = object.ready().unwrap();
