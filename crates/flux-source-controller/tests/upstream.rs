@@ -317,8 +317,59 @@ async fn revisions_and_digests_equal_upstreams() {
     )
     .unwrap();
 
+    // Charts in an OCI registry, pushed by the real `helm push`.
+    registry
+        .push_helm_chart(&helm.root().join("web-1.0.0.tgz"), "charts")
+        .unwrap();
+    registry
+        .push_helm_chart(&helm.root().join("web-1.2.0.tgz"), "charts")
+        .unwrap();
+
     let mut results = Vec::new();
     for ns in [ours_ns.name(), theirs_ns.name()] {
+        let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
+        let object: HelmRepository = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "oci-charts"},
+            "spec": {"type": "oci", "url": format!("oci://{}/charts", registry.host()),
+                     "insecure": true, "interval": "10m"},
+        }))
+        .unwrap();
+        helms.create(&PostParams::default(), &object).await.unwrap();
+        let charts: Api<HelmChart> = Api::namespaced(cp.client().unwrap(), ns);
+        for (name, spec) in [
+            (
+                "oci-web",
+                json!({"chart": "web", "version": "1.x", "sourceRef": {"kind": "HelmRepository", "name": "oci-charts"}}),
+            ),
+            (
+                "oci-none",
+                json!({"chart": "web", "version": "7.x", "sourceRef": {"kind": "HelmRepository", "name": "oci-charts"}}),
+            ),
+            (
+                "web-values",
+                json!({"chart": "web", "valuesFiles": ["values.yaml", "missing.yaml"], "ignoreMissingValuesFiles": true,
+                                  "sourceRef": {"kind": "HelmRepository", "name": "helm"}}),
+            ),
+            (
+                "web-missing",
+                json!({"chart": "web", "valuesFiles": ["missing.yaml"], "sourceRef": {"kind": "HelmRepository", "name": "helm"}}),
+            ),
+        ] {
+            let mut full = json!({"interval": "10m"});
+            for (k, v) in spec.as_object().unwrap() {
+                full[k] = v.clone();
+            }
+            let object: HelmChart = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                "metadata": {"name": name}, "spec": full,
+            }))
+            .unwrap();
+            charts
+                .create(&PostParams::default(), &object)
+                .await
+                .unwrap();
+        }
         let gits: Api<GitRepository> = Api::namespaced(cp.client().unwrap(), ns);
         let object: GitRepository = serde_json::from_value(json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
@@ -543,6 +594,32 @@ async fn revisions_and_digests_equal_upstreams() {
         }
         let object = ready(&charts, "from-bucket").await;
         seen.push(summary(object.ready(), object.artifact()));
+        // An OCI chart is stored as pulled: the same digest.
+        let object = ready(&charts, "oci-web").await;
+        seen.push(summary(object.ready(), object.artifact()));
+        let object = ready(&charts, "web-values").await;
+        let r = object.ready().unwrap();
+        seen.push((
+            r.reason.clone(),
+            r.message.clone(),
+            object.artifact().unwrap().revision.clone(),
+            None,
+            format!(
+                "{:?}",
+                object.status.as_ref().unwrap().observed_values_files
+            ),
+        ));
+        for name in ["oci-none", "web-missing"] {
+            let object = failed(&charts, name).await;
+            let r = object.ready().unwrap();
+            seen.push((
+                r.reason.clone(),
+                r.message.clone(),
+                String::new(),
+                None,
+                String::new(),
+            ));
+        }
         results.push(seen);
     }
     let log = std::fs::read_to_string(theirs_dir.path().join("controller.log")).unwrap_or_default();

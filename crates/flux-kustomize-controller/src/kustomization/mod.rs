@@ -58,9 +58,13 @@ impl Source for OCIRepository {
     }
 }
 
-/// The Kustomizations to run when `source` changes; remembers its newest
-/// artifact before the reconciliations it triggers read it (a source being
-/// deleted is looked up again).
+/// The Kustomizations to run when `source` has a new artifact (as
+/// upstream's revision-change predicate: a change of the source's spec or
+/// conditions alone triggers nothing — reapplying the old artifact then
+/// could undo what changed the spec, such as `flux bootstrap` moving the
+/// source to another URL); remembers its newest artifact before the
+/// reconciliations it triggers read it (a source being deleted is looked
+/// up again).
 fn on_source_change<S: Source>(
     source: &S,
     kustomizations: &Store<Kustomization>,
@@ -68,16 +72,23 @@ fn on_source_change<S: Source>(
 ) -> Vec<ObjectRef<Kustomization>> {
     let namespace = source.namespace().unwrap_or_default();
     let name = source.name_any();
-    if let Ok(mut known) = ctx.sources.lock() {
-        let id = format!("{}/{namespace}/{name}", S::kind(&()));
-        match source.artifact() {
-            Some(artifact) if source.meta().deletion_timestamp.is_none() => {
-                known.insert(id, artifact);
-            }
-            _ => {
-                known.remove(&id);
+    let changed = match ctx.sources.lock() {
+        Ok(mut known) => {
+            let id = format!("{}/{namespace}/{name}", S::kind(&()));
+            match source.artifact() {
+                Some(artifact) if source.meta().deletion_timestamp.is_none() => {
+                    let previous = known.insert(id, artifact.clone());
+                    previous.is_none_or(|p| {
+                        p.revision != artifact.revision || p.digest != artifact.digest
+                    })
+                }
+                _ => known.remove(&id).is_some(),
             }
         }
+        Err(_) => true,
+    };
+    if !changed {
+        return Vec::new();
     }
     kustomizations
         .state()

@@ -285,6 +285,43 @@ pub(super) async fn build(
     })
 }
 
+/// The values files of a repository chart merged left to right: files of
+/// the chart, `values.yaml` its defaults (upstream's `mergeChartValues`).
+pub(super) fn merge_chart_values(
+    chart: &Chart,
+    files: &[String],
+    ignore_missing: bool,
+) -> Result<(Map<String, Json>, Vec<String>), StepError> {
+    let fail = |message: String| {
+        build_error(
+            "ValuesFilesError",
+            "values files merge error",
+            format!("failed to merge chart values: {message}"),
+        )
+    };
+    let mut merged = Map::new();
+    let mut used = Vec::new();
+    for file in files {
+        let name = clean(file);
+        if name == "values.yaml" {
+            flux_helm::package::merge_maps(&mut merged, chart.values.clone());
+            used.push(file.clone());
+            continue;
+        }
+        let Some(found) = chart.files.iter().find(|f| f.name == name) else {
+            if ignore_missing {
+                continue;
+            }
+            return Err(fail(format!("no values file found at path '{file}'")));
+        };
+        let values = flux_helm::yaml::read_values(&found.data)
+            .map_err(|e| fail(format!("unmarshaling values from '{file}' failed: {e}")))?;
+        flux_helm::package::merge_maps(&mut merged, values);
+        used.push(file.clone());
+    }
+    Ok((merged, used))
+}
+
 /// The values files merged left to right (paths relative to the source's
 /// root); a missing one fails unless `ignore_missing`. Returns the merge
 /// and the files used.

@@ -17,12 +17,18 @@
 //! Helm packages it (version build metadata, `valuesFiles`, dependency
 //! build), stored as `<name>-<version>.tgz`.
 //!
-//! Not yet: OCI HelmRepositories, `valuesFiles` and
-//! `reconcileStrategy: Revision` for HelmRepository charts, `verify` —
-//! refused with a clear message.
+//! `valuesFiles` of a repository chart are files of the chart itself
+//! (`values.yaml` its defaults): the chart is repackaged with the merge
+//! and the generation as build metadata.
+//!
+//! From an OCI HelmRepository (`oci.rs`): the chart's tag chosen among
+//! the registry's tags, its Helm chart layer pulled.
+//!
+//! Not yet: `verify` (cosign, notation) — refused with a clear message.
 
 mod deps;
 mod local;
+mod oci;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -225,7 +231,8 @@ async fn apply(
                     .unwrap_or_default()
             )));
             status.observed_chart_name = Some(built.name);
-            status.observed_source_artifact_revision = Some(built.source_revision);
+            status.observed_source_artifact_revision =
+                (!built.source_revision.is_empty()).then_some(built.source_revision);
             status.observed_values_files = if chart.spec.ignore_missing_values_files {
                 built.values_files
             } else {
@@ -438,21 +445,6 @@ async fn build_remote(
     ctx: &Context,
 ) -> Result<Built, StepError> {
     let spec = &chart.spec;
-    if repo.spec.repository_type == Some(HelmRepositoryType::Oci) {
-        return Err(Failed::Fetch.error(
-            "SourceUnavailable",
-            "charts from OCI HelmRepositories are not supported by this controller yet".to_string(),
-        ));
-    }
-    if !local::values_files(chart).is_empty()
-        || spec.reconcile_strategy == Some(flux_api::source::v1::ReconcileStrategy::Revision)
-    {
-        return Err(build_error(
-            "ValuesFilesError",
-            "values files merge error",
-            "valuesFiles and reconcileStrategy Revision are not supported by this controller yet for charts of HelmRepositories".to_string(),
-        ));
-    }
     if spec.verify.is_some() {
         return Err(build_error(
             "ChartVerificationError",
@@ -472,6 +464,52 @@ async fn build_remote(
             ),
         ));
     }
+    // Values files: repackaged, the generation as build metadata (the
+    // strategy does not apply to repository charts).
+    let files = local::values_files(chart);
+    let metadata = if files.is_empty() {
+        String::new()
+    } else {
+        chart.metadata.generation.unwrap_or_default().to_string()
+    };
+    let wanted = spec.version.clone().unwrap_or_default();
+
+    if repo.spec.repository_type == Some(HelmRepositoryType::Oci) {
+        let client = oci::client(&repo, ctx).await?;
+        let reference = oci::chart_reference(&repo.spec.url, &spec.chart)
+            .map_err(|e| build_error("InvalidChartReference", "invalid chart reference", e))?;
+        let version = oci::version(&client, &reference, &spec.chart, &wanted).await?;
+        let remote = Remote {
+            name: spec
+                .chart
+                .rsplit('/')
+                .next()
+                .unwrap_or(&spec.chart)
+                .to_string(),
+            revision: local::patch_version(&version, &metadata)?,
+            source_revision: String::new(),
+            files,
+        };
+        if let Some(built) = cached(chart, status, ctx, &remote) {
+            return Ok(built);
+        }
+        let data = oci::pull(&client, &reference, &version, ctx.helm_chart_max_size)
+            .await
+            .map_err(|e| {
+                let reason = if oci::is_authentication(&e) {
+                    "AuthenticationFailed"
+                } else {
+                    "ChartPullError"
+                };
+                build_error(
+                    reason,
+                    "chart pull error",
+                    format!("failed to download chart for remote reference: {e}"),
+                )
+            })?;
+        return finish_remote(chart, ctx, remote, data);
+    }
+
     let Some(source) = repo
         .status
         .as_ref()
@@ -495,7 +533,6 @@ async fn build_remote(
             format!("failed to get chart version for remote reference: failed to load index: {e}"),
         )
     })?;
-    let wanted = spec.version.clone().unwrap_or_default();
     let version = select(&index, &spec.chart, &wanted).map_err(|e| {
         build_error(
             "InvalidChartReference",
@@ -503,29 +540,22 @@ async fn build_remote(
             format!("failed to get chart version for remote reference: {e}"),
         )
     })?;
-    let name = version.name.clone();
-    let revision = version.version.clone();
-    // Rebuild avoidance: the same version stored, the object unchanged.
-    if status.observed_generation == chart.metadata.generation
-        && let Some(artifact) = status
-            .artifact
-            .as_ref()
-            .filter(|a| a.revision == revision && ctx.storage.local_path(&a.path).is_file())
-    {
-        return Ok(Built {
-            name,
-            artifact: artifact.clone(),
-            source_revision: source.revision,
-            packaged: false,
-            values_files: Vec::new(),
-        });
+    let remote = Remote {
+        name: version.name.clone(),
+        revision: local::patch_version(&version.version, &metadata)?,
+        source_revision: source.revision.clone(),
+        files,
+    };
+    if let Some(built) = cached(chart, status, ctx, &remote) {
+        return Ok(built);
     }
     let Some(first) = version.urls.first().cloned() else {
         return Err(build_error(
             "ChartPullError",
             "chart pull error",
             format!(
-                "failed to download chart for remote reference: chart '{name}' has no downloadable URLs"
+                "failed to download chart for remote reference: chart '{}' has no downloadable URLs",
+                remote.name
             ),
         ));
     };
@@ -539,20 +569,107 @@ async fn build_remote(
             format!("failed to download chart for remote reference: {e}"),
         )
     })?;
-    if let Err(e) = flux_helm::Chart::load_archive(&data) {
-        return Err(build_error(
-            "ChartPullError",
-            "chart pull error",
-            format!("failed to load chart: {}", e.0),
-        ));
+    finish_remote(chart, ctx, remote, data)
+}
+
+/// A repository chart chosen: its name, the version to store (with build
+/// metadata), the source's revision, the values files to merge.
+struct Remote {
+    name: String,
+    revision: String,
+    source_revision: String,
+    files: Vec<String>,
+}
+
+/// Rebuild avoidance: the same version stored, the object unchanged.
+fn cached(
+    chart: &HelmChart,
+    status: &flux_api::source::v1::HelmChartStatus,
+    ctx: &Context,
+    remote: &Remote,
+) -> Option<Built> {
+    if status.observed_generation != chart.metadata.generation {
+        return None;
     }
-    let artifact = store(chart, ctx, &name, &revision, &data)?;
+    let artifact = status
+        .artifact
+        .as_ref()
+        .filter(|a| a.revision == remote.revision && ctx.storage.local_path(&a.path).is_file())?;
+    let packaged = !remote.files.is_empty();
+    let values_files = if !packaged {
+        Vec::new()
+    } else if status.observed_values_files.is_empty() {
+        remote.files.clone()
+    } else {
+        status.observed_values_files.clone()
+    };
+    Some(Built {
+        name: remote.name.clone(),
+        artifact: artifact.clone(),
+        source_revision: remote.source_revision.clone(),
+        packaged,
+        values_files,
+    })
+}
+
+/// A downloaded chart, checked, repackaged with its values files when it
+/// has some, and stored.
+fn finish_remote(
+    chart: &HelmChart,
+    ctx: &Context,
+    remote: Remote,
+    data: impl AsRef<[u8]>,
+) -> Result<Built, StepError> {
+    let data = data.as_ref();
+    let requires_packaging = !remote.files.is_empty();
+    let mut loaded = match flux_helm::Chart::load_archive(data) {
+        Ok(loaded) => loaded,
+        Err(e) if requires_packaging => {
+            return Err(build_error(
+                "ChartPackageError",
+                "chart package error",
+                format!("failed to load downloaded chart: {}", e.0),
+            ));
+        }
+        Err(e) => {
+            return Err(build_error(
+                "ChartPullError",
+                "chart pull error",
+                format!("failed to load chart: {}", e.0),
+            ));
+        }
+    };
+    if !requires_packaging {
+        let artifact = store(chart, ctx, &remote.name, &remote.revision, data)?;
+        return Ok(Built {
+            name: remote.name,
+            artifact,
+            source_revision: remote.source_revision,
+            packaged: false,
+            values_files: Vec::new(),
+        });
+    }
+    loaded.metadata.version = remote.revision.clone();
+    let (merged, used) = local::merge_chart_values(
+        &loaded,
+        &remote.files,
+        chart.spec.ignore_missing_values_files,
+    )?;
+    let changed = flux_helm::package::overwrite_default_values(&mut loaded, merged)
+        .map_err(|e| build_error("ValuesFilesError", "values files merge error", e.0))?;
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let packaged = flux_helm::package::package(&loaded, mtime)
+        .map_err(|e| build_error("ChartPackageError", "chart package error", e.0))?;
+    let artifact = store(chart, ctx, &remote.name, &remote.revision, &packaged)?;
     Ok(Built {
-        name,
+        name: remote.name,
         artifact,
-        source_revision: source.revision,
-        packaged: false,
-        values_files: Vec::new(),
+        source_revision: remote.source_revision,
+        packaged: true,
+        values_files: if changed { used } else { Vec::new() },
     })
 }
 

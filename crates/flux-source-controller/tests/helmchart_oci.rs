@@ -1,0 +1,239 @@
+//! HelmCharts from OCI HelmRepositories and repository charts with values
+//! files, against a real API server, a real registry (charts pushed by the
+//! real `helm push`, htpasswd) and a real Helm repository.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::Path;
+use std::time::Duration;
+
+use flux_api::source::v1::{HelmChart, HelmRepository};
+use flux_artifact::{Retention, Storage};
+use flux_source_controller::{Context, run, server::serve_storage};
+use flux_testenv::{ControlPlane, HelmRepoServer, OciRegistry, TestNamespace};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+async fn start_controller(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(cp.client().unwrap(), storage);
+    ctx.retry_interval = Duration::from_secs(2);
+    let namespace = ns.name().to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    root
+}
+
+fn ready(chart: &HelmChart) -> Option<&flux_api::meta::Condition> {
+    flux_runtime::conditions::get(&chart.status.as_ref()?.conditions, "Ready")
+}
+
+async fn wait_reason(api: &Api<HelmChart>, name: &str, reason: &str) -> HelmChart {
+    let result = flux_testenv::eventually(&format!("{name}: {reason}"), || async {
+        let c = api.get(name).await.ok()?;
+        let r = ready(&c)?;
+        (r.reason == reason && r.observed_generation == c.metadata.generation).then(|| c.clone())
+    })
+    .await;
+    match result {
+        Ok(c) => c,
+        Err(e) => panic!("{e}: {:?}", api.get(name).await.map(|c| c.status)),
+    }
+}
+
+async fn create<K>(api: &Api<K>, object: serde_json::Value)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object: K = serde_json::from_value(object).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+fn chart_object(name: &str, spec: serde_json::Value) -> serde_json::Value {
+    json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+           "metadata": {"name": name}, "spec": spec})
+}
+
+fn fetch(chart: &HelmChart) -> Vec<u8> {
+    let url = &chart
+        .status
+        .as_ref()
+        .unwrap()
+        .artifact
+        .as_ref()
+        .unwrap()
+        .url;
+    std::process::Command::new("curl")
+        .args(["-sSf", url])
+        .output()
+        .unwrap()
+        .stdout
+}
+
+/// Packages a minimal chart with the real `helm package`.
+fn package(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {
+    let sources = dir.join(format!("src-{version}"));
+    let chart = flux_testenv::write_chart(&sources, name, version).unwrap();
+    std::fs::write(chart.join("values-extra.yaml"), "greeting: bonjour\n").unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    flux_testenv::run(
+        flux_testenv::helm_command(dir)
+            .unwrap()
+            .arg("package")
+            .arg(&chart)
+            .arg("--destination")
+            .arg(&out),
+    )
+    .unwrap();
+    out.join(format!("{name}-{version}.tgz"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_from_oci_repositories_and_values_files() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("chart-oci").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controller(cp, &ns).await;
+    let work = tempfile::tempdir().unwrap();
+
+    let registry = OciRegistry::start_with_basic_auth("flux", "s3cret").unwrap();
+    let mut archives = std::collections::BTreeMap::new();
+    for version in ["1.0.0", "1.2.0", "2.0.0-rc.1"] {
+        let archive = package(work.path(), "web", version);
+        registry.push_helm_chart(&archive, "charts").unwrap();
+        archives.insert(version, std::fs::read(&archive).unwrap());
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    for (name, password) in [("creds", "s3cret"), ("wrong", "nope")] {
+        create(
+            &secrets,
+            json!({"metadata": {"name": name},
+                   "stringData": {"username": "flux", "password": password}}),
+        )
+        .await;
+    }
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), ns.name());
+    for (name, secret) in [("oci", "creds"), ("oci-wrong", "wrong")] {
+        create(
+            &repos,
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+                   "metadata": {"name": name},
+                   "spec": {"type": "oci", "url": format!("oci://{}/charts", registry.host()),
+                            "insecure": true, "interval": "10m", "secretRef": {"name": secret}}}),
+        )
+        .await;
+    }
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), ns.name());
+    for (name, version, repo) in [
+        ("latest", "", "oci"),
+        ("one", "1.x", "oci"),
+        ("exact", "1.0.0", "oci"),
+        ("rc", ">=2.0.0-0", "oci"),
+        ("none", "9.x", "oci"),
+        ("refused", "1.x", "oci-wrong"),
+    ] {
+        create(
+            &charts,
+            chart_object(
+                name,
+                json!({"chart": "web", "version": version, "interval": "10m",
+                       "sourceRef": {"kind": "HelmRepository", "name": repo}}),
+            ),
+        )
+        .await;
+    }
+    for (name, version) in [
+        ("latest", "1.2.0"),
+        ("one", "1.2.0"),
+        ("exact", "1.0.0"),
+        ("rc", "2.0.0-rc.1"),
+    ] {
+        let chart = wait_reason(&charts, name, "ChartPullSucceeded").await;
+        assert_eq!(
+            ready(&chart).unwrap().message,
+            format!("pulled 'web' chart with version '{version}'")
+        );
+        // Stored as pushed.
+        assert_eq!(fetch(&chart), archives[version], "{name}");
+    }
+    let none = wait_reason(&charts, "none", "ChartPullError").await;
+    assert_eq!(
+        ready(&none).unwrap().message,
+        "chart pull error: failed to get chart version for remote reference: could not locate a version matching provided version string 9.x"
+    );
+    let refused = wait_reason(&charts, "refused", "AuthenticationFailed").await;
+    let message = &ready(&refused).unwrap().message;
+    assert!(
+        message.starts_with("chart pull error: failed to get chart version for remote reference: could not get tags for \"web\""),
+        "{message}"
+    );
+
+    // Values files of a repository chart: files of the chart, merged, the
+    // chart repackaged with the generation as build metadata.
+    charts
+        .patch(
+            "one",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"valuesFiles": ["values.yaml", "values-extra.yaml"]}})),
+        )
+        .await
+        .unwrap();
+    let merged = wait_reason(&charts, "one", "ChartPackageSucceeded").await;
+    assert_eq!(
+        ready(&merged).unwrap().message,
+        "packaged 'web' chart with version '1.2.0+2' and merged values files [values.yaml values-extra.yaml]"
+    );
+    let loaded = flux_helm::Chart::load_archive(&fetch(&merged)).unwrap();
+    assert_eq!(loaded.metadata.version, "1.2.0+2");
+    assert_eq!(loaded.values["greeting"], "bonjour");
+
+    // The same from an HTTP repository; a missing file stalls.
+    let helm = HelmRepoServer::start().unwrap();
+    helm.add_chart(&flux_testenv::write_chart(&work.path().join("http"), "api", "0.3.0").unwrap())
+        .unwrap();
+    create(
+        &repos,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+               "metadata": {"name": "http"}, "spec": {"url": helm.url(), "interval": "10m"}}),
+    )
+    .await;
+    create(
+        &charts,
+        chart_object(
+            "api",
+            json!({"chart": "api", "interval": "10m", "valuesFiles": ["values.yaml", "missing.yaml"],
+                   "sourceRef": {"kind": "HelmRepository", "name": "http"}}),
+        ),
+    )
+    .await;
+    let api = wait_reason(&charts, "api", "ValuesFilesError").await;
+    assert_eq!(
+        ready(&api).unwrap().message,
+        "values files merge error: failed to merge chart values: no values file found at path 'missing.yaml'"
+    );
+    charts
+        .patch(
+            "api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"ignoreMissingValuesFiles": true}})),
+        )
+        .await
+        .unwrap();
+    // values.yaml over nothing is the chart's own values: nothing changes,
+    // so no values files are reported; the version still carries the
+    // generation.
+    let api = wait_reason(&charts, "api", "ChartPackageSucceeded").await;
+    assert_eq!(
+        ready(&api).unwrap().message,
+        "packaged 'api' chart with version '0.3.0+2'"
+    );
+}
