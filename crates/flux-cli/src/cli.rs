@@ -574,6 +574,42 @@ pub enum CreateSourceCommand {
     Oci(CreateSourceOciArgs),
     /// Create or update a Bucket source.
     Bucket(CreateSourceBucketArgs),
+    /// Create or update a HelmChart source.
+    Chart(CreateSourceChartArgs),
+}
+
+/// `flux create source chart`.
+#[derive(Debug, Args)]
+pub struct CreateSourceChartArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Helm chart name or path.
+    #[arg(long, default_value = "")]
+    pub chart: String,
+    /// Helm chart version, accepts a semver range (ignored for charts from GitRepository sources).
+    #[arg(long = "chart-version", default_value = "")]
+    pub chart_version: String,
+    /// Source that contains the chart in the format '<kind>/<name>', where kind must be one of: (HelmRepository, GitRepository, Bucket).
+    #[arg(long, default_value = "")]
+    pub source: String,
+    /// The reconcile strategy for helm chart (accepted values: Revision and ChartRevision).
+    #[arg(long = "reconcile-strategy", default_value = "ChartVersion")]
+    pub reconcile_strategy: String,
+    /// The OCI verify provider name to use for signature verification, available options are: (cosign, notation).
+    #[arg(long = "verify-provider", default_value = "")]
+    pub verify_provider: String,
+    /// The name of a secret to use for signature verification.
+    #[arg(long = "verify-secret-ref", default_value = "")]
+    pub verify_secret_ref: String,
+    /// Regular expression to use for the OIDC subject during signature verification.
+    #[arg(long = "verify-subject", default_value = "")]
+    pub verify_subject: String,
+    /// Regular expression to use for the OIDC issuer during signature verification.
+    #[arg(long = "verify-issuer", default_value = "")]
+    pub verify_issuer: String,
 }
 
 /// `flux create source bucket`.

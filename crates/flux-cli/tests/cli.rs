@@ -342,8 +342,81 @@ fn exports_work_offline_in_upstream_format() {
             "--label=team=a",
             "--export",
         ],
+        &[
+            "create",
+            "source",
+            "chart",
+            "podinfo",
+            "--source=HelmRepository/podinfo",
+            "--chart=podinfo",
+            "--chart-version=6.x",
+            "--export",
+        ],
+        &[
+            "create",
+            "source",
+            "chart",
+            "app",
+            "--source=gitrepository/fleet",
+            "--chart=./charts/app",
+            "--reconcile-strategy=Revision",
+            "--interval=5m",
+            "--label=team=a",
+            "--export",
+        ],
+        &[
+            "create",
+            "source",
+            "chart",
+            "signed",
+            "--source=HelmRepository/oci",
+            "--chart=podinfo",
+            "--verify-provider=cosign",
+            "--verify-secret-ref=keys",
+            "--verify-issuer=https://token.example.com",
+            "--verify-subject=^https://github.com/org/.*$",
+            "--export",
+        ],
     ] {
         same_as_upstream(&upstream, nowhere, args);
+    }
+    for (args, message) in [
+        (
+            &[
+                "create",
+                "source",
+                "chart",
+                "web",
+                "--chart=web",
+                "--export",
+            ][..],
+            "chart source is required",
+        ),
+        (
+            &[
+                "create",
+                "source",
+                "chart",
+                "web",
+                "--source=OCIRepository/web",
+                "--chart=web",
+                "--export",
+            ],
+            "invalid argument \"OCIRepository/web\" for \"--source\" flag: source kind 'OCIRepository' is not supported, must be one of: HelmRepository, GitRepository, Bucket",
+        ),
+        (
+            &[
+                "create",
+                "source",
+                "chart",
+                "web",
+                "--source=HelmRepository/web",
+                "--export",
+            ],
+            "chart name or path is required",
+        ),
+    ] {
+        assert_eq!(fails(nowhere, args), message, "{args:?}");
     }
     assert_eq!(
         fails(

@@ -38,75 +38,108 @@ pub fn special(f: f64) -> Option<String> {
 }
 
 /// `%g` / `%v`: shortest (or `prec` significant digits), `%e` form when
-/// the exponent is < -4 or ≥ the precision (6 when shortest; Go's rule).
+/// the exponent is < -4 or ≥ the precision (6 when shortest; Go's rule);
+/// `sharp` (`%#g`) keeps the point and the trailing zeros as `fmt` does.
 pub fn format_g(f: f64, prec: Option<usize>, sharp: bool) -> String {
     if let Some(s) = special(f) {
         return s;
     }
     let neg = f.is_sign_negative();
+    let shortest = prec.is_none();
     let prec = prec.map(|p| p.max(1));
     let (d, dp) = digits(f, prec);
     let nd = d.len() as i32;
-    let mut eprec = match prec {
-        Some(p) => p as i32,
-        None => 6,
-    };
-    if prec.is_some() && eprec > nd && nd >= dp {
+    // strconv's `%g`: zero has no digits and its point at 0, so its
+    // exponent is -1 (the plain form).
+    let mut eprec = prec.map_or(6, |p| p as i32);
+    if !shortest && eprec > nd && nd >= dp {
         eprec = nd;
     }
-    if prec.is_none() {
+    if shortest {
         eprec = 6;
     }
-    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    let exp = dp - 1;
     let mut s = String::new();
     if neg {
         s.push('-');
     }
-    let d = if d.is_empty() { "0".to_string() } else { d };
-    let mut d = d;
-    if sharp {
-        // '#': keep trailing zeros up to the precision.
-        let want = prec.unwrap_or(6);
-        while d.len() < want {
-            d.push('0');
-        }
-    }
+    let digit = |i: usize| d.as_bytes().get(i).map_or('0', |&b| b as char);
     if exp < -4 || exp >= eprec {
-        s.push_str(&d[..1]);
-        if d.len() > 1 {
+        // %e with the digits there are (strconv's precision is at most
+        // their number).
+        let frac = (nd - 1).max(0);
+        s.push(digit(0));
+        if frac > 0 {
             s.push('.');
-            s.push_str(&d[1..]);
-        } else if sharp {
-            s.push('.');
+            for i in 1..=frac as usize {
+                s.push(digit(i));
+            }
         }
         s.push_str(&format!(
             "e{}{:02}",
             if exp < 0 { '-' } else { '+' },
             exp.abs()
         ));
-    } else if exp < 0 {
-        s.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            s.push('0');
-        }
-        s.push_str(&d);
     } else {
-        let int_len = (exp + 1) as usize;
-        if d.len() <= int_len {
-            s.push_str(&d);
-            for _ in d.len()..int_len {
-                s.push('0');
-            }
-            if sharp {
-                s.push('.');
-            }
+        // %f with precision max(nd - dp, 0).
+        let frac = (nd - dp).max(0);
+        if dp <= 0 {
+            s.push('0');
         } else {
-            s.push_str(&d[..int_len]);
+            for i in 0..dp as usize {
+                s.push(digit(i));
+            }
+        }
+        if frac > 0 {
             s.push('.');
-            s.push_str(&d[int_len..]);
+            for i in 0..frac {
+                let at = dp + i;
+                s.push(if at < 0 { '0' } else { digit(at as usize) });
+            }
         }
     }
+    if sharp {
+        s = sharpen(&s, prec.map_or(6, |p| p as i32));
+    }
     s
+}
+
+/// `fmt`'s `#` flag on a `%g` text: a point always, and trailing zeros up
+/// to `digits` significant digits (the exponent kept at the end).
+fn sharpen(num: &str, mut digits: i32) -> String {
+    let (body, tail) = match num.find(['e', 'E']) {
+        Some(i) => (&num[..i], &num[i..]),
+        None => (num, ""),
+    };
+    let unsigned = body.strip_prefix('-').unwrap_or(body);
+    let mut has_point = false;
+    let mut saw_nonzero = false;
+    for c in unsigned.chars() {
+        match c {
+            '.' => has_point = true,
+            _ => {
+                if c != '0' {
+                    saw_nonzero = true;
+                }
+                if saw_nonzero {
+                    digits -= 1;
+                }
+            }
+        }
+    }
+    let mut out = body.to_string();
+    if !has_point {
+        if unsigned == "0" {
+            digits -= 1;
+        }
+        out.push('.');
+    }
+    while digits > 0 {
+        out.push('0');
+        digits -= 1;
+    }
+    out.push_str(tail);
+    out
 }
 
 /// `strconv.FormatFloat(f, 'f', -1, 64)`: shortest, never exponent.
@@ -148,6 +181,13 @@ mod tests {
             assert_eq!(format_g(f, None, false), g, "{f}");
         }
         assert_eq!(format_g(1234.5678, Some(3), false), "1.23e+03");
+        assert_eq!(format_g(1e6, Some(5), false), "1e+06");
+        assert_eq!(format_g(0.0, Some(3), false), "0");
+        assert_eq!(format_g(-0.0, Some(3), false), "-0");
+        assert_eq!(format_g(0.0, Some(3), true), "0.00");
+        assert_eq!(format_g(1.5, None, true), "1.50000");
+        assert_eq!(format_g(1e6, Some(2), true), "1.0e+06");
+        assert_eq!(format_g(0.0001, None, false), "0.0001");
         assert_eq!(format_plain(1e21), "1000000000000000000000");
         assert_eq!(format_plain(0.000001), "0.000001");
         assert_eq!(digits(1500.0, None), ("15".to_string(), 4));

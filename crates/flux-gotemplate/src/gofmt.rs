@@ -609,7 +609,8 @@ fn binary_float(f: f64) -> String {
 fn fmt_float_verb(out: &mut String, v: &Value, f: f64, verb: char, spec: &Spec) {
     let s = match verb {
         'v' | 'g' | 'G' => {
-            let mut s = format_g(f, spec.prec, spec.sharp);
+            // `%#v` is Go syntax, not the `#` flag of `%g`.
+            let mut s = format_g(f, spec.prec, spec.sharp && verb != 'v');
             if verb == 'G' {
                 s = s.to_uppercase();
             }

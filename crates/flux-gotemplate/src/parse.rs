@@ -1540,27 +1540,53 @@ fn parse_go_int(text: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
-/// Go's rule for `_` in number literals: only between digits, or between
-/// a base prefix and a digit.
-fn underscores_ok(t: &str) -> bool {
-    let b = t.trim_start_matches(['+', '-']).as_bytes();
-    (0..b.len()).all(|i| {
-        b[i] != b'_'
-            || (i > 0
-                && i + 1 < b.len()
-                && (b[i - 1].is_ascii_hexdigit()
-                    || (i == 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'x' | b'o' | b'b')))
-                && b[i + 1].is_ascii_hexdigit())
-    })
+/// Go's rule for `_` in numbers read with base prefixes allowed
+/// (`strconv.ParseInt(s, 0, …)`, `ParseFloat`): each one follows a digit
+/// or the base prefix, and precedes a digit.
+pub(crate) fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let b = match b.first() {
+        Some(b'-' | b'+') => &b[1..],
+        _ => b,
+    };
+    // '^' start, '0' digit or base prefix, '_' underscore, '!' other.
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if c.is_ascii_digit() || hex && c.to_ascii_lowercase().is_ascii_hexdigit() {
+            saw = b'0';
+            continue;
+        }
+        if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+            continue;
+        }
+        if saw == b'_' {
+            return false;
+        }
+        saw = b'!';
+    }
+    saw != b'_'
 }
 
 /// `strconv.ParseFloat` for the spellings the lexer lets through.
-fn parse_float_text(t: &str) -> Option<f64> {
-    if !underscores_ok(t) {
+pub(crate) fn parse_float_text(t: &str) -> Option<f64> {
+    if !underscore_ok(t) {
         return None;
     }
     let clean: String = t.chars().filter(|c| *c != '_').collect();
-    if clean
+    let parsed = if clean
         .to_ascii_lowercase()
         .trim_start_matches(['+', '-'])
         .starts_with("0x")
@@ -1568,7 +1594,12 @@ fn parse_float_text(t: &str) -> Option<f64> {
         parse_hex_float(&clean)
     } else {
         clean.parse::<f64>().ok()
-    }
+    };
+    // Out of range is an error (`ErrRange`), not an infinity; `Inf` and
+    // `NaN` spelled out are values.
+    let spelled = clean.to_ascii_lowercase();
+    let spelled_infinity = spelled.trim_start_matches(['+', '-']).starts_with("inf");
+    parsed.filter(|f| !f.is_infinite() || spelled_infinity)
 }
 
 /// A hexadecimal float such as `0x1.8p3`.

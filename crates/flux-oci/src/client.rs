@@ -41,6 +41,8 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// The limit of each request, its body included.
     pub timeout: Duration,
+    /// An HTTP proxy every connection tunnels through.
+    pub proxy: Option<crate::http::Proxy>,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +52,7 @@ impl Default for ClientOptions {
             ca_pem: None,
             credentials: None,
             timeout: Duration::from_secs(60),
+            proxy: None,
         }
     }
 }
@@ -116,7 +119,7 @@ enum Access {
 impl Client {
     /// A client with `options`.
     pub fn new(options: ClientOptions) -> Result<Client> {
-        let http = crate::http::client(options.ca_pem.as_deref())?;
+        let http = crate::http::client_with(options.ca_pem.as_deref(), options.proxy.as_ref())?;
         Ok(Client {
             http,
             options,

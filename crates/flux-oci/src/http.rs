@@ -11,16 +11,122 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 
 use crate::error::{Error, Result};
 
 /// An HTTP(S) client.
-pub type HttpClient = HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = HyperClient<HttpsConnector<Connector>, Full<Bytes>>;
+
+/// An HTTP proxy (`proxySecretRef`): `http://host:port`, with optional
+/// basic credentials. Every connection is a `CONNECT` tunnel through it.
+#[derive(Clone, Default)]
+pub struct Proxy {
+    /// `http://host:port`.
+    pub address: String,
+    /// Proxy user.
+    pub username: Option<String>,
+    /// Proxy password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proxy({}", self.address)?;
+        if let Some(user) = &self.username {
+            write!(f, ", {user}, ***")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Proxy {
+    /// The proxy a Flux proxy Secret describes (`address`, `username`,
+    /// `password`), with upstream's errors.
+    pub fn from_secret(
+        namespace: &str,
+        name: &str,
+        data: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> std::result::Result<Self, String> {
+        let text = |key: &str| {
+            data.get(key)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let Some(address) = text("address") else {
+            return Err(format!(
+                "secret '{namespace}/{name}': key 'address' not found"
+            ));
+        };
+        if address.is_empty() {
+            return Err(format!(
+                "secret '{namespace}/{name}': proxy address is empty"
+            ));
+        }
+        let scheme = address.split_once("://").map(|(s, _)| s);
+        if scheme != Some("http") {
+            return Err(format!(
+                "secret '{namespace}/{name}': proxy address '{address}' must be an http:// URL"
+            ));
+        }
+        Ok(Self {
+            address,
+            username: text("username"),
+            password: text("password"),
+        })
+    }
+}
+
+/// Connections made directly, or through a proxy's `CONNECT` tunnel.
+#[derive(Clone)]
+pub struct Connector {
+    direct: HttpConnector,
+    tunnel: Option<Tunnel<HttpConnector>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<http::Uri> for Connector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<Self::Response, BoxError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), BoxError>> {
+        match &mut self.tunnel {
+            Some(t) => t.poll_ready(cx).map_err(Into::into),
+            None => self.direct.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        match &mut self.tunnel {
+            Some(t) => {
+                let connecting = t.call(uri);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            None => {
+                let connecting = self.direct.call(uri);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+        }
+    }
+}
 
 /// A client for `http://` and `https://` URLs trusting the system's roots
 /// and the PEM certificates of `ca_pem`.
 pub fn client(ca_pem: Option<&[u8]>) -> Result<HttpClient> {
+    client_with(ca_pem, None)
+}
+
+/// [`client`] through `proxy` when given.
+pub fn client_with(ca_pem: Option<&[u8]>, proxy: Option<&Proxy>) -> Result<HttpClient> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -45,11 +151,39 @@ pub fn client(ca_pem: Option<&[u8]>) -> Result<HttpClient> {
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    let mut direct = HttpConnector::new();
+    direct.enforce_http(false);
+    let tunnel = match proxy {
+        None => None,
+        Some(p) => {
+            let uri: http::Uri = p.address.parse().map_err(|e| Error::InvalidReference {
+                reference: "proxy address".to_string(),
+                reason: format!("{e}"),
+            })?;
+            let mut tunnel = Tunnel::new(uri, HttpConnector::new());
+            if let Some(user) = &p.username {
+                use base64::Engine as _;
+                let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{user}:{}",
+                    p.password.as_deref().unwrap_or_default()
+                ));
+                let value =
+                    http::HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| {
+                        Error::InvalidReference {
+                            reference: "proxy credentials".to_string(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                tunnel = tunnel.with_auth(value);
+            }
+            Some(tunnel)
+        }
+    };
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(Connector { direct, tunnel });
     Ok(HyperClient::builder(TokioExecutor::new()).build(connector))
 }
 

@@ -139,3 +139,27 @@ pub fn owner<'a>(kind: &'a str, namespace: &'a str, name: &'a str) -> Owner<'a> 
         name,
     }
 }
+
+/// The proxy of a `proxySecretRef` Secret (`address`, `username`,
+/// `password`).
+pub async fn proxy(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<flux_oci::http::Proxy, String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets.get(name).await.map_err(|e| {
+        format!(
+            "failed to get secret '{namespace}/{name}': {}",
+            flux_runtime::ssa::kube_message(&e)
+        )
+    })?;
+    let data = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    flux_oci::http::Proxy::from_secret(namespace, name, &data)
+}

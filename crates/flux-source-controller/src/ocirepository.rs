@@ -227,14 +227,20 @@ async fn resolve(
             ),
         ));
     }
-    if spec.proxy_secret_ref.is_some() {
-        return Err(fetch_error(
-            AUTHENTICATION_FAILED,
-            "failed to get proxy address: proxySecretRef is not supported by this controller yet"
-                .to_string(),
-        ));
+    let mut options = client_options(repo, &repository, ctx).await?;
+    if let Some(r) = &spec.proxy_secret_ref {
+        let namespace = repo.namespace().unwrap_or_default();
+        options.proxy = Some(
+            crate::frame::proxy(ctx, &namespace, &r.name)
+                .await
+                .map_err(|e| {
+                    fetch_error(
+                        AUTHENTICATION_FAILED,
+                        format!("failed to get proxy address: {e}"),
+                    )
+                })?,
+        );
     }
-    let options = client_options(repo, &repository, ctx).await?;
     let client = Client::new(options).map_err(|e| {
         fetch_error(
             AUTHENTICATION_FAILED,
@@ -450,6 +456,7 @@ async fn client_options(
         ca_pem,
         credentials,
         timeout,
+        proxy: None,
     })
 }
 

@@ -411,6 +411,63 @@ async fn bucket_lifecycle() {
     request_reconcile(&buckets, "fleet", "4").await;
     wait_revision(&buckets, "fleet", &expected).await;
 
+    // Through an authenticating proxy (`proxySecretRef`): every request
+    // tunnels through it; a wrong proxy password is reported.
+    let proxy = flux_testenv::HttpProxy::start(Some(("proxy-user", "proxy-pass"))).unwrap();
+    secret(
+        &secrets,
+        "proxy",
+        json!({"address": proxy.url(), "username": "proxy-user", "password": "proxy-pass"}),
+    )
+    .await;
+    secret(
+        &secrets,
+        "proxy-wrong",
+        json!({"address": proxy.url(), "username": "proxy-user", "password": "nope"}),
+    )
+    .await;
+    create(
+        &buckets,
+        "proxied",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}, "proxySecretRef": {"name": "proxy"}}),
+    )
+    .await;
+    let proxied = wait_ready_message(&buckets, "proxied", ConditionStatus::True, "Succeeded").await;
+    assert_eq!(
+        proxied
+            .status
+            .as_ref()
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap()
+            .revision,
+        expected
+    );
+    assert!(
+        proxy.log().contains(&format!("CONNECT {endpoint}")),
+        "{}",
+        proxy.log()
+    );
+    create(
+        &buckets,
+        "proxy-refused",
+        json!({"bucketName": "fleet", "endpoint": endpoint, "insecure": true, "interval": "10m", "secretRef": {"name": "creds"}, "proxySecretRef": {"name": "proxy-wrong"}}),
+    )
+    .await;
+    let refused = wait_ready_message(
+        &buckets,
+        "proxy-refused",
+        ConditionStatus::False,
+        "BucketOperationFailed",
+    )
+    .await;
+    let message = &condition(&refused, "Ready").unwrap().message;
+    assert!(
+        message.contains("failed to confirm existence of 'fleet' bucket"),
+        "{message}"
+    );
+
     // Deleting removes the artifacts.
     let dir = storage_root
         .path()

@@ -388,6 +388,70 @@ async fn oci_repository_lifecycle() {
         "{message}"
     );
 
+    // Through a proxy (`proxySecretRef`): the same artifact, every request
+    // tunnelled.
+    let proxy = flux_testenv::HttpProxy::start(None).unwrap();
+    let proxy_secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "proxy"},
+        "stringData": {"address": proxy.url()},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &proxy_secret)
+        .await
+        .unwrap();
+    create(
+        &repos,
+        "proxied",
+        json!({"url": url, "interval": "10m", "insecure": true, "ref": {"tag": "v1"}, "secretRef": {"name": "creds"}, "proxySecretRef": {"name": "proxy"}}),
+    )
+    .await;
+    let proxied = wait_condition(
+        &repos,
+        "proxied",
+        "Ready",
+        ConditionStatus::True,
+        "Succeeded",
+    )
+    .await;
+    assert_eq!(
+        proxied
+            .status
+            .as_ref()
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap()
+            .revision,
+        format!("v1@{v1}")
+    );
+    assert!(
+        proxy
+            .log()
+            .contains(&format!("CONNECT {}", registry.host())),
+        "{}",
+        proxy.log()
+    );
+    create(
+        &repos,
+        "proxy-missing",
+        json!({"url": url, "interval": "10m", "insecure": true, "ref": {"tag": "v1"}, "proxySecretRef": {"name": "no-such-secret"}}),
+    )
+    .await;
+    let missing = wait_condition(
+        &repos,
+        "proxy-missing",
+        "Ready",
+        ConditionStatus::False,
+        "AuthenticationFailed",
+    )
+    .await;
+    let message = &condition(&missing, "Ready").unwrap().message;
+    assert!(
+        message.starts_with("failed to get proxy address: failed to get secret"),
+        "{message}"
+    );
+
     // Deleting removes the artifacts.
     let dir = storage_root
         .path()

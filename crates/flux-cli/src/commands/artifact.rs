@@ -50,6 +50,7 @@ fn client(
         ca_pem: None,
         credentials,
         timeout: timeout(global)?,
+        proxy: None,
     })
     .map_err(|e| Error::from(e.to_string()))
 }

@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{
     CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
-    CreateSourceBucketArgs, CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs,
-    CreateSourceOciArgs,
+    CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand, CreateSourceGitArgs,
+    CreateSourceHelmArgs, CreateSourceOciArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -65,6 +65,17 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
             )
             .await
         }
+        CreateCommand::Source(CreateSourceCommand::Chart(args)) => {
+            let object = helm_chart(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::HELM_CHART,
+                &args.common,
+                object,
+                "HelmChart source",
+            )
+            .await
+        }
         CreateCommand::Kustomization(args) => {
             let object = kustomization(namespace, args)?;
             finish(
@@ -101,6 +112,7 @@ pub fn export_only(command: &CreateCommand) -> bool {
         CreateCommand::Source(CreateSourceCommand::Helm(a)) => a.common.export,
         CreateCommand::Source(CreateSourceCommand::Oci(a)) => a.common.export,
         CreateCommand::Source(CreateSourceCommand::Bucket(a)) => a.common.export,
+        CreateCommand::Source(CreateSourceCommand::Chart(a)) => a.common.export,
         CreateCommand::Kustomization(a) => a.common.export,
         CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
     }
@@ -232,6 +244,104 @@ pub fn helm_repository(namespace: &str, args: &CreateSourceHelmArgs) -> Result<V
     Ok(json!({
         "apiVersion": kinds::HELM_REPOSITORY.api_version(),
         "kind": "HelmRepository",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// The HelmChart `flux create source chart` writes.
+pub fn helm_chart(namespace: &str, args: &CreateSourceChartArgs) -> Result<Value, Error> {
+    const KINDS: [&str; 3] = ["HelmRepository", "GitRepository", "Bucket"];
+    const PROVIDERS: [&str; 2] = ["cosign", "notation"];
+    let flag_error = |flag: &str, value: &str, message: String| {
+        Error::from(format!(
+            "invalid argument {value:?} for \"--{flag}\" flag: {message}"
+        ))
+    };
+    let mut source = None;
+    if !args.source.is_empty() {
+        if args.source.trim().is_empty() {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "no helm chart source given, please specify source that contains the chart in the format '<kind>/<name>', where kind must be one of: ({})",
+                    KINDS.join(", ")
+                ),
+            ));
+        }
+        let (kind, name) = args.source.split_once('/').unwrap_or(("", ""));
+        if kind.is_empty() || name.is_empty() {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "invalid helm chart source '{}', must be in format <kind>/<name>",
+                    args.source
+                ),
+            ));
+        }
+        let Some(kind) = KINDS.iter().find(|k| k.eq_ignore_ascii_case(kind)) else {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "source kind '{kind}' is not supported, must be one of: {}",
+                    KINDS.join(", ")
+                ),
+            ));
+        };
+        source = Some((*kind, name));
+    }
+    if !args.verify_provider.is_empty() && !PROVIDERS.contains(&args.verify_provider.as_str()) {
+        return Err(flag_error(
+            "verify-provider",
+            &args.verify_provider,
+            format!(
+                "source OCI verify provider '{}' is not supported, must be one of: {}",
+                args.verify_provider,
+                PROVIDERS.join(", ")
+            ),
+        ));
+    }
+    let Some((kind, name)) = source else {
+        return Err("chart source is required".into());
+    };
+    if args.chart.is_empty() {
+        return Err("chart name or path is required".into());
+    }
+    let mut spec = json!({
+        "chart": args.chart,
+        "interval": interval(&args.common.interval)?,
+        "sourceRef": {"kind": kind, "name": name},
+    });
+    if !args.reconcile_strategy.is_empty() {
+        spec["reconcileStrategy"] = json!(args.reconcile_strategy);
+    }
+    if !args.chart_version.is_empty() {
+        spec["version"] = json!(args.chart_version);
+    }
+    if !args.verify_provider.is_empty() {
+        let mut verify = json!({"provider": args.verify_provider});
+        if !args.verify_secret_ref.is_empty() {
+            verify["secretRef"] = json!({"name": args.verify_secret_ref});
+        }
+        if !args.verify_issuer.is_empty() || !args.verify_subject.is_empty() {
+            verify["matchOIDCIdentity"] =
+                json!([{"issuer": args.verify_issuer, "subject": args.verify_subject}]);
+        }
+        spec["verify"] = verify;
+    } else if !args.verify_secret_ref.is_empty() {
+        return Err("a verification provider must be specified when a secret is specified".into());
+    } else if !args.verify_issuer.is_empty() {
+        return Err(
+            "a verification provider must be specified when OIDC issuer/subject is specified"
+                .into(),
+        );
+    }
+    Ok(json!({
+        "apiVersion": kinds::HELM_CHART.api_version(),
+        "kind": "HelmChart",
         "metadata": metadata(&args.name, namespace, &args.common)?,
         "spec": spec,
     }))

@@ -217,11 +217,22 @@ impl Dec {
     }
 }
 
+/// shopspring/decimal's `NewFromFloat` refuses what is not a number.
+fn decimal_from(f: f64) -> Result<f64, String> {
+    if f.is_nan() || f.is_infinite() {
+        return Err(format!(
+            "Cannot create a Decimal from {}",
+            flux_go::float::special(f).unwrap_or_default()
+        ));
+    }
+    Ok(f)
+}
+
 fn dec_op(first: &Value, rest: &[Value], op: Op) -> crate::value::FuncResult {
-    let mut acc = to_float64(first);
+    let mut acc = decimal_from(to_float64(first))?;
     let mut dec = Dec::from_f64(acc);
     for v in rest {
-        let x = to_float64(v);
+        let x = decimal_from(to_float64(v))?;
         match (dec, Dec::from_f64(x)) {
             (Some(a), Some(b)) => match Dec::apply(a, b, op)? {
                 Some(r) => {

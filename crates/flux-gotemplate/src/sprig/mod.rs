@@ -234,7 +234,7 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
         return None;
     }
     let clean: String = if t.contains('_') {
-        if !underscore_ok(s) {
+        if !crate::parse::underscore_ok(s) {
             return None;
         }
         digits.replace('_', "")
@@ -246,92 +246,12 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-/// Go's rule for `_` in numbers read with base prefixes allowed
-/// (`strconv.ParseInt(s, 0, …)`, `ParseFloat`): each one follows a digit
-/// or the base prefix, and precedes a digit.
-pub(crate) fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let b = match b.first() {
-        Some(b'-' | b'+') => &b[1..],
-        _ => b,
-    };
-    // '^' start, '0' digit or base prefix, '_' underscore, '!' other.
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while i < b.len() {
-        let c = b[i];
-        i += 1;
-        if c.is_ascii_digit() || hex && c.to_ascii_lowercase().is_ascii_hexdigit() {
-            saw = b'0';
-            continue;
-        }
-        if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-            continue;
-        }
-        if saw == b'_' {
-            return false;
-        }
-        saw = b'!';
-    }
-    saw != b'_'
-}
-
-/// `strconv.ParseFloat(s, 64)`: decimal and hexadecimal (`0x1.8p3`, the
-/// `p` exponent required) forms, `_` between digits as Go allows it.
+/// `strconv.ParseFloat(s, 64)` (what cast's conversions call).
 fn parse_go_float(s: &str) -> Option<f64> {
     if s.trim().is_empty() || s.trim() != s {
         return None;
     }
-    let owned;
-    let mut text = s;
-    if s.contains('_') {
-        if !underscore_ok(s) {
-            return None;
-        }
-        owned = s.replace('_', "");
-        text = &owned;
-    }
-    let (negative, body) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        let value = parse_hex_float(hex)?;
-        return Some(if negative { -value } else { value });
-    }
-    text.parse::<f64>().ok()
-}
-
-/// The digits of a hexadecimal float after `0x`: mantissa (with an
-/// optional point) and a required binary exponent.
-fn parse_hex_float(hex: &str) -> Option<f64> {
-    let (mantissa, exponent) = hex.split_once(['p', 'P'])?;
-    let exponent: i32 = exponent.parse().ok()?;
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut value = 0f64;
-    for c in int.chars() {
-        value = value * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        value += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(value * 2f64.powi(exponent))
+    crate::parse::parse_float_text(s)
 }
 
 /// cast.ToFloat64.

@@ -14,9 +14,9 @@
 //! the folder as `<hex>.tar.gz`.
 //!
 //! Providers: `generic` and `aws` speak S3 (Signature V4) to
-//! `spec.endpoint`; `aws` without a Secret takes the AWS environment's
-//! static credentials. `gcp` and `azure`, STS and proxies are refused with
-//! a message saying so.
+//! `spec.endpoint`, through `proxySecretRef`'s proxy when set; `aws`
+//! without a Secret takes the AWS environment's static credentials. `gcp`
+//! and `azure`, and STS are refused with a message saying so.
 
 pub mod s3;
 
@@ -345,12 +345,6 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
             "STS credentials (spec.sts) are not supported by this controller yet".to_string(),
         ));
     }
-    if spec.proxy_secret_ref.is_some() {
-        return Err(auth_error(
-            "failed to get proxy URL: proxySecretRef is not supported by this controller yet"
-                .to_string(),
-        ));
-    }
     if spec.service_account_name.is_some() {
         return Err(auth_error(
             "workload identity (spec.serviceAccountName) is not supported by this controller yet"
@@ -415,7 +409,15 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
         }
         ca_pem = data.get("ca.crt").map(|v| v.0.clone());
     }
-    let http = flux_oci::http::client(ca_pem.as_deref())
+    let proxy = match &spec.proxy_secret_ref {
+        Some(r) => Some(
+            crate::frame::proxy(ctx, &namespace, &r.name)
+                .await
+                .map_err(|e| auth_error(format!("failed to get proxy URL: {e}")))?,
+        ),
+        None => None,
+    };
+    let http = flux_oci::http::client_with(ca_pem.as_deref(), proxy.as_ref())
         .map_err(|e| auth_error(format!("failed to get TLS config: {e}")))?;
     s3::S3::new(
         http,

@@ -90,6 +90,7 @@ pub(super) async fn client(repo: &HelmRepository, ctx: &Context) -> Result<Clien
         ca_pem,
         credentials,
         timeout,
+        proxy: None,
     })
     .map_err(|e| Failed::Fetch.error("Failed", format!("failed to construct Helm client: {e}")))
 }
