@@ -713,19 +713,20 @@ fn pascal_case(s: &str) -> String {
     let mut chars = s.chars();
     let mut r0 = '\0';
     let mut first_upper = false;
-    let mut found = false;
     for c in chars.by_ref() {
         if !is_connector(c) {
             first_upper = c.is_uppercase();
             r0 = upper_rune(c);
-            found = true;
             break;
         }
+        // The last rune read stays in r0: a string of connectors only
+        // ends with its last one twice (xstrings writes it again).
+        r0 = c;
         out.push(c);
     }
     let rest: Vec<char> = chars.collect();
     if rest.is_empty() {
-        if found {
+        if !s.is_empty() {
             out.push(r0);
         }
         return out;
