@@ -30,6 +30,7 @@ pub mod notification;
 pub mod object;
 pub mod schema;
 pub mod source;
+pub mod source_extensions;
 mod strict;
 
 pub use object::FluxObject;
@@ -53,4 +54,17 @@ pub fn crds() -> Vec<crd::CrdDefinition> {
         image::image_policy_crd(),
         image::image_update_automation_crd(),
     ]
+}
+
+/// The CRDs of the extra components (`--components-extra`): source-watcher's
+/// ArtifactGenerator.
+pub fn extra_crds() -> Vec<crd::CrdDefinition> {
+    vec![source_extensions::artifact_generator_crd()]
+}
+
+/// [`crds`] and [`extra_crds`]: every CRD of `manifests/crds`.
+pub fn all_crds() -> Vec<crd::CrdDefinition> {
+    let mut all = crds();
+    all.extend(extra_crds());
+    all
 }

@@ -62,7 +62,7 @@ fn typed_round_trip(doc: &Value) -> Result<(), String> {
 fn resource(doc: &Value) -> ApiResource {
     let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
     let gvk = GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap());
-    let plural = flux_api::crds()
+    let plural = flux_api::all_crds()
         .into_iter()
         .find(|c| c.group == gvk.group && c.kind == gvk.kind)
         .map(|c| c.plural)
@@ -96,7 +96,7 @@ async fn control_plane_with_crds() -> &'static ControlPlane {
 
 #[test]
 fn committed_manifests_are_current() {
-    for crd in flux_api::crds() {
+    for crd in flux_api::all_crds() {
         let file = manifests_dir().join(flux_api::crd::manifest_file_name(&crd));
         let committed = std::fs::read_to_string(&file).unwrap_or_default();
         assert!(
@@ -108,7 +108,7 @@ fn committed_manifests_are_current() {
     let files = std::fs::read_dir(manifests_dir()).unwrap().count();
     assert_eq!(
         files,
-        flux_api::crds().len(),
+        flux_api::all_crds().len(),
         "stale files in manifests/crds"
     );
 }

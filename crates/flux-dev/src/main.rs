@@ -257,7 +257,7 @@ fn write_crds(dir: Option<PathBuf>) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for crd in flux_api::crds() {
+    for crd in flux_api::all_crds() {
         let file = flux_api::crd::manifest_file_name(&crd);
         let yaml = crd.to_yaml().map_err(|e| format!("{}: {e}", crd.name()))?;
         std::fs::write(dir.join(&file), yaml).map_err(|e| format!("writing {file}: {e}"))?;
