@@ -27,8 +27,9 @@ pub const FIELD_MANAGER: &str = "flux";
 
 /// Every upstream component, and the `fluxd --controllers` name of those
 /// `fluxd` runs.
-const COMPONENTS: [(&str, Option<&str>); 6] = [
+const COMPONENTS: [(&str, Option<&str>); 7] = [
     ("source-controller", Some("source")),
+    ("source-watcher", Some("source-watcher")),
     ("kustomize-controller", Some("kustomize")),
     ("helm-controller", None),
     ("notification-controller", None),
@@ -47,6 +48,7 @@ fn crds_of(component: &str) -> &'static [&'static str] {
             "buckets",
             "externalartifacts",
         ],
+        "source-watcher" => &["artifactgenerators"],
         "kustomize-controller" => &["kustomizations"],
         "helm-controller" => &["helmreleases"],
         "notification-controller" => &["providers", "alerts", "receivers"],
@@ -129,7 +131,7 @@ pub fn manifests(
     }));
 
     for component in components {
-        for crd in flux_api::crds() {
+        for crd in flux_api::all_crds() {
             if !crds_of(component).contains(&crd.plural) {
                 continue;
             }
@@ -238,17 +240,32 @@ pub fn manifests(
     } else {
         "source-controller"
     };
-    if components.iter().any(|c| c == "source-controller") {
-        out.push(json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "source-controller", "namespace": namespace, "labels": labels(Some("source-controller"))},
-            "spec": {
-                "type": "ClusterIP",
-                "selector": {"app": source_app},
-                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}],
+    // The artifact servers: source-controller's, and source-watcher's for
+    // the ExternalArtifacts it generates (one fluxd serves both with
+    // --all-in-one).
+    for (component, app) in [
+        ("source-controller", source_app),
+        (
+            "source-watcher",
+            if options.all_in_one {
+                "fluxd"
+            } else {
+                "source-watcher"
             },
-        }));
+        ),
+    ] {
+        if components.iter().any(|c| c == component) {
+            out.push(json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": component, "namespace": namespace, "labels": labels(Some(component))},
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": {"app": app},
+                    "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}],
+                },
+            }));
+        }
     }
     let deployments: Vec<(String, Vec<String>)> = if options.all_in_one {
         vec![(
@@ -309,6 +326,14 @@ fn deployment(
     labels: &dyn Fn(Option<&str>) -> Value,
 ) -> Value {
     let runs_source = controllers.iter().any(|c| c == "source");
+    // Both store and serve artifacts; fluxd's storage is shared when one
+    // process runs both (advertised as source-controller's).
+    let stores = runs_source || controllers.iter().any(|c| c == "source-watcher");
+    let service = if runs_source {
+        "source-controller"
+    } else {
+        "source-watcher"
+    };
     let mut args = vec![
         format!("--controllers={}", controllers.join(",")),
         format!("--watch-all-namespaces={}", options.watch_all_namespaces),
@@ -324,10 +349,10 @@ fn deployment(
     ];
     let mut mounts = vec![json!({"name": "temp", "mountPath": "/tmp"})];
     let mut volumes = vec![json!({"name": "temp", "emptyDir": {}})];
-    if runs_source {
+    if stores {
         args.push("--storage-path=/data".to_string());
         args.push(format!(
-            "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.{}.",
+            "--storage-adv-addr={service}.$(RUNTIME_NAMESPACE).svc.{}.",
             options.cluster_domain
         ));
         ports.insert(
@@ -388,7 +413,7 @@ fn deployment(
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": {"app": name}},
-            "strategy": if runs_source { json!({"type": "Recreate"}) } else { json!({"type": "RollingUpdate"}) },
+            "strategy": if stores { json!({"type": "Recreate"}) } else { json!({"type": "RollingUpdate"}) },
             "template": {
                 "metadata": {
                     "annotations": {"prometheus.io/port": "8080", "prometheus.io/scrape": "true"},

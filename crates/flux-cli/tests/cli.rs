@@ -450,6 +450,32 @@ fn exports_work_offline_in_upstream_format() {
     );
 
     // --all-in-one: one fluxd Deployment running every controller.
+    // source-watcher as an extra component: its CRD, its own Deployment
+    // storing and serving the artifacts it generates, its Service.
+    let (yaml, _) = ok(
+        nowhere,
+        &["install", "--export", "--components-extra=source-watcher"],
+    );
+    assert!(
+        yaml.contains("  name: artifactgenerators.source.extensions.fluxcd.io\n"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("- --controllers=source-watcher\n"), "{yaml}");
+    assert!(
+        yaml.contains(
+            "- --storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local.\n"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "kind: Service\nmetadata:\n  labels:\n    app.kubernetes.io/component: source-watcher\n"
+        ),
+        "{yaml}"
+    );
+    let (yaml, _) = ok(nowhere, &["install", "--export"]);
+    assert!(!yaml.contains("artifactgenerators"), "{yaml}");
+
     let (yaml, _) = ok(nowhere, &["install", "--export", "--all-in-one"]);
     assert!(yaml.contains("  name: fluxd\n"), "{yaml}");
     assert!(

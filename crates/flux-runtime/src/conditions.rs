@@ -273,6 +273,27 @@ reconcile_status!(
     flux_api::image::v1::ImageUpdateAutomationStatus,
 );
 
+/// ArtifactGenerators have no `status.observedGeneration` (upstream's API):
+/// their conditions carry it.
+impl ReconcileStatus for flux_api::source_extensions::v1beta1::ArtifactGeneratorStatus {
+    fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        None
+    }
+    fn set_observed_generation(&mut self, _generation: i64) {}
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, token: &str) {
+        self.last_handled_reconcile_at = Some(token.to_string());
+    }
+}
+
 /// Marks a reconciliation in progress (kstatus): `Reconciling=True` with
 /// `reason` and `message`. Ready is left as it was until the outcome is known.
 pub fn mark_reconciling(

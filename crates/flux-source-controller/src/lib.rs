@@ -10,6 +10,7 @@
 //! `ArtifactInStorage`, `FetchFailed`, `Reconciling`), reasons and events
 //! (`NewArtifact`). Deleting the object deletes its artifacts.
 
+pub mod artifactgenerator;
 pub mod bucket;
 pub mod frame;
 pub mod gitrepository;
@@ -116,13 +117,18 @@ impl Context {
 
 /// Runs every source reconciler, watching `namespace` (all when `None`).
 pub async fn run(ctx: Context, namespace: Option<&str>) {
+    run_shared(Arc::new(ctx), namespace).await;
+}
+
+/// [`run`] with a context other controllers of the process share (the
+/// ArtifactGenerator controller stores into the same storage).
+pub async fn run_shared(ctx: Arc<Context>, namespace: Option<&str>) {
     let client = ctx.client.clone();
     let api = |c: &Client| match namespace {
         Some(ns) => ApiScope::Namespaced(c.clone(), ns.to_string()),
         None => ApiScope::All(c.clone()),
     };
     let scope = api(&client);
-    let ctx = Arc::new(ctx);
     tokio::join!(
         gitrepository::run(scope.api(), ctx.clone()),
         ocirepository::run(scope.api(), ctx.clone()),
@@ -138,6 +144,23 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         ),
         bucket::run(scope.api(), ctx),
     );
+}
+
+/// Runs source-watcher's ArtifactGenerator controller, watching
+/// `namespace` (all when `None`), with the storage of `ctx`.
+pub async fn run_source_watcher(ctx: Arc<Context>, namespace: Option<&str>) {
+    let scope = match namespace {
+        Some(ns) => ApiScope::Namespaced(ctx.client.clone(), ns.to_string()),
+        None => ApiScope::All(ctx.client.clone()),
+    };
+    let sources = artifactgenerator::Sources {
+        git: scope.api(),
+        oci: scope.api(),
+        bucket: scope.api(),
+        chart: scope.api(),
+        external: scope.api(),
+    };
+    artifactgenerator::run(scope.api(), sources, ctx).await;
 }
 
 /// Where the reconcilers watch: one namespace or all.

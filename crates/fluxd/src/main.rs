@@ -27,7 +27,7 @@ use flux_runtime::leader::{self, LeaseTimes};
 #[derive(Parser, Debug)]
 #[command(name = "fluxd", version, about)]
 struct Flags {
-    /// Controllers to run, comma-separated: source, kustomize.
+    /// Controllers to run, comma-separated: source, kustomize, source-watcher.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -156,9 +156,9 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--log-encoding: {e}"))?;
     flux_runtime::logging::init(level, encoding).map_err(|e| e.to_string())?;
     for controller in &flags.controllers {
-        if controller != "source" && controller != "kustomize" {
+        if !["source", "kustomize", "source-watcher"].contains(&controller.as_str()) {
             return Err(format!(
-                "unknown controller {controller:?} (available: source, kustomize)"
+                "unknown controller {controller:?} (available: source, kustomize, source-watcher)"
             ));
         }
     }
@@ -190,10 +190,11 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--artifact-retention-ttl: {e}"))?;
     let run_source = flags.controllers.iter().any(|c| c == "source");
     let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
+    let run_watcher = flags.controllers.iter().any(|c| c == "source-watcher");
     // Only the source controller stores and serves artifacts: a fluxd
     // without it (upstream's kustomize-controller Deployment has no
     // storage volume and a read-only root) touches neither.
-    let artifacts = if run_source {
+    let artifacts = if run_source || run_watcher {
         let storage_addr = socket(&flags.storage_addr)?;
         let listener = tokio::net::TcpListener::bind(storage_addr)
             .await
@@ -307,11 +308,22 @@ async fn run(flags: Flags) -> Result<(), String> {
     let controllers = async {
         let watched = namespace.clone();
         let work = async move {
+            let source_ctx = source_ctx.map(std::sync::Arc::new);
+            let watcher_ctx = source_ctx.clone();
             let source = async {
-                if let Some(ctx) = source_ctx {
-                    flux_source_controller::run(ctx, watched.as_deref()).await;
-                } else {
-                    std::future::pending::<()>().await;
+                match source_ctx {
+                    Some(ctx) if run_source => {
+                        flux_source_controller::run_shared(ctx, watched.as_deref()).await
+                    }
+                    _ => std::future::pending::<()>().await,
+                }
+            };
+            let watcher = async {
+                match watcher_ctx {
+                    Some(ctx) if run_watcher => {
+                        flux_source_controller::run_source_watcher(ctx, watched.as_deref()).await
+                    }
+                    _ => std::future::pending::<()>().await,
                 }
             };
             let kustomizations = async {
@@ -323,6 +335,7 @@ async fn run(flags: Flags) -> Result<(), String> {
             };
             tokio::select! {
                 () = source => {}
+                () = watcher => {}
                 () = kustomizations => {}
             }
         };
