@@ -8,6 +8,7 @@ mod support;
 
 mod bucket;
 mod drift;
+mod generator;
 mod gitops_loop;
 mod health;
 mod identity;

@@ -50,9 +50,16 @@ pub(crate) async fn start_controllers_with(
         listener,
     ));
     let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let source = flux_source_controller::Context::new(cp.client().unwrap(), storage);
+    let source = std::sync::Arc::new(flux_source_controller::Context::new(
+        cp.client().unwrap(),
+        storage,
+    ));
     let namespace = ns.name().to_string();
-    tokio::spawn(async move { flux_source_controller::run(source, Some(&namespace)).await });
+    let watcher = (source.clone(), namespace.clone());
+    tokio::spawn(async move { flux_source_controller::run_shared(source, Some(&namespace)).await });
+    tokio::spawn(async move {
+        flux_source_controller::run_source_watcher(watcher.0, Some(&watcher.1)).await
+    });
     let mut ctx = flux_kustomize_controller::Context::new(cp.client().unwrap());
     ctx.requeue_dependency = Duration::from_secs(2);
     ctx.impersonator.config = Some(cp.config().clone());
