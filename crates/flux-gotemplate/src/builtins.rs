@@ -241,6 +241,8 @@ pub fn js_escape(s: &str) -> String {
             '&' => o.push_str("\\u0026"),
             '=' => o.push_str("\\u003D"),
             c if (c as u32) < 0x20 => o.push_str(&format!("\\u00{:02X}", c as u32)),
+            // A byte of invalid UTF-8: Go writes it as it is.
+            c if crate::gostr::raw_byte(c).is_some() => o.push(c),
             c if !c.is_ascii() && !gofmt::is_go_printable(c) => {
                 o.push_str(&format!("\\u{:04X}", c as u32))
             }
@@ -253,7 +255,7 @@ pub fn js_escape(s: &str) -> String {
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in crate::gostr::to_bytes(s).iter() {
         match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 o.push(b as char)

@@ -59,6 +59,13 @@ fn apply_one(
             )
         })?;
     validate_glob(pattern).map_err(|e| format!("invalid copy source '{}': {e}", op.from))?;
+    // As upstream's os.Root: nothing outside the source.
+    if pattern.split('/').any(|segment| segment == "..") || pattern.starts_with('/') {
+        return Err(format!(
+            "invalid copy source '{}': path escapes from parent",
+            op.from
+        ));
+    }
     let dest =
         destination(&op.to).map_err(|e| format!("invalid copy destination '{}': {e}", op.to))?;
     let root = sources
@@ -670,6 +677,26 @@ mod tests {
         let mut a = Adler32::default();
         a.update(b"Wikipedia");
         assert_eq!(a.finish(), 0x11E6_0398);
+    }
+
+    #[test]
+    fn sources_cannot_be_left() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("src/a")).unwrap();
+        std::fs::write(root.path().join("secret"), "x").unwrap();
+        let sources = Sources::from([("repo".to_string(), root.path().join("src"))]);
+        let staging = tempfile::tempdir().unwrap();
+        let limits = Limits::default();
+        for from in ["@repo/../secret", "@repo/a/../../*", "@repo//etc/*"] {
+            let op = CopyOperation {
+                from: from.to_string(),
+                to: "@artifact/".to_string(),
+                ..CopyOperation::default()
+            };
+            let e = apply(&[op], &sources, staging.path(), &limits).unwrap_err();
+            assert!(e.ends_with("path escapes from parent"), "{from}: {e}");
+        }
+        assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -233,11 +233,13 @@ async fn apply(
             status.observed_chart_name = Some(built.name);
             status.observed_source_artifact_revision =
                 (!built.source_revision.is_empty()).then_some(built.source_revision);
-            status.observed_values_files = if chart.spec.ignore_missing_values_files {
-                built.values_files
-            } else {
-                Vec::new()
-            };
+            if !built.reused {
+                status.observed_values_files = if chart.spec.ignore_missing_values_files {
+                    built.values_files
+                } else {
+                    Vec::new()
+                };
+            }
             status.artifact = Some(built.artifact);
             Outcome::Ready { reason, message }
         }
@@ -309,6 +311,9 @@ struct Built {
     source_revision: String,
     packaged: bool,
     values_files: Vec<String>,
+    /// The stored chart was still right: nothing new was stored (the
+    /// status keeps what the build that stored it observed).
+    reused: bool,
 }
 
 /// A build error as upstream records it: `<summary>: <message>`, on
@@ -372,6 +377,7 @@ async fn build(
             .retry_after(ctx.requeue_dependency));
     };
     let built = local::build(chart, kind, &source, status, ctx).await?;
+    let reused = built.data.is_none();
     let artifact = match built.data {
         None => match status.artifact.clone() {
             Some(a) => a,
@@ -394,6 +400,7 @@ async fn build(
         source_revision: source.revision,
         packaged: built.packaged,
         values_files: built.values_files,
+        reused,
     })
 }
 
@@ -609,6 +616,7 @@ fn cached(
         source_revision: remote.source_revision.clone(),
         packaged,
         values_files,
+        reused: true,
     })
 }
 
@@ -647,6 +655,7 @@ fn finish_remote(
             source_revision: remote.source_revision,
             packaged: false,
             values_files: Vec::new(),
+            reused: false,
         });
     }
     loaded.metadata.version = remote.revision.clone();
@@ -670,6 +679,7 @@ fn finish_remote(
         source_revision: remote.source_revision,
         packaged: true,
         values_files: if changed { used } else { Vec::new() },
+        reused: false,
     })
 }
 
