@@ -5,37 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
 use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::{ExternalArtifact, GitRepository};
 use flux_api::source_extensions::v1beta1::ArtifactGenerator;
-use flux_artifact::{Limits, Retention, Storage, verify_and_extract};
-use flux_source_controller::{Context, run_shared, run_source_watcher, server::serve_storage};
-use flux_testenv::{ControlPlane, GitHttpServer, TestNamespace};
+use flux_testenv::{ControlPlane, GitHttpServer};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-
-async fn start_controllers(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(cp.client().unwrap(), storage);
-    ctx.retry_interval = Duration::from_secs(2);
-    ctx.requeue_dependency = Duration::from_secs(1);
-    let ctx = Arc::new(ctx);
-    let (a, b) = (ns.name().to_string(), ns.name().to_string());
-    let source = ctx.clone();
-    tokio::spawn(async move { run_shared(source, Some(&a)).await });
-    tokio::spawn(async move { run_source_watcher(ctx, Some(&b)).await });
-    root
-}
 
 fn ready(conditions: &[flux_api::meta::Condition]) -> Option<&flux_api::meta::Condition> {
     flux_runtime::conditions::get(conditions, "Ready")
@@ -69,49 +47,17 @@ async fn artifact(api: &Api<ExternalArtifact>, name: &str) -> flux_api::meta::Ar
 }
 
 fn files(artifact: &flux_api::meta::Artifact) -> (Vec<String>, tempfile::TempDir) {
-    let bytes = Command::new("curl")
-        .args(["-sSf", &artifact.url])
-        .output()
-        .unwrap()
-        .stdout;
-    let out = tempfile::tempdir().unwrap();
-    verify_and_extract(
-        &bytes[..],
-        &artifact.digest.parse().unwrap(),
-        out.path(),
-        &Limits::default(),
-    )
-    .unwrap();
-    let mut found = Vec::new();
-    let mut stack = vec![out.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                found.push(
-                    p.strip_prefix(out.path())
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-        }
-    }
-    found.sort();
-    (found, out)
+    let dir = common::extract(artifact);
+    (common::files_of(dir.path()), dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monorepo_split_into_external_artifacts() {
     let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
-        .await
-        .unwrap();
+    cp.install_crd_dir(&common::manifests()).await.unwrap();
     let ns = cp.namespace("generator").await.unwrap();
     let client = cp.client().unwrap();
-    let _storage = start_controllers(cp, &ns).await;
+    let _storage = common::start_controllers(cp, &ns, |_| {}).await;
 
     let git = GitHttpServer::start().unwrap();
     let repo = git.create_repo("mono").unwrap();

@@ -3,14 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+
+use common::{extract as fetch_artifact, files_of, manifests};
+
 use std::time::Duration;
 
 use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::Bucket;
-use flux_artifact::{Limits, Retention, Storage, verify_and_extract};
-use flux_source_controller::{Context, run, server::serve_storage};
+use flux_artifact::Limits;
 use flux_testenv::{ControlPlane, S3Server, TestNamespace};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -18,10 +19,6 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-
-fn manifests() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
-}
 
 async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
@@ -39,20 +36,13 @@ fn condition<'a>(bucket: &'a Bucket, kind: &str) -> Option<&'a flux_api::meta::C
 }
 
 async fn start_controller(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(cp.client().unwrap(), storage);
-    ctx.retry_interval = Duration::from_secs(2);
-    ctx.artifact_limits = Limits {
-        max_bytes: 1 << 20,
-        max_entries: 10_000,
-    };
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
-    root
+    common::start_controllers(cp, ns, |ctx| {
+        ctx.artifact_limits = Limits {
+            max_bytes: 1 << 20,
+            max_entries: 10_000,
+        };
+    })
+    .await
 }
 
 async fn create(api: &Api<Bucket>, name: &str, spec: serde_json::Value) {
@@ -102,45 +92,6 @@ fn revision_of(s3: &S3Server, bucket: &str, keys: &[&str]) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
-}
-
-fn fetch_artifact(artifact: &flux_api::meta::Artifact) -> tempfile::TempDir {
-    let bytes = Command::new("curl")
-        .args(["-sSf", &artifact.url])
-        .output()
-        .unwrap()
-        .stdout;
-    let out = tempfile::tempdir().unwrap();
-    verify_and_extract(
-        &bytes[..],
-        &artifact.digest.parse().unwrap(),
-        out.path(),
-        &Limits::default(),
-    )
-    .unwrap();
-    out
-}
-
-fn files_of(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(
-                    path.strip_prefix(dir)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 async fn secret(secrets: &Api<Secret>, name: &str, data: serde_json::Value) {

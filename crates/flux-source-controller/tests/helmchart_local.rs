@@ -7,40 +7,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::Path;
+mod common;
+
+use common::{create, manifests};
+
 use std::process::Command;
-use std::time::Duration;
 
 use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::{Bucket, GitRepository, HelmChart, HelmRepository};
-use flux_artifact::{Limits, Retention, Storage};
-use flux_source_controller::{Context, run, server::serve_storage};
+use flux_artifact::Limits;
 use flux_testenv::{ControlPlane, GitHttpServer, HelmRepoServer, S3Server, TestNamespace};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-fn manifests() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds")
-}
-
 async fn start_controller(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(cp.client().unwrap(), storage);
-    ctx.retry_interval = Duration::from_secs(2);
-    ctx.requeue_dependency = Duration::from_secs(1);
-    ctx.artifact_limits = Limits {
-        max_bytes: 8 << 20,
-        max_entries: 10_000,
-    };
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
-    root
+    common::start_controllers(cp, ns, |ctx| {
+        ctx.artifact_limits = Limits {
+            max_bytes: 8 << 20,
+            max_entries: 10_000,
+        };
+    })
+    .await
 }
 
 fn ready(chart: &HelmChart) -> Option<&flux_api::meta::Condition> {
@@ -63,14 +52,6 @@ async fn wait_reason(api: &Api<HelmChart>, name: &str, reason: &str) -> HelmChar
         Ok(c) => c,
         Err(e) => panic!("{e}: {:?}", api.get(name).await.map(|c| c.status)),
     }
-}
-
-async fn create<K>(api: &Api<K>, object: serde_json::Value)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
 }
 
 fn chart_object(name: &str, spec: serde_json::Value) -> serde_json::Value {
@@ -101,19 +82,16 @@ fn helm_template(archive: &[u8]) -> String {
 }
 
 fn fetch(chart: &HelmChart) -> Vec<u8> {
-    let url = &chart
-        .status
-        .as_ref()
-        .unwrap()
-        .artifact
-        .as_ref()
-        .unwrap()
-        .url;
-    Command::new("curl")
-        .args(["-sSf", url])
-        .output()
-        .unwrap()
-        .stdout
+    common::download(
+        &chart
+            .status
+            .as_ref()
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap()
+            .url,
+    )
 }
 
 fn write_fleet(repo: &flux_testenv::GitRepo) {

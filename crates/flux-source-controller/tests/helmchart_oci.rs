@@ -4,30 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
+use common::create;
+
 use std::path::Path;
-use std::time::Duration;
 
 use flux_api::source::v1::{HelmChart, HelmRepository};
-use flux_artifact::{Retention, Storage};
-use flux_source_controller::{Context, run, server::serve_storage};
-use flux_testenv::{ControlPlane, HelmRepoServer, OciRegistry, TestNamespace};
+use flux_testenv::{ControlPlane, HelmRepoServer, OciRegistry};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
-
-async fn start_controller(cp: &ControlPlane, ns: &TestNamespace) -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(cp.client().unwrap(), storage);
-    ctx.retry_interval = Duration::from_secs(2);
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
-    root
-}
 
 fn ready(chart: &HelmChart) -> Option<&flux_api::meta::Condition> {
     flux_runtime::conditions::get(&chart.status.as_ref()?.conditions, "Ready")
@@ -46,33 +34,22 @@ async fn wait_reason(api: &Api<HelmChart>, name: &str, reason: &str) -> HelmChar
     }
 }
 
-async fn create<K>(api: &Api<K>, object: serde_json::Value)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let object: K = serde_json::from_value(object).unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
-}
-
 fn chart_object(name: &str, spec: serde_json::Value) -> serde_json::Value {
     json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
            "metadata": {"name": name}, "spec": spec})
 }
 
 fn fetch(chart: &HelmChart) -> Vec<u8> {
-    let url = &chart
-        .status
-        .as_ref()
-        .unwrap()
-        .artifact
-        .as_ref()
-        .unwrap()
-        .url;
-    std::process::Command::new("curl")
-        .args(["-sSf", url])
-        .output()
-        .unwrap()
-        .stdout
+    common::download(
+        &chart
+            .status
+            .as_ref()
+            .unwrap()
+            .artifact
+            .as_ref()
+            .unwrap()
+            .url,
+    )
 }
 
 /// Packages a minimal chart with the real `helm package`.
@@ -102,7 +79,7 @@ async fn charts_from_oci_repositories_and_values_files() {
         .unwrap();
     let ns = cp.namespace("chart-oci").await.unwrap();
     let client = cp.client().unwrap();
-    let _storage = start_controller(cp, &ns).await;
+    let _storage = common::start_controllers(cp, &ns, |_| {}).await;
     let work = tempfile::tempdir().unwrap();
 
     let registry = OciRegistry::start_with_basic_auth("flux", "s3cret").unwrap();
