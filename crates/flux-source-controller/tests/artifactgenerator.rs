@@ -161,6 +161,23 @@ async fn a_monorepo_split_into_external_artifacts() {
         "Artifact is ready"
     );
 
+    // An ExternalArtifact deleted by hand is drift: it comes back.
+    eas.delete("frontend", &DeleteParams::default())
+        .await
+        .unwrap();
+    generators
+        .patch(
+            "split",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "drift"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let restored = artifact(&eas, "frontend").await;
+    assert_eq!(restored.revision, frontend.revision);
+
     // A change to the backend only: the frontend keeps its revision (its
     // files did not change), the backend gets a new one.
     repo.write(

@@ -335,6 +335,28 @@ async fn apply(
         && conditions::get(&status.conditions, "Ready").is_some_and(|c| {
             c.status == ConditionStatus::True && c.observed_generation == generation
         });
+    // The ExternalArtifacts themselves must still say what was generated
+    // (one deleted or rewritten by hand is drift).
+    let mut up_to_date = up_to_date;
+    if up_to_date {
+        let eas: Api<ExternalArtifact> = Api::namespaced(
+            ctx.client.clone(),
+            &generator.namespace().unwrap_or_default(),
+        );
+        for r in &status.inventory {
+            let current = eas
+                .get_opt(&r.name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|ea| ea.status?.artifact)
+                .map(|a| a.digest);
+            if current.as_deref() != Some(r.digest.as_str()) {
+                up_to_date = false;
+                break;
+            }
+        }
+    }
     if up_to_date {
         let message = format!(
             "No drift detected, {} artifact(s) up to date",
