@@ -32,7 +32,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     add("untitle", "string", "string", |_, a| {
         let mut gap = true;
         ok_s(
-            s(&a, 0)
+            to_text(s(&a, 0))
                 .chars()
                 .map(|c| {
                     let r = if gap { lower_rune(c) } else { c };
@@ -188,7 +188,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
     });
     add("swapcase", "string", "string", |_, a| {
         ok_s(
-            s(&a, 0)
+            to_text(s(&a, 0))
                 .chars()
                 .flat_map(|c| -> Vec<char> {
                     // Go's one-rune case mappings (ß stays ß).
@@ -204,7 +204,7 @@ pub(super) fn register(add: &mut impl FnMut(&str, &str, &str, F)) {
         )
     });
     add("camelcase", "string", "string", |_, a| {
-        ok_s(pascal_case(s(&a, 0)))
+        ok_s(pascal_case(&to_text(s(&a, 0))))
     });
     add("snakecase", "string", "string", |_, a| {
         ok_s(lower_case_words(s(&a, 0), '_'))
