@@ -430,38 +430,23 @@ async fn observe(
                 kube_message(&e)
             ),
         };
-        let artifact = match s.kind {
-            SourceKind::GitRepository => Api::<GitRepository>::namespaced(client, &namespace)
-                .get(name)
-                .await
-                .map_err(not_found)?
-                .status
-                .and_then(|s| s.artifact),
-            SourceKind::OciRepository => Api::<OCIRepository>::namespaced(client, &namespace)
-                .get(name)
-                .await
-                .map_err(not_found)?
-                .status
-                .and_then(|s| s.artifact),
-            SourceKind::Bucket => Api::<Bucket>::namespaced(client, &namespace)
-                .get(name)
-                .await
-                .map_err(not_found)?
-                .status
-                .and_then(|s| s.artifact),
-            SourceKind::HelmChart => Api::<HelmChart>::namespaced(client, &namespace)
-                .get(name)
-                .await
-                .map_err(not_found)?
-                .status
-                .and_then(|s| s.artifact),
-            SourceKind::ExternalArtifact => Api::<ExternalArtifact>::namespaced(client, &namespace)
-                .get(name)
-                .await
-                .map_err(not_found)?
-                .status
-                .and_then(|s| s.artifact),
-        };
+        // Every source kind keeps its artifact in `status.artifact`.
+        let resource = kube::api::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "source.toolkit.fluxcd.io",
+            "v1",
+            s.kind.as_str(),
+        ));
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(client, &namespace, &resource);
+        let artifact = api
+            .get(name)
+            .await
+            .map_err(not_found)?
+            .data
+            .get("status")
+            .and_then(|status| status.get("artifact"))
+            .cloned()
+            .and_then(|a| serde_json::from_value::<Artifact>(a).ok());
         let Some(artifact) = artifact else {
             return Err(format!(
                 "source '{}/{namespace}/{name}' is not ready",
