@@ -6,7 +6,7 @@
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
-#     sops, age, age-keygen, controller-gen, versitygw (S3); kubectl from its
+#     sops, age, age-keygen, controller-gen, versitygw (S3), cosign; kubectl from its
 #     PyPI wheel;
 #   - upstream Flux's CRDs, generated from its API modules (compatibility reference);
 #   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
@@ -104,6 +104,9 @@ link coredns "$CACHE/tools/coredns-$COREDNS_VERSION/coredns"
 # a real gateway used in production, Apache-2.0, built in about a minute.
 go_tool versitygw "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 link versitygw "$CACHE/tools/versitygw-$VERSITYGW_VERSION/versitygw"
+# cosign: the real signer of the OCIRepository/HelmChart verification tests.
+go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
+link cosign "$CACHE/tools/cosign-$COSIGN_VERSION/cosign"
 link age "$CACHE/tools/age-$AGE_VERSION/age"
 link age-keygen "$CACHE/tools/age-$AGE_VERSION/age-keygen"
 # Upstream's flux CLI: the reference our CLI's output is compared with

@@ -289,6 +289,52 @@ impl Client {
         Ok((media_type, raw, descriptor))
     }
 
+    /// The referrers of manifest `digest` in `repository`: the registry's
+    /// referrers API, or the `sha256-<hex>` index of the referrers tag
+    /// schema on registries without it (none when neither exists).
+    pub async fn referrers(
+        &self,
+        repository: &Reference,
+        digest: &str,
+    ) -> Result<Vec<crate::cosign::Referrer>> {
+        let url = format!("{}/referrers/{digest}", self.base(repository));
+        let request = format!("GET {url}");
+        let response = self
+            .send(
+                repository,
+                Method::GET,
+                &url,
+                &[OCI_INDEX],
+                None,
+                Access::Pull,
+            )
+            .await?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            let raw = self
+                .read_body(response, MAX_MANIFEST_BYTES, &request)
+                .await?;
+            return crate::cosign::parse_referrers(&raw, &request);
+        }
+        // Registries without the API answer 404 (or 400/405 for a route
+        // they do not know): fall back to the tag schema.
+        let unsupported = matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST | StatusCode::METHOD_NOT_ALLOWED
+        );
+        if !unsupported {
+            expect(response, StatusCode::OK, &request).await?;
+        } else {
+            drop(response);
+        }
+        let tag = repository.with_tag(&digest.replacen(':', "-", 1));
+        match self.manifest_bytes(&tag).await {
+            Ok((_, raw, _)) => crate::cosign::parse_referrers(&raw, &tag.to_string()),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes blob `descriptor` of `repository` into `out`, refusing more
     /// than `limit` bytes and content whose digest differs.
     pub async fn blob(

@@ -12,11 +12,15 @@
 //!   builds it, the config blob and manifest annotations — with
 //!   [`artifact::push`].
 //!
+//! - [`cosign`]: cosign signatures (Sigstore bundles and simple signing)
+//!   verified with public keys.
+//!
 //! Credentials never appear in errors or `Debug` output.
 
 pub mod artifact;
 pub mod auth;
 mod client;
+pub mod cosign;
 mod error;
 pub mod http;
 mod reference;

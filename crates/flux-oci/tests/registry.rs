@@ -304,3 +304,111 @@ fn layers_are_upstream_bytes_on_random_trees() {
         );
     }
 }
+
+/// Pushes a one-file artifact with `content` as `REPO:tag`; its digest.
+async fn push_small(client: &Client, registry: &OciRegistry, tag: &str, content: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cm.yaml"), content).unwrap();
+    let mut layer = Vec::new();
+    artifact::build_layer(dir.path(), &[], &mut layer).unwrap();
+    let reference = Reference::parse(&format!("{}/signed/app:{tag}", registry.host())).unwrap();
+    let metadata = Metadata {
+        source: "https://example.com/app".into(),
+        revision: format!("{tag}@sha1:0123456789abcdef"),
+        created: artifact::REPRODUCIBLE_CREATED.into(),
+        annotations: Default::default(),
+    };
+    artifact::push(
+        client,
+        &reference,
+        Bytes::from(layer),
+        CONTENT_MEDIA_TYPE,
+        &metadata,
+    )
+    .await
+    .unwrap()
+}
+
+/// Signatures made by the real `cosign` v3, in both of its formats, verify
+/// with the right key only, and only for the artifact they were made for.
+#[tokio::test]
+async fn cosign_signatures_of_both_formats() {
+    use flux_oci::cosign::{self, Format, Outcome, PublicKey};
+    use flux_testenv::{CosignFormat, CosignKey};
+
+    let registry = OciRegistry::start().unwrap();
+    let ours = client(&registry, None);
+    let repository = Reference::parse(&format!("{}/signed/app", registry.host())).unwrap();
+    let key = CosignKey::generate().unwrap();
+    let other = CosignKey::generate().unwrap();
+    let right = PublicKey::from_pem(key.public_pem().as_bytes()).unwrap();
+    let wrong = PublicKey::from_pem(other.public_pem().as_bytes()).unwrap();
+    assert_eq!(right.kind(), "ECDSA P-256");
+
+    let bundled = push_small(&ours, &registry, "bundled", "a: 1\n").await;
+    let simple = push_small(&ours, &registry, "simple", "b: 2\n").await;
+    let unsigned = push_small(&ours, &registry, "unsigned", "c: 3\n").await;
+    let host = registry.host();
+    key.sign(
+        &format!("{host}/signed/app@{bundled}"),
+        CosignFormat::Bundle,
+    )
+    .unwrap();
+    key.sign(
+        &format!("{host}/signed/app@{simple}"),
+        CosignFormat::SimpleSigning,
+    )
+    .unwrap();
+
+    let check = |digest: String, keys: Vec<PublicKey>| {
+        let (ours, repository) = (ours.clone(), repository.clone());
+        async move {
+            cosign::verify(&ours, &repository, &digest, &keys)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        check(bundled.clone(), vec![wrong.clone(), right.clone()]).await,
+        Outcome::Verified {
+            format: Format::Bundle,
+            key: 1
+        }
+    );
+    assert_eq!(
+        check(simple.clone(), vec![right.clone()]).await,
+        Outcome::Verified {
+            format: Format::SimpleSigning,
+            key: 0
+        }
+    );
+    for digest in [&bundled, &simple] {
+        let Outcome::NoMatch(why) = check(digest.clone(), vec![wrong.clone()]).await else {
+            panic!("verified {digest} with the wrong key");
+        };
+        assert!(why.contains("does not verify with the public key"), "{why}");
+    }
+    let Outcome::NoMatch(why) = check(unsigned.clone(), vec![right.clone()]).await else {
+        panic!("an unsigned artifact verified");
+    };
+    assert!(why.starts_with("no signature found"), "{why}");
+
+    // Someone with push access moves valid signatures onto the unsigned
+    // artifact's tags: both are refused, the signed content names another
+    // digest.
+    let unsigned_hex = unsigned.trim_start_matches("sha256:");
+    for (from, suffix) in [(&simple, ".sig"), (&bundled, "")] {
+        let source = repository.with_tag(&format!("{}{suffix}", from.replacen(':', "-", 1)));
+        let (media_type, raw, _) = ours.manifest_bytes(&source).await.unwrap();
+        let target = repository.with_tag(&format!("sha256-{unsigned_hex}{suffix}"));
+        ours.push_manifest(&target, &media_type, raw).await.unwrap();
+    }
+    let Outcome::NoMatch(why) = check(unsigned.clone(), vec![right.clone()]).await else {
+        panic!("a signature of another artifact verified");
+    };
+    assert!(why.contains("no subject with digest"), "{why}");
+    assert!(
+        why.contains(&format!("is for {simple}, not {unsigned}")),
+        "{why}"
+    );
+}

@@ -20,7 +20,8 @@
 //!   `gpg` or SSH [`SigningKey`] when asked;
 //! - [`OciRegistry`] (Distribution's `docker-registry`, optional htpasswd);
 //! - [`HttpProxy`] (`tinyproxy`, optional basic authentication);
-//! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`).
+//! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`);
+//! - [`CosignKey`]: a key pair of the real `cosign`, signing artifacts.
 //!
 //! Every process dies and every temporary folder is removed when its owner
 //! is dropped or the test binary exits, however it exits. Binaries are found
@@ -77,5 +78,5 @@ pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, oracle_lines, run, tool};
 pub use proxy::HttpProxy;
 pub use s3::S3Server;
-pub use signing::SigningKey;
+pub use signing::{CosignFormat, CosignKey, SigningKey};
 pub use wait::{EVENTUALLY_TIMEOUT, eventually, eventually_within};

@@ -147,3 +147,66 @@ fn set_private(path: &Path) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
         .map_err(crate::error::io("restricting GNUPGHOME"))
 }
+
+/// A cosign key pair made by the real `cosign generate-key-pair` (empty
+/// password), signing OCI artifacts and charts as users do.
+#[derive(Debug)]
+pub struct CosignKey {
+    dir: Supervisor,
+    public: String,
+}
+
+/// How `cosign sign` stores the signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CosignFormat {
+    /// A Sigstore bundle attached as an OCI referrer (cosign v3's default).
+    Bundle,
+    /// A simple-signing payload under the `sha256-<hex>.sig` tag
+    /// (`--new-bundle-format=false`, cosign v2's format).
+    SimpleSigning,
+}
+
+impl CosignKey {
+    /// A new ECDSA P-256 key pair (`cosign.key`, `cosign.pub`).
+    pub fn generate() -> Result<Self> {
+        let dir = tempdir()?;
+        run(cosign(dir.dir())?.arg("generate-key-pair"))?;
+        let public = std::fs::read_to_string(dir.dir().join("cosign.pub"))
+            .map_err(crate::error::io("reading cosign.pub"))?;
+        Ok(Self { dir, public })
+    }
+
+    /// The PEM public key (`cosign.pub`).
+    pub fn public_pem(&self) -> &str {
+        &self.public
+    }
+
+    /// Signs `reference` (`HOST/REPO@sha256:…` or a tag) on a plain-HTTP
+    /// registry, without the transparency log (offline, as in the tests).
+    pub fn sign(&self, reference: &str, format: CosignFormat) -> Result<()> {
+        let key = self.dir.dir().join("cosign.key");
+        let mut command = cosign(self.dir.dir())?;
+        command
+            .args(["sign", "--yes", "--allow-http-registry"])
+            .args(["--tlog-upload=false", "--use-signing-config=false"])
+            .arg("--key")
+            .arg(&key);
+        if format == CosignFormat::SimpleSigning {
+            command.arg("--new-bundle-format=false");
+        }
+        run(command.arg(reference))?;
+        Ok(())
+    }
+}
+
+/// `cosign` with an empty key password and its state in `home`.
+fn cosign(home: &Path) -> Result<Command> {
+    let mut command = Command::new(crate::process::tool("cosign")?);
+    command
+        .current_dir(home)
+        .env("COSIGN_PASSWORD", "")
+        .env("HOME", home)
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .env("TUF_ROOT", home.join("tuf"));
+    Ok(command)
+}
