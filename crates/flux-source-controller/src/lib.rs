@@ -18,6 +18,7 @@ pub mod helmchart;
 pub mod helmrepository;
 pub mod ocirepository;
 pub mod server;
+pub mod signature;
 
 use std::collections::HashMap;
 use std::sync::Arc;

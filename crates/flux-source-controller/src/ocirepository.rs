@@ -5,8 +5,10 @@
 //! (`secretRef` Docker config, the ServiceAccount's image pull secrets,
 //! `certSecretRef` CA) → the reference (`ref.digest` > `ref.semver` (+
 //! `semverFilter`) > `ref.tag` > `latest`) → the revision (`<tag>@sha256:…`
-//! from the manifest's digest, a cheap `HEAD`) → unchanged revision and
-//! settings: nothing more → pull the manifest and the selected layer
+//! from the manifest's digest, a cheap `HEAD`) → `spec.verify`: the cosign
+//! signature of that digest, checked when the revision, the generation or
+//! a failure asks (`SourceVerified`) → unchanged revision and settings:
+//! nothing more → pull the manifest and the selected layer
 //! (`layerSelector`), size-limited and digest-checked → `extract` it (the
 //! hostile-archive checks of every consumer) and archive it with the
 //! `.sourceignore` rules, or `copy` it as is → `sha256:<hex>.tar.gz` in
@@ -36,6 +38,7 @@ use crate::gitrepository::reconcile::{
     ARTIFACT_IN_STORAGE, Error, FETCH_FAILED, NEW_ARTIFACT, SOURCE_VERIFIED,
     STORAGE_OPERATION_FAILED,
 };
+use crate::signature;
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "ocirepository";
@@ -49,6 +52,8 @@ pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
 pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
 /// Reason: the layer could not be selected, extracted or copied.
 pub const OCI_LAYER_OPERATION_FAILED: &str = "OCIArtifactLayerOperationFailed";
+/// Reason: the signature could not be verified (`SourceVerified=False`).
+pub const VERIFICATION_ERROR: &str = "VerificationError";
 /// Reason: credentials missing, malformed or refused.
 pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
 
@@ -105,9 +110,16 @@ async fn apply(
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
 
+    // A failed verification is computed again, not carried over.
+    if conditions::get(&status.conditions, SOURCE_VERIFIED)
+        .is_some_and(|c| c.status == ConditionStatus::False)
+    {
+        conditions::remove(&mut status.conditions, SOURCE_VERIFIED);
+    }
     let mut written = repo.status.clone();
     let outcome = match resolve(repo, &status, ctx).await {
-        Ok(Resolved::Unchanged(artifact)) => {
+        Ok(Resolved::Unchanged(artifact, verified)) => {
+            record_verification(repo, &mut status, verified);
             let message = format!("stored artifact for digest '{}'", artifact.revision);
             conditions::set(
                 &mut status.conditions,
@@ -134,6 +146,7 @@ async fn apply(
             }
             match pull_and_store(repo, ctx, &pull, &namespace, &name).await {
                 Ok(artifact) => {
+                    record_verification(repo, &mut status, pull.verified.clone());
                     let message = format!("stored artifact for digest '{}'", artifact.revision);
                     announce(ctx, repo, status.artifact.as_ref(), &artifact).await;
                     conditions::set(
@@ -175,8 +188,9 @@ async fn apply(
 
 /// What the cheap checks found.
 enum Resolved {
-    /// Same revision and settings, artifact still stored.
-    Unchanged(Artifact),
+    /// Same revision and settings, artifact still stored (and the
+    /// `SourceVerified` message when the signature was verified now).
+    Unchanged(Artifact, Option<String>),
     /// A pull is needed.
     Pull(Box<Pull>),
 }
@@ -189,6 +203,8 @@ struct Pull {
     revision: String,
     /// The manifest digest.
     digest: String,
+    /// The `SourceVerified` message when the signature was verified now.
+    verified: Option<String>,
 }
 
 fn fetch_error(reason: &'static str, message: String) -> StepError {
@@ -210,12 +226,6 @@ async fn resolve(
         )
         .on(FETCH_FAILED, ConditionStatus::True)
     })?;
-    if spec.verify.is_some() {
-        return Err(Failed::Verification.error(
-            "VerificationError",
-            "failed to verify the signature: signature verification (cosign, notation) is not supported by this controller yet".to_string(),
-        ));
-    }
     if let Some(provider) = spec.provider
         && provider != flux_api::source::v1::OCIProvider::Generic
     {
@@ -268,20 +278,101 @@ async fn resolve(
             (format!("{tag}@{}", descriptor.digest), descriptor.digest)
         }
     };
+    let verified =
+        verify_signature(repo, status, ctx, &client, &reference, &revision, &digest).await?;
     if let Some(artifact) = &status.artifact
         && artifact.revision == revision
         && status.observed_ignore == spec.ignore
         && status.observed_layer_selector == spec.layer_selector
         && ctx.storage.local_path(&artifact.path).is_file()
     {
-        return Ok(Resolved::Unchanged(artifact.clone()));
+        return Ok(Resolved::Unchanged(artifact.clone(), verified));
     }
     Ok(Resolved::Pull(Box::new(Pull {
         client,
         reference,
         revision,
         digest,
+        verified,
     })))
+}
+
+/// Verifies the signature of `digest` when `spec.verify` asks and
+/// something changed since the last verification — the revision, the
+/// object's generation, or a failure — as upstream; the `SourceVerified`
+/// message when it was verified now. The digest resolved above is the one
+/// verified and then pulled: a tag moved in between cannot swap content in.
+async fn verify_signature(
+    repo: &OCIRepository,
+    status: &OCIRepositoryStatus,
+    ctx: &Context,
+    client: &Client,
+    reference: &Reference,
+    revision: &str,
+    digest: &str,
+) -> Result<Option<String>, StepError> {
+    let Some(verify) = &repo.spec.verify else {
+        return Ok(None);
+    };
+    let verified = conditions::get(&status.conditions, SOURCE_VERIFIED);
+    let current = status
+        .artifact
+        .as_ref()
+        .is_some_and(|a| a.revision == revision)
+        && verified.is_some_and(|c| {
+            c.status == ConditionStatus::True && c.observed_generation == repo.metadata.generation
+        });
+    if current {
+        return Ok(None);
+    }
+    let secret = verify.secret_ref.as_ref().map(|r| r.name.as_str());
+    let failed = |e: signature::Failure| {
+        Failed::Verification.error(
+            VERIFICATION_ERROR,
+            format!(
+                "{}: {}",
+                signature::failed_prefix(verify.provider, secret),
+                e.describe(&reference.to_string())
+            ),
+        )
+    };
+    let namespace = repo.namespace().unwrap_or_default();
+    let keys = signature::public_keys(ctx, &namespace, verify.provider, secret)
+        .await
+        .map_err(failed)?;
+    let repository = Reference {
+        tag: None,
+        digest: None,
+        ..reference.clone()
+    };
+    signature::verify(client, &repository, digest, &keys)
+        .await
+        .map_err(failed)?;
+    Ok(Some(format!("verified signature of revision {revision}")))
+}
+
+/// Records `SourceVerified` after a successful reconcile: removed without
+/// `spec.verify`, `True` when verified now, else as it was.
+fn record_verification(
+    repo: &OCIRepository,
+    status: &mut OCIRepositoryStatus,
+    verified: Option<String>,
+) {
+    match (&repo.spec.verify, verified) {
+        (None, _) => {
+            conditions::remove(&mut status.conditions, SOURCE_VERIFIED);
+        }
+        (Some(_), Some(message)) => conditions::set(
+            &mut status.conditions,
+            SOURCE_VERIFIED,
+            ConditionStatus::True,
+            reason::SUCCEEDED,
+            &message,
+            repo.metadata.generation,
+            now(),
+        ),
+        (Some(_), None) => {}
+    }
 }
 
 /// `AuthenticationFailed` when the registry refused the credentials, else

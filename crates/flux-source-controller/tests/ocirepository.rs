@@ -592,3 +592,199 @@ async fn wait_message(repos: &Api<OCIRepository>, text: &str) {
     })
     .await;
 }
+
+async fn create_key_secret(secrets: &Api<Secret>, name: &str, data: serde_json::Value) {
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data})).unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+async fn wait_ready_message(api: &Api<OCIRepository>, name: &str, text: &str) -> OCIRepository {
+    eventually(&format!("{name}: Ready=False with '{text}'"), || async {
+        let repo = api.get(name).await.ok()?;
+        let c = condition(&repo, "Ready")?;
+        (c.status == ConditionStatus::False && c.message.contains(text)).then_some(repo)
+    })
+    .await
+}
+
+/// `spec.verify` with cosign public keys: artifacts signed by the real
+/// `cosign` v3 (Sigstore bundles and simple signing) become Ready with
+/// `SourceVerified`; unsigned, wrongly signed and keyless ones fail with
+/// `VerificationError` and store nothing; signing later recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosign_signatures_are_verified() {
+    use flux_testenv::{CosignFormat, CosignKey};
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("ocisig").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controller(cp, &ns).await;
+    let registry = OciRegistry::start().unwrap();
+    let oci = Client::new(ClientOptions {
+        insecure: true,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let host = registry.host();
+    let key = CosignKey::generate().unwrap();
+    let other = CosignKey::generate().unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    // Two keys, the right one second: any `*.pub` entry may verify.
+    create_key_secret(
+        &secrets,
+        "cosign-keys",
+        json!({"other.pub": other.public_pem(), "cosign.pub": key.public_pem(), "README": "not a key"}),
+    )
+    .await;
+    create_key_secret(
+        &secrets,
+        "wrong-key",
+        json!({"cosign.pub": other.public_pem()}),
+    )
+    .await;
+    create_key_secret(&secrets, "no-keys", json!({"notes.txt": "nothing"})).await;
+
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("cm.yaml"), "kind: ConfigMap\n").unwrap();
+    let bundled = push(&oci, &format!("{host}/app:bundled"), src.path(), "v1").await;
+    std::fs::write(src.path().join("cm.yaml"), "kind: Secret\n").unwrap();
+    let simple = push(&oci, &format!("{host}/app:simple"), src.path(), "v2").await;
+    std::fs::write(src.path().join("cm.yaml"), "kind: Service\n").unwrap();
+    let later = push(&oci, &format!("{host}/app:later"), src.path(), "v3").await;
+    key.sign(&format!("{host}/app@{bundled}"), CosignFormat::Bundle)
+        .unwrap();
+    key.sign(&format!("{host}/app@{simple}"), CosignFormat::SimpleSigning)
+        .unwrap();
+
+    let repos: Api<OCIRepository> = Api::namespaced(client.clone(), ns.name());
+    let url = format!("oci://{host}/app");
+    let spec = |tag: &str, verify: serde_json::Value| json!({"url": url, "interval": "10m", "insecure": true, "ref": {"tag": tag}, "verify": verify});
+    let keys = json!({"provider": "cosign", "secretRef": {"name": "cosign-keys"}});
+    create(&repos, "bundled", spec("bundled", keys.clone())).await;
+    create(&repos, "simple", spec("simple", keys.clone())).await;
+    create(&repos, "later", spec("later", keys.clone())).await;
+    create(
+        &repos,
+        "wrong",
+        spec(
+            "bundled",
+            json!({"provider": "cosign", "secretRef": {"name": "wrong-key"}}),
+        ),
+    )
+    .await;
+    create(
+        &repos,
+        "nokeys",
+        spec(
+            "bundled",
+            json!({"provider": "cosign", "secretRef": {"name": "no-keys"}}),
+        ),
+    )
+    .await;
+    create(
+        &repos,
+        "keyless",
+        spec("bundled", json!({"provider": "cosign"})),
+    )
+    .await;
+
+    for (name, tag, digest) in [
+        ("bundled", "bundled", &bundled),
+        ("simple", "simple", &simple),
+    ] {
+        let repo = wait_condition(&repos, name, "Ready", ConditionStatus::True, "Succeeded").await;
+        let verified = condition(&repo, "SourceVerified").unwrap();
+        assert_eq!(verified.status, ConditionStatus::True);
+        assert_eq!(verified.reason, "Succeeded");
+        assert_eq!(
+            verified.message,
+            format!("verified signature of revision {tag}@{digest}")
+        );
+        assert_eq!(
+            repo.status.unwrap().artifact.unwrap().revision,
+            format!("{tag}@{digest}")
+        );
+    }
+
+    let prefix = "failed to verify the signature using provider";
+    for (name, text) in [
+        (
+            "later",
+            format!(
+                "{prefix} 'cosign': no matching signatures were found for '{host}/app:later': no signature found"
+            ),
+        ),
+        (
+            "wrong",
+            format!(
+                "{prefix} 'cosign': no matching signatures were found for '{host}/app:bundled': bundle 1: the signature does not verify with the public key"
+            ),
+        ),
+        (
+            "nokeys",
+            format!(
+                "{prefix} 'cosign': no public keys found in secret '{}/no-keys'",
+                ns.name()
+            ),
+        ),
+        (
+            "keyless",
+            format!("{prefix} 'cosign keyless': keyless verification needs"),
+        ),
+    ] {
+        let repo = wait_ready_message(&repos, name, &text).await;
+        let verified = condition(&repo, "SourceVerified").unwrap();
+        assert_eq!(verified.status, ConditionStatus::False, "{name}");
+        assert_eq!(verified.reason, "VerificationError", "{name}");
+        assert!(
+            verified.message.starts_with(&text),
+            "{name}: {}",
+            verified.message
+        );
+        assert_eq!(
+            condition(&repo, "Ready").unwrap().reason,
+            "VerificationError"
+        );
+        let status = repo.status.unwrap();
+        assert!(
+            status.artifact.is_none(),
+            "{name} stored an unverified artifact"
+        );
+    }
+
+    // Signed afterwards: the retry verifies it and stores the artifact.
+    key.sign(&format!("{host}/app@{later}"), CosignFormat::Bundle)
+        .unwrap();
+    let repo = wait_condition(
+        &repos,
+        "later",
+        "SourceVerified",
+        ConditionStatus::True,
+        "Succeeded",
+    )
+    .await;
+    assert_eq!(
+        repo.status.unwrap().artifact.map(|a| a.revision),
+        Some(format!("later@{later}"))
+    );
+
+    // Verification turned off: the condition goes away.
+    repos
+        .patch(
+            "wrong",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"verify": null}})),
+        )
+        .await
+        .unwrap();
+    eventually("wrong: Ready without SourceVerified", || async {
+        let repo = repos.get("wrong").await.ok()?;
+        let ready = condition(&repo, "Ready")?.status == ConditionStatus::True;
+        (ready && condition(&repo, "SourceVerified").is_none()).then_some(())
+    })
+    .await;
+}
