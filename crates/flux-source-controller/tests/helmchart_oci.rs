@@ -214,3 +214,103 @@ async fn charts_from_oci_repositories_and_values_files() {
         "packaged 'api' chart with version '0.3.0+2'"
     );
 }
+
+/// `spec.verify` of OCI charts: a chart pushed by `helm push` and signed by
+/// the real `cosign` verifies (`SourceVerified`); an unsigned version fails
+/// the build with `ChartVerificationError` and stores nothing; a Secret
+/// without keys fails the verification before anything is pulled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_oci_charts() {
+    use flux_testenv::{CosignFormat, CosignKey};
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("chart-sig").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = common::start_controllers(cp, &ns, |_| {}).await;
+    let work = tempfile::tempdir().unwrap();
+    let registry = OciRegistry::start().unwrap();
+    let key = CosignKey::generate().unwrap();
+    let mut archives = std::collections::BTreeMap::new();
+    for version in ["1.0.0", "1.1.0"] {
+        let archive = package(work.path(), "web", version);
+        let (_, digest) = registry.push_helm_chart(&archive, "charts").unwrap();
+        if version == "1.0.0" {
+            let signed = format!("{}/charts/web@{digest}", registry.host());
+            key.sign(&signed, CosignFormat::Bundle).unwrap();
+        }
+        archives.insert(version, std::fs::read(&archive).unwrap());
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    create(
+        &secrets,
+        json!({"metadata": {"name": "cosign"}, "stringData": {"cosign.pub": key.public_pem()}}),
+    )
+    .await;
+    create(
+        &secrets,
+        json!({"metadata": {"name": "empty"}, "stringData": {"key": "value"}}),
+    )
+    .await;
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), ns.name());
+    create(
+        &repos,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+               "metadata": {"name": "oci"},
+               "spec": {"type": "oci", "url": format!("oci://{}/charts", registry.host()),
+                        "insecure": true, "interval": "10m"}}),
+    )
+    .await;
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), ns.name());
+    for (name, version, secret) in [
+        ("signed", "1.0.0", "cosign"),
+        ("unsigned", "1.1.0", "cosign"),
+        ("nokeys", "1.0.0", "empty"),
+    ] {
+        create(
+            &charts,
+            chart_object(
+                name,
+                json!({"chart": "web", "version": version, "interval": "10m",
+                       "sourceRef": {"kind": "HelmRepository", "name": "oci"},
+                       "verify": {"provider": "cosign", "secretRef": {"name": secret}}}),
+            ),
+        )
+        .await;
+    }
+    let condition = |chart: &HelmChart, kind: &str| {
+        flux_runtime::conditions::get(&chart.status.as_ref().unwrap().conditions, kind).cloned()
+    };
+    let signed = wait_reason(&charts, "signed", "ChartPullSucceeded").await;
+    let verified = condition(&signed, "SourceVerified").unwrap();
+    assert_eq!(
+        (verified.reason.as_str(), verified.message.as_str()),
+        ("Succeeded", "verified signature of version 1.0.0")
+    );
+    assert_eq!(fetch(&signed), archives["1.0.0"]);
+
+    let unsigned = wait_reason(&charts, "unsigned", "ChartVerificationError").await;
+    let expected = format!(
+        "chart verification error: failed to verify oci://{}/charts/web:1.1.0: no matching signatures: no signature found",
+        registry.host()
+    );
+    for kind in ["Ready", "BuildFailed", "SourceVerified"] {
+        let c = condition(&unsigned, kind).unwrap();
+        assert!(c.message.starts_with(&expected), "{kind}: {}", c.message);
+    }
+    assert_eq!(
+        condition(&unsigned, "SourceVerified").unwrap().reason,
+        "VerificationError"
+    );
+    assert!(unsigned.status.unwrap().artifact.is_none());
+
+    let nokeys = wait_reason(&charts, "nokeys", "VerificationError").await;
+    assert_eq!(
+        ready(&nokeys).unwrap().message,
+        format!(
+            "failed to verify the signature using provider 'cosign': no public keys found in secret '{}/empty'",
+            ns.name()
+        )
+    );
+}

@@ -255,6 +255,35 @@ async fn revisions_and_digests_equal_upstreams() {
     )
     .await
     .unwrap();
+    // The same tree signed by the real `cosign` in the format upstream's
+    // cosign v2 library reads (simple signing), and an unsigned twin.
+    let key = flux_testenv::CosignKey::generate().unwrap();
+    for (tag, sign) in [("signed", true), ("unsigned", false)] {
+        let mut layer = Vec::new();
+        artifact::build_layer(src.path(), &[], &mut layer).unwrap();
+        let reference = Reference::parse(&format!("{}/verify:{tag}", registry.host())).unwrap();
+        // Distinct revisions: distinct manifests, not one digest twice.
+        let metadata = Metadata {
+            revision: format!("{tag}@sha1:abc"),
+            ..metadata.clone()
+        };
+        let digest = artifact::push(
+            &oci,
+            &reference,
+            Bytes::from(layer),
+            CONTENT_MEDIA_TYPE,
+            &metadata,
+        )
+        .await
+        .unwrap();
+        if sign {
+            key.sign(
+                &format!("{}/verify@{digest}", registry.host()),
+                flux_testenv::CosignFormat::SimpleSigning,
+            )
+            .unwrap();
+        }
+    }
 
     // Helm repositories: one indexed by the real `helm repo index`, one
     // written by hand with what real indexes hold (maintainers,
@@ -500,6 +529,27 @@ async fn revisions_and_digests_equal_upstreams() {
         }))
         .unwrap();
         ocis.create(&PostParams::default(), &object).await.unwrap();
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(cp.client().unwrap(), ns);
+        let secret = serde_json::from_value(json!({
+            "metadata": {"name": "cosign"}, "stringData": {"cosign.pub": key.public_pem()},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        for tag in ["signed", "unsigned"] {
+            let object: OCIRepository = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+                "metadata": {"name": tag},
+                "spec": {"url": format!("oci://{}/verify", registry.host()), "interval": "10m",
+                         "insecure": true, "ref": {"tag": tag},
+                         "verify": {"provider": "cosign", "secretRef": {"name": "cosign"}}},
+            }))
+            .unwrap();
+            ocis.create(&PostParams::default(), &object).await.unwrap();
+        }
         let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
         for (name, url) in [
             ("helm", helm.url()),
@@ -539,6 +589,32 @@ async fn revisions_and_digests_equal_upstreams() {
         }
         let object = ready(&ocis, "app").await;
         seen.push(summary(object.ready(), object.artifact()));
+        // Signatures: the same SourceVerified; for the unsigned one the
+        // same reason, upstream's message being the start of ours (which
+        // says why nothing matched).
+        let object = ready(&ocis, "signed").await;
+        let verified = flux_runtime::conditions::get(
+            &object.status.as_ref().unwrap().conditions,
+            "SourceVerified",
+        )
+        .map(|c| (c.reason.clone(), c.message.clone()));
+        seen.push((
+            format!("{verified:?}"),
+            object.artifact().unwrap().revision.clone(),
+            String::new(),
+            None,
+            String::new(),
+        ));
+        let object = failed(&ocis, "unsigned").await;
+        let r = object.ready().unwrap();
+        let upstream_words = "failed to verify the signature using provider 'cosign': no matching signatures were found for";
+        let shown = format!("'{}/verify:unsigned'", registry.host());
+        assert!(
+            r.message.starts_with(&format!("{upstream_words} {shown}")),
+            "{}",
+            r.message
+        );
+        seen.push((r.reason.clone(), shown, String::new(), None, String::new()));
         let helms: Api<HelmRepository> = Api::namespaced(cp.client().unwrap(), ns);
         for name in ["helm", "crafted", "json"] {
             let object = ready(&helms, name).await;
