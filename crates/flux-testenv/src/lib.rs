@@ -21,7 +21,9 @@
 //! - [`OciRegistry`] (Distribution's `docker-registry`, optional htpasswd);
 //! - [`HttpProxy`] (`tinyproxy`, optional basic authentication);
 //! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`);
-//! - [`CosignKey`]: a key pair of the real `cosign`, signing artifacts.
+//! - [`CosignKey`]: a key pair of the real `cosign`, signing artifacts;
+//! - [`AzureBlobServer`] (Microsoft's Azurite emulator, blobs written by
+//!   Microsoft's storage SDK).
 //!
 //! Every process dies and every temporary folder is removed when its owner
 //! is dropped or the test binary exits, however it exits. Binaries are found
@@ -47,6 +49,7 @@
 //! # }
 //! ```
 
+mod azure;
 mod control_plane;
 mod crd;
 mod error;
@@ -64,6 +67,7 @@ mod s3;
 mod signing;
 mod wait;
 
+pub use azure::AzureBlobServer;
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use crd::{FIELD_MANAGER, install_crds, parse_crds};
 pub use error::{Error, Result};

@@ -15,9 +15,13 @@
 //!
 //! Providers: `generic` and `aws` speak S3 (Signature V4) to
 //! `spec.endpoint`, through `proxySecretRef`'s proxy when set; `aws`
-//! without a Secret takes the AWS environment's static credentials. `gcp`
-//! and `azure`, and STS are refused with a message saying so.
+//! without a Secret takes the AWS environment's static credentials.
+//! `azure` speaks Blob Storage (`azure.rs`) with the Secret's `accountKey`
+//! (Shared Key) or `sasKey`, anonymously without a Secret; Microsoft Entra
+//! credentials (service principals, managed and workload identities) are
+//! refused with a message saying so, as are `gcp` and STS.
 
+pub mod azure;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -25,6 +29,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use flux_api::meta::{Artifact, ConditionStatus, reason};
 use flux_api::source::v1::{Bucket, BucketProvider};
 use flux_artifact::{Owner, SourceIgnore};
@@ -239,12 +244,52 @@ fn timeout(bucket: &Bucket) -> Duration {
         .unwrap_or(Duration::from_secs(60))
 }
 
+/// The object store of a provider.
+enum Store {
+    S3(s3::S3),
+    Azure(azure::Blob),
+}
+
+impl Store {
+    /// Whether the bucket (container) exists; S3 first learns its region.
+    async fn exists(&mut self, bucket: &str) -> Result<bool, s3::Error> {
+        match self {
+            Store::S3(client) => match client.resolve_region(bucket).await {
+                Ok(()) => client.bucket_exists(bucket).await,
+                Err(e) if e.code() == Some("NoSuchBucket") => Ok(false),
+                Err(e) => Err(e),
+            },
+            Store::Azure(client) => client.container_exists(bucket).await,
+        }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, String)>, s3::Error> {
+        match self {
+            Store::S3(client) => client.list(bucket, prefix).await,
+            Store::Azure(client) => client.list(bucket, prefix).await,
+        }
+    }
+
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(String, u64), s3::Error> {
+        match self {
+            Store::S3(client) => client.get(bucket, key, limit, out).await,
+            Store::Azure(client) => client.get(bucket, key, limit, out).await,
+        }
+    }
+}
+
 /// The client, the index of the bucket's objects, and its `.sourceignore`
 /// (which upstream's artifact holds too).
 async fn index(
     bucket: &Bucket,
     ctx: &Context,
-) -> Result<(s3::S3, Index, Option<Vec<u8>>), StepError> {
+) -> Result<(Store, Index, Option<Vec<u8>>), StepError> {
     let spec = &bucket.spec;
     let name = &spec.bucket_name;
     let mut client = client(bucket, ctx).await?;
@@ -252,12 +297,7 @@ async fn index(
     let work = async {
         // The location lookup is the first call on the bucket, inside
         // MinIO's existence check: its refusals read as that check's.
-        let exists = match client.resolve_region(name).await {
-            Ok(()) => client.bucket_exists(name).await,
-            Err(e) if e.code() == Some("NoSuchBucket") => Ok(false),
-            Err(e) => Err(e),
-        };
-        match exists {
+        match client.exists(name).await {
             Ok(true) => {}
             Ok(false) => return Err(format!("bucket '{name}' not found")),
             Err(e) => {
@@ -272,7 +312,7 @@ async fn index(
             .await
         {
             Ok(_) => true,
-            Err(e) if e.code() == Some("NoSuchKey") => {
+            Err(e) if e.is_missing_object() => {
                 ignore_file.clear();
                 false
             }
@@ -328,17 +368,16 @@ async fn index(
     Ok((client, index, ignore_file))
 }
 
-/// The S3 client of the object's provider, endpoint and credentials.
-async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
+/// The client of the object's provider, endpoint and credentials.
+async fn client(bucket: &Bucket, ctx: &Context) -> Result<Store, StepError> {
     let spec = &bucket.spec;
     let namespace = bucket.namespace().unwrap_or_default();
     let provider = spec.provider.unwrap_or(BucketProvider::Generic);
     let auth_error = |message: String| fetch_error(AUTHENTICATION_FAILED, message);
-    if matches!(provider, BucketProvider::Gcp | BucketProvider::Azure) {
-        let name = format!("{provider:?}").to_lowercase();
-        return Err(auth_error(format!(
-            "the '{name}' bucket provider is not supported by this controller yet; use 'generic' with the provider's S3-compatible endpoint"
-        )));
+    if provider == BucketProvider::Gcp {
+        return Err(auth_error(
+            "the 'gcp' bucket provider is not supported by this controller yet; use 'generic' with the provider's S3-compatible endpoint".to_string(),
+        ));
     }
     if spec.sts.is_some() {
         return Err(auth_error(
@@ -367,36 +406,13 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
             })
         }
     };
-    let mut credentials = None;
-    if let Some(r) = &spec.secret_ref {
-        let secret = get_secret(r.name.clone()).await?;
-        let data = secret.data.unwrap_or_default();
-        let (Some(access), Some(secret_key)) = (data.get("accesskey"), data.get("secretkey"))
-        else {
-            return Err(auth_error(format!(
-                "invalid '{}' secret data: required fields 'accesskey' and 'secretkey'",
-                r.name
-            )));
-        };
-        let access = String::from_utf8_lossy(&access.0).into_owned();
-        let secret_key = String::from_utf8_lossy(&secret_key.0).into_owned();
-        // As MinIO's client: an empty key means anonymous requests.
-        if !access.is_empty() && !secret_key.is_empty() {
-            credentials = Some(s3::Credentials {
-                access_key: access,
-                secret_key,
-                session_token: None,
-            });
-        }
-    } else if provider == BucketProvider::Aws {
-        credentials = aws_environment().ok_or_else(|| {
-            auth_error(
-                "AWS authentication failed: no credentials in the controller's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); set spec.secretRef"
-                    .to_string(),
-            )
-        })?
-        .into();
-    }
+    let secret = match &spec.secret_ref {
+        Some(r) => Some((
+            r.name.clone(),
+            get_secret(r.name.clone()).await?.data.unwrap_or_default(),
+        )),
+        None => None,
+    };
     let mut ca_pem = None;
     if let Some(r) = &spec.cert_secret_ref {
         let secret = get_secret(r.name.clone()).await?;
@@ -419,6 +435,40 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
     };
     let http = flux_oci::http::client_with(ca_pem.as_deref(), proxy.as_ref())
         .map_err(|e| auth_error(format!("failed to get TLS config: {e}")))?;
+    if provider == BucketProvider::Azure {
+        let credential = azure_credential(secret)?;
+        let endpoint = azure::parse_endpoint(&spec.endpoint, spec.insecure).map_err(auth_error)?;
+        return azure::Blob::new(http, endpoint, credential, timeout(bucket))
+            .map(Store::Azure)
+            .map_err(auth_error);
+    }
+    let mut credentials = None;
+    if let Some((name, data)) = &secret {
+        let (Some(access), Some(secret_key)) = (data.get("accesskey"), data.get("secretkey"))
+        else {
+            return Err(auth_error(format!(
+                "invalid '{name}' secret data: required fields 'accesskey' and 'secretkey'"
+            )));
+        };
+        let access = String::from_utf8_lossy(&access.0).into_owned();
+        let secret_key = String::from_utf8_lossy(&secret_key.0).into_owned();
+        // As MinIO's client: an empty key means anonymous requests.
+        if !access.is_empty() && !secret_key.is_empty() {
+            credentials = Some(s3::Credentials {
+                access_key: access,
+                secret_key,
+                session_token: None,
+            });
+        }
+    } else if provider == BucketProvider::Aws {
+        credentials = aws_environment().ok_or_else(|| {
+            auth_error(
+                "AWS authentication failed: no credentials in the controller's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); set spec.secretRef"
+                    .to_string(),
+            )
+        })?
+        .into();
+    }
     s3::S3::new(
         http,
         s3::Options {
@@ -429,7 +479,53 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<s3::S3, StepError> {
             timeout: timeout(bucket),
         },
     )
+    .map(Store::S3)
     .map_err(|e| fetch_error(BUCKET_OPERATION_FAILED, e))
+}
+
+/// The Azure credential of the Secret, in upstream's order: Microsoft Entra
+/// credentials (refused: they need the identity platform), the account
+/// key, a SAS token; anonymous without a Secret.
+fn azure_credential(
+    secret: Option<(String, BTreeMap<String, k8s_openapi::ByteString>)>,
+) -> Result<azure::Credential, StepError> {
+    let auth_error = |message: String| fetch_error(AUTHENTICATION_FAILED, message);
+    let Some((name, data)) = secret else {
+        return Ok(azure::Credential::Anonymous);
+    };
+    let has = |field: &str| data.contains_key(field);
+    let valid =
+        (has("tenantId") && has("clientId") && (has("clientSecret") || has("clientCertificate")))
+            || has("clientId")
+            || has("accountKey")
+            || has("sasKey")
+            || has("authorityHost");
+    if !valid {
+        return Err(auth_error(format!(
+            "invalid '{name}' secret data: requires a 'clientId' or 'accountKey' field, a combination of 'tenantId', 'clientId' and 'clientSecret', or 'tenantId', 'clientId' and 'clientCertificate'"
+        )));
+    }
+    if has("clientId") || has("authorityHost") {
+        return Err(auth_error(format!(
+            "failed to create token credential from '{name}' Secret: Microsoft Entra credentials (service principals, managed and workload identities) are not supported by this controller yet; use an 'accountKey' or a 'sasKey'"
+        )));
+    }
+    if let Some(key) = data.get("accountKey") {
+        let text = String::from_utf8_lossy(&key.0);
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| {
+                auth_error(format!(
+                    "failed to create shared credential from '{name}' Secret data: 'accountKey' is not base64"
+                ))
+            })?;
+        return Ok(azure::Credential::SharedKey(key));
+    }
+    let sas = data
+        .get("sasKey")
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        .unwrap_or_default();
+    Ok(azure::Credential::Sas(azure::parse_query(&sas)))
 }
 
 /// Static credentials of the AWS environment variables.
@@ -486,7 +582,7 @@ enum Fetched {
 async fn fetch_and_store(
     bucket: &Bucket,
     ctx: &Context,
-    client: &s3::S3,
+    client: &Store,
     mut index: Index,
     ignore_file: Option<Vec<u8>>,
 ) -> Result<(Artifact, usize), StepError> {
@@ -549,7 +645,7 @@ async fn fetch_and_store(
                         Ok((key.clone(), Fetched::Changed(new_etag)))
                     }
                 }
-                Err(e) if e.code() == Some("NoSuchKey") => {
+                Err(e) if e.is_missing_object() => {
                     drop(file);
                     let _ = std::fs::remove_file(&path);
                     tracing::info!("indexed object '{key}' disappeared from '{name}' bucket");

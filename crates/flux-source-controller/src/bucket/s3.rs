@@ -86,6 +86,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the object does not exist (S3's `NoSuchKey`, Azure's
+    /// `BlobNotFound`).
+    pub fn is_missing_object(&self) -> bool {
+        matches!(self.code(), Some("NoSuchKey" | "BlobNotFound"))
+    }
+
     /// The S3 error code, when the server gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -346,68 +352,7 @@ impl S3 {
         let request = builder
             .body(Full::new(Bytes::new()))
             .map_err(|e| Error::Protocol(format!("{request_name}: {e}")))?;
-        let work = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| Error::Transport {
-                    request: request_name.clone(),
-                    message: error_chain(&e),
-                })?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let mut body = response.into_body();
-            match sink {
-                Some((limit, out)) if status == StatusCode::OK => {
-                    let mut written: u64 = 0;
-                    while let Some(frame) = body.frame().await {
-                        let frame = frame.map_err(|e| Error::Transport {
-                            request: request_name.clone(),
-                            message: error_chain(&e),
-                        })?;
-                        if let Ok(data) = frame.into_data() {
-                            written += data.len() as u64;
-                            if written > limit {
-                                return Err(Error::TooLarge { limit });
-                            }
-                            out.write_all(&data).map_err(|e| Error::Io(e.to_string()))?;
-                        }
-                    }
-                    Ok(Answer {
-                        status,
-                        headers,
-                        body: Bytes::new(),
-                        written,
-                    })
-                }
-                _ => {
-                    // Error bodies and listings are small; bound them anyway.
-                    let limited = http_body_util::Limited::new(body, 64 << 20);
-                    let bytes = limited
-                        .collect()
-                        .await
-                        .map_err(|e| Error::Transport {
-                            request: request_name.clone(),
-                            message: e.to_string(),
-                        })?
-                        .to_bytes();
-                    Ok(Answer {
-                        status,
-                        headers,
-                        written: bytes.len() as u64,
-                        body: bytes,
-                    })
-                }
-            }
-        };
-        match tokio::time::timeout(self.timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                request: request_name,
-                after: flux_runtime::format_duration(self.timeout),
-            }),
-        }
+        send(&self.http, request, request_name, self.timeout, sink).await
     }
 
     /// MinIO's automatic lookup: virtual-hosted on AWS endpoints when the
@@ -425,13 +370,83 @@ impl S3 {
     }
 }
 
+/// Sends `request` within `timeout`; a successful body goes to `sink`
+/// (within its limit) when given, else is returned (bounded). Shared by the
+/// S3 and Azure Blob clients.
+pub(super) async fn send(
+    http: &HttpClient,
+    request: Request<Full<Bytes>>,
+    request_name: String,
+    timeout: Duration,
+    sink: Option<(u64, &mut (dyn Write + Send))>,
+) -> Result<Answer, Error> {
+    let work = async {
+        let response = http.request(request).await.map_err(|e| Error::Transport {
+            request: request_name.clone(),
+            message: error_chain(&e),
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = response.into_body();
+        match sink {
+            Some((limit, out)) if status == StatusCode::OK => {
+                let mut written: u64 = 0;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| Error::Transport {
+                        request: request_name.clone(),
+                        message: error_chain(&e),
+                    })?;
+                    if let Ok(data) = frame.into_data() {
+                        written += data.len() as u64;
+                        if written > limit {
+                            return Err(Error::TooLarge { limit });
+                        }
+                        out.write_all(&data).map_err(|e| Error::Io(e.to_string()))?;
+                    }
+                }
+                Ok(Answer {
+                    status,
+                    headers,
+                    body: Bytes::new(),
+                    written,
+                })
+            }
+            _ => {
+                // Error bodies and listings are small; bound them anyway.
+                let limited = http_body_util::Limited::new(body, 64 << 20);
+                let bytes = limited
+                    .collect()
+                    .await
+                    .map_err(|e| Error::Transport {
+                        request: request_name.clone(),
+                        message: e.to_string(),
+                    })?
+                    .to_bytes();
+                Ok(Answer {
+                    status,
+                    headers,
+                    written: bytes.len() as u64,
+                    body: bytes,
+                })
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            request: request_name,
+            after: flux_runtime::format_duration(timeout),
+        }),
+    }
+}
+
 /// What a call got: the body itself, or only its size when it went to
 /// a sink.
-struct Answer {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
-    written: u64,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: http::HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) written: u64,
 }
 
 struct SigningInput<'a> {
@@ -489,7 +504,7 @@ fn sign(input: SigningInput<'_>) -> String {
 }
 
 /// HMAC-SHA256 (RFC 2104).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -511,7 +526,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// S3's URI encoding: everything but `A-Za-z0-9-._~` (and `/` in paths).
-fn uri_encode(text: &str, encode_slash: bool) -> String {
+pub(super) fn uri_encode(text: &str, encode_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
@@ -525,7 +540,7 @@ fn uri_encode(text: &str, encode_slash: bool) -> String {
     out
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+pub(super) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -638,7 +653,7 @@ fn status_error(answer: &Answer, bucket: Option<&str>, key: Option<&str>) -> Err
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -654,7 +669,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The inner texts of every `<tag>…</tag>` of `xml` (S3's documents are
 /// flat records: no element nests one of its own name).
-fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+pub(super) fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let mut found = Vec::new();
@@ -671,7 +686,7 @@ fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
 }
 
 /// The unescaped text of the first `<tag>` of `xml`.
-fn element_text(xml: &str, tag: &str) -> Option<String> {
+pub(super) fn element_text(xml: &str, tag: &str) -> Option<String> {
     if let Some(inner) = elements(xml, tag).first() {
         return Some(unescape(inner));
     }
