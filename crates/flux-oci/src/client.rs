@@ -34,9 +34,9 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 pub struct ClientOptions {
     /// Plain HTTP instead of HTTPS (`spec.insecure`, `--insecure-registry`).
     pub insecure: bool,
-    /// PEM certificates trusted besides the system's (`certSecretRef`
-    /// `ca.crt`).
-    pub ca_pem: Option<Vec<u8>>,
+    /// `certSecretRef`: PEM certificates trusted besides the system's, and
+    /// a client certificate.
+    pub tls: crate::http::Tls,
     /// Credentials; anonymous without.
     pub credentials: Option<Credentials>,
     /// The limit of each request, its body included.
@@ -49,7 +49,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             insecure: false,
-            ca_pem: None,
+            tls: crate::http::Tls::default(),
             credentials: None,
             timeout: Duration::from_secs(60),
             proxy: None,
@@ -119,7 +119,7 @@ enum Access {
 impl Client {
     /// A client with `options`.
     pub fn new(options: ClientOptions) -> Result<Client> {
-        let http = crate::http::client_with(options.ca_pem.as_deref(), options.proxy.as_ref())?;
+        let http = crate::http::client_with_tls(&options.tls, options.proxy.as_ref())?;
         Ok(Client {
             http,
             options,

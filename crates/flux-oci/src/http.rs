@@ -119,6 +119,125 @@ impl tower_service::Service<http::Uri> for Connector {
     }
 }
 
+/// The TLS settings of a `certSecretRef` Secret: PEM certificates trusted
+/// besides the system's (`ca.crt`) and a client certificate (`tls.crt` +
+/// `tls.key`), or their legacy names (`caFile`, `certFile`, `keyFile`).
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    /// `ca.crt`.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `tls.crt` and `tls.key`.
+    pub client: Option<ClientCertificate>,
+}
+
+/// A client certificate chain and its private key, PEM (never printed).
+#[derive(Clone)]
+pub struct ClientCertificate {
+    /// The certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientCertificate { .. }")
+    }
+}
+
+impl Tls {
+    /// Only `ca_pem` trusted.
+    pub fn ca(ca_pem: Option<&[u8]>) -> Tls {
+        Tls {
+            ca_pem: ca_pem.map(<[u8]>::to_vec),
+            client: None,
+        }
+    }
+
+    /// Reads the entries of Secret `secret` (`namespace/name`, for
+    /// messages) with `get`, the standard names before the legacy ones; as
+    /// upstream, a certificate needs its key and the Secret needs a CA or a
+    /// pair.
+    pub fn from_secret<'a>(
+        secret: &str,
+        get: impl Fn(&str) -> Option<&'a [u8]>,
+    ) -> std::result::Result<Tls, String> {
+        let entry = |name: &str, legacy: &str| {
+            get(name)
+                .or_else(|| get(legacy))
+                .filter(|v| !v.is_empty())
+                .map(<[u8]>::to_vec)
+        };
+        let cert = entry("tls.crt", "certFile");
+        let key = entry("tls.key", "keyFile");
+        let ca = entry("ca.crt", "caFile");
+        let client = match (cert, key) {
+            (Some(cert_pem), Some(key_pem)) => Some(ClientCertificate { cert_pem, key_pem }),
+            (Some(_), None) => {
+                return Err(format!(
+                    "secret '{secret}' contains 'tls.crt' but missing 'tls.key'"
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "secret '{secret}' contains 'tls.key' but missing 'tls.crt'"
+                ));
+            }
+            (None, None) => None,
+        };
+        if client.is_none() && ca.is_none() {
+            return Err(format!(
+                "secret '{secret}' must contain either 'ca.crt' or both 'tls.crt' and 'tls.key'"
+            ));
+        }
+        Ok(Tls { ca_pem: ca, client })
+    }
+
+    fn config(
+        &self,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<rustls::ClientConfig> {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(pem) = &self.ca_pem {
+            let mut added = 0;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(Error::Tls("failed to parse CA certificate".to_string()));
+            }
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Tls(e.to_string()))?
+            .with_root_certificates(roots);
+        let Some(client) = &self.client else {
+            return Ok(builder.with_no_client_auth());
+        };
+        let invalid =
+            |why: String| Error::Tls(format!("failed to parse TLS certificate and key: {why}"));
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(&client.cert_pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("tls.crt: {e}")))?;
+        if chain.is_empty() {
+            return Err(invalid("tls.crt: no PEM certificate".to_string()));
+        }
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&client.key_pem)
+            .map_err(|e| invalid(format!("tls.key: {e}")))?;
+        builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| invalid(e.to_string()))
+    }
+}
+
 /// A client for `http://` and `https://` URLs trusting the system's roots
 /// and the PEM certificates of `ca_pem`.
 pub fn client(ca_pem: Option<&[u8]>) -> Result<HttpClient> {
@@ -127,30 +246,14 @@ pub fn client(ca_pem: Option<&[u8]>) -> Result<HttpClient> {
 
 /// [`client`] through `proxy` when given.
 pub fn client_with(ca_pem: Option<&[u8]>, proxy: Option<&Proxy>) -> Result<HttpClient> {
+    client_with_tls(&Tls::ca(ca_pem), proxy)
+}
+
+/// A client with `tls` (trusted CAs, client certificate), through `proxy`
+/// when given.
+pub fn client_with_tls(tls: &Tls, proxy: Option<&Proxy>) -> Result<HttpClient> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(pem) = ca_pem {
-        use rustls_pki_types::pem::PemObject as _;
-        let mut added = 0;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| Error::Tls(format!("ca.crt: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::Tls("ca.crt: no PEM certificate".to_string()));
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = tls.config(provider)?;
     let mut direct = HttpConnector::new();
     direct.enforce_http(false);
     let tunnel = match proxy {

@@ -140,6 +140,28 @@ pub fn owner<'a>(kind: &'a str, namespace: &'a str, name: &'a str) -> Owner<'a> 
     }
 }
 
+/// The TLS settings of a `certSecretRef` Secret: `ca.crt`, and `tls.crt`
+/// with `tls.key` for a client certificate (upstream's validation and
+/// messages).
+pub async fn tls(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<flux_oci::http::Tls, String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets.get(name).await.map_err(|e| {
+        format!(
+            "failed to get secret '{namespace}/{name}': {}",
+            flux_runtime::ssa::kube_message(&e)
+        )
+    })?;
+    let data = secret.data.unwrap_or_default();
+    flux_oci::http::Tls::from_secret(&format!("{namespace}/{name}"), |key| {
+        data.get(key).map(|v| v.0.as_slice())
+    })
+}
+
 /// The proxy of a `proxySecretRef` Secret (`address`, `username`,
 /// `password`).
 pub async fn proxy(

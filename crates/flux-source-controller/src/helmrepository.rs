@@ -250,25 +250,13 @@ async fn fetch(repo: &HelmRepository, ctx: &Context) -> Result<Fetched, StepErro
             }
         }
     }
-    let mut ca = None;
+    let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            ))
-        })?;
-        let data = secret.data.unwrap_or_default();
-        if data.contains_key("tls.crt") || data.contains_key("tls.key") {
-            return Err(auth_error(format!(
-                "invalid '{}' secret data: client certificates (tls.crt, tls.key) are not supported by this controller yet",
-                r.name
-            )));
-        }
-        ca = data.get("ca.crt").map(|v| v.0.clone());
+        tls = crate::frame::tls(ctx, &namespace, &r.name)
+            .await
+            .map_err(auth_error)?;
     }
-    let client = flux_oci::http::client(ca.as_deref()).map_err(|e| {
+    let client = flux_oci::http::client_with_tls(&tls, None).map_err(|e| {
         stall(
             reason::FAILED,
             format!("failed to construct Helm client: {e}"),

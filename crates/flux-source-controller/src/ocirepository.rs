@@ -518,23 +518,11 @@ async fn client_options(
             break;
         }
     }
-    let mut ca_pem = None;
+    let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            ))
-        })?;
-        let data = secret.data.unwrap_or_default();
-        if data.contains_key("tls.crt") || data.contains_key("tls.key") {
-            return Err(auth_error(format!(
-                "invalid '{}' secret data: client certificates (tls.crt, tls.key) are not supported by this controller yet",
-                r.name
-            )));
-        }
-        ca_pem = data.get("ca.crt").map(|v| v.0.clone());
+        tls = crate::frame::tls(ctx, &namespace, &r.name)
+            .await
+            .map_err(auth_error)?;
     }
     let timeout = repo
         .spec
@@ -544,7 +532,7 @@ async fn client_options(
         .unwrap_or(Duration::from_secs(60));
     Ok(ClientOptions {
         insecure: repo.spec.insecure,
-        ca_pem,
+        tls,
         credentials,
         timeout,
         proxy: None,

@@ -788,3 +788,112 @@ async fn cosign_signatures_are_verified() {
     })
     .await;
 }
+
+/// `certSecretRef` with a client certificate against a registry that
+/// demands one (Distribution's `tls.clientcas`): the pair is presented;
+/// without it, or with a certificate of another CA, the handshake fails;
+/// half a pair is refused with upstream's message before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_registries() {
+    use flux_testenv::{RegistryTls, TestCa};
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&manifests()).await.unwrap();
+    let ns = cp.namespace("ocimtls").await.unwrap();
+    let client = cp.client().unwrap();
+    let _storage = start_controller(cp, &ns).await;
+    let server_ca = TestCa::new("registry-ca").unwrap();
+    let client_ca = TestCa::new("client-ca").unwrap();
+    let stranger_ca = TestCa::new("stranger-ca").unwrap();
+    let registry = OciRegistry::start_with_tls(&RegistryTls {
+        server: server_ca.server_cert("registry", &["127.0.0.1"]).unwrap(),
+        client_ca_pem: Some(client_ca.cert_pem()),
+    })
+    .unwrap();
+    let flux = client_ca.client_cert("flux", &[]).unwrap();
+    let stranger = stranger_ca.client_cert("flux", &[]).unwrap();
+    let tls = |cert: &flux_testenv::CertifiedKey| flux_oci::http::Tls {
+        ca_pem: Some(server_ca.cert_pem().into_bytes()),
+        client: Some(flux_oci::http::ClientCertificate {
+            cert_pem: cert.cert_pem.clone().into_bytes(),
+            key_pem: cert.key_pem.clone().into_bytes(),
+        }),
+    };
+    let oci = Client::new(ClientOptions {
+        tls: tls(&flux),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("cm.yaml"), "kind: ConfigMap\n").unwrap();
+    let digest = push(
+        &oci,
+        &format!("{}/app:v1", registry.host()),
+        src.path(),
+        "v1",
+    )
+    .await;
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    for (name, data) in [
+        (
+            "mtls",
+            json!({"ca.crt": server_ca.cert_pem(), "tls.crt": flux.cert_pem, "tls.key": flux.key_pem}),
+        ),
+        (
+            "legacy",
+            json!({"caFile": server_ca.cert_pem(), "certFile": flux.cert_pem, "keyFile": flux.key_pem}),
+        ),
+        ("ca-only", json!({"ca.crt": server_ca.cert_pem()})),
+        (
+            "stranger",
+            json!({"ca.crt": server_ca.cert_pem(), "tls.crt": stranger.cert_pem, "tls.key": stranger.key_pem}),
+        ),
+        (
+            "half",
+            json!({"ca.crt": server_ca.cert_pem(), "tls.crt": flux.cert_pem}),
+        ),
+    ] {
+        create_key_secret(&secrets, name, data).await;
+    }
+    let repos: Api<OCIRepository> = Api::namespaced(client.clone(), ns.name());
+    let url = format!("oci://{}/app", registry.host());
+    for name in ["mtls", "legacy", "ca-only", "stranger", "half"] {
+        create(
+            &repos,
+            name,
+            json!({"url": url, "interval": "10m", "ref": {"tag": "v1"}, "certSecretRef": {"name": name}}),
+        )
+        .await;
+    }
+    for name in ["mtls", "legacy"] {
+        let repo = wait_condition(&repos, name, "Ready", ConditionStatus::True, "Succeeded").await;
+        assert_eq!(
+            repo.status.unwrap().artifact.unwrap().revision,
+            format!("v1@{digest}")
+        );
+    }
+    for name in ["ca-only", "stranger"] {
+        let repo = wait_ready_message(&repos, name, "failed to determine artifact digest").await;
+        println!("{name}: {}", condition(&repo, "Ready").unwrap().message);
+        assert!(repo.status.unwrap().artifact.is_none(), "{name}");
+    }
+    let repo = wait_ready_message(
+        &repos,
+        "half",
+        &format!(
+            "secret '{}/half' contains 'tls.crt' but missing 'tls.key'",
+            ns.name()
+        ),
+    )
+    .await;
+    assert_eq!(
+        condition(&repo, "Ready").unwrap().reason,
+        "AuthenticationFailed"
+    );
+    // The private key never reaches a condition.
+    for name in ["mtls", "ca-only", "stranger", "half"] {
+        let repo = repos.get(name).await.unwrap();
+        let text = serde_json::to_string(&repo.status).unwrap();
+        assert!(!text.contains("PRIVATE KEY"), "{name}: {text}");
+    }
+}

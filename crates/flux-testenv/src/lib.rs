@@ -77,7 +77,7 @@ pub use helm_repo::{HelmRepoServer, helm_command, write_chart};
 pub use image::{Image, PushedImage, push_node_images};
 pub use namespace::TestNamespace;
 pub use node::{CLUSTER_DNS, CLUSTER_DOMAIN, Node, REGISTRY_ALIAS, host_ip};
-pub use oci::OciRegistry;
+pub use oci::{OciRegistry, RegistryTls};
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, oracle_lines, run, tool};
 pub use proxy::HttpProxy;

@@ -16,20 +16,41 @@ pub struct OciRegistry {
     supervisor: Supervisor,
     port: u16,
     credentials: Option<(String, String)>,
+    tls: bool,
+}
+
+/// HTTPS for a registry: its serving certificate, and the CA whose client
+/// certificates it demands (mutual TLS) when given.
+#[derive(Clone, Debug)]
+pub struct RegistryTls {
+    /// The serving certificate (for `127.0.0.1`).
+    pub server: crate::pki::CertifiedKey,
+    /// PEM CA of the client certificates required; none: no client
+    /// certificate asked.
+    pub client_ca_pem: Option<String>,
 }
 
 impl OciRegistry {
     /// Starts an anonymous registry.
     pub fn start() -> Result<Self> {
-        Self::start_inner(None)
+        Self::start_inner(None, None)
+    }
+
+    /// Starts an anonymous registry over HTTPS (`tls.clientcas`: every
+    /// client must present a certificate of that CA).
+    pub fn start_with_tls(tls: &RegistryTls) -> Result<Self> {
+        Self::start_inner(None, Some(tls))
     }
 
     /// Starts a registry that demands basic authentication.
     pub fn start_with_basic_auth(username: &str, password: &str) -> Result<Self> {
-        Self::start_inner(Some((username.to_string(), password.to_string())))
+        Self::start_inner(Some((username.to_string(), password.to_string())), None)
     }
 
-    fn start_inner(credentials: Option<(String, String)>) -> Result<Self> {
+    fn start_inner(
+        credentials: Option<(String, String)>,
+        tls: Option<&RegistryTls>,
+    ) -> Result<Self> {
         let binary = tool("docker-registry")?;
         let mut supervisor = Supervisor::new("oci-registry")?;
         let dir = supervisor.dir().to_path_buf();
@@ -38,6 +59,24 @@ impl OciRegistry {
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.join("data").display()
         );
+        if let Some(tls) = tls {
+            let write = |name: &str, text: &str| {
+                let path = dir.join(name);
+                fs::write(&path, text).map_err(io("writing the registry's TLS files"))?;
+                Ok::<_, crate::error::Error>(path)
+            };
+            let cert = write("tls.crt", &tls.server.cert_pem)?;
+            let key = write("tls.key", &tls.server.key_pem)?;
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+            if let Some(ca) = &tls.client_ca_pem {
+                let ca = write("client-ca.crt", ca)?;
+                config.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
+        }
         if let Some((username, password)) = &credentials {
             let line = run(Command::new("htpasswd").args(["-nbB", username, password]))?;
             fs::write(dir.join("htpasswd"), line.trim()).map_err(io("writing htpasswd"))?;
@@ -58,6 +97,7 @@ impl OciRegistry {
             supervisor,
             port,
             credentials,
+            tls: tls.is_some(),
         })
     }
 
@@ -66,9 +106,10 @@ impl OciRegistry {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when started with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.host())
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.host())
     }
 
     /// Pushes chart archive `archive` with the real `helm push` under

@@ -47,7 +47,7 @@ fn client(
     };
     Client::new(ClientOptions {
         insecure: registry.insecure,
-        ca_pem: None,
+        tls: flux_oci::http::Tls::default(),
         credentials,
         timeout: timeout(global)?,
         proxy: None,

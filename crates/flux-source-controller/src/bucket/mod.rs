@@ -413,17 +413,11 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<Store, StepError> {
         )),
         None => None,
     };
-    let mut ca_pem = None;
+    let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &spec.cert_secret_ref {
-        let secret = get_secret(r.name.clone()).await?;
-        let data = secret.data.unwrap_or_default();
-        if data.contains_key("tls.crt") || data.contains_key("tls.key") {
-            return Err(auth_error(format!(
-                "failed to get TLS config: invalid '{}' secret data: client certificates (tls.crt, tls.key) are not supported by this controller yet",
-                r.name
-            )));
-        }
-        ca_pem = data.get("ca.crt").map(|v| v.0.clone());
+        tls = crate::frame::tls(ctx, &namespace, &r.name)
+            .await
+            .map_err(|e| auth_error(format!("failed to get TLS config: {e}")))?;
     }
     let proxy = match &spec.proxy_secret_ref {
         Some(r) => Some(
@@ -433,7 +427,7 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<Store, StepError> {
         ),
         None => None,
     };
-    let http = flux_oci::http::client_with(ca_pem.as_deref(), proxy.as_ref())
+    let http = flux_oci::http::client_with_tls(&tls, proxy.as_ref())
         .map_err(|e| auth_error(format!("failed to get TLS config: {e}")))?;
     if provider == BucketProvider::Azure {
         let credential = azure_credential(secret)?;

@@ -858,22 +858,11 @@ async fn download(
             ));
         }
     }
-    let mut ca = None;
+    let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            )
-        })?;
-        ca = secret
-            .data
-            .unwrap_or_default()
-            .get("ca.crt")
-            .map(|v| v.0.clone());
+        tls = crate::frame::tls(ctx, &namespace, &r.name).await?;
     }
-    let client = flux_oci::http::client(ca.as_deref()).map_err(|e| e.to_string())?;
+    let client = flux_oci::http::client_with_tls(&tls, None).map_err(|e| e.to_string())?;
     let timeout = repo
         .spec
         .timeout

@@ -64,20 +64,11 @@ pub(super) async fn client(repo: &HelmRepository, ctx: &Context) -> Result<Clien
             )));
         }
     }
-    let mut ca_pem = None;
+    let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            ))
-        })?;
-        ca_pem = secret
-            .data
-            .unwrap_or_default()
-            .get("ca.crt")
-            .map(|v| v.0.clone());
+        tls = crate::frame::tls(ctx, &namespace, &r.name)
+            .await
+            .map_err(auth_error)?;
     }
     let timeout = repo
         .spec
@@ -87,7 +78,7 @@ pub(super) async fn client(repo: &HelmRepository, ctx: &Context) -> Result<Clien
         .unwrap_or(Duration::from_secs(60));
     Client::new(ClientOptions {
         insecure: repo.spec.insecure,
-        ca_pem,
+        tls,
         credentials,
         timeout,
         proxy: None,
