@@ -402,6 +402,56 @@ async fn charts_from_git_and_buckets() {
     assert_eq!(loaded.dependencies.len(), 1);
     assert_eq!(loaded.dependencies[0].name(), "shared");
 
+    // A dependency from an OCI registry (charts pushed by the real `helm
+    // push`), reached through the namespace's OCI HelmRepository of that
+    // URL (plain HTTP: `insecure`), at the highest 1.x tag.
+    let registry = flux_testenv::OciRegistry::start().unwrap();
+    for version in ["1.0.0", "1.4.0", "2.0.0"] {
+        registry
+            .push_helm_chart(&helm.root().join(format!("web-{version}.tgz")), "charts")
+            .unwrap();
+    }
+    let oci_url = format!("oci://{}/charts", registry.host());
+    create(
+        &repos,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+               "metadata": {"name": "oci-charts"},
+               "spec": {"type": "oci", "url": oci_url, "insecure": true, "interval": "10m"}}),
+    )
+    .await;
+    repo.write(
+        "charts/ocidep/Chart.yaml",
+        format!("apiVersion: v2\nname: ocidep\nversion: 1.0.0\ndependencies:\n- name: web\n  version: 1.x\n  repository: {oci_url}/\n"),
+    )
+    .unwrap();
+    repo.commit("an OCI dependency").unwrap();
+    gits.patch(
+        "fleet",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "4"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    create(
+        &charts,
+        chart_object(
+            "ocidep",
+            json!({"chart": "charts/ocidep", "interval": "10m",
+                   "sourceRef": {"kind": "GitRepository", "name": "fleet"}}),
+        ),
+    )
+    .await;
+    let ocidep = wait_reason(&charts, "ocidep", "ChartPackageSucceeded").await;
+    let loaded = flux_helm::Chart::load_archive(&fetch(&ocidep)).unwrap();
+    let deps: Vec<(String, String)> = loaded
+        .dependencies
+        .iter()
+        .map(|d| (d.name().to_string(), d.metadata.version.clone()))
+        .collect();
+    assert_eq!(deps, [("web".to_string(), "1.4.0".to_string())]);
+
     // A packaged chart in a bucket: stored as it is.
     let s3 = S3Server::start("chart-access", "chart-secret-key").unwrap();
     s3.create_bucket("charts").unwrap();

@@ -4,7 +4,10 @@
 //! or no repository) loaded from the source, checked against their
 //! version constraint; remote ones chosen in the repository's index (a
 //! HelmRepository of the namespace with the same URL: its stored index and
-//! credentials; else the repository read anonymously) and downloaded.
+//! credentials; else the repository read anonymously) and downloaded;
+//! `oci://` ones chosen among the registry's tags (through an OCI
+//! HelmRepository of the namespace with that URL, else anonymously) and
+//! pulled.
 
 use std::path::Path;
 
@@ -137,13 +140,9 @@ async fn remote_dependency(
             dep.repository
         ));
     }
-    if scheme == "oci" {
-        return Err(format!(
-            "failed to get chart repository for URL '{url}': OCI chart repositories are not supported by this controller yet"
-        ));
-    }
     let namespace = object.namespace().unwrap_or_default();
     let repos: Api<HelmRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    let oci = scheme == "oci";
     let known = repos
         .list(&Default::default())
         .await
@@ -156,8 +155,12 @@ async fn remote_dependency(
         .items
         .into_iter()
         .find(|r| {
-            r.spec.repository_type != Some(HelmRepositoryType::Oci) && normalize(&r.spec.url) == url
+            (r.spec.repository_type == Some(HelmRepositoryType::Oci)) == oci
+                && normalize(&r.spec.url) == url
         });
+    if oci {
+        return oci_dependency(dep, &url, known.as_ref(), ctx).await;
+    }
     let index: std::sync::Arc<ChartIndex> = match known
         .as_ref()
         .and_then(|r| r.status.as_ref()?.artifact.clone())
@@ -211,6 +214,36 @@ async fn remote_dependency(
             version.version
         )
     })
+}
+
+/// A dependency from an OCI registry: through the OCI HelmRepository of
+/// the namespace with that URL (its credentials, TLS and `insecure`), else
+/// anonymously over HTTPS; the tag chosen and pulled as for a HelmChart.
+async fn oci_dependency(
+    dep: &Dependency,
+    url: &str,
+    known: Option<&HelmRepository>,
+    ctx: &Context,
+) -> Result<Chart, String> {
+    let client = match known {
+        Some(repo) => super::oci::client(repo, ctx).await.map_err(|e| e.message)?,
+        None => flux_oci::Client::new(flux_oci::ClientOptions::default())
+            .map_err(|e| format!("failed to create registry client: {e}"))?,
+    };
+    let reference = super::oci::chart_reference(url, &dep.name)?;
+    let version = super::oci::choose(&client, &reference, &dep.name, &dep.version)
+        .await
+        .map_err(|(_, e)| {
+            format!(
+                "failed to get chart '{}' version '{}' from '{}': {e}",
+                dep.name, dep.version, dep.repository
+            )
+        })?;
+    let data = super::oci::pull(&client, &reference, &version, ctx.helm_chart_max_size)
+        .await
+        .map_err(|e| format!("chart download of version '{version}' failed: {e}"))?;
+    Chart::load_archive(&data)
+        .map_err(|e| format!("failed to load downloaded archive of version '{version}': {e}"))
 }
 
 /// The index of a repository no HelmRepository of the namespace names,

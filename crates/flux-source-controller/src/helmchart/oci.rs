@@ -99,39 +99,51 @@ pub(super) async fn version(
     name: &str,
     wanted: &str,
 ) -> Result<String, StepError> {
+    choose(client, reference, name, wanted)
+        .await
+        .map_err(|(authentication, message)| {
+            build_error(
+                if authentication {
+                    AUTHENTICATION_FAILED
+                } else {
+                    "ChartPullError"
+                },
+                "chart pull error",
+                format!("failed to get chart version for remote reference: {message}"),
+            )
+        })
+}
+
+/// The tag matching `wanted` (an exact version as given, else the highest
+/// tag in the constraint); on failure, whether the registry refused the
+/// credentials, and why.
+pub(super) async fn choose(
+    client: &Client,
+    reference: &Reference,
+    name: &str,
+    wanted: &str,
+) -> Result<String, (bool, String)> {
     if flux_semver::Version::parse_flux(wanted).is_ok() {
         return Ok(wanted.to_string());
     }
-    let pull_error = |message: String| {
-        build_error(
-            "ChartPullError",
-            "chart pull error",
-            format!("failed to get chart version for remote reference: {message}"),
-        )
-    };
     let tags = client.tags(reference).await.map_err(|e| {
         let message = format!(
             "could not get tags for \"{name}\": could not fetch tags for \"oci://{}\": {e}",
             reference.name()
         );
-        if e.is_authentication() {
-            build_error(
-                AUTHENTICATION_FAILED,
-                "chart pull error",
-                format!("failed to get chart version for remote reference: {message}"),
-            )
-        } else {
-            pull_error(message)
-        }
+        (e.is_authentication(), message)
     })?;
     let tags = helm_tags(&tags);
     if tags.is_empty() {
-        return Err(pull_error(format!(
-            "could not get tags for \"{name}\": unable to locate any tags in provided repository: oci://{}",
-            reference.name()
-        )));
+        return Err((
+            false,
+            format!(
+                "could not get tags for \"{name}\": unable to locate any tags in provided repository: oci://{}",
+                reference.name()
+            ),
+        ));
     }
-    last_matching(&tags, wanted).map_err(pull_error)
+    last_matching(&tags, wanted).map_err(|e| (false, e))
 }
 
 /// Tags as Helm's registry client lists them: strict versions (`_` read
