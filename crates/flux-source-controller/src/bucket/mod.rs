@@ -19,9 +19,12 @@
 //! `azure` speaks Blob Storage (`azure.rs`) with the Secret's `accountKey`
 //! (Shared Key) or `sasKey`, anonymously without a Secret; Microsoft Entra
 //! credentials (service principals, managed and workload identities) are
-//! refused with a message saying so, as are `gcp` and STS.
+//! refused with a message saying so, as is STS. `gcp` speaks the Cloud
+//! Storage JSON API (`gcs.rs`) with the Secret's `serviceaccount` key, or
+//! anonymously.
 
 pub mod azure;
+pub mod gcs;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -248,6 +251,7 @@ fn timeout(bucket: &Bucket) -> Duration {
 enum Store {
     S3(s3::S3),
     Azure(azure::Blob),
+    Gcs(gcs::Gcs),
 }
 
 impl Store {
@@ -260,6 +264,7 @@ impl Store {
                 Err(e) => Err(e),
             },
             Store::Azure(client) => client.container_exists(bucket).await,
+            Store::Gcs(client) => client.bucket_exists(bucket).await,
         }
     }
 
@@ -267,6 +272,7 @@ impl Store {
         match self {
             Store::S3(client) => client.list(bucket, prefix).await,
             Store::Azure(client) => client.list(bucket, prefix).await,
+            Store::Gcs(client) => client.list(bucket, prefix).await,
         }
     }
 
@@ -280,6 +286,7 @@ impl Store {
         match self {
             Store::S3(client) => client.get(bucket, key, limit, out).await,
             Store::Azure(client) => client.get(bucket, key, limit, out).await,
+            Store::Gcs(client) => client.get(bucket, key, limit, out).await,
         }
     }
 }
@@ -374,11 +381,6 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<Store, StepError> {
     let namespace = bucket.namespace().unwrap_or_default();
     let provider = spec.provider.unwrap_or(BucketProvider::Generic);
     let auth_error = |message: String| fetch_error(AUTHENTICATION_FAILED, message);
-    if provider == BucketProvider::Gcp {
-        return Err(auth_error(
-            "the 'gcp' bucket provider is not supported by this controller yet; use 'generic' with the provider's S3-compatible endpoint".to_string(),
-        ));
-    }
     if spec.sts.is_some() {
         return Err(auth_error(
             "STS credentials (spec.sts) are not supported by this controller yet".to_string(),
@@ -429,6 +431,24 @@ async fn client(bucket: &Bucket, ctx: &Context) -> Result<Store, StepError> {
     };
     let http = flux_oci::http::client_with_tls(&tls, proxy.as_ref())
         .map_err(|e| auth_error(format!("failed to get TLS config: {e}")))?;
+    if provider == BucketProvider::Gcp {
+        let key = match &secret {
+            Some((name, data)) => {
+                let Some(entry) = data.get("serviceaccount") else {
+                    return Err(auth_error(format!(
+                        "invalid '{name}' secret data: required fields 'serviceaccount'"
+                    )));
+                };
+                Some(gcs::ServiceAccountKey::parse(name, &entry.0).map_err(auth_error)?)
+            }
+            None => None,
+        };
+        let endpoint = Some(spec.endpoint.as_str()).filter(|e| !e.is_empty());
+        return gcs::Gcs::new(http, endpoint, spec.insecure, key, timeout(bucket))
+            .await
+            .map(Store::Gcs)
+            .map_err(auth_error);
+    }
     if provider == BucketProvider::Azure {
         let credential = azure_credential(secret)?;
         let endpoint = azure::parse_endpoint(&spec.endpoint, spec.insecure).map_err(auth_error)?;

@@ -87,9 +87,9 @@ pub enum Error {
 
 impl Error {
     /// True when the object does not exist (S3's `NoSuchKey`, Azure's
-    /// `BlobNotFound`).
+    /// `BlobNotFound`, a Cloud Storage 404).
     pub fn is_missing_object(&self) -> bool {
-        matches!(self.code(), Some("NoSuchKey" | "BlobNotFound"))
+        matches!(self.code(), Some("NoSuchKey" | "BlobNotFound" | "NotFound"))
     }
 
     /// The S3 error code, when the server gave one.
