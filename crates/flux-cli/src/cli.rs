@@ -666,6 +666,21 @@ pub struct CreateSourceHelmArgs {
     /// Helm repository address.
     #[arg(long, default_value = "")]
     pub url: String,
+    /// Basic authentication username.
+    #[arg(short = 'u', long, default_value = "")]
+    pub username: String,
+    /// Basic authentication password.
+    #[arg(short = 'p', long, default_value = "")]
+    pub password: String,
+    /// TLS authentication cert file path.
+    #[arg(long = "cert-file", default_value = "")]
+    pub cert_file: String,
+    /// TLS authentication key file path.
+    #[arg(long = "key-file", default_value = "")]
+    pub key_file: String,
+    /// TLS authentication CA file path.
+    #[arg(long = "ca-file", default_value = "")]
+    pub ca_file: String,
     /// The name of an existing secret containing TLS, basic auth or docker-config credentials.
     #[arg(long = "secret-ref", default_value = "")]
     pub secret_ref: String,
@@ -703,6 +718,21 @@ pub struct CreateSourceOciArgs {
     /// The name of the Kubernetes image pull secret (type 'kubernetes.io/dockerconfigjson').
     #[arg(long = "secret-ref", default_value = "")]
     pub secret_ref: String,
+    /// The name of an existing secret containing the proxy address and credentials.
+    #[arg(long = "proxy-secret-ref", default_value = "")]
+    pub proxy_secret_ref: String,
+    /// The OCI verify provider name to use for signature verification, available options are: (cosign, notation).
+    #[arg(long = "verify-provider", default_value = "")]
+    pub verify_provider: String,
+    /// The name of a secret to use for signature verification.
+    #[arg(long = "verify-secret-ref", default_value = "")]
+    pub verify_secret_ref: String,
+    /// Regular expression to use for the OIDC subject during signature verification.
+    #[arg(long = "verify-subject", default_value = "")]
+    pub verify_subject: String,
+    /// Regular expression to use for the OIDC issuer during signature verification.
+    #[arg(long = "verify-issuer", default_value = "")]
+    pub verify_issuer: String,
     /// The name of the Kubernetes service account that refers to an image pull secret.
     #[arg(long = "service-account", default_value = "")]
     pub service_account: String,

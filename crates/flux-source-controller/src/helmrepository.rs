@@ -190,6 +190,63 @@ struct Fetched {
     revision: String,
 }
 
+/// What an HTTP(S) Helm repository's requests carry: `secretRef`'s basic
+/// credentials (when `basic` — charts on another host get them only with
+/// `passCredentials`) and TLS — `certSecretRef`'s, else, deprecated but
+/// still read by upstream, TLS entries of `secretRef`.
+pub(crate) async fn http_access(
+    repo: &HelmRepository,
+    ctx: &Context,
+    basic: bool,
+) -> Result<(Option<String>, flux_oci::http::Tls), String> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let mut authorization = None;
+    let mut tls = flux_oci::http::Tls::default();
+    if let Some(r) = &repo.spec.secret_ref {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        let secret = secrets.get(&r.name).await.map_err(|e| {
+            format!(
+                "failed to get secret '{namespace}/{}': {}",
+                r.name,
+                kube_message(&e)
+            )
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let get = |k: &str| {
+            data.get(k)
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        };
+        match (get("username"), get("password")) {
+            (Some(u), Some(p)) if basic => {
+                use base64::Engine as _;
+                let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                authorization = Some(format!("Basic {token}"));
+            }
+            (Some(_), Some(_)) | (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "failed to configure Helm client: invalid '{}' secret data: required fields 'username' and 'password'",
+                    r.name
+                ));
+            }
+        }
+        let has_tls = [
+            "tls.crt", "tls.key", "ca.crt", "certFile", "keyFile", "caFile",
+        ]
+        .iter()
+        .any(|k| data.contains_key(*k));
+        if repo.spec.cert_secret_ref.is_none() && has_tls {
+            tls = flux_oci::http::Tls::from_secret(&format!("{namespace}/{}", r.name), |k| {
+                data.get(k).map(|v| v.0.as_slice())
+            })?;
+        }
+    }
+    if let Some(r) = &repo.spec.cert_secret_ref {
+        tls = crate::frame::tls(ctx, &namespace, &r.name).await?;
+    }
+    Ok((authorization, tls))
+}
+
 /// `url` with exactly one trailing `/` (upstream's `NormalizeURL`).
 pub fn normalize_url(url: &str) -> String {
     format!("{}/", url.trim_end_matches('/'))
@@ -218,44 +275,8 @@ async fn fetch(repo: &HelmRepository, ctx: &Context) -> Result<Fetched, StepErro
         ));
     }
     let url = normalize_url(url);
-    let namespace = repo.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let auth_error = |message: String| Failed::Fetch.error("AuthenticationFailed", message);
-    let mut authorization = None;
-    if let Some(r) = &repo.spec.secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            ))
-        })?;
-        let data = secret.data.unwrap_or_default();
-        let get = |k: &str| {
-            data.get(k)
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        };
-        match (get("username"), get("password")) {
-            (Some(u), Some(p)) => {
-                use base64::Engine as _;
-                let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-                authorization = Some(format!("Basic {token}"));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(auth_error(format!(
-                    "failed to configure Helm client: invalid '{}' secret data: required fields 'username' and 'password'",
-                    r.name
-                )));
-            }
-        }
-    }
-    let mut tls = flux_oci::http::Tls::default();
-    if let Some(r) = &repo.spec.cert_secret_ref {
-        tls = crate::frame::tls(ctx, &namespace, &r.name)
-            .await
-            .map_err(auth_error)?;
-    }
+    let (authorization, tls) = http_access(repo, ctx, true).await.map_err(auth_error)?;
     let client = flux_oci::http::client_with_tls(&tls, None).map_err(|e| {
         stall(
             reason::FAILED,

@@ -31,13 +31,26 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
             .await
         }
         CreateCommand::Source(CreateSourceCommand::Helm(args)) => {
-            let object = helm_repository(namespace, args)?;
-            finish(
+            let mut object = helm_repository(namespace, args)?;
+            // Upstream's export ignores the credential flags.
+            let secret = if args.common.export {
+                None
+            } else {
+                helm_secret(namespace, args)?
+            };
+            if secret.is_some() {
+                object["spec"]["secretRef"] = json!({"name": format!("helm-{}", args.name)});
+                if args.pass_credentials {
+                    object["spec"]["passCredentials"] = json!(true);
+                }
+            }
+            finish_with(
                 ctx,
                 &kinds::HELM_REPOSITORY,
                 &args.common,
                 object,
                 "HelmRepository source",
+                secret.map(|s| (s, "repository credentials")),
             )
             .await
         }
@@ -61,7 +74,7 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
                 &args.common,
                 object,
                 "Bucket source",
-                secret,
+                secret.map(|s| (s, "the bucket credentials")),
             )
             .await
         }
@@ -321,23 +334,13 @@ pub fn helm_chart(namespace: &str, args: &CreateSourceChartArgs) -> Result<Value
     if !args.chart_version.is_empty() {
         spec["version"] = json!(args.chart_version);
     }
-    if !args.verify_provider.is_empty() {
-        let mut verify = json!({"provider": args.verify_provider});
-        if !args.verify_secret_ref.is_empty() {
-            verify["secretRef"] = json!({"name": args.verify_secret_ref});
-        }
-        if !args.verify_issuer.is_empty() || !args.verify_subject.is_empty() {
-            verify["matchOIDCIdentity"] =
-                json!([{"issuer": args.verify_issuer, "subject": args.verify_subject}]);
-        }
+    if let Some(verify) = verify_spec(
+        &args.verify_provider,
+        &args.verify_secret_ref,
+        &args.verify_issuer,
+        &args.verify_subject,
+    )? {
         spec["verify"] = verify;
-    } else if !args.verify_secret_ref.is_empty() {
-        return Err("a verification provider must be specified when a secret is specified".into());
-    } else if !args.verify_issuer.is_empty() {
-        return Err(
-            "a verification provider must be specified when OIDC issuer/subject is specified"
-                .into(),
-        );
     }
     Ok(json!({
         "apiVersion": kinds::HELM_CHART.api_version(),
@@ -429,6 +432,98 @@ fn bucket_secret(namespace: &str, args: &CreateSourceBucketArgs) -> Result<Optio
     })))
 }
 
+/// The Secret `helm-<name>` from the credential flags, as upstream builds
+/// it: a client certificate pair (`kubernetes.io/tls`, with the CA) wins
+/// over basic credentials (`kubernetes.io/basic-auth`, with the CA), else
+/// the CA alone (`Opaque`); none with `--secret-ref` or no flag.
+fn helm_secret(namespace: &str, args: &CreateSourceHelmArgs) -> Result<Option<Value>, Error> {
+    if !args.secret_ref.is_empty() {
+        return Ok(None);
+    }
+    let ca = if args.ca_file.is_empty() {
+        String::new()
+    } else {
+        std::fs::read_to_string(&args.ca_file)
+            .map_err(|e| format!("unable to read TLS CA file: {e}"))?
+    };
+    let (mut cert, mut key) = (String::new(), String::new());
+    if !args.cert_file.is_empty() && !args.key_file.is_empty() {
+        cert = std::fs::read_to_string(&args.cert_file)
+            .map_err(|e| format!("failed to read cert file: {e}"))?;
+        key = std::fs::read_to_string(&args.key_file)
+            .map_err(|e| format!("failed to read key file: {e}"))?;
+    }
+    let mut data = Map::new();
+    let kind = if !cert.is_empty() || !key.is_empty() {
+        data.insert("tls.crt".into(), json!(cert));
+        data.insert("tls.key".into(), json!(key));
+        "kubernetes.io/tls"
+    } else if !args.username.is_empty() || !args.password.is_empty() {
+        for (field, value) in [("username", &args.username), ("password", &args.password)] {
+            if value.is_empty() {
+                return Err(format!("{field} is required").into());
+            }
+            data.insert(field.into(), json!(value));
+        }
+        "kubernetes.io/basic-auth"
+    } else if !ca.is_empty() {
+        "Opaque"
+    } else {
+        return Ok(None);
+    };
+    if !ca.is_empty() {
+        data.insert("ca.crt".into(), json!(ca));
+    }
+    Ok(Some(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(&format!("helm-{}", args.name), namespace, &args.common)?,
+        "type": kind,
+        "stringData": data,
+    })))
+}
+
+/// `spec.verify` of the verification flags (`--verify-provider`,
+/// `--verify-secret-ref`, `--verify-issuer`, `--verify-subject`), with
+/// upstream's checks.
+fn verify_spec(
+    provider: &str,
+    secret: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<Value>, Error> {
+    const PROVIDERS: [&str; 2] = ["cosign", "notation"];
+    if provider.is_empty() {
+        if !secret.is_empty() {
+            return Err(
+                "a verification provider must be specified when a secret is specified".into(),
+            );
+        }
+        if !issuer.is_empty() || !subject.is_empty() {
+            return Err(
+                "a verification provider must be specified when OIDC issuer/subject is specified"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    if !PROVIDERS.contains(&provider) {
+        return Err(format!(
+            "invalid argument {provider:?} for \"--verify-provider\" flag: source OCI verify provider '{provider}' is not supported, must be one of: {}",
+            PROVIDERS.join(", ")
+        )
+        .into());
+    }
+    let mut verify = json!({"provider": provider});
+    if !secret.is_empty() {
+        verify["secretRef"] = json!({"name": secret});
+    }
+    if !issuer.is_empty() || !subject.is_empty() {
+        verify["matchOIDCIdentity"] = json!([{"issuer": issuer, "subject": subject}]);
+    }
+    Ok(Some(verify))
+}
+
 /// The OCIRepository `flux create source oci` writes.
 pub fn oci_repository(namespace: &str, args: &CreateSourceOciArgs) -> Result<Value, Error> {
     if args.url.is_empty() {
@@ -490,6 +585,7 @@ pub fn oci_repository(namespace: &str, args: &CreateSourceOciArgs) -> Result<Val
     }
     for (key, value) in [
         ("secretRef", &args.secret_ref),
+        ("proxySecretRef", &args.proxy_secret_ref),
         ("certSecretRef", &args.cert_ref),
     ] {
         if !value.is_empty() {
@@ -498,6 +594,14 @@ pub fn oci_repository(namespace: &str, args: &CreateSourceOciArgs) -> Result<Val
     }
     if !args.service_account.is_empty() {
         spec["serviceAccountName"] = json!(args.service_account);
+    }
+    if let Some(verify) = verify_spec(
+        &args.verify_provider,
+        &args.verify_secret_ref,
+        &args.verify_issuer,
+        &args.verify_subject,
+    )? {
+        spec["verify"] = verify;
     }
     Ok(json!({
         "apiVersion": kinds::OCI_REPOSITORY.api_version(),
@@ -652,7 +756,7 @@ async fn finish_with(
     common: &CreateCommon,
     mut object: Value,
     noun: &str,
-    secret: Option<Value>,
+    secret: Option<(Value, &str)>,
 ) -> Result<(), Error> {
     flux_api::crd::sort_keys(&mut object["spec"]);
     if common.export {
@@ -675,8 +779,8 @@ async fn finish_with(
         .unwrap_or(&ctx.namespace)
         .to_string();
     output::generate(format!("generating {noun}"));
-    if let Some(secret) = secret {
-        output::action("applying secret with the bucket credentials");
+    if let Some((secret, what)) = secret {
+        output::action(format!("applying secret with {what}"));
         apply_secret(ctx, &secret).await?;
         output::success("authentication configured");
     }
@@ -794,4 +898,84 @@ pub async fn apply_secret(ctx: &Ctx, secret: &Value) -> Result<(), Error> {
         .await
         .map_err(|e| format!("applying secret {namespace}/{name}: {}", describe(&e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::CreateCommon;
+
+    fn helm_args(name: &str) -> CreateSourceHelmArgs {
+        CreateSourceHelmArgs {
+            name: name.to_string(),
+            common: CreateCommon {
+                export: false,
+                interval: "1m0s".to_string(),
+                labels: Vec::new(),
+            },
+            url: "https://charts.example.com".to_string(),
+            username: String::new(),
+            password: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            ca_file: String::new(),
+            secret_ref: String::new(),
+            pass_credentials: false,
+            oci_provider: String::new(),
+            fetch_timeout: "0s".to_string(),
+        }
+    }
+
+    /// The `helm-<name>` Secret follows upstream's priority: a client pair
+    /// (with the CA) over basic credentials (with the CA) over the CA.
+    #[test]
+    fn helm_secrets_take_upstreams_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{name} pem")).unwrap();
+            path.display().to_string()
+        };
+        let mut args = helm_args("web");
+        assert_eq!(helm_secret("flux-system", &args).unwrap(), None);
+        args.username = "u".into();
+        args.password = "p".into();
+        args.ca_file = file("ca.crt");
+        let secret = helm_secret("flux-system", &args).unwrap().unwrap();
+        assert_eq!(secret["metadata"]["name"], "helm-web");
+        assert_eq!(secret["type"], "kubernetes.io/basic-auth");
+        assert_eq!(
+            secret["stringData"],
+            json!({"username": "u", "password": "p", "ca.crt": "ca.crt pem"})
+        );
+        args.cert_file = file("tls.crt");
+        args.key_file = file("tls.key");
+        let secret = helm_secret("flux-system", &args).unwrap().unwrap();
+        assert_eq!(secret["type"], "kubernetes.io/tls");
+        assert_eq!(
+            secret["stringData"],
+            json!({"tls.crt": "tls.crt pem", "tls.key": "tls.key pem", "ca.crt": "ca.crt pem"})
+        );
+        let mut ca_only = helm_args("web");
+        ca_only.ca_file = file("ca.crt");
+        let secret = helm_secret("flux-system", &ca_only).unwrap().unwrap();
+        assert_eq!(secret["type"], "Opaque");
+        let mut half = helm_args("web");
+        half.username = "u".into();
+        assert_eq!(
+            helm_secret("flux-system", &half).unwrap_err().to_string(),
+            "password is required"
+        );
+        let mut missing = helm_args("web");
+        missing.ca_file = dir.path().join("none").display().to_string();
+        assert!(
+            helm_secret("flux-system", &missing)
+                .unwrap_err()
+                .to_string()
+                .starts_with("unable to read TLS CA file: ")
+        );
+        let mut referenced = args;
+        referenced.secret_ref = "existing".into();
+        assert_eq!(helm_secret("flux-system", &referenced).unwrap(), None);
+    }
 }

@@ -826,42 +826,14 @@ async fn download(
     url: &str,
     ctx: &Context,
 ) -> Result<bytes::Bytes, String> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(ctx.client.clone(), &namespace);
     let host = |u: &str| {
         u.split_once("://")
             .map(|(_, r)| r.split('/').next().unwrap_or(r).to_string())
     };
     let same_host = host(repo_url) == host(url);
-    let mut authorization = None;
-    if let Some(r) = &repo.spec.secret_ref
-        && (same_host || repo.spec.pass_credentials)
-    {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                kube_message(&e)
-            )
-        })?;
-        let data = secret.data.unwrap_or_default();
-        let get = |k: &str| {
-            data.get(k)
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        };
-        if let (Some(u), Some(p)) = (get("username"), get("password")) {
-            use base64::Engine as _;
-            authorization = Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            ));
-        }
-    }
-    let mut tls = flux_oci::http::Tls::default();
-    if let Some(r) = &repo.spec.cert_secret_ref {
-        tls = crate::frame::tls(ctx, &namespace, &r.name).await?;
-    }
+    let (authorization, tls) =
+        crate::helmrepository::http_access(repo, ctx, same_host || repo.spec.pass_credentials)
+            .await?;
     let client = flux_oci::http::client_with_tls(&tls, None).map_err(|e| e.to_string())?;
     let timeout = repo
         .spec
