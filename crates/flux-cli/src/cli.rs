@@ -578,6 +578,23 @@ pub enum CreateSourceCommand {
     Chart(CreateSourceChartArgs),
 }
 
+/// The signature verification flags of `create source oci|chart`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The OCI verify provider name to use for signature verification, available options are: (cosign, notation).
+    #[arg(long = "verify-provider", default_value = "")]
+    pub verify_provider: String,
+    /// The name of a secret to use for signature verification.
+    #[arg(long = "verify-secret-ref", default_value = "")]
+    pub verify_secret_ref: String,
+    /// Regular expression to use for the OIDC subject during signature verification.
+    #[arg(long = "verify-subject", default_value = "")]
+    pub verify_subject: String,
+    /// Regular expression to use for the OIDC issuer during signature verification.
+    #[arg(long = "verify-issuer", default_value = "")]
+    pub verify_issuer: String,
+}
+
 /// `flux create source chart`.
 #[derive(Debug, Args)]
 pub struct CreateSourceChartArgs {
@@ -598,18 +615,9 @@ pub struct CreateSourceChartArgs {
     /// The reconcile strategy for helm chart (accepted values: Revision and ChartRevision).
     #[arg(long = "reconcile-strategy", default_value = "ChartVersion")]
     pub reconcile_strategy: String,
-    /// The OCI verify provider name to use for signature verification, available options are: (cosign, notation).
-    #[arg(long = "verify-provider", default_value = "")]
-    pub verify_provider: String,
-    /// The name of a secret to use for signature verification.
-    #[arg(long = "verify-secret-ref", default_value = "")]
-    pub verify_secret_ref: String,
-    /// Regular expression to use for the OIDC subject during signature verification.
-    #[arg(long = "verify-subject", default_value = "")]
-    pub verify_subject: String,
-    /// Regular expression to use for the OIDC issuer during signature verification.
-    #[arg(long = "verify-issuer", default_value = "")]
-    pub verify_issuer: String,
+    /// Signature verification.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 /// `flux create source bucket`.
@@ -721,18 +729,9 @@ pub struct CreateSourceOciArgs {
     /// The name of an existing secret containing the proxy address and credentials.
     #[arg(long = "proxy-secret-ref", default_value = "")]
     pub proxy_secret_ref: String,
-    /// The OCI verify provider name to use for signature verification, available options are: (cosign, notation).
-    #[arg(long = "verify-provider", default_value = "")]
-    pub verify_provider: String,
-    /// The name of a secret to use for signature verification.
-    #[arg(long = "verify-secret-ref", default_value = "")]
-    pub verify_secret_ref: String,
-    /// Regular expression to use for the OIDC subject during signature verification.
-    #[arg(long = "verify-subject", default_value = "")]
-    pub verify_subject: String,
-    /// Regular expression to use for the OIDC issuer during signature verification.
-    #[arg(long = "verify-issuer", default_value = "")]
-    pub verify_issuer: String,
+    /// Signature verification.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
     /// The name of the Kubernetes service account that refers to an image pull secret.
     #[arg(long = "service-account", default_value = "")]
     pub service_account: String,

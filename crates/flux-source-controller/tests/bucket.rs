@@ -81,17 +81,20 @@ async fn wait_revision(api: &Api<Bucket>, name: &str, revision: &str) -> Bucket 
     .await
 }
 
-/// The revision upstream computes: sha256 over sorted "key etag\n" lines.
-fn revision_of(s3: &S3Server, bucket: &str, keys: &[&str]) -> String {
+/// The revision upstream computes: sha256 over the sorted "key etag\n"
+/// lines, each key's ETag as `etag` gives it.
+fn revision_over(keys: &[&str], etag: impl Fn(&str) -> String) -> String {
     let mut keys = keys.to_vec();
     keys.sort();
-    let mut text = String::new();
-    for key in keys {
-        text.push_str(&format!("{key} {}\n", s3.etag(bucket, key).unwrap()));
-    }
+    let text: String = keys.iter().map(|k| format!("{k} {}\n", etag(k))).collect();
     let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
+}
+
+/// The revision of `keys` of an S3 bucket (ETags without quotes).
+fn revision_of(s3: &S3Server, bucket: &str, keys: &[&str]) -> String {
+    revision_over(keys, |k| s3.etag(bucket, k).unwrap())
 }
 
 async fn secret(secrets: &Api<Secret>, name: &str, data: serde_json::Value) {
@@ -509,21 +512,10 @@ async fn request_reconcile(api: &Api<Bucket>, name: &str, token: &str) {
     .unwrap();
 }
 
-/// The revision upstream computes for an Azure container: sha256 over the
-/// sorted "name etag\n" lines, ETags quoted as Get Blob returns them.
+/// The revision of `names` of an Azure container (ETags quoted, as Get Blob
+/// returns them).
 fn azure_revision(azure: &AzureBlobServer, container: &str, names: &[&str]) -> String {
-    let mut names = names.to_vec();
-    names.sort();
-    let mut text = String::new();
-    for name in names {
-        text.push_str(&format!(
-            "{name} {}\n",
-            azure.etag(container, name).unwrap()
-        ));
-    }
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    revision_over(names, |n| azure.etag(container, n).unwrap())
 }
 
 /// `provider: azure` against Microsoft's Azurite emulator, blobs written by
@@ -687,22 +679,7 @@ async fn gcs_buckets() {
     ] {
         gcs.put("fleet", name, content.as_bytes()).unwrap();
     }
-    let revision = |names: &[&str]| {
-        let mut names = names.to_vec();
-        names.sort();
-        let text: String = names
-            .iter()
-            .map(|n| format!("{n} {}\n", gcs.etag("fleet", n).unwrap()))
-            .collect();
-        let digest = Sha256::digest(text.as_bytes());
-        format!(
-            "sha256:{}",
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
-    };
+    let revision = |names: &[&str]| revision_over(names, |n| gcs.etag("fleet", n).unwrap());
 
     // A service account key whose token endpoint does not answer.
     let private =

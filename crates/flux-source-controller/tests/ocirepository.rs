@@ -663,34 +663,17 @@ async fn cosign_signatures_are_verified() {
     let repos: Api<OCIRepository> = Api::namespaced(client.clone(), ns.name());
     let url = format!("oci://{host}/app");
     let spec = |tag: &str, verify: serde_json::Value| json!({"url": url, "interval": "10m", "insecure": true, "ref": {"tag": tag}, "verify": verify});
-    let keys = json!({"provider": "cosign", "secretRef": {"name": "cosign-keys"}});
-    create(&repos, "bundled", spec("bundled", keys.clone())).await;
-    create(&repos, "simple", spec("simple", keys.clone())).await;
-    create(&repos, "later", spec("later", keys.clone())).await;
-    create(
-        &repos,
-        "wrong",
-        spec(
-            "bundled",
-            json!({"provider": "cosign", "secretRef": {"name": "wrong-key"}}),
-        ),
-    )
-    .await;
-    create(
-        &repos,
-        "nokeys",
-        spec(
-            "bundled",
-            json!({"provider": "cosign", "secretRef": {"name": "no-keys"}}),
-        ),
-    )
-    .await;
-    create(
-        &repos,
-        "keyless",
-        spec("bundled", json!({"provider": "cosign"})),
-    )
-    .await;
+    let with_keys = |secret: &str| json!({"provider": "cosign", "secretRef": {"name": secret}});
+    for (name, tag, verify) in [
+        ("bundled", "bundled", with_keys("cosign-keys")),
+        ("simple", "simple", with_keys("cosign-keys")),
+        ("later", "later", with_keys("cosign-keys")),
+        ("wrong", "bundled", with_keys("wrong-key")),
+        ("nokeys", "bundled", with_keys("no-keys")),
+        ("keyless", "bundled", json!({"provider": "cosign"})),
+    ] {
+        create(&repos, name, spec(tag, verify)).await;
+    }
 
     for (name, tag, digest) in [
         ("bundled", "bundled", &bundled),

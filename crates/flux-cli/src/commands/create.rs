@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::cli::{
     CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
     CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand, CreateSourceGitArgs,
-    CreateSourceHelmArgs, CreateSourceOciArgs,
+    CreateSourceHelmArgs, CreateSourceOciArgs, VerifyArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -306,13 +306,15 @@ pub fn helm_chart(namespace: &str, args: &CreateSourceChartArgs) -> Result<Value
         };
         source = Some((*kind, name));
     }
-    if !args.verify_provider.is_empty() && !PROVIDERS.contains(&args.verify_provider.as_str()) {
+    if !args.verify.verify_provider.is_empty()
+        && !PROVIDERS.contains(&args.verify.verify_provider.as_str())
+    {
         return Err(flag_error(
             "verify-provider",
-            &args.verify_provider,
+            &args.verify.verify_provider,
             format!(
                 "source OCI verify provider '{}' is not supported, must be one of: {}",
-                args.verify_provider,
+                args.verify.verify_provider,
                 PROVIDERS.join(", ")
             ),
         ));
@@ -334,12 +336,7 @@ pub fn helm_chart(namespace: &str, args: &CreateSourceChartArgs) -> Result<Value
     if !args.chart_version.is_empty() {
         spec["version"] = json!(args.chart_version);
     }
-    if let Some(verify) = verify_spec(
-        &args.verify_provider,
-        &args.verify_secret_ref,
-        &args.verify_issuer,
-        &args.verify_subject,
-    )? {
+    if let Some(verify) = verify_spec(&args.verify)? {
         spec["verify"] = verify;
     }
     Ok(json!({
@@ -486,12 +483,11 @@ fn helm_secret(namespace: &str, args: &CreateSourceHelmArgs) -> Result<Option<Va
 /// `spec.verify` of the verification flags (`--verify-provider`,
 /// `--verify-secret-ref`, `--verify-issuer`, `--verify-subject`), with
 /// upstream's checks.
-fn verify_spec(
-    provider: &str,
-    secret: &str,
-    issuer: &str,
-    subject: &str,
-) -> Result<Option<Value>, Error> {
+fn verify_spec(args: &VerifyArgs) -> Result<Option<Value>, Error> {
+    let provider = args.verify_provider.as_str();
+    let secret = args.verify_secret_ref.as_str();
+    let issuer = args.verify_issuer.as_str();
+    let subject = args.verify_subject.as_str();
     const PROVIDERS: [&str; 2] = ["cosign", "notation"];
     if provider.is_empty() {
         if !secret.is_empty() {
@@ -595,12 +591,7 @@ pub fn oci_repository(namespace: &str, args: &CreateSourceOciArgs) -> Result<Val
     if !args.service_account.is_empty() {
         spec["serviceAccountName"] = json!(args.service_account);
     }
-    if let Some(verify) = verify_spec(
-        &args.verify_provider,
-        &args.verify_secret_ref,
-        &args.verify_issuer,
-        &args.verify_subject,
-    )? {
+    if let Some(verify) = verify_spec(&args.verify)? {
         spec["verify"] = verify;
     }
     Ok(json!({
