@@ -106,44 +106,31 @@ impl IndexFile {
             return Err("empty index.yaml file".to_string());
         }
         let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
-        let doc = crate::yaml::first_document(data).map_err(|e| e.to_string())?;
-        let top = match doc {
-            Yaml::Map(top) => top,
-            Yaml::Null => return Err("no API version specified".to_string()),
-            other => return Err(crate::yaml::field_type_error(&other, "", "repo.IndexFile")),
+        // YAML in the layout every generator writes: one version at a time
+        // (the same values; anything unusual is read whole, below).
+        let split = if strict {
+            None
+        } else {
+            std::str::from_utf8(data)
+                .ok()
+                .and_then(crate::index_chunks::split)
+                .and_then(|layout| Self::from_layout(&layout))
         };
-        let mut index = IndexFile {
-            server_info: None,
-            api_version: String::new(),
-            generated: GoTimeText::zero(),
-            entries: BTreeMap::new(),
-            public_keys: None,
-            annotations: None,
+        let mut index = match split {
+            Some(index) => index,
+            None => Self::from_document(data, strict)?,
         };
-        // The tree is consumed as it is read: each chart version's part is
-        // freed once decoded, so a large index is not held twice.
-        for (key, value) in top {
-            match field(&key, &["serverInfo", "apiVersion", "generated", "entries", "publicKeys", "annotations"]) {
-                Some("serverInfo") => {
-                    index.server_info = match crate::yaml::to_json(&value).map_err(|e| e.to_string())? {
-                        Json::Null => None,
-                        Json::Object(m) => Some(m),
-                        _ => return Err("json: cannot unmarshal into Go struct field IndexFile.serverInfo of type map[string]interface {}".to_string()),
-                    }
-                }
-                Some("apiVersion") => index.api_version = string(&value, "IndexFile.apiVersion")?,
-                Some("generated") => index.generated = time(&value)?,
-                Some("entries") => index.entries = entries(value, strict)?,
-                Some("publicKeys") => index.public_keys = strings(&value, "IndexFile.publicKeys")?,
-                Some("annotations") => index.annotations = string_map(&value, "IndexFile.annotations")?,
-                _ if strict => return Err(format!("error unmarshaling JSON: while decoding JSON: json: unknown field \"{key}\"")),
-                _ => {}
-            }
-        }
-        if index.api_version.is_empty() {
+        index.normalise()?;
+        Ok(index)
+    }
+
+    /// `apiVersion` required; each version defaulted, validated (invalid
+    /// ones dropped) and the versions sorted newest first.
+    fn normalise(&mut self) -> Result<(), String> {
+        if self.api_version.is_empty() {
             return Err("no API version specified".to_string());
         }
-        for versions in index.entries.values_mut().flatten() {
+        for versions in self.entries.values_mut().flatten() {
             versions.retain_mut(|v| match v {
                 None => true,
                 Some(v) => {
@@ -171,6 +158,97 @@ impl IndexFile {
                 }
             });
         }
+        Ok(())
+    }
+
+    fn empty() -> IndexFile {
+        IndexFile {
+            server_info: None,
+            api_version: String::new(),
+            generated: GoTimeText::zero(),
+            entries: BTreeMap::new(),
+            public_keys: None,
+            annotations: None,
+        }
+    }
+
+    /// The whole document as one tree (consumed as it is read: each chart
+    /// version's part is freed once decoded).
+    fn from_document(data: &[u8], strict: bool) -> Result<IndexFile, String> {
+        let doc = crate::yaml::first_document(data).map_err(|e| e.to_string())?;
+        let top = match doc {
+            Yaml::Map(top) => top,
+            Yaml::Null => return Err("no API version specified".to_string()),
+            other => return Err(crate::yaml::field_type_error(&other, "", "repo.IndexFile")),
+        };
+        let mut index = Self::empty();
+        for (key, value) in top {
+            index.apply_field(&key, value, strict)?;
+        }
+        Ok(index)
+    }
+
+    /// The index from its split layout, one version parsed at a time;
+    /// `None` when any piece does not read on its own (the whole document
+    /// is read then, for its exact result or error).
+    fn from_layout(layout: &crate::index_chunks::Layout<'_>) -> Option<IndexFile> {
+        let mut index = Self::empty();
+        match crate::yaml::first_document(layout.head.as_bytes()).ok()? {
+            Yaml::Map(top) => {
+                for (key, value) in top {
+                    index.apply_field(&key, value, false).ok()?;
+                }
+            }
+            Yaml::Null => {}
+            _ => return None,
+        }
+        for (name, items) in &layout.charts {
+            let mut versions = Vec::with_capacity(items.len());
+            for item in items {
+                let doc = crate::yaml::first_document(item.document().as_bytes()).ok()?;
+                let Yaml::Seq(mut one) = doc else {
+                    return None;
+                };
+                if one.len() != 1 {
+                    return None;
+                }
+                match one.pop()? {
+                    Yaml::Null => versions.push(None),
+                    value => versions.push(Some(chart_version(value, false).ok()?)),
+                }
+            }
+            index.entries.insert((*name).to_string(), Some(versions));
+        }
+        Some(index)
+    }
+
+    fn apply_field(&mut self, key: &str, value: Yaml, strict: bool) -> Result<(), String> {
+        match field(key, &["serverInfo", "apiVersion", "generated", "entries", "publicKeys", "annotations"]) {
+            Some("serverInfo") => {
+                self.server_info = match crate::yaml::to_json(&value).map_err(|e| e.to_string())? {
+                    Json::Null => None,
+                    Json::Object(m) => Some(m),
+                    _ => return Err("json: cannot unmarshal into Go struct field IndexFile.serverInfo of type map[string]interface {}".to_string()),
+                }
+            }
+            Some("apiVersion") => self.api_version = string(&value, "IndexFile.apiVersion")?,
+            Some("generated") => self.generated = time(&value)?,
+            Some("entries") => self.entries = entries(value, strict)?,
+            Some("publicKeys") => self.public_keys = strings(&value, "IndexFile.publicKeys")?,
+            Some("annotations") => self.annotations = string_map(&value, "IndexFile.annotations")?,
+            _ if strict => return Err(format!("error unmarshaling JSON: while decoding JSON: json: unknown field \"{key}\"")),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// [`IndexFile::parse`] reading the whole document as one tree (the
+    /// reference the split reading is checked against).
+    #[doc(hidden)]
+    pub fn parse_whole(data: &[u8]) -> Result<IndexFile, String> {
+        let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
+        let mut index = Self::from_document(data, strict)?;
+        index.normalise()?;
         Ok(index)
     }
 
@@ -662,6 +740,30 @@ mod tests {
             assert!(GoTimeText::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(GoTimeText::zero().to_string(), "0001-01-01T00:00:00Z");
+    }
+
+    /// Helm's layout is read one version at a time (the split reading is
+    /// used, not handed back), with the whole reading's result; layouts it
+    /// does not handle are handed back.
+    #[test]
+    fn helm_layout_is_read_one_version_at_a_time() {
+        let text = "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    description: |\n      x\n        y\n  - name: a\n    version: 2.0.0\n  b:\n    - name: b\n      version: 0.1.0\n      keywords: [x, y]\ngenerated: \"2024-01-01T00:00:00Z\"\n";
+        let layout = crate::index_chunks::split(text).unwrap();
+        assert_eq!(layout.charts.len(), 2);
+        assert_eq!(layout.charts[0].1.len(), 2);
+        let mut split = IndexFile::from_layout(&layout).unwrap();
+        split.normalise().unwrap();
+        assert_eq!(split, IndexFile::parse_whole(text.as_bytes()).unwrap());
+        for text in [
+            "apiVersion: v1\nentries: {}\n",
+            "---\napiVersion: v1\nentries:\n",
+            "apiVersion: v1\nentries:\n  a:\n  - x: &y 1\n  - z: *y\n",
+        ] {
+            let handed_back = crate::index_chunks::split(text)
+                .and_then(|l| IndexFile::from_layout(&l))
+                .is_none();
+            assert!(handed_back, "{text}");
+        }
     }
 
     #[test]

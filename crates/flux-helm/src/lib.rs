@@ -23,6 +23,7 @@ mod error;
 mod glob;
 pub mod ignore;
 pub mod index;
+mod index_chunks;
 pub mod manifest;
 pub mod package;
 pub mod release;
