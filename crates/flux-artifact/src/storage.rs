@@ -210,6 +210,56 @@ impl Storage {
         })
     }
 
+    /// Stores what `write` writes as `file` of `owner`, streamed to disk
+    /// (never whole in memory; atomically replaced), links `link` to it,
+    /// and returns where it is with its digest and size.
+    pub fn store_streamed(
+        &self,
+        owner: Owner<'_>,
+        file: &str,
+        link: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<StoredArtifact> {
+        use std::io::Write as _;
+        let path = owner.path(file)?;
+        let local = self.local_path(&path);
+        let parent = local.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+        let tmp = crate::archive::temp_path(&local);
+        let written = (|| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+            write(&mut out)?;
+            out.flush()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(format!("writing {}", tmp.display()))(e));
+        }
+        let digest = crate::Digest::of_reader(
+            std::fs::File::open(&tmp).map_err(io(format!("opening {}", tmp.display())))?,
+        )
+        .map_err(io(format!("reading {}", tmp.display())))?;
+        let size = std::fs::metadata(&tmp)
+            .map_err(io(format!("reading {}", tmp.display())))?
+            .len();
+        if let Err(e) = std::fs::rename(&tmp, &local) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(format!("renaming to {}", local.display()))(e));
+        }
+        self.link_latest(&local, link)?;
+        Ok(StoredArtifact {
+            url: self.url(&path),
+            path,
+            summary: crate::ArchiveSummary {
+                digest,
+                size,
+                files: 1,
+                content_bytes: size,
+            },
+        })
+    }
+
     /// Points `<dir of target>/<link>` at `target` (atomically replaced).
     pub fn link_latest(&self, target: &Path, link: &str) -> Result<()> {
         let Some(dir) = target.parent() else {

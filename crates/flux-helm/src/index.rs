@@ -265,8 +265,30 @@ impl IndexFile {
     /// `json.MarshalIndent(index, "", "  ")`, written one chart version at
     /// a time (a large index never exists twice in memory as a tree).
     pub fn to_json(&self) -> String {
-        use crate::release::{go_json_indent_into, go_string};
         let mut out = String::with_capacity(1 << 16);
+        let _ = self.render(&mut out, &mut |_| Ok(()));
+        out
+    }
+
+    /// [`IndexFile::to_json`] written to `w` as it is produced (a large
+    /// index's JSON is never whole in memory).
+    pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut out = String::with_capacity(1 << 20);
+        self.render(&mut out, &mut |buffer: &mut String| {
+            w.write_all(buffer.as_bytes())?;
+            buffer.clear();
+            Ok(())
+        })
+    }
+
+    /// Renders into `out`, handing it to `flush` after each chart version
+    /// once it holds a MiB, and at the end.
+    fn render(
+        &self,
+        out: &mut String,
+        flush: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use crate::release::{go_json_indent_into, go_string};
         out.push('{');
         let mut first = true;
         let mut field = |out: &mut String, key: &str| {
@@ -279,18 +301,14 @@ impl IndexFile {
             out.push_str(": ");
         };
         if let Some(info) = self.server_info.as_ref().filter(|i| !i.is_empty()) {
-            field(&mut out, "serverInfo");
-            go_json_indent_into(
-                &crate::release::sorted(&Json::Object(info.clone())),
-                1,
-                &mut out,
-            );
+            field(out, "serverInfo");
+            go_json_indent_into(&crate::release::sorted(&Json::Object(info.clone())), 1, out);
         }
-        field(&mut out, "apiVersion");
+        field(out, "apiVersion");
         out.push_str(&go_string(&self.api_version));
-        field(&mut out, "generated");
+        field(out, "generated");
         out.push_str(&go_string(&self.generated.to_string()));
-        field(&mut out, "entries");
+        field(out, "entries");
         if self.entries.is_empty() {
             out.push_str("{}");
         } else {
@@ -314,7 +332,10 @@ impl IndexFile {
                             out.push_str("\n      ");
                             match v {
                                 None => out.push_str("null"),
-                                Some(v) => go_json_indent_into(&v.to_json(), 3, &mut out),
+                                Some(v) => go_json_indent_into(&v.to_json(), 3, out),
+                            }
+                            if out.len() >= 1 << 20 {
+                                flush(out)?;
                             }
                         }
                         out.push_str("\n    ]");
@@ -324,15 +345,15 @@ impl IndexFile {
             out.push_str("\n  }");
         }
         if let Some(keys) = self.public_keys.as_ref().filter(|k| !k.is_empty()) {
-            field(&mut out, "publicKeys");
+            field(out, "publicKeys");
             go_json_indent_into(
                 &Json::Array(keys.iter().cloned().map(Json::String).collect()),
                 1,
-                &mut out,
+                out,
             );
         }
         if let Some(a) = self.annotations.as_ref().filter(|a| !a.is_empty()) {
-            field(&mut out, "annotations");
+            field(out, "annotations");
             go_json_indent_into(
                 &Json::Object(
                     a.iter()
@@ -340,11 +361,11 @@ impl IndexFile {
                         .collect(),
                 ),
                 1,
-                &mut out,
+                out,
             );
         }
         out.push_str("\n}");
-        out
+        flush(out)
     }
 }
 

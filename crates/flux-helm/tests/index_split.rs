@@ -16,7 +16,12 @@ fn same(data: &[u8], what: &str) {
     match (&split, &whole) {
         (Ok(a), Ok(b)) => {
             assert_eq!(a, b, "{what}");
-            assert_eq!(a.to_json(), b.to_json(), "{what}");
+            let json = a.to_json();
+            assert_eq!(json, b.to_json(), "{what}");
+            // Streamed (flushed every MiB) as rendered whole.
+            let mut streamed = Vec::new();
+            a.write_json(&mut streamed).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), json, "{what}");
         }
         (Err(a), Err(b)) => assert_eq!(a, b, "{what}"),
         _ => panic!("{what}: split {split:?} vs whole {whole:?}"),
@@ -46,6 +51,10 @@ fn generated(charts: usize, versions: usize) -> String {
 #[test]
 fn generated_indexes_read_the_same() {
     same(generated(3, 40).as_bytes(), "generated");
+    // Over a MiB of JSON: written in several flushes.
+    let large = generated(4, 500);
+    assert!(large.len() > 1 << 20);
+    same(large.as_bytes(), "generated, large");
 }
 
 #[test]

@@ -118,7 +118,7 @@ async fn apply(
     let mut written = repo.status.clone();
     let outcome = match fetch(repo, ctx).await {
         Err(e) => Outcome::Failed(e),
-        Ok(fetched) => {
+        Ok(mut fetched) => {
             let stored = status.artifact.as_ref().filter(|a| {
                 a.revision == fetched.revision && ctx.storage.local_path(&a.path).is_file()
             });
@@ -135,7 +135,7 @@ async fn apply(
                             tracing::error!(error = %kube_message(&e), "failed to update status")
                         }
                     }
-                    store(ctx, &namespace, &name, &fetched)
+                    store(ctx, &namespace, &name, &mut fetched)
                         .await
                         .inspect(|artifact| {
                             status.url = Some(ctx.storage.url(&format!(
@@ -322,9 +322,10 @@ async fn store(
     ctx: &Context,
     namespace: &str,
     name: &str,
-    fetched: &Fetched,
+    fetched: &mut Fetched,
 ) -> Result<Artifact, StepError> {
-    let raw = fetched.raw.clone();
+    // Moved into the parse, which frees it as soon as it is parsed.
+    let raw = std::mem::take(&mut fetched.raw);
     let storage = ctx.storage.clone();
     let (namespace, name) = (namespace.to_string(), name.to_string());
     let hex = fetched
@@ -340,15 +341,16 @@ async fn store(
                 format!("failed to load Helm repository from index YAML: {e}"),
             )
         })?;
-        let json = index.to_json();
-        drop(index);
+        drop(raw);
         let owner = owner(&namespace, &name);
+        // Written to storage as it is rendered: the JSON of a large index
+        // is never whole in memory.
         let stored = storage
-            .store_bytes(
+            .store_streamed(
                 owner,
                 &format!("index-{hex}.yaml"),
-                json.as_bytes(),
                 "index.yaml",
+                &mut |w| index.write_json(w),
             )
             .map_err(|e| {
                 Failed::Storage.error(
