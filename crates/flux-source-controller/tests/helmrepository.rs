@@ -419,3 +419,101 @@ async fn helm_charts_from_a_repository() {
     .unwrap();
     assert!(!dir.exists());
 }
+
+/// A Helm repository behind mutual TLS: the `certSecretRef` pair, and the
+/// deprecated TLS entries of `secretRef` (still read by upstream), reach
+/// the index and the chart; a CA alone is refused by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_helm_repositories() {
+    use flux_api::source::v1::HelmChart;
+    use flux_testenv::TestCa;
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("helmmtls").await.unwrap();
+    let client = cp.client().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(client.clone(), storage);
+    ctx.retry_interval = std::time::Duration::from_secs(2);
+    let namespace = ns.name().to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+
+    let server_ca = TestCa::new("charts-ca").unwrap();
+    let client_ca = TestCa::new("clients-ca").unwrap();
+    let server = HelmRepoServer::start_with_tls(
+        &server_ca.server_cert("charts", &["127.0.0.1"]).unwrap(),
+        Some(&client_ca.cert_pem()),
+    )
+    .unwrap();
+    server.add_simple_chart("web", "1.0.0").unwrap();
+    let pair = client_ca.client_cert("flux", &[]).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    for (name, data) in [
+        (
+            "mtls",
+            json!({"ca.crt": server_ca.cert_pem(), "tls.crt": pair.cert_pem, "tls.key": pair.key_pem}),
+        ),
+        ("ca-only", json!({"ca.crt": server_ca.cert_pem()})),
+    ] {
+        let secret: Secret =
+            serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data}))
+                .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), ns.name());
+    let url = server.url();
+    create(
+        &repos,
+        "mtls",
+        json!({"url": url, "interval": "10m", "certSecretRef": {"name": "mtls"}}),
+    )
+    .await;
+    create(
+        &repos,
+        "deprecated",
+        json!({"url": url, "interval": "10m", "secretRef": {"name": "mtls"}}),
+    )
+    .await;
+    create(
+        &repos,
+        "ca-only",
+        json!({"url": url, "interval": "10m", "certSecretRef": {"name": "ca-only"}}),
+    )
+    .await;
+    for name in ["mtls", "deprecated"] {
+        let repo = wait(&repos, name, "Ready", ConditionStatus::True, "Succeeded").await;
+        assert!(repo.status.unwrap().artifact.is_some(), "{name}");
+    }
+    let refused = wait(&repos, "ca-only", "Ready", ConditionStatus::False, "Failed").await;
+    let message = &condition(&refused, "Ready").unwrap().message;
+    assert!(
+        message.starts_with("failed to fetch Helm repository index: "),
+        "{message}"
+    );
+
+    // The chart download carries the pair too.
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), ns.name());
+    let chart: HelmChart = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+        "metadata": {"name": "web"},
+        "spec": {"chart": "web", "version": "1.0.0", "interval": "10m",
+                 "sourceRef": {"kind": "HelmRepository", "name": "mtls"}},
+    }))
+    .unwrap();
+    charts.create(&PostParams::default(), &chart).await.unwrap();
+    flux_testenv::eventually("the chart pulled over mutual TLS", || async {
+        let c = charts.get("web").await.ok()?;
+        let ready = flux_runtime::conditions::get(&c.status.as_ref()?.conditions, "Ready")?;
+        (ready.reason == "ChartPullSucceeded").then_some(())
+    })
+    .await
+    .unwrap();
+}

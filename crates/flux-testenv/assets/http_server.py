@@ -130,6 +130,10 @@ if os.environ.get("TESTENV_TLS_CERT"):
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(os.environ["TESTENV_TLS_CERT"], os.environ["TESTENV_TLS_KEY"])
+    if os.environ.get("TESTENV_TLS_CLIENT_CA"):
+        # Mutual TLS: a client certificate of this CA is required.
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(os.environ["TESTENV_TLS_CLIENT_CA"])
     server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))

@@ -251,7 +251,7 @@ pub(crate) fn start_http_front(
     mode: &str,
     root: &Path,
     auth: &HttpAuth,
-    tls: Option<&CertifiedKey>,
+    tls: Option<(&CertifiedKey, Option<&str>)>,
     host: &str,
 ) -> Result<u16> {
     let script = supervisor.dir().join("http_server.py");
@@ -263,8 +263,14 @@ pub(crate) fn start_http_front(
     command.env_remove("TESTENV_BEARER_TOKEN");
     command.env_remove("TESTENV_TLS_CERT");
     command.env_remove("TESTENV_TLS_KEY");
+    command.env_remove("TESTENV_TLS_CLIENT_CA");
     command.env("TESTENV_BIND", host);
-    if let Some(tls) = tls {
+    if let Some((tls, client_ca)) = tls {
+        if let Some(ca) = client_ca {
+            let path = supervisor.dir().join(format!("{name}-client-ca.crt"));
+            fs::write(&path, ca).map_err(io("writing the client CA"))?;
+            command.env("TESTENV_TLS_CLIENT_CA", path);
+        }
         let cert = supervisor.dir().join(format!("{name}.crt"));
         let key = supervisor.dir().join(format!("{name}.key"));
         fs::write(&cert, &tls.cert_pem).map_err(io("writing the server certificate"))?;
@@ -326,7 +332,15 @@ impl GitHttpServer {
         let mut supervisor = Supervisor::new("git-http")?;
         let root = supervisor.dir().join("repos");
         fs::create_dir_all(&root).map_err(io("creating the repository root"))?;
-        let port = start_http_front(&mut supervisor, "git-http", "git", &root, &auth, tls, host)?;
+        let port = start_http_front(
+            &mut supervisor,
+            "git-http",
+            "git",
+            &root,
+            &auth,
+            tls.map(|t| (t, None)),
+            host,
+        )?;
         Ok(Self {
             supervisor,
             host: host.to_string(),

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::error::{Result, io};
 use crate::git::{HttpAuth, start_http_front};
+use crate::pki::CertifiedKey;
 use crate::process::{Supervisor, run, tool};
 
 /// The installed `helm` (v3) with its home, cache, config and registry
@@ -53,6 +54,7 @@ pub struct HelmRepoServer {
     supervisor: Supervisor,
     port: u16,
     root: PathBuf,
+    scheme: &'static str,
 }
 
 impl HelmRepoServer {
@@ -63,6 +65,17 @@ impl HelmRepoServer {
 
     /// Starts a repository that demands `auth`.
     pub fn start_with_auth(auth: HttpAuth) -> Result<Self> {
+        Self::start_inner(auth, None)
+    }
+
+    /// Starts an anonymous repository over HTTPS with `server`'s
+    /// certificate; with `client_ca`, every client must present a
+    /// certificate of that CA (mutual TLS).
+    pub fn start_with_tls(server: &CertifiedKey, client_ca: Option<&str>) -> Result<Self> {
+        Self::start_inner(HttpAuth::None, Some((server, client_ca)))
+    }
+
+    fn start_inner(auth: HttpAuth, tls: Option<(&CertifiedKey, Option<&str>)>) -> Result<Self> {
         let mut supervisor = Supervisor::new("helm-repo")?;
         let root = supervisor.dir().join("charts");
         fs::create_dir_all(&root).map_err(io("creating the chart folder"))?;
@@ -72,21 +85,22 @@ impl HelmRepoServer {
             "static",
             &root,
             &auth,
-            None,
+            tls,
             "127.0.0.1",
         )?;
         let server = Self {
             supervisor,
             port,
             root,
+            scheme: if tls.is_some() { "https" } else { "http" },
         };
         server.reindex()?;
         Ok(server)
     }
 
-    /// `http://127.0.0.1:PORT`, the repository URL.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), the repository URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// The folder served.
