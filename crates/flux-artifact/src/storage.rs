@@ -187,27 +187,7 @@ impl Storage {
         bytes: &[u8],
         link: &str,
     ) -> Result<StoredArtifact> {
-        let path = owner.path(file)?;
-        let local = self.local_path(&path);
-        let parent = local.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
-        let tmp = crate::archive::temp_path(&local);
-        std::fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
-        if let Err(e) = std::fs::rename(&tmp, &local) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(format!("renaming to {}", local.display()))(e));
-        }
-        self.link_latest(&local, link)?;
-        Ok(StoredArtifact {
-            url: self.url(&path),
-            path,
-            summary: crate::ArchiveSummary {
-                digest: crate::Digest::of(bytes),
-                size: bytes.len() as u64,
-                files: 1,
-                content_bytes: bytes.len() as u64,
-            },
-        })
+        self.store_streamed(owner, file, link, &mut |w| w.write_all(bytes))
     }
 
     /// Stores what `write` writes as `file` of `owner`, streamed to disk
@@ -229,8 +209,7 @@ impl Storage {
         let written = (|| {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
             write(&mut out)?;
-            out.flush()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+            out.flush()
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);

@@ -37,6 +37,21 @@ async fn wait(
     .unwrap()
 }
 
+/// Runs the source controllers on `namespace` with their storage served;
+/// the storage folder lives as long as the returned value.
+async fn start_controller(client: &kube::Client, namespace: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
+    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
+    let mut ctx = Context::new(client.clone(), storage);
+    ctx.retry_interval = std::time::Duration::from_secs(2);
+    let namespace = namespace.to_string();
+    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    root
+}
+
 async fn create(api: &Api<HelmRepository>, name: &str, spec: serde_json::Value) {
     let object: HelmRepository = serde_json::from_value(json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
@@ -278,15 +293,7 @@ async fn helm_charts_from_a_repository() {
         .unwrap();
     let ns = cp.namespace("helmchart").await.unwrap();
     let client = cp.client().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(client.clone(), storage);
-    ctx.retry_interval = std::time::Duration::from_secs(2);
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    let root = start_controller(&client, ns.name()).await;
 
     let server = HelmRepoServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
     server.add_simple_chart("web", "1.0.0").unwrap();
@@ -433,15 +440,7 @@ async fn mutual_tls_helm_repositories() {
         .unwrap();
     let ns = cp.namespace("helmmtls").await.unwrap();
     let client = cp.client().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(client.clone(), storage);
-    ctx.retry_interval = std::time::Duration::from_secs(2);
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    let _root = start_controller(&client, ns.name()).await;
 
     let server_ca = TestCa::new("charts-ca").unwrap();
     let client_ca = TestCa::new("clients-ca").unwrap();
