@@ -1001,8 +1001,19 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         stderr.contains("✔ GitRepository reconciled successfully"),
         "{stderr}"
     );
-    let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
-    assert!(source.contains(&format!("url: {ssh_url}")), "{source}");
+    // The in-cluster Kustomization may still apply the previous revision
+    // (the old URL) once after the CLI applied the new one; the new
+    // revision wins when it is applied.
+    let wanted = format!("url: {ssh_url}");
+    let converged = flux_testenv::eventually("the GitRepository on the SSH URL", || async {
+        let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
+        source.contains(&wanted).then_some(())
+    })
+    .await;
+    if let Err(e) = converged {
+        let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
+        panic!("{e}: {source}");
+    }
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), "flux-system");
     let secret = secrets.get("flux-system").await.unwrap().data.unwrap();
