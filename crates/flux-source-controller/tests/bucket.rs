@@ -512,6 +512,16 @@ async fn request_reconcile(api: &Api<Bucket>, name: &str, token: &str) {
     .unwrap();
 }
 
+/// The objects of the azure and gcp tests: nested names, one that needs
+/// encoding, and a `.sourceignore` leaving out the notes.
+const FLEET_OBJECTS: [(&str, &str); 5] = [
+    ("apps/cm.yaml", "kind: ConfigMap\n"),
+    ("apps/a b+c&d.yaml", "kind: Secret\n"),
+    ("infra/ns.yaml", "kind: Namespace\n"),
+    ("infra/notes.md", "# notes\n"),
+    (".sourceignore", "*.md\n"),
+];
+
 /// The revision of `names` of an Azure container (ETags quoted, as Get Blob
 /// returns them).
 fn azure_revision(azure: &AzureBlobServer, container: &str, names: &[&str]) -> String {
@@ -532,13 +542,7 @@ async fn azure_blob_buckets() {
     let _storage = start_controller(cp, &ns).await;
     let azure = AzureBlobServer::start().unwrap();
     azure.create_container("fleet").unwrap();
-    for (name, content) in [
-        ("apps/cm.yaml", "kind: ConfigMap\n"),
-        ("apps/a b+c&d.yaml", "kind: Secret\n"),
-        ("infra/ns.yaml", "kind: Namespace\n"),
-        ("infra/notes.md", "# notes\n"),
-        (".sourceignore", "*.md\n"),
-    ] {
+    for (name, content) in FLEET_OBJECTS {
         azure.put("fleet", name, content.as_bytes()).unwrap();
     }
     let sas = azure.container_sas("fleet").unwrap();
@@ -670,13 +674,7 @@ async fn gcs_buckets() {
     let _storage = start_controller(cp, &ns).await;
     let gcs = GcsServer::start().unwrap();
     gcs.create_bucket("fleet").unwrap();
-    for (name, content) in [
-        ("apps/cm.yaml", "kind: ConfigMap\n"),
-        ("apps/a b+c&d.yaml", "kind: Secret\n"),
-        ("infra/ns.yaml", "kind: Namespace\n"),
-        ("infra/notes.md", "# notes\n"),
-        (".sourceignore", "*.md\n"),
-    ] {
+    for (name, content) in FLEET_OBJECTS {
         gcs.put("fleet", name, content.as_bytes()).unwrap();
     }
     let revision = |names: &[&str]| revision_over(names, |n| gcs.etag("fleet", n).unwrap());
