@@ -187,7 +187,9 @@ impl Storage {
         bytes: &[u8],
         link: &str,
     ) -> Result<StoredArtifact> {
-        self.store_streamed(owner, file, link, &mut |w| w.write_all(bytes))
+        self.store_streamed(owner, file, link, &mut |w| {
+            std::io::Write::write_all(w, bytes)
+        })
     }
 
     /// Stores what `write` writes as `file` of `owner`, streamed to disk
@@ -198,7 +200,7 @@ impl Storage {
         owner: Owner<'_>,
         file: &str,
         link: &str,
-        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+        write: &mut dyn FnMut(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
     ) -> Result<StoredArtifact> {
         use std::io::Write as _;
         let path = owner.path(file)?;

@@ -105,16 +105,17 @@ impl IndexFile {
         if data.is_empty() {
             return Err("empty index.yaml file".to_string());
         }
-        let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
+        let strict = !is_json(data);
         // YAML in the layout every generator writes: one version at a time
         // (the same values; anything unusual is read whole, below).
+        // (YAML is read strictly, JSON is not: `strict` is YAML.)
         let split = if strict {
-            None
-        } else {
             std::str::from_utf8(data)
                 .ok()
                 .and_then(crate::index_chunks::split)
                 .and_then(|layout| Self::from_layout(&layout))
+        } else {
+            None
         };
         let mut index = match split {
             Some(index) => index,
@@ -131,32 +132,7 @@ impl IndexFile {
             return Err("no API version specified".to_string());
         }
         for versions in self.entries.values_mut().flatten() {
-            versions.retain_mut(|v| match v {
-                None => true,
-                Some(v) => {
-                    if v.metadata.api_version.is_empty() {
-                        v.metadata.api_version = "v1".to_string();
-                    }
-                    match crate::chart::validate_metadata(&mut v.metadata) {
-                        Ok(()) => true,
-                        Err(e) => e.starts_with("more than one dependency with name or alias"),
-                    }
-                }
-            });
-            // sort.Reverse(ChartVersions): newest first; Helm's `Less`
-            // puts a version that does not parse first.
-            versions.sort_by(|a, b| {
-                let parse = |v: &Option<ChartVersion>| {
-                    v.as_ref()
-                        .and_then(|v| v.metadata.version.parse::<flux_semver::Version>().ok())
-                };
-                match (parse(a), parse(b)) {
-                    (Some(x), Some(y)) => y.cmp(&x),
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, None) => std::cmp::Ordering::Equal,
-                }
-            });
+            normalise_versions(versions);
         }
         Ok(())
     }
@@ -192,32 +168,27 @@ impl IndexFile {
     /// `None` when any piece does not read on its own (the whole document
     /// is read then, for its exact result or error).
     fn from_layout(layout: &crate::index_chunks::Layout<'_>) -> Option<IndexFile> {
+        let mut index = Self::head_of(layout)?;
+        for (name, items) in &layout.charts {
+            index
+                .entries
+                .insert((*name).to_string(), Some(layout_versions(items)?));
+        }
+        Some(index)
+    }
+
+    /// The index without its entries from the layout's head; `None` when
+    /// the head does not read on its own or names no `apiVersion`.
+    fn head_of(layout: &crate::index_chunks::Layout<'_>) -> Option<IndexFile> {
         let mut index = Self::empty();
         match crate::yaml::first_document(layout.head.as_bytes()).ok()? {
             Yaml::Map(top) => {
                 for (key, value) in top {
-                    index.apply_field(&key, value, false).ok()?;
+                    index.apply_field(&key, value, true).ok()?;
                 }
             }
             Yaml::Null => {}
             _ => return None,
-        }
-        for (name, items) in &layout.charts {
-            let mut versions = Vec::with_capacity(items.len());
-            for item in items {
-                let doc = crate::yaml::first_document(item.document().as_bytes()).ok()?;
-                let Yaml::Seq(mut one) = doc else {
-                    return None;
-                };
-                if one.len() != 1 {
-                    return None;
-                }
-                match one.pop()? {
-                    Yaml::Null => versions.push(None),
-                    value => versions.push(Some(chart_version(value, false).ok()?)),
-                }
-            }
-            index.entries.insert((*name).to_string(), Some(versions));
         }
         Some(index)
     }
@@ -246,10 +217,22 @@ impl IndexFile {
     /// reference the split reading is checked against).
     #[doc(hidden)]
     pub fn parse_whole(data: &[u8]) -> Result<IndexFile, String> {
-        let strict = serde_json::from_slice::<serde_json::Value>(data).is_err();
+        let strict = !is_json(data);
         let mut index = Self::from_document(data, strict)?;
         index.normalise()?;
         Ok(index)
+    }
+
+    /// Whether `data` is read one version at a time (the split layout,
+    /// every piece reading on its own) rather than as one document.
+    #[doc(hidden)]
+    pub fn reads_in_pieces(data: &[u8]) -> bool {
+        !is_json(data)
+            && std::str::from_utf8(data)
+                .ok()
+                .and_then(crate::index_chunks::split)
+                .and_then(|layout| Self::from_layout(&layout))
+                .is_some()
     }
 
     /// The versions of `chart`, newest first.
@@ -288,64 +271,41 @@ impl IndexFile {
         out: &mut String,
         flush: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
+        self.render_head(out);
+        for (i, (name, versions)) in self.entries.iter().enumerate() {
+            render_chart(i, name, versions.as_deref(), out, flush)?;
+        }
+        self.render_tail(!self.entries.is_empty(), out);
+        flush(out)
+    }
+
+    /// The document up to the first chart of `entries`.
+    fn render_head(&self, out: &mut String) {
         use crate::release::{go_json_indent_into, go_string};
         out.push('{');
-        let mut first = true;
-        let mut field = |out: &mut String, key: &str| {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str("\n  ");
-            out.push_str(&go_string(key));
-            out.push_str(": ");
-        };
         if let Some(info) = self.server_info.as_ref().filter(|i| !i.is_empty()) {
-            field(out, "serverInfo");
+            out.push_str("\n  \"serverInfo\": ");
             go_json_indent_into(&crate::release::sorted(&Json::Object(info.clone())), 1, out);
+            out.push(',');
         }
-        field(out, "apiVersion");
+        out.push_str("\n  \"apiVersion\": ");
         out.push_str(&go_string(&self.api_version));
-        field(out, "generated");
+        out.push_str(",\n  \"generated\": ");
         out.push_str(&go_string(&self.generated.to_string()));
-        field(out, "entries");
-        if self.entries.is_empty() {
-            out.push_str("{}");
+        out.push_str(",\n  \"entries\": {");
+    }
+
+    /// The document after the last chart of `entries` (`entries`: whether
+    /// any were written).
+    fn render_tail(&self, entries: bool, out: &mut String) {
+        use crate::release::go_json_indent_into;
+        if !entries {
+            out.push('}');
         } else {
-            out.push('{');
-            for (i, (name, versions)) in self.entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("\n    ");
-                out.push_str(&go_string(name));
-                out.push_str(": ");
-                match versions {
-                    None => out.push_str("null"),
-                    Some(list) if list.is_empty() => out.push_str("[]"),
-                    Some(list) => {
-                        out.push('[');
-                        for (j, v) in list.iter().enumerate() {
-                            if j > 0 {
-                                out.push(',');
-                            }
-                            out.push_str("\n      ");
-                            match v {
-                                None => out.push_str("null"),
-                                Some(v) => go_json_indent_into(&v.to_json(), 3, out),
-                            }
-                            if out.len() >= 1 << 20 {
-                                flush(out)?;
-                            }
-                        }
-                        out.push_str("\n    ]");
-                    }
-                }
-            }
             out.push_str("\n  }");
         }
         if let Some(keys) = self.public_keys.as_ref().filter(|k| !k.is_empty()) {
-            field(out, "publicKeys");
+            out.push_str(",\n  \"publicKeys\": ");
             go_json_indent_into(
                 &Json::Array(keys.iter().cloned().map(Json::String).collect()),
                 1,
@@ -353,7 +313,7 @@ impl IndexFile {
             );
         }
         if let Some(a) = self.annotations.as_ref().filter(|a| !a.is_empty()) {
-            field(out, "annotations");
+            out.push_str(",\n  \"annotations\": ");
             go_json_indent_into(
                 &Json::Object(
                     a.iter()
@@ -365,8 +325,210 @@ impl IndexFile {
             );
         }
         out.push_str("\n}");
-        flush(out)
     }
+}
+
+/// One chart of `entries` (the `i`th), flushing once `out` holds a MiB.
+fn render_chart(
+    i: usize,
+    name: &str,
+    versions: Option<&[Option<ChartVersion>]>,
+    out: &mut String,
+    flush: &mut dyn FnMut(&mut String) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use crate::release::{go_json_indent_into, go_string};
+    if i > 0 {
+        out.push(',');
+    }
+    out.push_str("\n    ");
+    out.push_str(&go_string(name));
+    out.push_str(": ");
+    match versions {
+        None => out.push_str("null"),
+        Some([]) => out.push_str("[]"),
+        Some(list) => {
+            out.push('[');
+            for (j, v) in list.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push_str("\n      ");
+                match v {
+                    None => out.push_str("null"),
+                    Some(v) => go_json_indent_into(&v.to_json(), 3, out),
+                }
+                if out.len() >= 1 << 20 {
+                    flush(out)?;
+                }
+            }
+            out.push_str("\n    ]");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `data` is one JSON value (checked without building it).
+fn is_json(data: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok()
+}
+
+/// One chart's versions: each defaulted and validated (invalid ones
+/// dropped; a repeated dependency name is tolerated), then sorted newest
+/// first.
+fn normalise_versions(versions: &mut Vec<Option<ChartVersion>>) {
+    versions.retain_mut(|v| match v {
+        None => true,
+        Some(v) => {
+            if v.metadata.api_version.is_empty() {
+                v.metadata.api_version = "v1".to_string();
+            }
+            match crate::chart::validate_metadata(&mut v.metadata) {
+                Ok(()) => true,
+                Err(e) => e.starts_with("more than one dependency with name or alias"),
+            }
+        }
+    });
+    // sort.Reverse(ChartVersions): newest first; Helm's `Less` puts a
+    // version that does not parse first.
+    versions.sort_by_cached_key(|v| {
+        std::cmp::Reverse(SortKey(
+            v.as_ref()
+                .and_then(|v| v.metadata.version.parse::<flux_semver::Version>().ok()),
+        ))
+    });
+}
+
+/// Helm's `ChartVersions.Less`: a version that does not parse sorts
+/// before every one that does.
+#[derive(PartialEq, Eq)]
+struct SortKey(Option<flux_semver::Version>);
+
+impl PartialOrd for SortKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+    }
+}
+
+/// The versions of one chart of the split layout, each parsed on its own;
+/// `None` when one does not read on its own.
+fn layout_versions(items: &[crate::index_chunks::Item<'_>]) -> Option<Vec<Option<ChartVersion>>> {
+    let mut versions = Vec::with_capacity(items.len());
+    for item in items {
+        let doc = crate::yaml::first_document(item.document().as_bytes()).ok()?;
+        let Yaml::Seq(mut one) = doc else {
+            return None;
+        };
+        if one.len() != 1 {
+            return None;
+        }
+        match one.pop()? {
+            Yaml::Null => versions.push(None),
+            value => versions.push(Some(chart_version(value, true).ok()?)),
+        }
+    }
+    Some(versions)
+}
+
+/// Where [`write_stored_json`] writes: restarted from empty when the index
+/// has to be read another way after writing began.
+pub trait Output: std::io::Write {
+    /// Discards everything written so far.
+    fn restart(&mut self) -> std::io::Result<()>;
+}
+
+impl Output for Vec<u8> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+impl Output for std::io::BufWriter<std::fs::File> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        self.flush()?;
+        let file = self.get_mut();
+        file.set_len(0)?;
+        file.rewind()
+    }
+}
+
+/// Why [`write_stored_json`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The index does not read (the message [`IndexFile::parse`] gives).
+    #[error("{0}")]
+    Index(String),
+    /// Writing failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the index in `data` and writes what the source controller
+/// stores — exactly [`IndexFile::parse`] then [`IndexFile::write_json`] —
+/// holding one chart's versions at a time: an index in the block layout
+/// is never parsed whole, and its charts are read and written in name
+/// order from their places in the text. Anything else is read whole.
+pub fn write_stored_json(data: &[u8], out: &mut dyn Output) -> Result<(), StoreError> {
+    if !data.is_empty()
+        && !is_json(data)
+        && let Some(layout) = std::str::from_utf8(data)
+            .ok()
+            .and_then(crate::index_chunks::split)
+    {
+        if write_layout(&layout, out)? {
+            return Ok(());
+        }
+        out.restart()?;
+    }
+    let index = IndexFile::parse(data).map_err(StoreError::Index)?;
+    index.write_json(out)?;
+    Ok(())
+}
+
+/// [`write_stored_json`] of a split layout; `false` when a piece does not
+/// read on its own (the caller then reads the whole document, for its
+/// exact result or error).
+fn write_layout(
+    layout: &crate::index_chunks::Layout<'_>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<bool> {
+    let Some(head) = IndexFile::head_of(layout) else {
+        return Ok(false);
+    };
+    if head.api_version.is_empty() {
+        return Ok(false);
+    }
+    let mut charts: Vec<_> = layout.charts.iter().collect();
+    charts.sort_unstable_by_key(|(name, _)| *name);
+    let mut out = String::with_capacity(1 << 20);
+    let mut flush = |buffer: &mut String| {
+        w.write_all(buffer.as_bytes())?;
+        buffer.clear();
+        Ok(())
+    };
+    head.render_head(&mut out);
+    for (i, (name, items)) in charts.iter().enumerate() {
+        let Some(mut versions) = layout_versions(items) else {
+            return Ok(false);
+        };
+        normalise_versions(&mut versions);
+        render_chart(i, name, Some(&versions), &mut out, &mut flush)?;
+    }
+    head.render_tail(!charts.is_empty(), &mut out);
+    flush(&mut out)?;
+    Ok(true)
 }
 
 impl ChartVersion {
@@ -706,7 +868,7 @@ impl std::fmt::Display for GoTimeText {
         }
         let t =
             flux_gotemplate::sprig::GoTime::utc(self.secs, self.nanos).with_zone(self.offset, "");
-        f.write_str(&t.format("2006-01-02T15:04:05.999999999Z07:00"))
+        f.write_str(&t.format_rfc3339_nano())
     }
 }
 

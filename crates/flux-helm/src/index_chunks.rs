@@ -12,17 +12,19 @@
 //! another version, a syntax error) makes the caller fall back too, so
 //! results and error messages are the whole-document parse's.
 
-/// The pieces of an index.
+/// The pieces of an index: offsets into its text, nothing copied but the
+/// head (a 40 MB index splits into a few hundred kB of offsets).
 pub(crate) struct Layout<'a> {
     /// The document without its `entries` block.
     pub head: String,
-    /// Each chart: its name and its versions.
+    /// Each chart: its name and its versions, in document order.
     pub charts: Vec<(&'a str, Vec<Item<'a>>)>,
 }
 
-/// One version: its lines, and the indentation of its `- `.
+/// One version: its lines (the text from its `- ` line up to the next
+/// item), and the indentation of its `- `.
 pub(crate) struct Item<'a> {
-    lines: Vec<&'a str>,
+    text: &'a str,
     indent: usize,
 }
 
@@ -30,9 +32,9 @@ impl Item<'_> {
     /// The version as a document of its own: a one-element sequence,
     /// dedented.
     pub fn document(&self) -> String {
-        let mut out = String::new();
-        for line in &self.lines {
-            let spaces = line.len() - line.trim_start_matches(' ').len();
+        let mut out = String::with_capacity(self.text.len());
+        for line in self.text.lines() {
+            let spaces = indentation(line);
             out.push_str(&line[spaces.min(self.indent)..]);
             out.push('\n');
         }
@@ -60,28 +62,44 @@ fn plain_key(key: &str) -> bool {
         && !key.starts_with(['-', '.'])
 }
 
+/// The lines of a text with their offsets, read one at a time (`str::lines`
+/// without collecting them: `\r` is refused before any of this runs).
+#[derive(Clone)]
+struct Lines<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// The next line without moving past it.
+    fn peek(&self) -> Option<&'a str> {
+        let rest = self.text.get(self.at..).filter(|r| !r.is_empty())?;
+        Some(rest.split_once('\n').map_or(rest, |(line, _)| line))
+    }
+
+    /// Moves past the next line.
+    fn advance(&mut self) {
+        if let Some(line) = self.peek() {
+            self.at = (self.at + line.len() + 1).min(self.text.len());
+        }
+    }
+}
+
 /// The layout of `text`, when it is the simple block layout.
 pub(crate) fn split(text: &str) -> Option<Layout<'_>> {
     if text.contains('\t') || text.contains('\r') {
         return None;
     }
-    let lines: Vec<&str> = text.lines().collect();
+    let mut lines = Lines { text, at: 0 };
     let mut head = String::new();
     let mut entries: Option<(usize, usize)> = None;
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if filler(line) {
+    while let Some(line) = lines.peek() {
+        if filler(line) || indentation(line) > 0 {
+            // Blank, a comment, or a continuation of a top-level field of
+            // the head.
             head.push_str(line);
             head.push('\n');
-            i += 1;
-            continue;
-        }
-        if indentation(line) > 0 {
-            // A continuation of a top-level field of the head.
-            head.push_str(line);
-            head.push('\n');
-            i += 1;
+            lines.advance();
             continue;
         }
         // A top-level line: `key:` with or without a value; nothing else.
@@ -93,22 +111,27 @@ pub(crate) fn split(text: &str) -> Option<Layout<'_>> {
             if entries.is_some() || key != "entries" || !rest.trim().is_empty() {
                 return None;
             }
-            let start = i + 1;
-            let mut end = start;
-            while end < lines.len() && (filler(lines[end]) || indentation(lines[end]) > 0) {
-                end += 1;
+            lines.advance();
+            let start = lines.at;
+            while lines
+                .peek()
+                .is_some_and(|l| filler(l) || indentation(l) > 0)
+            {
+                lines.advance();
             }
-            entries = Some((start, end));
-            i = end;
+            entries = Some((start, lines.at));
             continue;
         }
         head.push_str(line);
         head.push('\n');
-        i += 1;
+        lines.advance();
     }
     let (start, end) = entries?;
-    let block = &lines[start..end];
-    let Some(first) = block.iter().find(|l| !filler(l)) else {
+    let block = Lines {
+        text: &text[..end],
+        at: start,
+    };
+    let Some(first) = block_first(&block) else {
         // `entries:` with nothing under it: null.
         return Some(Layout {
             head,
@@ -117,36 +140,49 @@ pub(crate) fn split(text: &str) -> Option<Layout<'_>> {
     };
     let chart_indent = indentation(first);
     let mut charts: Vec<(&str, Vec<Item<'_>>)> = Vec::new();
-    let mut j = 0;
-    while j < block.len() {
-        let line = block[j];
+    let mut names = std::collections::HashSet::new();
+    let mut lines = block;
+    while let Some(line) = lines.peek() {
         if filler(line) {
-            j += 1;
+            lines.advance();
             continue;
         }
         if indentation(line) != chart_indent {
             return None;
         }
         let (key, rest) = line[chart_indent..].split_once(':')?;
-        if !plain_key(key) || !rest.trim().is_empty() || charts.iter().any(|(n, _)| *n == key) {
+        if !plain_key(key) || !rest.trim().is_empty() || !names.insert(key) {
             return None;
         }
+        lines.advance();
         // The chart's lines: until the next line at its key's indentation
         // that is not a sequence item.
-        let body_start = j + 1;
-        let mut body_end = body_start;
-        while body_end < block.len() {
-            let l = block[body_end];
-            if !filler(l) && indentation(l) <= chart_indent && !is_item(l, chart_indent) {
-                break;
-            }
-            body_end += 1;
+        let body_start = lines.at;
+        while lines
+            .peek()
+            .is_some_and(|l| filler(l) || indentation(l) > chart_indent || is_item(l, chart_indent))
+        {
+            lines.advance();
         }
-        let items = split_items(&block[body_start..body_end], chart_indent)?;
-        charts.push((key, items));
-        j = body_end;
+        let body = Lines {
+            text: &lines.text[..lines.at],
+            at: body_start,
+        };
+        charts.push((key, split_items(body, chart_indent)?));
     }
     Some(Layout { head, charts })
+}
+
+/// The first line of `lines` that is not filler.
+fn block_first<'a>(lines: &Lines<'a>) -> Option<&'a str> {
+    let mut lines = lines.clone();
+    while let Some(line) = lines.peek() {
+        if !filler(line) {
+            return Some(line);
+        }
+        lines.advance();
+    }
+    None
 }
 
 fn is_item(line: &str, indent: usize) -> bool {
@@ -155,8 +191,8 @@ fn is_item(line: &str, indent: usize) -> bool {
 
 /// The versions of one chart's block: items at the indentation of the
 /// first (the chart key's, as Helm writes it, or deeper).
-fn split_items<'a>(body: &[&'a str], chart_indent: usize) -> Option<Vec<Item<'a>>> {
-    let Some(first) = body.iter().find(|l| !filler(l)) else {
+fn split_items<'a>(mut body: Lines<'a>, chart_indent: usize) -> Option<Vec<Item<'a>>> {
+    let Some(first) = block_first(&body) else {
         // `chart:` with nothing under it: null, which this layout does not
         // distinguish from an empty list.
         return None;
@@ -165,20 +201,31 @@ fn split_items<'a>(body: &[&'a str], chart_indent: usize) -> Option<Vec<Item<'a>
     if indent < chart_indent || !is_item(first, indent) {
         return None;
     }
+    // Filler before the first item belongs to no version.
+    while body.peek().is_some_and(filler) {
+        body.advance();
+    }
     let mut items: Vec<Item<'a>> = Vec::new();
-    for line in body {
+    let mut item_start = body.at;
+    while let Some(line) = body.peek() {
         if is_item(line, indent) {
-            items.push(Item {
-                lines: vec![line],
-                indent,
-            });
-        } else if filler(line) || indentation(line) > indent {
-            if let Some(item) = items.last_mut() {
-                item.lines.push(line);
+            if body.at > item_start {
+                items.push(Item {
+                    text: &body.text[item_start..body.at],
+                    indent,
+                });
             }
-        } else {
+            item_start = body.at;
+        } else if !(filler(line) || indentation(line) > indent) {
             return None;
         }
+        body.advance();
+    }
+    if body.at > item_start {
+        items.push(Item {
+            text: &body.text[item_start..body.at],
+            indent,
+        });
     }
     Some(items)
 }

@@ -8,11 +8,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use flux_helm::index::IndexFile;
+use flux_helm::index::{IndexFile, StoreError, write_stored_json};
 
 fn same(data: &[u8], what: &str) {
     let split = IndexFile::parse(data);
     let whole = IndexFile::parse_whole(data);
+    // What the HelmRepository stores, read and written chart by chart.
+    let mut stored = b"written before".to_vec();
+    stored.clear();
+    let stored = write_stored_json(data, &mut stored).map(|()| String::from_utf8(stored).unwrap());
     match (&split, &whole) {
         (Ok(a), Ok(b)) => {
             assert_eq!(a, b, "{what}");
@@ -22,10 +26,32 @@ fn same(data: &[u8], what: &str) {
             let mut streamed = Vec::new();
             a.write_json(&mut streamed).unwrap();
             assert_eq!(String::from_utf8(streamed).unwrap(), json, "{what}");
+            assert_eq!(stored.unwrap(), json, "{what}");
         }
-        (Err(a), Err(b)) => assert_eq!(a, b, "{what}"),
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "{what}");
+            match stored {
+                Err(StoreError::Index(e)) => assert_eq!(&e, a, "{what}"),
+                other => panic!("{what}: stored {other:?}"),
+            }
+        }
         _ => panic!("{what}: split {split:?} vs whole {whole:?}"),
     }
+}
+
+/// A writer that must be restarted: what was written before the restart
+/// is gone from the stored result.
+#[test]
+fn a_version_that_does_not_read_alone_restarts_the_output() {
+    // The second chart's version aliases an anchor of the first chart's:
+    // charts are written in name order, so `a` is written before `b`
+    // turns out not to read on its own.
+    let data = b"apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    description: &d shared\n  b:\n  - name: b\n    version: 1.0.0\n    description: *d\n";
+    let mut out = Vec::new();
+    write_stored_json(data, &mut out).unwrap();
+    let whole = IndexFile::parse_whole(data).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), whole.to_json());
+    assert!(whole.to_json().contains("\"description\": \"shared\""));
 }
 
 /// An index as `helm repo index` writes it (Helm's layout: the versions at
@@ -51,6 +77,7 @@ fn generated(charts: usize, versions: usize) -> String {
 #[test]
 fn generated_indexes_read_the_same() {
     same(generated(3, 40).as_bytes(), "generated");
+    assert!(IndexFile::reads_in_pieces(generated(3, 40).as_bytes()));
     // Over a MiB of JSON: written in several flushes.
     let large = generated(4, 500);
     assert!(large.len() > 1 << 20);
@@ -149,12 +176,45 @@ fn variations_read_the_same() {
             ),
         ),
         (
+            "charts out of name order, versions out of order",
+            base.replacen(
+                "entries:\n",
+                "entries:\n  zz:\n  - name: zz\n    version: 0.1.0\n  - name: zz\n    version: not-semver\n  - name: zz\n    version: 0.2.0\n  - name: zz\n    version: 0.1.0\n    description: an equal version keeps its place\n",
+                1,
+            ),
+        ),
+        (
             "an invalid version dropped",
             base.replacen("    name: chart1\n", "    name: bad/name\n", 1),
         ),
     ];
     for (what, text) in &variations {
         same(text.as_bytes(), what);
+    }
+    // Each variation either reads in pieces or is handed to the whole
+    // reading; which one, for a few of each.
+    let pieces = |what: &str| {
+        let (_, text) = variations.iter().find(|(w, _)| *w == what).unwrap();
+        IndexFile::reads_in_pieces(text.as_bytes())
+    };
+    for what in [
+        "items indented under their key",
+        "a null version",
+        "an alias within a version",
+        "charts out of name order, versions out of order",
+        "entries first, comments and blank lines",
+    ] {
+        assert!(pieces(what), "{what}: read whole");
+    }
+    for what in [
+        "CRLF line ends",
+        "a tab",
+        "an alias across versions",
+        "an unknown field in a version",
+        "a syntax error in a version",
+        "flow entries",
+    ] {
+        assert!(!pieces(what), "{what}: read in pieces");
     }
 }
 

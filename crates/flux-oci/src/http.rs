@@ -252,6 +252,21 @@ pub fn client_with(ca_pem: Option<&[u8]>, proxy: Option<&Proxy>) -> Result<HttpC
 /// A client with `tls` (trusted CAs, client certificate), through `proxy`
 /// when given.
 pub fn client_with_tls(tls: &Tls, proxy: Option<&Proxy>) -> Result<HttpClient> {
+    // The common case — the system's roots, no client certificate, no
+    // proxy — is built once and shared (with its connection pool): loading
+    // the system's roots for each of a hundred HelmCharts is wasted work.
+    if tls.ca_pem.is_none() && tls.client.is_none() && proxy.is_none() {
+        static PLAIN: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();
+        if let Some(client) = PLAIN.get() {
+            return Ok(client.clone());
+        }
+        let client = build_client(tls, None)?;
+        return Ok(PLAIN.get_or_init(|| client).clone());
+    }
+    build_client(tls, proxy)
+}
+
+fn build_client(tls: &Tls, proxy: Option<&Proxy>) -> Result<HttpClient> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = tls.config(provider)?;
     let mut direct = HttpConnector::new();
@@ -351,23 +366,39 @@ pub async fn get(
                     _ => Error::Registry { request, message },
                 });
             }
-            let limited = http_body_util::Limited::new(response.into_body(), limit as usize);
-            return match limited.collect().await {
-                Ok(body) => Ok(body.to_bytes()),
-                Err(e)
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some() =>
-                {
-                    Err(Error::TooLarge {
-                        what: url.to_string(),
-                        limit,
-                    })
-                }
-                Err(e) => Err(Error::Transport {
-                    request,
+            // Gathered into one buffer sized by `Content-Length` (not
+            // collected in pieces and copied: a 40 MB index would be in
+            // memory twice).
+            let expected = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            if expected > limit {
+                return Err(Error::TooLarge {
+                    what: url.to_string(),
+                    limit,
+                });
+            }
+            let mut body = response.into_body();
+            let mut data = Vec::with_capacity(expected as usize);
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| Error::Transport {
+                    request: request.clone(),
                     message: e.to_string(),
-                }),
-            };
+                })?;
+                if let Ok(chunk) = frame.into_data() {
+                    if (data.len() + chunk.len()) as u64 > limit {
+                        return Err(Error::TooLarge {
+                            what: url.to_string(),
+                            limit,
+                        });
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+            }
+            return Ok(Bytes::from(data));
         }
         Err(Error::Registry {
             request: request_name.clone(),

@@ -324,7 +324,7 @@ async fn store(
     name: &str,
     fetched: &mut Fetched,
 ) -> Result<Artifact, StepError> {
-    // Moved into the parse, which frees it as soon as it is parsed.
+    // Moved into the blocking task, which frees it once stored.
     let raw = std::mem::take(&mut fetched.raw);
     let storage = ctx.storage.clone();
     let (namespace, name) = (namespace.to_string(), name.to_string());
@@ -335,29 +335,36 @@ async fn store(
         .to_string();
     let revision = fetched.revision.clone();
     tokio::task::spawn_blocking(move || {
-        let index = flux_helm::index::IndexFile::parse(&raw).map_err(|e| {
-            Failed::Fetch.error(
+        let owner = owner(&namespace, &name);
+        // Read and written to storage one chart at a time: neither the
+        // parsed index nor its JSON is ever whole in memory.
+        let mut invalid = None;
+        let stored = storage.store_streamed(
+            owner,
+            &format!("index-{hex}.yaml"),
+            "index.yaml",
+            &mut |w| match flux_helm::index::write_stored_json(&raw, w) {
+                Ok(()) => Ok(()),
+                Err(flux_helm::index::StoreError::Io(e)) => Err(e),
+                Err(flux_helm::index::StoreError::Index(e)) => {
+                    invalid = Some(e);
+                    Err(std::io::Error::other("invalid index"))
+                }
+            },
+        );
+        drop(raw);
+        if let Some(e) = invalid {
+            return Err(Failed::Fetch.error(
                 "IndexationFailed",
                 format!("failed to load Helm repository from index YAML: {e}"),
+            ));
+        }
+        let stored = stored.map_err(|e| {
+            Failed::Storage.error(
+                "ArchiveOperationFailed",
+                format!("unable to save artifact to storage: {e}"),
             )
         })?;
-        drop(raw);
-        let owner = owner(&namespace, &name);
-        // Written to storage as it is rendered: the JSON of a large index
-        // is never whole in memory.
-        let stored = storage
-            .store_streamed(
-                owner,
-                &format!("index-{hex}.yaml"),
-                "index.yaml",
-                &mut |w| index.write_json(w),
-            )
-            .map_err(|e| {
-                Failed::Storage.error(
-                    "ArchiveOperationFailed",
-                    format!("unable to save artifact to storage: {e}"),
-                )
-            })?;
         let _ = storage.garbage_collect(owner, &stored.path, SystemTime::now());
         Ok(Artifact {
             path: stored.path,

@@ -213,21 +213,47 @@ fn float(f: f64) -> Result<String, String> {
 }
 
 fn quote(out: &mut String, s: &str, html: bool) {
+    use std::fmt::Write as _;
     out.push('"');
-    for c in s.chars() {
+    // Runs of printable ASCII that need no escape are copied whole.
+    let bytes = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let plain = (0x20..0x80).contains(&b)
+            && b != b'"'
+            && b != b'\\'
+            && !(html && matches!(b, b'<' | b'>' | b'&'));
+        if plain {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[start..i]);
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if html => out.push_str(&format!("\\u{:04x}", c as u32)),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             // A raw byte of a Go string (see gostr): not UTF-8.
             c if crate::gostr::raw_byte(c).is_some() => out.push_str("\\ufffd"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
+        i += c.len_utf8();
+        start = i;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }

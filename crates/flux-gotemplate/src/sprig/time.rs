@@ -131,6 +131,27 @@ impl GoTime {
         )
     }
 
+    /// `format("2006-01-02T15:04:05.999999999Z07:00")` (RFC 3339 with
+    /// nanoseconds, as Go marshals a time to JSON) without reading a
+    /// layout: a large Helm index holds tens of thousands.
+    pub fn format_rfc3339_nano(&self) -> String {
+        use std::fmt::Write as _;
+        const LAYOUT: &str = "2006-01-02T15:04:05.999999999Z07:00";
+        let (y, mo, d, h, mi, s, _, _) = self.civil();
+        if !(0..=9999).contains(&y) {
+            return self.format(LAYOUT);
+        }
+        let mut out = String::with_capacity(36);
+        let _ = write!(out, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+        if self.nanos > 0 {
+            let digits = format!("{:09}", self.nanos);
+            out.push('.');
+            out.push_str(digits.trim_end_matches('0'));
+        }
+        out.push_str(&self.offset_str(true, false, false, true));
+        out
+    }
+
     /// Formats with a Go layout.
     pub fn format(&self, layout: &str) -> String {
         let (y, mo, d, h, mi, sec, wd, yday) = self.civil();
@@ -617,4 +638,28 @@ fn zone_at(zone: &str, secs: i64) -> Option<(i32, String)> {
         .map(|c| char::from(*c))
         .collect();
     Some((off, abbr))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_nano_is_the_layout_formatted() {
+        const LAYOUT: &str = "2006-01-02T15:04:05.999999999Z07:00";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let offsets = [0, 3600, -3600, 19800, -34200, 45296, -1, 59, 86399, -86399];
+        let nanos = [0, 1, 10, 100_000_000, 123_456_789, 999_999_999, 500];
+        for i in 0..20_000u64 {
+            // From before year 0 to after 9999 (the layout's fallback).
+            let secs = (next() % 700_000_000_000) as i64 - 350_000_000_000;
+            let t = super::GoTime::utc(secs, nanos[(i % 7) as usize])
+                .with_zone(offsets[(next() % 10) as usize], "");
+            assert_eq!(t.format_rfc3339_nano(), t.format(LAYOUT), "{secs} {i}");
+        }
+    }
 }
