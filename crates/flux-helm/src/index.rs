@@ -376,26 +376,25 @@ fn is_json(data: &[u8]) -> bool {
 /// dropped; a repeated dependency name is tolerated), then sorted newest
 /// first.
 fn normalise_versions(versions: &mut Vec<Option<ChartVersion>>) {
-    versions.retain_mut(|v| match v {
-        None => true,
-        Some(v) => {
-            if v.metadata.api_version.is_empty() {
-                v.metadata.api_version = "v1".to_string();
-            }
-            match crate::chart::validate_metadata(&mut v.metadata) {
-                Ok(()) => true,
-                Err(e) => e.starts_with("more than one dependency with name or alias"),
-            }
-        }
-    });
+    versions.retain_mut(|v| v.as_mut().is_none_or(normalise_version));
     // sort.Reverse(ChartVersions): newest first; Helm's `Less` puts a
     // version that does not parse first.
-    versions.sort_by_cached_key(|v| {
-        std::cmp::Reverse(SortKey(
-            v.as_ref()
-                .and_then(|v| v.metadata.version.parse::<flux_semver::Version>().ok()),
-        ))
-    });
+    versions.sort_by_cached_key(|v| std::cmp::Reverse(sort_key(v.as_ref())));
+}
+
+/// One version defaulted and validated: whether it is kept.
+fn normalise_version(v: &mut ChartVersion) -> bool {
+    if v.metadata.api_version.is_empty() {
+        v.metadata.api_version = "v1".to_string();
+    }
+    match crate::chart::validate_metadata(&mut v.metadata) {
+        Ok(()) => true,
+        Err(e) => e.starts_with("more than one dependency with name or alias"),
+    }
+}
+
+fn sort_key(v: Option<&ChartVersion>) -> SortKey {
+    SortKey(v.and_then(|v| v.metadata.version.parse::<flux_semver::Version>().ok()))
 }
 
 /// Helm's `ChartVersions.Less`: a version that does not parse sorts
@@ -504,6 +503,7 @@ fn write_layout(
     layout: &crate::index_chunks::Layout<'_>,
     w: &mut dyn std::io::Write,
 ) -> std::io::Result<bool> {
+    use crate::release::go_string;
     let Some(head) = IndexFile::head_of(layout) else {
         return Ok(false);
     };
@@ -512,23 +512,92 @@ fn write_layout(
     }
     let mut charts: Vec<_> = layout.charts.iter().collect();
     charts.sort_unstable_by_key(|(name, _)| *name);
+    // The work, in output order: each chart's versions in runs of at most
+    // `RUN`, parsed, validated and rendered on all cores; a chart is
+    // written once its runs are back, sorted.
+    const RUN: usize = 32;
+    let mut units = Vec::new();
+    for (c, (_, items)) in charts.iter().enumerate() {
+        let runs = items.len().div_ceil(RUN).max(1);
+        for r in 0..runs {
+            let end = ((r + 1) * RUN).min(items.len());
+            units.push((c, &items[r * RUN..end], r + 1 == runs));
+        }
+    }
     let mut out = String::with_capacity(1 << 20);
-    let mut flush = |buffer: &mut String| {
-        w.write_all(buffer.as_bytes())?;
-        buffer.clear();
-        Ok(())
-    };
     head.render_head(&mut out);
-    for (i, (name, items)) in charts.iter().enumerate() {
-        let Some(mut versions) = layout_versions(items) else {
-            return Ok(false);
-        };
-        normalise_versions(&mut versions);
-        render_chart(i, name, Some(&versions), &mut out, &mut flush)?;
+    let mut chart: Vec<(SortKey, String)> = Vec::new();
+    let mut result = Ok(true);
+    crate::parallel::ordered_map(
+        units.len(),
+        |i| render_run(units[i].1),
+        |i, rendered| {
+            let (c, _, last) = units[i];
+            let Some(rendered) = rendered else {
+                result = Ok(false);
+                return false;
+            };
+            chart.extend(rendered);
+            if !last {
+                return true;
+            }
+            // Newest first, equal versions in document order.
+            chart.sort_by(|a, b| b.0.cmp(&a.0));
+            if c > 0 {
+                out.push(',');
+            }
+            out.push_str("\n    ");
+            out.push_str(&go_string(charts[c].0));
+            out.push_str(": ");
+            if chart.is_empty() {
+                out.push_str("[]");
+            } else {
+                out.push('[');
+                for (j, (_, json)) in chart.drain(..).enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("\n      ");
+                    out.push_str(&json);
+                }
+                out.push_str("\n    ]");
+            }
+            if out.len() >= 1 << 20 {
+                if let Err(e) = w.write_all(out.as_bytes()) {
+                    result = Err(e);
+                    return false;
+                }
+                out.clear();
+            }
+            true
+        },
+    );
+    if !result? {
+        return Ok(false);
     }
     head.render_tail(!charts.is_empty(), &mut out);
-    flush(&mut out)?;
+    w.write_all(out.as_bytes())?;
     Ok(true)
+}
+
+/// A run of one chart's versions, each parsed on its own, validated (the
+/// invalid dropped) and rendered as stored, with its sort key; `None` when
+/// one does not read on its own.
+fn render_run(items: &[crate::index_chunks::Item<'_>]) -> Option<Vec<(SortKey, String)>> {
+    let mut rendered = Vec::with_capacity(items.len());
+    for version in layout_versions(items)? {
+        match version {
+            None => rendered.push((sort_key(None), "null".to_string())),
+            Some(mut v) => {
+                if normalise_version(&mut v) {
+                    let mut json = String::with_capacity(4096);
+                    crate::release::go_json_indent_into(&v.to_json(), 3, &mut json);
+                    rendered.push((sort_key(Some(&v)), json));
+                }
+            }
+        }
+    }
+    Some(rendered)
 }
 
 impl ChartVersion {

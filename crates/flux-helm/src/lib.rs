@@ -26,6 +26,7 @@ pub mod index;
 mod index_chunks;
 pub mod manifest;
 pub mod package;
+mod parallel;
 pub mod release;
 mod schema;
 pub mod strvals;
