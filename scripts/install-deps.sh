@@ -122,12 +122,14 @@ link source-controller-upstream "$source_controller_upstream"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
 # text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own
-# packages, flux-helm's oracle), semver-oracle (the real
-# Masterminds/semver, flux-semver's differential oracle) and
+# packages, flux-helm's oracle), helmrelease-oracle (fluxcd/pkg/chartutil:
+# how upstream's helm-controller composes and digests HelmRelease values),
+# semver-oracle (the real Masterminds/semver, flux-semver's differential
+# oracle) and
 # kustomize-tables (prints the data tables flux-kustomize commits, from
 # kustomize's own modules; its outputs are kept next to it for the test
 # that compares them with the committed copies).
-for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle node-images; do
+for tool in semver-oracle kustomize-tables gotemplate-oracle helm-oracle helmrelease-oracle node-images; do
   if [ "$tool" = node-images ]; then srcs=("$ROOT/tools/$tool"/cmd/*/main.go); else srcs=("$ROOT/tools/$tool"/*.go); fi
   key=$(cat "$ROOT/tools/$tool"/go.mod "$ROOT/tools/$tool"/go.sum "${srcs[@]}" "$ROOT/tools/versions.env" | sha256sum | cut -c1-16)
   dir="$CACHE/tools/$tool-$key"

@@ -304,7 +304,8 @@ impl Parser<'_> {
                         "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
                     ));
                 }
-                let mut inner = match data.get(&k) {
+                let existing = data.get(&k).cloned();
+                let mut inner = match &existing {
                     None => Map::new(),
                     Some(v) => as_map(v).ok_or_else(|| Fail::Err(format!("unable to parse key: interface conversion: interface {{}} is {}, not map[string]interface {{}}", go_type(v))))?,
                 };
@@ -313,7 +314,13 @@ impl Parser<'_> {
                     return err(format!("key map {} has no value", quote(&k)));
                 }
                 if !inner.is_empty() {
-                    set(data, &k, Value::dict(inner));
+                    match &existing {
+                        // Go writes into the map it found: whoever else
+                        // holds that map sees the change (Flux's values
+                        // composition relies on it).
+                        Some(Value::Map(m)) => m.borrow_mut().entries = inner,
+                        _ => set(data, &k, Value::dict(inner)),
+                    }
                 }
                 e
             }
@@ -572,7 +579,8 @@ impl Literal {
                         "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
                     )));
                 }
-                let mut inner = match data.get(&k) {
+                let existing = data.get(&k).cloned();
+                let mut inner = match &existing {
                     None => Map::new(),
                     Some(v) => {
                         as_map(v).ok_or_else(|| Some(conversion(v, "map[string]interface {}")))?
@@ -583,7 +591,11 @@ impl Literal {
                     return Err(Some(format!("key map {} has no value", quote(&k))));
                 }
                 if !inner.is_empty() {
-                    set(data, &k, Value::dict(inner));
+                    match &existing {
+                        // In place, as Go (see `Parser::key`).
+                        Some(Value::Map(m)) => m.borrow_mut().entries = inner,
+                        _ => set(data, &k, Value::dict(inner)),
+                    }
                 }
                 e
             }

@@ -329,14 +329,32 @@ pub fn oracle_lines(name: &str, args: &[&str], lines: &[String]) -> Result<Vec<S
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io(format!("running {line}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        for l in lines {
-            writeln!(stdin, "{l}").map_err(io(format!("writing to {line}")))?;
-        }
-    }
+    // Written from a thread while the output is read: an oracle answers
+    // as it reads, and a full stdout pipe would otherwise stop both sides.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input: Vec<String> = lines.to_vec();
+        std::thread::spawn(move || -> std::io::Result<()> {
+            for l in &input {
+                writeln!(stdin, "{l}")?;
+            }
+            Ok(())
+        })
+    });
     let out = child
         .wait_with_output()
         .map_err(io(format!("running {line}")))?;
+    if let Some(writer) = writer {
+        match writer.join() {
+            Ok(written) => written.map_err(io(format!("writing to {line}")))?,
+            Err(_) => {
+                return Err(Error::Command {
+                    command: line,
+                    status: "the writing thread panicked".to_string(),
+                    stderr: String::new(),
+                });
+            }
+        }
+    }
     if !out.status.success() {
         return Err(Error::Command {
             command: line,

@@ -28,27 +28,47 @@ pub fn emit_v3_indent2(value: &Value) -> String {
     emit_with(value, true)
 }
 
+/// go-yaml v2's `Marshal` of a `yaml.MapSlice` tree: [`emit`] with every
+/// mapping's keys in the order given (Flux hashes Helm values this way,
+/// after sorting the keys itself).
+pub fn emit_in_order(value: &Value) -> String {
+    let mut e = Emitter::new(false);
+    e.keep_order = true;
+    e.document(value)
+}
+
 fn emit_with(value: &Value, v3: bool) -> String {
-    let mut e = Emitter {
-        out: String::new(),
-        column: 0,
-        whitespace: true,
-        indention: true,
-        width: if v3 { usize::MAX } else { BEST_WIDTH },
-        indent_sequences: v3,
-    };
-    match value {
-        Value::Map(entries) if !entries.is_empty() => e.mapping(entries, 0),
-        Value::Seq(items) if !items.is_empty() => e.sequence(items, 0),
-        // An empty collection is a flow one: `{}`, `[]`.
-        Value::Map(_) => e.put_str("{}"),
-        Value::Seq(_) => e.put_str("[]"),
-        other => e.value_scalar(other, BEST_INDENT),
+    Emitter::new(v3).document(value)
+}
+
+impl Emitter {
+    fn new(v3: bool) -> Emitter {
+        Emitter {
+            out: String::new(),
+            column: 0,
+            whitespace: true,
+            indention: true,
+            width: if v3 { usize::MAX } else { BEST_WIDTH },
+            indent_sequences: v3,
+            keep_order: false,
+        }
     }
-    if e.column != 0 {
-        e.put_break();
+
+    fn document(mut self, value: &Value) -> String {
+        let e = &mut self;
+        match value {
+            Value::Map(entries) if !entries.is_empty() => e.mapping(entries, 0),
+            Value::Seq(items) if !items.is_empty() => e.sequence(items, 0),
+            // An empty collection is a flow one: `{}`, `[]`.
+            Value::Map(_) => e.put_str("{}"),
+            Value::Seq(_) => e.put_str("[]"),
+            other => e.value_scalar(other, BEST_INDENT),
+        }
+        if e.column != 0 {
+            e.put_break();
+        }
+        self.out
     }
-    e.out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -62,6 +82,8 @@ enum Style {
 struct Emitter {
     width: usize,
     indent_sequences: bool,
+    /// Mapping keys as given (a `MapSlice`), not in natural order.
+    keep_order: bool,
     out: String,
     column: usize,
     whitespace: bool,
@@ -116,9 +138,11 @@ impl Emitter {
     /// dash's line (`write_indent` only pads there).
     fn mapping(&mut self, entries: &[(String, Value)], indent: usize) {
         let mut sorted: Vec<&(String, Value)> = entries.iter().collect();
-        go_sort(&mut sorted, |a, b| {
-            natural_order(&a.0, &b.0) == Ordering::Less
-        });
+        if !self.keep_order {
+            go_sort(&mut sorted, |a, b| {
+                natural_order(&a.0, &b.0) == Ordering::Less
+            });
+        }
         for (key, value) in sorted {
             self.write_indent(indent);
             let simple = key.chars().count() <= MAX_SIMPLE_KEY && !key.contains('\n');

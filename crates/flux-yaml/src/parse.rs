@@ -372,11 +372,14 @@ fn libyaml_error(line: usize, msg: &str) -> Error {
         "unclosed bracket '{'" | "mismatched bracket '{' closed by ']'" => {
             ("did not find expected ',' or '}'", line)
         }
-        "unclosed quote" => ("found unexpected end of stream", line),
+        // Scanner errors: go-yaml v2 shows the problem's 0-based line + 1,
+        // and no line at all for a problem on the first line.
+        "unclosed quote" => ("found unexpected end of stream", scanner_line(line)),
         "tab cannot be used as indentation"
-        | "tabs disallowed within this context (block indentation)" => {
-            ("found character that cannot start any token", line)
-        }
+        | "tabs disallowed within this context (block indentation)" => (
+            "found character that cannot start any token",
+            scanner_line(line),
+        ),
         "while parsing a block collection, did not find expected '-' indicator" => (
             "did not find expected '-' indicator",
             line.saturating_sub(1),
@@ -403,6 +406,12 @@ fn libyaml_error(line: usize, msg: &str) -> Error {
             message: message.to_string(),
         }
     }
+}
+
+/// The line go-yaml v2 reports for a scanner error noticed on 1-based
+/// `line`: none (0) on the first line.
+fn scanner_line(line: usize) -> usize {
+    if line <= 1 { 0 } else { line }
 }
 
 /// A non-string mapping key as `sigs.k8s.io/yaml` spells it in JSON.

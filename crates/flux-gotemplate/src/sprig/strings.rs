@@ -1179,6 +1179,17 @@ fn random_string(count: i64, chars: &str) -> crate::value::FuncResult {
 /// A Go regular expression (RE2 syntax read as Go reads it), or Go's
 /// error for it.
 fn re(p: &str) -> Result<regex::Regex, String> {
+    // Go checks the pattern is UTF-8 before anything else: the error
+    // shows the pattern from its first invalid byte.
+    if let Some((at, _)) = p
+        .char_indices()
+        .find(|(_, c)| crate::gostr::raw_byte(*c).is_some())
+    {
+        return Err(format!(
+            "error parsing regexp: invalid UTF-8: `{}`",
+            &p[at..]
+        ));
+    }
     let translated =
         flux_go::regexp::translate(p).map_err(|e| format!("error parsing regexp: {e}"))?;
     regex::Regex::new(&translated).map_err(|e| match e {
@@ -1221,9 +1232,9 @@ fn unknown_unicode_class(p: &str) -> Option<&str> {
 fn must_re(p: &str) -> Result<regex::Regex, String> {
     re(p).map_err(|e| {
         // strconv.CanBackquote, else strconv.Quote.
-        let quoted = if p
-            .chars()
-            .all(|c| c == '\t' || !(c.is_control() || c == '`' || c == '\u{FEFF}'))
+        let quoted = if !crate::gostr::has_raw(p)
+            && p.chars()
+                .all(|c| c == '\t' || !(c.is_control() || c == '`' || c == '\u{FEFF}'))
         {
             format!("`{p}`")
         } else {
