@@ -592,7 +592,12 @@ fn indent(spaces: i64, v: &str) -> Result<String, String> {
     if spaces < 0 {
         return Err("strings: negative Repeat count".into());
     }
-    let pad = " ".repeat(spaces.min(1 << 20) as usize);
+    // Exactly as Go, up to the bound `repeat` has (64 MiB of output).
+    let lines = v.matches('\n').count() as u128 + 1;
+    if (spaces as u128) * lines + v.len() as u128 > 64 << 20 {
+        return Err("strings: Repeat output length overflow".into());
+    }
+    let pad = " ".repeat(spaces as usize);
     Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
