@@ -62,6 +62,10 @@ pub struct Info {
     pub status: String,
     /// `notes`: the rendered NOTES.txt.
     pub notes: String,
+    /// Fields this crate does not know (Helm v4's `resources`), kept as
+    /// read and written back after the known ones: a record another Helm
+    /// wrote loses nothing when rewritten here.
+    pub extra: Map<String, Json>,
 }
 
 /// A stored hook (`release.Hook`), with its last run.
@@ -95,6 +99,40 @@ pub struct Release {
     pub hooks: Vec<StoredHook>,
     /// Labels of the Secret beyond Helm's own.
     pub labels: BTreeMap<String, String>,
+    /// Fields this crate does not know (Helm v4's `apply_method`, which
+    /// upstream's helm-controller writes), kept as read and written back
+    /// after the known ones.
+    pub extra: Map<String, Json>,
+}
+
+/// The fields of Helm v3's `release.Release` JSON.
+const RELEASE_FIELDS: [&str; 8] = [
+    "name",
+    "info",
+    "chart",
+    "config",
+    "manifest",
+    "hooks",
+    "version",
+    "namespace",
+];
+
+/// The fields of Helm v3's `release.Info` JSON.
+const INFO_FIELDS: [&str; 6] = [
+    "first_deployed",
+    "last_deployed",
+    "deleted",
+    "description",
+    "status",
+    "notes",
+];
+
+/// The entries of `m` whose keys are not in `known`.
+fn unknown(m: &Map<String, Json>, known: &[&str]) -> Map<String, Json> {
+    m.iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Now, as Go's `time.Now()` marshals in UTC (RFC 3339, nanoseconds
@@ -382,6 +420,7 @@ impl Release {
                 description: description.to_string(),
                 status: status.to_string(),
                 notes: rendered.notes.clone(),
+                extra: Map::new(),
             },
             chart: rendered.chart.clone(),
             config: opts.values.clone(),
@@ -395,6 +434,7 @@ impl Release {
                 })
                 .collect(),
             labels: BTreeMap::new(),
+            extra: Map::new(),
         }
     }
 
@@ -428,6 +468,9 @@ impl Release {
         }
         if !self.info.notes.is_empty() {
             info.insert("notes".into(), s(&self.info.notes));
+        }
+        for (k, v) in &self.info.extra {
+            info.insert(k.clone(), v.clone());
         }
         let mut m = Map::new();
         if !self.name.is_empty() {
@@ -487,6 +530,9 @@ impl Release {
         }
         if !self.namespace.is_empty() {
             m.insert("namespace".into(), s(&self.namespace));
+        }
+        for (k, v) in &self.extra {
+            m.insert(k.clone(), v.clone());
         }
         let mut out = String::new();
         go_json(&Json::Object(m), &mut out);
@@ -548,6 +594,7 @@ impl Release {
                 description: str_field(&info, "description"),
                 status: str_field(&info, "status"),
                 notes: str_field(&info, "notes"),
+                extra: unknown(&info, &INFO_FIELDS),
             },
             chart: m.get("chart").cloned().unwrap_or(Json::Null),
             config: m
@@ -558,6 +605,7 @@ impl Release {
             manifest: str_field(&m, "manifest"),
             hooks,
             labels: BTreeMap::new(),
+            extra: unknown(&m, &RELEASE_FIELDS),
         })
     }
 
@@ -625,6 +673,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fields_of_a_newer_helm_survive_a_rewrite() {
+        // A record as Helm v4 writes it for upstream's helm-controller:
+        // zero times omitted, `apply_method`, and an Info field v3 lacks.
+        let v4 = r#"{"name":"web","info":{"first_deployed":"2026-01-02T03:04:05Z","last_deployed":"2026-01-02T03:04:05Z","description":"Install complete","status":"deployed","resources":{"v1/ConfigMap":[]}},"config":{"a":1},"manifest":"---\nkind: ConfigMap\n","version":1,"namespace":"apps","apply_method":"ssa"}"#;
+        let mut r = Release::from_json(v4.as_bytes()).unwrap();
+        assert_eq!(
+            r.extra.get("apply_method"),
+            Some(&Json::String("ssa".into()))
+        );
+        assert!(r.info.extra.contains_key("resources"));
+        // Superseded by an upgrade here, and written back.
+        r.info.status = status::SUPERSEDED.into();
+        let json = r.to_json();
+        assert!(
+            json.ends_with(r#""version":1,"namespace":"apps","apply_method":"ssa"}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""status":"superseded","resources":{"v1/ConfigMap":[]}}"#),
+            "{json}"
+        );
+        let again = Release::decode(r.encode().unwrap().as_bytes()).unwrap();
+        assert_eq!(again, r);
+    }
+
+    #[test]
     fn round_trips_and_refuses_bombs() {
         let r = Release {
             name: "demo".into(),
@@ -642,6 +716,7 @@ mod tests {
             manifest: "---\n# Source: demo/templates/cm.yaml\nkind: ConfigMap\n".into(),
             hooks: Vec::new(),
             labels: BTreeMap::new(),
+            extra: Map::new(),
         };
         let json = r.to_json();
         assert!(
