@@ -245,29 +245,23 @@ async fn scenario(
         }
     });
     let api: Api<HelmChart> = Api::namespaced(client.clone(), ns.name());
-    // Created ten at a time (the driver's own round trips are not what is
-    // measured).
-    let created: Vec<Result<(), String>> = futures::stream::iter(0..charts)
-        .map(|c| {
-            let api = api.clone();
-            async move {
-                let chart: HelmChart = serde_json::from_value(json!({
-                    "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
-                    "metadata": {"name": format!("chart{c}")},
-                    "spec": {"chart": format!("chart{c}"), "version": "*", "interval": "60m",
-                             "sourceRef": {"kind": "HelmRepository", "name": "big"}},
-                }))
-                .map_err(|e| e.to_string())?;
-                api.create(&PostParams::default(), &chart)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .buffer_unordered(10)
-        .collect()
-        .await;
-    created.into_iter().collect::<Result<(), String>>()?;
+    ten_at_a_time(charts, |c| {
+        let api = api.clone();
+        async move {
+            let chart: HelmChart = serde_json::from_value(json!({
+                "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                "metadata": {"name": format!("chart{c}")},
+                "spec": {"chart": format!("chart{c}"), "version": "*", "interval": "60m",
+                         "sourceRef": {"kind": "HelmRepository", "name": "big"}},
+            }))
+            .map_err(|e| e.to_string())?;
+            api.create(&PostParams::default(), &chart)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await?;
     let all_ready = |api: Api<HelmChart>, token: Option<String>| async move {
         let list = api.list(&ListParams::default()).await.ok()?;
         let done = list.items.iter().all(|c| {
@@ -293,25 +287,22 @@ async fn scenario(
     // Nothing changes: every HelmChart is asked to reconcile.
     let token = "bench-1".to_string();
     let requested_at = Instant::now();
-    let patched: Vec<Result<(), String>> = futures::stream::iter(0..charts)
-        .map(|c| {
-            let (api, token) = (api.clone(), token.clone());
-            async move {
-                let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
-                api.patch(
-                    &format!("chart{c}"),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-            }
-        })
-        .buffer_unordered(10)
-        .collect()
-        .await;
-    patched.into_iter().collect::<Result<(), String>>()?;
+    ten_at_a_time(charts, |c| {
+        let (api, token) = (api.clone(), token.clone());
+        async move {
+            let patch =
+                json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+            api.patch(
+                &format!("chart{c}"),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+    })
+    .await?;
     let requested = if ready.is_some() {
         flux_testenv::eventually_within("all requests handled", limit, || {
             all_ready(api.clone(), Some(token.clone()))
@@ -332,6 +323,21 @@ async fn scenario(
         after_requests_mib,
         requested,
     })
+}
+
+/// Runs `request` for each of `0..n`, ten at a time: the driver's own
+/// round trips are not what is measured.
+async fn ten_at_a_time<F, Fut>(n: usize, request: F) -> Result<(), String>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let results: Vec<Result<(), String>> = futures::stream::iter(0..n)
+        .map(request)
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// Waits until the controller reconciles both kinds (its watches are up,

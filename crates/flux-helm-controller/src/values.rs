@@ -97,11 +97,27 @@ fn merge_maps(a: &GoMap, b: &GoMap) -> GoMap {
     out
 }
 
+/// Values decoded from JSON or YAML as Go decodes them into
+/// `map[string]interface{}`: every number a float64 (the `--set` parser's
+/// integers stay int64; the difference shows in its messages, in the
+/// digest's typing and in how templates print the values).
 fn go_map(values: &Map<String, Json>) -> GoMap {
     values
         .iter()
-        .map(|(k, v)| (k.clone(), flux_helm::yaml::to_value(v)))
+        .map(|(k, v)| (k.clone(), flux_helm::yaml::to_value(&float64(v))))
         .collect()
+}
+
+fn float64(v: &Json) -> Json {
+    match v {
+        Json::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Json::Null, Json::Number),
+        Json::Array(items) => Json::Array(items.iter().map(float64).collect()),
+        Json::Object(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), float64(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Upstream's `ReplacePathValue` / `ReplacePathLiteralValue`.
@@ -276,7 +292,7 @@ mod tests {
     #[test]
     fn a_target_path_write_lands_in_the_inline_values_as_in_go() {
         // Checked against fluxcd/pkg/chartutil v1.27.2: `b` ends up `x`,
-        // not the later reference's `y`.
+        // not the later reference's `y`; `c` is Go's float64.
         let values = serde_json::json!({"a": {"c": 1}});
         let refs = [
             reference("ConfigMap", "cm", serde_json::json!({"targetPath": "a.b"})),
@@ -289,7 +305,7 @@ mod tests {
         let composed = compose("ns", values.as_object(), &refs, &mut fetch).unwrap_or_default();
         assert_eq!(
             Json::Object(composed.clone()),
-            serde_json::json!({"a": {"b": "x", "c": 1}})
+            serde_json::json!({"a": {"b": "x", "c": 1.0}})
         );
         assert_eq!(
             digest(&composed),

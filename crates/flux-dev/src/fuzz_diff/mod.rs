@@ -12,11 +12,10 @@
 mod gotemplate;
 mod helm;
 mod kustomize;
-mod rng;
 
 use std::path::{Path, PathBuf};
 
-pub use rng::Rng;
+pub use flux_testenv::Rng;
 
 /// A case's input files: path → content.
 pub type Files = Vec<(String, Vec<u8>)>;

@@ -1,5 +1,6 @@
 //! A small seeded generator (splitmix64): the same seed gives the same
-//! cases on every machine, with no dependency.
+//! cases on every machine, with no dependency. Shared by `flux-dev
+//! fuzz-diff` and the tests that generate their cases.
 
 /// Seeded pseudo-random numbers.
 pub struct Rng(u64);
