@@ -87,7 +87,18 @@ fn data(rng: &mut Rng) -> String {
                 "é",
             ])
             .to_string(),
-        5 => "a: [unclosed".to_string(),
+        5 => rng
+            .pick(&[
+                "a: [unclosed",
+                "a: 1\nb: 'x",
+                "a: 'x\nb: y\n",
+                "\n\n'",
+                // (Tabs are left out: go-yaml v2 refuses some that the
+                // YAML reader here accepts — docs/helm-controller.md.)
+                "a: {b: 1",
+                "a: 1\n  b: 2\n",
+            ])
+            .to_string(),
         6 => "- a list".to_string(),
         7 => String::new(),
         _ => format!("{}: {}", rng.pick(&KEYS), rng.below(10)),

@@ -157,6 +157,11 @@ fn parse_dialect(
                 line: e.marker().line(),
                 message: e.info(),
             },
+            // An unclosed quote is noticed at the end of the input:
+            // libyaml reports the line there, not the quote's.
+            Dialect::Sigs if e.info() == "unclosed quote" => {
+                libyaml_error(line_breaks(text) + 1, &e.info())
+            }
             Dialect::Sigs => libyaml_error(e.marker().line(), &e.info()),
         })?;
         let line = span.start.line();
@@ -406,6 +411,11 @@ fn libyaml_error(line: usize, msg: &str) -> Error {
             message: message.to_string(),
         }
     }
+}
+
+/// The line breaks of `text` as libyaml counts them (`\r\n` is one).
+fn line_breaks(text: &str) -> usize {
+    text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count()
 }
 
 /// The line go-yaml v2 reports for a scanner error noticed on 1-based
