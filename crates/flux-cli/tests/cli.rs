@@ -1003,12 +1003,18 @@ async fn bootstrap_change_reconcile_and_uninstall() {
     );
     // The in-cluster Kustomization may still apply the previous revision
     // (the old URL) once after the CLI applied the new one; the new
-    // revision wins when it is applied.
+    // revision wins when it is applied: once the GitRepository, on the old
+    // URL, fetches the pushed commit at its next interval (1m), and the
+    // Kustomization applies it. Waited for with that interval's margin.
     let wanted = format!("url: {ssh_url}");
-    let converged = flux_testenv::eventually("the GitRepository on the SSH URL", || async {
-        let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
-        source.contains(&wanted).then_some(())
-    })
+    let converged = flux_testenv::eventually_within(
+        "the GitRepository on the SSH URL",
+        std::time::Duration::from_secs(150),
+        || async {
+            let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
+            source.contains(&wanted).then_some(())
+        },
+    )
     .await;
     if let Err(e) = converged {
         let (source, _) = ok(kubeconfig, &["export", "source", "git", "flux-system"]);
