@@ -40,6 +40,15 @@ async fn wait(
 /// Runs the source controllers on `namespace` with their storage served;
 /// the storage folder lives as long as the returned value.
 async fn start_controller(client: &kube::Client, namespace: &str) -> tempfile::TempDir {
+    start_controller_with(client, namespace, |_| {}).await
+}
+
+/// [`start_controller`] with `configure` applied to its context.
+async fn start_controller_with(
+    client: &kube::Client,
+    namespace: &str,
+    configure: impl FnOnce(&mut Context),
+) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -47,9 +56,20 @@ async fn start_controller(client: &kube::Client, namespace: &str) -> tempfile::T
     let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
     let mut ctx = Context::new(client.clone(), storage);
     ctx.retry_interval = std::time::Duration::from_secs(2);
+    configure(&mut ctx);
     let namespace = namespace.to_string();
     tokio::spawn(async move { run(ctx, Some(&namespace)).await });
     root
+}
+
+/// The shared control plane with the CRDs: a fresh namespace named after
+/// `prefix`, and a client.
+async fn namespace(prefix: &str) -> (flux_testenv::TestNamespace, kube::Client) {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    (cp.namespace(prefix).await.unwrap(), cp.client().unwrap())
 }
 
 async fn create(api: &Api<HelmRepository>, name: &str, spec: serde_json::Value) {
@@ -63,22 +83,11 @@ async fn create(api: &Api<HelmRepository>, name: &str, spec: serde_json::Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_repository_lifecycle() {
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
-        .await
-        .unwrap();
-    let ns = cp.namespace("helmrepo").await.unwrap();
-    let client = cp.client().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve_storage(root.path().to_path_buf(), listener));
-    let storage = Storage::new(root.path(), &address, Retention::default()).unwrap();
-    let mut ctx = Context::new(client.clone(), storage);
-    ctx.retry_interval = std::time::Duration::from_secs(2);
-    ctx.helm_index_max_size = 64 << 10;
-    let namespace = ns.name().to_string();
-    tokio::spawn(async move { run(ctx, Some(&namespace)).await });
+    let (ns, client) = namespace("helmrepo").await;
+    let root = start_controller_with(&client, ns.name(), |ctx| {
+        ctx.helm_index_max_size = 64 << 10;
+    })
+    .await;
 
     let server = HelmRepoServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
     server.add_simple_chart("web", "1.0.0").unwrap();
@@ -287,12 +296,7 @@ async fn helm_repository_lifecycle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_charts_from_a_repository() {
     use flux_api::source::v1::HelmChart;
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
-        .await
-        .unwrap();
-    let ns = cp.namespace("helmchart").await.unwrap();
-    let client = cp.client().unwrap();
+    let (ns, client) = namespace("helmchart").await;
     let root = start_controller(&client, ns.name()).await;
 
     let server = HelmRepoServer::start_with_auth(HttpAuth::basic("flux", "s3cret")).unwrap();
@@ -434,12 +438,7 @@ async fn helm_charts_from_a_repository() {
 async fn mutual_tls_helm_repositories() {
     use flux_api::source::v1::HelmChart;
     use flux_testenv::TestCa;
-    let cp = ControlPlane::shared().expect("control plane");
-    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
-        .await
-        .unwrap();
-    let ns = cp.namespace("helmmtls").await.unwrap();
-    let client = cp.client().unwrap();
+    let (ns, client) = namespace("helmmtls").await;
     let _root = start_controller(&client, ns.name()).await;
 
     let server_ca = TestCa::new("charts-ca").unwrap();
