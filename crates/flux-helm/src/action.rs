@@ -134,6 +134,9 @@ pub struct TemplateOptions {
     pub show_only: Vec<String>,
     /// `--skip-schema-validation`
     pub skip_schema_validation: bool,
+    /// `.Release.Revision` (1 for an install; an upgrade renders the
+    /// revision it will store).
+    pub revision: i64,
 }
 
 impl Default for TemplateOptions {
@@ -150,6 +153,7 @@ impl Default for TemplateOptions {
             api_versions: Vec::new(),
             show_only: Vec::new(),
             skip_schema_validation: false,
+            revision: 1,
         }
     }
 }
@@ -342,7 +346,7 @@ pub fn render_release(
         release: ReleaseInfo {
             name: opts.release_name.clone(),
             namespace: opts.namespace.clone(),
-            revision: 1,
+            revision: opts.revision,
             is_upgrade: opts.is_upgrade,
             is_install: !opts.is_upgrade,
         },
@@ -388,6 +392,12 @@ pub fn render_release(
         }
         true
     });
+    if let Some(post_render) = &engine.post_render {
+        files = post_render(files)
+            .map_err(|e| started(format!("error while running post render on files: {e}")))?;
+        // What the manifest reader parsed is of the files before.
+        parsed.clear();
+    }
     let (hooks, manifests) = crate::manifest::sort_parsed(&files, &mut |path, content| {
         parsed
             .remove(path)

@@ -51,6 +51,13 @@ impl Default for Capabilities {
 /// (`items`), or an empty map when nothing is found.
 pub type LookupFn = dyn Fn(&str, &str, &str, &str) -> Result<serde_json::Value, String>;
 
+/// A post-renderer over the rendered files (name → content, NOTES and
+/// partials excluded), before they are split into hooks and manifests
+/// (Helm's `combined` post-render strategy); the error is reported as
+/// `error while running post render on files: …`.
+pub type PostRenderFn =
+    dyn Fn(BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String>;
+
 /// Engine options.
 #[derive(Clone, Default)]
 pub struct Engine {
@@ -59,6 +66,8 @@ pub struct Engine {
     /// `lookup` against a cluster; `None` answers every lookup with an
     /// empty map, as `helm template` does.
     pub lookup: Option<Rc<LookupFn>>,
+    /// The post-renderer of an install or upgrade (`None`: none).
+    pub post_render: Option<Rc<PostRenderFn>>,
 }
 
 /// Go's `%v` of a struct: `{a b c}`.

@@ -141,8 +141,8 @@ pub fn now() -> String {
     flux_gotemplate::sprig::GoTime::now().format("2006-01-02T15:04:05.999999999Z07:00")
 }
 
-/// A JSON object with keys sorted (how Go marshals a map).
-pub(crate) fn sorted(v: &Json) -> Json {
+/// `v` with every object's keys sorted (how Go marshals a map).
+pub fn sorted(v: &Json) -> Json {
     match v {
         Json::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
@@ -156,6 +156,14 @@ pub(crate) fn sorted(v: &Json) -> Json {
         Json::Array(a) => Json::Array(a.iter().map(sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// Go's `encoding/json` text of `v` (`json.Marshal`: HTML characters
+/// escaped, Go's number spelling), object keys in the given order.
+pub fn go_json_text(v: &Json) -> String {
+    let mut out = String::new();
+    go_json(v, &mut out);
+    out
 }
 
 /// Go's `encoding/json` text of `v`, object keys in the given order.

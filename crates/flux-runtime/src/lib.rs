@@ -16,6 +16,7 @@
 //!   finish    → finalize::finalize(outcome): conditions, event, requeue, one status write
 //! ```
 
+pub mod artifact;
 pub mod cel;
 pub mod conditions;
 pub mod dependencies;

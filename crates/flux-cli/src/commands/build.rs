@@ -371,6 +371,7 @@ pub fn helm(global: &Global, args: &crate::cli::BuildHelmArgs) -> Result<(), Err
         api_versions: args.api_versions.clone(),
         show_only: args.show_only.clone(),
         skip_schema_validation: args.skip_schema_validation,
+        ..flux_helm::TemplateOptions::default()
     };
     match flux_helm::template(&chart, &opts) {
         Ok(text) => {

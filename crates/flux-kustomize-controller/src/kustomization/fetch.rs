@@ -11,14 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use flux_api::kustomize::v1::{Kustomization, SourceKind};
 use flux_api::meta::{Artifact, reason};
 use flux_artifact::{Digest, Limits};
 use flux_runtime::{StepError, format_duration};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::{Api, Client, ResourceExt};
@@ -118,10 +114,6 @@ pub async fn artifact(
     })
 }
 
-/// How many times a failed artifact download is retried (upstream's
-/// `--artifact-fetch-retries` default).
-pub const ARTIFACT_FETCH_RETRIES: u32 = 9;
-
 /// Downloads `artifact` and extracts it into `dest` (created if missing).
 pub async fn download(
     artifact: &Artifact,
@@ -135,45 +127,14 @@ pub async fn download(
         .digest
         .parse()
         .map_err(|e: flux_artifact::Error| fail(e.to_string()))?;
-    let uri: http::Uri = artifact
-        .url
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| fail(format!("invalid URL '{}': {e}", artifact.url)))?;
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    // Retried as upstream's fetcher (retryablehttp, --artifact-fetch-retries
-    // 9): connection errors, 429 and 5xx but 501, waiting 1 s, 2 s, 4 s …
-    // up to 30 s. A source-controller that produced the artifact before
-    // its Pod became Ready behind the Service is the usual case.
-    let mut attempt = 0u32;
-    let response = loop {
-        let request = http::Request::get(uri.clone())
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| fail(e.to_string()))?;
-        let result = tokio::time::timeout(timeout, client.request(request))
-            .await
-            .map_err(|_| format!("timeout after {}", format_duration(timeout)))
-            .and_then(|r| r.map_err(|e| format!("GET {}: {}", artifact.url, error_chain(&e))));
-        let retryable = match &result {
-            Err(_) => true,
-            Ok(response) => {
-                let status = response.status();
-                status == http::StatusCode::TOO_MANY_REQUESTS
-                    || (status.is_server_error() && status != http::StatusCode::NOT_IMPLEMENTED)
-            }
-        };
-        if !retryable || attempt >= ARTIFACT_FETCH_RETRIES {
-            break result.map_err(fail)?;
-        }
-        let wait = Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30));
-        tokio::time::sleep(wait).await;
-        attempt += 1;
-    };
-    let max = usize::try_from(limits.max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
-    let body = tokio::time::timeout(timeout, Limited::new(response.into_body(), max).collect())
+    let body = flux_runtime::artifact::fetch(&artifact.url, limits.max_bytes, timeout)
         .await
-        .map_err(|_| fail(format!("timeout after {}", format_duration(timeout))))?
-        .map_err(|e| fail(e.to_string()))?
-        .to_bytes();
+        .map_err(|e| match e {
+            flux_runtime::artifact::FetchError::NotFound => {
+                fail(format!("GET {}: artifact not found", artifact.url))
+            }
+            flux_runtime::artifact::FetchError::Failed(m) => fail(m),
+        })?;
     std::fs::create_dir_all(dest).map_err(|e| fail(format!("creating {}: {e}", dest.display())))?;
     let dest = dest.to_path_buf();
     let limits = limits.clone();
@@ -184,22 +145,6 @@ pub async fn download(
     .map_err(|e| fail(e.to_string()))?
     .map_err(|e| fail(e.to_string()))?;
     Ok(())
-}
-
-/// An error and its causes, `outer: inner: root` (hyper's client errors
-/// say only "client error (Connect)" on their own).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// An extracted artifact: shared read-only with the other Kustomizations
