@@ -134,14 +134,20 @@ impl Target<'_> {
     /// Sets the release namespace on namespaced objects without one (and
     /// clears it on cluster-scoped ones).
     async fn defaulted(&self, objects: Vec<Json>) -> Result<Vec<Json>, String> {
+        self.defaulted_with(objects, false).await
+    }
+
+    /// [`Self::defaulted`]; with `lenient`, objects of kinds the cluster no
+    /// longer serves are left out (what is to be deleted).
+    async fn defaulted_with(&self, objects: Vec<Json>, lenient: bool) -> Result<Vec<Json>, String> {
         let mut out = Vec::with_capacity(objects.len());
         for mut object in objects {
             let (api_version, kind, namespace, _) = key_of(&object);
-            let (_, namespaced) = self
-                .applier
-                .resolve(&api_version, &kind)
-                .await
-                .map_err(|e| e.to_string())?;
+            let namespaced = match self.applier.resolve(&api_version, &kind).await {
+                Ok((_, namespaced)) => namespaced,
+                Err(_) if lenient => continue,
+                Err(e) => return Err(e.to_string()),
+            };
             if let Some(metadata) = object.get_mut("metadata").and_then(Json::as_object_mut) {
                 if !namespaced {
                     metadata.remove("namespace");
@@ -607,7 +613,7 @@ pub async fn upgrade(
             .map(|(o, _)| o.clone())
             .collect();
         let keep: BTreeSet<_> = objects.iter().map(identity).collect();
-        let previous = target.defaulted(previous).await?;
+        let previous = target.defaulted_with(previous, true).await?;
         let stale: Vec<Json> = previous
             .into_iter()
             .filter(|o| !keep.contains(&identity(o)))
@@ -679,7 +685,9 @@ pub async fn rollback(
             .await?;
         written.changes = target.apply(&objects).await?;
         let keep: BTreeSet<_> = objects.iter().map(identity).collect();
-        let previous = target.defaulted(objects_of(&last.manifest)?).await?;
+        let previous = target
+            .defaulted_with(objects_of(&last.manifest).unwrap_or_default(), true)
+            .await?;
         let stale: Vec<Json> = previous
             .into_iter()
             .filter(|o| !keep.contains(&identity(o)))
@@ -740,7 +748,9 @@ pub async fn uninstall(
         .run_hooks(&mut release.hooks, "pre-delete", options)
         .await?;
     store(target, &release, written).await?;
-    let objects = target.defaulted(objects_of(&release.manifest)?).await?;
+    let objects = target
+        .defaulted_with(objects_of(&release.manifest).unwrap_or_default(), true)
+        .await?;
     let wait = (!options.disable_wait).then_some(options.timeout);
     target.delete(&objects, wait).await?;
     target
@@ -761,6 +771,50 @@ pub async fn uninstall(
         written.record(stored);
     }
     Ok(())
+}
+
+/// `helm test`: runs the release's test hooks (those `filters` select:
+/// `(name, exclude)`), records their last runs in the release record —
+/// also when one failed — and reports the first failure.
+pub async fn test(
+    target: &Target<'_>,
+    mut release: Release,
+    filters: &[(String, bool)],
+    options: &Options,
+    written: &mut Written,
+) -> Result<(), String> {
+    let includes: Vec<&str> = filters
+        .iter()
+        .filter(|f| !f.1)
+        .map(|f| f.0.as_str())
+        .collect();
+    let excludes: Vec<&str> = filters
+        .iter()
+        .filter(|f| f.1)
+        .map(|f| f.0.as_str())
+        .collect();
+    let selected = |h: &StoredHook| {
+        !excludes.contains(&h.hook.name.as_str())
+            && (includes.is_empty() || includes.contains(&h.hook.name.as_str()))
+    };
+    let mut run: Vec<StoredHook> = release
+        .hooks
+        .iter()
+        .filter(|h| selected(h))
+        .cloned()
+        .collect();
+    let result = target.run_hooks(&mut run, "test", options).await;
+    for done in run {
+        if let Some(h) = release
+            .hooks
+            .iter_mut()
+            .find(|h| h.hook.name == done.hook.name && h.hook.kind == done.hook.kind)
+        {
+            h.last_run = done.last_run;
+        }
+    }
+    store(target, &release, written).await?;
+    result
 }
 
 /// Marks a release left in a `pending-*` state as failed.

@@ -1668,27 +1668,101 @@ async fn run_action(
             }
         }
         Next::Test => {
-            // Tests run in a later step of this controller's build-out:
-            // until then a release that asks for them is reported, not
-            // silently passed.
             let Some(cur) = status.history.first().cloned() else {
-                return Ok(());
+                return Err("no latest release: required for test".into());
             };
-            let message = format!(
-                "Helm test failed for release {} with chart {}: tests are not supported by this controller yet",
-                snapshot::full_release_name(&cur),
-                snapshot::versioned_chart_name(&cur)
-            );
-            set(
-                status,
-                hr,
-                condition::TEST_SUCCESS,
-                ConditionStatus::False,
-                "TestFailed",
-                &message,
-            );
-            summarize(status, hr);
-            Err(message)
+            let Some(last) = history.iter().find(|r| r.version == cur.version).cloned() else {
+                return Err("no latest release: required for test".into());
+            };
+            let test = hr.spec.test.clone().unwrap_or_default();
+            let filters: Vec<(String, bool)> = test
+                .filters
+                .iter()
+                .map(|f| (f.name.clone(), f.exclude.unwrap_or(false)))
+                .collect();
+            let options = Options {
+                timeout,
+                disable_wait: false,
+                disable_wait_for_jobs: false,
+                disable_hooks: false,
+                max_history: 0,
+                cleanup_on_fail: false,
+            };
+            let result = action::test(&req.target, last, &filters, &options, &mut written).await;
+            if let Some(r) = written.releases.iter().find(|r| r.version == cur.version) {
+                status.history[0] = Snapshot {
+                    action: cur.action.clone(),
+                    test_hooks: Some(snapshot::test_hooks(r)),
+                    ..snapshot::snapshot(r, None, cur.oci_digest.as_deref())
+                };
+            }
+            let tested = status
+                .history
+                .first()
+                .is_some_and(|s| s.test_hooks.is_some());
+            let now_cur = status.history.first().cloned().unwrap_or(cur);
+            let name = snapshot::full_release_name(&now_cur);
+            let chart = snapshot::versioned_chart_name(&now_cur);
+            match result {
+                Ok(()) => {
+                    let n = now_cur.test_hooks.as_ref().map_or(0, |h| h.len());
+                    let hooks = match n {
+                        0 => "no test hooks".to_string(),
+                        1 => "1 test hook completed successfully".to_string(),
+                        n => format!("{n} test hooks completed successfully"),
+                    };
+                    let message = format!(
+                        "Helm test succeeded for release {name} with chart {chart}: {hooks}"
+                    );
+                    set(
+                        status,
+                        hr,
+                        condition::TEST_SUCCESS,
+                        ConditionStatus::True,
+                        "TestSucceeded",
+                        &message,
+                    );
+                    run.event(
+                        Severity::Info,
+                        "TestSucceeded",
+                        &message,
+                        snapshot_meta(&now_cur),
+                    )
+                    .await;
+                    summarize(status, hr);
+                    Ok(())
+                }
+                Err(e) => {
+                    let message = format!(
+                        "Helm test failed for release {name} with chart {chart}: {}",
+                        e.trim()
+                    );
+                    status.failures = Some(status.failures.unwrap_or(0) + 1);
+                    set(
+                        status,
+                        hr,
+                        condition::TEST_SUCCESS,
+                        ConditionStatus::False,
+                        "TestFailed",
+                        &message,
+                    );
+                    run.event(
+                        Severity::Error,
+                        "TestFailed",
+                        &message,
+                        snapshot_meta(&now_cur),
+                    )
+                    .await;
+                    if tested
+                        && let Some(r) = state::active_remediation(hr, status)
+                        && !r.ignore_tests(state::test_ignore_failures(hr))
+                    {
+                        r.increment(status);
+                    }
+                    summarize(status, hr);
+                    if tested { Ok(()) } else { Err(e) }
+                }
+            }
         }
         Next::Done => Ok(()),
     }

@@ -1,5 +1,6 @@
 //! `fluxd`: the toolkit controllers in one process. `--controllers` picks
-//! which run: `source` (GitRepository) and `kustomize` (Kustomization). Flags follow upstream's
+//! which run: `source` (the sources), `kustomize` (Kustomization), `helm`
+//! (HelmRelease) and `source-watcher` (ArtifactGenerator). Flags follow upstream's
 //! names and defaults. Kubernetes access: `KUBECONFIG` / `~/.kube/config`,
 //! or the in-cluster service account.
 //!
@@ -27,7 +28,7 @@ use flux_runtime::leader::{self, LeaseTimes};
 #[derive(Parser, Debug)]
 #[command(name = "fluxd", version, about)]
 struct Flags {
-    /// Controllers to run, comma-separated: source, kustomize, source-watcher.
+    /// Controllers to run, comma-separated: source, kustomize, helm, source-watcher.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -156,9 +157,9 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--log-encoding: {e}"))?;
     flux_runtime::logging::init(level, encoding).map_err(|e| e.to_string())?;
     for controller in &flags.controllers {
-        if !["source", "kustomize", "source-watcher"].contains(&controller.as_str()) {
+        if !["source", "kustomize", "helm", "source-watcher"].contains(&controller.as_str()) {
             return Err(format!(
-                "unknown controller {controller:?} (available: source, kustomize, source-watcher)"
+                "unknown controller {controller:?} (available: source, kustomize, helm, source-watcher)"
             ));
         }
     }
@@ -191,6 +192,7 @@ async fn run(flags: Flags) -> Result<(), String> {
     let run_source = flags.controllers.iter().any(|c| c == "source");
     let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
     let run_watcher = flags.controllers.iter().any(|c| c == "source-watcher");
+    let run_helm = flags.controllers.iter().any(|c| c == "helm");
     // Only the source controller stores and serves artifacts: a fluxd
     // without it (upstream's kustomize-controller Deployment has no
     // storage volume and a read-only root) touches neither.
@@ -268,12 +270,26 @@ async fn run(flags: Flags) -> Result<(), String> {
     kustomize.impersonator.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
     kustomize.impersonator.default_service_account =
         Some(flags.default_service_account.clone()).filter(|s| !s.is_empty());
-    kustomize.label_selector = label_selector;
+    kustomize.label_selector = label_selector.clone();
+    let mut helm = flux_helm_controller::Context::new(client.clone());
+    helm.metrics = metrics.clone();
+    helm.concurrency = flags.concurrent.max(4);
+    helm.requeue_dependency = requeue_dependency;
+    helm.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    helm.impersonator.config = Some(kube_config.clone());
+    helm.impersonator.insecure_kubeconfig_exec = flags.insecure_kubeconfig_exec;
+    helm.impersonator.insecure_kubeconfig_tls = flags.insecure_kubeconfig_tls;
+    helm.impersonator.default_service_account =
+        kustomize.impersonator.default_service_account.clone();
+    helm.label_selector = label_selector;
     if !flags.events_addr.is_empty() {
-        kustomize.events = kustomize
-            .events
-            .with_webhook(&flags.events_addr)
-            .map_err(|e| format!("--events-addr: {e}"))?;
+        let webhook = |events: flux_runtime::EventRecorder| {
+            events
+                .with_webhook(&flags.events_addr)
+                .map_err(|e| format!("--events-addr: {e}"))
+        };
+        kustomize.events = webhook(kustomize.events)?;
+        helm.events = webhook(helm.events)?;
     }
     let metrics_routes = Router::new().route(
         "/metrics",
@@ -333,10 +349,18 @@ async fn run(flags: Flags) -> Result<(), String> {
                     std::future::pending::<()>().await;
                 }
             };
+            let releases = async {
+                if run_helm {
+                    flux_helm_controller::run(helm, watched.as_deref()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 () = source => {}
                 () = watcher => {}
                 () = kustomizations => {}
+                () = releases => {}
             }
         };
         if flags.enable_leader_election {

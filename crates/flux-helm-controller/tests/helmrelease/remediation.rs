@@ -1,0 +1,129 @@
+//! A failing hook, remediated by rollback until the retries run out; a
+//! release left pending is unlocked; a release `helm install` made is
+//! adopted.
+
+use flux_api::meta::ConditionStatus;
+use serde_json::json;
+
+use crate::support::*;
+
+/// upstream's e2e `upgrade-fail-remediate`: an upgrade whose post-upgrade
+/// hook fails is rolled back (`Rollback to 1`); with `retries: 1` the
+/// second failure is rolled back too and the release stalls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_upgrades_are_rolled_back_until_retries_run_out() {
+    let bed = Bed::new("hr-remediate").await;
+    bed.create(
+        "app",
+        json!({
+            "values": {"hook": {"enabled": true}},
+            "upgrade": {"remediation": {"retries": 1}},
+            "timeout": "60s"
+        }),
+    )
+    .await;
+    bed.wait_ready("app", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    bed.patch_spec(
+        "app",
+        json!({"values": {"hook": {"enabled": true, "fail": true}}}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("app", "Stalled RetriesExceeded", |hr| {
+            condition(hr, "Stalled").is_some_and(|c| c.reason == "RetriesExceeded")
+        })
+        .await;
+    let status = hr.status.clone().unwrap();
+    assert_eq!(status.upgrade_failures, Some(2), "{status:#?}");
+    let stalled = condition(&hr, "Stalled").unwrap();
+    assert_eq!(stalled.message, "Failed to upgrade after 2 attempt(s)");
+    let ready = condition(&hr, "Ready").unwrap();
+    assert_eq!(
+        (ready.status, ready.reason.as_str()),
+        (ConditionStatus::False, "RollbackSucceeded")
+    );
+    let history = bed.history("app");
+    let descriptions: Vec<&str> = history.iter().map(|h| h.2.as_str()).collect();
+    assert_eq!(descriptions[0], "Install complete");
+    assert!(
+        descriptions[1].starts_with("Upgrade \"app\" failed: post-upgrade hooks failed"),
+        "{history:?}"
+    );
+    assert_eq!(descriptions[2], "Rollback to 1");
+    assert!(
+        descriptions[3].starts_with("Upgrade \"app\" failed"),
+        "{history:?}"
+    );
+    assert_eq!(descriptions[4], "Rollback to 3");
+    assert_eq!(history.last().map(|h| h.1.as_str()), Some("deployed"));
+}
+
+/// A release left `pending-upgrade` (a controller killed mid-upgrade) is
+/// unlocked and upgraded by the next reconciliation; a release `helm
+/// install` made (not in the history) is adopted by an upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_releases_are_unlocked_and_foreign_ones_adopted() {
+    let bed = Bed::new("hr-unlock").await;
+    let ns = bed.ns.name().to_string();
+    // Adoption: helm installs first.
+    let chart = format!("{}/app-1.0.0.tgz", bed.repo.root().display());
+    bed.helm(&[
+        "install",
+        "adopted",
+        &chart,
+        "--set",
+        "greeting=from-helm",
+        "--wait",
+        "--timeout",
+        "120s",
+    ]);
+    bed.create("adopted", json!({"values": {"greeting": "from-flux"}}))
+        .await;
+    let hr = bed
+        .wait_ready("adopted", ConditionStatus::True, "UpgradeSucceeded")
+        .await;
+    assert_eq!(hr.status.unwrap().history[0].version, 2);
+    assert_eq!(
+        bed.history("adopted")
+            .iter()
+            .map(|h| h.1.as_str())
+            .collect::<Vec<_>>(),
+        ["superseded", "deployed"]
+    );
+
+    // A stale lock: the newest record is marked pending-upgrade by hand.
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(bed.client.clone(), &ns);
+    let secret = secrets.get("sh.helm.release.v1.adopted.v2").await.unwrap();
+    let mut release = flux_helm_controller::storage::decode(&secret).unwrap();
+    release.info.status = "pending-upgrade".into();
+    flux_helm_controller::storage::Storage::new(bed.client.clone(), &ns)
+        .update(&release)
+        .await
+        .unwrap();
+    bed.annotate(
+        "adopted",
+        json!({"reconcile.fluxcd.io/requestedAt": "unlock"}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("adopted", "unlocked and upgraded", |hr| {
+            hr.status
+                .as_ref()
+                .and_then(|s| s.history.first())
+                .is_some_and(|s| s.version == 3 && s.status == "deployed")
+        })
+        .await;
+    let history = bed.history("adopted");
+    assert_eq!(history[1].1, "failed");
+    assert_eq!(
+        history[1].2,
+        "Release unlocked from stale 'pending-upgrade' state"
+    );
+    assert_eq!(history[2].1, "deployed");
+    assert_eq!(
+        condition(&hr, "Ready").unwrap().status,
+        ConditionStatus::True
+    );
+}
