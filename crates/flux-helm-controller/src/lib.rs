@@ -32,7 +32,8 @@ pub mod state;
 pub mod storage;
 pub mod values;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flux_api::helm::v2::HelmRelease;
@@ -75,6 +76,10 @@ pub struct Context {
     pub disable_chart_digest_tracking: bool,
     /// How long an artifact download may take (`--http-timeout`).
     pub artifact_timeout: Duration,
+    /// The artifact digest of each chart source (`Kind/namespace/name`) as
+    /// the source watches last saw it: a reconciliation triggered by the
+    /// object's own status write, with nothing new, is skipped.
+    pub sources: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -100,6 +105,7 @@ impl Context {
             label_selector: None,
             disable_chart_digest_tracking: false,
             artifact_timeout: Duration::from_secs(30),
+            sources: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -129,8 +135,8 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
     fn on_source<S: kube::Resource<DynamicType = ()> + serde::Serialize>(
         kind: &'static str,
         store: kube::runtime::reflector::Store<HelmRelease>,
+        ctx: Arc<Context>,
     ) -> impl Fn(S) -> Vec<ObjectRef<HelmRelease>> {
-        let seen = std::sync::Mutex::new(std::collections::HashMap::<String, String>::new());
         move |source: S| {
             let namespace = source.namespace().unwrap_or_default();
             let name = source.name_any();
@@ -140,8 +146,8 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            let id = format!("{namespace}/{name}");
-            let changed = match seen.lock() {
+            let id = format!("{kind}/{namespace}/{name}");
+            let changed = match ctx.sources.lock() {
                 Ok(mut seen) => {
                     seen.insert(id, revision.clone()).as_deref() != Some(revision.as_str())
                 }
@@ -178,17 +184,17 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         .watches(
             charts,
             watcher::Config::default(),
-            on_source::<HelmChart>("HelmChart", by_chart),
+            on_source::<HelmChart>("HelmChart", by_chart, ctx.clone()),
         )
         .watches(
             oci,
             watcher::Config::default(),
-            on_source::<OCIRepository>("OCIRepository", by_oci),
+            on_source::<OCIRepository>("OCIRepository", by_oci, ctx.clone()),
         )
         .watches(
             external,
             watcher::Config::default(),
-            on_source::<ExternalArtifact>("ExternalArtifact", by_external),
+            on_source::<ExternalArtifact>("ExternalArtifact", by_external, ctx.clone()),
         )
         .watches(api, config, move |changed| {
             let namespace = changed.namespace().unwrap_or_default();

@@ -244,6 +244,8 @@ struct Run<'a> {
     ctx: &'a Context,
     /// The status as last written.
     written: Option<HelmReleaseStatus>,
+    /// The digest of the chart artifact this reconciliation read.
+    revision: Option<String>,
 }
 
 impl Run<'_> {
@@ -469,12 +471,34 @@ async fn reconcile_apply(
         return Ok((Action::await_change(), ReconcileResult::Success));
     }
     let interval = duration(Some(&hr.spec.interval), Duration::from_secs(600));
+    // Reconciled when the spec, a reconcile request or the chart source's
+    // artifact changed, or the interval passed — not after each of its own
+    // status writes.
+    let key = flux_runtime::schedule::key(hr);
+    let token = hr
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(flux_api::meta::RECONCILE_REQUEST_ANNOTATION))
+        .cloned();
+    let known = chart::source_ref(hr).and_then(|s| {
+        let id = format!("{}/{}/{}", s.kind, s.namespace, s.name);
+        ctx.sources.lock().ok().and_then(|m| m.get(&id).cloned())
+    });
+    if known.is_none_or(|k| ctx.schedule.revision(&key).as_deref() == Some(k.as_str()))
+        && let Some(remaining) =
+            ctx.schedule
+                .remaining(&key, hr.metadata.generation, token.as_deref())
+    {
+        return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
+    }
     let mut status = hr.status.clone().unwrap_or_default();
     let mut run = Run {
         api,
         hr,
         ctx,
         written: hr.status.clone(),
+        revision: None,
     };
     let end = match steps(&mut run, &mut status).await {
         Ok(end) => end,
@@ -505,24 +529,39 @@ async fn reconcile_apply(
     if let Some(token) = request {
         status.set_last_handled_reconcile_at(&token);
     }
+    let (generation, token, revision) = (
+        hr.metadata.generation,
+        token.as_deref(),
+        run.revision.as_deref(),
+    );
+    let schedule = &ctx.schedule;
     let (action, result) = match end {
         End::Done => {
-            status.observed_generation = hr.metadata.generation;
+            status.observed_generation = generation;
+            schedule.succeeded(&key, generation, token, revision, interval);
             (Action::requeue(interval), ReconcileResult::RequeueAfter)
         }
         End::After(after) => {
-            status.observed_generation = hr.metadata.generation;
+            status.observed_generation = generation;
+            schedule.failed(&key, generation, token, revision, after);
             (Action::requeue(after), ReconcileResult::RequeueAfter)
         }
         End::Terminal => {
-            status.observed_generation = hr.metadata.generation;
+            status.observed_generation = generation;
+            schedule.failed(&key, generation, token, revision, Duration::MAX);
             (Action::await_change(), ReconcileResult::Success)
         }
-        End::Requeue => (
-            Action::requeue(Duration::from_millis(500)),
-            ReconcileResult::RequeueAfter,
-        ),
-        End::Error(after) => (Action::requeue(after), ReconcileResult::Error),
+        End::Requeue => {
+            schedule.forget(&key);
+            (
+                Action::requeue(Duration::from_millis(500)),
+                ReconcileResult::RequeueAfter,
+            )
+        }
+        End::Error(after) => {
+            schedule.failed(&key, generation, token, revision, after);
+            (Action::requeue(after), ReconcileResult::Error)
+        }
     };
     if run.written.as_ref() != Some(&status) {
         patch_status(api, &hr.name_any(), run.written.as_ref(), &status).await?;
