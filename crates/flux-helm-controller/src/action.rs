@@ -137,6 +137,19 @@ impl Target<'_> {
         self.defaulted_with(objects, false).await
     }
 
+    /// The objects of `manifest` with their namespaces as the cluster sees
+    /// them (kinds the cluster does not serve left as written).
+    pub async fn objects_in_cluster(&self, manifest: &str) -> Vec<Json> {
+        let mut out = Vec::new();
+        for object in objects_of(manifest).unwrap_or_default() {
+            match self.defaulted(vec![object.clone()]).await {
+                Ok(mut one) => out.append(&mut one),
+                Err(_) => out.push(object),
+            }
+        }
+        out
+    }
+
     /// [`Self::defaulted`]; with `lenient`, objects of kinds the cluster no
     /// longer serves are left out (what is to be deleted).
     async fn defaulted_with(&self, objects: Vec<Json>, lenient: bool) -> Result<Vec<Json>, String> {

@@ -492,6 +492,14 @@ async fn reconcile_apply(
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
+    // The status is read fresh: the watch may not have delivered this
+    // controller's last write yet (a remediation requeues at once), and a
+    // stale `status.history` would make the release look unmanaged.
+    let fresh = match api.get_opt(&hr.name_any()).await? {
+        Some(fresh) => fresh,
+        None => return Ok((Action::await_change(), ReconcileResult::Success)),
+    };
+    let hr = &fresh;
     let mut status = hr.status.clone().unwrap_or_default();
     let mut run = Run {
         api,
@@ -1189,7 +1197,7 @@ fn record(
 
 /// The objects of a release in the inventory (`ns_name_group_kind`).
 fn inventory(
-    release: &Release,
+    objects: &[Json],
     chart: &flux_helm::Chart,
 ) -> flux_api::kustomize::v1::ResourceInventory {
     let mut entries = Vec::new();
@@ -1216,8 +1224,8 @@ fn inventory(
             v: version.to_string(),
         });
     };
-    for object in action::objects_of(&release.manifest).unwrap_or_default() {
-        add(&object);
+    for object in objects {
+        add(object);
     }
     for (_, file) in chart.crd_objects() {
         for object in action::objects_of(&String::from_utf8_lossy(&file.data)).unwrap_or_default() {
@@ -1374,7 +1382,8 @@ async fn run_action(
             let act = status.last_attempted_release_action;
             record(status, &written, act, req.oci_digest.as_deref());
             if let Some(newest) = written.releases.iter().max_by_key(|r| r.version) {
-                status.inventory = Some(inventory(newest, &req.chart));
+                let objects = req.target.objects_in_cluster(&newest.manifest).await;
+                status.inventory = Some(inventory(&objects, &req.chart));
             }
             let (verb, ok_reason, fail_reason) = if is_install {
                 ("install", why::INSTALL_SUCCEEDED, why::INSTALL_FAILED)

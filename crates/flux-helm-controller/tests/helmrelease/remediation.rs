@@ -45,7 +45,7 @@ async fn failed_upgrades_are_rolled_back_until_retries_run_out() {
     );
     let history = bed.history("app");
     let descriptions: Vec<&str> = history.iter().map(|h| h.2.as_str()).collect();
-    assert_eq!(descriptions[0], "Install complete");
+    assert_eq!(descriptions[0], "Install complete", "{history:?}");
     assert!(
         descriptions[1].starts_with("Upgrade \"app\" failed: post-upgrade hooks failed"),
         "{history:?}"
