@@ -202,13 +202,25 @@ async fn a_pod_reaches_a_cluster_ip_service_by_its_dns_name() -> TestResult {
         ),
         ("short", "http://web/".to_string()),
     ] {
-        pods.create(
-            &PostParams::default(),
-            &pod(name, node.image("web").unwrap(), &["get", &url]),
-        )
-        .await?;
-        let phase = finished(&pods, name).await;
-        let out = log(&pods, name).await;
+        // kube-proxy programs the Service's rules a moment after its
+        // endpoint is ready (longer on a loaded machine): until then the
+        // ClusterIP refuses connections, and only that is tried again.
+        let mut attempt = 0;
+        let (phase, out) = loop {
+            let pod_name = format!("{name}-{attempt}");
+            pods.create(
+                &PostParams::default(),
+                &pod(&pod_name, node.image("web").unwrap(), &["get", &url]),
+            )
+            .await?;
+            let phase = finished(&pods, &pod_name).await;
+            let out = log(&pods, &pod_name).await;
+            if phase == "Succeeded" || !out.contains("connection refused") || attempt == 9 {
+                break (phase, out);
+            }
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        };
         assert_eq!(phase, "Succeeded", "{url}: {out}");
         assert_eq!(out, "hello from flux-testenv\n", "{url}");
     }
