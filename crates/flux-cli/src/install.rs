@@ -17,7 +17,7 @@ use crate::client::{Ctx, Error, describe};
 use crate::output;
 
 /// `--components` when not given: the controllers `fluxd` implements today.
-pub const DEFAULT_COMPONENTS: &str = "source-controller,kustomize-controller";
+pub const DEFAULT_COMPONENTS: &str = "source-controller,kustomize-controller,helm-controller";
 
 /// `--registry` when not given.
 pub const DEFAULT_REGISTRY: &str = "flux-rs";
@@ -31,7 +31,7 @@ const COMPONENTS: [(&str, Option<&str>); 7] = [
     ("source-controller", Some("source")),
     ("source-watcher", Some("source-watcher")),
     ("kustomize-controller", Some("kustomize")),
-    ("helm-controller", None),
+    ("helm-controller", Some("helm")),
     ("notification-controller", None),
     ("image-reflector-controller", None),
     ("image-automation-controller", None),

@@ -519,7 +519,7 @@ fn exports_work_offline_in_upstream_format() {
     let (yaml, _) = ok(nowhere, &["install", "--export", "--all-in-one"]);
     assert!(yaml.contains("  name: fluxd\n"), "{yaml}");
     assert!(
-        yaml.contains("- --controllers=source,kustomize\n"),
+        yaml.contains("- --controllers=source,kustomize,helm\n"),
         "{yaml}"
     );
     assert!(
@@ -531,9 +531,13 @@ fn exports_work_offline_in_upstream_format() {
     assert_eq!(
         fails(
             nowhere,
-            &["install", "--export", "--components=helm-controller"]
+            &[
+                "install",
+                "--export",
+                "--components=notification-controller"
+            ]
         ),
-        "component helm-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller)"
+        "component notification-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller,helm-controller)"
     );
     assert_eq!(
         fails(

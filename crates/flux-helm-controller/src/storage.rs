@@ -50,6 +50,14 @@ fn secret_of(release: &Release, stamp: (&str, String)) -> Result<Secret, Storage
     let mut json = release
         .to_secret()
         .map_err(|e| StorageError(format!("failed to encode release {:?}: {e}", release.name)))?;
+    // The record lives in the storage namespace (the client's), which may
+    // differ from the release's.
+    if let Some(metadata) = json
+        .pointer_mut("/metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        metadata.remove("namespace");
+    }
     if let Some(labels) = json
         .pointer_mut("/metadata/labels")
         .and_then(serde_json::Value::as_object_mut)

@@ -6,4 +6,5 @@
 
 mod lifecycle;
 mod remediation;
+mod sources;
 mod support;
