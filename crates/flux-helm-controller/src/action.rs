@@ -448,6 +448,77 @@ impl Target<'_> {
         Ok(())
     }
 
+    /// Applies the chart's CRDs (`crds/`) by `policy` (upstream's
+    /// `applyCRDs`): `Create` creates the missing ones, `CreateReplace`
+    /// also updates the existing ones, `Skip` does nothing; other kinds in
+    /// `crds/` are ignored. Each CRD gets `labels` and is waited for until
+    /// established (60 s).
+    pub async fn apply_crds(
+        &self,
+        files: &[(String, Vec<u8>)],
+        policy: flux_api::helm::v2::CrdsPolicy,
+        labels: &[(String, String)],
+    ) -> Result<(), String> {
+        use flux_api::helm::v2::CrdsPolicy;
+        if policy == CrdsPolicy::Skip || files.is_empty() {
+            return Ok(());
+        }
+        let crds_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(self.client.clone());
+        let mut applied = Vec::new();
+        for (file, data) in files {
+            let objects = objects_of(&String::from_utf8_lossy(data)).map_err(|e| {
+                format!("failed to parse CustomResourceDefinitions from {file}: {e}")
+            })?;
+            for mut object in objects {
+                if text(&object, &["kind"]) != "CustomResourceDefinition"
+                    || !text(&object, &["apiVersion"]).starts_with("apiextensions.k8s.io/")
+                {
+                    tracing::info!(
+                        file = %file,
+                        "warning: ignoring non-CRD resources found in the chart's crds/ directory"
+                    );
+                    continue;
+                }
+                let name = text(&object, &["metadata", "name"]).to_string();
+                if let Some(metadata) = object.get_mut("metadata").and_then(Json::as_object_mut) {
+                    let l = metadata
+                        .entry("labels")
+                        .or_insert_with(|| Json::Object(Map::new()));
+                    if let Some(l) = l.as_object_mut() {
+                        for (k, v) in labels {
+                            l.insert(k.clone(), Json::String(v.clone()));
+                        }
+                    }
+                }
+                if policy == CrdsPolicy::Create
+                    && crds_api
+                        .get_opt(&name)
+                        .await
+                        .map_err(|e| flux_runtime::ssa::kube_message(&e))?
+                        .is_some()
+                {
+                    tracing::info!("CustomResourceDefinition {name} is already present. Skipping.");
+                    continue;
+                }
+                self.applier.apply(&object, true).await.map_err(|e| {
+                    format!(
+                        "failed to create CustomResourceDefinition {name}: {}",
+                        e.message
+                    )
+                })?;
+                applied.push(name);
+            }
+        }
+        for name in applied {
+            self.applier
+                .wait_established(&name, Duration::from_secs(60))
+                .await
+                .map_err(|e| e.message)?;
+        }
+        Ok(())
+    }
+
     async fn create_namespace(&self) -> Result<(), String> {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         if api
@@ -517,6 +588,15 @@ async fn store(
     Ok(())
 }
 
+/// Records that the release's objects were applied server-side (Helm v4's
+/// `apply_method`, which Helm v4 and upstream's controller read to upgrade
+/// and roll back the same way; Helm v3 ignores it).
+fn mark_server_side(release: &mut Release) {
+    release
+        .extra
+        .insert("apply_method".into(), Json::String("ssa".into()));
+}
+
 /// Installs `release` (rendered, status ignored) as its revision.
 pub async fn install(
     target: &Target<'_>,
@@ -527,6 +607,7 @@ pub async fn install(
     written: &mut Written,
 ) -> Result<(), String> {
     release.version = history.last().map_or(1, |r| r.version + 1);
+    mark_server_side(&mut release);
     release.info.status = status::PENDING_INSTALL.into();
     release.info.description = "Initial install underway".into();
     if create_namespace {
@@ -595,6 +676,7 @@ pub async fn upgrade(
 ) -> Result<(), String> {
     let last = history.last().ok_or("no release to upgrade")?;
     release.version = last.version + 1;
+    mark_server_side(&mut release);
     let current = history
         .iter()
         .rev()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flux_api::helm::v2::{HelmRelease, HelmReleaseStatus, ReleaseAction, Snapshot};
+use flux_api::helm::v2::{CrdsPolicy, HelmRelease, HelmReleaseStatus, ReleaseAction, Snapshot};
 use flux_api::meta::{ConditionStatus, FINALIZER, condition_type, reason};
 use flux_helm::release::{Release, status as helm_status};
 use flux_runtime::conditions::{self, ReconcileStatus};
@@ -1356,7 +1356,31 @@ async fn run_action(
                         flux_helm::package::merge_maps(&mut merged, req.values.clone());
                         release.config = merged;
                     }
-                    if is_install {
+                    let policy = if is_install {
+                        match (install.crds, install.skip_crds) {
+                            (Some(p), _) => p,
+                            (None, Some(true)) => CrdsPolicy::Skip,
+                            _ => CrdsPolicy::Create,
+                        }
+                    } else {
+                        upgrade.crds.unwrap_or(CrdsPolicy::Skip)
+                    };
+                    let crds: Vec<(String, Vec<u8>)> = req
+                        .chart
+                        .crd_objects()
+                        .into_iter()
+                        .map(|(name, file)| (name, file.data.clone()))
+                        .collect();
+                    let origin = [
+                        (postrender::NAME_LABEL.to_string(), hr.name_any()),
+                        (
+                            postrender::NAMESPACE_LABEL.to_string(),
+                            hr.namespace().unwrap_or_default(),
+                        ),
+                    ];
+                    if let Err(e) = req.target.apply_crds(&crds, policy, &origin).await {
+                        Err(format!("failed to apply CustomResourceDefinitions: {e}"))
+                    } else if is_install {
                         let create_ns = install.create_namespace.unwrap_or(false)
                             && hr
                                 .spec

@@ -145,3 +145,53 @@ async fn values_from_references_and_a_target_namespace() {
         .await
         .unwrap();
 }
+
+/// The chart's `crds/` are created on install (policy `Create`, the
+/// default), labelled with the HelmRelease, before the templates that use
+/// them; they are not part of the release manifest but are in the
+/// inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_crds_are_created_before_the_release() {
+    let bed = Bed::new("hr-crds").await;
+    let ns = bed.ns.name().to_string();
+    bed.create(
+        "widgets",
+        json!({"chart": {"spec": {"chart": "widgets", "version": "0.1.0",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}}),
+    )
+    .await;
+    let hr = bed
+        .wait_ready("widgets", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(bed.client.clone());
+    let crd = crds.get("widgets.example.com").await.unwrap();
+    let labels = crd.metadata.labels.unwrap();
+    assert_eq!(labels["helm.toolkit.fluxcd.io/name"], "widgets");
+    assert_eq!(labels["helm.toolkit.fluxcd.io/namespace"], ns);
+    let ids: Vec<String> = hr
+        .status
+        .unwrap()
+        .inventory
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(
+        ids.contains(
+            &"_widgets.example.com_apiextensions.k8s.io_CustomResourceDefinition".to_string()
+        ),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("{ns}_widgets_example.com_Widget")),
+        "{ids:?}"
+    );
+    let manifest = bed.helm(&["get", "manifest", "widgets"]);
+    assert!(!manifest.contains("CustomResourceDefinition"), "{manifest}");
+    bed.api()
+        .delete("widgets", &Default::default())
+        .await
+        .unwrap();
+}

@@ -80,10 +80,36 @@ pub(crate) fn write_app_chart(dir: &Path, name: &str, version: &str, web_image: 
     chart
 }
 
+/// A chart with a CRD in `crds/` and an object of that kind in its
+/// templates.
+pub(crate) fn write_crd_chart(dir: &Path) -> PathBuf {
+    let chart = dir.join("widgets");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::create_dir_all(chart.join("crds")).unwrap();
+    let files = [
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: widgets\nversion: 0.1.0\n",
+        ),
+        (
+            "crds/widget.yaml",
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Widget\n    plural: widgets\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n",
+        ),
+        (
+            "templates/widget.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 3\n",
+        ),
+    ];
+    for (file, text) in files {
+        std::fs::write(chart.join(file), text).unwrap();
+    }
+    chart
+}
+
 impl Bed {
     /// The shared control plane (with its node), a fresh namespace, the
     /// source controller and this controller watching it, and a Helm
-    /// repository serving `app` 1.0.0 and 1.1.0.
+    /// repository serving `app` 1.0.0 and 1.1.0 and `widgets` 0.1.0.
     pub(crate) async fn new(name: &str) -> Bed {
         let cp = ControlPlane::shared_with_node().expect("control plane with a node");
         cp.install_crd_dir(&manifests()).await.unwrap();
@@ -117,6 +143,7 @@ impl Bed {
             repo.add_chart(&write_app_chart(sources.path(), "app", version, &web))
                 .unwrap();
         }
+        repo.add_chart(&write_crd_chart(sources.path())).unwrap();
         let repos: Api<flux_api::source::v1::HelmRepository> =
             Api::namespaced(client.clone(), ns.name());
         let repository = serde_json::from_value(json!({
