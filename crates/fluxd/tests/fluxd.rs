@@ -27,13 +27,13 @@ fn free_port() -> u16 {
 #[test]
 fn unknown_controllers_and_missing_clusters_are_one_line_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
-        .args(["--controllers=helm"])
+        .args(["--controllers=notification"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "fluxd: unknown controller \"helm\" (available: source, kustomize, source-watcher)"
+        "fluxd: unknown controller \"notification\" (available: source, kustomize, helm, source-watcher)"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
@@ -254,4 +254,171 @@ async fn serves_git_repositories_end_to_end() {
     assert_eq!(stored["controller"], "gitrepository");
     assert_eq!(stored["name"], "fleet");
     assert_eq!(stored["revision"], format!("main@sha1:{head}"));
+}
+
+/// No stuck releases: `fluxd` killed with SIGKILL while an upgrade waits
+/// for its hook leaves the release `pending-upgrade`; the next `fluxd`
+/// unlocks it (`failed`, upstream's description) and upgrades, instead of
+/// Helm's "another operation is in progress" loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
+    use flux_api::helm::v2::HelmRelease;
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{ListParams, Patch, PatchParams};
+
+    let cp = ControlPlane::shared_with_node().expect("control plane with a node");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let ns = cp.namespace("fluxd-kill").await.unwrap();
+    let client = cp.client().unwrap();
+    let web = cp.node().and_then(|n| n.image("web")).unwrap().to_string();
+    // A chart whose post-upgrade hook never completes while `hang` is set.
+    let charts = tempfile::tempdir().unwrap();
+    let chart = charts.path().join("slow");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: slow\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "hang: false\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: slow\ndata:\n  hang: {{ .Values.hang | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/hook.yaml"),
+        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: slow-hook\n  annotations:\n    helm.sh/hook: post-upgrade\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: hook\n        image: {web}\n        {{{{- if .Values.hang }}}}\n        args: [\"serve\"]\n        {{{{- else }}}}\n        args: [\"print\", \"done\"]\n        {{{{- end }}}}\n"),
+    )
+    .unwrap();
+    let repo = flux_testenv::HelmRepoServer::start().unwrap();
+    repo.add_chart(&chart).unwrap();
+    let apply = |object: serde_json::Value| {
+        let client = client.clone();
+        let namespace = ns.name().to_string();
+        async move {
+            let kind = object["kind"].as_str().unwrap().to_string();
+            let name = object["metadata"]["name"].as_str().unwrap().to_string();
+            let (group, version) = object["apiVersion"]
+                .as_str()
+                .unwrap()
+                .split_once('/')
+                .unwrap();
+            let resource = kube::api::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+                group, version, &kind,
+            ));
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(client, &namespace, &resource);
+            api.patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    apply(
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "charts"}, "spec": {"url": repo.url(), "interval": "1h"}}),
+    )
+    .await;
+    let release = |hang: bool| {
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "slow"}, "spec": {"interval": "1h", "timeout": "5m",
+            "chart": {"spec": {"chart": "slow", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}},
+            "values": {"hang": hang}}})
+    };
+    apply(release(false)).await;
+
+    let storage = tempfile::tempdir().unwrap();
+    // The artifact server keeps its address across restarts, as a Service
+    // would.
+    let port = free_port();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_fluxd"))
+            .env("KUBECONFIG", cp.kubeconfig_path())
+            .env("RUNTIME_NAMESPACE", ns.name())
+            .arg("--controllers=source,helm")
+            .arg(format!("--storage-path={}", storage.path().display()))
+            .arg(format!("--storage-addr=127.0.0.1:{port}"))
+            .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
+            .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
+            .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let releases: Api<HelmRelease> = Api::namespaced(client.clone(), ns.name());
+    let ready = |reason: &'static str| {
+        let releases = releases.clone();
+        async move {
+            let found = flux_testenv::eventually_within(
+                &format!("Ready/{reason}"),
+                Duration::from_secs(180),
+                || async {
+                    let hr = releases.get("slow").await.ok()?;
+                    let status = hr.status.clone()?;
+                    let c = flux_runtime::conditions::get(&status.conditions, "Ready")?;
+                    (c.status == ConditionStatus::True
+                        && c.reason == reason
+                        && status.observed_generation == hr.metadata.generation)
+                        .then_some(status)
+                },
+            )
+            .await;
+            match found {
+                Ok(status) => status,
+                Err(e) => {
+                    let last = releases.get("slow").await.ok().and_then(|h| h.status);
+                    panic!("{e}; last status: {last:#?}")
+                }
+            }
+        }
+    };
+    let mut fluxd = start();
+    ready("InstallSucceeded").await;
+
+    // The upgrade waits for a hook that never completes: kill -9 mid-way.
+    apply(release(true)).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns.name());
+    flux_testenv::eventually_within(
+        "a pending-upgrade record",
+        Duration::from_secs(120),
+        || async {
+            let list = secrets
+                .list(&ListParams::default().labels("owner=helm,name=slow,status=pending-upgrade"))
+                .await
+                .ok()?;
+            (!list.items.is_empty()).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fluxd.kill().unwrap();
+    let _ = fluxd.wait();
+
+    // The fix lands; a new fluxd unlocks the release and upgrades.
+    apply(release(false)).await;
+    let mut fluxd = start();
+    let status = ready("UpgradeSucceeded").await;
+    fluxd.kill().unwrap();
+    let _ = fluxd.wait();
+    let versions: Vec<(i64, String)> = status
+        .history
+        .iter()
+        .map(|s| (s.version, s.status.clone()))
+        .collect();
+    assert_eq!(versions[0], (3, "deployed".to_string()), "{versions:?}");
+    let v2 = secrets.get("sh.helm.release.v1.slow.v2").await.unwrap();
+    let v2 = flux_helm_controller::storage::decode(&v2).unwrap();
+    assert_eq!(v2.info.status, "failed");
+    assert_eq!(
+        v2.info.description,
+        "Release unlocked from stale 'pending-upgrade' state"
+    );
 }
