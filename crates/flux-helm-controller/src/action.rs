@@ -60,7 +60,7 @@ pub struct Options {
     pub cleanup_on_fail: bool,
 }
 
-fn managed_meta(object: &mut Json, name: &str, namespace: &str) {
+pub(crate) fn managed_meta(object: &mut Json, name: &str, namespace: &str) {
     let Some(metadata) = object
         .as_object_mut()
         .map(|o| {

@@ -18,12 +18,15 @@
 //! - [`storage`]: Helm's `secrets` driver (records `helm` reads);
 //! - [`action`]: install, upgrade, rollback, uninstall, unlock — hooks,
 //!   server-side apply, kstatus waits, Helm's record transitions;
+//! - [`drift`]: drift detection and correction, with the fields that
+//!   differ in the event;
 //! - [`state`]: the atomic release's state and next action;
 //! - [`reconcile`]: the HelmRelease reconciler (conditions, events,
 //!   history, failure counters, remediation).
 
 pub mod action;
 pub mod chart;
+pub mod drift;
 pub mod name;
 pub mod postrender;
 pub mod reconcile;

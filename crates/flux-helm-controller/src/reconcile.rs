@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flux_api::helm::v2::{CrdsPolicy, HelmRelease, HelmReleaseStatus, ReleaseAction, Snapshot};
+use flux_api::helm::v2::{
+    CrdsPolicy, DriftDetectionMode, HelmRelease, HelmReleaseStatus, ReleaseAction, Snapshot,
+};
 use flux_api::meta::{ConditionStatus, FINALIZER, condition_type, reason};
 use flux_helm::release::{Release, status as helm_status};
 use flux_runtime::conditions::{self, ReconcileStatus};
@@ -23,7 +25,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::action::{self, Options, Target, Written};
 use crate::state::{self, Kind, Next, Refusal, State};
-use crate::{Context, chart, postrender, snapshot, storage, values};
+use crate::{Context, chart, drift, postrender, snapshot, storage, values};
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "helmrelease";
@@ -37,6 +39,8 @@ pub mod condition {
     pub const TEST_SUCCESS: &str = "TestSuccess";
     /// The last remediation's outcome.
     pub const REMEDIATED: &str = "Remediated";
+    /// Whether the cluster drifted from the release.
+    pub const DRIFTED: &str = "Drifted";
 }
 
 /// Condition reasons of HelmReleases.
@@ -908,6 +912,7 @@ async fn atomic_release(
 ) -> Result<End, StepError> {
     let hr = run.hr;
     let mut previous: Vec<Kind> = Vec::new();
+    let mut drifts: Vec<drift::Drift> = Vec::new();
     let force = forced(hr, status);
     let desired_post = postrender::post_renderers_digest(&hr.spec.post_renderers);
     let desired_common = postrender::common_metadata_digest(hr.spec.common_metadata.as_ref());
@@ -930,7 +935,37 @@ async fn atomic_release(
             post_renderers_digest: desired_post.as_deref(),
             common_metadata_digest: desired_common.as_deref(),
         };
-        let state = state::determine(hr, status, history.last(), &desired);
+        let mut state = state::determine(hr, status, history.last(), &desired);
+        let mode = state::drift_mode(hr);
+        if state == State::InSync
+            && mode != DriftDetectionMode::Disabled
+            && let Some(last) = history.last()
+        {
+            let ignore = hr
+                .spec
+                .drift_detection
+                .as_ref()
+                .map(|d| d.ignore.clone())
+                .unwrap_or_default();
+            let detected = match flux_runtime::ignore::IgnoreRules::new(&ignore) {
+                Ok(rules) => drift::detect(&req.target, &last.manifest, &rules).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match detected {
+                Ok(found) if !found.is_empty() => {
+                    drifts = found;
+                    state = State::Drifted;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let message = format!(
+                        "Could not determine release state: unable to determine cluster state: {e}"
+                    );
+                    mark_ready_false(status, hr, why::STATE_ERROR, &message);
+                    return Ok(End::Error(Duration::from_secs(10)));
+                }
+            }
+        }
         tracing::debug!(?state, "release state");
         let verified = |s: &Snapshot| {
             history
@@ -975,6 +1010,38 @@ async fn atomic_release(
         }
         if let State::InSync = state {
             in_sync_conditions(status, hr);
+            if mode != DriftDetectionMode::Disabled {
+                set(
+                    status,
+                    hr,
+                    condition::DRIFTED,
+                    ConditionStatus::False,
+                    "NoDriftDetected",
+                    "No drift detected against the cluster state",
+                );
+            }
+        }
+        if let (State::Drifted, Some(cur)) = (&state, status.history.first().cloned()) {
+            let message = format!(
+                "Cluster state of release {} has drifted from the desired state:\n{}",
+                snapshot::full_release_name(&cur),
+                drift::summary(&drifts)
+            );
+            run.event(
+                Severity::Error,
+                "DriftDetected",
+                &message,
+                snapshot_meta(&cur),
+            )
+            .await;
+            set(
+                status,
+                hr,
+                condition::DRIFTED,
+                ConditionStatus::True,
+                "DriftDetected",
+                &message,
+            );
         }
         let Some(kind) = next.kind() else {
             conditions::remove(&mut status.conditions, condition_type::RECONCILING);
@@ -1026,6 +1093,12 @@ async fn atomic_release(
             next.name(),
             format_duration(timeout)
         );
+        if next == Next::CorrectDrift {
+            correct_drift(run, status, &req.target, std::mem::take(&mut drifts)).await;
+            previous.push(kind);
+            run.patch(status).await;
+            continue;
+        }
         if let Err(e) = run_action(run, status, req, &next, &history, timeout).await {
             if let Some(after) = state::active_retry(hr, status) {
                 mark_reconciling(
@@ -1079,6 +1152,60 @@ async fn atomic_release(
         previous.push(kind);
         run.patch(status).await;
     }
+}
+
+/// Corrects the drift found and reports it (`DriftCorrected`,
+/// `DriftCorrectionFailed`); no new Helm revision.
+async fn correct_drift(
+    run: &mut Run<'_>,
+    status: &mut HelmReleaseStatus,
+    target: &Target<'_>,
+    drifts: Vec<drift::Drift>,
+) {
+    let hr = run.hr;
+    let Some(cur) = status.history.first().cloned() else {
+        return;
+    };
+    set(
+        status,
+        hr,
+        condition_type::READY,
+        ConditionStatus::Unknown,
+        reason::PROGRESSING,
+        "correcting cluster drift",
+    );
+    let (changes, errors) = drift::correct(target, drifts).await;
+    let release = snapshot::full_release_name(&cur);
+    let corrected = flux_runtime::inventory::summary(&changes);
+    if errors.is_empty() {
+        if !changes.is_empty() {
+            let message =
+                format!("Cluster state of release {release} has been corrected:\n{corrected}");
+            run.event(
+                Severity::Info,
+                "DriftCorrected",
+                &message,
+                snapshot_meta(&cur),
+            )
+            .await;
+        }
+        return;
+    }
+    let mut message = format!(
+        "Failed to {}correct cluster state of release {release}:\n{}",
+        if changes.is_empty() { "" } else { "partially " },
+        errors.join("\n")
+    );
+    if !changes.is_empty() {
+        message.push_str(&format!("\n\nSuccessful corrections:\n{corrected}"));
+    }
+    run.event(
+        Severity::Error,
+        "DriftCorrectionFailed",
+        &message,
+        snapshot_meta(&cur),
+    )
+    .await;
 }
 
 fn action_word(a: ReleaseAction) -> &'static str {
@@ -1836,6 +1963,6 @@ async fn run_action(
                 }
             }
         }
-        Next::Done => Ok(()),
+        Next::Done | Next::CorrectDrift => Ok(()),
     }
 }

@@ -28,6 +28,8 @@ pub enum State {
     Failed(&'static str),
     /// Deployed as desired.
     InSync,
+    /// Deployed as desired, but the cluster's objects drifted.
+    Drifted,
     /// A record in a state the controller does not act on.
     Unknown(String),
 }
@@ -49,6 +51,8 @@ pub enum Next {
     Rollback(i64),
     /// Uninstall as remediation.
     UninstallRemediation,
+    /// Correct the cluster's drift.
+    CorrectDrift,
 }
 
 /// The kinds of action; each runs at most once per reconciliation.
@@ -62,6 +66,8 @@ pub enum Kind {
     Test,
     /// unlock
     Unlock,
+    /// drift correction
+    DriftCorrection,
 }
 
 impl Next {
@@ -73,6 +79,7 @@ impl Next {
             Next::Test => Some(Kind::Test),
             Next::Unlock => Some(Kind::Unlock),
             Next::Rollback(_) | Next::UninstallRemediation => Some(Kind::Remediate),
+            Next::CorrectDrift => Some(Kind::DriftCorrection),
         }
     }
 
@@ -86,6 +93,7 @@ impl Next {
             Next::Unlock => "unlock",
             Next::Rollback(_) => "rollback",
             Next::UninstallRemediation => "uninstall",
+            Next::CorrectDrift => "correct cluster drift",
         }
     }
 }
@@ -204,6 +212,15 @@ pub fn active_retry(hr: &HelmRelease, status: &HelmReleaseStatus) -> Option<std:
             .and_then(|d| flux_runtime::parse_duration(d).ok())
             .unwrap_or(std::time::Duration::from_secs(300))
     })
+}
+
+/// `driftDetection.mode` (`disabled` when not set).
+pub fn drift_mode(hr: &HelmRelease) -> flux_api::helm::v2::DriftDetectionMode {
+    hr.spec
+        .drift_detection
+        .as_ref()
+        .and_then(|d| d.mode)
+        .unwrap_or(flux_api::helm::v2::DriftDetectionMode::Disabled)
 }
 
 /// Whether tests are enabled.
@@ -362,6 +379,13 @@ pub fn next_action(
             Ok(Next::Upgrade)
         }
         State::Untested => Ok(Next::Test),
+        State::Drifted => Ok(
+            if drift_mode(hr) == flux_api::helm::v2::DriftDetectionMode::Enabled {
+                Next::CorrectDrift
+            } else {
+                Next::Done
+            },
+        ),
         State::Unknown(why) => Err(Refusal::StateError(why.clone())),
         State::Failed(_) => {
             if active_retry(hr, status).is_some() {

@@ -26,6 +26,7 @@ mod error;
 mod events;
 pub mod finalize;
 pub mod health;
+pub mod ignore;
 pub mod impersonation;
 pub mod inventory;
 pub mod leader;

@@ -255,12 +255,20 @@ pub fn kind_rank(kind: &str) -> usize {
 pub struct Planned {
     change: Change,
     write: Option<Write>,
+    compared: Option<(Value, Value)>,
 }
 
 impl Planned {
     /// What committing it will report.
     pub fn change(&self) -> &Change {
         &self.change
+    }
+
+    /// For an object that would be configured: the live object and what
+    /// the API server's dry run made of it (both without managed fields,
+    /// resource version and generation), for a diff.
+    pub fn compared(&self) -> Option<&(Value, Value)> {
+        self.compared.as_ref()
     }
 }
 
@@ -399,6 +407,7 @@ impl Applier {
         let nothing = |action| Planned {
             change: change(action),
             write: None,
+            compared: None,
         };
         if marked(object, RECONCILE_ANNOTATION, "disabled")
             || text(object, &["metadata", "annotations", SSA_ANNOTATION])
@@ -457,6 +466,7 @@ impl Applier {
                 return Ok(Planned {
                     change: change(Action::Created),
                     write: Some(write(true)),
+                    compared: None,
                 });
             }
             Err(e) => return Err(fail("dry-run", &namespace, kube_message(&e))),
@@ -465,9 +475,11 @@ impl Applier {
             return Ok(Planned {
                 change: change(Action::Created),
                 write: Some(write(false)),
+                compared: None,
             });
         };
-        if comparable(&planned) == comparable(&live) && cleanup.is_none() {
+        let (planned, live_value) = (comparable(&planned), comparable(&live));
+        if planned == live_value && cleanup.is_none() {
             if let Some((cache, identity)) = &self.drift {
                 cache.record(
                     identity,
@@ -483,13 +495,14 @@ impl Applier {
         Ok(Planned {
             change: change(Action::Configured),
             write: Some(write(false)),
+            compared: Some((live_value, planned)),
         })
     }
 
     /// Writes a planned object (server-side apply forcing ownership; a
     /// planned recreation deletes the object first).
     pub async fn commit(&self, planned: Planned) -> Result<Change, ApplyError> {
-        let Planned { change, write } = planned;
+        let Planned { change, write, .. } = planned;
         let Some(write) = write else {
             return Ok(change);
         };

@@ -213,3 +213,126 @@ async fn tests_run_after_a_release() {
         Some("Failed")
     );
 }
+
+async fn event_messages(bed: &Bed, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(bed.client.clone(), bed.ns.name());
+    events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.message)
+        .collect()
+}
+
+/// Drift detection: `warn` reports the changed fields in the event and the
+/// `Drifted` condition; an `ignore` rule hides a field; `enabled` puts the
+/// cluster back, without a new Helm revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_reported_with_its_fields_and_corrected() {
+    let bed = Bed::new("hr-drift").await;
+    let ns = bed.ns.name().to_string();
+    bed.create("web", json!({"driftDetection": {"mode": "warn"}}))
+        .await;
+    bed.wait_ready("web", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    let hr = bed
+        .wait_for("web", "no drift", |hr| {
+            condition(hr, "Drifted").is_some_and(|c| c.reason == "NoDriftDetected")
+        })
+        .await;
+    assert_eq!(
+        condition(&hr, "Drifted").unwrap().status,
+        ConditionStatus::False
+    );
+    // Someone edits the ConfigMap and scales the Deployment by hand.
+    let cms: Api<ConfigMap> = Api::namespaced(bed.client.clone(), &ns);
+    cms.patch(
+        "web-config",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"data": {"greeting": "edited"}})),
+    )
+    .await
+    .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(bed.client.clone(), &ns);
+    deployments
+        .patch(
+            "web-web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .unwrap();
+    bed.annotate("web", json!({"reconcile.fluxcd.io/requestedAt": "drift-1"}))
+        .await;
+    let hr = bed
+        .wait_for("web", "drift detected", |hr| {
+            condition(hr, "Drifted").is_some_and(|c| c.status == ConditionStatus::True)
+        })
+        .await;
+    let message = condition(&hr, "Drifted").unwrap().message.clone();
+    assert!(
+        message.starts_with(&format!(
+            "Cluster state of release {ns}/web.v1 has drifted from the desired state:\n"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "ConfigMap/{ns}/web-config changed (0 additions, 1 changes, 0 removals)"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("  ~ /data/greeting: \"edited\" -> \"hello\""),
+        "{message}"
+    );
+    assert!(message.contains("  ~ /spec/replicas: 2 -> 1"), "{message}");
+    let events = event_messages(&bed, "DriftDetected").await;
+    assert!(
+        events.iter().any(|e| e.contains("/spec/replicas: 2 -> 1")),
+        "{events:?}"
+    );
+    // warn: nothing was changed back.
+    assert_eq!(
+        cms.get("web-config").await.unwrap().data.unwrap()["greeting"],
+        "edited"
+    );
+
+    // An ignore rule hides the replicas; enabled corrects the rest.
+    bed.patch_spec(
+        "web",
+        json!({"driftDetection": {"mode": "enabled", "ignore": [
+            {"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}
+        ]}}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("web", "drift corrected", |hr| {
+            condition(hr, "Drifted").is_some_and(|c| c.status == ConditionStatus::False)
+                && hr.status.as_ref().and_then(|s| s.observed_generation) == hr.metadata.generation
+        })
+        .await;
+    assert_eq!(
+        cms.get("web-config").await.unwrap().data.unwrap()["greeting"],
+        "hello"
+    );
+    let scaled = deployments.get("web-web").await.unwrap();
+    assert_eq!(
+        scaled.spec.unwrap().replicas,
+        Some(2),
+        "ignored, so left alone"
+    );
+    let corrected = event_messages(&bed, "DriftCorrected").await;
+    assert!(
+        corrected
+            .iter()
+            .any(|e| e.contains(&format!("ConfigMap/{ns}/web-config configured"))),
+        "{corrected:?}"
+    );
+    assert_eq!(hr.status.unwrap().history.len(), 1, "no new revision");
+    assert_eq!(bed.history("web").len(), 1);
+}

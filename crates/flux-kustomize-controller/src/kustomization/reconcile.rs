@@ -285,7 +285,7 @@ async fn steps(run: &mut Run<'_>, status: &mut KustomizationStatus) -> Result<Do
         decrypt::decrypt(&ctx.client, k, &tree.path()).await?;
         build::build(&ctx.client, k, &tree.path()).await?
     };
-    let ignore = apply::IgnoreRules::new(&k.spec.ignore)
+    let ignore = flux_runtime::ignore::IgnoreRules::new(&k.spec.ignore)
         .map_err(|e| StepError::stall(reason::RECONCILIATION_FAILED, e.to_string()))?;
     // An applier that cannot be made fails the reconciliation before
     // anything is applied (never the controller's own rights instead).
