@@ -119,6 +119,10 @@ flux_upstream=$(FLUX_CLI_VERSION="$FLUX_CLI_VERSION" bash "$ROOT/scripts/install
 link flux-upstream "$flux_upstream"
 source_controller_upstream=$(bash "$ROOT/scripts/install-upstream-source-controller.sh")
 link source-controller-upstream "$source_controller_upstream"
+# Upstream's helm-controller: the side-by-side reference of ours
+# (crates/flux-helm-controller/tests/upstream.rs).
+helm_controller_upstream=$(bash "$ROOT/scripts/install-upstream-helm-controller.sh")
+link helm-controller-upstream "$helm_controller_upstream"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
 # text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own

@@ -426,8 +426,15 @@ impl Target<'_> {
     }
 
     /// Deletes the oldest records until at most `max - 1` remain, never the
-    /// deployed one (Helm's `removeLeastRecent` before a new revision).
-    async fn trim_history(&self, history: &[Release], max: i64) -> Result<(), String> {
+    /// deployed one (Helm's `removeLeastRecent` before a new revision); the
+    /// deleted records are seen as written (upstream's storage observer
+    /// sees deletes).
+    async fn trim_history(
+        &self,
+        history: &[Release],
+        max: i64,
+        written: &mut Written,
+    ) -> Result<(), String> {
         if max <= 0 {
             return Ok(());
         }
@@ -444,6 +451,7 @@ impl Target<'_> {
         let excess = history.len().saturating_sub(keep);
         for r in candidates.into_iter().take(excess) {
             self.storage.delete(r).await.map_err(|e| e.0)?;
+            written.record(r);
         }
         Ok(())
     }
@@ -559,12 +567,20 @@ pub struct Written {
     pub releases: Vec<Release>,
     /// The objects applied (for the inventory and events).
     pub changes: Vec<Change>,
+    writes: std::collections::HashMap<i64, usize>,
 }
 
 impl Written {
     fn record(&mut self, release: &Release) {
         self.releases.retain(|r| r.version != release.version);
         self.releases.push(release.clone());
+        *self.writes.entry(release.version).or_default() += 1;
+    }
+
+    /// How many times revision `version` was written (created, updated or
+    /// deleted) by the action.
+    pub fn writes_of(&self, version: i64) -> usize {
+        self.writes.get(&version).copied().unwrap_or(0)
     }
 }
 
@@ -687,7 +703,9 @@ pub async fn upgrade(
     }
     release.info.status = status::PENDING_UPGRADE.into();
     release.info.description = "Preparing upgrade".into();
-    target.trim_history(history, options.max_history).await?;
+    target
+        .trim_history(history, options.max_history, written)
+        .await?;
     store_new(target, &release, written).await?;
     let previous = match &current {
         Some(c) => objects_of(&c.manifest).unwrap_or_default(),
@@ -763,6 +781,7 @@ pub async fn rollback(
     let last = history.last().ok_or("no release to roll back")?;
     let mut release = to.clone();
     release.version = last.version + 1;
+    release.info.first_deployed = last.info.first_deployed.clone();
     let at = flux_helm::release::now();
     release.info.status = status::PENDING_ROLLBACK.into();
     release.info.description = format!("Rollback to {}", to.version);
@@ -771,7 +790,9 @@ pub async fn rollback(
     for h in &mut release.hooks {
         h.last_run = Default::default();
     }
-    target.trim_history(history, options.max_history).await?;
+    target
+        .trim_history(history, options.max_history, written)
+        .await?;
     store_new(target, &release, written).await?;
     let result = async {
         let objects = target.defaulted(objects_of(&release.manifest)?).await?;
@@ -797,8 +818,12 @@ pub async fn rollback(
     }
     .await;
     if result.is_ok() {
+        // Helm v4 supersedes every deployed release (a failed newest one
+        // stays failed).
         for r in history {
-            if r.info.status == status::DEPLOYED || r.version == last.version {
+            if r.info.status == status::DEPLOYED
+                && written.releases.iter().all(|w| w.version != r.version)
+            {
                 let mut r = r.clone();
                 r.info.status = status::SUPERSEDED.into();
                 store(target, &r, written).await?;

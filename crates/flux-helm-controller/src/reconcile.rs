@@ -349,7 +349,9 @@ fn mark_reconciling(status: &mut HelmReleaseStatus, hr: &HelmRelease, reason: &s
     );
 }
 
+/// `Stalled=True` (and no `Reconciling`, as fluxcd/pkg's `MarkStalled`).
 fn mark_stalled(status: &mut HelmReleaseStatus, hr: &HelmRelease, reason: &str, message: &str) {
+    conditions::remove(&mut status.conditions, condition_type::RECONCILING);
     set(
         status,
         hr,
@@ -489,7 +491,9 @@ async fn reconcile_apply(
         let id = format!("{}/{}/{}", s.kind, s.namespace, s.name);
         ctx.sources.lock().ok().and_then(|m| m.get(&id).cloned())
     });
-    if known.is_none_or(|k| ctx.schedule.revision(&key).as_deref() == Some(k.as_str()))
+    if known
+        .as_ref()
+        .is_none_or(|k| ctx.schedule.revision(&key).as_deref() == Some(k.as_str()))
         && let Some(remaining) =
             ctx.schedule
                 .remaining(&key, hr.metadata.generation, token.as_deref())
@@ -638,6 +642,7 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
             chart::reason::SOURCE_NOT_READY,
         ],
     );
+    run.revision = Some(artifact.digest.clone());
     let composed = compose_values(&ctx.client, hr).await?;
     clear_step(status, hr, &[why::VALUES_ERROR]);
     let mut loaded = chart::load(&artifact, ctx.requeue_dependency, ctx.artifact_timeout).await?;
@@ -1312,12 +1317,15 @@ fn record(
             .position(|s| snapshot::targets(s, &r.name, &r.namespace, r.version))
         {
             let old = &status.history[i];
+            // As upstream's observer: the older snapshot is made anew,
+            // without its action.
             let s = Snapshot {
                 test_hooks: old.test_hooks.clone(),
-                action: old.action.clone(),
                 ..snapshot::snapshot(r, None, old.oci_digest.as_deref())
             };
             status.history[i] = s;
+            // Upstream's observer stops at the first older snapshot found.
+            return;
         }
     }
 }
@@ -1379,6 +1387,7 @@ async fn render(
         is_upgrade,
         revision,
         skip_schema_validation: skip_schema,
+        helm4_manifests: true,
         kube_version: req
             .target
             .client
@@ -1703,9 +1712,10 @@ async fn run_action(
                     .await;
             // The rollback's records: new revisions prepended, older ones
             // (superseded) updated in place.
-            let mut releases: Vec<&Release> = written.releases.iter().collect();
-            releases.sort_by_key(|r| r.version);
-            for r in releases {
+            // In the order they were written, as upstream's observer sees
+            // them: a record not in the history (one `maxHistory` deleted)
+            // is prepended.
+            for r in &written.releases {
                 match status
                     .history
                     .iter()
@@ -1720,8 +1730,12 @@ async fn run_action(
                         status.history[i].action = Some("rollback".into());
                     }
                     None => {
+                        // Prepended without an action; a later write of
+                        // the same revision gives it `rollback`.
                         let mut s = snapshot::snapshot(r, None, prev.oci_digest.as_deref());
-                        s.action = Some("rollback".into());
+                        if written.writes_of(r.version) > 1 {
+                            s.action = Some("rollback".into());
+                        }
                         status.history.insert(0, s);
                     }
                 }

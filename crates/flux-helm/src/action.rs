@@ -137,6 +137,10 @@ pub struct TemplateOptions {
     /// `.Release.Revision` (1 for an install; an upgrade renders the
     /// revision it will store).
     pub revision: i64,
+    /// Split documents as Helm v4 does (the last document of a file keeps
+    /// its trailing whitespace in the manifest), as upstream's
+    /// helm-controller stores them; `helm template` v3 trims.
+    pub helm4_manifests: bool,
 }
 
 impl Default for TemplateOptions {
@@ -154,6 +158,7 @@ impl Default for TemplateOptions {
             show_only: Vec::new(),
             skip_schema_validation: false,
             revision: 1,
+            helm4_manifests: false,
         }
     }
 }
@@ -392,6 +397,9 @@ pub fn render_release(
         }
         true
     });
+    if opts.helm4_manifests {
+        parsed.clear();
+    }
     if let Some(post_render) = &engine.post_render {
         files = post_render(files)
             .map_err(|e| started(format!("error while running post render on files: {e}")))?;
@@ -399,9 +407,9 @@ pub fn render_release(
         parsed.clear();
     }
     let (hooks, manifests) = crate::manifest::sort_parsed(&files, &mut |path, content| {
-        parsed
-            .remove(path)
-            .unwrap_or_else(|| crate::manifest::parse_file(path, content))
+        parsed.remove(path).unwrap_or_else(|| {
+            crate::manifest::parse_file_with(path, content, opts.helm4_manifests)
+        })
     })
     .map_err(started)?;
     let mut manifest = String::new();

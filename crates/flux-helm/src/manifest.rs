@@ -92,7 +92,18 @@ fn is_go_space(c: u8) -> bool {
 /// trimmed, empty ones dropped (the regular expression
 /// `(?:^|\s*\n)---\s*` as Go's `Split` applies it).
 pub fn split_manifests(text: &str) -> Vec<String> {
-    let s = text.trim();
+    split_with(text, false)
+}
+
+/// Helm v4's `SplitManifests`: as [`split_manifests`], but each document
+/// is trimmed on the left only — the last document of a file keeps its
+/// trailing whitespace, which Helm v4 then stores in the release manifest.
+pub fn split_manifests_v4(text: &str) -> Vec<String> {
+    split_with(text, true)
+}
+
+fn split_with(text: &str, v4: bool) -> Vec<String> {
+    let s = if v4 { text.trim_start() } else { text.trim() };
     let b = s.as_bytes();
     let mut pieces = Vec::new();
     let mut last = 0;
@@ -128,8 +139,8 @@ pub fn split_manifests(text: &str) -> Vec<String> {
     pieces.push(&s[last..]);
     pieces
         .into_iter()
-        .filter(|d| !d.is_empty())
-        .map(|d| d.trim().to_string())
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| if v4 { d.trim_start() } else { d.trim() }.to_string())
         .collect()
 }
 
@@ -280,7 +291,12 @@ pub(crate) fn is_manifest_file(path: &str, content: &str) -> bool {
 
 /// One file's documents and their heads.
 pub(crate) fn parse_file(path: &str, content: &str) -> ParsedFile {
-    split_manifests(content)
+    parse_file_with(path, content, false)
+}
+
+/// [`parse_file`] with Helm v4's splitting when `v4`.
+pub(crate) fn parse_file_with(path: &str, content: &str, v4: bool) -> ParsedFile {
+    split_with(content, v4)
         .into_iter()
         .map(|m| {
             let head = parse_head(&m).map_err(|e| format!("YAML parse error on {path}: {e}"))?;
@@ -417,5 +433,10 @@ mod tests {
         );
         assert_eq!(split_manifests("a: 1\n---x: 2"), vec!["a: 1", "x: 2"]);
         assert_eq!(split_manifests("a: '---'\nb: 1"), vec!["a: '---'\nb: 1"]);
+        // Helm v4 keeps the trailing whitespace of a file's last document.
+        assert_eq!(
+            split_manifests_v4("\n---\na: 1\n\n---\nb: 2\n\n"),
+            vec!["a: 1", "b: 2\n\n"]
+        );
     }
 }
