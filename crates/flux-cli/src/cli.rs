@@ -544,6 +544,9 @@ pub enum CreateCommand {
     /// Create or update a Kustomization resource.
     #[command(alias = "ks")]
     Kustomization(CreateKustomizationArgs),
+    /// Create or update a HelmRelease resource.
+    #[command(alias = "hr")]
+    Helmrelease(CreateHelmReleaseArgs),
     /// Create or update Kubernetes secrets.
     #[command(subcommand)]
     Secret(CreateSecretCommand),
@@ -839,6 +842,64 @@ pub struct CreateKustomizationArgs {
     /// The name of the Kubernetes secret that contains a key with the kubeconfig file for connecting to a remote cluster.
     #[arg(long = "kubeconfig-secret-ref")]
     pub kubeconfig_secret_ref: Option<String>,
+}
+
+/// `flux create helmrelease`.
+#[derive(Debug, Args)]
+pub struct CreateHelmReleaseArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Name used for the Helm release, defaults to a composition of '[<target-namespace>-]<HelmRelease-name>'.
+    #[arg(long = "release-name", default_value = "")]
+    pub release_name: String,
+    /// Source that contains the chart in the format '<kind>/<name>.<namespace>', where kind must be one of: (HelmRepository, GitRepository, Bucket).
+    #[arg(long, default_value = "")]
+    pub source: String,
+    /// Helm chart name or path.
+    #[arg(long, default_value = "")]
+    pub chart: String,
+    /// Helm chart version, accepts a semver range (ignored for charts from GitRepository sources).
+    #[arg(long = "chart-version", default_value = "")]
+    pub chart_version: String,
+    /// HelmReleases that must be ready before this release can be installed, supported formats '<name>' and '<namespace>/<name>'.
+    #[arg(long = "depends-on", value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// Namespace to install this release, defaults to the HelmRelease namespace.
+    #[arg(long = "target-namespace", default_value = "")]
+    pub target_namespace: String,
+    /// Namespace to store the Helm release, defaults to the target namespace.
+    #[arg(long = "storage-namespace", default_value = "")]
+    pub storage_namespace: String,
+    /// Create the target namespace if it does not exist.
+    #[arg(long = "create-target-namespace", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub create_target_namespace: bool,
+    /// The name of the service account to impersonate when reconciling this HelmRelease.
+    #[arg(long = "service-account", default_value = "")]
+    pub service_account: String,
+    /// The reconcile strategy for helm chart created by the helm release(accepted values: Revision and ChartRevision).
+    #[arg(long = "reconcile-strategy", default_value = "ChartVersion")]
+    pub reconcile_strategy: String,
+    /// The interval of which to check for new chart versions.
+    #[arg(long = "chart-interval")]
+    pub chart_interval: Option<String>,
+    /// Local path to values.yaml files, also accepts comma-separated values.
+    #[arg(long = "values", value_delimiter = ',')]
+    pub values: Vec<String>,
+    /// A Kubernetes object reference that contains the values.yaml data key in the format '<kind>/<name>', where kind must be one of: (Secret,ConfigMap).
+    #[arg(long = "values-from", value_delimiter = ',')]
+    pub values_from: Vec<String>,
+    /// Upgrade CRDs policy.
+    #[arg(long)]
+    pub crds: Option<String>,
+    /// The name of the Kubernetes Secret that contains a key with the kubeconfig file for connecting to a remote cluster.
+    #[arg(long = "kubeconfig-secret-ref", default_value = "")]
+    pub kubeconfig_secret_ref: String,
+    /// The name of the HelmChart resource to use as source for the HelmRelease, in the format '<kind>/<name>.<namespace>', where kind must be one of: (OCIRepository,HelmChart).
+    #[arg(long = "chart-ref", default_value = "")]
+    pub chart_ref: String,
 }
 
 /// `flux create secret …`.

@@ -404,6 +404,44 @@ fn exports_work_offline_in_upstream_format() {
             "--verify-subject=^https://github.com/org/.*$",
             "--export",
         ],
+        &[
+            "create",
+            "helmrelease",
+            "podinfo",
+            "--source=HelmRepository/podinfo.flux-system",
+            "--chart=podinfo",
+            "--chart-version=>6.0.0",
+            "--target-namespace=apps",
+            "--create-target-namespace",
+            "--depends-on=infra,tools/base",
+            "--values-from=secret/creds,ConfigMap/extra",
+            "--crds=CreateReplace",
+            "--interval=5m",
+            "--chart-interval=10m",
+            "--release-name=web",
+            "--service-account=deployer",
+            "--kubeconfig-secret-ref=kc",
+            "--label=team=a",
+            "--export",
+        ],
+        &[
+            "create",
+            "hr",
+            "app",
+            "--chart-ref=OCIRepository/app.flux-system",
+            "--export",
+        ],
+        &[
+            "create",
+            "hr",
+            "app",
+            "--source=GitRepository/fleet",
+            "--chart=./charts/app",
+            "--reconcile-strategy=Revision",
+            "--storage-namespace=store",
+            "--export",
+        ],
+        &["create", "hr", "app", "--chart=x", "--export"],
     ] {
         same_as_upstream(&upstream, nowhere, args);
     }
@@ -441,6 +479,43 @@ fn exports_work_offline_in_upstream_format() {
                 "--export",
             ],
             "chart name or path is required",
+        ),
+        (
+            &[
+                "create",
+                "hr",
+                "app",
+                "--source=Foo/x",
+                "--chart=x",
+                "--export",
+            ],
+            "invalid argument \"Foo/x\" for \"--source\" flag: source kind 'Foo' is not supported, must be one of: HelmRepository, GitRepository, Bucket",
+        ),
+        (
+            &[
+                "create",
+                "hr",
+                "app",
+                "--chart-ref=GitRepository/x",
+                "--export",
+            ],
+            "chart reference kind 'GitRepository' is not supported, must be one of: OCIRepository, HelmChart",
+        ),
+        (
+            &[
+                "create",
+                "hr",
+                "app",
+                "--source=HelmRepository/x",
+                "--chart=x",
+                "--crds=Nope",
+                "--export",
+            ],
+            "invalid argument \"Nope\" for \"--crds\" flag: unsupported upgrade CRDs policy 'Nope', must be one of: Skip, Create, CreateReplace",
+        ),
+        (
+            &["create", "hr", "app", "--export"],
+            "chart or chart-ref is required",
         ),
         (
             &[

@@ -6,9 +6,10 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{
-    CreateCommand, CreateCommon, CreateKustomizationArgs, CreateSecretCommand, CreateSecretGitArgs,
-    CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand, CreateSourceGitArgs,
-    CreateSourceHelmArgs, CreateSourceOciArgs, VerifyArgs,
+    CreateCommand, CreateCommon, CreateHelmReleaseArgs, CreateKustomizationArgs,
+    CreateSecretCommand, CreateSecretGitArgs, CreateSourceBucketArgs, CreateSourceChartArgs,
+    CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs, CreateSourceOciArgs,
+    VerifyArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -100,6 +101,17 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
             )
             .await
         }
+        CreateCommand::Helmrelease(args) => {
+            let object = helm_release(namespace, args)?;
+            finish(
+                ctx,
+                &kinds::HELM_RELEASE,
+                &args.common,
+                object,
+                "HelmRelease",
+            )
+            .await
+        }
         CreateCommand::Secret(CreateSecretCommand::Git(args)) => {
             let secret = git_secret(namespace, args)?;
             if args.export {
@@ -127,6 +139,7 @@ pub fn export_only(command: &CreateCommand) -> bool {
         CreateCommand::Source(CreateSourceCommand::Bucket(a)) => a.common.export,
         CreateCommand::Source(CreateSourceCommand::Chart(a)) => a.common.export,
         CreateCommand::Kustomization(a) => a.common.export,
+        CreateCommand::Helmrelease(a) => a.common.export,
         CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
     }
 }
@@ -725,6 +738,231 @@ pub fn kustomization(namespace: &str, args: &CreateKustomizationArgs) -> Result<
         "apiVersion": kinds::KUSTOMIZATION.api_version(),
         "kind": "Kustomization",
         "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// `kind/name.namespace` as flux's `ParseObjectKindNameNamespace` reads
+/// it (the namespace is what follows the last dot of the name).
+fn kind_name_namespace(input: &str) -> (String, String, String) {
+    let (kind, name) = match input.split_once('/') {
+        Some((k, n)) => (k.to_string(), n.to_string()),
+        None => (String::new(), String::new()),
+    };
+    match name.rsplit_once('.') {
+        Some((n, ns)) => (kind, n.to_string(), ns.to_string()),
+        None => (kind, name, String::new()),
+    }
+}
+
+/// The HelmRelease `flux create helmrelease` writes.
+pub fn helm_release(namespace: &str, args: &CreateHelmReleaseArgs) -> Result<Value, Error> {
+    const SOURCE_KINDS: [&str; 3] = ["HelmRepository", "GitRepository", "Bucket"];
+    const CRD_POLICIES: [&str; 3] = ["Skip", "Create", "CreateReplace"];
+    let flag_error = |flag: &str, value: &str, message: String| {
+        Error::from(format!(
+            "invalid argument {value:?} for \"--{flag}\" flag: {message}"
+        ))
+    };
+    let mut source = None;
+    if !args.source.is_empty() {
+        if args.source.trim().is_empty() {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "no helm chart source given, please specify source that contains the chart in the format '<kind>/<name>.<namespace>', where kind must be one of: ({})",
+                    SOURCE_KINDS.join(", ")
+                ),
+            ));
+        }
+        let (kind, name, ns) = kind_name_namespace(&args.source);
+        if kind.is_empty() || name.is_empty() {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "invalid helm chart source '{}', must be in format <kind>/<name>",
+                    args.source
+                ),
+            ));
+        }
+        let Some(kind) = SOURCE_KINDS.iter().find(|k| k.eq_ignore_ascii_case(&kind)) else {
+            return Err(flag_error(
+                "source",
+                &args.source,
+                format!(
+                    "source kind '{kind}' is not supported, must be one of: {}",
+                    SOURCE_KINDS.join(", ")
+                ),
+            ));
+        };
+        source = Some((*kind, name, ns));
+    }
+    if let Some(crds) = &args.crds {
+        if crds.trim().is_empty() {
+            return Err(flag_error(
+                "crds",
+                crds,
+                format!(
+                    "no upgrade CRDs policy given, must be one of: {}",
+                    CRD_POLICIES.join(", ")
+                ),
+            ));
+        }
+        if !CRD_POLICIES.contains(&crds.as_str()) {
+            return Err(flag_error(
+                "crds",
+                crds,
+                format!(
+                    "unsupported upgrade CRDs policy '{crds}', must be one of: {}",
+                    CRD_POLICIES.join(", ")
+                ),
+            ));
+        }
+    }
+    let storage_namespace = if args.storage_namespace.is_empty() {
+        args.target_namespace.clone()
+    } else {
+        args.storage_namespace.clone()
+    };
+    if args.chart.is_empty() && args.chart_ref.is_empty() {
+        return Err("chart or chart-ref is required".into());
+    }
+    if !args.chart.is_empty() && !args.chart_ref.is_empty() {
+        return Err("cannot use --chart in combination with --chart-ref".into());
+    }
+    let metadata = metadata(&args.name, namespace, &args.common)?;
+    if !["Revision", "ChartVersion"].contains(&args.reconcile_strategy.as_str()) {
+        return Err(format!(
+            "'{}' is an invalid reconcile strategy(valid: Revision, ChartVersion)",
+            args.reconcile_strategy
+        )
+        .into());
+    }
+    let mut spec = json!({"interval": interval(&args.common.interval)?});
+    for (key, value) in [
+        ("releaseName", &args.release_name),
+        ("targetNamespace", &args.target_namespace),
+        ("storageNamespace", &storage_namespace),
+    ] {
+        if !value.is_empty() {
+            spec[key] = json!(value);
+        }
+    }
+    let depends: Vec<Value> = args
+        .depends_on
+        .iter()
+        .map(|d| {
+            let d = d.split_once('@').map_or(d.as_str(), |(d, _)| d);
+            match d.split_once('/') {
+                Some((ns, name)) => json!({"name": name, "namespace": ns}),
+                None => json!({"name": d}),
+            }
+        })
+        .collect();
+    if !depends.is_empty() {
+        spec["dependsOn"] = json!(depends);
+    }
+    if !args.chart.is_empty() {
+        let (kind, name, ns) = source.unwrap_or(("", String::new(), String::new()));
+        // `kind` and `namespace` are left out when empty, `name` is not (as
+        // upstream's API type marshals them).
+        let mut source_ref = json!({"name": name});
+        if !kind.is_empty() {
+            source_ref["kind"] = json!(kind);
+        }
+        if !ns.is_empty() {
+            source_ref["namespace"] = json!(ns);
+        }
+        let mut chart = json!({
+            "chart": args.chart,
+            "sourceRef": source_ref,
+            "reconcileStrategy": args.reconcile_strategy,
+        });
+        if !args.chart_version.is_empty() {
+            chart["version"] = json!(args.chart_version);
+        }
+        if let Some(i) = args.chart_interval.as_deref().filter(|i| !i.is_empty()) {
+            let parsed = interval(i)?;
+            if parsed != "0s" {
+                chart["interval"] = json!(parsed);
+            }
+        }
+        spec["chart"] = json!({"spec": chart});
+    } else {
+        let (kind, name, ns) = kind_name_namespace(&args.chart_ref);
+        if kind != "HelmChart" && kind != "OCIRepository" {
+            return Err(format!(
+                "chart reference kind '{kind}' is not supported, must be one of: OCIRepository, HelmChart"
+            )
+            .into());
+        }
+        let mut reference = json!({"kind": kind, "name": name});
+        if !ns.is_empty() {
+            reference["namespace"] = json!(ns);
+        }
+        spec["chartRef"] = reference;
+    }
+    if !args.kubeconfig_secret_ref.is_empty() {
+        spec["kubeConfig"] = json!({"secretRef": {"name": args.kubeconfig_secret_ref}});
+    }
+    if args.create_target_namespace {
+        spec["install"] = json!({"createNamespace": true});
+    }
+    if !args.service_account.is_empty() {
+        spec["serviceAccountName"] = json!(args.service_account);
+    }
+    if let Some(crds) = &args.crds {
+        if !spec["install"].is_object() {
+            spec["install"] = json!({});
+        }
+        spec["install"]["crds"] = json!("Create");
+        spec["upgrade"] = json!({"crds": crds});
+    }
+    if !args.values.is_empty() {
+        let mut merged = Map::new();
+        for file in &args.values {
+            let data = std::fs::read(file).map_err(|e| {
+                let why = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_string()
+                } else {
+                    e.to_string()
+                };
+                format!("reading values from {file} failed: open {file}: {why}")
+            })?;
+            let read = flux_helm::yaml::read_values(&data)
+                .map_err(|e| format!("converting values to JSON from {file} failed: {e}"))?;
+            flux_helm::package::merge_maps(&mut merged, read);
+        }
+        spec["values"] = Value::Object(merged);
+    }
+    if !args.values_from.is_empty() {
+        let mut refs = Vec::new();
+        for value in &args.values_from {
+            let Some((kind, name)) = value.split_once('/').filter(|(k, _)| !k.is_empty()) else {
+                return Err(format!(
+                    "invalid Kubernetes object reference '{value}', must be in format <kind>/<name>"
+                )
+                .into());
+            };
+            let Some(kind) = ["Secret", "ConfigMap"]
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(kind))
+            else {
+                return Err(format!(
+                    "reference kind '{kind}' is not supported, must be one of: Secret, ConfigMap"
+                )
+                .into());
+            };
+            refs.push(json!({"kind": kind, "name": name}));
+        }
+        spec["valuesFrom"] = json!(refs);
+    }
+    Ok(json!({
+        "apiVersion": kinds::HELM_RELEASE.api_version(),
+        "kind": "HelmRelease",
+        "metadata": metadata,
         "spec": spec,
     }))
 }
