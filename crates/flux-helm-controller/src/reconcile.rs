@@ -436,6 +436,48 @@ fn summarize(status: &mut HelmReleaseStatus, hr: &HelmRelease) {
         postrender::common_metadata_digest(hr.spec.common_metadata.as_ref());
 }
 
+/// An action's outcome: condition `kind` `True` with `Ok`'s reason, or
+/// `False` with `Err`'s (one more failure counted), and an event saying
+/// the same.
+async fn report(
+    run: &Run<'_>,
+    status: &mut HelmReleaseStatus,
+    kind: &str,
+    outcome: Result<&'static str, &'static str>,
+    message: &str,
+    meta: BTreeMap<&'static str, String>,
+) {
+    let (condition_status, severity, reason) = match outcome {
+        Ok(reason) => (ConditionStatus::True, Severity::Info, reason),
+        Err(reason) => {
+            status.failures = Some(status.failures.unwrap_or(0) + 1);
+            (ConditionStatus::False, Severity::Error, reason)
+        }
+    };
+    set(status, run.hr, kind, condition_status, reason, message);
+    run.event(severity, reason, message, meta).await;
+}
+
+/// Replaces the snapshots of the records an action wrote (those already
+/// in the history), keeping their test hooks; `action` is the snapshot's
+/// new action (`None`: kept as it was).
+fn update_snapshots(status: &mut HelmReleaseStatus, written: &Written, action: Option<&str>) {
+    for r in &written.releases {
+        if let Some(i) = status
+            .history
+            .iter()
+            .position(|s| snapshot::targets(s, &r.name, &r.namespace, r.version))
+        {
+            let old = status.history[i].clone();
+            status.history[i] = Snapshot {
+                action: action.map(str::to_string).or(old.action),
+                test_hooks: old.test_hooks,
+                ..snapshot::snapshot(r, None, old.oci_digest.as_deref())
+            };
+        }
+    }
+}
+
 fn event_meta(
     revision: &str,
     token: &str,
@@ -1556,23 +1598,21 @@ async fn run_action(
                         "Helm {verb} failed for release {full} with chart {chart_name}@{chart_version}: {}",
                         e.trim()
                     );
-                    status.failures = Some(status.failures.unwrap_or(0) + 1);
-                    set(
-                        status,
-                        hr,
-                        condition::RELEASED,
-                        ConditionStatus::False,
-                        fail_reason,
-                        &message,
-                    );
                     let meta = event_meta(
                         &chart_version,
                         &req.values_digest,
                         Some(&app_version),
                         status.last_attempted_revision_digest.as_deref(),
                     );
-                    run.event(Severity::Error, fail_reason, &message, meta)
-                        .await;
+                    report(
+                        run,
+                        status,
+                        condition::RELEASED,
+                        Err(fail_reason),
+                        &message,
+                        meta,
+                    )
+                    .await;
                     summarize(status, hr);
                     if written.releases.is_empty() {
                         return Err(e);
@@ -1594,14 +1634,15 @@ async fn run_action(
                         snapshot::full_release_name(&cur),
                         snapshot::versioned_chart_name(&cur)
                     );
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::RELEASED,
-                        ConditionStatus::True,
-                        ok_reason,
+                        Ok(ok_reason),
                         &message,
-                    );
+                        snapshot_meta(&cur),
+                    )
+                    .await;
                     if state::test_enabled(hr) && cur.test_hooks.is_none() {
                         let pending = format!(
                             "Helm release {} with chart {} is awaiting tests",
@@ -1622,8 +1663,6 @@ async fn run_action(
                         status.install_failures = None;
                         status.upgrade_failures = None;
                     }
-                    run.event(Severity::Info, ok_reason, &message, snapshot_meta(&cur))
-                        .await;
                     summarize(status, hr);
                     Ok(())
                 }
@@ -1636,20 +1675,7 @@ async fn run_action(
             let cur = snapshot::snapshot(&last, None, None);
             let was = last.info.status.clone();
             let result = action::unlock(&req.target, last, &mut written).await;
-            for r in &written.releases {
-                if let Some(i) = status
-                    .history
-                    .iter()
-                    .position(|s| snapshot::targets(s, &r.name, &r.namespace, r.version))
-                {
-                    let old = status.history[i].clone();
-                    status.history[i] = Snapshot {
-                        action: old.action.clone(),
-                        test_hooks: old.test_hooks.clone(),
-                        ..snapshot::snapshot(r, None, old.oci_digest.as_deref())
-                    };
-                }
-            }
+            update_snapshots(status, &written, None);
             let (severity, message) = match &result {
                 Ok(()) => (
                     Severity::Info,
@@ -1753,16 +1779,15 @@ async fn run_action(
                         snapshot::full_release_name(&prev),
                         snapshot::versioned_chart_name(&prev)
                     );
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::REMEDIATED,
-                        ConditionStatus::True,
-                        why::ROLLBACK_SUCCEEDED,
+                        Ok(why::ROLLBACK_SUCCEEDED),
                         &message,
-                    );
-                    run.event(Severity::Info, why::ROLLBACK_SUCCEEDED, &message, meta)
-                        .await;
+                        meta,
+                    )
+                    .await;
                 }
                 Err(e) => {
                     let message = format!(
@@ -1771,17 +1796,15 @@ async fn run_action(
                         snapshot::versioned_chart_name(&prev),
                         e.trim()
                     );
-                    status.failures = Some(status.failures.unwrap_or(0) + 1);
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::REMEDIATED,
-                        ConditionStatus::False,
-                        why::ROLLBACK_FAILED,
+                        Err(why::ROLLBACK_FAILED),
                         &message,
-                    );
-                    run.event(Severity::Error, why::ROLLBACK_FAILED, &message, meta)
-                        .await;
+                        meta,
+                    )
+                    .await;
                 }
             }
             summarize(status, hr);
@@ -1811,20 +1834,7 @@ async fn run_action(
                 &mut written,
             )
             .await;
-            for r in &written.releases {
-                if let Some(i) = status
-                    .history
-                    .iter()
-                    .position(|s| snapshot::targets(s, &r.name, &r.namespace, r.version))
-                {
-                    let old = status.history[i].clone();
-                    status.history[i] = Snapshot {
-                        test_hooks: old.test_hooks.clone(),
-                        ..snapshot::snapshot(r, None, old.oci_digest.as_deref())
-                    };
-                    status.history[i].action = Some("uninstall-remediation".into());
-                }
-            }
+            update_snapshots(status, &written, Some("uninstall-remediation"));
             let changed = status.history.first().map(|s| &s.digest) != Some(&cur.digest);
             match &result {
                 Ok(()) => {
@@ -1833,17 +1843,11 @@ async fn run_action(
                         snapshot::full_release_name(&cur),
                         snapshot::versioned_chart_name(&cur)
                     );
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::REMEDIATED,
-                        ConditionStatus::True,
-                        why::UNINSTALL_SUCCEEDED,
-                        &message,
-                    );
-                    run.event(
-                        Severity::Info,
-                        why::UNINSTALL_SUCCEEDED,
+                        Ok(why::UNINSTALL_SUCCEEDED),
                         &message,
                         snapshot_meta(&cur),
                     )
@@ -1856,18 +1860,11 @@ async fn run_action(
                         snapshot::versioned_chart_name(&cur),
                         e.trim()
                     );
-                    status.failures = Some(status.failures.unwrap_or(0) + 1);
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::REMEDIATED,
-                        ConditionStatus::False,
-                        why::UNINSTALL_FAILED,
-                        &message,
-                    );
-                    run.event(
-                        Severity::Error,
-                        why::UNINSTALL_FAILED,
+                        Err(why::UNINSTALL_FAILED),
                         &message,
                         snapshot_meta(&cur),
                     )
@@ -1927,17 +1924,11 @@ async fn run_action(
                     let message = format!(
                         "Helm test succeeded for release {name} with chart {chart}: {hooks}"
                     );
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::TEST_SUCCESS,
-                        ConditionStatus::True,
-                        "TestSucceeded",
-                        &message,
-                    );
-                    run.event(
-                        Severity::Info,
-                        "TestSucceeded",
+                        Ok("TestSucceeded"),
                         &message,
                         snapshot_meta(&now_cur),
                     )
@@ -1950,18 +1941,11 @@ async fn run_action(
                         "Helm test failed for release {name} with chart {chart}: {}",
                         e.trim()
                     );
-                    status.failures = Some(status.failures.unwrap_or(0) + 1);
-                    set(
+                    report(
+                        run,
                         status,
-                        hr,
                         condition::TEST_SUCCESS,
-                        ConditionStatus::False,
-                        "TestFailed",
-                        &message,
-                    );
-                    run.event(
-                        Severity::Error,
-                        "TestFailed",
+                        Err("TestFailed"),
                         &message,
                         snapshot_meta(&now_cur),
                     )
