@@ -70,7 +70,12 @@ pub fn is_ready(me: &Value, dep: &Value, ready_expr: Option<&str>) -> Result<boo
                     && c.get("status").and_then(Value::as_str) == Some("True")
             })
         });
-    let applied_last_attempt = field("lastAppliedRevision") == field("lastAttemptedRevision");
+    // A Kustomization is ready for its dependents once its last attempt
+    // was applied; a HelmRelease's `lastAttemptedRevision` is a chart
+    // version with no applied counterpart (upstream's helm-controller
+    // checks generation and Ready only).
+    let applied_last_attempt = dep.get("kind").and_then(Value::as_str) == Some("HelmRelease")
+        || field("lastAppliedRevision") == field("lastAttemptedRevision");
     Ok(ready && observed == generation && applied_last_attempt)
 }
 
@@ -157,6 +162,14 @@ mod tests {
             "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
         });
         assert_eq!(is_ready(&me, &release, None), Ok(true));
+        // A HelmRelease's last attempted revision is a chart version.
+        let installed = json!({
+            "kind": "HelmRelease",
+            "metadata": {"generation": 1},
+            "status": {"observedGeneration": 1, "lastAttemptedRevision": "1.0.0",
+                "conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        assert_eq!(is_ready(&me, &installed, None), Ok(true));
         assert_eq!(is_ready(&me, &json!({"metadata": {}}), None), Ok(false));
     }
 

@@ -127,3 +127,39 @@ async fn pending_releases_are_unlocked_and_foreign_ones_adopted() {
         ConditionStatus::True
     );
 }
+
+/// `dependsOn`: a HelmRelease waits (`DependencyNotReady`) until the one it
+/// depends on is Ready, then installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_waits_for_its_dependencies() {
+    let bed = Bed::new("hr-deps").await;
+    let ns = bed.ns.name().to_string();
+    // The dependency asks for a chart version the repository lacks.
+    bed.create(
+        "base",
+        json!({"chart": {"spec": {"chart": "app", "version": "9.9.9",
+        "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}}),
+    )
+    .await;
+    bed.create("top", json!({"dependsOn": [{"name": "base"}]}))
+        .await;
+    let hr = bed
+        .wait_for("top", "waiting for base", |hr| {
+            condition(hr, "Ready").is_some_and(|c| c.reason == "DependencyNotReady")
+        })
+        .await;
+    assert_eq!(
+        condition(&hr, "Ready").unwrap().message,
+        format!("dependency '{ns}/base' is not ready")
+    );
+    assert!(
+        hr.status.unwrap().history.is_empty(),
+        "nothing installed yet"
+    );
+    bed.patch_spec("base", json!({"chart": {"spec": {"version": "1.0.0"}}}))
+        .await;
+    bed.wait_ready("base", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    bed.wait_ready("top", ConditionStatus::True, "InstallSucceeded")
+        .await;
+}
