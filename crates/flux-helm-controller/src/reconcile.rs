@@ -338,7 +338,9 @@ fn mark_ready_false(status: &mut HelmReleaseStatus, hr: &HelmRelease, reason: &s
     );
 }
 
+/// `Reconciling=True` (and no `Stalled`, as fluxcd/pkg's `MarkReconciling`).
 fn mark_reconciling(status: &mut HelmReleaseStatus, hr: &HelmRelease, reason: &str, message: &str) {
+    conditions::remove(&mut status.conditions, condition_type::STALLED);
     set(
         status,
         hr,

@@ -57,6 +57,37 @@ async fn failed_upgrades_are_rolled_back_until_retries_run_out() {
     );
     assert_eq!(descriptions[4], "Rollback to 3");
     assert_eq!(history.last().map(|h| h.1.as_str()), Some("deployed"));
+
+    // `resetAt` with a reconcile request: the counters restart, the
+    // upgrade is attempted (and remediated) again.
+    bed.annotate(
+        "app",
+        json!({"reconcile.fluxcd.io/requestedAt": "reset-1", "reconcile.fluxcd.io/resetAt": "reset-1"}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("app", "reset handled and stalled again", |hr| {
+            hr.status.as_ref().is_some_and(|s| {
+                s.last_handled_reset_at.as_deref() == Some("reset-1")
+                    && s.last_handled_reconcile_at.as_deref() == Some("reset-1")
+            }) && condition(hr, "Stalled").is_some_and(|c| c.reason == "RetriesExceeded")
+        })
+        .await;
+    assert_eq!(hr.status.unwrap().upgrade_failures, Some(2));
+    assert_eq!(bed.history("app").len(), 5, "maxHistory keeps 5 records");
+
+    // The fix: a new generation restarts the counters and the upgrade
+    // succeeds.
+    bed.patch_spec(
+        "app",
+        json!({"values": {"hook": {"enabled": true, "fail": false}}}),
+    )
+    .await;
+    let hr = bed
+        .wait_ready("app", ConditionStatus::True, "UpgradeSucceeded")
+        .await;
+    assert!(condition(&hr, "Stalled").is_none());
+    assert_eq!(hr.status.unwrap().upgrade_failures, None);
 }
 
 /// A release left `pending-upgrade` (a controller killed mid-upgrade) is
