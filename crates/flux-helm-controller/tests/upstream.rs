@@ -316,8 +316,28 @@ async fn ours_and_upstreams_controller_release_alike() {
     let compare = |what: &'static str| {
         let sides = &sides;
         async move {
-            let ours = sides[0].get().await.status.unwrap();
-            let theirs = sides[1].get().await.status.unwrap();
+            // Both controllers settle on their own time (a watch event can
+            // start one more reconciliation of an object already settled):
+            // the states are compared once both are still.
+            let (mut ours, mut theirs);
+            let mut tries = 0;
+            loop {
+                ours = sides[0].get().await.status.unwrap();
+                theirs = sides[1].get().await.status.unwrap();
+                let still = |s: &HelmReleaseStatus| {
+                    flux_runtime::conditions::get(&s.conditions, "Reconciling").is_none()
+                };
+                if (comparable(&ours, &sides[0].namespace)
+                    == comparable(&theirs, &sides[1].namespace)
+                    && still(&ours)
+                    && still(&theirs))
+                    || tries == 40
+                {
+                    break;
+                }
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
             assert_eq!(
                 comparable(&ours, &sides[0].namespace),
                 comparable(&theirs, &sides[1].namespace),
