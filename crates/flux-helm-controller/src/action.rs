@@ -248,6 +248,29 @@ impl Target<'_> {
         }
     }
 
+    /// After the new objects are applied: deletes those of `previous` the
+    /// new set no longer has (Helm's update), then waits for the new set
+    /// unless waiting is disabled.
+    async fn settle(
+        &self,
+        objects: &[Json],
+        previous: Vec<Json>,
+        options: &Options,
+    ) -> Result<(), String> {
+        let keep: BTreeSet<_> = objects.iter().map(identity).collect();
+        let stale: Vec<Json> = self
+            .defaulted_with(previous, true)
+            .await?
+            .into_iter()
+            .filter(|o| !keep.contains(&identity(o)))
+            .collect();
+        self.delete(&stale, None).await?;
+        if !options.disable_wait {
+            self.wait(objects, options).await?;
+        }
+        Ok(())
+    }
+
     /// Waits until every object is current (kstatus, fail fast).
     async fn wait(&self, objects: &[Json], options: &Options) -> Result<(), String> {
         let targets: Vec<flux_runtime::health::Target> = objects
@@ -725,16 +748,7 @@ pub async fn upgrade(
             .filter(|(_, c)| c.action == flux_runtime::ssa::Action::Created)
             .map(|(o, _)| o.clone())
             .collect();
-        let keep: BTreeSet<_> = objects.iter().map(identity).collect();
-        let previous = target.defaulted_with(previous, true).await?;
-        let stale: Vec<Json> = previous
-            .into_iter()
-            .filter(|o| !keep.contains(&identity(o)))
-            .collect();
-        target.delete(&stale, None).await?;
-        if !options.disable_wait {
-            target.wait(&objects, options).await?;
-        }
+        target.settle(&objects, previous, options).await?;
         target
             .run_hooks(&mut release.hooks, "post-upgrade", options)
             .await
@@ -800,18 +814,13 @@ pub async fn rollback(
             .run_hooks(&mut release.hooks, "pre-rollback", options)
             .await?;
         written.changes = target.apply(&objects).await?;
-        let keep: BTreeSet<_> = objects.iter().map(identity).collect();
-        let previous = target
-            .defaulted_with(objects_of(&last.manifest).unwrap_or_default(), true)
+        target
+            .settle(
+                &objects,
+                objects_of(&last.manifest).unwrap_or_default(),
+                options,
+            )
             .await?;
-        let stale: Vec<Json> = previous
-            .into_iter()
-            .filter(|o| !keep.contains(&identity(o)))
-            .collect();
-        target.delete(&stale, None).await?;
-        if !options.disable_wait {
-            target.wait(&objects, options).await?;
-        }
         target
             .run_hooks(&mut release.hooks, "post-rollback", options)
             .await
