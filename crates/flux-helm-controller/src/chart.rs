@@ -111,9 +111,44 @@ pub async fn reconcile_template(
         delete_chart(client, &current).await?;
         *status_helm_chart = None;
     }
-    let Some(template) = &hr.spec.chart else {
+    let Some((source, object)) = template(hr) else {
         return Ok(TemplateResult::None);
     };
+    let (namespace, name) = (source.namespace.clone(), source.name.clone());
+    let source_name = hr
+        .spec
+        .chart
+        .as_ref()
+        .map(|t| t.spec.source_ref.name.clone())
+        .unwrap_or_default();
+    let source_kind = object
+        .pointer("/spec/sourceRef/kind")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let api = api_for(client, &source);
+    let before = api.get_opt(&name).await.map_err(|e| sync_error(&e))?;
+    let params = PatchParams::apply(crate::CONTROLLER_NAME).force();
+    let after = api
+        .patch(&name, &params, &Patch::Apply(&object))
+        .await
+        .map_err(|e| sync_error(&e))?;
+    *status_helm_chart = Some(source.id());
+    let subject = format!("HelmChart/{namespace}/{name}");
+    let action = match before {
+        None => "created",
+        Some(b) if b.metadata.resource_version != after.metadata.resource_version => "configured",
+        Some(_) => "unchanged",
+    };
+    let message =
+        format!("{action} {subject} with SourceRef '{source_kind}/{namespace}/{source_name}'");
+    Ok(TemplateResult::Applied(action, message))
+}
+
+/// The HelmChart `spec.chart` asks for, as server-side applied: its source
+/// reference and the applied object (`None` for `chartRef`).
+pub fn template(hr: &HelmRelease) -> Option<(SourceRef, Json)> {
+    let template = hr.spec.chart.as_ref()?;
     let own = hr.namespace().unwrap_or_default();
     let namespace = template
         .spec
@@ -183,29 +218,10 @@ pub async fn reconcile_template(
     });
     let source = SourceRef {
         kind: "HelmChart",
-        namespace: namespace.clone(),
-        name: name.clone(),
+        namespace,
+        name,
     };
-    let api = api_for(client, &source);
-    let before = api.get_opt(&name).await.map_err(|e| sync_error(&e))?;
-    let params = PatchParams::apply(crate::CONTROLLER_NAME).force();
-    let after = api
-        .patch(&name, &params, &Patch::Apply(&object))
-        .await
-        .map_err(|e| sync_error(&e))?;
-    *status_helm_chart = Some(source.id());
-    let source_kind = kind.as_str().unwrap_or_default().to_string();
-    let subject = format!("HelmChart/{namespace}/{name}");
-    let action = match before {
-        None => "created",
-        Some(b) if b.metadata.resource_version != after.metadata.resource_version => "configured",
-        Some(_) => "unchanged",
-    };
-    let message = format!(
-        "{action} {subject} with SourceRef '{source_kind}/{namespace}/{}'",
-        template.spec.source_ref.name
-    );
-    Ok(TemplateResult::Applied(action, message))
+    Some((source, object))
 }
 
 fn sync_error(e: &kube::Error) -> StepError {
@@ -276,23 +292,28 @@ pub async fn ready_artifact(
             )
         })?;
     let status = object.data.get("status").cloned().unwrap_or(Json::Null);
+    usable(source.kind, object.metadata.generation, &status)
+        .map(|artifact| (source.clone(), artifact))
+        .map_err(|why| {
+            StepError::wait(
+                reason::SOURCE_NOT_READY,
+                format!("{} '{}' is not ready: {why}", source.kind, source.id()),
+                requeue,
+            )
+            .without_event()
+        })
+}
+
+/// The artifact of a source of `kind` at `generation` with `status` when
+/// it is ready (upstream's `isSourceReady`), else why not.
+pub fn usable(kind: &str, generation: Option<i64>, status: &Json) -> Result<Artifact, String> {
     let artifact = status
         .get("artifact")
         .cloned()
         .and_then(|a| serde_json::from_value::<Artifact>(a).ok());
-    let not_ready = |why: String| {
-        StepError::wait(
-            reason::SOURCE_NOT_READY,
-            format!("{} '{}' is not ready: {why}", source.kind, source.id()),
-            requeue,
-        )
-        .without_event()
-    };
-    if source.kind == "ExternalArtifact" {
-        return match artifact {
-            Some(a) => Ok((source, a)),
-            None => Err(not_ready("does not have an artifact".into())),
-        };
+    let none = || "does not have an artifact".to_string();
+    if kind == "ExternalArtifact" {
+        return artifact.ok_or_else(none);
     }
     let conditions = status
         .get("conditions")
@@ -315,21 +336,17 @@ pub async fn ready_artifact(
     let observed = status.get("observedGeneration").and_then(Json::as_i64);
     let ready = condition(condition_type::READY);
     let stalled = condition(condition_type::STALLED);
-    if object.metadata.generation != observed {
-        let why = if field(&ready, "status") == "False" {
+    if generation != observed {
+        return Err(if field(&ready, "status") == "False" {
             field(&ready, "message")
         } else {
             "latest generation of object has not been reconciled".to_string()
-        };
-        return Err(not_ready(why));
+        });
     }
     if field(&stalled, "status") == "True" {
-        return Err(not_ready(field(&stalled, "message")));
+        return Err(field(&stalled, "message"));
     }
-    match artifact {
-        Some(a) => Ok((source, a)),
-        None => Err(not_ready("does not have an artifact".into())),
-    }
+    artifact.ok_or_else(none)
 }
 
 /// The largest chart archive accepted.

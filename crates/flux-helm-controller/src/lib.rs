@@ -32,6 +32,7 @@ pub mod postrender;
 pub mod reconcile;
 pub mod snapshot;
 pub mod state;
+pub mod steady;
 pub mod storage;
 pub mod values;
 
@@ -83,6 +84,13 @@ pub struct Context {
     /// the source watches last saw it: a reconciliation triggered by the
     /// object's own status write, with nothing new, is skipped.
     pub sources: Mutex<HashMap<String, String>>,
+    /// The chart sources as their watches last saw them (for the
+    /// unchanged interval reconciliation, [`steady`]).
+    pub known_sources: steady::SourceCache,
+    /// The newest version of every Helm release, from its Secrets' labels.
+    pub releases: steady::ReleaseIndex,
+    /// The HelmReleases as the controller's watch sees them.
+    pub store: std::sync::OnceLock<kube::runtime::reflector::Store<HelmRelease>>,
 }
 
 impl Context {
@@ -109,6 +117,9 @@ impl Context {
             disable_chart_digest_tracking: false,
             artifact_timeout: Duration::from_secs(30),
             sources: Mutex::new(HashMap::new()),
+            known_sources: steady::SourceCache::default(),
+            releases: steady::ReleaseIndex::default(),
+            store: std::sync::OnceLock::new(),
         }
     }
 }
@@ -129,6 +140,7 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         config = config.labels(selector);
     }
     let controller = Controller::new(api.clone(), config.clone());
+    let _ = ctx.store.set(controller.store());
     let (by_chart, by_oci, by_external, by_dependency) = (
         controller.store(),
         controller.store(),
@@ -183,6 +195,32 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
             Api::<ExternalArtifact>::all(client.clone()),
         ),
     };
+    {
+        let (ctx, namespace) = (ctx.clone(), namespace.map(str::to_string));
+        tokio::spawn(async move {
+            ctx.releases
+                .watch(ctx.client.clone(), namespace.as_deref())
+                .await;
+        });
+    }
+    {
+        let (ctx, api) = (ctx.clone(), charts.clone());
+        tokio::spawn(async move {
+            steady::watch_sources(api, "HelmChart", &ctx.known_sources).await;
+        });
+    }
+    {
+        let (ctx, api) = (ctx.clone(), oci.clone());
+        tokio::spawn(async move {
+            steady::watch_sources(api, "OCIRepository", &ctx.known_sources).await;
+        });
+    }
+    {
+        let (ctx, api) = (ctx.clone(), external.clone());
+        tokio::spawn(async move {
+            steady::watch_sources(api, "ExternalArtifact", &ctx.known_sources).await;
+        });
+    }
     controller
         .watches(
             charts,

@@ -20,12 +20,13 @@ use flux_runtime::conditions::{self, ReconcileStatus};
 use flux_runtime::{ReconcileResult, Severity, StepError, format_duration, now, parse_duration};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::{Map, Value as Json};
 
 use crate::action::{self, Options, Target, Written};
 use crate::state::{self, Kind, Next, Refusal, State};
-use crate::{Context, chart, drift, postrender, snapshot, storage, values};
+use crate::{Context, chart, drift, postrender, snapshot, steady, storage, values};
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "helmrelease";
@@ -544,6 +545,17 @@ async fn reconcile_apply(
     {
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
+    if let Some(digest) = unchanged(hr, ctx, &key).await {
+        tracing::debug!("release in sync and nothing new: no request made");
+        ctx.schedule.succeeded(
+            &key,
+            hr.metadata.generation,
+            token.as_deref(),
+            Some(&digest),
+            interval,
+        );
+        return Ok((Action::requeue(interval), ReconcileResult::RequeueAfter));
+    }
     // The status is read fresh: the watch may not have delivered this
     // controller's last write yet (a remediation requeues at once), and a
     // stale `status.history` would make the release look unmanaged.
@@ -627,6 +639,58 @@ async fn reconcile_apply(
         patch_status(api, &hr.name_any(), run.written.as_ref(), &status).await?;
     }
     Ok((action, result))
+}
+
+/// The unchanged interval reconciliation ([`crate::steady`]): the digest
+/// of the chart artifact when `hr` is exactly as its last successful
+/// reconciliation left it and nothing it reads changed since.
+async fn unchanged(hr: &HelmRelease, ctx: &Context, key: &str) -> Option<String> {
+    let source = chart::source_ref(hr)?;
+    let known = ctx.known_sources.get(&format!(
+        "{}/{}/{}",
+        source.kind, source.namespace, source.name
+    ));
+    let digest = known.as_ref()?.artifact.as_ref()?.digest.clone();
+    let own = hr.namespace().unwrap_or_default();
+    let me = serde_json::to_value(hr).unwrap_or_default();
+    let dependencies_ready = hr.spec.depends_on.iter().all(|d| {
+        let namespace = d.namespace.clone().unwrap_or_else(|| own.clone());
+        let reference = ObjectRef::<HelmRelease>::new(&d.name).within(&namespace);
+        ctx.store
+            .get()
+            .and_then(|store| store.get(&reference))
+            .is_some_and(|dep| {
+                let mut dep = serde_json::to_value(&*dep).unwrap_or_default();
+                dep["kind"] = Json::from(KIND);
+                flux_runtime::dependencies::is_ready(&me, &dep, d.ready_expr.as_deref())
+                    .unwrap_or(false)
+            })
+    });
+    let succeeded_with = |digest: &str| {
+        ctx.schedule
+            .succeeded_with(key, hr.metadata.generation, digest)
+    };
+    let mut observed = steady::Observed {
+        source: known,
+        succeeded_with: &succeeded_with,
+        latest: ctx
+            .releases
+            .latest(&storage_namespace(hr), &release_name(hr)),
+        dependencies_ready,
+        values_digest: hr
+            .status
+            .as_ref()
+            .and_then(|s| s.last_attempted_config_digest.as_deref())
+            .unwrap_or_default(),
+    };
+    if !steady::unchanged(hr, &observed) {
+        return None;
+    }
+    // The values now: inline ones need no request; those of `valuesFrom`
+    // are read (as the full path and upstream read them).
+    let values_digest = values::digest(&compose_values(&ctx.client, hr).await.ok()?);
+    observed.values_digest = &values_digest;
+    steady::unchanged(hr, &observed).then_some(digest)
 }
 
 /// Everything up to and including the atomic release.

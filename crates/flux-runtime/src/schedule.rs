@@ -26,6 +26,7 @@ struct Entry {
     revision: Option<String>,
     at: Instant,
     interval: Duration,
+    succeeded: bool,
 }
 
 impl Schedule {
@@ -59,6 +60,16 @@ impl Schedule {
         last.get(key)?.revision.clone()
     }
 
+    /// Whether the last finished reconciliation of `key` succeeded, for
+    /// `generation` and of `revision`.
+    pub fn succeeded_with(&self, key: &str, generation: Option<i64>, revision: &str) -> bool {
+        self.last.lock().ok().is_some_and(|last| {
+            last.get(key).is_some_and(|e| {
+                e.succeeded && e.generation == generation && e.revision.as_deref() == Some(revision)
+            })
+        })
+    }
+
     /// Records a successful reconciliation of `key` (that applied
     /// `revision`, for kinds that record one).
     pub fn succeeded(
@@ -69,6 +80,18 @@ impl Schedule {
         revision: Option<&str>,
         interval: Duration,
     ) {
+        self.record(key, generation, token, revision, interval, true);
+    }
+
+    fn record(
+        &self,
+        key: &str,
+        generation: Option<i64>,
+        token: Option<&str>,
+        revision: Option<&str>,
+        interval: Duration,
+        succeeded: bool,
+    ) {
         if let Ok(mut last) = self.last.lock() {
             last.insert(
                 key.to_string(),
@@ -78,6 +101,7 @@ impl Schedule {
                     revision: revision.map(str::to_string),
                     at: Instant::now(),
                     interval,
+                    succeeded,
                 },
             );
         }
@@ -93,7 +117,7 @@ impl Schedule {
         revision: Option<&str>,
         retry: Duration,
     ) {
-        self.succeeded(key, generation, token, revision, retry);
+        self.record(key, generation, token, revision, retry, false);
     }
 
     /// Forgets `key` (when waiting for something else, or when the object
@@ -171,5 +195,14 @@ mod tests {
             None,
             "spec changed"
         );
+        assert!(
+            !schedule.succeeded_with("ns/c", Some(1), "main@sha1:2"),
+            "failed"
+        );
+        schedule.succeeded("ns/c", Some(1), None, Some("main@sha1:2"), Duration::ZERO);
+        assert!(schedule.succeeded_with("ns/c", Some(1), "main@sha1:2"));
+        assert!(!schedule.succeeded_with("ns/c", Some(2), "main@sha1:2"));
+        assert!(!schedule.succeeded_with("ns/c", Some(1), "main@sha1:3"));
+        assert!(!schedule.succeeded_with("ns/d", Some(1), "main@sha1:2"));
     }
 }

@@ -336,3 +336,65 @@ async fn drift_is_reported_with_its_fields_and_corrected() {
     assert_eq!(hr.status.unwrap().history.len(), 1, "no new revision");
     assert_eq!(bed.history("web").len(), 1);
 }
+
+/// On its interval, a release nothing touched is left alone without a
+/// status write (upstream writes Reconciling and Ready again every time);
+/// a release changed outside Flux (`helm upgrade` by hand) is noticed on
+/// the next interval and upgraded back to what the HelmRelease says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_release_is_left_alone_and_a_foreign_upgrade_reverted() {
+    let bed = Bed::new("hr-steady").await;
+    let ns = bed.ns.name().to_string();
+    bed.create(
+        "steady",
+        json!({"interval": "2s", "values": {"greeting": "from-flux"}}),
+    )
+    .await;
+    bed.wait_ready("steady", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    // Let the last writes of the install settle, then watch several
+    // intervals pass.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let before = bed.api().get("steady").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let after = bed.api().get("steady").await.unwrap();
+    assert_eq!(
+        before.metadata.resource_version, after.metadata.resource_version,
+        "an unchanged interval reconciliation wrote the status: {:#?}",
+        after.status
+    );
+    assert_eq!(bed.history("steady").len(), 1);
+
+    // Upgraded outside Flux: the next interval sees a release it did not
+    // make and upgrades it back.
+    let chart = format!("{}/app-1.0.0.tgz", bed.repo.root().display());
+    bed.helm(&[
+        "upgrade",
+        "steady",
+        &chart,
+        "--set",
+        "greeting=by-hand",
+        "--wait",
+        "--timeout",
+        "120s",
+    ]);
+    let hr = bed
+        .wait_for("steady", "upgraded back after the foreign upgrade", |hr| {
+            hr.status
+                .as_ref()
+                .and_then(|s| s.history.first())
+                .is_some_and(|s| s.version == 3 && s.status == "deployed")
+        })
+        .await;
+    assert_eq!(condition(&hr, "Ready").unwrap().reason, "UpgradeSucceeded");
+    let cms: Api<ConfigMap> = Api::namespaced(bed.client.clone(), &ns);
+    let cm = cms.get("steady-config").await.unwrap();
+    assert_eq!(cm.data.as_ref().unwrap()["greeting"], "from-flux");
+    assert_eq!(
+        bed.history("steady")
+            .iter()
+            .map(|h| h.1.as_str())
+            .collect::<Vec<_>>(),
+        ["superseded", "superseded", "deployed"]
+    );
+}
