@@ -306,8 +306,10 @@ pub enum BuildCommand {
     #[command(alias = "ks")]
     Kustomization(BuildKustomizationArgs),
     /// Render a Helm chart offline, exactly as `helm template NAME CHART` prints it.
-    #[command(alias = "hr")]
     Helm(BuildHelmArgs),
+    /// Render a HelmRelease's chart as the helm controller would: its release name, values, post-renderers and commonMetadata.
+    #[command(alias = "hr")]
+    Helmrelease(BuildHelmReleaseArgs),
     /// Build a tarball from a folder, as `flux push artifact` would push it.
     Artifact(BuildArtifactArgs),
 }
@@ -320,6 +322,41 @@ pub enum DiffCommand {
     Kustomization(BuildKustomizationArgs),
     /// Diff a local folder against an OCI artifact.
     Artifact(DiffArtifactArgs),
+    /// Show how the cluster drifted from a HelmRelease's deployed release.
+    #[command(alias = "hr")]
+    Helmrelease(DiffHelmReleaseArgs),
+}
+
+/// `flux build helmrelease NAME --chart PATH`.
+#[derive(Debug, Args)]
+pub struct BuildHelmReleaseArgs {
+    /// The HelmRelease's name.
+    pub name: String,
+    /// Path to the chart folder or `.tgz` archive its source provides.
+    #[arg(long)]
+    pub chart: String,
+    /// Path to a YAML file holding the HelmRelease (instead of the cluster's object); ConfigMaps and Secrets in it serve `valuesFrom`.
+    #[arg(long = "helmrelease-file")]
+    pub helmrelease_file: Option<String>,
+    /// YAML files with ConfigMaps and Secrets that serve `valuesFrom` (before the cluster).
+    #[arg(long = "values-from-file")]
+    pub values_from_file: Vec<String>,
+    /// Dry run mode: no cluster access (needs --helmrelease-file; valuesFrom only from files).
+    #[arg(long = "dry-run", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub dry_run: bool,
+    /// Kubernetes version for .Capabilities.KubeVersion.
+    #[arg(long = "kube-version")]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities.APIVersions.
+    #[arg(short = 'a', long = "api-versions", value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+}
+
+/// `flux diff helmrelease NAME`.
+#[derive(Debug, Args)]
+pub struct DiffHelmReleaseArgs {
+    /// The HelmRelease's name.
+    pub name: String,
 }
 
 /// `flux build helm NAME CHART` (the flags of `helm template`; the release

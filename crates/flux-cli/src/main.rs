@@ -18,7 +18,8 @@ use clap::Parser as _;
 use cli::{BuildCommand, Cli, Command, DiffCommand, TreeCommand};
 use client::{Error, connect};
 use commands::{
-    artifact, bootstrap, build, create, events, get, logs, manage, reconcile, system, trace, tree,
+    artifact, bootstrap, build, create, events, get, helmrelease, logs, manage, reconcile, system,
+    trace, tree,
 };
 
 /// The CLI's version (the workspace's).
@@ -62,8 +63,17 @@ fn main() {
         }
     };
     // `flux diff`: 1 when something would change, 2 on errors (upstream's codes).
-    if let Command::Diff(DiffCommand::Kustomization(args)) = &cli.command {
-        match runtime.block_on(build::diff(&cli.global, args)) {
+    let diff = match &cli.command {
+        Command::Diff(DiffCommand::Kustomization(args)) => {
+            Some(runtime.block_on(build::diff(&cli.global, args)))
+        }
+        Command::Diff(DiffCommand::Helmrelease(args)) => {
+            Some(runtime.block_on(helmrelease::diff(&cli.global, args)))
+        }
+        _ => None,
+    };
+    if let Some(outcome) = diff {
+        match outcome {
             Ok(build::DiffOutcome::Same) => std::process::exit(0),
             Ok(build::DiffOutcome::Changed) => {
                 output::warning("identified at least one change, exiting with non-zero exit code");
@@ -119,9 +129,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Trace(args) => trace::run(&connect(global).await?, args).await,
         Command::Build(BuildCommand::Kustomization(args)) => build::build(global, args).await,
         Command::Build(BuildCommand::Helm(args)) => build::helm(global, args),
+        Command::Build(BuildCommand::Helmrelease(args)) => helmrelease::build(global, args).await,
         Command::Build(BuildCommand::Artifact(args)) => artifact::build(args),
         Command::Diff(DiffCommand::Artifact(args)) => artifact::diff(global, args).await,
-        Command::Diff(DiffCommand::Kustomization(_)) => Err("flux diff is handled before".into()),
+        Command::Diff(DiffCommand::Kustomization(_) | DiffCommand::Helmrelease(_)) => {
+            Err("flux diff is handled before".into())
+        }
         Command::Push(cli::PushCommand::Artifact(args)) => artifact::push(global, args).await,
         Command::Pull(cli::PullCommand::Artifact(args)) => artifact::pull(global, args).await,
         Command::Tag(cli::TagCommand::Artifact(args)) => artifact::tag(global, args).await,

@@ -22,7 +22,7 @@ const OBJECTS_PER_KUSTOMIZATION: usize = 3;
 const INTERVAL: Duration = Duration::from_secs(60);
 
 /// A controller child process, stopped when dropped.
-struct Fluxd {
+pub(crate) struct Fluxd {
     child: std::process::Child,
     metrics: String,
 }
@@ -34,7 +34,7 @@ impl Drop for Fluxd {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -51,7 +51,11 @@ enum Implementation {
 
 impl Fluxd {
     /// `fluxd --controllers=<controllers>` (artifacts stored in `storage`).
-    fn start(kubeconfig: &Path, storage: &Path, controllers: &str) -> Result<Self, String> {
+    pub(crate) fn start(
+        kubeconfig: &Path,
+        storage: &Path,
+        controllers: &str,
+    ) -> Result<Self, String> {
         let binary = std::env::current_exe()
             .map_err(|e| e.to_string())?
             .with_file_name("fluxd");
@@ -80,7 +84,7 @@ impl Fluxd {
     }
 
     /// Upstream's kustomize-controller, out of cluster, same settings.
-    fn upstream(binary: &Path, kubeconfig: &Path) -> Result<Self, String> {
+    pub(crate) fn upstream(binary: &Path, kubeconfig: &Path) -> Result<Self, String> {
         let metrics = format!("127.0.0.1:{}", free_port()?);
         let child = std::process::Command::new(binary)
             .env("KUBECONFIG", kubeconfig)
@@ -99,7 +103,7 @@ impl Fluxd {
     }
 
     /// Its peak resident memory so far.
-    fn peak_rss_mib(&self) -> f64 {
+    pub(crate) fn peak_rss_mib(&self) -> f64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
@@ -111,7 +115,7 @@ impl Fluxd {
     }
 
     /// The sum of its metric lines starting with `prefix`.
-    fn metric(&self, prefix: &str) -> Result<f64, String> {
+    pub(crate) fn metric(&self, prefix: &str) -> Result<f64, String> {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.metrics).map_err(|e| e.to_string())?;
         stream
@@ -139,7 +143,7 @@ impl Fluxd {
     }
 }
 
-async fn api_requests(client: &Client) -> Result<f64, String> {
+pub(crate) async fn api_requests(client: &Client) -> Result<f64, String> {
     let request = http::Request::get("/metrics")
         .body(Vec::new())
         .map_err(|e| e.to_string())?;

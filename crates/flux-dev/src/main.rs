@@ -23,6 +23,10 @@
 //! - `flux-dev bench helm [SUBCHARTS] [TEMPLATES]`: an umbrella chart and a
 //!   large chart rendered by flux-helm and by `helm template` (identical
 //!   outputs), time and peak memory of each.
+//! - `flux-dev bench helmreleases [N]`: N HelmReleases (3 ConfigMaps
+//!   each) from one HelmRepository, `fluxd --controllers=helm` against
+//!   upstream's helm-controller (time to Ready, memory, API requests and
+//!   release Secrets written when nothing changed).
 //! - `flux-dev bench helmrepository [VERSIONS] [CHARTS]`: a HelmRepository
 //!   with a large index and HelmCharts on it, fluxd against upstream's
 //!   source-controller (time to Ready, memory).
@@ -48,6 +52,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod bench_gotemplate;
 mod bench_helm;
+mod bench_helmreleases;
 mod bench_helmrepository;
 mod bench_kustomizations;
 mod corpus;
@@ -162,6 +167,12 @@ enum Bench {
         #[arg(default_value_t = 100)]
         count: usize,
     },
+    /// N HelmReleases from one HelmRepository: fluxd against upstream's
+    /// helm-controller.
+    Helmreleases {
+        #[arg(default_value_t = 100)]
+        count: usize,
+    },
     /// One HelmRepository with a large index and HelmCharts on it: fluxd
     /// against upstream's source-controller.
     Helmrepository {
@@ -210,6 +221,7 @@ fn main() -> ExitCode {
         Command::Bench(Bench::Kustomizations { count }) => {
             bench_kustomizations::kustomizations(count)
         }
+        Command::Bench(Bench::Helmreleases { count }) => bench_helmreleases::helmreleases(count),
         Command::Bench(Bench::Helmrepository { versions, charts }) => {
             bench_helmrepository::helmrepository(versions, charts)
         }

@@ -18,14 +18,13 @@ use kube::api::{DeleteParams, DynamicObject, PropagationPolicy};
 use kube::{Api, Client};
 use serde_json::{Map, Value as Json};
 
+pub use flux_helm::helmrelease::objects::{
+    MANAGED_BY_LABEL, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION, managed_meta,
+    objects_of,
+};
+
 use crate::storage::Storage;
 
-/// Helm's label on every object of a release.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Helm's annotation naming an object's release.
-pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
-/// Helm's annotation naming an object's release namespace.
-pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
 /// Objects Helm never deletes.
 const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
@@ -58,55 +57,6 @@ pub struct Options {
     pub max_history: i64,
     /// Delete what a failed upgrade created.
     pub cleanup_on_fail: bool,
-}
-
-pub(crate) fn managed_meta(object: &mut Json, name: &str, namespace: &str) {
-    let Some(metadata) = object
-        .as_object_mut()
-        .map(|o| {
-            o.entry("metadata")
-                .or_insert_with(|| Json::Object(Map::new()))
-        })
-        .and_then(Json::as_object_mut)
-    else {
-        return;
-    };
-    let labels = metadata
-        .entry("labels")
-        .or_insert_with(|| Json::Object(Map::new()));
-    if !labels.is_object() {
-        *labels = Json::Object(Map::new());
-    }
-    if let Some(l) = labels.as_object_mut() {
-        l.insert(MANAGED_BY_LABEL.into(), Json::String("Helm".into()));
-    }
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Json::Object(Map::new()));
-    if !annotations.is_object() {
-        *annotations = Json::Object(Map::new());
-    }
-    if let Some(a) = annotations.as_object_mut() {
-        a.insert(RELEASE_NAME_ANNOTATION.into(), Json::String(name.into()));
-        a.insert(
-            RELEASE_NAMESPACE_ANNOTATION.into(),
-            Json::String(namespace.into()),
-        );
-    }
-}
-
-/// The objects of a manifest, in the order Helm writes them.
-pub fn objects_of(manifest: &str) -> Result<Vec<Json>, String> {
-    let mut out = Vec::new();
-    for doc in flux_helm::manifest::split_manifests(manifest) {
-        for value in flux_yaml::parse(&doc).map_err(|e| e.to_string())? {
-            let json = flux_kustomize::objects::value_to_json(&value);
-            if json.is_object() {
-                out.push(json);
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn text<'a>(object: &'a Json, path: &[&str]) -> &'a str {

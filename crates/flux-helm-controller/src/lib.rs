@@ -24,17 +24,16 @@
 //! - [`reconcile`]: the HelmRelease reconciler (conditions, events,
 //!   history, failure counters, remediation).
 
+pub use flux_helm::helmrelease::{name, postrender, values};
+
 pub mod action;
 pub mod chart;
 pub mod drift;
-pub mod name;
-pub mod postrender;
 pub mod reconcile;
 pub mod snapshot;
 pub mod state;
 pub mod steady;
 pub mod storage;
-pub mod values;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

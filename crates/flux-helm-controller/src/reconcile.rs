@@ -862,53 +862,27 @@ async fn compose_values(
         if fetched.contains_key(&key) {
             continue;
         }
-        let result = match kind.as_str() {
-            "Secret" => {
-                let api: Api<k8s_openapi::api::core::v1::Secret> =
-                    Api::namespaced(client.clone(), &namespace);
-                match api.get_opt(&r.name).await {
-                    Ok(Some(s)) => values::Fetched::Found(
-                        s.data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.0))
-                            .chain(
-                                s.string_data
-                                    .unwrap_or_default()
-                                    .into_iter()
-                                    .map(|(k, v)| (k, v.into_bytes())),
-                            )
-                            .collect(),
-                    ),
-                    Ok(None) => {
-                        values::Fetched::NotFound(format!("secrets \"{}\" not found", r.name))
-                    }
-                    Err(e) => values::Fetched::Failed(flux_runtime::ssa::kube_message(&e)),
-                }
-            }
-            _ => {
-                let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-                    Api::namespaced(client.clone(), &namespace);
-                match api.get_opt(&r.name).await {
-                    Ok(Some(c)) => values::Fetched::Found(
-                        c.data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.into_bytes()))
-                            .chain(
-                                c.binary_data
-                                    .unwrap_or_default()
-                                    .into_iter()
-                                    .map(|(k, v)| (k, v.0)),
-                            )
-                            .collect(),
-                    ),
-                    Ok(None) => {
-                        values::Fetched::NotFound(format!("configmaps \"{}\" not found", r.name))
-                    }
-                    Err(e) => values::Fetched::Failed(flux_runtime::ssa::kube_message(&e)),
-                }
-            }
+        let read = if kind == "Secret" {
+            let api: Api<k8s_openapi::api::core::v1::Secret> =
+                Api::namespaced(client.clone(), &namespace);
+            api.get_opt(&r.name)
+                .await
+                .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        } else {
+            let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+                Api::namespaced(client.clone(), &namespace);
+            api.get_opt(&r.name)
+                .await
+                .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        };
+        let result = match read {
+            Ok(Some(object)) => values::Fetched::Found(values::data_of(&kind, &object)),
+            Ok(None) => values::Fetched::NotFound(format!(
+                "{}s \"{}\" not found",
+                kind.to_lowercase(),
+                r.name
+            )),
+            Err(e) => values::Fetched::Failed(flux_runtime::ssa::kube_message(&e)),
         };
         fetched.insert(key, result);
     }

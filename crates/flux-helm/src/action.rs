@@ -505,12 +505,22 @@ pub fn template_output(r: &Rendered, opts: &TemplateOptions) -> Result<String, R
 /// Renders `chart` and prints it as `helm template` does, on a thread with
 /// a stack deep enough for Helm's recursion limits.
 pub fn template(chart: &Chart, opts: &TemplateOptions) -> Result<String, RenderError> {
+    template_with(chart, opts, Engine::default)
+}
+
+/// [`template`] with the engine `engine` makes on the render thread (a
+/// post-renderer, a `lookup`).
+pub fn template_with(
+    chart: &Chart,
+    opts: &TemplateOptions,
+    engine: impl FnOnce() -> Engine + Send,
+) -> Result<String, RenderError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("helm-render".into())
             .stack_size(crate::RENDER_STACK)
             .spawn_scoped(s, || {
-                let r = render_release(chart, opts, &Engine::default())?;
+                let r = render_release(chart, opts, &engine())?;
                 template_output(&r, opts)
             })
             .map_err(|e| early(format!("cannot start the render thread: {e}")))?

@@ -21,6 +21,7 @@ pub mod chart;
 pub mod engine;
 mod error;
 mod glob;
+pub mod helmrelease;
 pub mod ignore;
 pub mod index;
 mod index_chunks;
@@ -34,7 +35,7 @@ mod toml;
 pub mod values;
 pub mod yaml;
 
-pub use action::{TemplateOptions, ValueOptions, render_release, template};
+pub use action::{TemplateOptions, ValueOptions, render_release, template, template_with};
 pub use chart::Chart;
 pub use error::{
     KubeVersionError, ManifestError, PatternError, ReleaseError, TemplateError, ValuesError,

@@ -33,6 +33,7 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod reconcile;
+pub mod release_drift;
 pub mod schedule;
 pub mod ssa;
 mod status;

@@ -6,6 +6,7 @@ pub mod build;
 pub mod create;
 pub mod events;
 pub mod get;
+pub mod helmrelease;
 pub mod logs;
 pub mod manage;
 pub mod reconcile;

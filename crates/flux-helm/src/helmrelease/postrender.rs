@@ -17,7 +17,6 @@ use std::path::Path;
 use flux_api::helm::v2::{HelmRelease, PostRenderer};
 use flux_api::kustomize::v1::CommonMetadata;
 use flux_yaml::Value;
-use kube::ResourceExt;
 
 /// The annotation Helm keeps a document's file name in while post-rendering.
 const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -54,10 +53,13 @@ impl PostRender {
             labels: common.labels.unwrap_or_default().into_iter().collect(),
             annotations: common.annotations.unwrap_or_default().into_iter().collect(),
             origin: vec![
-                (NAME_LABEL.to_string(), hr.name_any()),
+                (
+                    NAME_LABEL.to_string(),
+                    hr.metadata.name.clone().unwrap_or_default(),
+                ),
                 (
                     NAMESPACE_LABEL.to_string(),
-                    hr.namespace().unwrap_or_default(),
+                    hr.metadata.namespace.clone().unwrap_or_default(),
                 ),
             ],
         }
@@ -71,7 +73,7 @@ impl PostRender {
             if base.starts_with('_') || content.trim().is_empty() {
                 continue;
             }
-            for doc in flux_helm::manifest::split_manifests(content) {
+            for doc in crate::manifest::split_manifests(content) {
                 let values = flux_yaml::parse(&doc).map_err(|e| format!("parsing {name}: {e}"))?;
                 for mut value in values {
                     if matches!(value, Value::Null) {
@@ -210,7 +212,7 @@ fn kustomize(
 /// `postRenderers` and `commonMetadata`).
 fn json_digest<T: serde::Serialize>(value: &T) -> String {
     let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    let mut text = flux_helm::release::go_json_text(&json);
+    let mut text = crate::release::go_json_text(&json);
     text.push('\n');
     flux_artifact::Digest::of(text.as_bytes()).to_string()
 }

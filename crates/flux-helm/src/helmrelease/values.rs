@@ -21,9 +21,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::strvals;
 use flux_api::helm::v2::ValuesReference;
 use flux_gotemplate::Value;
-use flux_helm::strvals;
 use serde_json::{Map, Value as Json};
 
 /// A ConfigMap or Secret as the composition finds it.
@@ -37,6 +37,39 @@ pub enum Fetched {
     /// Any other failure, with its message (reported as it is, as
     /// upstream does).
     Failed(String),
+}
+
+/// The data of a ConfigMap (`data`, `binaryData`) or Secret (`data`,
+/// `stringData`) given as its JSON object, values decoded, as `valuesFrom`
+/// reads it.
+pub fn data_of(kind: &str, object: &Json) -> BTreeMap<String, Vec<u8>> {
+    use base64::Engine as _;
+    let decode = |v: &Json| {
+        v.as_str()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+    };
+    let plain = |v: &Json| v.as_str().map(|s| s.as_bytes().to_vec());
+    // `data` first: a Secret's `stringData` wins over it, as on a write.
+    type Read<'a> = &'a dyn Fn(&Json) -> Option<Vec<u8>>;
+    let fields: [(&str, Read<'_>); 2] = if kind == "Secret" {
+        [("data", &decode), ("stringData", &plain)]
+    } else {
+        [("data", &plain), ("binaryData", &decode)]
+    };
+    let mut out = BTreeMap::new();
+    for (field, read) in fields {
+        for (k, v) in object
+            .get(field)
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(bytes) = read(v) {
+                out.insert(k.clone(), bytes);
+            }
+        }
+    }
+    out
 }
 
 /// The key read when a reference names none.
@@ -104,7 +137,7 @@ fn merge_maps(a: &GoMap, b: &GoMap) -> GoMap {
 fn go_map(values: &Map<String, Json>) -> GoMap {
     values
         .iter()
-        .map(|(k, v)| (k.clone(), flux_helm::yaml::to_value(&float64(v))))
+        .map(|(k, v)| (k.clone(), crate::yaml::to_value(&float64(v))))
         .collect()
 }
 
@@ -203,7 +236,7 @@ pub fn compose(
                 .map_err(|e| reference_error(namespace, reference, &e))?;
             continue;
         }
-        let read = flux_helm::yaml::read_values(data).map_err(|e| {
+        let read = crate::yaml::read_values(data).map_err(|e| {
             // Helm v4 reads into its `common.Values` type (v3: a map).
             let message = e.to_string().replace(
                 "Go value of type map[string]interface {}",
@@ -216,7 +249,7 @@ pub fn compose(
     let merged = merge_maps(&result, &inline);
     Ok(merged
         .iter()
-        .map(|(k, v)| (k.clone(), flux_helm::yaml::from_value(v)))
+        .map(|(k, v)| (k.clone(), crate::yaml::from_value(v)))
         .collect())
 }
 
@@ -334,5 +367,19 @@ mod tests {
             digest(&Map::new()),
             flux_artifact::Digest::of(b"").to_string()
         );
+    }
+
+    #[test]
+    fn data_of_decodes_secrets_and_binary_data() {
+        let secret = serde_json::json!({"data": {"a": "b2xk", "b": "c2FtZQ=="},
+            "stringData": {"b": "new"}});
+        let data = data_of("Secret", &secret);
+        assert_eq!(data["a"], b"old");
+        assert_eq!(data["b"], b"new", "stringData wins, as on a write");
+        let config = serde_json::json!({"data": {"values.yaml": "a: 1"},
+            "binaryData": {"bin": "AAE="}});
+        let data = data_of("ConfigMap", &config);
+        assert_eq!(data["values.yaml"], b"a: 1");
+        assert_eq!(data["bin"], [0u8, 1]);
     }
 }

@@ -1,0 +1,400 @@
+//! `flux-dev bench helmreleases [N]`: N HelmReleases of one chart (3
+//! ConfigMaps each, the HelmChart of each generated from `spec.chart`) from
+//! one HelmRepository, on a real control plane, reconciled by the real
+//! `fluxd --controllers=helm` and then by upstream's helm-controller (the
+//! source controller is `fluxd --controllers=source` in both). Prints the
+//! time until all are Ready, the helm controller's peak memory, the API
+//! requests per HelmRelease of a round of explicit reconcile requests and
+//! of a round of interval reconciliations where nothing changed, and the
+//! Helm release Secrets written by those rounds.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::bench_kustomizations::{Fluxd, api_requests};
+use flux_api::helm::v2::HelmRelease;
+use flux_testenv::{ControlPlane, HelmRepoServer};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+/// `spec.interval` of the HelmReleases: the interval round waits this long.
+const INTERVAL: Duration = Duration::from_secs(60);
+/// How long all may take to become Ready.
+const DEADLINE: Duration = Duration::from_secs(900);
+
+/// Which helm controller the scenario runs.
+enum Implementation {
+    Ours,
+    Upstream(std::path::PathBuf),
+}
+
+/// What one scenario measured.
+struct Measures {
+    /// `None` when not all were Ready within [`DEADLINE`].
+    ready: Option<Duration>,
+    ready_count: usize,
+    peak_mib: f64,
+    requested: Duration,
+    requested_mean: f64,
+    requested_requests: f64,
+    interval_reconciles: f64,
+    interval_requests: f64,
+    /// Helm release Secrets created or rewritten by the two rounds.
+    secrets_written: usize,
+}
+
+fn ready(hr: &HelmRelease) -> bool {
+    hr.status.as_ref().is_some_and(|s| {
+        flux_runtime::conditions::get(&s.conditions, "Ready").is_some_and(|c| {
+            c.status == flux_api::meta::ConditionStatus::True
+                && c.observed_generation == hr.metadata.generation
+        }) && s.observed_generation == hr.metadata.generation
+    })
+}
+
+/// Upstream's helm-controller: `FLUX_UPSTREAM_HELM_CONTROLLER`, else the
+/// one `scripts/install-deps.sh` links as `helm-controller-upstream`.
+fn upstream_binary() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("FLUX_UPSTREAM_HELM_CONTROLLER") {
+        return Some(path.into());
+    }
+    flux_testenv::tool("helm-controller-upstream").ok()
+}
+
+/// Runs the benchmark.
+pub fn helmreleases(n: usize) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(run(n))
+}
+
+async fn run(n: usize) -> Result<(), String> {
+    let ours = scenario(n, &Implementation::Ours).await?;
+    let upstream = match upstream_binary() {
+        Some(binary) => Some(scenario(n, &Implementation::Upstream(binary)).await?),
+        None => {
+            eprintln!("upstream helm-controller not found: run scripts/install-deps.sh to compare");
+            None
+        }
+    };
+    println!(
+        "helmreleases: {n} HelmReleases × 3 ConfigMaps, one chart from one HelmRepository, a HelmChart per release (real kube-apiserver + etcd, a fresh one per implementation; source: `fluxd --controllers=source`; helm controller as its own process, `--concurrent=10`)"
+    );
+    let per = |requests: f64, count: f64| {
+        if count > 0.0 { requests / count } else { 0.0 }
+    };
+    let columns = |m: &Measures| -> [String; 5] {
+        let Some(ready) = m.ready else {
+            let not = "not measured (not all Ready)".to_string();
+            return [
+                format!(
+                    "only {} of {n} Ready after {} s",
+                    m.ready_count,
+                    DEADLINE.as_secs()
+                ),
+                format!("{:.0} MiB", m.peak_mib),
+                not.clone(),
+                not.clone(),
+                not,
+            ];
+        };
+        [
+            format!("{:.1} s", ready.as_secs_f64()),
+            format!("{:.0} MiB", m.peak_mib),
+            format!(
+                "handled in {:.1} s, {:.0} ms per reconcile, {:.2} API requests per HelmRelease",
+                m.requested.as_secs_f64(),
+                m.requested_mean * 1000.0,
+                per(m.requested_requests, n as f64)
+            ),
+            format!(
+                "{:.0} reconciles, {:.2} API requests per HelmRelease per reconcile",
+                m.interval_reconciles,
+                per(m.interval_requests, m.interval_reconciles)
+            ),
+            format!("{}", m.secrets_written),
+        ]
+    };
+    let labels = [
+        "all Ready after creation",
+        "peak memory of the helm controller",
+        "`reconcile.fluxcd.io/requestedAt` on all, nothing changed",
+        "interval reconciles, nothing changed (65 s window)",
+        "release Secrets written by both rounds",
+    ];
+    let ours_columns = columns(&ours);
+    match &upstream {
+        Some(up) => {
+            let up_columns = columns(up);
+            println!("| measure | flux-rs | upstream helm-controller v1.6.0 | ratio |");
+            println!("|---|---|---|---|");
+            let both = ours.ready.is_some() && up.ready.is_some();
+            let ratios = [
+                match (up.ready, ours.ready) {
+                    (Some(u), Some(o)) => format!("{:.1}×", u.as_secs_f64() / o.as_secs_f64()),
+                    (None, Some(o)) => {
+                        format!("> {:.1}×", DEADLINE.as_secs_f64() / o.as_secs_f64())
+                    }
+                    _ => "—".to_string(),
+                },
+                format!("{:.1}×", up.peak_mib / ours.peak_mib.max(1e-9)),
+                if both {
+                    format!(
+                        "{:.1}×",
+                        up.requested.as_secs_f64() / ours.requested.as_secs_f64().max(1e-9)
+                    )
+                } else {
+                    "—".to_string()
+                },
+                if both {
+                    format!(
+                        "{:.0}× fewer requests",
+                        up.interval_requests / ours.interval_requests.max(1.0)
+                    )
+                } else {
+                    "—".to_string()
+                },
+                "—".to_string(),
+            ];
+            for i in 0..labels.len() {
+                println!(
+                    "| {} | {} | {} | {} |",
+                    labels[i], ours_columns[i], up_columns[i], ratios[i]
+                );
+            }
+        }
+        None => {
+            println!("| measure | flux-rs |");
+            println!("|---|---|");
+            for i in 0..labels.len() {
+                println!("| {} | {} |", labels[i], ours_columns[i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The chart: three ConfigMaps of the release's values.
+fn write_chart(dir: &Path) -> Result<std::path::PathBuf, String> {
+    let chart = dir.join("bench");
+    std::fs::create_dir_all(chart.join("templates")).map_err(|e| e.to_string())?;
+    let mut template = String::new();
+    for j in 0..3 {
+        template.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}-cm{j}\n  labels:\n    app.kubernetes.io/name: {{{{ .Chart.Name }}}}\ndata:\n  index: {{{{ .Values.index | quote }}}}\n  key: value-{j}\n"
+        ));
+    }
+    let files = [
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: bench\nversion: 0.1.0\nappVersion: \"1.0\"\n".to_string(),
+        ),
+        ("values.yaml", "index: 0\n".to_string()),
+        ("templates/configmaps.yaml", template),
+    ];
+    for (file, text) in files {
+        std::fs::write(chart.join(file), text).map_err(|e| e.to_string())?;
+    }
+    Ok(chart)
+}
+
+async fn release_secrets(client: &Client, namespace: &str) -> Result<Vec<String>, String> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let list = secrets
+        .list_metadata(&ListParams::default().labels("owner=helm"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{}@{}",
+                s.metadata.name.unwrap_or_default(),
+                s.metadata.resource_version.unwrap_or_default()
+            )
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+async fn scenario(n: usize, implementation: &Implementation) -> Result<Measures, String> {
+    let cp = ControlPlane::start().map_err(|e| e.to_string())?;
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds");
+    cp.install_crd_dir(&crds).await.map_err(|e| e.to_string())?;
+    let ns = cp.namespace("bench").await.map_err(|e| e.to_string())?;
+    let client = cp.client().map_err(|e| e.to_string())?;
+
+    let repo = HelmRepoServer::start().map_err(|e| e.to_string())?;
+    let sources = tempfile::tempdir().map_err(|e| e.to_string())?;
+    repo.add_chart(&write_chart(sources.path())?)
+        .map_err(|e| e.to_string())?;
+
+    let storage = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let _source = Fluxd::start(cp.kubeconfig_path(), storage.path(), "source")?;
+    let spare = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let helm = match implementation {
+        Implementation::Ours => Fluxd::start(cp.kubeconfig_path(), spare.path(), "helm")?,
+        Implementation::Upstream(binary) => Fluxd::upstream(binary, cp.kubeconfig_path())?,
+    };
+    let reconciles =
+        || helm.metric("controller_runtime_reconcile_total{controller=\"helmrelease\"");
+    let seconds =
+        || helm.metric("controller_runtime_reconcile_time_seconds_sum{controller=\"helmrelease\"");
+
+    let repos: Api<flux_api::source::v1::HelmRepository> =
+        Api::namespaced(client.clone(), ns.name());
+    let repository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": {"name": "charts"},
+        "spec": {"url": repo.url(), "interval": "60m"}
+    }))
+    .map_err(|e| e.to_string())?;
+    repos
+        .create(&PostParams::default(), &repository)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let releases: Api<HelmRelease> = Api::namespaced(client.clone(), ns.name());
+    let start = Instant::now();
+    for i in 0..n {
+        let hr = serde_json::from_value(json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": format!("app{i}")},
+            "spec": {
+                "interval": format!("{}s", INTERVAL.as_secs()),
+                "chart": {"spec": {
+                    "chart": "bench",
+                    "version": "0.1.0",
+                    // The source controller stays quiet during the rounds.
+                    "interval": "60m",
+                    "sourceRef": {"kind": "HelmRepository", "name": "charts"}
+                }},
+                "values": {"index": i}
+            }
+        }))
+        .map_err(|e| e.to_string())?;
+        releases
+            .create(&PostParams::default(), &hr)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    loop {
+        let list = releases
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let count = list.items.iter().filter(|hr| ready(hr)).count();
+        if count == n {
+            break;
+        }
+        if start.elapsed() > DEADLINE {
+            return Ok(Measures {
+                ready: None,
+                ready_count: count,
+                peak_mib: helm.peak_rss_mib(),
+                requested: Duration::ZERO,
+                requested_mean: 0.0,
+                requested_requests: 0.0,
+                interval_reconciles: 0.0,
+                interval_requests: 0.0,
+                secrets_written: 0,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let all_ready = start.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let secrets_before = release_secrets(&client, ns.name()).await?;
+
+    // A reconcile round where nothing changed, requested on every object.
+    let before = api_requests(&client).await?;
+    let mut own = 1.0; // the metrics read itself
+    let token = "bench-no-change";
+    let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    let (count_before, seconds_before) = (reconciles()?, seconds()?);
+    let round = Instant::now();
+    let patched = futures::stream::iter(0..n)
+        .map(|i| {
+            let api = releases.clone();
+            let patch = patch.clone();
+            async move {
+                api.patch(
+                    &format!("app{i}"),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+        })
+        .buffer_unordered(10)
+        .collect::<Vec<_>>()
+        .await;
+    for result in patched {
+        result?;
+        own += 1.0;
+    }
+    loop {
+        let list = releases
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        own += 1.0;
+        let handled = list
+            .items
+            .iter()
+            .filter(|hr| {
+                hr.status
+                    .as_ref()
+                    .and_then(|s| s.last_handled_reconcile_at.as_deref())
+                    == Some(token)
+                    && ready(hr)
+            })
+            .count();
+        if handled == n {
+            break;
+        }
+        if round.elapsed() > DEADLINE {
+            return Err("the no-change round did not finish".to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let requested = round.elapsed();
+    // Late writes of the round (upstream patches its status once more).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let requested_mean = (seconds()? - seconds_before) / (reconciles()? - count_before).max(1.0);
+    let requested_requests = (api_requests(&client).await? - before - own).max(0.0);
+
+    // Reconciliations on the interval, where nothing changed either.
+    let reconciles_before = reconciles()?;
+    let before_interval = api_requests(&client).await?;
+    tokio::time::sleep(INTERVAL + Duration::from_secs(5)).await;
+    let interval_reconciles = reconciles()? - reconciles_before;
+    let interval_requests = (api_requests(&client).await? - before_interval - 1.0).max(0.0);
+    let secrets_after = release_secrets(&client, ns.name()).await?;
+    let secrets_written = secrets_after
+        .iter()
+        .filter(|s| !secrets_before.contains(s))
+        .count();
+    Ok(Measures {
+        ready: Some(all_ready),
+        ready_count: n,
+        peak_mib: helm.peak_rss_mib(),
+        requested,
+        requested_mean,
+        requested_requests,
+        interval_reconciles,
+        interval_requests,
+        secrets_written,
+    })
+}
