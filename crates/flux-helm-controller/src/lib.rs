@@ -27,6 +27,7 @@
 pub use flux_helm::helmrelease::{name, postrender, values};
 
 pub mod action;
+pub mod capabilities;
 pub mod chart;
 pub mod drift;
 pub mod reconcile;

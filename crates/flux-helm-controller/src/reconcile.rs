@@ -26,7 +26,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::action::{self, Options, Target, Written};
 use crate::state::{self, Kind, Next, Refusal, State};
-use crate::{Context, chart, drift, postrender, snapshot, steady, storage, values};
+use crate::{Context, capabilities, chart, drift, postrender, snapshot, steady, storage, values};
 
 /// The controller name in metrics and logs.
 pub const CONTROLLER: &str = "helmrelease";
@@ -1480,6 +1480,20 @@ async fn render(
             .and_then(|v| flux_helm::action::parse_kube_version(&v).ok()),
         ..flux_helm::TemplateOptions::default()
     };
+    let served = capabilities::discover(&req.target.client)
+        .await
+        .map_err(|e| {
+            format!(
+                "could not get apiVersions from Kubernetes: {}",
+                flux_runtime::ssa::kube_message(&e)
+            )
+        })?;
+    let opts = flux_helm::TemplateOptions {
+        cluster_api_versions: Some(served.versions.clone()),
+        ..opts
+    };
+    let served = Arc::new(served);
+    let (handle, client) = (tokio::runtime::Handle::current(), req.target.client.clone());
     let post_render = postrender::PostRender::of(hr);
     let chart = req.chart.clone();
     let rendered = tokio::task::spawn_blocking(move || {
@@ -1490,6 +1504,11 @@ async fn render(
                 .spawn_scoped(s, || {
                     let engine = flux_helm::engine::Engine {
                         post_render: Some(std::rc::Rc::new(move |files| post_render.run(files))),
+                        lookup: Some(std::rc::Rc::new(
+                            move |api_version, kind, namespace, name| {
+                                served.lookup(&handle, &client, api_version, kind, namespace, name)
+                            },
+                        )),
                         ..flux_helm::engine::Engine::default()
                     };
                     flux_helm::render_release(&chart, &opts, &engine)
@@ -1560,64 +1579,68 @@ async fn run_action(
             } else {
                 upgrade.disable_schema_validation.unwrap_or(false)
             };
-            let result = match render(hr, req, revision, !is_install, skip_schema).await {
-                Err(e) => Err(e),
-                Ok(mut release) => {
-                    if !is_install
-                        && upgrade.preserve_values.unwrap_or(false)
-                        && let Some(current) = history
-                            .iter()
-                            .rev()
-                            .find(|r| r.info.status == helm_status::DEPLOYED)
-                    {
-                        let mut merged = current.config.clone();
-                        flux_helm::package::merge_maps(&mut merged, req.values.clone());
-                        release.config = merged;
-                    }
-                    let policy = if is_install {
-                        match (install.crds, install.skip_crds) {
-                            (Some(p), _) => p,
-                            (None, Some(true)) => CrdsPolicy::Skip,
-                            _ => CrdsPolicy::Create,
-                        }
-                    } else {
-                        upgrade.crds.unwrap_or(CrdsPolicy::Skip)
-                    };
-                    let crds: Vec<(String, Vec<u8>)> = req
-                        .chart
-                        .crd_objects()
-                        .into_iter()
-                        .map(|(name, file)| (name, file.data.clone()))
-                        .collect();
-                    let origin = [
-                        (postrender::NAME_LABEL.to_string(), hr.name_any()),
-                        (
-                            postrender::NAMESPACE_LABEL.to_string(),
-                            hr.namespace().unwrap_or_default(),
-                        ),
-                    ];
-                    if let Err(e) = req.target.apply_crds(&crds, policy, &origin).await {
-                        Err(format!("failed to apply CustomResourceDefinitions: {e}"))
-                    } else if is_install {
-                        let create_ns = install.create_namespace.unwrap_or(false)
-                            && hr
-                                .spec
-                                .target_namespace
-                                .as_deref()
-                                .is_some_and(|t| !t.is_empty());
-                        action::install(
-                            &req.target,
-                            release,
-                            history,
-                            create_ns,
-                            &options,
-                            &mut written,
-                        )
-                        .await
-                    } else {
-                        action::upgrade(&req.target, release, history, &options, &mut written).await
-                    }
+            let policy = if is_install {
+                match (install.crds, install.skip_crds) {
+                    (Some(p), _) => p,
+                    (None, Some(true)) => CrdsPolicy::Skip,
+                    _ => CrdsPolicy::Create,
                 }
+            } else {
+                upgrade.crds.unwrap_or(CrdsPolicy::Skip)
+            };
+            let crds: Vec<(String, Vec<u8>)> = req
+                .chart
+                .crd_objects()
+                .into_iter()
+                .map(|(name, file)| (name, file.data.clone()))
+                .collect();
+            let origin = [
+                (postrender::NAME_LABEL.to_string(), hr.name_any()),
+                (
+                    postrender::NAMESPACE_LABEL.to_string(),
+                    hr.namespace().unwrap_or_default(),
+                ),
+            ];
+            // The chart's CRDs first, as Helm does: the templates then see
+            // their API versions.
+            let result = match req.target.apply_crds(&crds, policy, &origin).await {
+                Err(e) => Err(format!("failed to apply CustomResourceDefinitions: {e}")),
+                Ok(_) => match render(hr, req, revision, !is_install, skip_schema).await {
+                    Err(e) => Err(e),
+                    Ok(mut release) => {
+                        if !is_install
+                            && upgrade.preserve_values.unwrap_or(false)
+                            && let Some(current) = history
+                                .iter()
+                                .rev()
+                                .find(|r| r.info.status == helm_status::DEPLOYED)
+                        {
+                            let mut merged = current.config.clone();
+                            flux_helm::package::merge_maps(&mut merged, req.values.clone());
+                            release.config = merged;
+                        }
+                        if is_install {
+                            let create_ns = install.create_namespace.unwrap_or(false)
+                                && hr
+                                    .spec
+                                    .target_namespace
+                                    .as_deref()
+                                    .is_some_and(|t| !t.is_empty());
+                            action::install(
+                                &req.target,
+                                release,
+                                history,
+                                create_ns,
+                                &options,
+                                &mut written,
+                            )
+                            .await
+                        } else {
+                            action::upgrade(&req.target, release, history, &options, &mut written)
+                                .await
+                        }
+                    }
+                },
             };
             status.last_attempted_release_action_duration =
                 Some(format_duration(started.elapsed()));

@@ -130,6 +130,9 @@ pub struct TemplateOptions {
     pub kube_version: Option<String>,
     /// `--api-versions` (added to the defaults).
     pub api_versions: Vec<String>,
+    /// The API versions a cluster serves (its discovery, as Helm's
+    /// `GetVersionSet`), replacing the defaults when rendering against it.
+    pub cluster_api_versions: Option<Vec<String>>,
     /// `--show-only` patterns.
     pub show_only: Vec<String>,
     /// `--skip-schema-validation`
@@ -155,6 +158,7 @@ impl Default for TemplateOptions {
             is_upgrade: false,
             kube_version: None,
             api_versions: Vec::new(),
+            cluster_api_versions: None,
             show_only: Vec::new(),
             skip_schema_validation: false,
             revision: 1,
@@ -324,6 +328,9 @@ pub fn render_release(
     let mut caps = Capabilities::default();
     if let Some(kv) = &opts.kube_version {
         caps.kube_version = kv.clone();
+    }
+    if let Some(served) = &opts.cluster_api_versions {
+        caps.api_versions = served.clone();
     }
     caps.api_versions.extend(opts.api_versions.iter().cloned());
     let values = coalesce_values(&root, &user).map_err(|e| early(e.into()))?;

@@ -154,6 +154,13 @@ async fn values_from_references_and_a_target_namespace() {
 async fn chart_crds_are_created_before_the_release() {
     let bed = Bed::new("hr-crds").await;
     let ns = bed.ns.name().to_string();
+    let cms: Api<ConfigMap> = Api::namespaced(bed.client.clone(), &ns);
+    let seed = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "seed"}, "data": {"value": "from-cluster"}
+    }))
+    .unwrap();
+    cms.create(&Default::default(), &seed).await.unwrap();
     bed.create(
         "widgets",
         json!({"chart": {"spec": {"chart": "widgets", "version": "0.1.0",
@@ -188,6 +195,13 @@ async fn chart_crds_are_created_before_the_release() {
         ids.contains(&format!("{ns}_widgets_example.com_Widget")),
         "{ids:?}"
     );
+    // The templates saw the cluster: the chart's own CRD served (the CRDs
+    // go first, as with Helm), and live objects through `lookup`.
+    let probe = cms.get("widgets-probe").await.unwrap().data.unwrap();
+    assert_eq!(probe["widgetsServed"], "true");
+    assert_eq!(probe["seed"], "from-cluster");
+    assert_eq!(probe["absent"], "missing");
+    assert_eq!(probe["listed"], "true");
     let manifest = bed.helm(&["get", "manifest", "widgets"]);
     assert!(!manifest.contains("CustomResourceDefinition"), "{manifest}");
     bed.api()

@@ -80,8 +80,9 @@ pub(crate) fn write_app_chart(dir: &Path, name: &str, version: &str, web_image: 
     chart
 }
 
-/// A chart with a CRD in `crds/` and an object of that kind in its
-/// templates.
+/// A chart with a CRD in `crds/`, an object of that kind in its
+/// templates, and a ConfigMap of what the templates saw of the cluster
+/// (`.Capabilities.APIVersions`, `lookup` of the ConfigMap `seed`).
 pub(crate) fn write_crd_chart(dir: &Path) -> PathBuf {
     let chart = dir.join("widgets");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
@@ -98,6 +99,10 @@ pub(crate) fn write_crd_chart(dir: &Path) -> PathBuf {
         (
             "templates/widget.yaml",
             "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 3\n",
+        ),
+        (
+            "templates/probe.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-probe\ndata:\n  widgetsServed: {{ .Capabilities.APIVersions.Has \"example.com/v1/Widget\" | quote }}\n  seed: {{ dig \"data\" \"value\" \"missing\" (lookup \"v1\" \"ConfigMap\" .Release.Namespace \"seed\") | quote }}\n  absent: {{ dig \"data\" \"value\" \"missing\" (lookup \"v1\" \"ConfigMap\" .Release.Namespace \"absent\") | quote }}\n  listed: {{ gt (len (lookup \"v1\" \"ConfigMap\" .Release.Namespace \"\").items) 0 | quote }}\n",
         ),
     ];
     for (file, text) in files {
