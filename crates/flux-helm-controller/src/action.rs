@@ -57,6 +57,8 @@ pub struct Options {
     pub max_history: i64,
     /// Delete what a failed upgrade created.
     pub cleanup_on_fail: bool,
+    /// `spec.healthCheckExprs`: CEL health of custom kinds in the wait.
+    pub health_checks: Vec<flux_api::kustomize_types::CustomHealthCheck>,
 }
 
 fn text<'a>(object: &'a Json, path: &[&str]) -> &'a str {
@@ -239,12 +241,23 @@ impl Target<'_> {
         if targets.is_empty() {
             return Ok(());
         }
-        let none = |_: &str, _: &str, _: &Json| None;
+        let evaluators = options
+            .health_checks
+            .iter()
+            .map(flux_runtime::cel::Evaluator::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let custom = |api_version: &str, kind: &str, object: &Json| {
+            evaluators
+                .iter()
+                .find(|e| e.applies(api_version, kind))
+                .map(|e| e.evaluate(object))
+        };
         flux_runtime::health::wait(
             self.applier,
             &self.client,
             &targets,
-            &none,
+            &custom,
             options.timeout,
             Duration::from_secs(2),
         )

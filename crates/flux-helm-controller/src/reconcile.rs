@@ -194,6 +194,7 @@ async fn cleanup(hr: &HelmRelease, ctx: &Context) -> Result<(Action, ReconcileRe
                     disable_hooks: uninstall.disable_hooks.unwrap_or(false),
                     max_history: 0,
                     cleanup_on_fail: false,
+                    health_checks: hr.spec.health_check_exprs.clone(),
                 };
                 match target.storage.history(&target.name).await {
                     Ok(history) => {
@@ -958,6 +959,7 @@ async fn target_change(
         disable_hooks: uninstall.disable_hooks.unwrap_or(false),
         max_history: 0,
         cleanup_on_fail: false,
+        health_checks: hr.spec.health_check_exprs.clone(),
     };
     let history = old
         .storage
@@ -1562,6 +1564,7 @@ async fn run_action(
                     disable_hooks: install.disable_hooks.unwrap_or(false),
                     max_history: hr.spec.max_history.unwrap_or(5),
                     cleanup_on_fail: false,
+                    health_checks: hr.spec.health_check_exprs.clone(),
                 }
             } else {
                 Options {
@@ -1571,6 +1574,7 @@ async fn run_action(
                     disable_hooks: upgrade.disable_hooks.unwrap_or(false),
                     max_history: hr.spec.max_history.unwrap_or(5),
                     cleanup_on_fail: upgrade.cleanup_on_fail.unwrap_or(false),
+                    health_checks: hr.spec.health_check_exprs.clone(),
                 }
             };
             let revision = history.last().map_or(1, |r| r.version + 1);
@@ -1788,6 +1792,7 @@ async fn run_action(
                 disable_hooks: rollback.disable_hooks.unwrap_or(false),
                 max_history: hr.spec.max_history.unwrap_or(5),
                 cleanup_on_fail: rollback.cleanup_on_fail.unwrap_or(false),
+                health_checks: hr.spec.health_check_exprs.clone(),
             };
             let Some(prev) = status.history.iter().find(|s| s.version == *to).cloned() else {
                 return Err("missing target release for rollback: required to rollback".into());
@@ -1885,6 +1890,7 @@ async fn run_action(
                 disable_hooks: uninstall.disable_hooks.unwrap_or(false),
                 max_history: 0,
                 cleanup_on_fail: false,
+                health_checks: hr.spec.health_check_exprs.clone(),
             };
             let Some(cur) = status.history.first().cloned() else {
                 return Err("no latest release: required to uninstall".into());
@@ -1960,6 +1966,7 @@ async fn run_action(
                 disable_hooks: false,
                 max_history: 0,
                 cleanup_on_fail: false,
+                health_checks: hr.spec.health_check_exprs.clone(),
             };
             let result = action::test(&req.target, last, &filters, &options, &mut written).await;
             if let Some(r) = written.releases.iter().find(|r| r.version == cur.version) {

@@ -204,6 +204,25 @@ async fn chart_crds_are_created_before_the_release() {
     assert_eq!(probe["listed"], "true");
     let manifest = bed.helm(&["get", "manifest", "widgets"]);
     assert!(!manifest.contains("CustomResourceDefinition"), "{manifest}");
+
+    // `healthCheckExprs` decide the health of custom kinds in the wait.
+    bed.create(
+        "judged",
+        json!({"chart": {"spec": {"chart": "widgets", "version": "0.1.0",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"}}},
+            "timeout": "20s",
+            "healthCheckExprs": [{"apiVersion": "example.com/v1", "kind": "Widget",
+                "current": "spec.size > 5", "failed": "spec.size == 3"}]}),
+    )
+    .await;
+    let hr = bed
+        .wait_ready("judged", ConditionStatus::False, "InstallFailed")
+        .await;
+    let message = condition(&hr, "Ready").unwrap().message.clone();
+    assert!(
+        message.contains(&format!("Widget/{ns}/judged")),
+        "{message}"
+    );
     bed.api()
         .delete("widgets", &Default::default())
         .await
