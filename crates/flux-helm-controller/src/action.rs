@@ -764,9 +764,8 @@ pub async fn rollback(
     release.info.description = format!("Rollback to {}", to.version);
     release.info.last_deployed = at;
     release.info.deleted = String::new();
-    for h in &mut release.hooks {
-        h.last_run = Default::default();
-    }
+    // The hooks come with their last runs, as Helm's rollback shares them
+    // with the record it rolls back to; only the rollback hooks run again.
     target
         .trim_history(history, options.max_history, written)
         .await?;

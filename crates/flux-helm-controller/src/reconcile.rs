@@ -1492,6 +1492,7 @@ async fn render(
         })?;
     let opts = flux_helm::TemplateOptions {
         cluster_api_versions: Some(served.versions.clone()),
+        post_render_strategy: postrender::strategy(hr),
         ..opts
     };
     let served = Arc::new(served);

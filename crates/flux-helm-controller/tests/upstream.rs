@@ -90,6 +90,10 @@ fn write_chart(dir: &Path, version: &str) -> std::path::PathBuf {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n  labels:\n    app: {{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  revision: {{ .Release.Revision | quote }}\n  list: {{ toJson .Values.list | quote }}\n".to_string(),
         ),
         (
+            "templates/post-hook.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-post\n  annotations:\n    helm.sh/hook: post-install,post-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation\ndata:\n  revision: {{ .Release.Revision | quote }}\n".to_string(),
+        ),
+        (
             "templates/hook.yaml",
             "{{- if .Values.hook.fail }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-hook\n  annotations:\n    helm.sh/hook: pre-upgrade\n    helm.sh/hook-weight: \"-1\"\ndata:\n  - not a map\n{{- end }}\n".to_string(),
         ),
@@ -216,7 +220,7 @@ fn comparable_records(
                 "manifest": strip(&r.manifest),
                 "config": r.config,
                 "chartMetadata": r.chart.get("metadata"),
-                "hooks": r.hooks.iter().map(|h| json!([h.hook.name, h.hook.kind, h.hook.path, h.hook.events, h.hook.weight, h.last_run.2])).collect::<Vec<_>>(),
+                "hooks": r.hooks.iter().map(|h| json!([h.hook.name, h.hook.kind, h.hook.path, h.hook.events, h.hook.weight, h.last_run.2, strip(&h.hook.manifest)])).collect::<Vec<_>>(),
                 "labels": r.labels,
             })
         })
@@ -404,4 +408,52 @@ async fn ours_and_upstreams_controller_release_alike() {
         .await;
     }
     compare("remediation").await;
+
+    // Post-renderers under each of Helm v4's strategies: the hooks are
+    // left out (`nohooks`), post-rendered apart (`separate`) or with the
+    // templates (`combined`, the default).
+    for strategy in ["nohooks", "separate", "combined"] {
+        for side in &sides {
+            side.api
+                .patch(
+                    "web",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {
+                        "values": {"hook": {"fail": false}, "greeting": format!("strategy {strategy}")},
+                        "postRenderStrategy": strategy,
+                        "postRenderers": [{"kustomize": {"patches": [{
+                            "target": {"kind": "ConfigMap"},
+                            "patch": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: any\n  labels:\n    rendered: post\n"
+                        }]}}]
+                    }})),
+                )
+                .await
+                .unwrap();
+        }
+        for side in &sides {
+            side.wait("post-rendered", settled("UpgradeSucceeded"))
+                .await;
+        }
+        compare(match strategy {
+            "nohooks" => "postRenderStrategy nohooks",
+            "separate" => "postRenderStrategy separate",
+            _ => "postRenderStrategy combined",
+        })
+        .await;
+        let records = sides[0].records().await;
+        let last = records.last().unwrap();
+        let hook = &last
+            .hooks
+            .iter()
+            .find(|h| h.hook.name.ends_with("-post"))
+            .unwrap()
+            .hook;
+        assert_eq!(
+            hook.manifest.contains("rendered: post"),
+            strategy != "nohooks",
+            "{strategy}: {}",
+            hook.manifest
+        );
+        assert!(last.manifest.contains("rendered: post"), "{strategy}");
+    }
 }

@@ -140,10 +140,24 @@ pub struct TemplateOptions {
     /// `.Release.Revision` (1 for an install; an upgrade renders the
     /// revision it will store).
     pub revision: i64,
+    /// How a post-renderer sees the hooks (Helm v4's strategies).
+    pub post_render_strategy: PostRenderStrategy,
     /// Split documents as Helm v4 does (the last document of a file keeps
     /// its trailing whitespace in the manifest), as upstream's
     /// helm-controller stores them; `helm template` v3 trims.
     pub helm4_manifests: bool,
+}
+
+/// How hooks meet a post-renderer (Helm v4's `PostRenderStrategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PostRenderStrategy {
+    /// Hooks and templates in one stream (Helm v4's default).
+    #[default]
+    Combined,
+    /// Hooks and templates post-rendered as two streams.
+    Separate,
+    /// Only the templates are post-rendered (Helm v3's behaviour).
+    NoHooks,
 }
 
 impl Default for TemplateOptions {
@@ -159,6 +173,7 @@ impl Default for TemplateOptions {
             kube_version: None,
             api_versions: Vec::new(),
             cluster_api_versions: None,
+            post_render_strategy: PostRenderStrategy::Combined,
             show_only: Vec::new(),
             skip_schema_validation: false,
             revision: 1,
@@ -408,8 +423,62 @@ pub fn render_release(
         parsed.clear();
     }
     if let Some(post_render) = &engine.post_render {
-        files = post_render(files)
-            .map_err(|e| started(format!("error while running post render on files: {e}")))?;
+        files = match opts.post_render_strategy {
+            PostRenderStrategy::Combined => post_render(files)
+                .map_err(|e| started(format!("error while running post render on files: {e}")))?,
+            strategy => {
+                // Hooks apart from the templates: post-rendered as their own
+                // stream (`Separate`) or left as rendered (`NoHooks`).
+                let (hooks, manifests) =
+                    crate::manifest::sort_parsed(&files, &mut |path, content| {
+                        parsed.remove(path).unwrap_or_else(|| {
+                            crate::manifest::parse_file_with(path, content, opts.helm4_manifests)
+                        })
+                    })
+                    .map_err(started)?;
+                let join = |map: &mut BTreeMap<String, String>, key: &str, text: &str| {
+                    map.entry(key.to_string())
+                        .and_modify(|existing| {
+                            existing.push_str("\n---\n");
+                            existing.push_str(text);
+                        })
+                        .or_insert_with(|| text.to_string());
+                };
+                let mut hook_files = BTreeMap::new();
+                for h in &hooks {
+                    join(&mut hook_files, &h.path, &h.manifest);
+                }
+                let mut manifest_files = BTreeMap::new();
+                for m in &manifests {
+                    join(&mut manifest_files, &m.name, &m.content);
+                }
+                let mut out = BTreeMap::new();
+                let groups = [
+                    (
+                        "hooks",
+                        hook_files,
+                        strategy == PostRenderStrategy::Separate,
+                    ),
+                    ("manifests", manifest_files, true),
+                ];
+                for (group, group_files, rendered) in groups {
+                    if group_files.is_empty() {
+                        continue;
+                    }
+                    let group_files = if rendered {
+                        post_render(group_files).map_err(|e| {
+                            started(format!("error while running post render on {group}: {e}"))
+                        })?
+                    } else {
+                        group_files
+                    };
+                    for (path, text) in group_files {
+                        join(&mut out, &path, &text);
+                    }
+                }
+                out
+            }
+        };
         // What the manifest reader parsed is of the files before.
         parsed.clear();
     }

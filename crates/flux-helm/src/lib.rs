@@ -35,7 +35,9 @@ mod toml;
 pub mod values;
 pub mod yaml;
 
-pub use action::{TemplateOptions, ValueOptions, render_release, template, template_with};
+pub use action::{
+    PostRenderStrategy, TemplateOptions, ValueOptions, render_release, template, template_with,
+};
 pub use chart::Chart;
 pub use error::{
     KubeVersionError, ManifestError, PatternError, ReleaseError, TemplateError, ValuesError,

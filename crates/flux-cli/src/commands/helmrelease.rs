@@ -198,6 +198,7 @@ pub async fn build(global: &Global, args: &BuildHelmReleaseArgs) -> Result<(), E
             .map_err(|e| e.to_string())?,
         api_versions: args.api_versions.clone(),
         skip_schema_validation: install.is_some_and(|i| i.disable_schema_validation == Some(true)),
+        post_render_strategy: postrender::strategy(&hr),
         ..flux_helm::TemplateOptions::default()
     };
     let post = postrender::PostRender::of(&hr);

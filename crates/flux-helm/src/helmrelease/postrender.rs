@@ -38,6 +38,17 @@ pub struct PostRender {
     origin: Vec<(String, String)>,
 }
 
+/// How hooks meet the post-renderers: `spec.postRenderStrategy`, Helm
+/// v4's `combined` by default (as upstream without `UseHelm3Defaults`).
+pub fn strategy(hr: &HelmRelease) -> crate::PostRenderStrategy {
+    use flux_api::helm::v2::PostRenderStrategy as Spec;
+    match hr.spec.post_render_strategy {
+        None | Some(Spec::Combined) => crate::PostRenderStrategy::Combined,
+        Some(Spec::Separate) => crate::PostRenderStrategy::Separate,
+        Some(Spec::Nohooks) => crate::PostRenderStrategy::NoHooks,
+    }
+}
+
 impl PostRender {
     /// The post-rendering of `hr`.
     pub fn of(hr: &HelmRelease) -> Self {
