@@ -90,6 +90,89 @@ async fn failed_upgrades_are_rolled_back_until_retries_run_out() {
     assert_eq!(hr.status.unwrap().upgrade_failures, None);
 }
 
+/// `RetryOnFailure`: a failed upgrade is retried after `retryInterval`,
+/// never rolled back; `forceAt` (with the same reconcile request) upgrades
+/// a release that is in sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_on_failure_retries_and_force_upgrades() {
+    let bed = Bed::new("hr-retry").await;
+    bed.create(
+        "app",
+        json!({
+            "values": {"hook": {"enabled": true}},
+            "upgrade": {"strategy": {"name": "RetryOnFailure", "retryInterval": "3s"}},
+            "timeout": "60s"
+        }),
+    )
+    .await;
+    bed.wait_ready("app", ConditionStatus::True, "InstallSucceeded")
+        .await;
+    bed.patch_spec(
+        "app",
+        json!({"values": {"hook": {"enabled": true, "fail": true}}}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("app", "two failed upgrades, waiting to retry", |hr| {
+            hr.status
+                .as_ref()
+                .is_some_and(|s| s.upgrade_failures.unwrap_or(0) >= 2)
+                && condition(hr, "Reconciling").is_some_and(|c| c.reason == "ProgressingWithRetry")
+        })
+        .await;
+    let reconciling = condition(&hr, "Reconciling").unwrap();
+    assert_eq!(reconciling.reason, "ProgressingWithRetry");
+    assert_eq!(reconciling.message, "retrying after 3s");
+    assert!(condition(&hr, "Stalled").is_none());
+    let history = bed.history("app");
+    assert!(
+        history.iter().all(|h| !h.2.starts_with("Rollback")),
+        "no remediation: {history:?}"
+    );
+    assert!(
+        history[1..]
+            .iter()
+            .all(|h| h.1 == "failed" && h.2.starts_with("Upgrade \"app\" failed")),
+        "{history:?}"
+    );
+
+    // Fixed: the next retry succeeds and clears the counters.
+    bed.patch_spec(
+        "app",
+        json!({"values": {"hook": {"enabled": true, "fail": false}}}),
+    )
+    .await;
+    let hr = bed
+        .wait_ready("app", ConditionStatus::True, "UpgradeSucceeded")
+        .await;
+    assert_eq!(hr.status.as_ref().unwrap().upgrade_failures, None);
+    let revision = hr.status.unwrap().history[0].version;
+
+    // `forceAt`: an upgrade of a release in sync, handled once.
+    bed.annotate(
+        "app",
+        json!({"reconcile.fluxcd.io/requestedAt": "force-1", "reconcile.fluxcd.io/forceAt": "force-1"}),
+    )
+    .await;
+    let hr = bed
+        .wait_for("app", "force handled", |hr| {
+            hr.status.as_ref().is_some_and(|s| {
+                s.last_handled_force_at.as_deref() == Some("force-1")
+                    && s.history.first().is_some_and(|h| h.version > revision)
+                    && condition(hr, "Reconciling").is_none()
+            })
+        })
+        .await;
+    let status = hr.status.unwrap();
+    assert_eq!(status.history[0].version, revision + 1);
+    assert_eq!(status.history[0].status, "deployed");
+    let last = bed.history("app").last().cloned().unwrap();
+    assert_eq!(
+        (last.1.as_str(), last.2.as_str()),
+        ("deployed", "Upgrade complete")
+    );
+}
+
 /// A release left `pending-upgrade` (a controller killed mid-upgrade) is
 /// unlocked and upgraded by the next reconciliation; a release `helm
 /// install` made (not in the history) is adopted by an upgrade.
