@@ -547,7 +547,23 @@ async fn reconcile_apply(
         return Ok((Action::requeue(remaining), ReconcileResult::Skipped));
     }
     if let Some(digest) = unchanged(hr, ctx, &key).await {
-        tracing::debug!("release in sync and nothing new: no request made");
+        tracing::debug!("release in sync and nothing new");
+        // A reconcile request is recorded, and only that (the status in
+        // hand may be older than the last write).
+        if let Some(token) = token.as_deref().filter(|t| {
+            hr.status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_deref())
+                != Some(*t)
+        }) {
+            let patch = serde_json::json!({"status": {"lastHandledReconcileAt": token}});
+            api.patch_status(
+                &hr.name_any(),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
+        }
         ctx.schedule.succeeded(
             &key,
             hr.metadata.generation,

@@ -15,7 +15,8 @@
 //!
 //! When all of it says the release is exactly as the last successful
 //! reconciliation left it, [`unchanged`] says so and the reconciliation
-//! ends there: no status write, no download, no new Secret. Any doubt
+//! ends there: no download, no new Secret, and no status write but
+//! `lastHandledReconcileAt` when it answers a reconcile request. Any doubt
 //! (an index not synced yet, drift detection on, a failure counter, a
 //! pending request) takes the full path.
 
@@ -324,10 +325,8 @@ pub fn unchanged(hr: &HelmRelease, observed: &Observed<'_>) -> bool {
     let generation = hr.metadata.generation;
     let annotations = hr.metadata.annotations.as_ref();
     let annotation = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
-    // Nothing requested: a reconcile, force or reset request is served by
-    // the full path.
-    let request_handled = annotation(flux_api::meta::RECONCILE_REQUEST_ANNOTATION)
-        .is_none_or(|t| status.last_handled_reconcile_at.as_deref() == Some(t));
+    // A reconcile request is answered here too (the caller records it); a
+    // force or reset request takes the full path.
     let force_handled = annotation("reconcile.fluxcd.io/forceAt")
         .is_none_or(|t| status.last_handled_force_at.as_deref() == Some(t));
     let reset_handled = annotation("reconcile.fluxcd.io/resetAt")
@@ -379,8 +378,7 @@ pub fn unchanged(hr: &HelmRelease, observed: &Observed<'_>) -> bool {
             .is_some_and(|(version, s)| *version as i64 == current.version && s == "deployed")
     });
     let tested = !crate::state::test_enabled(hr) || current.test_hooks.is_some();
-    request_handled
-        && force_handled
+    force_handled
         && reset_handled
         && hr.spec.kube_config.is_none()
         && hr.meta().deletion_timestamp.is_none()
@@ -525,12 +523,12 @@ mod tests {
         };
         assert!(edit(&|_| {}));
         assert!(!edit(&|j| j["metadata"]["generation"] = json!(3)));
-        assert!(!edit(&|j| {
+        assert!(edit(&|j| {
             j["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "now"})
         }));
-        assert!(edit(&|j| {
-            j["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "now"});
-            j["status"]["lastHandledReconcileAt"] = json!("now");
+        assert!(!edit(&|j| {
+            j["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/requestedAt": "now",
+                "reconcile.fluxcd.io/forceAt": "now"})
         }));
         assert!(!edit(&|j| {
             j["metadata"]["annotations"] = json!({"reconcile.fluxcd.io/resetAt": "now"})
