@@ -197,6 +197,7 @@ async fn run(n: usize) -> Result<(), String> {
                 &m.interval_breakdown
             }
         );
+        println!("{side}: requests until all Ready: {}", m.creation_breakdown);
     }
     Ok(())
 }
