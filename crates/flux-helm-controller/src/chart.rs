@@ -96,6 +96,7 @@ pub async fn reconcile_template(
     client: &Client,
     hr: &HelmRelease,
     status_helm_chart: &mut Option<String>,
+    known: Option<&crate::steady::KnownSource>,
 ) -> Result<TemplateResult, StepError> {
     let target = hr.spec.chart.as_ref().map(|_| {
         let s = source_ref(hr).unwrap_or(SourceRef {
@@ -114,6 +115,13 @@ pub async fn reconcile_template(
     let Some((source, object)) = template(hr) else {
         return Ok(TemplateResult::None);
     };
+    // The HelmChart as its watch last saw it already matches: nothing to
+    // apply (upstream compares with its cached copy too).
+    if status_helm_chart.as_deref() == Some(source.id().as_str())
+        && crate::steady::template_matches(hr, known)
+    {
+        return Ok(TemplateResult::Applied("unchanged", String::new()));
+    }
     let (namespace, name) = (source.namespace.clone(), source.name.clone());
     let source_name = hr
         .spec
@@ -266,6 +274,7 @@ pub async fn ready_artifact(
     hr: &HelmRelease,
     no_cross_namespace_refs: bool,
     requeue: std::time::Duration,
+    known: Option<&crate::steady::KnownSource>,
 ) -> Result<(SourceRef, Artifact), StepError> {
     let source = source_ref(hr)
         .ok_or_else(|| StepError::stall("InvalidChartReference", "invalid Chart reference"))?;
@@ -278,6 +287,19 @@ pub async fn ready_artifact(
                 source.id()
             ),
         ));
+    }
+    let not_ready = |why: &str| {
+        StepError::wait(
+            reason::SOURCE_NOT_READY,
+            format!("{} '{}' is not ready: {why}", source.kind, source.id()),
+            requeue,
+        )
+        .without_event()
+    };
+    // Ready as its watch last saw it (seen before the event that started
+    // this reconciliation); read otherwise.
+    if let Some(Ok(artifact)) = known.map(|k| &k.usable) {
+        return Ok((source.clone(), artifact.clone()));
     }
     let object = api_for(client, &source)
         .get(&source.name)
@@ -294,14 +316,7 @@ pub async fn ready_artifact(
     let status = object.data.get("status").cloned().unwrap_or(Json::Null);
     usable(source.kind, object.metadata.generation, &status)
         .map(|artifact| (source.clone(), artifact))
-        .map_err(|why| {
-            StepError::wait(
-                reason::SOURCE_NOT_READY,
-                format!("{} '{}' is not ready: {why}", source.kind, source.id()),
-                requeue,
-            )
-            .without_event()
-        })
+        .map_err(|why| not_ready(&why))
 }
 
 /// The artifact of a source of `kind` at `generation` with `status` when

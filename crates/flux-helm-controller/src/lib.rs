@@ -156,6 +156,7 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
             let namespace = source.namespace().unwrap_or_default();
             let name = source.name_any();
             let json = serde_json::to_value(&source).unwrap_or_default();
+            ctx.known_sources.observe(kind, &json);
             let revision = json
                 .pointer("/status/artifact/digest")
                 .and_then(serde_json::Value::as_str)
@@ -213,12 +214,6 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         let (ctx, api) = (ctx.clone(), oci.clone());
         tokio::spawn(async move {
             steady::watch_sources(api, "OCIRepository", &ctx.known_sources).await;
-        });
-    }
-    {
-        let (ctx, api) = (ctx.clone(), external.clone());
-        tokio::spawn(async move {
-            steady::watch_sources(api, "ExternalArtifact", &ctx.known_sources).await;
         });
     }
     controller

@@ -667,7 +667,7 @@ async fn unchanged(hr: &HelmRelease, ctx: &Context, key: &str) -> Option<String>
         "{}/{}/{}",
         source.kind, source.namespace, source.name
     ));
-    let digest = known.as_ref()?.artifact.as_ref()?.digest.clone();
+    let digest = known.as_ref()?.usable.as_ref().ok()?.digest.clone();
     let own = hr.namespace().unwrap_or_default();
     let me = serde_json::to_value(hr).unwrap_or_default();
     let dependencies_ready = hr.spec.depends_on.iter().all(|d| {
@@ -728,8 +728,15 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
             .with_event_message(e.to_string()));
         }
     }
-    match chart::reconcile_template(&ctx.client, hr, &mut status.helm_chart).await {
+    let mut known = chart::source_ref(hr).and_then(|s| {
+        ctx.known_sources
+            .get(&format!("{}/{}/{}", s.kind, s.namespace, s.name))
+    });
+    match chart::reconcile_template(&ctx.client, hr, &mut status.helm_chart, known.as_ref()).await {
         Ok(chart::TemplateResult::Applied(action, message)) if action != "unchanged" => {
+            // What the watch saw is of the HelmChart before this write (its
+            // old artifact would look ready): the source is read instead.
+            known = None;
             let reason = if action == "created" {
                 "HelmChartCreated"
             } else {
@@ -756,6 +763,7 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
         hr,
         ctx.no_cross_namespace_refs,
         ctx.requeue_dependency,
+        known.as_ref(),
     )
     .await?;
     clear_step(

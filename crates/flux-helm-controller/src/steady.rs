@@ -5,9 +5,9 @@
 //! nothing changed. Here, what those reads would find is already known
 //! from watches:
 //!
-//! - the chart sources (HelmChart, OCIRepository, ExternalArtifact): their
-//!   artifact, whether it is usable, and the generated HelmChart's spec
-//!   and labels ([`SourceCache`]);
+//! - the chart sources (HelmChart, OCIRepository; an ExternalArtifact is
+//!   read): their artifact, whether it is usable, and the generated
+//!   HelmChart's spec and labels ([`SourceCache`]);
 //! - Helm's storage: the newest version and status of every release, from
 //!   the labels of the release Secrets, watched metadata-only
 //!   ([`ReleaseIndex`]);
@@ -38,8 +38,8 @@ use crate::chart;
 /// What the watches last saw of one chart source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KnownSource {
-    /// Its artifact when ready (upstream's `isSourceReady`), else `None`.
-    pub artifact: Option<Artifact>,
+    /// Its artifact when ready (upstream's `isSourceReady`), else why not.
+    pub usable: Result<Artifact, String>,
     /// For a HelmChart: its labels, annotations and spec, to tell whether
     /// the generated one still matches its template.
     pub object: Option<Json>,
@@ -57,7 +57,16 @@ impl SourceCache {
         self.known.lock().ok()?.get(id).cloned()
     }
 
-    fn observe(&self, kind: &str, object: &Json) {
+    /// Records what a watch event shows of a source of `kind` (called by
+    /// the watch that triggers the HelmReleases, before it does: a
+    /// reconciliation it starts sees at least this).
+    pub fn observe(&self, kind: &str, object: &Json) {
+        // An ExternalArtifact may carry no finalizer: its deletion would not
+        // show as a `deletionTimestamp` first, and the triggering watch
+        // cannot tell a deleted object from a changed one. It is read.
+        if kind == "ExternalArtifact" {
+            return;
+        }
         let Some(id) = id_of(kind, object) else {
             return;
         };
@@ -72,7 +81,7 @@ impl SourceCache {
             .pointer("/metadata/generation")
             .and_then(Json::as_i64);
         let status = object.get("status").cloned().unwrap_or(Json::Null);
-        let artifact = chart::usable(kind, generation, &status).ok();
+        let usable = chart::usable(kind, generation, &status);
         let object = (kind == "HelmChart").then(|| {
             serde_json::json!({
                 "metadata": {
@@ -82,7 +91,7 @@ impl SourceCache {
                 "spec": object.get("spec").cloned().unwrap_or(Json::Null),
             })
         });
-        known.insert(id, KnownSource { artifact, object });
+        known.insert(id, KnownSource { usable, object });
     }
 
     fn forget(&self, kind: &str, object: &Json) {
@@ -106,8 +115,9 @@ fn id_of(kind: &str, object: &Json) -> Option<String> {
     Some(format!("{kind}/{namespace}/{name}"))
 }
 
-/// Keeps `cache` up to date with the sources of `api` (of `kind`) until
-/// the process ends.
+/// Forgets the sources of `api` (of `kind`) that are deleted, or that a
+/// relist no longer shows, until the process ends (the triggering watch
+/// records the others, [`SourceCache::observe`]).
 pub async fn watch_sources<K>(api: Api<K>, kind: &'static str, cache: &SourceCache)
 where
     K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
@@ -130,7 +140,6 @@ where
                 if let (Some(seen), Some(id)) = (seen.as_mut(), id_of(kind, &json)) {
                     seen.insert(id);
                 }
-                cache.observe(kind, &json);
             }
             watcher::Event::Delete(object) => {
                 cache.forget(kind, &serde_json::to_value(&object).unwrap_or(Json::Null));
@@ -300,6 +309,28 @@ fn subset(want: &Json, have: &Json) -> bool {
     }
 }
 
+/// Whether the HelmChart `known` (as its watch saw it) is what the
+/// template of `hr` (`spec.chart`) applies: every field the template sets
+/// has its value. `false` without a template or a known HelmChart.
+pub fn template_matches(hr: &HelmRelease, known: Option<&KnownSource>) -> bool {
+    let (Some((_, object)), Some(have)) =
+        (chart::template(hr), known.and_then(|k| k.object.as_ref()))
+    else {
+        return false;
+    };
+    let mut metadata = serde_json::Map::new();
+    for field in ["labels", "annotations"] {
+        if let Some(v) = object.get("metadata").and_then(|m| m.get(field)) {
+            metadata.insert(field.to_string(), v.clone());
+        }
+    }
+    let want = serde_json::json!({
+        "metadata": metadata,
+        "spec": object.get("spec").cloned().unwrap_or(Json::Null),
+    });
+    subset(&want, have)
+}
+
 /// What [`unchanged`] compares the HelmRelease with, gathered by the
 /// caller from the watches.
 pub struct Observed<'a> {
@@ -349,27 +380,15 @@ pub fn unchanged(hr: &HelmRelease, observed: &Observed<'_>) -> bool {
     let Some(source) = &observed.source else {
         return false;
     };
-    let Some(artifact) = &source.artifact else {
+    let Ok(artifact) = &source.usable else {
         return false;
     };
     // The generated HelmChart still matches its template.
     let template_matches = match chart::template(hr) {
         None => true,
-        Some((target, object)) => {
+        Some((target, _)) => {
             status.helm_chart.as_deref() == Some(target.id().as_str())
-                && source.object.as_ref().is_some_and(|have| {
-                    let mut metadata = serde_json::Map::new();
-                    for field in ["labels", "annotations"] {
-                        if let Some(v) = object.get("metadata").and_then(|m| m.get(field)) {
-                            metadata.insert(field.to_string(), v.clone());
-                        }
-                    }
-                    let want = serde_json::json!({
-                        "metadata": metadata,
-                        "spec": object.get("spec").cloned().unwrap_or(Json::Null),
-                    });
-                    subset(&want, have)
-                })
+                && template_matches(hr, Some(source))
         }
     };
     let in_storage = observed.latest.as_ref().is_some_and(|latest| {
@@ -461,13 +480,11 @@ mod tests {
     fn check<'a>(hr: &HelmRelease, adjust: impl FnOnce(&mut Observed<'a>)) -> bool {
         let mut observed = Observed {
             source: Some(KnownSource {
-                artifact: Some(
-                    serde_json::from_value(json!({
-                        "path": "x", "url": "http://x", "revision": "1.0.0",
-                        "digest": "sha256:artifact", "lastUpdateTime": "2026-01-01T00:00:00Z"
-                    }))
-                    .unwrap(),
-                ),
+                usable: Ok(serde_json::from_value(json!({
+                    "path": "x", "url": "http://x", "revision": "1.0.0",
+                    "digest": "sha256:artifact", "lastUpdateTime": "2026-01-01T00:00:00Z"
+                }))
+                .unwrap()),
                 object: Some(chart_object(hr)),
             }),
             succeeded_with: &released,
@@ -497,7 +514,7 @@ mod tests {
         assert!(!check(&hr, |o| o.succeeded_with = &other));
         assert!(!check(&hr, |o| {
             if let Some(s) = o.source.as_mut() {
-                s.artifact = None;
+                s.usable = Err("not ready".into());
             }
         }));
         assert!(!check(&hr, |o| o.source = None));

@@ -349,8 +349,10 @@ impl Applier {
 
     /// Applies one object (see the module documentation); an object the
     /// drift cache knows to be in sync is `unchanged` without a request.
+    /// A new object is created without a dry run first (nothing else of a
+    /// set waits on its validation: Helm writes objects one by one too).
     pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
-        let planned = self.plan(object, force, true, &[]).await?;
+        let planned = self.plan_inner(object, force, true, &[], false).await?;
         self.commit(planned).await
     }
 
@@ -368,6 +370,20 @@ impl Applier {
         force: bool,
         use_cache: bool,
         ignore: &[String],
+    ) -> Result<Planned, ApplyError> {
+        self.plan_inner(object, force, use_cache, ignore, true)
+            .await
+    }
+
+    /// [`Self::plan`]; without `validate_new`, an object that does not
+    /// exist is planned for creation without the dry run.
+    async fn plan_inner(
+        &self,
+        object: &Value,
+        force: bool,
+        use_cache: bool,
+        ignore: &[String],
+        validate_new: bool,
     ) -> Result<Planned, ApplyError> {
         let api_version = text(object, &["apiVersion"]).to_string();
         let kind = text(object, &["kind"]).to_string();
@@ -460,6 +476,13 @@ impl Applier {
             recreate,
             cleanup: cleanup.clone(),
         };
+        if live.is_none() && !validate_new {
+            return Ok(Planned {
+                change: change(Action::Created),
+                write: Some(write(false)),
+                compared: None,
+            });
+        }
         let planned = match api.patch(&name, &dry, &Patch::Apply(&manifest)).await {
             Ok(planned) => planned,
             Err(e) if live.is_some() && force && is_immutable_error(&e) => {
