@@ -215,6 +215,72 @@ async fn diff_shows_how_the_cluster_drifted_from_the_release() {
     releases.create(&PostParams::default(), &hr).await.unwrap();
     let diff = ["diff", "helmrelease", "web", "-n", ns.name()];
 
+    // `flux tree` descends into the HelmRelease of a Kustomization's
+    // inventory: the objects of its release, as upstream's `flux` prints.
+    releases
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {
+                "storageNamespace": ns.name(),
+                "history": [{
+                    "name": "web", "namespace": ns.name(), "version": 1, "status": "deployed",
+                    "chartName": "web", "chartVersion": "1.0.0", "configDigest": "sha256:c",
+                    "digest": "sha256:d", "firstDeployed": "2026-01-01T00:00:00Z",
+                    "lastDeployed": "2026-01-01T00:00:00Z"
+                }]
+            }})),
+        )
+        .await
+        .unwrap();
+    let kustomizations: Api<flux_api::kustomize::v1::Kustomization> =
+        Api::namespaced(client.clone(), ns.name());
+    let k = serde_json::from_value(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps"},
+        "spec": {"interval": "10m", "prune": true, "path": "./",
+            "sourceRef": {"kind": "GitRepository", "name": "fleet"}}
+    }))
+    .unwrap();
+    kustomizations
+        .create(&PostParams::default(), &k)
+        .await
+        .unwrap();
+    kustomizations
+        .patch_status(
+            "apps",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": {"inventory": {"entries": [
+                {"id": format!("{}_web_helm.toolkit.fluxcd.io_HelmRelease", ns.name()), "v": "v2"}
+            ]}}})),
+        )
+        .await
+        .unwrap();
+    let tree = ["tree", "kustomization", "apps", "-n", ns.name()];
+    let ours = flux(Some(kubeconfig), &tree);
+    let (stdout, stderr) = text(&ours);
+    assert!(ours.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "Kustomization/{0}/apps\n└── HelmRelease/{0}/web\n    └── ConfigMap/{0}/web-config\n\n",
+            ns.name()
+        )
+    );
+    let upstream =
+        flux_testenv::tool("flux-upstream").expect("upstream flux (scripts/install-deps.sh)");
+    let theirs = Command::new(upstream)
+        .env("KUBECONFIG", kubeconfig)
+        .args(tree)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout,
+        String::from_utf8_lossy(&theirs.stdout),
+        "ours (left) and upstream's (right): {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+
     let same = flux(Some(kubeconfig), &diff);
     let (stdout, stderr) = text(&same);
     assert_eq!(same.status.code(), Some(0), "{stdout}{stderr}");

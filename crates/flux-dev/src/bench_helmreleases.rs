@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::bench_kustomizations::{Fluxd, api_requests};
+use crate::bench_kustomizations::{Fluxd, api_requests, request_all};
 use flux_api::helm::v2::HelmRelease;
 use flux_testenv::{ControlPlane, HelmRepoServer};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -451,27 +451,7 @@ async fn scenario(n: usize, implementation: &Implementation) -> Result<Measures,
     let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     let (count_before, seconds_before) = (reconciles()?, seconds()?);
     let round = Instant::now();
-    let patched = futures::stream::iter(0..n)
-        .map(|i| {
-            let api = releases.clone();
-            let patch = patch.clone();
-            async move {
-                api.patch(
-                    &format!("app{i}"),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(|e| e.to_string())
-            }
-        })
-        .buffer_unordered(10)
-        .collect::<Vec<_>>()
-        .await;
-    for result in patched {
-        result?;
-        own += 1.0;
-    }
+    own += request_all(&releases, n, &patch).await?;
     loop {
         let list = releases
             .list(&ListParams::default())

@@ -143,6 +143,38 @@ impl Fluxd {
     }
 }
 
+/// Merge-patches `patch` into objects `app0`…`app{n-1}` of `api`, ten at
+/// a time; returns the number of requests made.
+pub(crate) async fn request_all<K>(
+    api: &Api<K>,
+    n: usize,
+    patch: &serde_json::Value,
+) -> Result<f64, String>
+where
+    K: kube::Resource + Clone + for<'de> k8s_openapi::serde::Deserialize<'de> + std::fmt::Debug,
+{
+    let results = futures::stream::iter(0..n)
+        .map(|i| async move {
+            api.patch(
+                &format!("app{i}"),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        })
+        .buffer_unordered(10)
+        .collect::<Vec<_>>()
+        .await;
+    let mut made = 0.0;
+    for result in results {
+        result?;
+        made += 1.0;
+    }
+    Ok(made)
+}
+
 pub(crate) async fn api_requests(client: &Client) -> Result<f64, String> {
     let request = http::Request::get("/metrics")
         .body(Vec::new())
@@ -399,27 +431,7 @@ async fn scenario(n: usize, implementation: &Implementation) -> Result<Measures,
     let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
     let (count_before, seconds_before) = (kustomize.reconciles()?, kustomize.reconcile_seconds()?);
     let round = Instant::now();
-    let requests = futures::stream::iter(0..n)
-        .map(|i| {
-            let api = kustomizations.clone();
-            let patch = patch.clone();
-            async move {
-                api.patch(
-                    &format!("app{i}"),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(|e| e.to_string())
-            }
-        })
-        .buffer_unordered(10)
-        .collect::<Vec<_>>()
-        .await;
-    for result in requests {
-        result?;
-        own += 1.0;
-    }
+    own += request_all(&kustomizations, n, &patch).await?;
     let requested = round.elapsed();
     loop {
         let list = kustomizations

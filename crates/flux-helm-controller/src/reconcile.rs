@@ -877,53 +877,15 @@ async fn compose_values(
 ) -> Result<Map<String, Json>, StepError> {
     let namespace = hr.namespace().unwrap_or_default();
     // Each object is read before composing (the composition is pure).
-    let mut fetched: BTreeMap<(String, String), values::Fetched> = BTreeMap::new();
-    for r in &hr.spec.values_from {
-        let kind = serde_json::to_value(r.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let key = (kind.clone(), r.name.clone());
-        if fetched.contains_key(&key) {
-            continue;
-        }
-        let read = if kind == "Secret" {
-            let api: Api<k8s_openapi::api::core::v1::Secret> =
-                Api::namespaced(client.clone(), &namespace);
-            api.get_opt(&r.name)
-                .await
-                .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
-        } else {
-            let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-                Api::namespaced(client.clone(), &namespace);
-            api.get_opt(&r.name)
-                .await
-                .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
-        };
-        let result = match read {
-            Ok(Some(object)) => values::Fetched::Found(values::data_of(&kind, &object)),
-            Ok(None) => values::Fetched::NotFound(format!(
-                "{}s \"{}\" not found",
-                kind.to_lowercase(),
-                r.name
-            )),
-            Err(e) => values::Fetched::Failed(flux_runtime::ssa::kube_message(&e)),
-        };
-        fetched.insert(key, result);
+    let mut read = BTreeMap::new();
+    for (kind, name) in values::references(&hr.spec.values_from) {
+        let object = flux_runtime::config_data::read(client, &namespace, &kind, &name).await;
+        let fetched = values::fetched(&kind, &name, object);
+        read.insert((kind, name), fetched);
     }
     let inline = hr.spec.values.as_ref().and_then(Json::as_object);
-    values::compose(
-        &namespace,
-        inline,
-        &hr.spec.values_from,
-        &mut |kind, name| {
-            fetched
-                .get(&(kind.to_string(), name.to_string()))
-                .cloned()
-                .unwrap_or_else(|| values::Fetched::Failed("not read".into()))
-        },
-    )
-    .map_err(|e| StepError::retry(why::VALUES_ERROR, e))
+    values::compose_read(&namespace, inline, &hr.spec.values_from, &read)
+        .map_err(|e| StepError::retry(why::VALUES_ERROR, e))
 }
 
 /// What the atomic release works with.

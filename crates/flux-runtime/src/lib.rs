@@ -19,6 +19,7 @@
 pub mod artifact;
 pub mod cel;
 pub mod conditions;
+pub mod config_data;
 pub mod dependencies;
 pub mod drift;
 mod duration;

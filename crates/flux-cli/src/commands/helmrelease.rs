@@ -16,7 +16,7 @@ use std::path::Path;
 
 use flux_api::helm::v2::{CrdsPolicy, HelmRelease};
 use flux_helm::helmrelease::{name, objects, postrender, values};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
 use serde_json::Value;
@@ -83,63 +83,27 @@ async fn compose(
     docs: &[Value],
 ) -> Result<serde_json::Map<String, Value>, Error> {
     let namespace = hr.metadata.namespace.clone().unwrap_or_default();
-    let mut fetched: BTreeMap<(String, String), values::Fetched> = BTreeMap::new();
-    for r in &hr.spec.values_from {
-        let kind = serde_json::to_value(r.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let key = (kind.clone(), r.name.clone());
-        if fetched.contains_key(&key) {
-            continue;
-        }
+    let mut read = BTreeMap::new();
+    for (kind, name) in values::references(&hr.spec.values_from) {
         let local = docs.iter().find(|d| {
             d["kind"] == kind.as_str()
-                && d["metadata"]["name"] == r.name.as_str()
+                && d["metadata"]["name"] == name.as_str()
                 && d["metadata"]["namespace"]
                     .as_str()
                     .is_none_or(|n| n == namespace)
         });
-        let not_found = || {
-            values::Fetched::NotFound(format!("{}s \"{}\" not found", kind.to_lowercase(), r.name))
-        };
-        let result = match (local, ctx) {
-            (Some(object), _) => values::Fetched::Found(values::data_of(&kind, object)),
-            (None, None) => not_found(),
+        let object = match (local, ctx) {
+            (Some(object), _) => Ok(Some(object.clone())),
+            (None, None) => Ok(None),
             (None, Some(ctx)) => {
-                let read = if kind == "Secret" {
-                    Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
-                        .get_opt(&r.name)
-                        .await
-                        .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
-                } else {
-                    Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
-                        .get_opt(&r.name)
-                        .await
-                        .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or_default()))
-                };
-                match read {
-                    Ok(Some(object)) => values::Fetched::Found(values::data_of(&kind, &object)),
-                    Ok(None) => not_found(),
-                    Err(e) => values::Fetched::Failed(crate::client::describe(&e)),
-                }
+                flux_runtime::config_data::read(&ctx.client, &namespace, &kind, &name).await
             }
         };
-        fetched.insert(key, result);
+        let fetched = values::fetched(&kind, &name, object);
+        read.insert((kind, name), fetched);
     }
     let inline = hr.spec.values.as_ref().and_then(Value::as_object);
-    values::compose(
-        &namespace,
-        inline,
-        &hr.spec.values_from,
-        &mut |kind, name| {
-            fetched
-                .get(&(kind.to_string(), name.to_string()))
-                .cloned()
-                .unwrap_or_else(|| values::Fetched::Failed("not read".into()))
-        },
-    )
-    .map_err(Error::from)
+    values::compose_read(&namespace, inline, &hr.spec.values_from, &read).map_err(Error::from)
 }
 
 fn release_name(hr: &HelmRelease) -> String {

@@ -1,5 +1,6 @@
 //! `flux tree kustomization`: the inventory as a tree, following nested
-//! Kustomizations.
+//! Kustomizations and HelmReleases (the objects of a HelmRelease's
+//! deployed release, as upstream reads them from Helm's storage).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -111,6 +112,24 @@ fn children<'a>(
             out.push_str(if last { "└── " } else { "├── " });
             out.push_str(&entry.label());
             out.push('\n');
+            if entry.group == "helm.toolkit.fluxcd.io" && entry.kind == "HelmRelease" {
+                let mut released = helmrelease_objects(ctx, &entry.namespace, &entry.name).await?;
+                if compact {
+                    released.retain(|e| e.group.contains("toolkit.fluxcd.io"));
+                }
+                let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
+                let count = released.len();
+                for (j, object) in released.iter().enumerate() {
+                    out.push_str(&child_prefix);
+                    out.push_str(if j + 1 == count {
+                        "└── "
+                    } else {
+                        "├── "
+                    });
+                    out.push_str(&object.label());
+                    out.push('\n');
+                }
+            }
             if entry.group == "kustomize.toolkit.fluxcd.io" && entry.kind == "Kustomization" {
                 let key = format!("{}/{}", entry.namespace, entry.name);
                 if visited.contains(&key) {
@@ -133,6 +152,123 @@ fn children<'a>(
         }
         Ok(())
     })
+}
+
+/// The objects of HelmRelease `namespace/name`'s latest release, read
+/// from Helm's storage (namespaces defaulted), then the CRDs labelled with
+/// it when its install or upgrade manages CRDs; none for a release of a
+/// remote cluster or without history, as upstream.
+async fn helmrelease_objects(ctx: &Ctx, namespace: &str, name: &str) -> Result<Vec<Entry>, Error> {
+    let kind = kinds::HELM_RELEASE;
+    let hr = ctx
+        .api(&kind, Some(namespace))
+        .get(name)
+        .await
+        .map_err(|e| api_error(&kind, name, e))?;
+    let spec = &hr.data["spec"];
+    let status = &hr.data["status"];
+    let latest = &status["history"][0];
+    let (Some(storage), Some(release), Some(version)) = (
+        status["storageNamespace"]
+            .as_str()
+            .filter(|s| !s.is_empty()),
+        latest["name"].as_str(),
+        latest["version"].as_i64(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    if !spec["kubeConfig"].is_null() {
+        return Ok(Vec::new());
+    }
+    let release_namespace = latest["namespace"].as_str().unwrap_or_default();
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(ctx.client.clone(), storage);
+    let record = format!("sh.helm.release.v1.{release}.v{version}");
+    let id = format!("{namespace}/{name}");
+    let secret = match secrets.get_opt(&record).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(format!(
+                "failed to find the Helm storage object for HelmRelease '{id}': {}",
+                crate::client::describe(&e)
+            )
+            .into());
+        }
+    };
+    let decoded = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("release"))
+        .and_then(|data| flux_helm::release::Release::decode(&data.0).ok())
+        .ok_or_else(|| {
+            format!("failed to decode the Helm storage object for HelmRelease '{id}'")
+        })?;
+    let objects = flux_helm::helmrelease::objects::objects_of(&decoded.manifest).map_err(|e| {
+        format!("failed to read the Helm storage object for HelmRelease '{id}': {e}")
+    })?;
+    let applier = flux_runtime::ssa::Applier::new(ctx.client.clone(), "flux");
+    let mut out = Vec::new();
+    for object in objects {
+        let text = |p: &str| {
+            object
+                .pointer(p)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
+        let (api_version, object_kind) = (text("/apiVersion"), text("/kind"));
+        let mut object_namespace = text("/metadata/namespace").to_string();
+        if object_namespace.is_empty()
+            && applier
+                .resolve(api_version, object_kind)
+                .await
+                .is_ok_and(|(_, namespaced)| namespaced)
+        {
+            object_namespace = release_namespace.to_string();
+        }
+        out.push(Entry {
+            namespace: object_namespace,
+            name: text("/metadata/name").to_string(),
+            group: api_version
+                .split_once('/')
+                .map(|(g, _)| g.to_string())
+                .unwrap_or_default(),
+            kind: object_kind.to_string(),
+        });
+    }
+    let manages_crds = |action: &str| {
+        spec[action]["crds"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty() && p != "Skip")
+    };
+    if manages_crds("install") || manages_crds("upgrade") {
+        let crds: kube::Api<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        > = kube::Api::all(ctx.client.clone());
+        let selector = format!(
+            "helm.toolkit.fluxcd.io/name={name},helm.toolkit.fluxcd.io/namespace={namespace}"
+        );
+        if let Ok(list) = crds
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+        {
+            for crd in list.items {
+                let crd_name = crd.metadata.name.unwrap_or_default();
+                if !out
+                    .iter()
+                    .any(|e| e.kind == "CustomResourceDefinition" && e.name == crd_name)
+                {
+                    out.push(Entry {
+                        namespace: String::new(),
+                        name: crd_name,
+                        group: "apiextensions.k8s.io".to_string(),
+                        kind: "CustomResourceDefinition".to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -72,6 +72,42 @@ pub fn data_of(kind: &str, object: &Json) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// What reading a `valuesFrom` object gave (`Ok(None)`: not found; `Err`:
+/// the API's message), as the composition takes it.
+pub fn fetched(kind: &str, name: &str, read: Result<Option<Json>, String>) -> Fetched {
+    match read {
+        Ok(Some(object)) => Fetched::Found(data_of(kind, &object)),
+        Ok(None) => Fetched::NotFound(format!("{}s \"{name}\" not found", kind.to_lowercase())),
+        Err(message) => Fetched::Failed(message),
+    }
+}
+
+/// The objects `refs` read, (kind, name), each once, in order.
+pub fn references(refs: &[ValuesReference]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in refs {
+        let key = (kind_name(r), r.name.clone());
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// [`compose`] over the objects read beforehand, by (kind, name).
+pub fn compose_read(
+    namespace: &str,
+    values: Option<&Map<String, Json>>,
+    refs: &[ValuesReference],
+    read: &BTreeMap<(String, String), Fetched>,
+) -> Result<Map<String, Json>, String> {
+    compose(namespace, values, refs, &mut |kind, name| {
+        read.get(&(kind.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or_else(|| Fetched::Failed("not read".into()))
+    })
+}
+
 /// The key read when a reference names none.
 pub const DEFAULT_VALUES_KEY: &str = "values.yaml";
 
