@@ -120,27 +120,15 @@ pub fn error_policy(_hr: Arc<HelmRelease>, error: &Error, _ctx: Arc<Context>) ->
 }
 
 fn release_name(hr: &HelmRelease) -> String {
-    crate::name::release_name(
-        &hr.name_any(),
-        hr.spec.release_name.as_deref(),
-        hr.spec.target_namespace.as_deref(),
-    )
+    crate::name::of(hr)
 }
 
 fn release_namespace(hr: &HelmRelease) -> String {
-    hr.spec
-        .target_namespace
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| hr.namespace().unwrap_or_default())
+    crate::name::namespace_of(hr)
 }
 
 fn storage_namespace(hr: &HelmRelease) -> String {
-    hr.spec
-        .storage_namespace
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| hr.namespace().unwrap_or_default())
+    crate::name::storage_namespace_of(hr)
 }
 
 fn duration(d: Option<&String>, default: Duration) -> Duration {

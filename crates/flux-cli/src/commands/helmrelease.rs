@@ -106,23 +106,6 @@ async fn compose(
     values::compose_read(&namespace, inline, &hr.spec.values_from, &read).map_err(Error::from)
 }
 
-fn release_name(hr: &HelmRelease) -> String {
-    name::release_name(
-        hr.metadata.name.as_deref().unwrap_or_default(),
-        hr.spec.release_name.as_deref(),
-        hr.spec.target_namespace.as_deref(),
-    )
-}
-
-fn release_namespace(hr: &HelmRelease) -> String {
-    hr.spec
-        .target_namespace
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| hr.metadata.namespace.clone())
-        .unwrap_or_default()
-}
-
 /// `flux build helmrelease NAME --chart PATH`.
 pub async fn build(global: &Global, args: &BuildHelmReleaseArgs) -> Result<(), Error> {
     let ctx = if args.dry_run {
@@ -146,8 +129,8 @@ pub async fn build(global: &Global, args: &BuildHelmReleaseArgs) -> Result<(), E
     let chart = flux_helm::Chart::load(Path::new(&args.chart)).map_err(|e| e.to_string())?;
     let install = hr.spec.install.as_ref();
     let opts = flux_helm::TemplateOptions {
-        release_name: release_name(&hr),
-        namespace: release_namespace(&hr),
+        release_name: name::of(&hr),
+        namespace: name::namespace_of(&hr),
         values,
         include_crds: install
             .and_then(|i| i.crds)
@@ -190,7 +173,7 @@ pub async fn diff(global: &Global, args: &DiffHelmReleaseArgs) -> Result<DiffOut
         .or_else(|| hr.spec.storage_namespace.clone())
         .or_else(|| hr.metadata.namespace.clone())
         .unwrap_or_default();
-    let release = release_name(&hr);
+    let release = name::of(&hr);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &storage_namespace);
     let list = secrets
         .list(&ListParams::default().labels(&format!("owner=helm,name={release}")))

@@ -21,6 +21,37 @@ pub fn release_name(
     shorten(&full)
 }
 
+/// The release name of HelmRelease `hr` ([`release_name`] of its fields).
+pub fn of(hr: &flux_api::helm::v2::HelmRelease) -> String {
+    release_name(
+        hr.metadata.name.as_deref().unwrap_or_default(),
+        hr.spec.release_name.as_deref(),
+        hr.spec.target_namespace.as_deref(),
+    )
+}
+
+/// The namespace HelmRelease `hr` releases into: `spec.targetNamespace`,
+/// else its own.
+pub fn namespace_of(hr: &flux_api::helm::v2::HelmRelease) -> String {
+    hr.spec
+        .target_namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| hr.metadata.namespace.clone())
+        .unwrap_or_default()
+}
+
+/// The namespace of HelmRelease `hr`'s release records:
+/// `spec.storageNamespace`, else its own.
+pub fn storage_namespace_of(hr: &flux_api::helm::v2::HelmRelease) -> String {
+    hr.spec
+        .storage_namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| hr.metadata.namespace.clone())
+        .unwrap_or_default()
+}
+
 /// A name of at most 53 characters (bytes, as Go's `len`): longer ones are
 /// cut to 40 and suffixed with a digest of the whole.
 pub fn shorten(name: &str) -> String {
