@@ -214,6 +214,44 @@ async fn diff_shows_how_the_cluster_drifted_from_the_release() {
     .unwrap();
     releases.create(&PostParams::default(), &hr).await.unwrap();
     let diff = ["diff", "helmrelease", "web", "-n", ns.name()];
+    // The chart's HelmChart and HelmRepository, for `flux trace`.
+    for object in [
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "charts", "namespace": ns.name()},
+            "spec": {"url": "https://charts.example.com", "interval": "1h"}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+            "metadata": {"name": format!("{}-web", ns.name()), "namespace": ns.name()},
+            "spec": {"chart": "web", "version": "1.0.0", "interval": "1h",
+                "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}),
+    ] {
+        let kind = object["kind"].as_str().unwrap();
+        let resource = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "source.toolkit.fluxcd.io",
+            "v1",
+            kind,
+        ));
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(client.clone(), ns.name(), &resource);
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(object).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    // What the helm controller sets on what it releases.
+    let configs: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
+    configs
+        .patch(
+            "web-config",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {
+                "helm.toolkit.fluxcd.io/name": "web",
+                "helm.toolkit.fluxcd.io/namespace": ns.name()
+            }}})),
+        )
+        .await
+        .unwrap();
 
     // `flux tree` descends into the HelmRelease of a Kustomization's
     // inventory: the objects of its release, as upstream's `flux` prints.
@@ -223,6 +261,10 @@ async fn diff_shows_how_the_cluster_drifted_from_the_release() {
             &PatchParams::default(),
             &Patch::Merge(&json!({"status": {
                 "storageNamespace": ns.name(),
+                "helmChart": format!("{0}/{0}-web", ns.name()),
+                "lastAttemptedRevision": "1.0.0",
+                "conditions": [{"type": "Ready", "status": "True", "reason": "InstallSucceeded",
+                    "message": "Helm install succeeded", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
                 "history": [{
                     "name": "web", "namespace": ns.name(), "version": 1, "status": "deployed",
                     "chartName": "web", "chartVersion": "1.0.0", "configDigest": "sha256:c",
@@ -280,6 +322,30 @@ async fn diff_shows_how_the_cluster_drifted_from_the_release() {
         "ours (left) and upstream's (right): {}",
         String::from_utf8_lossy(&theirs.stderr)
     );
+    // `flux trace` of an object the HelmRelease released: the same report.
+    let trace = [
+        "trace",
+        "web-config",
+        "--kind=ConfigMap",
+        "--api-version=v1",
+        "-n",
+        ns.name(),
+    ];
+    let ours = flux(Some(kubeconfig), &trace);
+    let (stdout, stderr) = text(&ours);
+    assert!(ours.status.success(), "{stderr}");
+    assert!(stdout.contains("\nHelmRelease:    web\n"), "{stdout}");
+    let theirs = Command::new(flux_testenv::tool("flux-upstream").unwrap())
+        .env("KUBECONFIG", kubeconfig)
+        .args(trace)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout,
+        String::from_utf8_lossy(&theirs.stdout),
+        "ours (left) and upstream's (right): {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
 
     let same = flux(Some(kubeconfig), &diff);
     let (stdout, stderr) = text(&same);
@@ -287,7 +353,6 @@ async fn diff_shows_how_the_cluster_drifted_from_the_release() {
     assert_eq!(stdout, "");
 
     // Edited in the cluster: the field, its cluster and release values.
-    let configs: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
     configs
         .patch(
             "web-config",

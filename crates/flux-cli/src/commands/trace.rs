@@ -1,5 +1,5 @@
-//! `flux trace NAME --kind KIND --api-version V`: which Kustomization
-//! applied an object, from which source and revision.
+//! `flux trace NAME --kind KIND --api-version V`: which Kustomization or
+//! HelmRelease applied an object, from which chart, source and revision.
 
 use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::Value;
@@ -36,6 +36,14 @@ pub async fn run(ctx: &Ctx, args: &TraceArgs) -> Result<(), Error> {
         labels.get("kustomize.toolkit.fluxcd.io/name"),
         labels.get("kustomize.toolkit.fluxcd.io/namespace"),
     ) else {
+        if let (Some(hr_name), Some(hr_namespace)) = (
+            labels.get("helm.toolkit.fluxcd.io/name"),
+            labels.get("helm.toolkit.fluxcd.io/namespace"),
+        ) {
+            let report = trace_helm(ctx, &object, &args.kind, hr_namespace, hr_name).await?;
+            output::print(&report);
+            return Ok(());
+        }
         return Err("object not managed by Flux".into());
     };
     let mut out = format!("\nObject:          {}/{}\n", args.kind, args.name);
@@ -112,18 +120,177 @@ fn source_lines(kind: &Kind, source: &DynamicObject, namespace: &str) -> String 
 
 /// `Status:`/`Message:` from the Ready condition.
 fn status_lines(object: &DynamicObject, failures: bool) -> String {
+    status_lines_width(object, failures, 17)
+}
+
+/// [`status_lines`] with labels padded to `width`.
+fn status_lines_width(object: &DynamicObject, failures: bool, width: usize) -> String {
     match kinds::condition(object, "Ready") {
         Some(ready) => {
             let when = go_time(&ready["lastTransitionTime"]);
             let failed = failures && ready["status"] == "False";
             format!(
-                "Status:          Last reconcil{} at {when}\nMessage:         {}\n",
+                "{:<width$}Last reconcil{} at {when}\n{:<width$}{}\n",
+                "Status:",
                 if failed { "iation failed" } else { "ed" },
+                "Message:",
                 ready["message"].as_str().unwrap_or_default()
             )
         }
-        None => "Status:          Unknown\n".to_string(),
+        None => format!("{:<width$}Unknown\n", "Status:"),
     }
+}
+
+/// A `label: value` line with the label padded to `width`.
+fn line(out: &mut String, label: &str, width: usize, value: &str) {
+    out.push_str(&format!("{label:<width$}{value}\n"));
+}
+
+/// The report of an object a HelmRelease released (upstream's layout):
+/// the HelmRelease, its HelmChart, and the chart's source.
+async fn trace_helm(
+    ctx: &Ctx,
+    object: &DynamicObject,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<String, Error> {
+    let hr = ctx
+        .api(&kinds::HELM_RELEASE, Some(namespace))
+        .get(name)
+        .await
+        .map_err(|e| format!("failed to find HelmRelease: {}", describe(&e)))?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut out = String::from("\n");
+    line(
+        &mut out,
+        "Object:",
+        16,
+        &format!(
+            "{kind}/{}",
+            object.metadata.name.clone().unwrap_or_default()
+        ),
+    );
+    if let Some(ns) = object
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
+        line(&mut out, "Namespace:", 16, ns);
+    }
+    line(&mut out, "Status:", 16, "Managed by Flux");
+    out.push_str("---\n");
+    line(&mut out, "HelmRelease:", 16, name);
+    line(&mut out, "Namespace:", 16, namespace);
+    let spec = &hr.data["spec"];
+    if let Some(target) = spec["targetNamespace"].as_str().filter(|t| !t.is_empty()) {
+        line(&mut out, "Target:", 16, target);
+    }
+    line(
+        &mut out,
+        "Revision:",
+        16,
+        &text(&hr.data["status"]["lastAttemptedRevision"]),
+    );
+    out.push_str(&status_lines_width(&hr, false, 16));
+    if let Some(chart_id) = hr.data["status"]["helmChart"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+    {
+        let (chart_ns, chart_name) = chart_id.split_once('/').unwrap_or((namespace, chart_id));
+        let chart = ctx
+            .api(&kinds::HELM_CHART, Some(chart_ns))
+            .get(chart_name)
+            .await
+            .map_err(|e| format!("failed to find HelmChart: {}", describe(&e)))?;
+        out.push_str("---\n");
+        line(&mut out, "HelmChart:", 16, chart_name);
+        line(&mut out, "Namespace:", 16, chart_ns);
+        line(&mut out, "Chart:", 16, &text(&chart.data["spec"]["chart"]));
+        line(
+            &mut out,
+            "Version:",
+            16,
+            &text(&chart.data["spec"]["version"]),
+        );
+        if let Some(revision) = chart.data["status"]["artifact"]["revision"].as_str() {
+            line(&mut out, "Revision:", 16, revision);
+        }
+        out.push_str(&status_lines_width(&chart, false, 16));
+    }
+    let (source_kind, source_ref) = if spec["chart"].is_object() {
+        (
+            text(&spec["chart"]["spec"]["sourceRef"]["kind"]),
+            &spec["chart"]["spec"]["sourceRef"],
+        )
+    } else {
+        (text(&spec["chartRef"]["kind"]), &spec["chartRef"])
+    };
+    let source_ns = source_ref["namespace"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(namespace);
+    let source_name = text(&source_ref["name"]);
+    let via_chart_ref = !spec["chart"].is_object();
+    let wanted = match source_kind.as_str() {
+        "HelmRepository" if !via_chart_ref => Some((kinds::HELM_REPOSITORY, 16, false)),
+        "GitRepository" if !via_chart_ref => Some((kinds::GIT_REPOSITORY, 15, true)),
+        "OCIRepository" if via_chart_ref => Some((kinds::OCI_REPOSITORY, 17, true)),
+        "ExternalArtifact" if via_chart_ref => Some((kinds::EXTERNAL_ARTIFACT, 17, true)),
+        _ => None,
+    };
+    if let Some((source_kind, width, failures)) = wanted {
+        let source = ctx
+            .api(&source_kind, Some(source_ns))
+            .get(&source_name)
+            .await
+            .map_err(|e| format!("failed to find {}: {}", source_kind.kind, describe(&e)))?;
+        let sspec = &source.data["spec"];
+        out.push_str("---\n");
+        line(
+            &mut out,
+            &format!("{}:", source_kind.kind),
+            width,
+            &source_name,
+        );
+        line(&mut out, "Namespace:", width, source_ns);
+        if source_kind.kind == "ExternalArtifact" {
+            let r = &sspec["sourceRef"];
+            line(
+                &mut out,
+                "Source:",
+                width,
+                &format!(
+                    "{}/{}/{}",
+                    text(&r["kind"]),
+                    text(&r["namespace"]),
+                    text(&r["name"])
+                ),
+            );
+        } else {
+            line(&mut out, "URL:", width, &text(&sspec["url"]));
+            let reference = &sspec["ref"];
+            if let Some(tag) = reference["tag"].as_str() {
+                line(&mut out, "Tag:", width, tag);
+            } else if let Some(semver) = reference["semver"].as_str() {
+                line(&mut out, "Tag:", width, semver);
+            } else if source_kind.kind == "OCIRepository"
+                && let Some(digest) = reference["digest"].as_str()
+            {
+                line(&mut out, "Digest:", width, digest);
+            } else if source_kind.kind == "GitRepository"
+                && let Some(branch) = reference["branch"].as_str()
+            {
+                line(&mut out, "Branch:", width, branch);
+            }
+        }
+        if let Some(revision) = source.data["status"]["artifact"]["revision"].as_str() {
+            line(&mut out, "Revision:", width, revision);
+        }
+        out.push_str(&status_lines_width(&source, failures, width));
+    }
+    Ok(out)
 }
 
 /// A Kubernetes timestamp as Go prints `metav1.Time`: `2026-11-26 05:44:25 +0000 UTC`.
