@@ -398,3 +398,41 @@ async fn an_unchanged_release_is_left_alone_and_a_foreign_upgrade_reverted() {
         ["superseded", "superseded", "deployed"]
     );
 }
+
+/// HelmReleases written as `v2beta2` and `v2beta1` (still served, stored
+/// as v2 without conversion, as upstream's CRD does) are reconciled like v2
+/// ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecated_api_versions_are_reconciled() {
+    let bed = Bed::new("hr-beta").await;
+    let ns = bed.ns.name().to_string();
+    for (name, version) in [("beta2", "v2beta2"), ("beta1", "v2beta1")] {
+        let resource = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "helm.toolkit.fluxcd.io",
+            version,
+            "HelmRelease",
+        ));
+        let api: Api<kube::api::DynamicObject> =
+            Api::namespaced_with(bed.client.clone(), &ns, &resource);
+        let object = serde_json::from_value(json!({
+            "apiVersion": format!("helm.toolkit.fluxcd.io/{version}"),
+            "kind": "HelmRelease",
+            "metadata": {"name": name},
+            "spec": {
+                "interval": "1h",
+                "chart": {"spec": {"chart": "app", "version": "1.0.0",
+                    "sourceRef": {"kind": "HelmRepository", "name": "charts"}}},
+                "values": {"greeting": version}
+            }
+        }))
+        .unwrap();
+        api.create(&kube::api::PostParams::default(), &object)
+            .await
+            .unwrap();
+        bed.wait_ready(name, ConditionStatus::True, "InstallSucceeded")
+            .await;
+        let cms: Api<ConfigMap> = Api::namespaced(bed.client.clone(), &ns);
+        let cm = cms.get(&format!("{name}-config")).await.unwrap();
+        assert_eq!(cm.data.unwrap()["greeting"], version);
+    }
+}
