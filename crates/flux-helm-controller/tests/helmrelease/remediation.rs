@@ -277,3 +277,60 @@ async fn a_release_waits_for_its_dependencies() {
     bed.wait_ready("top", ConditionStatus::True, "InstallSucceeded")
         .await;
 }
+
+/// `serviceAccountName`: the release is made as that ServiceAccount, so
+/// what it may not do fails (here: Deployments), with the API server's
+/// refusal naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_are_made_as_the_service_account() {
+    let bed = Bed::new("hr-sa").await;
+    let ns = bed.ns.name().to_string();
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "config-only"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "deployer-config-only"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "config-only"},
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": ns}]}),
+    ];
+    for object in objects {
+        let (group, version) = object["apiVersion"]
+            .as_str()
+            .unwrap()
+            .split_once('/')
+            .unwrap_or(("", "v1"));
+        let resource = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            group,
+            version,
+            object["kind"].as_str().unwrap(),
+        ));
+        let api: kube::Api<kube::api::DynamicObject> =
+            kube::Api::namespaced_with(bed.client.clone(), &ns, &resource);
+        api.create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(object).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    bed.create(
+        "limited",
+        json!({"serviceAccountName": "deployer", "timeout": "30s"}),
+    )
+    .await;
+    let hr = bed
+        .wait_ready("limited", ConditionStatus::False, "InstallFailed")
+        .await;
+    let message = condition(&hr, "Ready").unwrap().message.clone();
+    assert!(
+        message.contains("forbidden")
+            && message.contains(&format!("system:serviceaccount:{ns}:deployer")),
+        "{message}"
+    );
+    // What it may do was done as it: the release record exists, failed.
+    let history = bed.history("limited");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].1, "failed");
+}
