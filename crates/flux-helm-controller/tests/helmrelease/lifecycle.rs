@@ -214,20 +214,6 @@ async fn tests_run_after_a_release() {
     );
 }
 
-async fn event_messages(bed: &Bed, reason: &str) -> Vec<String> {
-    let events: Api<k8s_openapi::api::core::v1::Event> =
-        Api::namespaced(bed.client.clone(), bed.ns.name());
-    events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.message)
-        .collect()
-}
-
 /// Drift detection: `warn` reports the changed fields in the event and the
 /// `Drifted` condition; an `ignore` rule hides a field; `enabled` puts the
 /// cluster back, without a new Helm revision.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod lifecycle;
+mod paths;
 mod remediation;
 mod sources;
 mod support;

@@ -302,3 +302,18 @@ impl Bed {
             .collect()
     }
 }
+
+/// The messages of the events with `reason` in the test namespace.
+pub(crate) async fn event_messages(bed: &Bed, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(bed.client.clone(), bed.ns.name());
+    events
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.message)
+        .collect()
+}
