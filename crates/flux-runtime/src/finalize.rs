@@ -61,7 +61,8 @@ pub struct Finish<'a> {
 /// Sets the conditions for `outcome` and decides the requeue: success →
 /// the interval; [`Next::Retry`] → `retry`; [`Next::Wait`] → its delay;
 /// [`Next::Stall`] → nothing until the object changes. Also sets
-/// `observedGeneration` and `lastHandledReconcileAt`.
+/// `lastHandledReconcileAt`, and `observedGeneration` when the outcome is
+/// Ready or stalled.
 pub fn settle<S: ReconcileStatus>(
     status: &mut S,
     outcome: &Outcome,
@@ -113,7 +114,15 @@ pub fn settle<S: ReconcileStatus>(
             }
         }
     };
-    if let Some(generation) = generation {
+    // As upstream: the generation counts as observed once it succeeded or
+    // stalled (nothing but a change helps). After an error it is left
+    // behind, so that kstatus, dependents and consumers of the artifact
+    // still see the previous generation's result as not yet replaced.
+    let settled = match outcome {
+        Outcome::Ready { .. } => true,
+        Outcome::Failed(error) => matches!(error.next, Next::Stall),
+    };
+    if let (true, Some(generation)) = (settled, generation) {
         status.set_observed_generation(generation);
     }
     if let Some(token) = request {
@@ -339,15 +348,31 @@ mod tests {
     fn a_retried_failure_keeps_the_progress_message() {
         let mut status = KustomizationStatus::default();
         conditions::mark_progressing(&mut status.conditions, "Detecting drift", Some(1), now());
+        status.observed_generation = Some(1);
         let outcome = Outcome::Failed(StepError::retry("ReconciliationFailed", "dry-run failed"));
-        let decision = settle(&mut status, &outcome, &OWNED, Some(1), None, MINUTE, RETRY);
+        let decision = settle(&mut status, &outcome, &OWNED, Some(2), None, MINUTE, RETRY);
         assert_eq!(decision, (Action::requeue(RETRY), ReconcileResult::Error));
+        assert_eq!(
+            status.observed_generation,
+            Some(1),
+            "a failed generation is not observed (upstream)"
+        );
         let reconciling = conditions::get(&status.conditions, "Reconciling").unwrap();
         assert_eq!(reconciling.reason, "ProgressingWithRetry");
         assert_eq!(reconciling.message, "Detecting drift");
         let ready = conditions::get(&status.conditions, "Ready").unwrap();
         assert_eq!(ready.status, ConditionStatus::False);
         assert_eq!(ready.message, "dry-run failed");
+        let waiting = Outcome::Failed(StepError::wait(
+            "DependencyNotReady",
+            "dependency 'ns/a' is not ready",
+            MINUTE,
+        ));
+        settle(&mut status, &waiting, &OWNED, Some(2), None, MINUTE, RETRY);
+        assert_eq!(status.observed_generation, Some(1));
+        let stalled = Outcome::Failed(StepError::stall("InvalidPath", "no such path"));
+        settle(&mut status, &stalled, &OWNED, Some(2), None, MINUTE, RETRY);
+        assert_eq!(status.observed_generation, Some(2), "a stall is final");
     }
 
     #[tokio::test]

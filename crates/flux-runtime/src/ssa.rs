@@ -762,10 +762,26 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
 }
 
 fn comparable(object: &DynamicObject) -> Value {
+    // What upstream's drift check compares (fluxcd/pkg/ssa): labels,
+    // annotations, and everything outside `metadata` and `status`. A status
+    // that moved between the read and the dry run (a Deployment scaling) is
+    // no drift, nor are the server's own metadata fields.
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
-    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["managedFields", "resourceVersion", "generation"] {
-            metadata.remove(key);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+        let metadata = map.remove("metadata");
+        let mut kept = serde_json::Map::new();
+        for key in ["labels", "annotations"] {
+            match metadata.as_ref().and_then(|m| m.get(key)) {
+                Some(Value::Object(m)) if m.is_empty() => {}
+                Some(v) if !v.is_null() => {
+                    kept.insert(key.to_string(), v.clone());
+                }
+                _ => {}
+            }
+        }
+        if !kept.is_empty() {
+            map.insert("metadata".to_string(), Value::Object(kept));
         }
     }
     value

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod guide;
 mod lifecycle;
 mod paths;
 mod remediation;
