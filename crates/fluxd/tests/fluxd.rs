@@ -88,6 +88,8 @@ async fn serves_git_repositories_end_to_end() {
         Command::new(env!("CARGO_BIN_EXE_fluxd"))
             .env("KUBECONFIG", cp.kubeconfig_path())
             .env("RUNTIME_NAMESPACE", ns.name())
+            // The control plane is shared with the other tests of this file.
+            .arg("--watch-all-namespaces=false")
             .arg(format!("--storage-path={}", storage.path().display()))
             .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
             .arg(format!("--storage-adv-addr=127.0.0.1:{storage_port}"))
@@ -341,6 +343,8 @@ async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
         Command::new(env!("CARGO_BIN_EXE_fluxd"))
             .env("KUBECONFIG", cp.kubeconfig_path())
             .env("RUNTIME_NAMESPACE", ns.name())
+            // The control plane is shared with the other tests of this file.
+            .arg("--watch-all-namespaces=false")
             .arg("--controllers=source,helm")
             .arg(format!("--storage-path={}", storage.path().display()))
             .arg(format!("--storage-addr=127.0.0.1:{port}"))
