@@ -28,6 +28,9 @@ use crate::storage::Storage;
 /// Objects Helm never deletes.
 const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
+/// Objects as the API server returned them, by `Kind/namespace/name`.
+type Observed = std::collections::HashMap<String, Json>;
+
 /// Where a release lives and how its actions run.
 pub struct Target<'a> {
     /// Applies, resolves and deletes the release's objects.
@@ -126,19 +129,25 @@ impl Target<'_> {
     }
 
     /// Applies the release's objects (Helm's metadata set).
-    async fn apply(&self, objects: &[Json]) -> Result<Vec<Change>, String> {
+    /// Applies `objects`: what happened to each, and each object as the
+    /// API server returned it (by subject), for the wait's first look.
+    async fn apply(&self, objects: &[Json]) -> Result<(Vec<Change>, Observed), String> {
         let mut changes = Vec::new();
+        let mut observed = Observed::new();
         for object in objects {
             let mut object = object.clone();
             managed_meta(&mut object, &self.name, &self.namespace);
-            changes.push(
-                self.applier
-                    .apply(&object, true)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            let (change, seen) = self
+                .applier
+                .apply_observed(&object, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(seen) = seen {
+                observed.insert(change.subject.clone(), seen);
+            }
+            changes.push(change);
         }
-        Ok(changes)
+        Ok((changes, observed))
     }
 
     fn api(
@@ -206,6 +215,7 @@ impl Target<'_> {
     async fn settle(
         &self,
         objects: &[Json],
+        observed: &Observed,
         previous: Vec<Json>,
         options: &Options,
     ) -> Result<(), String> {
@@ -218,13 +228,18 @@ impl Target<'_> {
             .collect();
         self.delete(&stale, None).await?;
         if !options.disable_wait {
-            self.wait(objects, options).await?;
+            self.wait(objects, observed, options).await?;
         }
         Ok(())
     }
 
     /// Waits until every object is current (kstatus, fail fast).
-    async fn wait(&self, objects: &[Json], options: &Options) -> Result<(), String> {
+    async fn wait(
+        &self,
+        objects: &[Json],
+        observed: &Observed,
+        options: &Options,
+    ) -> Result<(), String> {
         let targets: Vec<flux_runtime::health::Target> = objects
             .iter()
             .map(key_of)
@@ -257,6 +272,7 @@ impl Target<'_> {
             self.applier,
             &self.client,
             &targets,
+            observed,
             &custom,
             options.timeout,
             Duration::from_secs(2),
@@ -446,17 +462,18 @@ impl Target<'_> {
     /// `applyCRDs`): `Create` creates the missing ones, `CreateReplace`
     /// also updates the existing ones, `Skip` does nothing; other kinds in
     /// `crds/` are ignored. Each CRD gets `labels` and is waited for until
-    /// established (60 s).
+    /// established (60 s). Returns whether a CRD was created or changed.
     pub async fn apply_crds(
         &self,
         files: &[(String, Vec<u8>)],
         policy: flux_api::helm::v2::CrdsPolicy,
         labels: &[(String, String)],
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         use flux_api::helm::v2::CrdsPolicy;
         if policy == CrdsPolicy::Skip || files.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let mut changed = false;
         let crds_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
             Api::all(self.client.clone());
         let mut applied = Vec::new();
@@ -495,12 +512,13 @@ impl Target<'_> {
                     tracing::info!("CustomResourceDefinition {name} is already present. Skipping.");
                     continue;
                 }
-                self.applier.apply(&object, true).await.map_err(|e| {
+                let change = self.applier.apply(&object, true).await.map_err(|e| {
                     format!(
                         "failed to create CustomResourceDefinition {name}: {}",
                         e.message
                     )
                 })?;
+                changed |= change.action != flux_runtime::ssa::Action::Unchanged;
                 applied.push(name);
             }
         }
@@ -510,7 +528,7 @@ impl Target<'_> {
                 .await
                 .map_err(|e| e.message)?;
         }
-        Ok(())
+        Ok(changed)
     }
 
     async fn create_namespace(&self) -> Result<(), String> {
@@ -622,9 +640,10 @@ pub async fn install(
             .run_hooks(&mut release.hooks, "pre-install", options)
             .await
             .map_err(|e| format!("failed pre-install: {e}"))?;
-        written.changes = target.apply(&objects).await?;
+        let observed;
+        (written.changes, observed) = target.apply(&objects).await?;
         if !options.disable_wait {
-            target.wait(&objects, options).await?;
+            target.wait(&objects, &observed, options).await?;
         }
         target
             .run_hooks(&mut release.hooks, "post-install", options)
@@ -704,14 +723,17 @@ pub async fn upgrade(
             .run_hooks(&mut release.hooks, "pre-upgrade", options)
             .await
             .map_err(|e| format!("pre-upgrade hooks failed: {e}"))?;
-        written.changes = target.apply(&objects).await?;
+        let observed;
+        (written.changes, observed) = target.apply(&objects).await?;
         created = objects
             .iter()
             .zip(&written.changes)
             .filter(|(_, c)| c.action == flux_runtime::ssa::Action::Created)
             .map(|(o, _)| o.clone())
             .collect();
-        target.settle(&objects, previous, options).await?;
+        target
+            .settle(&objects, &observed, previous, options)
+            .await?;
         target
             .run_hooks(&mut release.hooks, "post-upgrade", options)
             .await
@@ -775,10 +797,12 @@ pub async fn rollback(
         target
             .run_hooks(&mut release.hooks, "pre-rollback", options)
             .await?;
-        written.changes = target.apply(&objects).await?;
+        let observed;
+        (written.changes, observed) = target.apply(&objects).await?;
         target
             .settle(
                 &objects,
+                &observed,
                 objects_of(&last.manifest).unwrap_or_default(),
                 options,
             )

@@ -85,8 +85,9 @@ fn api_for(client: &Client, source: &SourceRef) -> Api<DynamicObject> {
 pub enum TemplateResult {
     /// Nothing to do (`chartRef`).
     None,
-    /// Applied: `created`/`configured`/`unchanged`, with the event message.
-    Applied(&'static str, String),
+    /// Applied: `created`/`configured`/`unchanged`, with the event message
+    /// and the HelmChart as the write returned it.
+    Applied(&'static str, String, Option<Json>),
 }
 
 /// Applies the HelmChart of `spec.chart` (or deletes the one a switch to
@@ -120,7 +121,7 @@ pub async fn reconcile_template(
     if status_helm_chart.as_deref() == Some(source.id().as_str())
         && crate::steady::template_matches(hr, known)
     {
-        return Ok(TemplateResult::Applied("unchanged", String::new()));
+        return Ok(TemplateResult::Applied("unchanged", String::new(), None));
     }
     let (namespace, name) = (source.namespace.clone(), source.name.clone());
     let source_name = hr
@@ -150,7 +151,11 @@ pub async fn reconcile_template(
     };
     let message =
         format!("{action} {subject} with SourceRef '{source_kind}/{namespace}/{source_name}'");
-    Ok(TemplateResult::Applied(action, message))
+    Ok(TemplateResult::Applied(
+        action,
+        message,
+        serde_json::to_value(&after).ok(),
+    ))
 }
 
 /// The HelmChart `spec.chart` asks for, as server-side applied: its source
@@ -275,6 +280,7 @@ pub async fn ready_artifact(
     no_cross_namespace_refs: bool,
     requeue: std::time::Duration,
     known: Option<&crate::steady::KnownSource>,
+    written: bool,
 ) -> Result<(SourceRef, Artifact), StepError> {
     let source = source_ref(hr)
         .ok_or_else(|| StepError::stall("InvalidChartReference", "invalid Chart reference"))?;
@@ -297,9 +303,12 @@ pub async fn ready_artifact(
         .without_event()
     };
     // Ready as its watch last saw it (seen before the event that started
-    // this reconciliation); read otherwise.
-    if let Some(Ok(artifact)) = known.map(|k| &k.usable) {
-        return Ok((source.clone(), artifact.clone()));
+    // this reconciliation), or as the write of its template just returned
+    // it (`written`: not ready then means not ready now); read otherwise.
+    match known.map(|k| &k.usable) {
+        Some(Ok(artifact)) => return Ok((source.clone(), artifact.clone())),
+        Some(Err(why)) if written => return Err(not_ready(why)),
+        _ => {}
     }
     let object = api_for(client, &source)
         .get(&source.name)

@@ -91,6 +91,8 @@ pub struct Context {
     pub releases: steady::ReleaseIndex,
     /// The HelmReleases as the controller's watch sees them.
     pub store: std::sync::OnceLock<kube::runtime::reflector::Store<HelmRelease>>,
+    /// What the cluster serves, as the controller's own client discovered it.
+    pub discovery: capabilities::Cache,
 }
 
 impl Context {
@@ -120,6 +122,7 @@ impl Context {
             known_sources: steady::SourceCache::default(),
             releases: steady::ReleaseIndex::default(),
             store: std::sync::OnceLock::new(),
+            discovery: capabilities::Cache::default(),
         }
     }
 }
@@ -209,6 +212,10 @@ pub async fn run(ctx: Context, namespace: Option<&str>) {
         tokio::spawn(async move {
             steady::watch_sources(api, "HelmChart", &ctx.known_sources).await;
         });
+    }
+    {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { ctx.discovery.watch(ctx.client.clone()).await });
     }
     {
         let (ctx, api) = (ctx.clone(), oci.clone());

@@ -720,11 +720,14 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
         ctx.known_sources
             .get(&format!("{}/{}/{}", s.kind, s.namespace, s.name))
     });
+    let mut written = false;
     match chart::reconcile_template(&ctx.client, hr, &mut status.helm_chart, known.as_ref()).await {
-        Ok(chart::TemplateResult::Applied(action, message)) if action != "unchanged" => {
+        Ok(chart::TemplateResult::Applied(action, message, after)) if action != "unchanged" => {
             // What the watch saw is of the HelmChart before this write (its
-            // old artifact would look ready): the source is read instead.
-            known = None;
+            // old artifact would look ready): what the write returned is
+            // judged instead.
+            known = after.map(|o| steady::KnownSource::of("HelmChart", &o));
+            written = known.is_some();
             let reason = if action == "created" {
                 "HelmChartCreated"
             } else {
@@ -752,6 +755,7 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
         ctx.no_cross_namespace_refs,
         ctx.requeue_dependency,
         known.as_ref(),
+        written,
     )
     .await?;
     clear_step(
@@ -826,6 +830,8 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
         values_digest,
         oci_digest,
         target,
+        discovery: &ctx.discovery,
+        own_client: impersonated.is_none(),
     };
     atomic_release(run, status, &request).await
 }
@@ -883,6 +889,10 @@ struct Request<'a> {
     values_digest: String,
     oci_digest: Option<String>,
     target: Target<'a>,
+    /// The cluster's discovery, reused for the controller's own client.
+    discovery: &'a capabilities::Cache,
+    /// The target's client is the controller's own (not impersonated).
+    own_client: bool,
 }
 
 /// Upstream's `ReleaseTargetChanged`: the previous release is uninstalled
@@ -1437,26 +1447,11 @@ async fn render(
     revision: i64,
     is_upgrade: bool,
     skip_schema: bool,
+    crds_applied: bool,
 ) -> Result<Release, String> {
-    let opts = flux_helm::TemplateOptions {
-        release_name: req.target.name.clone(),
-        namespace: req.target.namespace.clone(),
-        values: req.values.clone(),
-        is_upgrade,
-        revision,
-        skip_schema_validation: skip_schema,
-        helm4_manifests: true,
-        kube_version: req
-            .target
-            .client
-            .apiserver_version()
-            .await
-            .ok()
-            .map(|v| format!("{}.{}", v.major, v.minor.trim_end_matches('+')))
-            .and_then(|v| flux_helm::action::parse_kube_version(&v).ok()),
-        ..flux_helm::TemplateOptions::default()
-    };
-    let served = capabilities::discover(&req.target.client)
+    let served = req
+        .discovery
+        .served(&req.target.client, req.own_client, crds_applied)
         .await
         .map_err(|e| {
             format!(
@@ -1465,11 +1460,18 @@ async fn render(
             )
         })?;
     let opts = flux_helm::TemplateOptions {
+        release_name: req.target.name.clone(),
+        namespace: req.target.namespace.clone(),
+        values: req.values.clone(),
+        is_upgrade,
+        revision,
+        skip_schema_validation: skip_schema,
+        helm4_manifests: true,
+        kube_version: served.kube_version.clone(),
         cluster_api_versions: Some(served.versions.clone()),
         post_render_strategy: postrender::strategy(hr),
-        ..opts
+        ..flux_helm::TemplateOptions::default()
     };
-    let served = Arc::new(served);
     let (handle, client) = (tokio::runtime::Handle::current(), req.target.client.clone());
     let post_render = postrender::PostRender::of(hr);
     let chart = req.chart.clone();
@@ -1584,42 +1586,50 @@ async fn run_action(
             // their API versions.
             let result = match req.target.apply_crds(&crds, policy, &origin).await {
                 Err(e) => Err(format!("failed to apply CustomResourceDefinitions: {e}")),
-                Ok(_) => match render(hr, req, revision, !is_install, skip_schema).await {
-                    Err(e) => Err(e),
-                    Ok(mut release) => {
-                        if !is_install
-                            && upgrade.preserve_values.unwrap_or(false)
-                            && let Some(current) = history
-                                .iter()
-                                .rev()
-                                .find(|r| r.info.status == helm_status::DEPLOYED)
-                        {
-                            let mut merged = current.config.clone();
-                            flux_helm::package::merge_maps(&mut merged, req.values.clone());
-                            release.config = merged;
-                        }
-                        if is_install {
-                            let create_ns = install.create_namespace.unwrap_or(false)
-                                && hr
-                                    .spec
-                                    .target_namespace
-                                    .as_deref()
-                                    .is_some_and(|t| !t.is_empty());
-                            action::install(
-                                &req.target,
-                                release,
-                                history,
-                                create_ns,
-                                &options,
-                                &mut written,
-                            )
-                            .await
-                        } else {
-                            action::upgrade(&req.target, release, history, &options, &mut written)
+                Ok(crds_applied) => {
+                    match render(hr, req, revision, !is_install, skip_schema, crds_applied).await {
+                        Err(e) => Err(e),
+                        Ok(mut release) => {
+                            if !is_install
+                                && upgrade.preserve_values.unwrap_or(false)
+                                && let Some(current) = history
+                                    .iter()
+                                    .rev()
+                                    .find(|r| r.info.status == helm_status::DEPLOYED)
+                            {
+                                let mut merged = current.config.clone();
+                                flux_helm::package::merge_maps(&mut merged, req.values.clone());
+                                release.config = merged;
+                            }
+                            if is_install {
+                                let create_ns = install.create_namespace.unwrap_or(false)
+                                    && hr
+                                        .spec
+                                        .target_namespace
+                                        .as_deref()
+                                        .is_some_and(|t| !t.is_empty());
+                                action::install(
+                                    &req.target,
+                                    release,
+                                    history,
+                                    create_ns,
+                                    &options,
+                                    &mut written,
+                                )
                                 .await
+                            } else {
+                                action::upgrade(
+                                    &req.target,
+                                    release,
+                                    history,
+                                    &options,
+                                    &mut written,
+                                )
+                                .await
+                            }
                         }
                     }
-                },
+                }
             };
             status.last_attempted_release_action_duration =
                 Some(format_duration(started.elapsed()));

@@ -45,6 +45,27 @@ pub struct KnownSource {
     pub object: Option<Json>,
 }
 
+impl KnownSource {
+    /// What `object`, a chart source of `kind`, shows.
+    pub fn of(kind: &str, object: &Json) -> KnownSource {
+        let generation = object
+            .pointer("/metadata/generation")
+            .and_then(Json::as_i64);
+        let status = object.get("status").cloned().unwrap_or(Json::Null);
+        let usable = chart::usable(kind, generation, &status);
+        let object = (kind == "HelmChart").then(|| {
+            serde_json::json!({
+                "metadata": {
+                    "labels": object.pointer("/metadata/labels").cloned().unwrap_or(Json::Null),
+                    "annotations": object.pointer("/metadata/annotations").cloned().unwrap_or(Json::Null),
+                },
+                "spec": object.get("spec").cloned().unwrap_or(Json::Null),
+            })
+        });
+        KnownSource { usable, object }
+    }
+}
+
 /// The chart sources by `Kind/namespace/name`, kept by [`watch_sources`].
 #[derive(Debug, Default)]
 pub struct SourceCache {
@@ -77,21 +98,7 @@ impl SourceCache {
             known.remove(&id);
             return;
         }
-        let generation = object
-            .pointer("/metadata/generation")
-            .and_then(Json::as_i64);
-        let status = object.get("status").cloned().unwrap_or(Json::Null);
-        let usable = chart::usable(kind, generation, &status);
-        let object = (kind == "HelmChart").then(|| {
-            serde_json::json!({
-                "metadata": {
-                    "labels": object.pointer("/metadata/labels").cloned().unwrap_or(Json::Null),
-                    "annotations": object.pointer("/metadata/annotations").cloned().unwrap_or(Json::Null),
-                },
-                "spec": object.get("spec").cloned().unwrap_or(Json::Null),
-            })
-        });
-        known.insert(id, KnownSource { usable, object });
+        known.insert(id, KnownSource::of(kind, object));
     }
 
     fn forget(&self, kind: &str, object: &Json) {

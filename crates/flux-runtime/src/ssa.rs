@@ -256,6 +256,8 @@ pub struct Planned {
     change: Change,
     write: Option<Write>,
     compared: Option<(Value, Value)>,
+    /// The object as the API server last returned it (an unchanged one).
+    observed: Option<Value>,
 }
 
 impl Planned {
@@ -352,8 +354,18 @@ impl Applier {
     /// A new object is created without a dry run first (nothing else of a
     /// set waits on its validation: Helm writes objects one by one too).
     pub async fn apply(&self, object: &Value, force: bool) -> Result<Change, ApplyError> {
+        self.apply_observed(object, force).await.map(|(c, _)| c)
+    }
+
+    /// [`Self::apply`], also returning the object as the API server
+    /// returned it (written, or read and found unchanged), when it did.
+    pub async fn apply_observed(
+        &self,
+        object: &Value,
+        force: bool,
+    ) -> Result<(Change, Option<Value>), ApplyError> {
         let planned = self.plan_inner(object, force, true, &[], false).await?;
-        self.commit(planned).await
+        self.commit_observed(planned).await
     }
 
     /// Checks one object against the cluster without writing it: a server
@@ -424,6 +436,7 @@ impl Applier {
             change: change(action),
             write: None,
             compared: None,
+            observed: None,
         };
         if marked(object, RECONCILE_ANNOTATION, "disabled")
             || text(object, &["metadata", "annotations", SSA_ANNOTATION])
@@ -481,6 +494,7 @@ impl Applier {
                 change: change(Action::Created),
                 write: Some(write(false)),
                 compared: None,
+                observed: None,
             });
         }
         let planned = match api.patch(&name, &dry, &Patch::Apply(&manifest)).await {
@@ -490,6 +504,7 @@ impl Applier {
                     change: change(Action::Created),
                     write: Some(write(true)),
                     compared: None,
+                    observed: None,
                 });
             }
             Err(e) => return Err(fail("dry-run", &namespace, kube_message(&e))),
@@ -499,6 +514,7 @@ impl Applier {
                 change: change(Action::Created),
                 write: Some(write(false)),
                 compared: None,
+                observed: None,
             });
         };
         let (planned, live_value) = (comparable(&planned), comparable(&live));
@@ -513,21 +529,39 @@ impl Applier {
                     live.resource_version(),
                 );
             }
-            return Ok(nothing(Action::Unchanged));
+            return Ok(Planned {
+                observed: serde_json::to_value(&live).ok(),
+                ..nothing(Action::Unchanged)
+            });
         }
         Ok(Planned {
             change: change(Action::Configured),
             write: Some(write(false)),
             compared: Some((live_value, planned)),
+            observed: None,
         })
     }
 
     /// Writes a planned object (server-side apply forcing ownership; a
     /// planned recreation deletes the object first).
     pub async fn commit(&self, planned: Planned) -> Result<Change, ApplyError> {
-        let Planned { change, write, .. } = planned;
+        self.commit_observed(planned).await.map(|(c, _)| c)
+    }
+
+    /// [`Self::commit`], also returning the object as the API server
+    /// returned it, when it did.
+    pub async fn commit_observed(
+        &self,
+        planned: Planned,
+    ) -> Result<(Change, Option<Value>), ApplyError> {
+        let Planned {
+            change,
+            write,
+            observed,
+            ..
+        } = planned;
         let Some(write) = write else {
-            return Ok(change);
+            return Ok((change, observed));
         };
         let fail = |action: &'static str, message: String| ApplyError {
             subject: change.subject.clone(),
@@ -568,7 +602,7 @@ impl Applier {
                 applied.resource_version(),
             );
         }
-        Ok(change)
+        Ok((change, serde_json::to_value(&applied).ok()))
     }
 
     /// Waits until the CRD named `name` is established (or `timeout`).

@@ -93,6 +93,7 @@ pub async fn check(
         applier,
         applier.client(),
         targets,
+        &Default::default(),
         &custom,
         timeout,
         Duration::from_secs(2),
