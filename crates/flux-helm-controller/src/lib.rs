@@ -93,9 +93,42 @@ pub struct Context {
     pub store: std::sync::OnceLock<kube::runtime::reflector::Store<HelmRelease>>,
     /// What the cluster serves, as the controller's own client discovered it.
     pub discovery: capabilities::Cache,
+    /// The `resourceVersion` of each HelmRelease (`namespace/name`) after
+    /// this controller's last status write.
+    pub last_writes: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
+    fn key(hr: &HelmRelease) -> String {
+        format!("{}/{}", hr.namespace().unwrap_or_default(), hr.name_any())
+    }
+
+    /// Records the version a status write of `hr` returned.
+    pub(crate) fn wrote(&self, hr: &HelmRelease, version: Option<String>) {
+        if let Ok(mut writes) = self.last_writes.lock() {
+            // Without a version, none matches: the next reconciliation reads.
+            writes.insert(Self::key(hr), version.unwrap_or_default());
+        }
+    }
+
+    /// Whether `hr` is at least as new as this controller's last status
+    /// write of it: that very version, or none was made.
+    pub(crate) fn is_last_write(&self, hr: &HelmRelease) -> bool {
+        let Ok(writes) = self.last_writes.lock() else {
+            return false;
+        };
+        writes
+            .get(&Self::key(hr))
+            .is_none_or(|v| hr.metadata.resource_version.as_deref() == Some(v.as_str()))
+    }
+
+    /// Forgets the writes of a HelmRelease being deleted.
+    pub(crate) fn forget_writes(&self, hr: &HelmRelease) {
+        if let Ok(mut writes) = self.last_writes.lock() {
+            writes.remove(&Self::key(hr));
+        }
+    }
+
     /// A context with upstream's defaults.
     pub fn new(client: Client) -> Self {
         let drift = flux_runtime::drift::DriftCache::new(client.clone(), postrender::NAME_LABEL);
@@ -123,6 +156,7 @@ impl Context {
             releases: steady::ReleaseIndex::default(),
             store: std::sync::OnceLock::new(),
             discovery: capabilities::Cache::default(),
+            last_writes: Mutex::new(HashMap::new()),
         }
     }
 }

@@ -157,6 +157,7 @@ async fn applier_of(
 /// Deleting: the release is uninstalled (unless suspended), the generated
 /// HelmChart deleted.
 async fn cleanup(hr: &HelmRelease, ctx: &Context) -> Result<(Action, ReconcileResult), Error> {
+    ctx.forget_writes(hr);
     let status = hr.status.clone().unwrap_or_default();
     let storage_ns = status.storage_namespace.clone().unwrap_or_default();
     if !hr.spec.suspend.unwrap_or(false) && !storage_ns.is_empty() {
@@ -249,7 +250,10 @@ impl Run<'_> {
             return;
         }
         match patch_status(self.api, &self.hr.name_any(), self.written.as_ref(), status).await {
-            Ok(()) => self.written = Some(status.clone()),
+            Ok(version) => {
+                self.ctx.wrote(self.hr, version);
+                self.written = Some(status.clone());
+            }
             Err(e) => {
                 tracing::error!(error = %flux_runtime::ssa::kube_message(&e), "failed to update status")
             }
@@ -277,7 +281,7 @@ async fn patch_status(
     name: &str,
     before: Option<&HelmReleaseStatus>,
     after: &HelmReleaseStatus,
-) -> Result<(), kube::Error> {
+) -> Result<Option<String>, kube::Error> {
     let mut value = serde_json::to_value(after).unwrap_or(Json::Null);
     if let (Some(before), Json::Object(map)) = (before, &mut value)
         && let Json::Object(old) = serde_json::to_value(before).unwrap_or(Json::Null)
@@ -295,7 +299,7 @@ async fn patch_status(
         &kube::api::Patch::Merge(&patch),
     )
     .await
-    .map(|_| ())
+    .map(|written| written.metadata.resource_version)
 }
 
 fn set(
@@ -545,12 +549,14 @@ async fn reconcile_apply(
                 != Some(*t)
         }) {
             let patch = serde_json::json!({"status": {"lastHandledReconcileAt": token}});
-            api.patch_status(
-                &hr.name_any(),
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&patch),
-            )
-            .await?;
+            let written = api
+                .patch_status(
+                    &hr.name_any(),
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
+                .await?;
+            ctx.wrote(hr, written.metadata.resource_version);
         }
         ctx.schedule.succeeded(
             &key,
@@ -561,12 +567,19 @@ async fn reconcile_apply(
         );
         return Ok((Action::requeue(interval), ReconcileResult::RequeueAfter));
     }
-    // The status is read fresh: the watch may not have delivered this
-    // controller's last write yet (a remediation requeues at once), and a
-    // stale `status.history` would make the release look unmanaged.
-    let fresh = match api.get_opt(&hr.name_any()).await? {
-        Some(fresh) => fresh,
-        None => return Ok((Action::await_change(), ReconcileResult::Success)),
+    // The status must be this controller's last write or newer: a stale
+    // `status.history` would make the release look unmanaged. The object
+    // in hand is that write when its version is the one the write
+    // returned (or nothing was written since the process started); else
+    // the watch has not delivered it yet (a remediation requeues at once),
+    // or someone changed the object since, and it is read.
+    let fresh = if ctx.is_last_write(hr) {
+        hr.clone()
+    } else {
+        match api.get_opt(&hr.name_any()).await? {
+            Some(fresh) => fresh,
+            None => return Ok((Action::await_change(), ReconcileResult::Success)),
+        }
     };
     let hr = &fresh;
     let mut status = hr.status.clone().unwrap_or_default();
@@ -641,7 +654,8 @@ async fn reconcile_apply(
         }
     };
     if run.written.as_ref() != Some(&status) {
-        patch_status(api, &hr.name_any(), run.written.as_ref(), &status).await?;
+        let version = patch_status(api, &hr.name_any(), run.written.as_ref(), &status).await?;
+        ctx.wrote(hr, version);
     }
     Ok((action, result))
 }
@@ -745,8 +759,11 @@ async fn steps(run: &mut Run<'_>, status: &mut HelmReleaseStatus) -> Result<End,
             return Ok(End::Error(Duration::from_secs(10)));
         }
     }
+    // Written with the next status write (a wait for a dependency or the
+    // source ends with one, the release action starts with one): a new
+    // generation already reads as in progress to kstatus, and one write
+    // fewer per reconciliation matters at a thousand releases.
     mark_reconciling(status, hr, reason::PROGRESSING, "Fulfilling prerequisites");
-    run.patch(status).await;
     dependencies(run, status).await?;
     clear_step(status, hr, &[reason::DEPENDENCY_NOT_READY]);
     let (source, artifact) = chart::ready_artifact(

@@ -24,6 +24,42 @@ pub fn helm_command(home: &Path) -> Result<Command> {
     Ok(command)
 }
 
+/// Copies the chart folder `src` into `dir` as `<name>-<version>` with its
+/// `version` (and `appVersion`, when it has one) set to `version`: one
+/// example chart served at several versions.
+pub fn chart_at_version(src: &Path, dir: &Path, version: &str) -> Result<PathBuf> {
+    let name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let to = dir.join(format!("{name}-{version}"));
+    for (path, data) in crate::files_under(src)? {
+        let target = to.join(&path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io("copying a chart"))?;
+        }
+        let data = if path == "Chart.yaml" {
+            String::from_utf8_lossy(&data)
+                .lines()
+                .map(|l| {
+                    if l.starts_with("version:") {
+                        format!("version: {version}\n")
+                    } else if l.starts_with("appVersion:") {
+                        format!("appVersion: {version}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect::<String>()
+                .into_bytes()
+        } else {
+            data
+        };
+        fs::write(&target, data).map_err(io("copying a chart"))?;
+    }
+    Ok(to)
+}
+
 /// Writes a minimal application chart `name` at `version` (one ConfigMap
 /// template) under `dir`; returns the chart folder.
 pub fn write_chart(dir: &Path, name: &str, version: &str) -> Result<PathBuf> {

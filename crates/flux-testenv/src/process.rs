@@ -272,7 +272,7 @@ impl Drop for Supervisor {
 }
 
 /// A free TCP port on 127.0.0.1 (for servers that cannot bind port 0).
-pub(crate) fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
     let port = listener
         .local_addr()
@@ -366,4 +366,25 @@ pub fn oracle_lines(name: &str, args: &[&str], lines: &[String]) -> Result<Vec<S
         .lines()
         .map(String::from)
         .collect())
+}
+
+/// The files below `dir` with their contents, by relative path (`/`
+/// separated), sorted: a fixture folder to push to a Git server.
+pub fn files_under(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).map_err(io("reading a fixture folder"))? {
+            let path = entry.map_err(io("reading a fixture folder"))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                let relative = relative.to_string_lossy().into_owned();
+                let data = std::fs::read(&path).map_err(io("reading a fixture file"))?;
+                files.push((relative, data));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }

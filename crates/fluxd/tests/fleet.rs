@@ -29,60 +29,6 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kustomize-helm")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The files under `dir`, as (relative path, contents).
-fn files_of(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// The example chart `name` at `version` (its `version:` and
-/// `appVersion:` rewritten), in `dir`.
-fn chart_at(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let to = dir.join(format!("{name}-{version}"));
-    for (path, text) in files_of(&example().join("charts").join(name)) {
-        let target = to.join(&path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        let text = if path == "Chart.yaml" {
-            text.lines()
-                .map(|l| {
-                    if l.starts_with("version:") {
-                        format!("version: {version}\n")
-                    } else if l.starts_with("appVersion:") {
-                        format!("appVersion: {version}\n")
-                    } else {
-                        format!("{l}\n")
-                    }
-                })
-                .collect()
-        } else {
-            text
-        };
-        std::fs::write(target, text).unwrap();
-    }
-    to
-}
-
 struct Fluxd(Child);
 
 impl Drop for Fluxd {
@@ -156,17 +102,26 @@ async fn a_kustomize_helm_fleet_is_reconciled_end_to_end() {
         ("podinfo", "6.5.4"),
         ("podinfo", "6.6.0-rc.1"),
     ] {
-        repo.add_chart(&chart_at(charts.path(), name, version))
-            .unwrap();
+        repo.add_chart(
+            &flux_testenv::chart_at_version(
+                &example().join("charts").join(name),
+                charts.path(),
+                version,
+            )
+            .unwrap(),
+        )
+        .unwrap();
     }
 
     // The fleet repository, with the namespace of this test for
     // flux-system and the local repository for the public ones.
     let git = GitHttpServer::start().unwrap();
     let remote = git.create_repo("fleet").unwrap();
-    let fleet: Vec<(String, String)> = files_of(&example())
+    let fleet: Vec<(String, String)> = flux_testenv::files_under(&example())
+        .unwrap()
         .into_iter()
         .filter(|(path, _)| !path.starts_with("charts/") && path != "README.md")
+        .map(|(path, data)| (path, String::from_utf8(data).unwrap()))
         .collect();
     for (path, text) in &fleet {
         let text = text
@@ -181,7 +136,7 @@ async fn a_kustomize_helm_fleet_is_reconciled_end_to_end() {
     let first = format!("main@sha1:{}", remote.commit("fleet").unwrap());
 
     let storage = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = flux_testenv::free_port().unwrap();
     let _fluxd = Fluxd(
         Command::new(env!("CARGO_BIN_EXE_fluxd"))
             .env("KUBECONFIG", cp.kubeconfig_path())
@@ -190,8 +145,14 @@ async fn a_kustomize_helm_fleet_is_reconciled_end_to_end() {
             .arg(format!("--storage-path={}", storage.path().display()))
             .arg(format!("--storage-addr=127.0.0.1:{port}"))
             .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
-            .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
-            .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
+            .arg(format!(
+                "--health-addr=127.0.0.1:{}",
+                flux_testenv::free_port().unwrap()
+            ))
+            .arg(format!(
+                "--metrics-addr=127.0.0.1:{}",
+                flux_testenv::free_port().unwrap()
+            ))
             .arg("--requeue-dependency=2s")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -16,14 +16,6 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn unknown_controllers_and_missing_clusters_are_one_line_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
@@ -83,7 +75,11 @@ async fn serves_git_repositories_end_to_end() {
     tokio::spawn(async move { axum::serve(events, app).await });
 
     let storage = tempfile::tempdir().unwrap();
-    let (storage_port, health_port, metrics_port) = (free_port(), free_port(), free_port());
+    let (storage_port, health_port, metrics_port) = (
+        flux_testenv::free_port().unwrap(),
+        flux_testenv::free_port().unwrap(),
+        flux_testenv::free_port().unwrap(),
+    );
     let start = |storage_port: u16, health_port: u16, metrics_port: u16| {
         Command::new(env!("CARGO_BIN_EXE_fluxd"))
             .env("KUBECONFIG", cp.kubeconfig_path())
@@ -210,7 +206,11 @@ async fn serves_git_repositories_end_to_end() {
         first_holder.ends_with(&format!("_{}", fluxd.id())),
         "{first_holder}"
     );
-    let mut standby = start(free_port(), free_port(), free_port());
+    let mut standby = start(
+        flux_testenv::free_port().unwrap(),
+        flux_testenv::free_port().unwrap(),
+        flux_testenv::free_port().unwrap(),
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         holder(
@@ -338,7 +338,7 @@ async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
     let storage = tempfile::tempdir().unwrap();
     // The artifact server keeps its address across restarts, as a Service
     // would.
-    let port = free_port();
+    let port = flux_testenv::free_port().unwrap();
     let start = || {
         Command::new(env!("CARGO_BIN_EXE_fluxd"))
             .env("KUBECONFIG", cp.kubeconfig_path())
@@ -349,8 +349,14 @@ async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
             .arg(format!("--storage-path={}", storage.path().display()))
             .arg(format!("--storage-addr=127.0.0.1:{port}"))
             .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
-            .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
-            .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
+            .arg(format!(
+                "--health-addr=127.0.0.1:{}",
+                flux_testenv::free_port().unwrap()
+            ))
+            .arg(format!(
+                "--metrics-addr=127.0.0.1:{}",
+                flux_testenv::free_port().unwrap()
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

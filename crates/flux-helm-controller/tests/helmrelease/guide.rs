@@ -22,39 +22,6 @@ fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/guide-helm")
 }
 
-/// Copies the example chart `name` with its `version` set to `version`.
-fn chart_at(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let to = dir.join(format!("{name}-{version}"));
-    copy_tree(&example_dir().join("charts").join(name), &to);
-    let chart_yaml = to.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("version:") {
-                format!("version: {version}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(chart_yaml, text).unwrap();
-    to
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// `kubectl apply --server-side` of the example `file`, in the test's
 /// namespace instead of `flux-system`, with `replace` applied to its text.
 fn apply(bed: &Bed, file: &str, replace: &[(&str, &str)]) {
@@ -120,7 +87,14 @@ async fn the_guide_section_6_examples_work() {
         ("webapp", "2.0.0"),
     ] {
         bed.repo
-            .add_chart(&chart_at(charts.path(), name, version))
+            .add_chart(
+                &flux_testenv::chart_at_version(
+                    &example_dir().join("charts").join(name),
+                    charts.path(),
+                    version,
+                )
+                .unwrap(),
+            )
             .unwrap();
     }
     let repos: Api<flux_api::source::v1::HelmRepository> = Api::namespaced(bed.client.clone(), &ns);
@@ -251,7 +225,7 @@ async fn the_guide_section_6_examples_work() {
     // 6.5: the chart from a folder of a Git repository.
     let git = flux_testenv::GitHttpServer::start().unwrap();
     let remote = git.create_repo("helm-charts").unwrap();
-    for (path, text) in files_of(&example_dir().join("charts/webapp")) {
+    for (path, text) in flux_testenv::files_under(&example_dir().join("charts/webapp")).unwrap() {
         remote
             .write(&format!("charts/webapp/{path}"), text)
             .unwrap();
@@ -337,22 +311,4 @@ async fn the_guide_section_6_examples_work() {
         detected.iter().all(|m| !m.contains("Deployment/")),
         "{detected:?}"
     );
-}
-
-/// The files under `dir`, as (relative path, contents).
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out
 }

@@ -251,23 +251,9 @@ async fn seed_multi_tenant() {
 
 /// Every file below `dir`, relative path → content.
 fn fixture_files(dir: &Path) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                files.push((relative, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
+    flux_testenv::files_under(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(path, data)| (path, String::from_utf8(data).unwrap()))
+        .collect()
 }
