@@ -136,7 +136,21 @@ pub async fn reconcile_template(
         .unwrap_or_default()
         .to_string();
     let api = api_for(client, &source);
-    let before = api.get_opt(&name).await.map_err(|e| sync_error(&e))?;
+    // What was there before: the watch's copy when it has one (it differs
+    // from the template, or this write would not happen), none when the
+    // status names no HelmChart and the watch knows none; read otherwise.
+    enum Before {
+        Known { matches: bool },
+        New,
+        Read(Option<DynamicObject>),
+    }
+    let before = match (known, status_helm_chart.as_deref()) {
+        (Some(_), _) => Before::Known {
+            matches: crate::steady::template_matches(hr, known),
+        },
+        (None, None) => Before::New,
+        (None, Some(_)) => Before::Read(api.get_opt(&name).await.map_err(|e| sync_error(&e))?),
+    };
     let params = PatchParams::apply(crate::CONTROLLER_NAME).force();
     let after = api
         .patch(&name, &params, &Patch::Apply(&object))
@@ -145,9 +159,15 @@ pub async fn reconcile_template(
     *status_helm_chart = Some(source.id());
     let subject = format!("HelmChart/{namespace}/{name}");
     let action = match before {
-        None => "created",
-        Some(b) if b.metadata.resource_version != after.metadata.resource_version => "configured",
-        Some(_) => "unchanged",
+        Before::Known { matches: true } => "unchanged",
+        Before::Known { matches: false } => "configured",
+        Before::New if after.metadata.generation == Some(1) => "created",
+        Before::New => "configured",
+        Before::Read(None) => "created",
+        Before::Read(Some(b)) if b.metadata.resource_version != after.metadata.resource_version => {
+            "configured"
+        }
+        Before::Read(Some(_)) => "unchanged",
     };
     let message =
         format!("{action} {subject} with SourceRef '{source_kind}/{namespace}/{source_name}'");

@@ -5,29 +5,41 @@
 //! `involvedObject`, `severity`, `timestamp`, `message`, `reason`,
 //! `metadata`, `reportingController`, `reportingInstance`).
 //!
+//! The Kubernetes Event is a `v1` Event as client-go's recorder writes it
+//! for upstream (`<object>.<hex nanoseconds>`, `source.component`, the
+//! event metadata as annotations), and repeats are counted as client-go's
+//! correlator counts them: the same object, type, reason *and message*
+//! raise `count` and `lastTimestamp` of the first Event; another message
+//! is another Event. (kube-runtime's recorder keys its series without the
+//! message, so a second, different message of the same reason was lost.)
+//! client-go's aggregation of ten similar events and its spam filter are
+//! not reproduced.
+//!
 //! Forwarding runs in the background (5 s per attempt, three attempts on
 //! connection errors and 5xx answers, none on 4xx): a slow or absent
 //! notification service never delays a reconciliation. `trace` events go
 //! to Kubernetes only, as upstream.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use k8s_openapi::api::core::v1::Event as CoreEvent;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-/// Annotations with this prefix are copied into forwarded events' metadata.
 pub const EVENT_ANNOTATION_PREFIX: &str = "event.toolkit.fluxcd.io/";
 /// Longest message forwarded to the notification endpoint.
 const MAX_FORWARDED_MESSAGE: usize = 39_000;
 /// Longest note of a Kubernetes Event.
-const MAX_NOTE: usize = 1024;
+/// Repeats remembered (client-go's correlator keeps as many).
+const MAX_SERIES: usize = 4096;
 
 /// How important an event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +72,28 @@ impl From<WebhookError> for String {
 /// Records events for one controller.
 #[derive(Clone)]
 pub struct EventRecorder {
-    recorder: Recorder,
+    client: Client,
     controller: String,
     instance: String,
     webhook: Option<Webhook>,
+    series: Arc<Mutex<HashMap<SeriesKey, Series>>>,
+}
+
+/// What makes two events the same one (client-go's `getEventKey`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct SeriesKey {
+    object: String,
+    type_: &'static str,
+    reason: String,
+    message: String,
+}
+
+/// The Event written for a key, and how often it happened.
+#[derive(Clone, Debug)]
+struct Series {
+    name: String,
+    count: i32,
+    used: Instant,
 }
 
 #[derive(Clone)]
@@ -78,15 +108,12 @@ impl EventRecorder {
         let instance = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_default();
-        let reporter = Reporter {
-            controller: controller.to_string(),
-            instance: (!instance.is_empty()).then(|| instance.clone()),
-        };
         Self {
-            recorder: Recorder::new(client, reporter),
+            client,
             controller: controller.to_string(),
             instance,
             webhook: None,
+            series: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -137,19 +164,14 @@ impl EventRecorder {
         message: &str,
         metadata: BTreeMap<&str, String>,
     ) {
-        let event = Event {
-            type_: match severity {
-                Severity::Error => EventType::Warning,
-                Severity::Info | Severity::Trace => EventType::Normal,
-            },
-            reason: reason.to_string(),
-            note: Some(truncate(message, MAX_NOTE)),
-            action: reason.to_string(),
-            secondary: None,
-        };
-        let reference = object.object_ref(&());
+        let annotations = self.annotations(object, &metadata);
         // An event that cannot be written must not fail a reconciliation.
-        let _ = self.recorder.publish(&event, &reference).await;
+        if let Err(e) = self
+            .record(object, severity, reason, message, annotations)
+            .await
+        {
+            tracing::debug!(error = %e, reason, "event not recorded");
+        }
         if severity == Severity::Trace {
             return;
         }
@@ -160,14 +182,13 @@ impl EventRecorder {
         }
     }
 
-    fn payload<K: Resource<DynamicType = ()>>(
+    /// The event's metadata keys prefixed with the object's API group,
+    /// and the object's `event.toolkit.fluxcd.io/` annotations.
+    fn annotations<K: Resource<DynamicType = ()>>(
         &self,
         object: &K,
-        severity: Severity,
-        reason: &str,
-        message: &str,
-        metadata: BTreeMap<&str, String>,
-    ) -> Value {
+        metadata: &BTreeMap<&str, String>,
+    ) -> serde_json::Map<String, Value> {
         let group = K::group(&());
         let mut meta = serde_json::Map::new();
         for (key, value) in object.annotations() {
@@ -176,8 +197,118 @@ impl EventRecorder {
             }
         }
         for (key, value) in metadata {
-            meta.insert(format!("{group}/{key}"), Value::from(value));
+            meta.insert(format!("{group}/{key}"), Value::from(value.clone()));
         }
+        meta
+    }
+
+    /// Writes the Kubernetes Event: a repeat raises the count of the one
+    /// written before (a new one if that is gone), anything else is new.
+    async fn record<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        severity: Severity,
+        reason: &str,
+        message: &str,
+        annotations: serde_json::Map<String, Value>,
+    ) -> Result<(), kube::Error> {
+        let reference = object.object_ref(&());
+        let namespace = reference
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_string());
+        let type_ = match severity {
+            Severity::Error => "Warning",
+            Severity::Info | Severity::Trace => "Normal",
+        };
+        let key = SeriesKey {
+            object: format!(
+                "{}/{}/{}/{}/{}",
+                reference.api_version.clone().unwrap_or_default(),
+                reference.kind.clone().unwrap_or_default(),
+                namespace,
+                reference.name.clone().unwrap_or_default(),
+                reference.uid.clone().unwrap_or_default()
+            ),
+            type_,
+            reason: reason.to_string(),
+            message: message.to_string(),
+        };
+        let now = crate::now();
+        let seen = self.series.lock().ok().and_then(|mut series| {
+            series.get_mut(&key).map(|s| {
+                s.count += 1;
+                s.used = Instant::now();
+                s.clone()
+            })
+        });
+        let events: Api<CoreEvent> = Api::namespaced(self.client.clone(), &namespace);
+        if let Some(seen) = seen {
+            let patch = json!({"count": seen.count, "lastTimestamp": now, "message": message});
+            match events
+                .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let name = reference.name.clone().unwrap_or_default();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let event: CoreEvent = serde_json::from_value(json!({
+            "metadata": {
+                "name": format!("{name}.{nanos:x}"),
+                "namespace": namespace,
+                "annotations": annotations,
+            },
+            "involvedObject": reference,
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "source": {"component": self.controller},
+            "reportingComponent": self.controller,
+            "reportingInstance": "",
+        }))
+        .map_err(kube::Error::SerdeError)?;
+        let created = events.create(&PostParams::default(), &event).await?;
+        if let Ok(mut series) = self.series.lock() {
+            if series.len() >= MAX_SERIES
+                && let Some(oldest) = series
+                    .iter()
+                    .min_by_key(|(_, s)| s.used)
+                    .map(|(k, _)| k.clone())
+            {
+                series.remove(&oldest);
+            }
+            series.insert(
+                key,
+                Series {
+                    name: created.name_any(),
+                    count: 1,
+                    used: Instant::now(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn payload<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        severity: Severity,
+        reason: &str,
+        message: &str,
+        metadata: BTreeMap<&str, String>,
+    ) -> Value {
+        let meta = self.annotations(object, &metadata);
         let reference = object.object_ref(&());
         let mut payload = json!({
             "involvedObject": {

@@ -122,6 +122,12 @@ async fn the_guide_section_6_examples_work() {
         status.history[0].name, "web-nginx",
         "the release name is <targetNamespace>-<name>"
     );
+    assert_eq!(
+        event_messages(&bed, "HelmChartCreated").await,
+        [format!(
+            "created HelmChart/{ns}/{ns}-nginx with SourceRef 'HelmRepository/{ns}/bitnami'"
+        )]
+    );
     let deployments: Api<Deployment> = Api::namespaced(bed.client.clone(), "web");
     let deployment = deployments.get("web-nginx").await.unwrap();
     assert_eq!(deployment.spec.unwrap().replicas, Some(3));
@@ -247,6 +253,21 @@ async fn the_guide_section_6_examples_work() {
         flux_api::source::v1::ChartSourceKind::GitRepository
     );
     assert_eq!(chart.spec.chart, "./charts/webapp");
+    // Two events of one reason and object, with different messages, are
+    // two Events (6.4's version change, 6.5's source change), as upstream.
+    let mut configured = event_messages(&bed, "HelmChartConfigured").await;
+    configured.sort();
+    assert_eq!(
+        configured,
+        [
+            format!(
+                "configured HelmChart/{ns}/{ns}-webapp with SourceRef 'GitRepository/{ns}/app-charts'"
+            ),
+            format!(
+                "configured HelmChart/{ns}/{ns}-webapp with SourceRef 'HelmRepository/{ns}/internal'"
+            )
+        ]
+    );
     assert_eq!(values(&bed, "webapp"), json!({"replicaCount": 3}));
 
     // 6.6: drift correction that leaves `/spec/replicas` of Deployments
