@@ -140,16 +140,24 @@ pub async fn reconcile_template(
     // from the template, or this write would not happen), none when the
     // status names no HelmChart and the watch knows none; read otherwise.
     enum Before {
-        Known { matches: bool },
+        Known {
+            matches: bool,
+        },
         New,
-        Read(Option<DynamicObject>),
+        /// Read: absent (`None`), or its `resourceVersion`.
+        Read(Option<Option<String>>),
     }
     let before = match (known, status_helm_chart.as_deref()) {
         (Some(_), _) => Before::Known {
             matches: crate::steady::template_matches(hr, known),
         },
         (None, None) => Before::New,
-        (None, Some(_)) => Before::Read(api.get_opt(&name).await.map_err(|e| sync_error(&e))?),
+        (None, Some(_)) => Before::Read(
+            api.get_opt(&name)
+                .await
+                .map_err(|e| sync_error(&e))?
+                .map(|b| b.metadata.resource_version),
+        ),
     };
     let params = PatchParams::apply(crate::CONTROLLER_NAME).force();
     let after = api
@@ -164,9 +172,7 @@ pub async fn reconcile_template(
         Before::New if after.metadata.generation == Some(1) => "created",
         Before::New => "configured",
         Before::Read(None) => "created",
-        Before::Read(Some(b)) if b.metadata.resource_version != after.metadata.resource_version => {
-            "configured"
-        }
+        Before::Read(Some(version)) if version != after.metadata.resource_version => "configured",
         Before::Read(Some(_)) => "unchanged",
     };
     let message =
