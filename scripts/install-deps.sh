@@ -123,6 +123,11 @@ link source-controller-upstream "$source_controller_upstream"
 # (crates/flux-helm-controller/tests/upstream.rs).
 helm_controller_upstream=$(bash "$ROOT/scripts/install-upstream-helm-controller.sh")
 link helm-controller-upstream "$helm_controller_upstream"
+# Upstream's notification-controller: the side-by-side reference the
+# notification controller is to be compared with (issue 22; nothing runs
+# it yet).
+notification_controller_upstream=$(bash "$ROOT/scripts/install-upstream-notification-controller.sh")
+link notification-controller-upstream "$notification_controller_upstream"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
 # text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own
