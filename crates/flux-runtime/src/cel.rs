@@ -152,6 +152,26 @@ pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, C
     }
 }
 
+/// Evaluates `expr` to a string with `variables` bound (a Provider's
+/// `commitStatusExpr`: `event`, `alert`, `provider`).
+pub fn evaluate_string(expr: &str, variables: &[(&str, &Value)]) -> Result<String, CelError> {
+    let env = Arc::new(Env::stdlib());
+    let program = env
+        .compile(expr)
+        .map_err(|e| format!("failed to parse the CEL expression '{expr}': {e}"))?;
+    let mut context = Context::with_env(env);
+    for (name, value) in variables {
+        let value =
+            cel::to_value(value).map_err(|e| format!("failed to convert '{name}' for CEL: {e}"))?;
+        context.add_variable_from_value(name.to_string(), value);
+    }
+    match program.execute(&context) {
+        Ok(CelValue::String(s)) => Ok(s.to_string()),
+        Ok(_) => Err(format!("failed to evaluate CEL expression as string: '{expr}'").into()),
+        Err(e) => Err(format!("failed to evaluate the CEL expression '{expr}': {e}").into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code

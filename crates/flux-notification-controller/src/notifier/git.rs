@@ -1,0 +1,344 @@
+//! Git commit-status providers: github, gitlab, gitea. Each lists the
+//! commit's statuses first and posts only when the same key does not
+//! already carry the same state and description (upstream's duplicate
+//! check), through the API clients upstream uses (go-github v64,
+//! client-go for GitLab v0.122, the Gitea SDK v0.21): their paths,
+//! headers and bodies.
+
+use serde_json::{Value, json};
+
+use super::http::Answer;
+use super::{Config, Outgoing, Sender, reason_words};
+use crate::event::Event;
+use crate::gojson;
+
+/// The commit SHA of a revision (`main@sha1:<sha>`, legacy `main/<sha>`,
+/// or a bare hash): fluxcd/pkg's `ExtractHashFromRevision`.
+pub fn parse_revision(revision: &str) -> Result<String, String> {
+    let tail = match revision.rsplit_once('@') {
+        Some((_, t)) => t,
+        None => revision.rsplit_once('/').map_or(revision, |(_, t)| t),
+    };
+    let hash = tail
+        .strip_prefix("sha1:")
+        .or_else(|| tail.strip_prefix("sha256:"))
+        .unwrap_or(tail);
+    if matches!(hash.len(), 40 | 64) && hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(hash.to_string())
+    } else {
+        Err(format!(
+            "failed to extract commit hash from '{revision}' revision"
+        ))
+    }
+}
+
+/// `https://host`, `owner/repo` of a repository URL (https or ssh;
+/// scp-like `git@host:owner/repo`), as upstream's `parseGitAddress`.
+pub fn parse_git_address(address: &str) -> Result<(String, String), String> {
+    let (scheme, rest) = match address.split_once("://") {
+        Some((s, r)) => (s.to_string(), r.to_string()),
+        None => match address.split_once(':') {
+            Some((userhost, path)) if !userhost.contains('/') => {
+                ("ssh".to_string(), format!("{userhost}/{path}"))
+            }
+            _ => return Err(format!("failed parsing URL {address:?}: no scheme")),
+        },
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let scheme = if scheme == "ssh" { "https" } else { &scheme };
+    let id = path.trim_start_matches('/');
+    let id = id.strip_suffix(".git").unwrap_or(id);
+    Ok((format!("{scheme}://{host}"), id.to_string()))
+}
+
+fn owner_repo(id: &str) -> Result<(String, String), String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() != 2 {
+        return Err(format!("invalid repository id {id:?}"));
+    }
+    Ok((parts[0].to_string(), parts[1].to_string()))
+}
+
+/// The event's commit, or upstream's error.
+fn commit(event: &Event) -> Result<String, String> {
+    let revision = event
+        .revision()
+        .ok_or_else(|| "missing revision metadata".to_string())?;
+    parse_revision(revision)
+}
+
+fn get(url: &str) -> Outgoing {
+    Outgoing {
+        method: http::Method::GET,
+        url: url.to_string(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        validate: super::http::Validate::Status,
+    }
+}
+
+async fn call(sender: &Sender, config: &Config, request: &Outgoing) -> Result<Answer, String> {
+    sender.send(config, request).await
+}
+
+fn ok_json(answer: &Answer, what: &str) -> Result<Value, String> {
+    if !(200..300).contains(&answer.status) {
+        return Err(format!(
+            "{what}: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    serde_json::from_slice(&answer.body).map_err(|e| format!("{what}: {e}"))
+}
+
+/// `github`: `success` / `failure`, the key as `context`.
+pub async fn github(sender: &Sender, config: &Config, event: &Event) -> Result<(), String> {
+    if config.commit_status.is_empty() {
+        return Err("commit status cannot be empty".into());
+    }
+    if config.token.is_empty() {
+        return Err("github token or github app details must be specified".into());
+    }
+    let (host, id) = parse_git_address(&config.address)?;
+    let (owner, repo) = owner_repo(&id)?;
+    if event.reason == "Progressing" {
+        return Ok(());
+    }
+    let sha = commit(event)?;
+    let state = match event.severity.as_str() {
+        "info" => "success",
+        "error" => "failure",
+        _ => return Err("can't convert to github state".into()),
+    };
+    let description = reason_words(&event.reason);
+    let base = if host == "https://github.com" {
+        "https://api.github.com/".to_string()
+    } else {
+        format!("{host}/api/v3/")
+    };
+    let with_headers = |r: Outgoing| {
+        r.header("Accept", "application/vnd.github.v3+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .header("Authorization", &format!("Bearer {}", config.token))
+    };
+    let list = with_headers(get(&format!(
+        "{base}repos/{owner}/{repo}/commits/{sha}/statuses?per_page=50"
+    )));
+    let statuses = ok_json(
+        &call(sender, config, &list).await?,
+        "could not list commit statuses",
+    )?;
+    for s in statuses.as_array().into_iter().flatten() {
+        let field = |k: &str| s.get(k).and_then(Value::as_str);
+        let (Some(context), Some(st), Some(desc)) =
+            (field("context"), field("state"), field("description"))
+        else {
+            continue;
+        };
+        if context == config.commit_status {
+            if st == state && desc == description {
+                return Ok(());
+            }
+            break;
+        }
+    }
+    // go-github encodes without HTML escaping, with a final newline.
+    let body = format!(
+        "{}\n",
+        serde_json::to_string(
+            &json!({"state": state, "description": description, "context": config.commit_status})
+        )
+        .map_err(|e| e.to_string())?
+    );
+    let create = with_headers(Outgoing::post(
+        &format!("{base}repos/{owner}/{repo}/statuses/{sha}"),
+        body,
+    ));
+    ok_json(
+        &call(sender, config, &create).await?,
+        "could not create commit status",
+    )
+    .map(|_| ())
+}
+
+/// GitLab's `PathEscape`: URL path escaping with `.` escaped too.
+fn gitlab_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn query_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) => out.push(b as char),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `gitlab`: `success` / `failed`, the key as `name`.
+pub async fn gitlab(sender: &Sender, config: &Config, event: &Event) -> Result<(), String> {
+    if config.token.is_empty() {
+        return Err("gitlab token cannot be empty".into());
+    }
+    let (host, id) = parse_git_address(&config.address)?;
+    if config.commit_status.is_empty() {
+        return Err("commit status cannot be empty".into());
+    }
+    if event.reason == "Progressing" {
+        return Ok(());
+    }
+    let sha = commit(event)?;
+    let state = match event.severity.as_str() {
+        "info" => "success",
+        "error" => "failed",
+        _ => return Err("can't convert to gitlab state".into()),
+    };
+    let description = reason_words(&event.reason);
+    let project = gitlab_escape(&id);
+    let token = |r: Outgoing| r.header("PRIVATE-TOKEN", &config.token);
+    let list = token(get(&format!(
+        "{host}/api/v4/projects/{project}/repository/commits/{sha}/statuses?name={}",
+        query_escape(&config.commit_status)
+    )));
+    let statuses = ok_json(
+        &call(sender, config, &list).await?,
+        "unable to list commit status",
+    )?;
+    for s in statuses.as_array().into_iter().flatten() {
+        let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default();
+        if field("sha") == sha
+            && field("status") == state
+            && field("description") == description
+            && field("name") == config.commit_status
+        {
+            return Ok(());
+        }
+    }
+    let body = gojson::to_string(&json!({
+        "state": state, "name": config.commit_status, "description": description,
+    }));
+    let create = token(Outgoing::post(
+        &format!("{host}/api/v4/projects/{project}/statuses/{sha}"),
+        body,
+    ));
+    ok_json(
+        &call(sender, config, &create).await?,
+        "unable to set commit status",
+    )
+    .map(|_| ())
+}
+
+/// `gitea`: `pending` for Progressing, `success` / `failure`, the key
+/// as `context`.
+pub async fn gitea(sender: &Sender, config: &Config, event: &Event) -> Result<(), String> {
+    if config.token.is_empty() {
+        return Err("gitea token cannot be empty".into());
+    }
+    if config.commit_status.is_empty() {
+        return Err("commit status cannot be empty".into());
+    }
+    let (host, id) =
+        parse_git_address(&config.address).map_err(|e| format!("failed parsing Git URL: {e}"))?;
+    let (owner, repo) = owner_repo(&id)?;
+    let auth = |r: Outgoing| r.header("Authorization", &format!("token {}", config.token));
+    // The SDK checks the server's version when the client is made.
+    let version = auth(get(&format!("{host}/api/v1/version")));
+    ok_json(
+        &call(sender, config, &version).await?,
+        "failed creating Gitea client",
+    )?;
+    let sha = commit(event)?;
+    let state = if event.reason == "Progressing" {
+        "pending"
+    } else {
+        match event.severity.as_str() {
+            "info" => "success",
+            "error" => "failure",
+            _ => return Err("can't convert to gitea state".into()),
+        }
+    };
+    let description = reason_words(&event.reason);
+    let list = auth(get(&format!(
+        "{host}/api/v1/repos/{owner}/{repo}/commits/{sha}/statuses?limit=50&page=1"
+    )));
+    let statuses = ok_json(
+        &call(sender, config, &list).await?,
+        "could not list commit statuses",
+    )?;
+    for s in statuses.as_array().into_iter().flatten() {
+        let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default();
+        let st = s
+            .get("status")
+            .or_else(|| s.get("state"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if field("context").is_empty() || st.is_empty() || field("description").is_empty() {
+            continue;
+        }
+        if field("context") == config.commit_status {
+            if st == state && field("description") == description {
+                return Ok(());
+            }
+            break;
+        }
+    }
+    let body = gojson::to_string(&json!({
+        "state": state, "target_url": "", "description": description, "context": config.commit_status,
+    }));
+    let create = auth(Outgoing::post(
+        &format!(
+            "{host}/api/v1/repos/{owner}/{repo}/statuses/{}",
+            query_escape(&sha)
+        ),
+        body,
+    ));
+    ok_json(
+        &call(sender, config, &create).await?,
+        "could not create commit status",
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_as_fluxcd_pkg() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(parse_revision(&format!("main@sha1:{sha}")), Ok(sha.into()));
+        assert_eq!(parse_revision(&format!("main/{sha}")), Ok(sha.into()));
+        assert_eq!(parse_revision(sha), Ok(sha.into()));
+        assert!(parse_revision("v1.0.0@sha256:abc").is_err());
+    }
+
+    #[test]
+    fn git_addresses_as_upstream() {
+        assert_eq!(
+            parse_git_address("https://github.com/org/repo.git"),
+            Ok(("https://github.com".into(), "org/repo".into()))
+        );
+        assert_eq!(
+            parse_git_address("ssh://git@github.com/org/repo"),
+            Ok(("https://github.com".into(), "org/repo".into()))
+        );
+        assert_eq!(
+            parse_git_address("git@gitlab.com:group/sub/repo.git"),
+            Ok(("https://gitlab.com".into(), "group/sub/repo".into()))
+        );
+        assert_eq!(gitlab_escape("group/sub.repo"), "group%2Fsub%2Erepo");
+    }
+}
