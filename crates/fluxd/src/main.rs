@@ -1,6 +1,7 @@
 //! `fluxd`: the toolkit controllers in one process. `--controllers` picks
 //! which run: `source` (the sources), `kustomize` (Kustomization), `helm`
-//! (HelmRelease) and `source-watcher` (ArtifactGenerator). Flags follow upstream's
+//! (HelmRelease), `notification` (Alerts, Providers, Receivers: the event
+//! and webhook servers) and `source-watcher` (ArtifactGenerator). Flags follow upstream's
 //! names and defaults. Kubernetes access: `KUBECONFIG` / `~/.kube/config`,
 //! or the in-cluster service account.
 //!
@@ -28,7 +29,8 @@ use flux_runtime::leader::{self, LeaseTimes};
 #[derive(Parser, Debug)]
 #[command(name = "fluxd", version, about)]
 struct Flags {
-    /// Controllers to run, comma-separated: source, kustomize, helm, source-watcher.
+    /// Controllers to run, comma-separated: source, kustomize, helm,
+    /// notification, source-watcher.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -62,6 +64,24 @@ struct Flags {
     /// `http://notification-controller.flux-system.svc.cluster.local./`.
     #[arg(long, default_value = "")]
     events_addr: String,
+    /// Address the notification event server listens on (Service
+    /// `notification-controller`). With `--controllers=notification`, an
+    /// `--events-addr` that is an address rather than a URL (`:9090`, as
+    /// upstream's notification-controller reads that flag) is used instead.
+    #[arg(long, default_value = ":9090")]
+    events_listen_addr: String,
+    /// Address the webhook receiver server listens on (Service
+    /// `webhook-receiver`).
+    #[arg(long, alias = "receiverAddr", default_value = ":9292")]
+    receiver_addr: String,
+    /// One event per object, message and revision is forwarded per this
+    /// interval; duplicates are refused (`429`).
+    #[arg(long, default_value = "5m")]
+    rate_limit_interval: String,
+    /// Ignore durations in messages ("finished in 2.08s") when deciding
+    /// that an event is a duplicate (beyond upstream).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    rate_limit_ignore_durations: bool,
     /// ServiceAccount Kustomizations act as when they name none
     /// (impersonated; empty: the controller's own identity).
     #[arg(long, default_value = "")]
@@ -157,9 +177,17 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--log-encoding: {e}"))?;
     flux_runtime::logging::init(level, encoding).map_err(|e| e.to_string())?;
     for controller in &flags.controllers {
-        if !["source", "kustomize", "helm", "source-watcher"].contains(&controller.as_str()) {
+        if ![
+            "source",
+            "kustomize",
+            "helm",
+            "notification",
+            "source-watcher",
+        ]
+        .contains(&controller.as_str())
+        {
             return Err(format!(
-                "unknown controller {controller:?} (available: source, kustomize, helm, source-watcher)"
+                "unknown controller {controller:?} (available: source, kustomize, helm, notification, source-watcher)"
             ));
         }
     }
@@ -193,6 +221,39 @@ async fn run(flags: Flags) -> Result<(), String> {
     let run_kustomize = flags.controllers.iter().any(|c| c == "kustomize");
     let run_watcher = flags.controllers.iter().any(|c| c == "source-watcher");
     let run_helm = flags.controllers.iter().any(|c| c == "helm");
+    let run_notification = flags.controllers.iter().any(|c| c == "notification");
+    // The notification servers bind first: the other controllers of this
+    // process forward their events to the event server when no
+    // `--events-addr` URL says otherwise.
+    let mut events_addr = flags.events_addr.clone();
+    let notification_listeners = if run_notification {
+        let listen = if !events_addr.is_empty() && !events_addr.contains("://") {
+            std::mem::take(&mut events_addr)
+        } else {
+            flags.events_listen_addr.clone()
+        };
+        let events_socket = socket(&listen)?;
+        if (run_source || run_watcher) && socket(&flags.storage_addr)? == events_socket {
+            return Err(format!(
+                "the event server and the artifact server cannot both listen on {listen}: set --events-listen-addr or --storage-addr"
+            ));
+        }
+        let events = tokio::net::TcpListener::bind(events_socket)
+            .await
+            .map_err(|e| format!("listening on {events_socket}: {e}"))?;
+        let bound = events.local_addr().map_err(|e| e.to_string())?;
+        let receiver_socket = socket(&flags.receiver_addr)?;
+        let receivers = tokio::net::TcpListener::bind(receiver_socket)
+            .await
+            .map_err(|e| format!("listening on {receiver_socket}: {e}"))?;
+        tracing::info!(events = %bound, receivers = %receiver_socket, "notification servers listening");
+        if events_addr.is_empty() {
+            events_addr = format!("http://127.0.0.1:{}/", bound.port());
+        }
+        Some((events, receivers))
+    } else {
+        None
+    };
     // Only the source controller stores and serves artifacts: a fluxd
     // without it (upstream's kustomize-controller Deployment has no
     // storage volume and a read-only root) touches neither.
@@ -250,10 +311,10 @@ async fn run(flags: Flags) -> Result<(), String> {
             ctx.helm_index_max_size = flags.helm_index_max_size;
             ctx.helm_chart_max_size = flags.helm_chart_max_size;
             ctx.label_selector = label_selector.clone();
-            if !flags.events_addr.is_empty() {
+            if !events_addr.is_empty() {
                 ctx.events = ctx
                     .events
-                    .with_webhook(&flags.events_addr)
+                    .with_webhook(&events_addr)
                     .map_err(|e| format!("--events-addr: {e}"))?;
             }
             (Some(ctx), Some(listener))
@@ -282,15 +343,22 @@ async fn run(flags: Flags) -> Result<(), String> {
     helm.impersonator.default_service_account =
         kustomize.impersonator.default_service_account.clone();
     helm.label_selector = label_selector;
-    if !flags.events_addr.is_empty() {
+    if !events_addr.is_empty() {
         let webhook = |events: flux_runtime::EventRecorder| {
             events
-                .with_webhook(&flags.events_addr)
+                .with_webhook(&events_addr)
                 .map_err(|e| format!("--events-addr: {e}"))
         };
         kustomize.events = webhook(kustomize.events)?;
         helm.events = webhook(helm.events)?;
     }
+    let mut notification = flux_notification_controller::Context::new(client.clone());
+    notification.limiter = flux_notification_controller::limiter::Limiter::new(duration(
+        "rate-limit-interval",
+        &flags.rate_limit_interval,
+    )?);
+    notification.ignore_durations = flags.rate_limit_ignore_durations;
+    notification.no_cross_namespace_refs = flags.no_cross_namespace_refs;
     let metrics_routes = Router::new().route(
         "/metrics",
         get(move || {
@@ -356,11 +424,29 @@ async fn run(flags: Flags) -> Result<(), String> {
                     std::future::pending::<()>().await;
                 }
             };
+            let notifications = async {
+                match notification_listeners {
+                    Some((events, receivers)) => {
+                        if let Err(e) = flux_notification_controller::run(
+                            notification,
+                            watched.as_deref(),
+                            events,
+                            Some(receivers),
+                        )
+                        .await
+                        {
+                            tracing::error!(error = %e, "notification controller stopped");
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 () = source => {}
                 () = watcher => {}
                 () = kustomizations => {}
                 () = releases => {}
+                () = notifications => {}
             }
         };
         if flags.enable_leader_election {

@@ -69,13 +69,7 @@ fn commit(event: &Event) -> Result<String, String> {
 }
 
 fn get(url: &str) -> Outgoing {
-    Outgoing {
-        method: http::Method::GET,
-        url: url.to_string(),
-        headers: Vec::new(),
-        body: Vec::new(),
-        validate: super::http::Validate::Status,
-    }
+    Outgoing::get(url)
 }
 
 async fn call(sender: &Sender, config: &Config, request: &Outgoing) -> Result<Answer, String> {
@@ -208,7 +202,10 @@ pub async fn gitlab(sender: &Sender, config: &Config, event: &Event) -> Result<(
     };
     let description = reason_words(&event.reason);
     let project = gitlab_escape(&id);
-    let token = |r: Outgoing| r.header("PRIVATE-TOKEN", &config.token);
+    let token = |r: Outgoing| {
+        r.header("Accept", "application/json")
+            .header("PRIVATE-TOKEN", &config.token)
+    };
     let list = token(get(&format!(
         "{host}/api/v4/projects/{project}/repository/commits/{sha}/statuses?name={}",
         query_escape(&config.commit_status)
@@ -271,9 +268,10 @@ pub async fn gitea(sender: &Sender, config: &Config, event: &Event) -> Result<()
         }
     };
     let description = reason_words(&event.reason);
-    let list = auth(get(&format!(
+    let mut list = auth(get(&format!(
         "{host}/api/v1/repos/{owner}/{repo}/commits/{sha}/statuses?limit=50&page=1"
     )));
+    list.json = true;
     let statuses = ok_json(
         &call(sender, config, &list).await?,
         "could not list commit statuses",

@@ -26,9 +26,23 @@ pub struct Outgoing {
     pub body: Vec<u8>,
     /// How the answer is judged.
     pub validate: Validate,
+    /// Whether `Content-Type: application/json` is sent.
+    pub json: bool,
 }
 
 impl Outgoing {
+    /// A `GET` without a body.
+    pub fn get(url: &str) -> Self {
+        Self {
+            method: Method::GET,
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            validate: Validate::Status,
+            json: false,
+        }
+    }
+
     /// A JSON `POST` of `body` (already Go-marshalled).
     pub fn post(url: &str, body: String) -> Self {
         Self {
@@ -37,6 +51,7 @@ impl Outgoing {
             headers: Vec::new(),
             body: body.into_bytes(),
             validate: Validate::Status,
+            json: true,
         }
     }
 
@@ -109,8 +124,10 @@ impl Sender {
             let mut builder = Request::builder()
                 .method(request.method.clone())
                 .uri(&request.url)
-                .header(http::header::CONTENT_TYPE, "application/json")
                 .header(http::header::USER_AGENT, "flux-notification-controller");
+            if request.json {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            }
             for (name, value) in &request.headers {
                 builder = builder.header(name.as_str(), value.as_str());
             }

@@ -1,0 +1,512 @@
+//! Ours and upstream's notification-controller (v1.6.0, built from the Go
+//! module proxy by `scripts/install-upstream-notification-controller.sh`)
+//! on the same Alerts, Providers and Receivers of one API server, one
+//! after the other: the same events are POSTed to each event server and a
+//! loopback capture server records what each sends to every provider.
+//! Method, path, headers and body must be identical.
+//!
+//! Normalised (listed here, nothing else):
+//! - headers `User-Agent`, `Accept-Encoding`, `Content-Length`,
+//!   `Connection` (transport details of Go's and our HTTP clients);
+//! - for the providers whose payload upstream builds by ranging over a Go
+//!   map (random order per call: Slack, Discord and Rocket fields, Google
+//!   Chat widgets, Grafana tags, lines of Webex, Lark and Matrix text),
+//!   arrays and lines are compared sorted; every other provider's body
+//!   byte for byte.
+//!
+//! Receivers: both compute the same `status.webhookPath` and Ready
+//! message, and both accept a correctly signed GitHub push (annotating the
+//! GitRepository) and refuse a wrongly signed one with `400`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use flux_testenv::{ControlPlane, free_port};
+use kube::Api;
+use kube::api::{DynamicObject, PostParams};
+use serde_json::{Value, json};
+
+/// Kills the upstream controller when dropped.
+struct Upstream(Child);
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Captured {
+    method: String,
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+type Log = Arc<Mutex<Vec<Captured>>>;
+
+/// A loopback server recording every request; it answers as the real
+/// APIs would for the calls a provider makes before its POST (empty
+/// commit-status lists, a Gitea version).
+async fn capture_server() -> (String, Log) {
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    let recorded = log.clone();
+    let app = Router::new().fallback(move |request: http::Request<Body>| {
+        let log = recorded.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .unwrap_or_default();
+            let mut headers = BTreeMap::new();
+            for (name, value) in &parts.headers {
+                let name = name.as_str().to_lowercase();
+                if [
+                    "user-agent",
+                    "accept-encoding",
+                    "content-length",
+                    "connection",
+                    "host",
+                ]
+                .contains(&name.as_str())
+                {
+                    continue;
+                }
+                headers.insert(name, value.to_str().unwrap_or_default().to_string());
+            }
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let method = parts.method.to_string();
+            let answer = if path.ends_with("/api/v1/version") {
+                (200, r#"{"version":"1.22.0"}"#.to_string())
+            } else if method == "GET" && path.contains("statuses") {
+                (200, "[]".to_string())
+            } else {
+                (201, "{}".to_string())
+            };
+            log.lock().unwrap().push(Captured {
+                method,
+                path,
+                headers,
+                body: String::from_utf8_lossy(&body).to_string(),
+            });
+            http::Response::builder()
+                .status(answer.0)
+                .header("content-type", "application/json")
+                .body(Body::from(answer.1))
+                .unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, log)
+}
+
+fn start_upstream(
+    cp: &ControlPlane,
+    namespace: &str,
+    events: u16,
+    hooks: u16,
+    log: &Path,
+) -> Upstream {
+    let binary = flux_testenv::tool("notification-controller-upstream")
+        .expect("upstream notification-controller (scripts/install-deps.sh)");
+    let log = std::fs::File::create(log).unwrap();
+    let child = Command::new(binary)
+        .env("KUBECONFIG", cp.kubeconfig_path())
+        .env("RUNTIME_NAMESPACE", namespace)
+        .args([
+            "--watch-all-namespaces=false",
+            "--enable-leader-election=false",
+        ])
+        .arg(format!("--events-addr=127.0.0.1:{events}"))
+        .arg(format!("--receiverAddr=127.0.0.1:{hooks}"))
+        .arg(format!("--metrics-addr=127.0.0.1:{}", free_port().unwrap()))
+        .arg(format!("--health-addr=127.0.0.1:{}", free_port().unwrap()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Upstream(child)
+}
+
+/// The provider types compared, each with its spec and Secret data.
+fn providers(capture: &str) -> Vec<(&'static str, Value, Option<Value>)> {
+    let repo = format!("{capture}/org/repo");
+    vec![
+        (
+            "generic",
+            json!({}),
+            Some(json!({"headers": "X-Team: platform\nX-Env: <prod>\n"})),
+        ),
+        (
+            "generic-hmac",
+            json!({}),
+            Some(json!({"token": "hmac-key"})),
+        ),
+        (
+            "slack",
+            json!({"channel": "ops", "username": "flux"}),
+            Some(json!({"token": "xoxb-1"})),
+        ),
+        ("discord", json!({}), None),
+        ("rocket", json!({"channel": "ops", "username": "bot"}), None),
+        ("msteams", json!({}), None),
+        ("googlechat", json!({}), None),
+        (
+            "webex",
+            json!({"channel": "room-1"}),
+            Some(json!({"token": "webex-token"})),
+        ),
+        ("lark", json!({}), None),
+        (
+            "matrix",
+            json!({"channel": "!room:example.org"}),
+            Some(json!({"token": "matrix-token"})),
+        ),
+        ("opsgenie", json!({}), Some(json!({"token": "genie"}))),
+        (
+            "alertmanager",
+            json!({}),
+            Some(json!({"token": "am-token"})),
+        ),
+        (
+            "grafana",
+            json!({}),
+            Some(json!({"username": "admin", "password": "pw"})),
+        ),
+        (
+            "github",
+            json!({"address": repo}),
+            Some(json!({"token": "gh-token"})),
+        ),
+        (
+            "gitlab",
+            json!({"address": repo}),
+            Some(json!({"token": "gl-token"})),
+        ),
+        (
+            "gitea",
+            json!({"address": repo}),
+            Some(json!({"token": "gitea-token"})),
+        ),
+    ]
+}
+
+fn string_data(data: &Value) -> Value {
+    data.clone()
+}
+
+async fn create(client: &kube::Client, namespace: &str, object: Value) {
+    let api_version = object["apiVersion"].as_str().unwrap().to_string();
+    let kind = object["kind"].as_str().unwrap().to_string();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    let plural = match kind.as_str() {
+        "Secret" => "secrets".to_string(),
+        "GitRepository" => "gitrepositories".to_string(),
+        other => format!("{}s", other.to_lowercase()),
+    };
+    let resource = kube::api::ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: api_version.clone(),
+        kind,
+        plural,
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let object: DynamicObject = serde_json::from_value(object).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+}
+
+fn events(namespace: &str, round: &str) -> Vec<Value> {
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let object = |kind: &str, name: &str, api: &str| {
+        json!({"kind": kind, "namespace": namespace, "name": name, "uid": "5f1c3d6e-0000-4000-8000-000000000001",
+               "apiVersion": api, "resourceVersion": "42"})
+    };
+    vec![
+        // One metadata key: compared byte for byte everywhere.
+        json!({"involvedObject": object("Kustomization", "apps", "kustomize.toolkit.fluxcd.io/v1"),
+               "severity": "info", "timestamp": "2026-12-07T10:00:00Z",
+               "message": format!("Reconciliation finished in 2s, next run in 10m0s <&> {round}"),
+               "reason": "ReconciliationSucceeded",
+               "metadata": {"kustomize.toolkit.fluxcd.io/revision": format!("main@sha1:{sha}"),
+                            "kustomize.toolkit.fluxcd.io/checksum": "dropped"},
+               "reportingController": "kustomize-controller", "reportingInstance": "kustomize-controller-abc"}),
+        json!({"involvedObject": object("HelmRelease", "podinfo", "helm.toolkit.fluxcd.io/v2"),
+               "severity": "error", "timestamp": "2026-12-07T10:00:01Z",
+               "message": format!("Helm install failed for release podinfo/podinfo with chart podinfo@6.5.0: timed out\nline two {round}"),
+               "reason": "InstallFailed",
+               "metadata": {"helm.toolkit.fluxcd.io/revision": format!("6.5.0@sha1:{sha}"),
+                            "helm.toolkit.fluxcd.io/token": "t-1"},
+               "reportingController": "helm-controller"}),
+        // Several keys (annotations, the Alert's eventMetadata and summary).
+        json!({"involvedObject": object("Kustomization", "infra", "kustomize.toolkit.fluxcd.io/v1"),
+               "severity": "info", "timestamp": "2026-12-07T10:00:02Z",
+               "message": format!("Service/default/web configured {round}"),
+               "reason": "Progressing",
+               "metadata": {"kustomize.toolkit.fluxcd.io/revision": format!("main@sha1:{sha}"),
+                            "event.toolkit.fluxcd.io/cluster": "staging-1",
+                            "other.io/ignored": "x"},
+               "reportingController": "kustomize-controller"}),
+    ]
+}
+
+fn normalise(body: &str) -> String {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Array(items) => {
+                items.iter_mut().for_each(walk);
+                items.sort_by_key(|x| x.to_string());
+            }
+            Value::Object(map) => map.values_mut().for_each(walk),
+            Value::String(s) if s.contains('\n') => {
+                let mut lines: Vec<&str> = s.split('\n').collect();
+                lines.sort();
+                *s = lines.join("\n");
+            }
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(body) {
+        Ok(mut v) => {
+            walk(&mut v);
+            v.to_string()
+        }
+        Err(_) => body.to_string(),
+    }
+}
+
+async fn post_events(events_url: &str, round: &str, namespace: &str) -> Vec<u16> {
+    let client = reqwest_like::Client::default();
+    let mut codes = Vec::new();
+    for event in events(namespace, round) {
+        codes.push(client.post(events_url, &event.to_string(), &[]).await);
+    }
+    codes
+}
+
+/// A tiny HTTP/1 client over hyper for the test's own requests.
+mod reqwest_like {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client as Hyper;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    pub struct Client(Hyper<HttpConnector, Full<Bytes>>);
+
+    impl Default for Client {
+        fn default() -> Self {
+            Self(Hyper::builder(TokioExecutor::new()).build_http())
+        }
+    }
+
+    impl Client {
+        pub async fn post(&self, url: &str, body: &str, headers: &[(&str, &str)]) -> u16 {
+            let mut request = http::Request::post(url).header("content-type", "application/json");
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let request = request
+                .body(Full::new(Bytes::from(body.to_string())))
+                .unwrap();
+            match self.0.request(request).await {
+                Ok(response) => response.status().as_u16(),
+                Err(_) => 0,
+            }
+        }
+    }
+}
+
+async fn wait_for(log: &Log, count: usize, what: &str) -> Vec<Captured> {
+    flux_testenv::eventually_within(what, Duration::from_secs(60), || async {
+        let seen = log.lock().unwrap().clone();
+        (seen.len() >= count).then_some(seen)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: got {:#?}", log.lock().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ours_and_upstreams_notifications_alike() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let client = cp.client().unwrap();
+    let ns = cp.namespace("notify").await.unwrap();
+    let namespace = ns.name().to_string();
+    let (capture, log) = capture_server().await;
+
+    for (kind, spec, secret) in providers(&capture) {
+        let mut spec = spec.clone();
+        spec["type"] = json!(kind);
+        if spec.get("address").is_none() {
+            spec["address"] = json!(format!("{capture}/{kind}"));
+        }
+        if let Some(data) = &secret {
+            spec["secretRef"] = json!({"name": format!("{kind}-secret")});
+            create(
+                &client,
+                &namespace,
+                json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": format!("{kind}-secret")}, "stringData": string_data(data)}),
+            )
+            .await;
+        }
+        create(
+            &client,
+            &namespace,
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+            "kind": "Provider", "metadata": {"name": kind}, "spec": spec}),
+        )
+        .await;
+        let mut alert_spec = json!({"providerRef": {"name": kind},
+            "eventSources": [{"kind": "Kustomization", "name": "*"}, {"kind": "HelmRelease", "name": "podinfo"}],
+            "exclusionList": ["^ignored"]});
+        if kind == "alertmanager" || kind == "msteams" || kind == "slack" {
+            alert_spec["eventMetadata"] = json!({"env": "staging"});
+            alert_spec["summary"] = json!("Cluster staging");
+        }
+        create(
+            &client,
+            &namespace,
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+            "kind": "Alert", "metadata": {"name": kind}, "spec": alert_spec}),
+        )
+        .await;
+    }
+    let providers_count = providers(&capture).len();
+
+    // Upstream first.
+    let dir = tempfile::tempdir().unwrap();
+    let (their_events, their_hooks) = (free_port().unwrap(), free_port().unwrap());
+    let upstream = start_upstream(
+        cp,
+        &namespace,
+        their_events,
+        their_hooks,
+        &dir.path().join("nc.log"),
+    );
+    let their_url = format!("http://127.0.0.1:{their_events}/");
+    // Its Alert cache is ready once a probe event is dispatched.
+    flux_testenv::eventually_within("upstream serving", Duration::from_secs(60), || async {
+        let codes = post_events(&their_url, "probe", &namespace).await;
+        let _ = codes;
+        (!log.lock().unwrap().is_empty()).then_some(())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}",
+            std::fs::read_to_string(dir.path().join("nc.log")).unwrap_or_default()
+        )
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    log.lock().unwrap().clear();
+    let codes = post_events(&their_url, "r1", &namespace).await;
+    assert_eq!(codes, [202, 202, 202]);
+    // A duplicate is refused.
+    let again = post_events(&their_url, "r1", &namespace).await;
+    assert_eq!(again, [429, 429, 429]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let theirs = log.lock().unwrap().clone();
+    assert!(
+        theirs.len() >= providers_count,
+        "upstream sent {}",
+        theirs.len()
+    );
+    drop(upstream);
+    log.lock().unwrap().clear();
+
+    // Ours.
+    let events_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let our_url = format!("http://{}/", events_listener.local_addr().unwrap());
+    let hooks_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ctx = flux_notification_controller::Context::new(client.clone());
+    let watched = namespace.clone();
+    tokio::spawn(async move {
+        flux_notification_controller::run(
+            ctx,
+            Some(&watched),
+            events_listener,
+            Some(hooks_listener),
+        )
+        .await
+    });
+    let codes = post_events(&our_url, "r1", &namespace).await;
+    assert_eq!(codes, [202, 202, 202]);
+    let again = post_events(&our_url, "r1", &namespace).await;
+    assert_eq!(again, [429, 429, 429]);
+    let ours = wait_for(&log, theirs.len(), "our notifications").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ours = {
+        let later = log.lock().unwrap().clone();
+        if later.len() > ours.len() {
+            later
+        } else {
+            ours
+        }
+    };
+
+    let key = |c: &Captured| {
+        // Upstream ranges over a Go map for these: compared sorted.
+        let map_ordered = [
+            "/slack",
+            "/discord/slack",
+            "/rocket",
+            "/googlechat",
+            "/webex",
+            "/lark",
+            "/matrix",
+            "/grafana",
+        ]
+        .iter()
+        .any(|p| c.path.starts_with(p));
+        let body = if map_ordered {
+            normalise(&c.body)
+        } else {
+            c.body.clone()
+        };
+        Captured { body, ..c.clone() }
+    };
+    let mut theirs: Vec<Captured> = theirs.iter().map(key).collect();
+    let mut ours: Vec<Captured> = ours.iter().map(key).collect();
+    theirs.sort();
+    ours.sort();
+    let only_theirs: Vec<_> = theirs.iter().filter(|c| !ours.contains(c)).collect();
+    let only_ours: Vec<_> = ours.iter().filter(|c| !theirs.contains(c)).collect();
+    assert!(
+        only_theirs.is_empty() && only_ours.is_empty(),
+        "requests differ\nonly upstream's: {only_theirs:#?}\nonly ours: {only_ours:#?}"
+    );
+    // Every provider type was exercised.
+    for (kind, _, _) in providers(&capture) {
+        let path = match kind {
+            "github" => "/api/v3/repos/org/repo/statuses/".to_string(),
+            "gitlab" => "/api/v4/projects/org%2Frepo/statuses/".to_string(),
+            "gitea" => "/api/v1/repos/org/repo/statuses/".to_string(),
+            "discord" => "/discord/slack".to_string(),
+            "matrix" => "/matrix/_matrix/client/r0/rooms/".to_string(),
+            other => format!("/{other}"),
+        };
+        assert!(
+            ours.iter().any(|c| c.path.starts_with(&path)),
+            "nothing sent to {kind} ({path})"
+        );
+    }
+}
