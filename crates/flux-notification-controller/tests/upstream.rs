@@ -217,6 +217,7 @@ async fn create(client: &kube::Client, namespace: &str, object: Value) {
     let plural = match kind.as_str() {
         "Secret" => "secrets".to_string(),
         "GitRepository" => "gitrepositories".to_string(),
+        other if other.ends_with('y') => format!("{}ies", other[..other.len() - 1].to_lowercase()),
         other => format!("{}s", other.to_lowercase()),
     };
     let resource = kube::api::ApiResource {
@@ -262,6 +263,23 @@ fn events(namespace: &str, round: &str) -> Vec<Value> {
                             "event.toolkit.fluxcd.io/cluster": "staging-1",
                             "other.io/ignored": "x"},
                "reportingController": "kustomize-controller"}),
+        // Matched only by the error-only Alert with matchLabels.
+        json!({"involvedObject": object("Kustomization", "apps", "kustomize.toolkit.fluxcd.io/v1"),
+               "severity": "error", "timestamp": "2026-12-07T10:00:03Z",
+               "message": format!("Health check failed after 5m0s: timeout waiting for: [Deployment/default/web status: 'InProgress'] {round}"),
+               "reason": "HealthCheckFailed",
+               "metadata": {"kustomize.toolkit.fluxcd.io/revision": format!("main@sha1:{sha}")},
+               "reportingController": "kustomize-controller"}),
+        // Excluded by every Alert's exclusionList.
+        json!({"involvedObject": object("Kustomization", "apps", "kustomize.toolkit.fluxcd.io/v1"),
+               "severity": "info", "timestamp": "2026-12-07T10:00:04Z",
+               "message": format!("ignored: dependency not ready {round}"), "reason": "DependencyNotReady",
+               "reportingController": "kustomize-controller"}),
+        // No Alert names GitRepositories.
+        json!({"involvedObject": object("GitRepository", "flux-system", "source.toolkit.fluxcd.io/v1"),
+               "severity": "info", "timestamp": "2026-12-07T10:00:05Z",
+               "message": format!("stored artifact for commit 'x' {round}"), "reason": "NewArtifact",
+               "reportingController": "source-controller"}),
     ]
 }
 
@@ -341,6 +359,128 @@ async fn wait_for(log: &Log, count: usize, what: &str) -> Vec<Captured> {
     .unwrap_or_else(|e| panic!("{e}: got {:#?}", log.lock().unwrap()))
 }
 
+/// What a side does with the two Receivers: their status (path, Ready
+/// reason and message), the answers to a signed push, a wrongly signed
+/// one and an unknown path; and the GitRepository gets a new
+/// `requestedAt` from each accepted webhook.
+async fn receivers_round(client: &kube::Client, namespace: &str, port: u16) -> Vec<String> {
+    use flux_api::notification::v1::Receiver;
+    let receivers: Api<Receiver> = Api::namespaced(client.clone(), namespace);
+    let repos: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &kube::api::ApiResource {
+            group: "source.toolkit.fluxcd.io".into(),
+            version: "v1".into(),
+            api_version: "source.toolkit.fluxcd.io/v1".into(),
+            kind: "GitRepository".into(),
+            plural: "gitrepositories".into(),
+        },
+    );
+    let requested = || async {
+        repos
+            .get("app")
+            .await
+            .unwrap()
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("reconcile.fluxcd.io/requestedAt")
+            .cloned()
+    };
+    let mut seen = Vec::new();
+    let http = reqwest_like::Client::default();
+    for (name, signature_header) in [
+        ("github", "x-hub-signature-256"),
+        ("labelled", "x-signature"),
+    ] {
+        let status = flux_testenv::eventually_within(
+            &format!("Receiver {name} ready"),
+            Duration::from_secs(60),
+            || async {
+                let r = receivers.get(name).await.ok()?;
+                let status = r.status?;
+                let ready = status
+                    .conditions
+                    .iter()
+                    .find(|c| c.r#type == "Ready")?
+                    .clone();
+                (ready.status == flux_api::meta::ConditionStatus::True
+                    && r.metadata.generation == status.observed_generation)
+                    .then_some((
+                        status.webhook_path.clone()?,
+                        ready.reason,
+                        ready.message,
+                        r.metadata.finalizers.unwrap_or_default(),
+                    ))
+            },
+        )
+        .await
+        .unwrap();
+        seen.push(format!("{name}: {status:?}"));
+        let url = format!("http://127.0.0.1:{port}{}", status.0);
+        let body =
+            r#"{"ref":"refs/heads/main","after":"0123456789abcdef0123456789abcdef01234567"}"#;
+        let mac = |key: &[u8]| {
+            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+            let tag = aws_lc_rs::hmac::sign(&key, body.as_bytes());
+            format!(
+                "sha256={}",
+                tag.as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
+        };
+        let before = requested().await;
+        let good = mac(b"s3cr3t-hook");
+        let bad = mac(b"wrong");
+        let accepted = http
+            .post(
+                &url,
+                body,
+                &[(signature_header, &good), ("x-github-event", "push")],
+            )
+            .await;
+        let after =
+            flux_testenv::eventually_within("requestedAt set", Duration::from_secs(10), || async {
+                let now = requested().await;
+                (now != before).then_some(now)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        // Go's `metav1.Now().String()`, monotonic reading included.
+        assert!(
+            regex::Regex::new(
+                r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC m=\+\d+\.\d{9}$"
+            )
+            .unwrap()
+            .is_match(&after),
+            "{after}"
+        );
+        let refused = http
+            .post(
+                &url,
+                body,
+                &[(signature_header, &bad), ("x-github-event", "push")],
+            )
+            .await;
+        let wrong_event = http
+            .post(
+                &url,
+                body,
+                &[(signature_header, &good), ("x-github-event", "ping")],
+            )
+            .await;
+        let unknown = http
+            .post(&format!("http://127.0.0.1:{port}/hook/0000"), body, &[])
+            .await;
+        seen.push(format!("{name}: accepted {accepted}, bad signature {refused}, other event {wrong_event}, unknown path {unknown}"));
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ours_and_upstreams_notifications_alike() {
     let cp = ControlPlane::shared().expect("control plane");
@@ -391,6 +531,56 @@ async fn ours_and_upstreams_notifications_alike() {
         .await;
     }
     let providers_count = providers(&capture).len();
+    // An error-only Alert for labelled objects: the involved objects exist.
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Provider", "metadata": {"name": "errors"},
+        "spec": {"type": "generic", "address": format!("{capture}/errors")}}),
+    )
+    .await;
+    create(&client, &namespace, json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Alert", "metadata": {"name": "errors"},
+        "spec": {"providerRef": {"name": "errors"}, "eventSeverity": "error",
+                 "eventSources": [{"kind": "Kustomization", "name": "*", "matchLabels": {"team": "a"}},
+                                  {"kind": "HelmRelease", "name": "*", "matchLabels": {"team": "a"}}]}})).await;
+    create(&client, &namespace, json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "labels": {"team": "a"}},
+        "spec": {"interval": "10m", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}})).await;
+    create(&client, &namespace, json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "podinfo"},
+        "spec": {"interval": "10m", "chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}})).await;
+
+    // Receivers.
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "hook-token"}, "stringData": {"token": "s3cr3t-hook"}}),
+    )
+    .await;
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "app", "labels": {"hook": "yes"}},
+        "spec": {"url": "https://example.com/app.git", "interval": "1h"}}),
+    )
+    .await;
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "github"},
+        "spec": {"type": "github", "events": ["push"], "secretRef": {"name": "hook-token"},
+                 "resources": [{"kind": "GitRepository", "name": "app"}]}}),
+    )
+    .await;
+    create(&client, &namespace, json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "labelled"},
+        "spec": {"type": "generic-hmac", "secretRef": {"name": "hook-token"},
+                 "resources": [{"kind": "GitRepository", "name": "*", "matchLabels": {"hook": "yes"}}]}})).await;
 
     // Upstream first.
     let dir = tempfile::tempdir().unwrap();
@@ -419,11 +609,12 @@ async fn ours_and_upstreams_notifications_alike() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     log.lock().unwrap().clear();
     let codes = post_events(&their_url, "r1", &namespace).await;
-    assert_eq!(codes, [202, 202, 202]);
+    assert_eq!(codes, [202; 6]);
     // A duplicate is refused.
     let again = post_events(&their_url, "r1", &namespace).await;
-    assert_eq!(again, [429, 429, 429]);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(again, [429; 6]);
+    let their_receivers = receivers_round(&client, &namespace, their_hooks).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let theirs = log.lock().unwrap().clone();
     assert!(
         theirs.len() >= providers_count,
@@ -432,11 +623,27 @@ async fn ours_and_upstreams_notifications_alike() {
     );
     drop(upstream);
     log.lock().unwrap().clear();
+    // Ours must compute the Receivers' status itself.
+    let receivers: Api<flux_api::notification::v1::Receiver> =
+        Api::namespaced(client.clone(), &namespace);
+    for name in ["github", "labelled"] {
+        let wipe =
+            json!({"status": {"conditions": [], "webhookPath": null, "observedGeneration": -1}});
+        receivers
+            .patch_status(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&wipe),
+            )
+            .await
+            .unwrap();
+    }
 
     // Ours.
     let events_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let our_url = format!("http://{}/", events_listener.local_addr().unwrap());
     let hooks_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let our_hooks = hooks_listener.local_addr().unwrap().port();
     let ctx = flux_notification_controller::Context::new(client.clone());
     let watched = namespace.clone();
     tokio::spawn(async move {
@@ -449,9 +656,9 @@ async fn ours_and_upstreams_notifications_alike() {
         .await
     });
     let codes = post_events(&our_url, "r1", &namespace).await;
-    assert_eq!(codes, [202, 202, 202]);
+    assert_eq!(codes, [202; 6]);
     let again = post_events(&our_url, "r1", &namespace).await;
-    assert_eq!(again, [429, 429, 429]);
+    assert_eq!(again, [429; 6]);
     let ours = wait_for(&log, theirs.len(), "our notifications").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let ours = {
@@ -462,6 +669,9 @@ async fn ours_and_upstreams_notifications_alike() {
             ours
         }
     };
+
+    let our_receivers = receivers_round(&client, &namespace, our_hooks).await;
+    assert_eq!(our_receivers, their_receivers);
 
     let key = |c: &Captured| {
         // Upstream ranges over a Go map for these: compared sorted.
@@ -493,6 +703,17 @@ async fn ours_and_upstreams_notifications_alike() {
     assert!(
         only_theirs.is_empty() && only_ours.is_empty(),
         "requests differ\nonly upstream's: {only_theirs:#?}\nonly ours: {only_ours:#?}"
+    );
+    // Matching: the error-only Alert got exactly the labelled object's
+    // error; nothing was sent for the excluded message or the
+    // GitRepository.
+    let errors: Vec<_> = ours.iter().filter(|c| c.path == "/errors").collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].body.contains("HealthCheckFailed"));
+    assert!(
+        !ours
+            .iter()
+            .any(|c| c.body.contains("ignored: dependency") || c.body.contains("stored artifact"))
     );
     // Every provider type was exercised.
     for (kind, _, _) in providers(&capture) {
