@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::Timestamp;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::gojson;
@@ -14,8 +13,7 @@ use crate::gojson;
 pub const EVENT_GROUP: &str = "event.toolkit.fluxcd.io";
 
 /// `corev1.ObjectReference` as the event carries it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectReference {
     /// Kind of the object (`Kustomization`).
     pub kind: String,
@@ -45,15 +43,13 @@ impl ObjectReference {
 }
 
 /// An event, as received and as forwarded to providers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Event {
     /// The object the event is about.
     pub involved_object: ObjectReference,
     /// `trace`, `info` or `error`.
     pub severity: String,
     /// When it happened (RFC 3339), `None` for Go's zero time.
-    #[serde(deserialize_with = "timestamp")]
     pub timestamp: Option<Timestamp>,
     /// What happened.
     pub message: String,
@@ -61,7 +57,6 @@ pub struct Event {
     pub reason: String,
     /// Metadata: group-prefixed keys on the way in, bare keys once an
     /// Alert combined them.
-    #[serde(deserialize_with = "null_as_empty")]
     pub metadata: BTreeMap<String, String>,
     /// `kustomize-controller`, …
     pub reporting_controller: String,
@@ -69,22 +64,16 @@ pub struct Event {
     pub reporting_instance: String,
 }
 
-fn timestamp<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    let text: Option<String> = Option::deserialize(d)?;
-    match text {
-        None => Ok(None),
-        Some(text) => text
-            .parse::<Timestamp>()
-            .map(Some)
-            .map_err(serde::de::Error::custom),
+/// Go's name of a JSON value's type in `UnmarshalTypeError`.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
-}
-
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    let map: Option<BTreeMap<String, String>> = Option::deserialize(d)?;
-    Ok(map.unwrap_or_default())
 }
 
 /// Go's `time.RFC3339` of a whole second in UTC, as `metav1.Time` writes it.
@@ -93,9 +82,89 @@ pub fn rfc3339(ts: &Timestamp) -> String {
 }
 
 impl Event {
-    /// Parses a request body (Go's `json.Unmarshal` of the event).
+    /// Parses a request body as Go's `json.Unmarshal` reads the event:
+    /// unknown fields ignored, `null` leaves a field empty, a value of the
+    /// wrong type is an error.
     pub fn parse(body: &[u8]) -> Result<Event, String> {
-        serde_json::from_slice(body).map_err(|e| e.to_string())
+        let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let root = match &value {
+            Value::Object(map) => map,
+            Value::Null => return Ok(Event::default()),
+            other => {
+                return Err(format!(
+                    "json: cannot unmarshal {} into Go value of type v1beta1.Event",
+                    kind(other)
+                ));
+            }
+        };
+        let text = |map: &serde_json::Map<String, Value>, field: &str| -> Result<String, String> {
+            match map.get(field) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(format!(
+                    "json: cannot unmarshal {} into Go struct field Event.{field} of type string",
+                    kind(other)
+                )),
+            }
+        };
+        let mut event = Event::default();
+        match root.get("involvedObject") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(o)) => {
+                event.involved_object = ObjectReference {
+                    kind: text(o, "kind")?,
+                    namespace: text(o, "namespace")?,
+                    name: text(o, "name")?,
+                    uid: text(o, "uid")?,
+                    api_version: text(o, "apiVersion")?,
+                    resource_version: text(o, "resourceVersion")?,
+                    field_path: text(o, "fieldPath")?,
+                };
+            }
+            Some(other) => {
+                return Err(format!(
+                    "json: cannot unmarshal {} into Go struct field Event.involvedObject of type v1.ObjectReference",
+                    kind(other)
+                ));
+            }
+        }
+        event.severity = text(root, "severity")?;
+        event.message = text(root, "message")?;
+        event.reason = text(root, "reason")?;
+        event.reporting_controller = text(root, "reportingController")?;
+        event.reporting_instance = text(root, "reportingInstance")?;
+        let stamp = text(root, "timestamp")?;
+        if !stamp.is_empty() {
+            event.timestamp = Some(stamp.parse::<Timestamp>().map_err(|e| e.to_string())?);
+        }
+        match root.get("metadata") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    match v {
+                        Value::String(s) => {
+                            event.metadata.insert(k.clone(), s.clone());
+                        }
+                        Value::Null => {
+                            event.metadata.insert(k.clone(), String::new());
+                        }
+                        other => {
+                            return Err(format!(
+                                "json: cannot unmarshal {} into Go struct field Event.metadata of type string",
+                                kind(other)
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "json: cannot unmarshal {} into Go struct field Event.metadata of type map[string]string",
+                    kind(other)
+                ));
+            }
+        }
+        Ok(event)
     }
 
     /// The event as Go marshals it: fields in declaration order, metadata
@@ -243,6 +312,21 @@ mod tests {
         );
         e.exclude_internal_metadata();
         assert!(!e.metadata.contains_key("kustomize.toolkit.fluxcd.io/token"));
+    }
+
+    #[test]
+    fn nulls_are_empty_and_wrong_types_errors_as_go() {
+        let e = Event::parse(br#"{"involvedObject":{"kind":"GitRepository","resourceVersion":null},"message":null,"metadata":null}"#).unwrap();
+        assert_eq!(e.involved_object.kind, "GitRepository");
+        assert_eq!(e.involved_object.resource_version, "");
+        assert_eq!(
+            Event::parse(br#"{"message": 1}"#),
+            Err(
+                "json: cannot unmarshal number into Go struct field Event.message of type string"
+                    .to_string()
+            )
+        );
+        assert!(Event::parse(b"{not json").is_err());
     }
 
     #[test]

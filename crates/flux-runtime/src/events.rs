@@ -310,24 +310,36 @@ impl EventRecorder {
     ) -> Value {
         let meta = self.annotations(object, &metadata);
         let reference = object.object_ref(&());
+        // `corev1.ObjectReference` as Go marshals it: empty fields omitted.
+        let mut involved = serde_json::Map::new();
+        for (key, value) in [
+            ("kind", &reference.kind),
+            ("namespace", &reference.namespace),
+            ("name", &reference.name),
+            ("uid", &reference.uid),
+            ("apiVersion", &reference.api_version),
+            ("resourceVersion", &reference.resource_version),
+        ] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                involved.insert(key.to_string(), Value::from(value));
+            }
+        }
+        // Go's field order; `metadata` and `reportingInstance` omitted
+        // when empty.
         let mut payload = json!({
-            "involvedObject": {
-                "kind": reference.kind,
-                "namespace": reference.namespace,
-                "name": reference.name,
-                "uid": reference.uid,
-                "apiVersion": reference.api_version,
-                "resourceVersion": reference.resource_version,
-            },
+            "involvedObject": involved,
             "severity": if severity == Severity::Error { "error" } else { "info" },
-            "timestamp": crate::now().0.to_string(),
+            // `metav1.Time`: RFC 3339 in whole seconds, UTC.
+            "timestamp": crate::now().0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             "message": truncate(message, MAX_FORWARDED_MESSAGE),
             "reason": reason,
-            "reportingController": self.controller,
-            "reportingInstance": self.instance,
         });
         if !meta.is_empty() {
             payload["metadata"] = Value::Object(meta);
+        }
+        payload["reportingController"] = Value::from(self.controller.as_str());
+        if !self.instance.is_empty() {
+            payload["reportingInstance"] = Value::from(self.instance.as_str());
         }
         payload
     }

@@ -19,13 +19,13 @@ use serde_json::json;
 #[test]
 fn unknown_controllers_and_missing_clusters_are_one_line_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
-        .args(["--controllers=notification"])
+        .args(["--controllers=image-automation"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "fluxd: unknown controller \"notification\" (available: source, kustomize, helm, source-watcher)"
+        "fluxd: unknown controller \"image-automation\" (available: source, kustomize, helm, notification, source-watcher)"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
@@ -431,4 +431,250 @@ async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
         v2.info.description,
         "Release unlocked from stale 'pending-upgrade' state"
     );
+}
+
+/// The loop the guide's §13 sets up, through one `fluxd` running the
+/// source, kustomize and notification controllers: a push to the git
+/// server, a GitHub-signed webhook to the Receiver, the GitRepository
+/// reconciled at once (its interval is an hour), the Kustomization
+/// applying the new commit, and the Kustomization's events — forwarded
+/// in process to the event server — reaching a generic Provider with the
+/// new revision, and a github Provider posting the commit status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_webhook_reconciles_and_notifies() {
+    use kube::api::DynamicObject;
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let client = cp.client().unwrap();
+    let ns = cp.namespace("fluxd-notify").await.unwrap();
+    let namespace = ns.name().to_string();
+    let git = GitHttpServer::start().unwrap();
+    let remote = git.create_repo("fleet").unwrap();
+    let config_map = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {namespace}\ndata:\n  value: \"{value}\"\n"
+        )
+    };
+    remote
+        .write("apps/settings.yaml", config_map("one"))
+        .unwrap();
+    remote.commit("one").unwrap();
+
+    // The providers' side: a capture server (generic webhook, and a
+    // GitHub Enterprise API for the commit statuses).
+    let received = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let sink = received.clone();
+    let capture = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let capture_url = format!("http://{}", capture.local_addr().unwrap());
+    let app =
+        axum::Router::new().fallback(move |request: axum::http::Request<axum::body::Body>| {
+            let sink = sink.clone();
+            async move {
+                let path = request.uri().path().to_string();
+                let method = request.method().to_string();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                sink.lock().unwrap().push((
+                    format!("{method} {path}"),
+                    String::from_utf8_lossy(&body).to_string(),
+                ));
+                if method == "GET" {
+                    (axum::http::StatusCode::OK, "[]")
+                } else {
+                    (axum::http::StatusCode::CREATED, "{}")
+                }
+            }
+        });
+    tokio::spawn(async move { axum::serve(capture, app).await });
+
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "webhook-token"},
+               "stringData": {"token": "push-secret"}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "github-token"},
+               "stringData": {"token": "gh-token"}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+               "metadata": {"name": "fleet"},
+               "spec": {"url": remote.url(), "interval": "1h", "ref": {"branch": "main"}}}),
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": "apps"},
+               "spec": {"interval": "1h", "path": "./apps", "prune": true,
+                        "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}),
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+               "metadata": {"name": "webhook"}, "spec": {"type": "generic", "address": format!("{capture_url}/events")}}),
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+               "metadata": {"name": "github"},
+               "spec": {"type": "github", "address": format!("{capture_url}/org/fleet"), "secretRef": {"name": "github-token"}}}),
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+               "metadata": {"name": "webhook"},
+               "spec": {"providerRef": {"name": "webhook"}, "eventSources": [{"kind": "Kustomization", "name": "*"}]}}),
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+               "metadata": {"name": "github"},
+               "spec": {"providerRef": {"name": "github"}, "eventSources": [{"kind": "Kustomization", "name": "apps"}]}}),
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+               "metadata": {"name": "github-push"},
+               "spec": {"type": "github", "events": ["push"], "secretRef": {"name": "webhook-token"},
+                        "resources": [{"kind": "GitRepository", "name": "fleet"}]}}),
+    ];
+    for object in objects {
+        let api_version = object["apiVersion"].as_str().unwrap().to_string();
+        let kind = object["kind"].as_str().unwrap().to_string();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let plural = match kind.as_str() {
+            "GitRepository" => "gitrepositories".to_string(),
+            other => format!("{}s", other.to_lowercase()),
+        };
+        let resource = kube::api::ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: api_version.clone(),
+            kind,
+            plural,
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(object).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+
+    let storage = tempfile::tempdir().unwrap();
+    let log_path = storage.path().join("fluxd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = || flux_testenv::free_port().unwrap();
+    let (storage_port, events_port, hooks_port) = (port(), port(), port());
+    let mut fluxd = Command::new(env!("CARGO_BIN_EXE_fluxd"))
+        .env("KUBECONFIG", cp.kubeconfig_path())
+        .env("RUNTIME_NAMESPACE", &namespace)
+        .arg("--controllers=source,kustomize,notification")
+        .arg("--watch-all-namespaces=false")
+        .arg(format!("--storage-path={}", storage.path().display()))
+        .arg(format!("--storage-addr=127.0.0.1:{storage_port}"))
+        .arg(format!("--storage-adv-addr=127.0.0.1:{storage_port}"))
+        .arg(format!("--events-listen-addr=127.0.0.1:{events_port}"))
+        .arg(format!("--receiver-addr=127.0.0.1:{hooks_port}"))
+        .arg(format!("--health-addr=127.0.0.1:{}", port()))
+        .arg(format!("--metrics-addr=127.0.0.1:{}", port()))
+        .arg("--log-level=debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &namespace);
+    let value = || async {
+        configmaps
+            .get("settings")
+            .await
+            .ok()
+            .and_then(|c| c.data)
+            .and_then(|d| d.get("value").cloned())
+    };
+    flux_testenv::eventually_within("first commit applied", Duration::from_secs(60), || async {
+        (value().await.as_deref() == Some("one")).then_some(())
+    })
+    .await
+    .unwrap();
+    let receivers: Api<flux_api::notification::v1::Receiver> =
+        Api::namespaced(client.clone(), &namespace);
+    let path =
+        flux_testenv::eventually_within("Receiver ready", Duration::from_secs(30), || async {
+            receivers
+                .get("github-push")
+                .await
+                .ok()?
+                .status?
+                .webhook_path
+        })
+        .await
+        .unwrap();
+
+    // A push, then GitHub's webhook.
+    remote
+        .write("apps/settings.yaml", config_map("two"))
+        .unwrap();
+    let head = remote.commit("two").unwrap();
+    let body = json!({"ref": "refs/heads/main", "after": head}).to_string();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"push-secret");
+    let signature: String = aws_lc_rs::hmac::sign(&key, body.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "X-GitHub-Event: push",
+            "-H",
+            &format!("X-Hub-Signature-256: sha256={signature}"),
+            "--data-binary",
+            &body,
+            &format!("http://127.0.0.1:{hooks_port}{path}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+    flux_testenv::eventually_within("pushed commit applied", Duration::from_secs(60), || async {
+        (value().await.as_deref() == Some("two")).then_some(())
+    })
+    .await
+    .unwrap();
+
+    // The Kustomization's event reached the generic Provider with the new
+    // revision; the commit status was posted on the new commit.
+    let revision = format!("main@sha1:{head}");
+    let sent =
+        flux_testenv::eventually_within("notifications sent", Duration::from_secs(30), || async {
+            let seen = received.lock().unwrap().clone();
+            let event = seen
+                .iter()
+                .find(|(at, body)| {
+                    at == "POST /events"
+                        && body.contains(&revision)
+                        && body.contains("ReconciliationSucceeded")
+                })?
+                .clone();
+            let status = seen
+                .iter()
+                .find(|(at, _)| at == &format!("POST /api/v3/repos/org/fleet/statuses/{head}"))?
+                .clone();
+            Some((event, status))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}: {:#?}\n{}",
+                received.lock().unwrap(),
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
+        });
+    let event: serde_json::Value = serde_json::from_str(&sent.0.1).unwrap();
+    assert_eq!(event["involvedObject"]["kind"], "Kustomization");
+    assert_eq!(event["reportingController"], "kustomize-controller");
+    assert_eq!(event["metadata"]["revision"], revision.as_str());
+    assert!(
+        sent.1.1.contains(r#""state":"success""#)
+            && sent
+                .1
+                .1
+                .contains(r#""description":"reconciliation succeeded""#),
+        "{}",
+        sent.1.1
+    );
+    let _ = fluxd.kill();
+    let _ = fluxd.wait();
 }
