@@ -195,7 +195,7 @@ impl Sender {
             .map_err(|e| format!("failed to execute request: {e}"))?;
         let verdict = match request.validate {
             Validate::Status => {
-                if matches!(answer.status, 200 | 201 | 202) {
+                if (200..=202).contains(&answer.status) {
                     Ok(())
                 } else {
                     Err(format!(
