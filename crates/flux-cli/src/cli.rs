@@ -587,6 +587,79 @@ pub enum CreateCommand {
     /// Create or update Kubernetes secrets.
     #[command(subcommand)]
     Secret(CreateSecretCommand),
+    /// Create or update a Provider resource.
+    #[command(name = "alert-provider")]
+    AlertProvider(CreateAlertProviderArgs),
+    /// Create or update a Alert resource.
+    Alert(CreateAlertArgs),
+    /// Create or update a Receiver resource.
+    Receiver(CreateReceiverArgs),
+}
+
+/// `flux create alert-provider`.
+#[derive(Debug, Args)]
+pub struct CreateAlertProviderArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Type of provider.
+    #[arg(long = "type", default_value = "")]
+    pub provider_type: String,
+    /// Channel to send messages to in the case of a chat provider.
+    #[arg(long, default_value = "")]
+    pub channel: String,
+    /// Bot username used by the provider.
+    #[arg(long, default_value = "")]
+    pub username: String,
+    /// Path to either the git repository, chat provider or webhook.
+    #[arg(long, default_value = "")]
+    pub address: String,
+    /// Name of secret containing authentication token.
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+}
+
+/// `flux create alert`.
+#[derive(Debug, Args)]
+pub struct CreateAlertArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Reference to provider.
+    #[arg(long = "provider-ref", default_value = "")]
+    pub provider_ref: String,
+    /// Severity of events to send alerts for.
+    #[arg(long = "event-severity", default_value = "")]
+    pub event_severity: String,
+    /// Sources that should generate alerts (<kind>/<name>), also accepts comma-separated values.
+    #[arg(long = "event-source", value_delimiter = ',')]
+    pub event_sources: Vec<String>,
+}
+
+/// `flux create receiver`.
+#[derive(Debug, Args)]
+pub struct CreateReceiverArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The Receiver type, available options are: (generic, generic-hmac, github, gitlab, bitbucket, harbor, dockerhub, quay, gcr, nexus, acr, cdevents).
+    #[arg(long = "type", default_value = "")]
+    pub receiver_type: String,
+    /// The name of the Secret holding the token.
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+    /// Also accepts comma-separated values.
+    #[arg(long = "event", value_delimiter = ',')]
+    pub events: Vec<String>,
+    /// Also accepts comma-separated values.
+    #[arg(long = "resource", value_delimiter = ',')]
+    pub resources: Vec<String>,
 }
 
 /// Flags of every `create` command.
@@ -1020,6 +1093,15 @@ pub enum GetCommand {
     /// Get HelmRelease statuses.
     #[command(alias = "hr", alias = "helmrelease")]
     Helmreleases(OptionalName),
+    /// Get Alert statuses.
+    #[command(alias = "alert")]
+    Alerts(OptionalName),
+    /// Get Provider statuses.
+    #[command(name = "alert-providers", alias = "alert-provider")]
+    AlertProviders(OptionalName),
+    /// Get Receiver statuses.
+    #[command(alias = "receiver")]
+    Receivers(OptionalName),
 }
 
 /// A source kind and an optional name.
@@ -1058,6 +1140,8 @@ pub enum ReconcileCommand {
     /// Reconcile a HelmRelease resource.
     #[command(alias = "hr")]
     Helmrelease(ReconcileWithSourceArgs),
+    /// Reconcile a Receiver.
+    Receiver(Name),
 }
 
 /// A source kind and a name.
@@ -1141,6 +1225,13 @@ pub enum KindTarget {
     /// A HelmRelease.
     #[command(alias = "hr")]
     Helmrelease(OptionalName),
+    /// An Alert.
+    Alert(OptionalName),
+    /// A Provider.
+    #[command(name = "alert-provider")]
+    AlertProvider(OptionalName),
+    /// A Receiver.
+    Receiver(OptionalName),
 }
 
 /// A source kind and an optional name.

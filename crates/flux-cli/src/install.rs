@@ -17,7 +17,8 @@ use crate::client::{Ctx, Error, describe};
 use crate::output;
 
 /// `--components` when not given: the controllers `fluxd` implements today.
-pub const DEFAULT_COMPONENTS: &str = "source-controller,kustomize-controller,helm-controller";
+pub const DEFAULT_COMPONENTS: &str =
+    "source-controller,kustomize-controller,helm-controller,notification-controller";
 
 /// `--registry` when not given.
 pub const DEFAULT_REGISTRY: &str = "flux-rs";
@@ -32,7 +33,7 @@ const COMPONENTS: [(&str, Option<&str>); 7] = [
     ("source-watcher", Some("source-watcher")),
     ("kustomize-controller", Some("kustomize")),
     ("helm-controller", Some("helm")),
-    ("notification-controller", None),
+    ("notification-controller", Some("notification")),
     ("image-reflector-controller", None),
     ("image-automation-controller", None),
 ];
@@ -267,6 +268,38 @@ pub fn manifests(
             }));
         }
     }
+    // The notification servers: events from the other controllers, and
+    // webhooks for Receivers.
+    if components.iter().any(|c| c == "notification-controller") {
+        let app = if options.all_in_one {
+            "fluxd"
+        } else {
+            "notification-controller"
+        };
+        for (service, port) in [
+            ("notification-controller", "http-events"),
+            ("webhook-receiver", "http-webhook"),
+        ] {
+            out.push(json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": service, "namespace": namespace, "labels": labels(Some("notification-controller"))},
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": {"app": app},
+                    "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": port}],
+                },
+            }));
+        }
+    }
+    let notifications = (!options.all_in_one
+        && components.iter().any(|c| c == "notification-controller"))
+    .then(|| {
+        format!(
+            "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.{}./",
+            options.cluster_domain
+        )
+    });
     let deployments: Vec<(String, Vec<String>)> = if options.all_in_one {
         vec![(
             "fluxd".to_string(),
@@ -282,14 +315,16 @@ pub fn manifests(
             .collect()
     };
     for (name, controllers) in &deployments {
-        out.push(deployment(
-            options,
-            namespace,
-            name,
-            controllers,
-            &version,
-            &labels,
-        ));
+        let mut deployment = deployment(options, namespace, name, controllers, &version, &labels);
+        // Controllers in other Pods send their events to the Service.
+        if let Some(events) = &notifications
+            && !controllers.iter().any(|c| c == "notification")
+            && let Some(args) =
+                deployment["spec"]["template"]["spec"]["containers"][0]["args"].as_array_mut()
+        {
+            args.push(json!(events));
+        }
+        out.push(deployment);
     }
     if options.network_policy {
         out.push(json!({
@@ -361,6 +396,14 @@ fn deployment(
         );
         mounts.push(json!({"name": "data", "mountPath": "/data"}));
         volumes.push(json!({"name": "data", "emptyDir": {}}));
+    }
+    if controllers.iter().any(|c| c == "notification") {
+        // One fluxd serving artifacts too keeps 9090 for them.
+        let events = if stores { 9091 } else { 9090 };
+        args.push(format!("--events-listen-addr=:{events}"));
+        args.push("--receiver-addr=:9292".to_string());
+        ports.push(json!({"containerPort": events, "name": "http-events", "protocol": "TCP"}));
+        ports.push(json!({"containerPort": 9292, "name": "http-webhook", "protocol": "TCP"}));
     }
     let mut template_labels = labels(Some(name));
     template_labels["app"] = json!(name);

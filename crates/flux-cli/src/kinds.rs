@@ -83,6 +83,31 @@ pub const HELM_RELEASE: Kind = Kind {
     noun: "helmrelease",
 };
 
+/// `Alert`.
+pub const ALERT: Kind = Kind {
+    kind: "Alert",
+    group: "notification.toolkit.fluxcd.io",
+    version: "v1beta3",
+    plural: "alerts",
+    noun: "alert",
+};
+/// `Provider`.
+pub const ALERT_PROVIDER: Kind = Kind {
+    kind: "Provider",
+    group: "notification.toolkit.fluxcd.io",
+    version: "v1beta3",
+    plural: "providers",
+    noun: "alert-provider",
+};
+/// `Receiver`.
+pub const RECEIVER: Kind = Kind {
+    kind: "Receiver",
+    group: "notification.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "receivers",
+    noun: "receiver",
+};
+
 /// The sources, in upstream's `flux get sources all` order.
 pub const SOURCES: [Kind; 6] = [
     OCI_REPOSITORY,
@@ -143,11 +168,18 @@ impl Kind {
     pub fn success_message(&self, object: &DynamicObject) -> String {
         let revision = self.revision(object);
         match self.kind {
+            "Receiver" => "Receiver reconciliation completed".to_string(),
             "Kustomization" => format!("applied revision {revision}"),
             "HelmRelease" => format!("applied revision {revision}"),
             _ => format!("fetched revision {revision}"),
         }
     }
+}
+
+/// Kinds without a status (Alert, Provider): upstream treats them as
+/// ready once they exist.
+pub fn is_static(kind: &Kind) -> bool {
+    matches!(kind.kind, "Alert" | "Provider")
 }
 
 /// `spec.suspend`.

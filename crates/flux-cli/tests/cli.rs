@@ -442,8 +442,138 @@ fn exports_work_offline_in_upstream_format() {
             "--export",
         ],
         &["create", "hr", "app", "--chart=x", "--export"],
+        &[
+            "create",
+            "alert-provider",
+            "slack",
+            "--type=slack",
+            "--channel=general",
+            "--address=https://hooks.slack.com/services/x",
+            "--secret-ref=webhook-url",
+            "--label=team=a",
+            "-n",
+            "apps",
+            "--export",
+        ],
+        &[
+            "create",
+            "alert-provider",
+            "github-podinfo",
+            "--type=github",
+            "--address=https://github.com/stefanprodan/podinfo",
+            "--secret-ref=github-token",
+            "--export",
+        ],
+        &[
+            "create",
+            "alert",
+            "flux-system",
+            "--event-severity=info",
+            "--event-source=Kustomization/flux-system,GitRepository/*.other",
+            "--event-source=HelmRelease/podinfo",
+            "--provider-ref=slack",
+            "--export",
+        ],
+        &[
+            "create",
+            "receiver",
+            "github-receiver",
+            "--type=github",
+            "--event=ping",
+            "--event=push",
+            "--secret-ref=webhook-token",
+            "--resource=GitRepository/webapp,HelmRepository/webapp",
+            "--export",
+        ],
+        &[
+            "create",
+            "receiver",
+            "generic",
+            "--type=generic",
+            "--secret-ref=token",
+            "--resource=Kustomization/apps",
+            "--export",
+        ],
     ] {
         same_as_upstream(&upstream, nowhere, args);
+    }
+    // Refusals worded as upstream's.
+    for args in [
+        &[
+            "create",
+            "alert",
+            "x",
+            "--provider-ref=p",
+            "--event-source=Kustomization/a",
+            "--export",
+        ][..],
+        &[
+            "create",
+            "alert",
+            "abc",
+            "--event-source=Kustomization/a",
+            "--export",
+        ],
+        &["create", "alert", "abc", "--provider-ref=p", "--export"],
+        &[
+            "create",
+            "alert",
+            "abc",
+            "--provider-ref=p",
+            "--event-source=bad",
+            "--export",
+        ],
+        &["create", "alert-provider", "abc", "--export"],
+        &["create", "receiver", "abc", "--type=github", "--export"],
+        &[
+            "create",
+            "receiver",
+            "abc",
+            "--type=github",
+            "--secret-ref=s",
+            "--export",
+        ],
+        &[
+            "create",
+            "receiver",
+            "abc",
+            "--type=bogus",
+            "--secret-ref=s",
+            "--resource=GitRepository/a",
+            "--export",
+        ],
+        &[
+            "create",
+            "receiver",
+            "abc",
+            "--type=gitlab",
+            "--secret-ref=s",
+            "--resource=GitRepository",
+            "--export",
+        ],
+        &[
+            "create",
+            "source",
+            "git",
+            "Bad_Name",
+            "--url=https://example.com/r",
+            "--branch=main",
+            "--export",
+        ],
+    ] {
+        let theirs = Command::new(&upstream)
+            .env("KUBECONFIG", nowhere)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!theirs.status.success(), "upstream accepted {args:?}");
+        assert_eq!(
+            fails(nowhere, args),
+            String::from_utf8_lossy(&theirs.stderr)
+                .trim()
+                .trim_start_matches("✗ "),
+            "{args:?}"
+        );
     }
     for (args, message) in [
         (
@@ -594,7 +724,7 @@ fn exports_work_offline_in_upstream_format() {
     let (yaml, _) = ok(nowhere, &["install", "--export", "--all-in-one"]);
     assert!(yaml.contains("  name: fluxd\n"), "{yaml}");
     assert!(
-        yaml.contains("- --controllers=source,kustomize,helm\n"),
+        yaml.contains("- --controllers=source,kustomize,helm,notification\n"),
         "{yaml}"
     );
     assert!(
@@ -609,10 +739,10 @@ fn exports_work_offline_in_upstream_format() {
             &[
                 "install",
                 "--export",
-                "--components=notification-controller"
+                "--components=image-reflector-controller"
             ]
         ),
-        "component notification-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller,helm-controller)"
+        "component image-reflector-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller,helm-controller,notification-controller)"
     );
     assert_eq!(
         fails(
@@ -621,7 +751,7 @@ fn exports_work_offline_in_upstream_format() {
                 "create",
                 "source",
                 "git",
-                "x",
+                "repo",
                 "--url=ftp://host/repo",
                 "--branch=main",
                 "--export"

@@ -6,10 +6,10 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{
-    CreateCommand, CreateCommon, CreateHelmReleaseArgs, CreateKustomizationArgs,
-    CreateSecretCommand, CreateSecretGitArgs, CreateSourceBucketArgs, CreateSourceChartArgs,
-    CreateSourceCommand, CreateSourceGitArgs, CreateSourceHelmArgs, CreateSourceOciArgs,
-    VerifyArgs,
+    CreateAlertArgs, CreateAlertProviderArgs, CreateCommand, CreateCommon, CreateHelmReleaseArgs,
+    CreateKustomizationArgs, CreateReceiverArgs, CreateSecretCommand, CreateSecretGitArgs,
+    CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand, CreateSourceGitArgs,
+    CreateSourceHelmArgs, CreateSourceOciArgs, VerifyArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -19,7 +19,29 @@ use crate::output;
 
 /// Runs `flux create`; `ctx` is `None` with `--export` (no cluster needed).
 pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) -> Result<(), Error> {
+    if let CreateCommand::Receiver(args) = command {
+        receiver_type(&args.receiver_type)?;
+    }
+    let name = object_name(command);
+    if !valid_object_name(name) {
+        return Err(format!(
+            "name '{name}' is invalid, it should adhere to standard defined in RFC 1123, the name can only contain alphanumeric characters or '-'"
+        )
+        .into());
+    }
     match command {
+        CreateCommand::AlertProvider(args) => {
+            let object = alert_provider(namespace, args)?;
+            finish_notification(ctx, &kinds::ALERT_PROVIDER, &args.common, object).await
+        }
+        CreateCommand::Alert(args) => {
+            let object = alert(namespace, args)?;
+            finish_notification(ctx, &kinds::ALERT, &args.common, object).await
+        }
+        CreateCommand::Receiver(args) => {
+            let object = receiver(namespace, args)?;
+            finish_notification(ctx, &kinds::RECEIVER, &args.common, object).await
+        }
         CreateCommand::Source(CreateSourceCommand::Git(args)) => {
             let object = git_repository(namespace, args)?;
             finish(
@@ -141,7 +163,216 @@ pub fn export_only(command: &CreateCommand) -> bool {
         CreateCommand::Kustomization(a) => a.common.export,
         CreateCommand::Helmrelease(a) => a.common.export,
         CreateCommand::Secret(CreateSecretCommand::Git(a)) => a.export,
+        CreateCommand::AlertProvider(a) => a.common.export,
+        CreateCommand::Alert(a) => a.common.export,
+        CreateCommand::Receiver(a) => a.common.export,
     }
+}
+
+/// The name the command creates.
+fn object_name(command: &CreateCommand) -> &str {
+    match command {
+        CreateCommand::Source(CreateSourceCommand::Git(a)) => &a.name,
+        CreateCommand::Source(CreateSourceCommand::Helm(a)) => &a.name,
+        CreateCommand::Source(CreateSourceCommand::Oci(a)) => &a.name,
+        CreateCommand::Source(CreateSourceCommand::Bucket(a)) => &a.name,
+        CreateCommand::Source(CreateSourceCommand::Chart(a)) => &a.name,
+        CreateCommand::Kustomization(a) => &a.name,
+        CreateCommand::Helmrelease(a) => &a.name,
+        CreateCommand::Secret(CreateSecretCommand::Git(a)) => &a.name,
+        CreateCommand::AlertProvider(a) => &a.name,
+        CreateCommand::Alert(a) => &a.name,
+        CreateCommand::Receiver(a) => &a.name,
+    }
+}
+
+/// Upstream's `validateObjectName`: `^[a-z0-9]([a-z0-9\-]){0,61}[a-z0-9]$`.
+pub fn valid_object_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    (2..=63).contains(&bytes.len())
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && bytes.iter().all(|b| edge(b) || *b == b'-')
+}
+
+const RECEIVER_TYPES: [&str; 12] = [
+    "generic",
+    "generic-hmac",
+    "github",
+    "gitlab",
+    "bitbucket",
+    "harbor",
+    "dockerhub",
+    "quay",
+    "gcr",
+    "nexus",
+    "acr",
+    "cdevents",
+];
+
+fn receiver_type(text: &str) -> Result<(), Error> {
+    if text.is_empty() || RECEIVER_TYPES.contains(&text) {
+        return Ok(());
+    }
+    Err(format!(
+        "invalid argument \"{text}\" for \"--type\" flag: receiver type '{text}' is not supported, must be one of: {}",
+        RECEIVER_TYPES.join(", ")
+    )
+    .into())
+}
+
+/// The Provider `flux create alert-provider` writes.
+pub fn alert_provider(namespace: &str, args: &CreateAlertProviderArgs) -> Result<Value, Error> {
+    if args.provider_type.is_empty() {
+        return Err("Provider type is required".into());
+    }
+    let mut spec = json!({"type": args.provider_type});
+    for (key, value) in [
+        ("channel", &args.channel),
+        ("username", &args.username),
+        ("address", &args.address),
+    ] {
+        if !value.is_empty() {
+            spec[key] = json!(value);
+        }
+    }
+    if !args.secret_ref.is_empty() {
+        spec["secretRef"] = json!({"name": args.secret_ref});
+    }
+    Ok(json!({
+        "apiVersion": kinds::ALERT_PROVIDER.api_version(),
+        "kind": "Provider",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// The Alert `flux create alert` writes.
+pub fn alert(namespace: &str, args: &CreateAlertArgs) -> Result<Value, Error> {
+    if args.provider_ref.is_empty() {
+        return Err("provider ref is required".into());
+    }
+    let mut sources = Vec::new();
+    for source in args.event_sources.iter().filter(|s| !s.is_empty()) {
+        let (kind, name, ns) = kind_name_namespace(source);
+        if kind.is_empty() {
+            return Err(format!(
+                "invalid event source '{source}', must be in format <kind>/<name>"
+            )
+            .into());
+        }
+        let mut reference = json!({"kind": kind, "name": name});
+        if !ns.is_empty() {
+            reference["namespace"] = json!(ns);
+        }
+        sources.push(reference);
+    }
+    if sources.is_empty() {
+        return Err("at least one event source is required".into());
+    }
+    let mut spec = json!({"eventSources": sources, "providerRef": {"name": args.provider_ref}});
+    if !args.event_severity.is_empty() {
+        spec["eventSeverity"] = json!(args.event_severity);
+    }
+    Ok(json!({
+        "apiVersion": kinds::ALERT.api_version(),
+        "kind": "Alert",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// The Receiver `flux create receiver` writes.
+pub fn receiver(namespace: &str, args: &CreateReceiverArgs) -> Result<Value, Error> {
+    if args.receiver_type.is_empty() {
+        return Err("Receiver type is required".into());
+    }
+    if args.secret_ref.is_empty() {
+        return Err("secret ref is required".into());
+    }
+    let mut resources = Vec::new();
+    for resource in args.resources.iter().filter(|r| !r.is_empty()) {
+        let Some((kind, name)) = resource.split_once('/') else {
+            return Err(format!(
+                "invalid event source '{resource}', must be in format <kind>/<name>"
+            )
+            .into());
+        };
+        resources.push(json!({"kind": kind, "name": name}));
+    }
+    if resources.is_empty() {
+        return Err("atleast one resource is required".into());
+    }
+    let mut spec = json!({
+        "resources": resources,
+        "secretRef": {"name": args.secret_ref},
+        "type": args.receiver_type,
+    });
+    let events: Vec<&String> = args.events.iter().filter(|e| !e.is_empty()).collect();
+    if !events.is_empty() {
+        spec["events"] = json!(events);
+    }
+    Ok(json!({
+        "apiVersion": kinds::RECEIVER.api_version(),
+        "kind": "Receiver",
+        "metadata": metadata(&args.name, namespace, &args.common)?,
+        "spec": spec,
+    }))
+}
+
+/// Applies a Provider, Alert or Receiver as upstream's commands do: the
+/// static kinds are ready once they exist; a Receiver once Ready, and its
+/// webhook path is printed.
+async fn finish_notification(
+    ctx: Option<&Ctx>,
+    kind: &Kind,
+    common: &CreateCommon,
+    mut object: Value,
+) -> Result<(), Error> {
+    flux_api::crd::sort_keys(&mut object["spec"]);
+    if common.export {
+        output::print(&to_yaml(&[object])?);
+        return Ok(());
+    }
+    let ctx = ctx.ok_or("no cluster connection")?;
+    let noun = kind.kind;
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(&ctx.namespace)
+        .to_string();
+    output::generate(format!("generating {noun}"));
+    output::action(format!("applying {noun}"));
+    let api = ctx.api(kind, Some(&namespace));
+    let existed = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| describe(&e))?
+        .is_some();
+    apply(&api, &name, &object).await?;
+    output::success(format!(
+        "{noun} {}",
+        if existed { "updated" } else { "created" }
+    ));
+    output::waiting(format!("waiting for {noun} reconciliation"));
+    if kinds::is_static(kind) {
+        api.get(&name).await.map_err(|e| describe(&e))?;
+        output::success(format!("{noun} {name} is ready"));
+        return Ok(());
+    }
+    let ready = reconcile::wait_ready(ctx, kind, &namespace, &name).await?;
+    output::success(format!("{noun} {name} is ready"));
+    output::success(format!(
+        "generated webhook URL {}",
+        ready.data["status"]["webhookPath"]
+            .as_str()
+            .unwrap_or_default()
+    ));
+    Ok(())
 }
 
 fn interval(text: &str) -> Result<String, Error> {

@@ -30,6 +30,9 @@ pub async fn run(ctx: &Ctx, args: &GetArgs) -> Result<(), Error> {
         }
         GetCommand::Kustomizations(n) => (vec![kinds::KUSTOMIZATION], n.name.as_deref(), false),
         GetCommand::Helmreleases(n) => (vec![kinds::HELM_RELEASE], n.name.as_deref(), false),
+        GetCommand::Alerts(n) => (vec![kinds::ALERT], n.name.as_deref(), false),
+        GetCommand::AlertProviders(n) => (vec![kinds::ALERT_PROVIDER], n.name.as_deref(), false),
+        GetCommand::Receivers(n) => (vec![kinds::RECEIVER], n.name.as_deref(), false),
     };
     let selector = parse_status_selector(args.status_selector.as_deref())?;
     if args.watch {
@@ -69,7 +72,7 @@ pub async fn run(ctx: &Ctx, args: &GetArgs) -> Result<(), Error> {
         if all && rows.is_empty() {
             continue;
         }
-        let header = headers(args.all_namespaces);
+        let header = headers(&kind, args.all_namespaces);
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         output::print(&output::table(
             (!args.no_header).then_some(header.as_slice()),
@@ -112,10 +115,15 @@ async fn list(
     Ok(items)
 }
 
-fn headers(all_namespaces: bool) -> Vec<String> {
-    let mut h: Vec<String> = ["Name", "Revision", "Suspended", "Ready", "Message"]
-        .map(String::from)
-        .to_vec();
+fn headers(kind: &Kind, all_namespaces: bool) -> Vec<String> {
+    let columns: &[&str] = match kind.kind {
+        // Upstream's columns for the notification kinds: no revision;
+        // Providers cannot be suspended from the CLI's point of view.
+        "Alert" | "Receiver" => &["Name", "Suspended", "Ready", "Message"],
+        "Provider" => &["Name", "Ready", "Message"],
+        _ => &["Name", "Revision", "Suspended", "Ready", "Message"],
+    };
+    let mut h: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
     if all_namespaces {
         h.insert(0, "Namespace".to_string());
     }
@@ -129,10 +137,31 @@ fn row(kind: &Kind, object: &DynamicObject, namespace: bool, with_kind: bool) ->
     } else {
         name
     };
-    let (ready, message) = kinds::ready(object);
+    let (ready, message) = match kind.kind {
+        // Static objects: upstream reports them Ready.
+        "Alert" => ("True".to_string(), "Alert is Ready".to_string()),
+        "Provider" => ("True".to_string(), "Provider is Ready".to_string()),
+        _ => kinds::ready(object),
+    };
     let mut row = Vec::new();
     if namespace {
         row.push(object.metadata.namespace.clone().unwrap_or_default());
+    }
+    match kind.kind {
+        "Alert" | "Receiver" => {
+            row.extend([
+                name,
+                kinds::title_bool(kinds::suspended(object)).to_string(),
+                ready,
+                message,
+            ]);
+            return row;
+        }
+        "Provider" => {
+            row.extend([name, ready, message]);
+            return row;
+        }
+        _ => {}
     }
     row.extend([
         name,
@@ -194,7 +223,7 @@ async fn watch(ctx: &Ctx, args: &GetArgs, kind: &Kind, name: Option<&str>) -> Re
     if let Some(l) = &args.label_selector {
         params = params.labels(l);
     }
-    let header = headers(args.all_namespaces);
+    let header = headers(kind, args.all_namespaces);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut first = true;
     let deadline = tokio::time::Instant::now() + ctx.timeout;

@@ -23,6 +23,9 @@ fn target(what: &KindTarget) -> (Kind, Option<&str>) {
         },
         KindTarget::Kustomization(n) => (kinds::KUSTOMIZATION, n.name.as_deref()),
         KindTarget::Helmrelease(n) => (kinds::HELM_RELEASE, n.name.as_deref()),
+        KindTarget::Alert(n) => (kinds::ALERT, n.name.as_deref()),
+        KindTarget::AlertProvider(n) => (kinds::ALERT_PROVIDER, n.name.as_deref()),
+        KindTarget::Receiver(n) => (kinds::RECEIVER, n.name.as_deref()),
     }
 }
 
@@ -95,6 +98,14 @@ pub async fn suspend(ctx: &Ctx, args: &SuspendArgs, resume: bool) -> Result<(), 
     let mut failed = 0;
     for (name, token) in resumed {
         output::waiting(format!("waiting for {} reconciliation", kind.kind));
+        if kinds::is_static(&kind) {
+            // No status: ready once it exists (upstream's static check).
+            api.get(&name)
+                .await
+                .map_err(|e| api_error(&kind, &name, e))?;
+            output::success(format!("{} reconciliation completed", kind.kind));
+            continue;
+        }
         let object = reconcile::wait_handled(ctx, &kind, &ctx.namespace, &name, &token).await?;
         let (status, message) = kinds::ready(&object);
         if status == "True" {

@@ -33,6 +33,9 @@ pub async fn run(ctx: &Ctx, command: &ReconcileCommand) -> Result<(), Error> {
         ReconcileCommand::Helmrelease(args) => {
             with_source(ctx, &kinds::HELM_RELEASE, &args.name, args.with_source).await
         }
+        ReconcileCommand::Receiver(args) => {
+            reconcile(ctx, &kinds::RECEIVER, &ctx.namespace, &args.name).await
+        }
     }
 }
 
