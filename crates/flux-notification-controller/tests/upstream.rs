@@ -672,6 +672,7 @@ async fn ours_and_upstreams_notifications_alike() {
     let key = |c: &Captured| {
         // Upstream ranges over a Go map for these: compared sorted.
         let map_ordered = [
+            "/api/v1/events",
             "/slack",
             "/discord/slack",
             "/rocket",
@@ -718,6 +719,8 @@ async fn ours_and_upstreams_notifications_alike() {
             "gitlab" => "/api/v4/projects/org%2Frepo/statuses/".to_string(),
             "gitea" => "/api/v1/repos/org/repo/statuses/".to_string(),
             "discord" => "/discord/slack".to_string(),
+            "pagerduty" => "/v2/".to_string(),
+            "datadog" => "/api/v1/events".to_string(),
             "matrix" => "/matrix/_matrix/client/r0/rooms/".to_string(),
             other => format!("/{other}"),
         };

@@ -116,6 +116,30 @@ pub async fn post(sender: &Sender, config: &Config, event: &Event) -> Result<(),
         ProviderType::Github => git::github(sender, config, event).await,
         ProviderType::Gitlab => git::gitlab(sender, config, event).await,
         ProviderType::Gitea => git::gitea(sender, config, event).await,
+        ProviderType::Pagerduty => {
+            for (request, context) in ops::pagerduty(config, event)? {
+                sender
+                    .post_message(config, request)
+                    .await
+                    .map_err(|e| format!("{context}: {e}"))?;
+            }
+            Ok(())
+        }
+        ProviderType::Datadog => {
+            let request = ops::datadog(config, event)?;
+            let answer = sender
+                .send(config, &request)
+                .await
+                .map_err(|e| format!("failed to post event to DataDog: {e}"))?;
+            if answer.status >= 300 {
+                return Err(format!(
+                    "failed to post event to DataDog: {} {}",
+                    answer.status,
+                    String::from_utf8_lossy(&answer.body)
+                ));
+            }
+            Ok(())
+        }
         _ => match build(config, event)? {
             Some(request) => sender
                 .post_message(config, request)
@@ -144,6 +168,9 @@ pub fn build(config: &Config, event: &Event) -> Result<Option<Outgoing>, String>
         ProviderType::Opsgenie => ops::opsgenie(config, event),
         ProviderType::Alertmanager => ops::alertmanager(config, event),
         ProviderType::Grafana => ops::grafana(config, event),
+        // Set-up checks only: these send more than one request.
+        ProviderType::Pagerduty => ops::pagerduty(config, event).map(|_| None),
+        ProviderType::Datadog => ops::datadog(config, event).map(|_| None),
         t => Err(format!(
             "provider {} not supported by this notification-controller",
             type_name(t)

@@ -135,6 +135,134 @@ pub fn grafana(config: &Config, event: &Event) -> Built {
     Ok(Some(request))
 }
 
+/// `pagerduty`: an Events v2 `trigger` for errors (deduplicated by the
+/// object's UID), a `resolve` and a change event for the rest; the
+/// routing key is the channel; Progressing events are skipped.
+pub fn pagerduty(config: &Config, event: &Event) -> Result<Vec<(Outgoing, &'static str)>, String> {
+    valid_request_uri(&config.address).map_err(|e| {
+        format!(
+            "invalid PagerDuty endpoint URL \"{}\": '{e}'",
+            config.address
+        )
+    })?;
+    if event.is_commit_status_update() || event.reason == "Progressing" {
+        return Ok(Vec::new());
+    }
+    let (scheme, rest) = config
+        .address
+        .split_once("://")
+        .unwrap_or(("", &config.address));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let base = format!("{scheme}://{host}");
+    let o = &event.involved_object;
+    let name = format!("{}/{}", o.kind, o.name).to_lowercase();
+    let summary = format!("{}: {name}", super::reason_words(&event.reason));
+    let source = format!("Flux {}", event.reporting_controller);
+    let timestamp = event
+        .timestamp
+        .as_ref()
+        .map(rfc3339)
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
+    let details = json!({"message": event.message, "metadata": if event.metadata.is_empty() { serde_json::Value::Null } else { json!(event.metadata) }});
+    let mut alert = serde_json::Map::new();
+    alert.insert("routing_key".into(), json!(config.channel));
+    alert.insert(
+        "event_action".into(),
+        json!(if event.severity == "error" {
+            "trigger"
+        } else {
+            "resolve"
+        }),
+    );
+    if !o.uid.is_empty() {
+        alert.insert("dedup_key".into(), json!(o.uid));
+    }
+    if event.severity == "error" {
+        let mut payload = serde_json::Map::new();
+        payload.insert("summary".into(), json!(summary));
+        payload.insert("source".into(), json!(source));
+        payload.insert("severity".into(), json!("error"));
+        payload.insert("timestamp".into(), json!(timestamp));
+        if !o.name.is_empty() {
+            payload.insert("component".into(), json!(o.name));
+        }
+        if !o.kind.is_empty() {
+            payload.insert("group".into(), json!(o.kind));
+        }
+        payload.insert("custom_details".into(), details.clone());
+        alert.insert("payload".into(), serde_json::Value::Object(payload));
+    }
+    let mut requests = vec![(
+        Outgoing::post(
+            &format!("{base}/v2/enqueue"),
+            gojson::to_string(&serde_json::Value::Object(alert)),
+        ),
+        "failed sending event",
+    )];
+    if event.severity == "info" {
+        let change = json!({
+            "routing_key": config.channel,
+            "payload": {"summary": summary, "source": source, "timestamp": timestamp, "custom_details": details},
+        });
+        requests.push((
+            Outgoing::post(
+                &format!("{base}/v2/change/enqueue"),
+                gojson::to_string(&change),
+            ),
+            "failed sending change event",
+        ));
+    }
+    Ok(requests)
+}
+
+/// `datadog`: an event of the Events API (v1), `DD-API-KEY` auth, tags
+/// lower-cased; the host (and scheme) of the address only.
+pub fn datadog(config: &Config, event: &Event) -> Result<Outgoing, String> {
+    if config.token.is_empty() {
+        return Err("token cannot be empty".to_string());
+    }
+    let (scheme, rest) = config.address.split_once("://").ok_or_else(|| {
+        format!(
+            "failed to parse address \"{}\": missing scheme",
+            config.address
+        )
+    })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let o = &event.involved_object;
+    let mut tags = vec![
+        format!("flux_reporting_controller:{}", event.reporting_controller),
+        format!("flux_reason:{}", event.reason),
+        format!("kube_kind:{}", o.kind),
+        format!("kube_name:{}", o.name),
+        format!("kube_namespace:{}", o.namespace),
+    ];
+    for (k, v) in &event.metadata {
+        tags.push(format!("{k}:{v}"));
+    }
+    let tags: Vec<String> = tags.iter().map(|t| t.to_lowercase()).collect();
+    let when = event
+        .timestamp
+        .as_ref()
+        .map(|t| t.as_second())
+        .unwrap_or(-62_135_596_800);
+    // The API client marshals a map (keys sorted) with an encoder (final
+    // newline).
+    let body = json!({
+        "alert_type": if event.severity == "error" { "error" } else { "info" },
+        "date_happened": when,
+        "source_type_name": "fluxcd",
+        "tags": tags,
+        "text": event.message,
+        "title": format!("Events from the {} {}/{}", o.kind, o.name, o.namespace),
+    });
+    Ok(Outgoing::post(
+        &format!("{scheme}://{host}/api/v1/events"),
+        format!("{}\n", gojson::to_string(&body)),
+    )
+    .header("Accept", "application/json")
+    .header("DD-API-KEY", &config.token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
