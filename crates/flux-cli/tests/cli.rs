@@ -891,7 +891,36 @@ async fn bootstrap_change_reconcile_and_uninstall() {
         (table.lines().count() == 4).then_some(())
     })
     .await
-    .unwrap();
+    .unwrap_or_else(|e| {
+        let (table, _) = ok(kubeconfig, &["get", "all", "-A"]);
+        let kubectl = |args: &[&str]| {
+            let out = Command::new(flux_testenv::tool("kubectl").unwrap())
+                .env("KUBECONFIG", kubeconfig)
+                .args(args)
+                .output()
+                .unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        panic!(
+            "{e}\n{table}\n{}\n{}\n{}\n{}",
+            kubectl(&["get", "pods", "-A", "-o", "wide"]),
+            kubectl(&["describe", "pods", "-n", "flux-system", "-l", "app=webapp"]),
+            kubectl(&["describe", "nodes"]),
+            kubectl(&[
+                "get",
+                "kustomization",
+                "-n",
+                "flux-system",
+                "apps",
+                "-o",
+                "yaml"
+            ]),
+        )
+    });
     let (table, _) = ok(kubeconfig, &["get", "kustomizations"]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(

@@ -716,8 +716,12 @@ async fn ours_and_upstreams_notifications_alike() {
     for (kind, _, _) in providers(&capture) {
         let path = match kind {
             "github" => "/api/v3/repos/org/repo/statuses/".to_string(),
+            "githubdispatch" => "/api/v3/repos/dispatch/repo/dispatches".to_string(),
             "gitlab" => "/api/v4/projects/org%2Frepo/statuses/".to_string(),
             "gitea" => "/api/v1/repos/org/repo/statuses/".to_string(),
+            "bitbucketserver" => {
+                "/bb/rest/api/latest/projects/PROJ/repos/repo/commits/".to_string()
+            }
             "discord" => "/discord/slack".to_string(),
             "pagerduty" => "/v2/".to_string(),
             "datadog" => "/api/v1/events".to_string(),

@@ -157,6 +157,51 @@ pub async fn github(sender: &Sender, config: &Config, event: &Event) -> Result<(
     .map(|_| ())
 }
 
+/// `githubdispatch`: a `repository_dispatch` of the event, its type
+/// `Kind/name.namespace`.
+pub async fn github_dispatch(
+    sender: &Sender,
+    config: &Config,
+    event: &Event,
+) -> Result<(), String> {
+    if config.token.is_empty() {
+        return Err("github token or github app details must be specified".into());
+    }
+    let (host, id) = parse_git_address(&config.address)?;
+    let (owner, repo) = owner_repo(&id)?;
+    if event.is_commit_status_update() {
+        return Ok(());
+    }
+    let base = if host == "https://github.com" {
+        "https://api.github.com/".to_string()
+    } else {
+        format!("{host}/api/v3/")
+    };
+    let o = &event.involved_object;
+    let event_type = format!("{}/{}.{}", o.kind, o.name, o.namespace);
+    // go-github writes without HTML escaping; the payload is the event
+    // as `json.Marshal` wrote it, kept verbatim.
+    let body = format!(
+        "{{\"event_type\":{},\"client_payload\":{}}}\n",
+        serde_json::to_string(&event_type).map_err(|e| e.to_string())?,
+        event.to_go_json()
+    );
+    let request = Outgoing::post(&format!("{base}repos/{owner}/{repo}/dispatches"), body)
+        .header("Accept", "application/vnd.github.v3+json")
+        .header("X-GitHub-Api-Version", "2022-11-28")
+        .header("Authorization", &format!("Bearer {}", config.token));
+    let answer = call(sender, config, &request).await?;
+    if !(200..300).contains(&answer.status) {
+        return Err(format!(
+            "could not send github repository dispatch webhook: POST {}: {} {}",
+            request.url,
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    Ok(())
+}
+
 /// GitLab's `PathEscape`: URL path escaping with `.` escaped too.
 fn gitlab_escape(s: &str) -> String {
     let mut out = String::new();
@@ -310,6 +355,143 @@ pub async fn gitea(sender: &Sender, config: &Config, event: &Event) -> Result<()
     .map(|_| ())
 }
 
+/// The commits endpoint of a Bitbucket Server clone URL
+/// (`https://host[/context]/scm/<project>/<repo>.git`).
+fn bitbucket_server_commits(address: &str) -> Result<String, String> {
+    let (scheme, rest) = address.split_once("://").unwrap_or(("", address));
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "could not parse git address: unsupported scheme type in address: {scheme}. Must be http or https"
+        ));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let id_with_context = path.strip_suffix(".git").unwrap_or(path);
+    let Some(at) = id_with_context.rfind("/scm/") else {
+        return Err(
+            "could not parse git address: supplied provider address is not http(s) git clone url"
+                .into(),
+        );
+    };
+    let context = &id_with_context[..at];
+    let id = &id_with_context[at + "/scm/".len()..];
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() != 2 {
+        return Err(format!(
+            "could not parse git address: invalid repository id {id:?}"
+        ));
+    }
+    Ok(format!(
+        "{scheme}://{authority}{context}/rest/api/latest/projects/{}/repos/{}/commits",
+        parts[0], parts[1]
+    ))
+}
+
+/// `bitbucketserver`: build statuses keyed by the SHA-1 of the key,
+/// `SUCCESSFUL` / `FAILED`, Bearer token or basic auth.
+pub async fn bitbucket_server(
+    sender: &Sender,
+    config: &Config,
+    event: &Event,
+) -> Result<(), String> {
+    let commits = bitbucket_server_commits(&config.address)?;
+    if config.commit_status.is_empty() {
+        return Err("commit status cannot be empty".into());
+    }
+    if config.token.is_empty() && (config.username.is_empty() || config.password.is_empty()) {
+        return Err(
+            "invalid credentials, expected to be one of username/password or API Token".into(),
+        );
+    }
+    if event.reason == "Progressing" {
+        return Ok(());
+    }
+    let revision = event
+        .revision()
+        .ok_or_else(|| "missing revision metadata".to_string())?;
+    let sha = parse_revision(revision).map_err(|e| format!("could not parse revision: {e}"))?;
+    let state = match event.severity.as_str() {
+        "info" => "SUCCESSFUL",
+        "error" => "FAILED",
+        _ => return Err("couldn't convert to bitbucket server state: bitbucket server state generated on info or error events only".into()),
+    };
+    let description = reason_words(&event.reason);
+    let o = &event.involved_object;
+    let name = format!(
+        "{} [{description}]",
+        format!("{}/{}", o.kind, o.name).to_lowercase()
+    );
+    let key = crate::hex(&crate::sha1(config.commit_status.as_bytes()));
+    let url = format!("{commits}/{sha}/builds");
+    let auth = |r: Outgoing| {
+        let r = if config.token.is_empty() {
+            use base64::Engine as _;
+            let basic = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", config.username, config.password));
+            r.header("Authorization", &format!("Basic {basic}"))
+        } else {
+            r.header("Authorization", &format!("Bearer {}", config.token))
+        };
+        r.header("x-atlassian-token", "no-check")
+            .header("x-requested-with", "XMLHttpRequest")
+    };
+    let existing = call(sender, config, &auth(get(&format!("{url}?key={key}")))).await.map_err(|e| {
+        format!("could not get existing commit status: failed api call to check duplicate commit status: {e}")
+    })?;
+    if existing.status > 399 && existing.status != 404 {
+        return Err(format!(
+            "could not get existing commit status: failed api call to check duplicate commit status: {} - {}",
+            existing.status,
+            http::StatusCode::from_u16(existing.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or_default()
+        ));
+    }
+    if existing.status == 200 {
+        let found: Value = serde_json::from_slice(&existing.body).map_err(|e| {
+            format!("could not get existing commit status: could not unmarshal json response body for duplicate commit status: {e}")
+        })?;
+        let field = |k: &str| found.get(k).and_then(Value::as_str).unwrap_or_default();
+        if field("key") == key
+            && field("state") == state
+            && field("description") == description
+            && field("name") == name
+        {
+            return Ok(());
+        }
+    }
+    let mut body = serde_json::Map::new();
+    if !description.is_empty() {
+        body.insert("description".into(), json!(description));
+    }
+    body.insert("key".into(), json!(key));
+    body.insert("name".into(), json!(name));
+    body.insert("state".into(), json!(state));
+    body.insert("url".into(), json!(config.address));
+    let post = auth(Outgoing::post(
+        &url,
+        format!("{}\n", gojson::to_string(&Value::Object(body))),
+    ));
+    let answer = call(sender, config, &post).await.map_err(|e| {
+        format!("could not post build status: could not post build commit status: {e}")
+    })?;
+    if answer.status > 399 {
+        return Err(format!(
+            "could not post build status: could not post build commit status: {} - {}",
+            answer.status,
+            http::StatusCode::from_u16(answer.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +520,13 @@ mod tests {
             Ok(("https://gitlab.com".into(), "group/sub/repo".into()))
         );
         assert_eq!(gitlab_escape("group/sub.repo"), "group%2Fsub%2Erepo");
+        assert_eq!(
+            bitbucket_server_commits("https://bb.example.com/ctx/scm/PROJ/repo.git"),
+            Ok(
+                "https://bb.example.com/ctx/rest/api/latest/projects/PROJ/repos/repo/commits"
+                    .into()
+            )
+        );
+        assert!(bitbucket_server_commits("ssh://git@bb/scm/p/r.git").is_err());
     }
 }

@@ -116,6 +116,8 @@ pub async fn post(sender: &Sender, config: &Config, event: &Event) -> Result<(),
         ProviderType::Github => git::github(sender, config, event).await,
         ProviderType::Gitlab => git::gitlab(sender, config, event).await,
         ProviderType::Gitea => git::gitea(sender, config, event).await,
+        ProviderType::Bitbucketserver => git::bitbucket_server(sender, config, event).await,
+        ProviderType::Githubdispatch => git::github_dispatch(sender, config, event).await,
         ProviderType::Pagerduty => {
             for (request, context) in ops::pagerduty(config, event)? {
                 sender
