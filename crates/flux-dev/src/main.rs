@@ -27,6 +27,10 @@
 //!   each) from one HelmRepository, `fluxd --controllers=helm` against
 //!   upstream's helm-controller (time to Ready, memory, API requests and
 //!   release Secrets written when nothing changed).
+//! - `flux-dev bench webhook [PUSHES]`: push → GitHub webhook → Receiver
+//!   → GitRepository → Kustomization → commit status, latency p50/p99 of
+//!   `fluxd` against upstream's source, kustomize and notification
+//!   controllers.
 //! - `flux-dev bench helmrepository [VERSIONS] [CHARTS]`: a HelmRepository
 //!   with a large index and HelmCharts on it, fluxd against upstream's
 //!   source-controller (time to Ready, memory).
@@ -55,6 +59,7 @@ mod bench_helm;
 mod bench_helmreleases;
 mod bench_helmrepository;
 mod bench_kustomizations;
+mod bench_webhook;
 mod corpus;
 mod fuzz_diff;
 mod layering;
@@ -181,6 +186,12 @@ enum Bench {
         #[arg(default_value_t = 100)]
         charts: usize,
     },
+    /// Push → GitHub webhook → Receiver → GitRepository → Kustomization →
+    /// commit status: fluxd against upstream's three controllers.
+    Webhook {
+        #[arg(default_value_t = 100)]
+        pushes: usize,
+    },
     /// A Helm-like chart: flux-gotemplate against Go's text/template.
     Gotemplate {
         #[arg(default_value_t = 2_000)]
@@ -222,6 +233,7 @@ fn main() -> ExitCode {
             bench_kustomizations::kustomizations(count)
         }
         Command::Bench(Bench::Helmreleases { count }) => bench_helmreleases::helmreleases(count),
+        Command::Bench(Bench::Webhook { pushes }) => bench_webhook::webhook(pushes),
         Command::Bench(Bench::Helmrepository { versions, charts }) => {
             bench_helmrepository::helmrepository(versions, charts)
         }

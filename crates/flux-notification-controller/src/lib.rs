@@ -122,9 +122,56 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     hmac(aws_lc_rs::hmac::HMAC_SHA256, key, data)
 }
 
-/// Starts the Alert watch (all namespaces, or `namespace`) and runs the
-/// event server on `events` and, when given, the receiver server on
-/// `receivers` with the Receiver reconciler, until one fails.
+/// Starts the watches the servers read (Alerts and Receivers, in all
+/// namespaces or `namespace`).
+pub fn start_watches(ctx: &Arc<Context>, namespace: Option<&str>) {
+    let (alerts, receivers): (Api<Alert>, Api<flux_api::notification::v1::Receiver>) =
+        match namespace {
+            Some(ns) => (
+                Api::namespaced(ctx.client.clone(), ns),
+                Api::namespaced(ctx.client.clone(), ns),
+            ),
+            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        };
+    let (store, writer) = reflector::store();
+    let _ = ctx.alert_store.set(store);
+    tokio::spawn(async move {
+        reflector::reflector(writer, watcher(alerts, watcher::Config::default()))
+            .default_backoff()
+            .for_each(|_| async {})
+            .await;
+    });
+    let (store, writer) = reflector::store();
+    let _ = ctx.receivers.store.set(store);
+    tokio::spawn(async move {
+        reflector::reflector(writer, watcher(receivers, watcher::Config::default()))
+            .default_backoff()
+            .for_each(|_| async {})
+            .await;
+    });
+}
+
+/// Serves events on `events` and webhooks on `receivers` until one
+/// server fails. Every replica serves (as upstream's); only the Receiver
+/// reconciler ([`reconcile_receivers`]) needs the leader lease.
+pub async fn serve(
+    ctx: Arc<Context>,
+    events: tokio::net::TcpListener,
+    receivers: tokio::net::TcpListener,
+) -> Result<(), String> {
+    tokio::select! {
+        r = server::serve_events(ctx.clone(), events) => r,
+        r = receiver::serve(ctx, receivers) => r,
+    }
+}
+
+/// Runs the Receiver reconciler (all namespaces, or `namespace`).
+pub async fn reconcile_receivers(ctx: Arc<Context>, namespace: Option<&str>) {
+    receiver::run(ctx, namespace.map(str::to_string)).await;
+}
+
+/// Everything at once: the watches, both servers and the Receiver
+/// reconciler, until one stops.
 pub async fn run(
     ctx: Context,
     namespace: Option<&str>,
@@ -132,29 +179,16 @@ pub async fn run(
     receivers: Option<tokio::net::TcpListener>,
 ) -> Result<(), String> {
     let ctx = Arc::new(ctx);
-    let api: Api<Alert> = match namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    let (store, writer) = reflector::store();
-    let _ = ctx.alert_store.set(store);
-    tokio::spawn(async move {
-        reflector::reflector(writer, watcher(api, watcher::Config::default()))
-            .default_backoff()
-            .for_each(|_| async {})
-            .await;
-    });
-    let event_server = server::serve_events(ctx.clone(), events);
+    start_watches(&ctx, namespace);
     match receivers {
         Some(listener) => {
-            let receiver_server = receiver::serve(ctx.clone(), listener);
-            let reconciler = receiver::run(ctx.clone(), namespace.map(str::to_string));
             tokio::select! {
-                r = event_server => r,
-                r = receiver_server => r,
-                () = reconciler => Err("the Receiver reconciler stopped".to_string()),
+                r = serve(ctx.clone(), events, listener) => r,
+                () = reconcile_receivers(ctx.clone(), namespace) => {
+                    Err("the Receiver reconciler stopped".to_string())
+                }
             }
         }
-        None => event_server.await,
+        None => server::serve_events(ctx, events).await,
     }
 }

@@ -34,10 +34,10 @@ use crate::Context;
 /// The finalizer upstream's Receiver reconciler adds.
 pub const FINALIZER: &str = "finalizers.fluxcd.io";
 
-/// Receiver reconciler settings.
+/// What the receiver server reads.
 #[derive(Default)]
 pub struct Settings {
-    /// The Receivers, as the reconciler's watch sees them.
+    /// The Receivers, as a watch sees them (path lookup).
     pub store: OnceLock<Store<Receiver>>,
 }
 
@@ -700,7 +700,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
     };
     let controller = Controller::new(api, watcher::Config::default());
     let store = controller.store();
-    let _ = ctx.receivers.store.set(store.clone());
     controller
         .watches(
             secrets,

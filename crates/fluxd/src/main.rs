@@ -352,13 +352,6 @@ async fn run(flags: Flags) -> Result<(), String> {
         kustomize.events = webhook(kustomize.events)?;
         helm.events = webhook(helm.events)?;
     }
-    let mut notification = flux_notification_controller::Context::new(client.clone());
-    notification.limiter = flux_notification_controller::limiter::Limiter::new(duration(
-        "rate-limit-interval",
-        &flags.rate_limit_interval,
-    )?);
-    notification.ignore_durations = flags.rate_limit_ignore_durations;
-    notification.no_cross_namespace_refs = flags.no_cross_namespace_refs;
     let metrics_routes = Router::new().route(
         "/metrics",
         get(move || {
@@ -377,6 +370,29 @@ async fn run(flags: Flags) -> Result<(), String> {
     let runtime_namespace =
         std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".to_string());
     let namespace = (!flags.watch_all_namespaces).then(|| runtime_namespace.clone());
+    let mut notification_ctx = flux_notification_controller::Context::new(client.clone());
+    notification_ctx.limiter = flux_notification_controller::limiter::Limiter::new(duration(
+        "rate-limit-interval",
+        &flags.rate_limit_interval,
+    )?);
+    notification_ctx.ignore_durations = flags.rate_limit_ignore_durations;
+    notification_ctx.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    let notification_ctx = std::sync::Arc::new(notification_ctx);
+    // The notification servers answer on every replica, leader or not.
+    let (notification, notification_servers) = match notification_listeners {
+        Some((events, receivers)) => {
+            flux_notification_controller::start_watches(&notification_ctx, namespace.as_deref());
+            (
+                Some(notification_ctx.clone()),
+                Some(flux_notification_controller::serve(
+                    notification_ctx.clone(),
+                    events,
+                    receivers,
+                )),
+            )
+        }
+        None => (None, None),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown().await;
@@ -425,18 +441,13 @@ async fn run(flags: Flags) -> Result<(), String> {
                 }
             };
             let notifications = async {
-                match notification_listeners {
-                    Some((events, receivers)) => {
-                        if let Err(e) = flux_notification_controller::run(
-                            notification,
+                match &notification {
+                    Some(ctx) => {
+                        flux_notification_controller::reconcile_receivers(
+                            ctx.clone(),
                             watched.as_deref(),
-                            events,
-                            Some(receivers),
                         )
-                        .await
-                        {
-                            tracing::error!(error = %e, "notification controller stopped");
-                        }
+                        .await;
                     }
                     None => std::future::pending::<()>().await,
                 }
@@ -477,6 +488,12 @@ async fn run(flags: Flags) -> Result<(), String> {
                 None => std::future::pending().await,
             }
         } => Err(format!("artifact server: {r:?}")),
+        r = async {
+            match notification_servers {
+                Some(servers) => servers.await,
+                None => std::future::pending().await,
+            }
+        } => Err(format!("notification servers: {r:?}")),
         r = axum::serve(health, probes) => Err(format!("health server: {r:?}")),
         r = axum::serve(metrics_listener, metrics_routes) => Err(format!("metrics server: {r:?}")),
     };
