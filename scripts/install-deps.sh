@@ -108,6 +108,10 @@ link versitygw "$CACHE/tools/versitygw-$VERSITYGW_VERSION/versitygw"
 # fake-gcs-server: the Cloud Storage emulator of the gcp Bucket tests.
 go_tool fake-gcs-server "github.com/fsouza/fake-gcs-server@$FAKE_GCS_SERVER_VERSION"
 link fake-gcs-server "$CACHE/tools/fake-gcs-server-$FAKE_GCS_SERVER_VERSION/fake-gcs-server"
+# nats-server: the real NATS server the `nats` Provider publishes to
+# (notification tests: both controllers' messages read by a subscriber).
+go_tool nats-server "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+link nats-server "$CACHE/tools/nats-server-$NATS_SERVER_VERSION/nats-server"
 # cosign: the real signer of the OCIRepository/HelmChart verification tests.
 go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
 link cosign "$CACHE/tools/cosign-$COSIGN_VERSION/cosign"
@@ -123,9 +127,8 @@ link source-controller-upstream "$source_controller_upstream"
 # (crates/flux-helm-controller/tests/upstream.rs).
 helm_controller_upstream=$(bash "$ROOT/scripts/install-upstream-helm-controller.sh")
 link helm-controller-upstream "$helm_controller_upstream"
-# Upstream's notification-controller: the side-by-side reference the
-# notification controller is to be compared with (issue 22; nothing runs
-# it yet).
+# Upstream's notification-controller: the side-by-side reference of ours
+# (crates/flux-notification-controller/tests/upstream.rs).
 notification_controller_upstream=$(bash "$ROOT/scripts/install-upstream-notification-controller.sh")
 link notification-controller-upstream "$notification_controller_upstream"
 

@@ -114,6 +114,90 @@ async fn capture_server() -> (String, Log) {
     (address, log)
 }
 
+/// A real NATS server (`nats-server`, built by `scripts/install-deps.sh`)
+/// with a user, and a subscriber on `flux-events` that records every
+/// message into `log` (method `NATS`, the subject as path).
+struct Nats(Child);
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn nats_server(log: Log) -> (Nats, u16) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let port = free_port().unwrap();
+    let child = Command::new(
+        flux_testenv::tool("nats-server").expect("nats-server (scripts/install-deps.sh)"),
+    )
+    .args([
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--user",
+        "flux",
+        "--pass",
+        "nats-secret",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let server = Nats(child);
+    let stream =
+        flux_testenv::eventually_within("nats-server up", Duration::from_secs(20), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+        })
+        .await
+        .unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut info = String::new();
+    reader.read_line(&mut info).await.unwrap();
+    write
+        .write_all(b"CONNECT {\"user\":\"flux\",\"pass\":\"nats-secret\",\"verbose\":false}\r\nSUB flux-events 1\r\nPING\r\n")
+        .await
+        .unwrap();
+    let mut pong = String::new();
+    reader.read_line(&mut pong).await.unwrap();
+    assert_eq!(pong.trim_end(), "PONG", "subscriber connected");
+    tokio::spawn(async move {
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.first() {
+                Some(&"MSG") => {
+                    let size: usize = parts.last().and_then(|n| n.parse().ok()).unwrap_or(0);
+                    let mut payload = vec![0u8; size + 2];
+                    if reader.read_exact(&mut payload).await.is_err() {
+                        return;
+                    }
+                    payload.truncate(size);
+                    log.lock().unwrap().push(Captured {
+                        method: "NATS".into(),
+                        path: parts.get(1).unwrap_or(&"").to_string(),
+                        headers: BTreeMap::new(),
+                        body: String::from_utf8_lossy(&payload).to_string(),
+                    });
+                }
+                Some(&"PING") => {
+                    let _ = write.write_all(b"PONG\r\n").await;
+                }
+                _ => {}
+            }
+        }
+    });
+    (server, port)
+}
+
 fn start_upstream(
     cp: &ControlPlane,
     namespace: &str,
@@ -144,9 +228,14 @@ fn start_upstream(
 }
 
 /// The provider types compared, each with its spec and Secret data.
-fn providers(capture: &str) -> Vec<(&'static str, Value, Option<Value>)> {
+fn providers(capture: &str, nats: u16) -> Vec<(&'static str, Value, Option<Value>)> {
     let repo = format!("{capture}/org/repo");
     vec![
+        (
+            "nats",
+            json!({"address": format!("nats://127.0.0.1:{nats}"), "channel": "flux-events"}),
+            Some(json!({"username": "flux", "password": "nats-secret"})),
+        ),
         (
             "generic",
             json!({}),
@@ -487,8 +576,9 @@ async fn ours_and_upstreams_notifications_alike() {
     let ns = cp.namespace("notify").await.unwrap();
     let namespace = ns.name().to_string();
     let (capture, log) = capture_server().await;
+    let (_nats, nats_port) = nats_server(log.clone()).await;
 
-    for (kind, spec, secret) in providers(&capture) {
+    for (kind, spec, secret) in providers(&capture, nats_port) {
         let mut spec = spec.clone();
         spec["type"] = json!(kind);
         if spec.get("address").is_none() {
@@ -526,7 +616,7 @@ async fn ours_and_upstreams_notifications_alike() {
         )
         .await;
     }
-    let providers_count = providers(&capture).len();
+    let providers_count = providers(&capture, nats_port).len();
     // An error-only Alert for labelled objects: the involved objects exist.
     create(
         &client,
@@ -713,7 +803,7 @@ async fn ours_and_upstreams_notifications_alike() {
             .any(|c| c.body.contains("ignored: dependency") || c.body.contains("stored artifact"))
     );
     // Every provider type was exercised.
-    for (kind, _, _) in providers(&capture) {
+    for (kind, _, _) in providers(&capture, nats_port) {
         let path = match kind {
             "github" => "/api/v3/repos/org/repo/statuses/".to_string(),
             "githubdispatch" => "/api/v3/repos/dispatch/repo/dispatches".to_string(),
@@ -725,6 +815,7 @@ async fn ours_and_upstreams_notifications_alike() {
             "discord" => "/discord/slack".to_string(),
             "pagerduty" => "/v2/".to_string(),
             "datadog" => "/api/v1/events".to_string(),
+            "nats" => "flux-events".to_string(),
             "matrix" => "/matrix/_matrix/client/r0/rooms/".to_string(),
             other => format!("/{other}"),
         };

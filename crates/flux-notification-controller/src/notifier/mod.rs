@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod git;
 pub mod http;
+pub mod nats;
 pub mod ops;
 
 use std::collections::BTreeMap;
@@ -118,6 +119,7 @@ pub async fn post(sender: &Sender, config: &Config, event: &Event) -> Result<(),
         ProviderType::Gitea => git::gitea(sender, config, event).await,
         ProviderType::Bitbucketserver => git::bitbucket_server(sender, config, event).await,
         ProviderType::Githubdispatch => git::github_dispatch(sender, config, event).await,
+        ProviderType::Nats => nats::post(config, event).await,
         ProviderType::Pagerduty => {
             for (request, context) in ops::pagerduty(config, event)? {
                 sender
@@ -173,6 +175,7 @@ pub fn build(config: &Config, event: &Event) -> Result<Option<Outgoing>, String>
         // Set-up checks only: these send more than one request.
         ProviderType::Pagerduty => ops::pagerduty(config, event).map(|_| None),
         ProviderType::Datadog => ops::datadog(config, event).map(|_| None),
+        ProviderType::Nats => nats::check(config).map(|_| None),
         t => Err(format!(
             "provider {} not supported by this notification-controller",
             type_name(t)
