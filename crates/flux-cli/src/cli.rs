@@ -76,6 +76,9 @@ pub enum Command {
     Tree(TreeCommand),
     /// Display Kubernetes events for Flux resources.
     Events(EventsArgs),
+    /// Trigger Flux resources from outside the cluster.
+    #[command(subcommand)]
+    Trigger(TriggerCommand),
     /// Display formatted logs for Flux components.
     Logs(LogsArgs),
     /// Generates completion scripts for various shells.
@@ -1279,4 +1282,45 @@ pub struct EventsArgs {
     /// Filter events by type (Normal, Warning).
     #[arg(long = "types", value_delimiter = ',')]
     pub types: Vec<String>,
+}
+
+/// `flux trigger …`.
+#[derive(Debug, Subcommand)]
+pub enum TriggerCommand {
+    /// Trigger the webhook of a Receiver.
+    Receiver(TriggerReceiverArgs),
+}
+
+/// `flux trigger receiver`.
+#[derive(Debug, Args)]
+pub struct TriggerReceiverArgs {
+    /// The Receiver's name.
+    pub name: String,
+    /// The Receiver token, required for all types except generic-oidc where it must not be set.
+    #[arg(long, default_value = "")]
+    pub token: String,
+    /// The base URL of the notification-controller webhook receiver, may contain a base path.
+    #[arg(long, default_value = "")]
+    pub url: String,
+    /// The Receiver type, one of: generic, generic-hmac, generic-oidc.
+    #[arg(long = "type", default_value = "generic")]
+    pub receiver_type: String,
+    /// The OIDC provider to fetch the token from, one of: github, forgejo (generic-oidc only, mutually exclusive with --oidc-token).
+    #[arg(long = "oidc-provider", default_value = "")]
+    pub oidc_provider: String,
+    /// The OIDC token to authenticate the request (generic-oidc only, mutually exclusive with --oidc-provider); defaults to the FLUX_TRIGGER_RECEIVER_OIDC_TOKEN environment variable.
+    #[arg(long = "oidc-token", default_value = "")]
+    pub oidc_token: String,
+    /// The audience of the OIDC token to fetch (requires --oidc-provider); defaults to "notification-controller".
+    #[arg(long = "oidc-audience", default_value = "")]
+    pub oidc_audience: String,
+    /// The JSON payload to send in the request body.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// The number of times to retry on connection errors or retryable HTTP status codes (404, 408, 429, 5xx); set to 0 to disable.
+    #[arg(long, default_value_t = 10)]
+    pub retries: u32,
+    /// The delay between retries.
+    #[arg(long = "retry-delay", default_value = "10s")]
+    pub retry_delay: String,
 }

@@ -118,6 +118,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tree::run(&connect(global).await?, args).await
         }
         Command::Events(args) => events::run(&connect(global).await?, args).await,
+        Command::Trigger(cli::TriggerCommand::Receiver(args)) => {
+            commands::trigger::receiver(global, args).await
+        }
         Command::Logs(args) => logs::run(&connect(global).await?, args).await,
         Command::Completion(args) => {
             use clap::CommandFactory;

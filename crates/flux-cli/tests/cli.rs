@@ -560,6 +560,40 @@ fn exports_work_offline_in_upstream_format() {
             "--branch=main",
             "--export",
         ],
+        &["trigger", "receiver", "r"],
+        &["trigger", "receiver", "r", "--url=http://127.0.0.1:9"],
+        &[
+            "trigger",
+            "receiver",
+            "r",
+            "--url=http://127.0.0.1:9",
+            "--type=bogus",
+        ],
+        &[
+            "trigger",
+            "receiver",
+            "r",
+            "--url=http://127.0.0.1:9",
+            "--type=generic-oidc",
+            "--token=t",
+        ],
+        &[
+            "trigger",
+            "receiver",
+            "r",
+            "--url=http://127.0.0.1:9",
+            "--type=generic-hmac",
+            "--token=t",
+            "--oidc-token=x",
+        ],
+        &[
+            "trigger",
+            "receiver",
+            "r",
+            "--url=http://127.0.0.1:9",
+            "--type=generic-oidc",
+            "--oidc-audience=a",
+        ],
     ] {
         let theirs = Command::new(&upstream)
             .env("KUBECONFIG", nowhere)

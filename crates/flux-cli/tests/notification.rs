@@ -65,6 +65,7 @@ async fn notification_objects_through_the_cli() {
 
     let events = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hooks = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks_url = format!("http://{}", hooks.local_addr().unwrap());
     let ctx = flux_notification_controller::Context::new(client.clone());
     let watched = namespace.clone();
     tokio::spawn(async move {
@@ -187,6 +188,90 @@ async fn notification_objects_through_the_cli() {
         stderr.contains("Receiver reconciliation completed"),
         "{stderr}"
     );
+    // `flux trigger receiver`, ours and upstream's, to a generic-hmac
+    // Receiver: both accepted, worded alike, the resource annotated.
+    let (_, stderr) = call(&[
+        "create",
+        "receiver",
+        "hmac",
+        "--type=generic-hmac",
+        "--secret-ref=webhook-token",
+        "--resource=GitRepository/fleet",
+    ]);
+    assert!(stderr.contains("✔ Receiver hmac is ready"), "{stderr}");
+    let repos: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &kube::api::ApiResource {
+            group: "source.toolkit.fluxcd.io".into(),
+            version: "v1".into(),
+            api_version: "source.toolkit.fluxcd.io/v1".into(),
+            kind: "GitRepository".into(),
+            plural: "gitrepositories".into(),
+        },
+    );
+    repos.create(&PostParams::default(), &serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "fleet"},
+        "spec": {"url": "https://example.com/fleet.git", "interval": "1h"}})).unwrap()).await.unwrap();
+    let requested = || async {
+        repos
+            .get("fleet")
+            .await
+            .unwrap()
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("reconcile.fluxcd.io/requestedAt")
+            .cloned()
+    };
+    let upstream = flux_testenv::tool("flux-upstream").unwrap();
+    let trigger = with_ns(&[
+        "trigger",
+        "receiver",
+        "hmac",
+        "--type=generic-hmac",
+        "--token=t0ken",
+        &format!("--url={hooks_url}/"),
+        "--payload={\"ref\":\"main\"}",
+        "--retries=0",
+    ]);
+    let trigger: Vec<&str> = trigger.iter().map(String::as_str).collect();
+    let mut outputs = Vec::new();
+    for binary in [Path::new(env!("CARGO_BIN_EXE_flux")), upstream.as_path()] {
+        let before = requested().await;
+        let out = run(binary, k, &trigger);
+        assert!(
+            out.status.success(),
+            "{binary:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(String::from_utf8_lossy(&out.stderr).to_string());
+        assert_ne!(
+            requested().await,
+            before,
+            "{binary:?} triggered a reconciliation"
+        );
+    }
+    assert_eq!(outputs[0], outputs[1], "ours (left), upstream's (right)");
+    // A wrong token: both fail alike (400, not retried).
+    let wrong = with_ns(&[
+        "trigger",
+        "receiver",
+        "hmac",
+        "--type=generic-hmac",
+        "--token=wrong",
+        &format!("--url={hooks_url}"),
+        "--retries=0",
+    ]);
+    let wrong: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    let ours = run(Path::new(env!("CARGO_BIN_EXE_flux")), k, &wrong);
+    let theirs = run(&upstream, k, &wrong);
+    assert!(!ours.status.success() && !theirs.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stderr),
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+
     let (_, stderr) = call(&["delete", "alert", "on-call", "--silent"]);
     assert!(stderr.contains("✔ alert deleted"), "{stderr}");
     let (_, stderr) = call(&["delete", "alert-provider", "slack", "--silent"]);

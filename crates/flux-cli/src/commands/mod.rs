@@ -13,3 +13,4 @@ pub mod reconcile;
 pub mod system;
 pub mod trace;
 pub mod tree;
+pub mod trigger;
