@@ -49,8 +49,10 @@ pub struct Context {
     pub sender: notifier::Sender,
     /// The Alerts, as a watch sees them.
     pub alert_store: OnceLock<Store<Alert>>,
-    /// Receivers' reconcile interval default and the like.
+    /// What the receiver server reads.
     pub receivers: receiver::Settings,
+    /// When the context was made.
+    started: std::time::Instant,
 }
 
 impl Context {
@@ -65,6 +67,7 @@ impl Context {
             sender: notifier::Sender::default(),
             alert_store: OnceLock::new(),
             receivers: receiver::Settings::default(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -76,10 +79,15 @@ impl Context {
             .unwrap_or_default()
     }
 
-    /// Waits (a bounded time) until the Alerts have been listed once.
+    /// Waits until the Alerts have been listed once, at most until 10
+    /// seconds after start (an API server without the Alert CRD must not
+    /// slow every event down).
     pub async fn alerts_ready(&self) {
-        if let Some(store) = self.alert_store.get() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready()).await;
+        let left = Duration::from_secs(10).saturating_sub(self.started.elapsed());
+        if let Some(store) = self.alert_store.get()
+            && !left.is_zero()
+        {
+            let _ = tokio::time::timeout(left, store.wait_until_ready()).await;
         }
     }
 }
