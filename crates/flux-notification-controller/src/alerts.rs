@@ -290,7 +290,12 @@ impl Context {
                 )
             })?;
         }
-        let (sender, events, alert) = (self.sender.clone(), self.events.clone(), alert.clone());
+        let (sender, events, alert, metrics) = (
+            self.sender.clone(),
+            self.events.clone(),
+            alert.clone(),
+            self.metrics.clone(),
+        );
         tokio::spawn(async move {
             let sent = tokio::time::timeout(
                 config.timeout,
@@ -298,6 +303,13 @@ impl Context {
             )
             .await
             .unwrap_or_else(|_| Err("context deadline exceeded".to_string()));
+            metrics.record_delivery(
+                &alert.namespace().unwrap_or_default(),
+                &alert.name_any(),
+                &config.provider_name,
+                &notifier::type_name(config.provider_type),
+                sent.is_ok(),
+            );
             if let Err(e) = sent {
                 let masked = mask(&e, &[&config.token, &config.password]);
                 tracing::error!(error = %masked, "failed to send notification");

@@ -47,6 +47,8 @@ pub struct Context {
     pub no_cross_namespace_refs: bool,
     /// How providers' requests are sent.
     pub sender: notifier::Sender,
+    /// `gotk_notification_deliveries_total` (and the process's others).
+    pub metrics: flux_runtime::Metrics,
     /// The Alerts, as a watch sees them.
     pub alert_store: OnceLock<Store<Alert>>,
     /// What the receiver server reads.
@@ -65,6 +67,7 @@ impl Context {
             ignore_durations: false,
             no_cross_namespace_refs: false,
             sender: notifier::Sender::default(),
+            metrics: flux_runtime::Metrics::new(),
             alert_store: OnceLock::new(),
             receivers: receiver::Settings::default(),
             started: std::time::Instant::now(),

@@ -174,6 +174,7 @@ async fn failures_are_reported_and_refused() {
     let hooks = format!("http://{}", hooks_listener.local_addr().unwrap());
     let mut ctx = flux_notification_controller::Context::new(client.clone());
     ctx.no_cross_namespace_refs = true;
+    let metrics = ctx.metrics.clone();
     tokio::spawn(async move {
         flux_notification_controller::run(ctx, None, events_listener, Some(hooks_listener)).await
     });
@@ -207,6 +208,14 @@ async fn failures_are_reported_and_refused() {
     );
     assert!(!warning.1.contains("xoxb-very-secret"));
     assert_eq!(*hits.lock().unwrap(), 1, "4xx answers are not retried");
+    // Beyond upstream: the failed delivery is counted per Alert.
+    let exposed = metrics.encode();
+    assert!(
+        exposed.contains(&format!(
+            "gotk_notification_deliveries_total{{namespace=\"{namespace}\",alert=\"refused\",provider=\"slack\",type=\"slack\",result=\"failure\"}} 1"
+        )),
+        "{exposed}"
+    );
 
     // The same event again within the interval: refused as a duplicate.
     assert_eq!(

@@ -36,6 +36,16 @@ struct ControllerLabels {
     controller: String,
 }
 
+/// Labels of `gotk_notification_deliveries_total` (beyond upstream).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    namespace: String,
+    alert: String,
+    provider: String,
+    r#type: String,
+    result: String,
+}
+
 /// How a reconciliation ended, as controller-runtime labels it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReconcileResult {
@@ -89,6 +99,7 @@ struct Inner {
     total: Family<ResultLabels, Counter>,
     errors: Family<ControllerLabels, Counter>,
     time: Family<ControllerLabels, Histogram, Buckets>,
+    deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -127,6 +138,12 @@ impl Metrics {
             "Length of time per reconciliation per controller",
             time.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "gotk_notification_deliveries",
+            "Notifications sent to a Provider per Alert, by result (success, failure).",
+            deliveries.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -134,6 +151,7 @@ impl Metrics {
                 total,
                 errors,
                 time,
+                deliveries,
             }),
         }
     }
@@ -175,6 +193,29 @@ impl Metrics {
             self.inner.errors.get_or_create(&controller).inc();
         }
         self.inner.time.get_or_create(&controller).observe(seconds);
+    }
+
+    /// Records one notification of Alert `namespace/alert` to Provider
+    /// `provider` (of `provider_type`): delivered or not. Upstream has no
+    /// such series; a failed delivery there is only a Kubernetes event.
+    pub fn record_delivery(
+        &self,
+        namespace: &str,
+        alert: &str,
+        provider: &str,
+        provider_type: &str,
+        delivered: bool,
+    ) {
+        self.inner
+            .deliveries
+            .get_or_create(&DeliveryLabels {
+                namespace: namespace.to_string(),
+                alert: alert.to_string(),
+                provider: provider.to_string(),
+                r#type: provider_type.to_string(),
+                result: if delivered { "success" } else { "failure" }.to_string(),
+            })
+            .inc();
     }
 
     /// Forgets the series of a deleted object.

@@ -301,6 +301,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("listening on {metrics_addr}: {e}"))?;
 
     let metrics = flux_runtime::Metrics::new();
+    let notification_metrics = metrics.clone();
     let label_selector = Some(flags.watch_label_selector.clone()).filter(|s| !s.is_empty());
     let (source_ctx, artifact_listener) = match artifacts {
         Some((storage, listener)) => {
@@ -377,6 +378,7 @@ async fn run(flags: Flags) -> Result<(), String> {
     )?);
     notification_ctx.ignore_durations = flags.rate_limit_ignore_durations;
     notification_ctx.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    notification_ctx.metrics = notification_metrics;
     let notification_ctx = std::sync::Arc::new(notification_ctx);
     // The notification servers answer on every replica, leader or not.
     let (notification, notification_servers) = match notification_listeners {
