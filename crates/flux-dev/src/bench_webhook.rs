@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use flux_testenv::{ControlPlane, GitHttpServer};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ApiResource, DynamicObject, PostParams};
+use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
@@ -147,26 +147,7 @@ fn upstream(kubeconfig: &Path) -> Result<Option<Side>, String> {
 }
 
 async fn create(client: &Client, namespace: &str, object: Value) -> Result<(), String> {
-    let api_version = object["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let kind = object["kind"].as_str().unwrap_or_default().to_string();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let plural = match kind.as_str() {
-        "GitRepository" => "gitrepositories".to_string(),
-        other => format!("{}s", other.to_lowercase()),
-    };
-    let resource = ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.clone(),
-        kind,
-        plural,
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let object: DynamicObject = serde_json::from_value(object).map_err(|e| e.to_string())?;
-    api.create(&PostParams::default(), &object)
+    flux_testenv::create_object(client, namespace, &object)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -1,7 +1,7 @@
 //! Go standard-library behaviours that several of our crates must
 //! reproduce exactly, written once: [`path::clean`] (`path.Clean`),
 //! [`duration::parse`] (`time.ParseDuration`), [`duration::format`]
-//! (`time.Duration.String`), [`float::format_g`] (`fmt`'s `%g`,
+//! (`time.Duration.String`), [`json::quote`] (`encoding/json` strings), [`float::format_g`] (`fmt`'s `%g`,
 //! `strconv.FormatFloat` shortest), [`regexp::translate`] (Go's regular
 //! expression syntax for the `regex` crate), [`gzip::Writer`] (`compress/gzip`'s
 //! exact bytes). A leaf crate: it depends on none of ours, so
@@ -18,5 +18,6 @@
 pub mod duration;
 pub mod float;
 pub mod gzip;
+pub mod json;
 pub mod path;
 pub mod regexp;

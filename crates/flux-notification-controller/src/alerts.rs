@@ -122,30 +122,38 @@ impl Context {
     }
 
     async fn included(&self, event: &Event, alert: &Alert) -> bool {
-        if alert.spec.inclusion_list.is_empty() {
-            return true;
-        }
-        for pattern in &alert.spec.inclusion_list {
-            match go_regex_matches(pattern, &event.message) {
-                Ok(true) => return true,
-                Ok(false) => {}
-                Err(_) => {
-                    self.events
-                        .warning(
-                            alert,
-                            "InvalidConfig",
-                            &format!("failed to compile inclusion regex: {pattern}"),
-                        )
-                        .await;
-                }
-            }
-        }
-        false
+        alert.spec.inclusion_list.is_empty()
+            || self
+                .any_matches(
+                    alert,
+                    &alert.spec.inclusion_list,
+                    "inclusion",
+                    &event.message,
+                )
+                .await
     }
 
     async fn excluded(&self, event: &Event, alert: &Alert) -> bool {
-        for pattern in &alert.spec.exclusion_list {
-            match go_regex_matches(pattern, &event.message) {
+        self.any_matches(
+            alert,
+            &alert.spec.exclusion_list,
+            "exclusion",
+            &event.message,
+        )
+        .await
+    }
+
+    /// Whether a pattern of `list` matches `message`; patterns that do not
+    /// compile are reported (`InvalidConfig`) and skipped.
+    async fn any_matches(
+        &self,
+        alert: &Alert,
+        list: &[String],
+        which: &str,
+        message: &str,
+    ) -> bool {
+        for pattern in list {
+            match go_regex_matches(pattern, message) {
                 Ok(true) => return true,
                 Ok(false) => {}
                 Err(_) => {
@@ -153,7 +161,7 @@ impl Context {
                         .warning(
                             alert,
                             "InvalidConfig",
-                            &format!("failed to compile exclusion regex: {pattern}"),
+                            &format!("failed to compile {which} regex: {pattern}"),
                         )
                         .await;
                 }

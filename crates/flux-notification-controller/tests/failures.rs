@@ -17,36 +17,18 @@ use axum::body::Body;
 use flux_api::notification::v1::Receiver;
 use flux_testenv::ControlPlane;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
-use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-async fn create(client: &Client, namespace: &str, object: Value) {
-    let api_version = object["apiVersion"].as_str().unwrap().to_string();
-    let kind = object["kind"].as_str().unwrap().to_string();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let plural = match kind.as_str() {
-        "GitRepository" => "gitrepositories".to_string(),
-        other => format!("{}s", other.to_lowercase()),
-    };
-    let resource = kube::api::ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.clone(),
-        kind,
-        plural,
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(object).unwrap(),
-    )
-    .await
-    .unwrap();
-}
-
 /// A provider endpoint that refuses everything with `403` and echoes
 /// the Authorization header in its answer (a leaky API).
+async fn create(client: &Client, namespace: &str, object: Value) {
+    flux_testenv::create_object(client, namespace, &object)
+        .await
+        .unwrap();
+}
+
 async fn refusing_server() -> (String, Arc<Mutex<usize>>) {
     let hits = Arc::new(Mutex::new(0));
     let counter = hits.clone();

@@ -30,7 +30,7 @@ use axum::Router;
 use axum::body::Body;
 use flux_testenv::{ControlPlane, free_port};
 use kube::Api;
-use kube::api::{DynamicObject, PostParams};
+use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
 /// Kills the upstream controller when dropped.
@@ -295,30 +295,14 @@ fn providers(capture: &str, nats: u16) -> Vec<(&'static str, Value, Option<Value
     ]
 }
 
-fn string_data(data: &Value) -> Value {
-    data.clone()
+async fn create(client: &kube::Client, namespace: &str, object: Value) {
+    flux_testenv::create_object(client, namespace, &object)
+        .await
+        .unwrap();
 }
 
-async fn create(client: &kube::Client, namespace: &str, object: Value) {
-    let api_version = object["apiVersion"].as_str().unwrap().to_string();
-    let kind = object["kind"].as_str().unwrap().to_string();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let plural = match kind.as_str() {
-        "Secret" => "secrets".to_string(),
-        "GitRepository" => "gitrepositories".to_string(),
-        other if other.ends_with('y') => format!("{}ies", other[..other.len() - 1].to_lowercase()),
-        other => format!("{}s", other.to_lowercase()),
-    };
-    let resource = kube::api::ApiResource {
-        group: group.to_string(),
-        version: version.to_string(),
-        api_version: api_version.clone(),
-        kind,
-        plural,
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let object: DynamicObject = serde_json::from_value(object).unwrap();
-    api.create(&PostParams::default(), &object).await.unwrap();
+fn string_data(data: &Value) -> Value {
+    data.clone()
 }
 
 fn events(namespace: &str, round: &str) -> Vec<Value> {

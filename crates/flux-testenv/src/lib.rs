@@ -60,6 +60,7 @@ mod helm_repo;
 mod image;
 mod namespace;
 mod node;
+pub mod objects;
 mod oci;
 mod pki;
 mod process;
@@ -80,6 +81,7 @@ pub use helm_repo::{HelmRepoServer, chart_at_version, helm_command, write_chart}
 pub use image::{Image, PushedImage, push_node_images};
 pub use namespace::TestNamespace;
 pub use node::{CLUSTER_DNS, CLUSTER_DOMAIN, Node, REGISTRY_ALIAS, host_ip};
+pub use objects::create_object;
 pub use oci::{OciRegistry, RegistryTls};
 pub use pki::{CertifiedKey, TestCa};
 pub use process::{bin_dir, files_under, free_port, oracle_lines, run, tool};

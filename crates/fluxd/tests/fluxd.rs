@@ -442,7 +442,6 @@ async fn a_release_left_pending_by_a_killed_fluxd_is_completed() {
 /// new revision, and a github Provider posting the commit status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_webhook_reconciles_and_notifies() {
-    use kube::api::DynamicObject;
     let cp = ControlPlane::shared().expect("control plane");
     cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
         .await
@@ -519,27 +518,9 @@ async fn a_push_webhook_reconciles_and_notifies() {
                         "resources": [{"kind": "GitRepository", "name": "fleet"}]}}),
     ];
     for object in objects {
-        let api_version = object["apiVersion"].as_str().unwrap().to_string();
-        let kind = object["kind"].as_str().unwrap().to_string();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-        let plural = match kind.as_str() {
-            "GitRepository" => "gitrepositories".to_string(),
-            other => format!("{}s", other.to_lowercase()),
-        };
-        let resource = kube::api::ApiResource {
-            group: group.into(),
-            version: version.into(),
-            api_version: api_version.clone(),
-            kind,
-            plural,
-        };
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
-        api.create(
-            &PostParams::default(),
-            &serde_json::from_value(object).unwrap(),
-        )
-        .await
-        .unwrap();
+        flux_testenv::create_object(&client, &namespace, &object)
+            .await
+            .unwrap();
     }
 
     let storage = tempfile::tempdir().unwrap();
