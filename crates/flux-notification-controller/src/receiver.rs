@@ -787,7 +787,8 @@ mod tests {
             b"k",
             body,
         ));
-        let cases: [(ReceiverType, &[(&'static str, &str)], &[u8], bool); 8] = [
+        type Case<'a> = (ReceiverType, &'a [(&'static str, &'a str)], &'a [u8], bool);
+        let cases: [Case; 8] = [
             (
                 ReceiverType::GenericHmac,
                 &[("x-signature", &sha512)],
