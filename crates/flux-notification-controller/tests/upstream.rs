@@ -114,19 +114,21 @@ async fn capture_server() -> (String, Log) {
     (address, log)
 }
 
-/// A real NATS server (`nats-server`, built by `scripts/install-deps.sh`)
-/// with a user, and a subscriber on `flux-events` that records every
-/// message into `log` (method `NATS`, the subject as path).
-struct Nats(Child);
+/// A server process of a test (nats-server, Alertmanager), killed when
+/// dropped.
+struct Server(Child);
 
-impl Drop for Nats {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-async fn nats_server(log: Log) -> (Nats, u16) {
+/// A real NATS server (`nats-server`, built by `scripts/install-deps.sh`)
+/// with a user, and a subscriber on `flux-events` that records every
+/// message into `log` (method `NATS`, the subject as path).
+async fn nats_server(log: Log) -> (Server, u16) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let port = free_port().unwrap();
     let child = Command::new(
@@ -146,7 +148,7 @@ async fn nats_server(log: Log) -> (Nats, u16) {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let server = Nats(child);
+    let server = Server(child);
     let stream =
         flux_testenv::eventually_within("nats-server up", Duration::from_secs(20), || async {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -808,4 +810,115 @@ async fn ours_and_upstreams_notifications_alike() {
             "nothing sent to {kind} ({path})"
         );
     }
+}
+
+/// A real Alertmanager (built by `scripts/install-deps.sh`) receives the
+/// `alertmanager` Provider's alert: its API answers it with upstream's
+/// labels (`alertname` Flux + kind + title-cased reason, the metadata)
+/// and annotations (`message`, `summary`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_stores_our_alerts() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let client = cp.client().unwrap();
+    let ns = cp.namespace("alertmanager").await.unwrap();
+    let namespace = ns.name().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n",
+    )
+    .unwrap();
+    let port = free_port().unwrap();
+    let _alertmanager = Server(
+        Command::new(
+            flux_testenv::tool("alertmanager").expect("alertmanager (scripts/install-deps.sh)"),
+        )
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("am.yml").display()
+        ))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+        "metadata": {"name": "am"}, "spec": {"type": "alertmanager",
+        "address": format!("http://127.0.0.1:{port}/api/v2/alerts")}}),
+    )
+    .await;
+    create(&client, &namespace, json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+        "metadata": {"name": "am"}, "spec": {"providerRef": {"name": "am"}, "eventSeverity": "error",
+        "eventMetadata": {"summary": "Cluster staging", "env": "staging"},
+        "eventSources": [{"kind": "Kustomization", "name": "*"}]}})).await;
+    let events = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", events.local_addr().unwrap());
+    let ctx = flux_notification_controller::Context::new(client.clone());
+    let watched = namespace.clone();
+    tokio::spawn(async move {
+        flux_notification_controller::run(ctx, Some(&watched), events, None).await
+    });
+    let event = json!({"involvedObject": {"kind": "Kustomization", "namespace": namespace, "name": "apps",
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1"},
+        "severity": "error", "timestamp": "2026-12-07T10:00:00Z",
+        "message": "Health check failed after 5m0s", "reason": "HealthCheckFailed",
+        "metadata": {"kustomize.toolkit.fluxcd.io/revision": "main@sha1:0123456789abcdef0123456789abcdef01234567"},
+        "reportingController": "kustomize-controller"});
+    let http = reqwest_like::Client::default();
+    flux_testenv::eventually_within(
+        "Alertmanager up and the event accepted",
+        Duration::from_secs(30),
+        || async { (http.post(&url, &event.to_string(), &[]).await == 202).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let alerts = flux_testenv::eventually_within(
+        "the alert in Alertmanager",
+        Duration::from_secs(30),
+        || async {
+            let out = Command::new("curl")
+                .args(["-sf", &format!("http://127.0.0.1:{port}/api/v2/alerts")])
+                .output()
+                .ok()?;
+            let alerts: Value = serde_json::from_slice(&out.stdout).ok()?;
+            (alerts.as_array()?.len() == 1).then_some(alerts)
+        },
+    )
+    .await
+    .unwrap();
+    let alert = &alerts[0];
+    assert_eq!(
+        alert["labels"]["alertname"],
+        "FluxKustomizationHealthcheckfailed"
+    );
+    assert_eq!(alert["labels"]["severity"], "error");
+    assert_eq!(alert["labels"]["env"], "staging");
+    assert_eq!(alert["labels"]["namespace"], namespace.as_str());
+    assert_eq!(
+        alert["labels"]["revision"],
+        "main@sha1:0123456789abcdef0123456789abcdef01234567"
+    );
+    assert!(
+        alert["labels"].get("summary").is_none(),
+        "summary is an annotation"
+    );
+    assert_eq!(alert["annotations"]["summary"], "Cluster staging");
+    assert_eq!(
+        alert["annotations"]["message"],
+        "Health check failed after 5m0s"
+    );
+    assert_eq!(alert["startsAt"], "2026-12-07T10:00:00.000Z");
+    assert_eq!(alert["status"]["state"], "active");
 }
