@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use flux_api::notification::v1beta3::{
-    Alert, CrossNamespaceObjectReference, EventSeverity, Provider, ProviderType,
-};
+use flux_api::notification::v1beta3::{Alert, EventSeverity, Provider, ProviderType};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, ResourceExt};
@@ -16,28 +14,12 @@ use crate::Context;
 use crate::event::{EVENT_GROUP, Event};
 use crate::notifier::{self, Config};
 
-fn kind_name(source: &CrossNamespaceObjectReference) -> String {
-    serde_json::to_value(source.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// Go's `regexp.MatchString` of a user's pattern; `Err` if it does not
 /// compile.
 fn go_regex_matches(pattern: &str, text: &str) -> Result<bool, String> {
     let translated = flux_go::regexp::translate(pattern).map_err(|e| e.to_string())?;
     let re = regex::Regex::new(&translated).map_err(|e| e.to_string())?;
     Ok(re.is_match(text))
-}
-
-/// The plural resource name of a Flux kind (all are regular).
-fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    match lower.strip_suffix('y') {
-        Some(stem) => format!("{stem}ies"),
-        None => format!("{lower}s"),
-    }
 }
 
 impl Context {
@@ -55,7 +37,7 @@ impl Context {
             if !self.included(event, &alert).await || self.excluded(event, &alert).await {
                 continue;
             }
-            matched.push(alert);
+            matched.push((*alert).clone());
         }
         matched
     }
@@ -68,7 +50,7 @@ impl Context {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| namespace.clone());
-            if o.namespace != source_namespace || o.kind != kind_name(source) {
+            if o.namespace != source_namespace || o.kind != crate::api_name(source.kind) {
                 continue;
             }
             let severity = alert.spec.event_severity.unwrap_or(EventSeverity::Info);
@@ -113,7 +95,7 @@ impl Context {
             version: version.to_string(),
             api_version: o.api_version.clone(),
             kind: o.kind.clone(),
-            plural: plural(&o.kind),
+            plural: crate::plural(&o.kind),
         };
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &o.namespace, &resource);
@@ -492,9 +474,9 @@ mod tests {
 
     #[test]
     fn plurals_of_flux_kinds() {
-        assert_eq!(plural("GitRepository"), "gitrepositories");
-        assert_eq!(plural("ImagePolicy"), "imagepolicies");
-        assert_eq!(plural("Kustomization"), "kustomizations");
+        assert_eq!(crate::plural("GitRepository"), "gitrepositories");
+        assert_eq!(crate::plural("ImagePolicy"), "imagepolicies");
+        assert_eq!(crate::plural("Kustomization"), "kustomizations");
     }
 
     #[test]

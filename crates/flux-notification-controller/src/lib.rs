@@ -75,10 +75,10 @@ impl Context {
     }
 
     /// The Alerts known now.
-    pub fn alerts(&self) -> Vec<Alert> {
+    pub fn alerts(&self) -> Vec<Arc<Alert>> {
         self.alert_store
             .get()
-            .map(|s| s.state().iter().map(|a| (**a).clone()).collect())
+            .map(|s| s.state())
             .unwrap_or_default()
     }
 
@@ -100,6 +100,24 @@ pub(crate) fn api_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => status.message.clone(),
         other => other.to_string(),
+    }
+}
+
+/// How the API spells an enum value (`GitRepository`, `generic-hmac`).
+pub(crate) fn api_name<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The plural resource name of a Flux kind (all are regular:
+/// `GitRepository` → `gitrepositories`).
+pub(crate) fn plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
     }
 }
 

@@ -9,7 +9,6 @@
 //! `400` verification failed, `500` a resource could not be annotated,
 //! `200` otherwise.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -223,10 +222,7 @@ pub fn validate(
         }
         ReceiverType::Gcr | ReceiverType::GenericOidc => Err(format!(
             "receiver type {:?} is not supported by this notification-controller",
-            serde_json::to_value(kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+            crate::api_name(kind)
         )),
     }
 }
@@ -240,21 +236,6 @@ fn default_api_version(kind: &str) -> Option<&'static str> {
         "ImageRepository" => Some("image.toolkit.fluxcd.io/v1"),
         "ArtifactGenerator" => Some("source.extensions.fluxcd.io/v1beta1"),
         _ => None,
-    }
-}
-
-fn kind_name<T: serde::Serialize>(kind: T) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    match lower.strip_suffix('y') {
-        Some(stem) => format!("{stem}ies"),
-        None => format!("{lower}s"),
     }
 }
 
@@ -282,16 +263,12 @@ pub fn go_now_string() -> String {
     )
 }
 
-struct Request<'a> {
-    body: &'a [u8],
+/// What the filters see of the request: its JSON body (`req`).
+struct Request {
     json: Value,
 }
 
-fn evaluate_filter(
-    expr: &str,
-    object: &DynamicObject,
-    request: &Request<'_>,
-) -> Result<bool, String> {
+fn evaluate_filter(expr: &str, object: &DynamicObject, request: &Request) -> Result<bool, String> {
     let res = serde_json::to_value(object).map_err(|e| e.to_string())?;
     flux_runtime::cel::evaluate_bool(expr, &[("res", &res), ("req", &request.json)])
         .map_err(|e| e.to_string())
@@ -302,7 +279,7 @@ impl Context {
         &self,
         receiver: &Receiver,
         resource: &ReceiverResource,
-        request: &Request<'_>,
+        request: &Request,
     ) -> Result<(), String> {
         let default_namespace = receiver.namespace().unwrap_or_default();
         let namespace = match resource.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -314,7 +291,7 @@ impl Context {
             }
             None => default_namespace,
         };
-        let kind = kind_name(resource.kind);
+        let kind = crate::api_name(resource.kind);
         let api_version = match resource.api_version.as_deref().filter(|v| !v.is_empty()) {
             Some(v) => v.to_string(),
             None => default_api_version(&kind)
@@ -327,7 +304,7 @@ impl Context {
             version: version.to_string(),
             api_version: api_version.clone(),
             kind: kind.clone(),
-            plural: plural(&kind),
+            plural: crate::plural(&kind),
         };
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &namespace, &ar);
         let objects = if resource.name == "*" {
@@ -494,11 +471,7 @@ impl Context {
         } else {
             json!({})
         };
-        let request = Request {
-            body: &body,
-            json: json_body,
-        };
-        let _ = request.body;
+        let request = Request { json: json_body };
         let mut failed = false;
         for resource in &receiver.spec.resources {
             if let Err(e) = self.annotate_resource(&receiver, resource, &request).await {
@@ -599,11 +572,7 @@ async fn reconcile(receiver: Arc<Receiver>, ctx: Arc<Context>) -> Result<Action,
     }
     filters.retain(|f| !f.is_empty());
     for filter in &filters {
-        let probe = json!({});
-        if let Err(e) =
-            flux_runtime::cel::evaluate_bool(filter, &[("res", &probe), ("req", &probe)])
-            && e.0.starts_with("failed to parse")
-        {
+        if let Err(e) = flux_runtime::cel::check(filter) {
             let message =
                 format!("Reconciliation failed terminally due to configuration error: {e}");
             flux_runtime::conditions::mark_stalled(
@@ -721,15 +690,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>) {
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;
-}
-
-/// Labels of a resource reference, for messages.
-pub fn labels_string(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}:{v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -296,6 +296,31 @@ async fn failures_are_reported_and_refused() {
     );
     assert_eq!(not_ready.1, None);
 
+    // A filter that does not parse: stalled, as upstream.
+    create(&client, &namespace, json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "bad-filter"}, "spec": {"type": "generic", "secretRef": {"name": "absent"},
+        "resourceFilter": "res.metadata.name ==",
+        "resources": [{"kind": "GitRepository", "name": "app"}]}})).await;
+    let stalled = flux_testenv::eventually_within(
+        "InvalidCELExpression",
+        Duration::from_secs(30),
+        || async {
+            let status = receivers.get("bad-filter").await.ok()?.status?;
+            let ready = status
+                .conditions
+                .iter()
+                .find(|c| c.r#type == "Ready")?
+                .clone();
+            (ready.reason == "InvalidCELExpression").then_some(status)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        stalled.conditions.iter().any(|c| c.r#type == "Stalled"),
+        "{stalled:?}"
+    );
+
     // A Ready gitlab Receiver: wrong token 400, oversize 400, suspended 503.
     create(
         &client,

@@ -131,10 +131,17 @@ impl Evaluator {
     }
 }
 
-/// Evaluates `expr` with `variables` bound (a `dependsOn[].readyExpr`:
-/// `self` and `dep`); `Err` when it does not parse, cannot be evaluated or
-/// is not a boolean.
-pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, CelError> {
+/// Checks that `expr` parses (a Receiver's filters are validated before
+/// any request reaches them).
+pub fn check(expr: &str) -> Result<(), CelError> {
+    Env::stdlib()
+        .compile(expr)
+        .map(|_| ())
+        .map_err(|e| format!("failed to parse the CEL expression '{expr}': {e}").into())
+}
+
+/// Evaluates `expr` with `variables` bound.
+fn evaluate(expr: &str, variables: &[(&str, &Value)]) -> Result<CelValue, CelError> {
     let env = Arc::new(Env::stdlib());
     let program = env
         .compile(expr)
@@ -145,30 +152,27 @@ pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, C
             cel::to_value(value).map_err(|e| format!("failed to convert '{name}' for CEL: {e}"))?;
         context.add_variable_from_value(name.to_string(), value);
     }
-    match program.execute(&context) {
-        Ok(CelValue::Bool(b)) => Ok(b),
-        Ok(_) => Err(format!("failed to evaluate CEL expression as boolean: '{expr}'").into()),
-        Err(e) => Err(format!("failed to evaluate the CEL expression '{expr}': {e}").into()),
+    program
+        .execute(&context)
+        .map_err(|e| format!("failed to evaluate the CEL expression '{expr}': {e}").into())
+}
+
+/// Evaluates `expr` with `variables` bound (a `dependsOn[].readyExpr`:
+/// `self` and `dep`); `Err` when it does not parse, cannot be evaluated or
+/// is not a boolean.
+pub fn evaluate_bool(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, CelError> {
+    match evaluate(expr, variables)? {
+        CelValue::Bool(b) => Ok(b),
+        _ => Err(format!("failed to evaluate CEL expression as boolean: '{expr}'").into()),
     }
 }
 
 /// Evaluates `expr` to a string with `variables` bound (a Provider's
 /// `commitStatusExpr`: `event`, `alert`, `provider`).
 pub fn evaluate_string(expr: &str, variables: &[(&str, &Value)]) -> Result<String, CelError> {
-    let env = Arc::new(Env::stdlib());
-    let program = env
-        .compile(expr)
-        .map_err(|e| format!("failed to parse the CEL expression '{expr}': {e}"))?;
-    let mut context = Context::with_env(env);
-    for (name, value) in variables {
-        let value =
-            cel::to_value(value).map_err(|e| format!("failed to convert '{name}' for CEL: {e}"))?;
-        context.add_variable_from_value(name.to_string(), value);
-    }
-    match program.execute(&context) {
-        Ok(CelValue::String(s)) => Ok(s.to_string()),
-        Ok(_) => Err(format!("failed to evaluate CEL expression as string: '{expr}'").into()),
-        Err(e) => Err(format!("failed to evaluate the CEL expression '{expr}': {e}").into()),
+    match evaluate(expr, variables)? {
+        CelValue::String(s) => Ok(s.to_string()),
+        _ => Err(format!("failed to evaluate CEL expression as string: '{expr}'").into()),
     }
 }
 
@@ -187,6 +191,19 @@ mod tests {
             failed: failed.map(str::to_string),
         })
         .unwrap()
+    }
+
+    #[test]
+    fn checks_and_typed_results() {
+        assert!(super::check("res.metadata.name == 'app'").is_ok());
+        assert!(super::check("res.metadata.name ==").is_err());
+        let v = json!({"name": "app"});
+        assert_eq!(
+            evaluate_string("v.name + '-x'", &[("v", &v)]),
+            Ok("app-x".to_string())
+        );
+        assert_eq!(evaluate_bool("v.name == 'app'", &[("v", &v)]), Ok(true));
+        assert!(evaluate_string("v.name == 'app'", &[("v", &v)]).is_err());
     }
 
     #[test]

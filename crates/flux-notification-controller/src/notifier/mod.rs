@@ -66,10 +66,7 @@ impl std::fmt::Debug for Config {
 
 /// The provider type as the API spells it.
 pub fn type_name(t: ProviderType) -> String {
-    serde_json::to_value(t)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    crate::api_name(t)
 }
 
 /// The git commit-status providers (upstream's `isGitProvider`).
