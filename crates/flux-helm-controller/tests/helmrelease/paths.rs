@@ -65,6 +65,22 @@ async fn an_upgrade_remediated_by_uninstall_starts_again_from_an_install() {
         "{failed:?}"
     );
 
+    // The next reconcile installs again, with the hook still failing; the
+    // fix is made only once that install failed, or it would race it.
+    flux_testenv::eventually_within(
+        "the install after the remediation",
+        Duration::from_secs(180),
+        || async {
+            let found = event_messages(&bed, "InstallFailed").await;
+            found
+                .iter()
+                .any(|m| m.contains("failed post-install"))
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+
     bed.patch_spec(
         "app",
         json!({"values": {"hook": {"enabled": true, "fail": false}}}),
