@@ -152,6 +152,18 @@ link helm-controller-upstream "$helm_controller_upstream"
 # (crates/flux-notification-controller/tests/upstream.rs).
 notification_controller_upstream=$(bash "$ROOT/scripts/install-upstream-notification-controller.sh")
 link notification-controller-upstream "$notification_controller_upstream"
+# Upstream's image controllers, and `image-setters` (upstream's setter
+# engine behind a small command): the references of
+# crates/flux-image-controller's differential tests.
+image_tools=$(bash "$ROOT/scripts/install-upstream-image-controllers.sh")
+{
+  read -r image_reflector_upstream
+  read -r image_automation_upstream
+  read -r image_setters
+} <<< "$image_tools"
+link image-reflector-controller-upstream "$image_reflector_upstream"
+link image-automation-controller-upstream "$image_automation_upstream"
+link image-setters "$image_setters"
 
 # Go programs of our own, built from tools/NAME: gotemplate-oracle (Go's
 # text/template + sprig, flux-gotemplate's oracle), helm-oracle (Helm's own

@@ -161,6 +161,20 @@ pub fn format_plain(f: f64) -> String {
     }
 }
 
+/// Go's `strconv.ParseFloat(s, 64)` for decimal text: `None` where Go
+/// returns an error, out-of-range values (`1e400`) included. Hexadecimal
+/// floats (`0x1p4`) are not read.
+pub fn parse_float(s: &str) -> Option<f64> {
+    let value: f64 = s.parse().ok()?;
+    if value.is_infinite() {
+        let word = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
+        if word != "inf" && word != "infinity" {
+            return None;
+        }
+    }
+    Some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +206,14 @@ mod tests {
         assert_eq!(format_plain(0.000001), "0.000001");
         assert_eq!(digits(1500.0, None), ("15".to_string(), 4));
         assert_eq!(digits(0.0, None), (String::new(), 0));
+    }
+
+    #[test]
+    fn parse_float_refuses_what_go_refuses() {
+        assert_eq!(super::parse_float("1e1"), Some(10.0));
+        assert_eq!(super::parse_float("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(super::parse_float("1e400"), None);
+        assert_eq!(super::parse_float("1_000"), None);
+        assert_eq!(super::parse_float("v1"), None);
     }
 }

@@ -207,6 +207,40 @@ impl Image {
     /// Builds the image and pushes it as `host/repository:tag` (`host` is a
     /// registry on plain HTTP, such as [`crate::OciRegistry::host`]).
     pub fn push(&self, host: &str, repository: &str, tag: &str) -> Result<PushedImage> {
+        self.push_as(
+            Registry {
+                host,
+                authorization: None,
+            },
+            repository,
+            tag,
+        )
+    }
+
+    /// [`Image::push`] to a registry that demands basic authentication
+    /// (`(username, password)`).
+    pub fn push_with_auth(
+        &self,
+        host: &str,
+        repository: &str,
+        tag: &str,
+        (username, password): (&str, &str),
+    ) -> Result<PushedImage> {
+        use base64::Engine as _;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        self.push_as(
+            Registry {
+                host,
+                authorization: Some(format!("Basic {token}")),
+            },
+            repository,
+            tag,
+        )
+    }
+
+    fn push_as(&self, registry: Registry<'_>, repository: &str, tag: &str) -> Result<PushedImage> {
+        let host = registry.host;
         let layer = self.layer()?;
         let layer_digest = sha256(&layer);
         let mut config = json!({
@@ -242,7 +276,6 @@ impl Image {
             what: "an image manifest".to_string(),
             reason: e.to_string(),
         })?;
-        let registry = Registry { host };
         registry.put_blob(repository, &layer_digest, &layer)?;
         registry.put_blob(repository, &config_digest, &config)?;
         let path = format!("/v2/{repository}/manifests/{tag}");
@@ -269,6 +302,8 @@ fn sha256(data: &[u8]) -> String {
 /// connection.
 struct Registry<'a> {
     host: &'a str,
+    /// The `Authorization` header sent, if any.
+    authorization: Option<String>,
 }
 
 struct Response {
@@ -341,6 +376,9 @@ impl Registry<'_> {
         );
         if let Some(content_type) = content_type {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        if let Some(authorization) = &self.authorization {
+            head.push_str(&format!("Authorization: {authorization}\r\n"));
         }
         head.push_str("\r\n");
         stream

@@ -37,6 +37,41 @@ pub fn emit_in_order(value: &Value) -> String {
     e.document(value)
 }
 
+/// The style a scalar was written in, or is asked to be written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalarStyle {
+    /// No quotes.
+    Plain,
+    /// `'…'`.
+    SingleQuoted,
+    /// `"…"`.
+    DoubleQuoted,
+}
+
+/// How libyaml's emitter (go-yaml v3, as kyaml writes a node it changed)
+/// writes the single-line scalar `s` asked for in `requested` style in
+/// block context, without folding: a plain scalar the emitter may not
+/// write plain becomes single-quoted, a single-quoted one it may not write
+/// that way double-quoted. Returns the text and the style used.
+pub fn scalar_text(s: &str, requested: ScalarStyle) -> (String, ScalarStyle) {
+    let analysis = analyze(s);
+    let mut style = requested;
+    if style == ScalarStyle::Plain && (!analysis.block_plain_allowed || s.is_empty()) {
+        style = ScalarStyle::SingleQuoted;
+    }
+    if style == ScalarStyle::SingleQuoted && !analysis.single_quoted_allowed {
+        style = ScalarStyle::DoubleQuoted;
+    }
+    let mut e = Emitter::new(true);
+    e.whitespace = true;
+    match style {
+        ScalarStyle::Plain => e.plain(s, 0, false),
+        ScalarStyle::SingleQuoted => e.single_quoted(s, 0, false),
+        ScalarStyle::DoubleQuoted => e.double_quoted(s, 0, false),
+    }
+    (e.out, style)
+}
+
 fn emit_with(value: &Value, v3: bool) -> String {
     Emitter::new(v3).document(value)
 }

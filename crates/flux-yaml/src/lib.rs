@@ -29,7 +29,7 @@ mod gofmt;
 mod parse;
 mod resolve;
 
-pub use emit::{emit, emit_in_order, emit_v3_indent2};
+pub use emit::{ScalarStyle, emit, emit_in_order, emit_v3_indent2, scalar_text};
 pub use gofmt::format_g32;
 pub use parse::{
     Document, EmptyField, Step, parse, parse_documents, parse_documents_first_key_wins, parse_sigs,

@@ -30,7 +30,7 @@ use flux_runtime::leader::{self, LeaseTimes};
 #[command(name = "fluxd", version, about)]
 struct Flags {
     /// Controllers to run, comma-separated: source, kustomize, helm,
-    /// notification, source-watcher.
+    /// notification, source-watcher, image-reflector.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -183,11 +183,12 @@ async fn run(flags: Flags) -> Result<(), String> {
             "helm",
             "notification",
             "source-watcher",
+            "image-reflector",
         ]
         .contains(&controller.as_str())
         {
             return Err(format!(
-                "unknown controller {controller:?} (available: source, kustomize, helm, notification, source-watcher)"
+                "unknown controller {controller:?} (available: source, kustomize, helm, notification, source-watcher, image-reflector)"
             ));
         }
     }
@@ -222,6 +223,7 @@ async fn run(flags: Flags) -> Result<(), String> {
     let run_watcher = flags.controllers.iter().any(|c| c == "source-watcher");
     let run_helm = flags.controllers.iter().any(|c| c == "helm");
     let run_notification = flags.controllers.iter().any(|c| c == "notification");
+    let run_image_reflector = flags.controllers.iter().any(|c| c == "image-reflector");
     // The notification servers bind first: the other controllers of this
     // process forward their events to the event server when no
     // `--events-addr` URL says otherwise.
@@ -353,6 +355,20 @@ async fn run(flags: Flags) -> Result<(), String> {
         kustomize.events = webhook(kustomize.events)?;
         helm.events = webhook(helm.events)?;
     }
+    // The image-reflector controller keeps its tag database under
+    // `<storage-path>` (upstream's FluxStorage layout).
+    let mut images = flux_image_controller::Context::new(client.clone(), &flags.storage_path);
+    images.metrics = metrics.clone();
+    images.concurrency = flags.concurrent.max(4);
+    images.requeue_dependency = requeue_dependency;
+    images.no_cross_namespace_refs = flags.no_cross_namespace_refs;
+    if !events_addr.is_empty() {
+        images.reflector_events = images
+            .reflector_events
+            .with_webhook(&events_addr)
+            .map_err(|e| format!("--events-addr: {e}"))?;
+    }
+    let images = std::sync::Arc::new(images);
     let metrics_routes = Router::new().route(
         "/metrics",
         get(move || {
@@ -454,12 +470,20 @@ async fn run(flags: Flags) -> Result<(), String> {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let image_reflector = async {
+                if run_image_reflector {
+                    flux_image_controller::run_reflector(images, watched.clone()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 () = source => {}
                 () = watcher => {}
                 () = kustomizations => {}
                 () = releases => {}
                 () = notifications => {}
+                () = image_reflector => {}
             }
         };
         if flags.enable_leader_election {
