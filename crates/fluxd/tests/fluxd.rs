@@ -25,7 +25,7 @@ fn unknown_controllers_and_missing_clusters_are_one_line_errors() {
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "fluxd: unknown controller \"image-automation\" (available: source, kustomize, helm, notification, source-watcher)"
+        "fluxd: unknown controller \"image-automation\" (available: source, kustomize, helm, notification, source-watcher, image-reflector)"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
