@@ -3,7 +3,6 @@
 //! by policy), with upstream's scan decisions, conditions, messages and
 //! events.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use flux_api::meta::Condition;
 use flux_oci::Reference;
 use flux_oci::{Client as RegistryClient, ClientOptions};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
@@ -103,84 +102,25 @@ pub async fn registry_client(
     reference: &Reference,
 ) -> Result<RegistryClient, String> {
     let namespace = repo.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut pull_secrets = Vec::new();
-    if let Some(r) = &repo.spec.secret_ref {
-        pull_secrets.push(r.name.clone());
-    }
-    if let Some(sa) = &repo.spec.service_account_name {
-        let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
-        let account = accounts.get(sa).await.map_err(|e| {
-            format!(
-                "failed to get service account '{namespace}/{sa}': {}",
-                flux_runtime::ssa::kube_message(&e)
-            )
-        })?;
-        pull_secrets.extend(
-            account
-                .image_pull_secrets
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.name),
-        );
-    }
-    let mut credentials = None;
-    for name in &pull_secrets {
-        let secret = secrets.get(name).await.map_err(|e| {
-            format!(
-                "failed to get secret '{namespace}/{name}': {}",
-                flux_runtime::ssa::kube_message(&e)
-            )
-        })?;
-        let data = secret.data.unwrap_or_default();
-        let Some(config) = data
-            .get(".dockerconfigjson")
-            .or_else(|| data.get(".dockercfg"))
-        else {
-            return Err(format!(
-                "invalid '{name}' secret data: expected a '.dockerconfigjson' key"
-            ));
-        };
-        let found = flux_oci::auth::from_docker_config(&config.0, &reference.registry)
-            .map_err(|e| format!("invalid '{name}' secret data: {e}"))?;
-        if found.is_some() {
-            credentials = found;
-            break;
-        }
-    }
+    let credentials = flux_runtime::pull_secrets::first_credentials(
+        &ctx.client,
+        &namespace,
+        repo.spec.secret_ref.as_ref().map(|r| r.name.as_str()),
+        repo.spec.service_account_name.as_deref(),
+        |name, data| flux_oci::auth::from_pull_secret(name, data, &reference.registry),
+    )
+    .await?;
     let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                flux_runtime::ssa::kube_message(&e)
-            )
-        })?;
-        let data: BTreeMap<String, Vec<u8>> = secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect();
+        let data =
+            flux_runtime::pull_secrets::secret_data(&ctx.client, &namespace, &r.name).await?;
         let secret_name = format!("{namespace}/{}", r.name);
         tls = flux_oci::http::Tls::from_secret(&secret_name, |k| data.get(k).map(Vec::as_slice))?;
     }
     let mut proxy = None;
     if let Some(r) = &repo.spec.proxy_secret_ref {
-        let secret = secrets.get(&r.name).await.map_err(|e| {
-            format!(
-                "failed to get secret '{namespace}/{}': {}",
-                r.name,
-                flux_runtime::ssa::kube_message(&e)
-            )
-        })?;
-        let data: BTreeMap<String, Vec<u8>> = secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect();
+        let data =
+            flux_runtime::pull_secrets::secret_data(&ctx.client, &namespace, &r.name).await?;
         proxy = Some(flux_oci::http::Proxy::from_secret(
             &namespace, &r.name, &data,
         )?);
@@ -260,11 +200,12 @@ async fn notify<K: kube::Resource<DynamicType = ()>>(
     }
 }
 
-async fn write_repository_status(
-    api: &Api<ImageRepository>,
-    name: &str,
-    status: &flux_api::image::v1::ImageRepositoryStatus,
-) -> Result<(), ReconcileError> {
+/// Writes `status` (a merge patch of the whole status) of `K` `name`.
+async fn write_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), ReconcileError>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: serde::Serialize,
+{
     let patch = json!({"status": status});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -324,7 +265,7 @@ pub async fn reconcile_repository(
                 now(),
             );
             status.observed_generation = generation;
-            write_repository_status(&api, &name, &status).await?;
+            write_status(&api, &name, &status).await?;
             notify(&ctx, &*repo, &before.conditions, &status.conditions).await;
             return Ok(Action::await_change());
         }
@@ -332,10 +273,6 @@ pub async fn reconcile_repository(
     let canonical = reference.name();
     let exclusions = exclusion_list(&repo);
     // Should the registry be asked?
-    let stored = ctx
-        .storage
-        .tags(&namespace, &name)
-        .map_err(|e| ReconcileError(e.to_string()))?;
     let since_last = status
         .last_scan_result
         .as_ref()
@@ -352,7 +289,7 @@ pub async fn reconcile_repository(
         Some("new image name")
     } else if !same_content(&exclusions, &status.observed_exclusion_list) {
         Some("updated exclusion list")
-    } else if stored.is_empty() {
+    } else if !ctx.storage.has_tags(&namespace, &name) {
         Some("no tags in database")
     } else if since_last.is_none_or(|s| interval.saturating_sub(s) < Duration::from_secs(1)) {
         Some("triggered by interval")
@@ -372,7 +309,7 @@ pub async fn reconcile_repository(
             generation,
             now(),
         );
-        write_repository_status(&api, &name, &status).await?;
+        write_status(&api, &name, &status).await?;
         let scanned = async {
             let client = registry_client(&ctx, &repo, &reference)
                 .await
@@ -414,7 +351,7 @@ pub async fn reconcile_repository(
                 if let Some(token) = &request {
                     status.last_handled_reconcile_at = Some(token.clone());
                 }
-                write_repository_status(&api, &name, &status).await?;
+                write_status(&api, &name, &status).await?;
                 notify(&ctx, &*repo, &before.conditions, &status.conditions).await;
                 return Err(ReconcileError(message));
             }
@@ -465,7 +402,7 @@ pub async fn reconcile_repository(
         generation,
         now(),
     );
-    write_repository_status(&api, &name, &status).await?;
+    write_status(&api, &name, &status).await?;
     notify(&ctx, &*repo, &before.conditions, &status.conditions).await;
     tracing::debug!(imagerepository = %name, namespace = %namespace, "{trace}");
     Ok(Action::requeue(next))
@@ -490,23 +427,6 @@ pub async fn run_repositories(ctx: Arc<Context>, namespace: Option<String>) {
         .run(reconcile_repository, error_policy, ctx)
         .for_each(|_| async {})
         .await;
-}
-
-async fn write_policy_status(
-    api: &Api<ImagePolicy>,
-    name: &str,
-    status: &flux_api::image::v1::ImagePolicyStatus,
-) -> Result<(), ReconcileError> {
-    let patch = json!({"status": status});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            ReconcileError(format!(
-                "failed to update status: {}",
-                flux_runtime::ssa::kube_message(&e)
-            ))
-        })
 }
 
 /// Upstream's ACL: a repository in another namespace is readable only
@@ -638,7 +558,7 @@ pub async fn reconcile_policy(
             Action::requeue(after)
         }
     };
-    write_policy_status(&api, &name, &status).await?;
+    write_status(&api, &name, &status).await?;
     notify(&ctx, &*policy, &before.conditions, &status.conditions).await;
     Ok(action)
 }

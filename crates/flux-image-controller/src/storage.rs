@@ -81,6 +81,17 @@ impl Storage {
             .collect())
     }
 
+    /// Whether tags are stored (a look at the files, nothing read: the
+    /// scan decision of every reconcile asks).
+    pub fn has_tags(&self, namespace: &str, name: &str) -> bool {
+        let Ok(dir) = self.dir(namespace, name) else {
+            return false;
+        };
+        [PLAIN, GZIP]
+            .iter()
+            .any(|file| std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))
+    }
+
     /// Stores `tags` (in the order given) and returns the revision.
     pub fn set_tags(
         &self,
@@ -160,6 +171,7 @@ mod tests {
         assert_eq!(rev, format!("sha256:{}", hex(&sha256(b"b\na\n"))));
         assert!(dir.path().join("imagerepository/ns/repo/tags.txt").exists());
         assert_eq!(storage.tags("ns", "repo").unwrap(), tags);
+        assert!(storage.has_tags("ns", "repo"));
         let many: Vec<String> = (0..100).map(|i| format!("1.0.{i}")).collect();
         storage.set_tags("ns", "repo", &many).unwrap();
         assert!(
@@ -171,6 +183,7 @@ mod tests {
         assert_eq!(storage.tags("ns", "repo").unwrap(), many);
         storage.delete("ns", "repo").unwrap();
         assert!(storage.tags("ns", "repo").unwrap().is_empty());
+        assert!(!storage.has_tags("ns", "repo"));
         assert!(storage.set_tags("..", "repo", &tags).is_err());
     }
 }

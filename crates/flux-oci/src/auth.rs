@@ -59,6 +59,24 @@ fn config_host(key: &str) -> String {
     }
 }
 
+/// The credentials for `registry` in the image pull Secret `name` (its
+/// `.dockerconfigjson`, or legacy `.dockercfg`), with upstream's errors.
+pub fn from_pull_secret(
+    name: &str,
+    data: &BTreeMap<String, Vec<u8>>,
+    registry: &str,
+) -> std::result::Result<Option<Credentials>, String> {
+    let Some(config) = data
+        .get(".dockerconfigjson")
+        .or_else(|| data.get(".dockercfg"))
+    else {
+        return Err(format!(
+            "invalid '{name}' secret data: expected a '.dockerconfigjson' key"
+        ));
+    };
+    from_docker_config(config, registry).map_err(|e| format!("invalid '{name}' secret data: {e}"))
+}
+
 /// The credentials for `registry` in a Docker config file (the `auths`
 /// of a `kubernetes.io/dockerconfigjson` Secret or `config.json`):
 /// `username`/`password`, or `auth` (base64 `user:password`).

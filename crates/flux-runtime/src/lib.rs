@@ -33,6 +33,7 @@ pub mod inventory;
 pub mod leader;
 pub mod logging;
 pub mod metrics;
+pub mod pull_secrets;
 pub mod reconcile;
 pub mod release_drift;
 pub mod schedule;

@@ -28,7 +28,6 @@ use flux_runtime::finalize::{Finish, Outcome, finalize, report_reconciling};
 use flux_runtime::ssa::kube_message;
 use flux_runtime::{ReconcileResult, Severity, StepError, now, parse_duration};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::runtime::controller::{Action, Controller};
 use kube::{Api, ResourceExt};
 
@@ -472,52 +471,16 @@ async fn client_options(
     ctx: &Context,
 ) -> Result<ClientOptions, StepError> {
     let namespace = repo.namespace().unwrap_or_default();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let auth_error = |message: String| fetch_error(AUTHENTICATION_FAILED, message);
-    let mut pull_secrets = Vec::new();
-    if let Some(r) = &repo.spec.secret_ref {
-        pull_secrets.push(r.name.clone());
-    }
-    if let Some(sa) = &repo.spec.service_account_name {
-        let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
-        let account = accounts.get(sa).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get service account '{namespace}/{sa}': {}",
-                kube_message(&e)
-            ))
-        })?;
-        pull_secrets.extend(
-            account
-                .image_pull_secrets
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.name),
-        );
-    }
-    let mut credentials = None;
-    for name in &pull_secrets {
-        let secret = secrets.get(name).await.map_err(|e| {
-            auth_error(format!(
-                "failed to get secret '{namespace}/{name}': {}",
-                kube_message(&e)
-            ))
-        })?;
-        let data = secret.data.unwrap_or_default();
-        let Some(config) = data
-            .get(".dockerconfigjson")
-            .or_else(|| data.get(".dockercfg"))
-        else {
-            return Err(auth_error(format!(
-                "invalid '{name}' secret data: expected a '.dockerconfigjson' key"
-            )));
-        };
-        let found = flux_oci::auth::from_docker_config(&config.0, &repository.registry)
-            .map_err(|e| auth_error(format!("invalid '{name}' secret data: {e}")))?;
-        if found.is_some() {
-            credentials = found;
-            break;
-        }
-    }
+    let credentials = flux_runtime::pull_secrets::first_credentials(
+        &ctx.client,
+        &namespace,
+        repo.spec.secret_ref.as_ref().map(|r| r.name.as_str()),
+        repo.spec.service_account_name.as_deref(),
+        |name, data| flux_oci::auth::from_pull_secret(name, data, &repository.registry),
+    )
+    .await
+    .map_err(auth_error)?;
     let mut tls = flux_oci::http::Tls::default();
     if let Some(r) = &repo.spec.cert_secret_ref {
         tls = crate::frame::tls(ctx, &namespace, &r.name)
