@@ -65,6 +65,17 @@ pub enum Error {
         /// the server`).
         after: String,
     },
+    /// The reference a commit was to sit on moved meanwhile (someone
+    /// pushed): nothing was pushed; compute the changes again.
+    #[error("{reference} moved from {expected} to {found} meanwhile")]
+    BaseMoved {
+        /// The remote reference.
+        reference: String,
+        /// Where it pointed when the changes were computed.
+        expected: String,
+        /// Where it points now.
+        found: String,
+    },
     /// Any other Git failure (network, protocol, repository).
     #[error("{operation} '{url}': {source}")]
     Git {

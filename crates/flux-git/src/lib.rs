@@ -43,5 +43,5 @@ pub use deadline::Deadline;
 pub use error::{Error, Result};
 pub use keys::{KeyPair, generate_ssh_key, public_key_of};
 pub use known_hosts::KnownHosts;
-pub use push::{Author, Change, Pushed, commit_and_push, scan_known_hosts};
+pub use push::{Author, Change, Pushed, Target, commit_and_push, commit_to, scan_known_hosts};
 pub use tls::TrustedCa;

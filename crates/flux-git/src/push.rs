@@ -51,6 +51,26 @@ impl Pushed {
     }
 }
 
+/// Where [`commit_to`] commits and pushes.
+#[derive(Clone, Debug, Default)]
+pub struct Target<'a> {
+    /// The branch pushed.
+    pub branch: &'a str,
+    /// The parent: the remote reference it is fetched from and the commit
+    /// the changes were computed on; when that reference points elsewhere
+    /// now, nothing is pushed ([`Error::BaseMoved`]). `None`: the tip of
+    /// `branch` (created when the remote has none).
+    pub base: Option<(&'a str, &'a str)>,
+    /// Push with force: `branch` becomes the base plus the new commit,
+    /// whatever it held.
+    pub force: bool,
+    /// A second refspec pushed after the branch (its source may be the
+    /// branch or `HEAD`).
+    pub refspec: Option<&'a str>,
+    /// `git push -o` options.
+    pub push_options: &'a [String],
+}
+
 /// Applies `changes` on top of `branch` of `url` (creating the branch when
 /// the remote has none), commits them with `message`, and pushes. A push
 /// the remote refuses (someone pushed in between, a protected branch) is
@@ -63,21 +83,60 @@ pub fn commit_and_push(
     message: &str,
     author: &Author,
 ) -> Result<Pushed> {
+    let target = Target {
+        branch,
+        ..Target::default()
+    };
+    commit_to(url, auth, &target, changes, message, author)
+}
+
+/// Applies `changes` on top of the parent `target` names, commits them
+/// with `message` and pushes to `target.branch` (and `target.refspec`).
+/// Nothing is committed when the changes leave the parent's tree as it
+/// was.
+pub fn commit_to(
+    url: &str,
+    auth: &Auth,
+    target: &Target<'_>,
+    changes: &[Change],
+    message: &str,
+    author: &Author,
+) -> Result<Pushed> {
     for change in changes {
         check_path(&change.path)?;
+    }
+    if let Some(bad) = target.push_options.iter().find(|o| o.contains('\0')) {
+        return Err(Error::InvalidPath(format!(
+            "push option {bad:?} holds a NUL byte"
+        )));
     }
     check_proxy(url, auth)?;
     let dir = scratch_dir("push");
     let result = (|| {
         let repo = Repository::init_bare(&dir).map_err(git_error("initialising", url))?;
-        let remote_ref = format!("refs/heads/{branch}");
-        let exists = ls_remote(url, auth)?
-            .iter()
-            .any(|(name, _)| *name == remote_ref);
-        let parent = if exists {
-            Some(fetch_tip(&repo, url, &remote_ref, auth)?)
-        } else {
-            None
+        let remote_ref = format!("refs/heads/{}", target.branch);
+        let parent = match target.base {
+            Some((base_ref, expected)) => {
+                let tip = fetch_tip(&repo, url, base_ref, auth)?;
+                if tip.to_string() != expected {
+                    return Err(Error::BaseMoved {
+                        reference: base_ref.to_string(),
+                        expected: expected.to_string(),
+                        found: tip.to_string(),
+                    });
+                }
+                Some(tip)
+            }
+            None => {
+                let exists = ls_remote(url, auth)?
+                    .iter()
+                    .any(|(name, _)| *name == remote_ref);
+                if exists {
+                    Some(fetch_tip(&repo, url, &remote_ref, auth)?)
+                } else {
+                    None
+                }
+            }
         };
         let parent_commit = match parent {
             Some(oid) => Some(repo.find_commit(oid).map_err(git_error("reading", url))?),
@@ -122,7 +181,19 @@ pub fn commit_and_push(
                 &parents,
             )
             .map_err(git_error("committing", url))?;
-        push(&repo, url, &remote_ref, auth)?;
+        repo.set_head(&remote_ref)
+            .map_err(git_error("committing", url))?;
+        let prefix = if target.force { "+" } else { "" };
+        push(
+            &repo,
+            url,
+            &format!("{prefix}{remote_ref}:{remote_ref}"),
+            auth,
+            target.push_options,
+        )?;
+        if let Some(refspec) = target.refspec {
+            push(&repo, url, refspec, auth, target.push_options)?;
+        }
         Ok(Pushed::Commit(commit.to_string()))
     })();
     let _ = std::fs::remove_dir_all(&dir);
@@ -164,11 +235,20 @@ fn fetch_tip(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Res
             &auth_attempted,
         ));
     }
-    repo.refname_to_id(local)
+    // An annotated tag is peeled to its commit.
+    repo.find_reference(local)
+        .and_then(|r| r.peel_to_commit())
+        .map(|c| c.id())
         .map_err(git_error("fetching", url))
 }
 
-fn push(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<()> {
+fn push(
+    repo: &Repository,
+    url: &str,
+    refspec: &str,
+    auth: &Auth,
+    push_options: &[String],
+) -> Result<()> {
     let route = ProxyRoute::new(url, auth)?;
     let host_key_failure = RefCell::new(None);
     let auth_attempted = RefCell::new(false);
@@ -182,6 +262,10 @@ fn push(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<(
     });
     let mut options = PushOptions::new();
     options.remote_callbacks(cbs);
+    let push_options: Vec<&str> = push_options.iter().map(String::as_str).collect();
+    if !push_options.is_empty() {
+        options.remote_push_options(&push_options);
+    }
     let headers = bearer_header(auth);
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     options.custom_headers(&header_refs);
@@ -191,9 +275,9 @@ fn push(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<(
     let mut remote = repo
         .remote_anonymous(url)
         .map_err(git_error("opening", url))?;
-    let refspec = format!("{remote_ref}:{remote_ref}");
-    if let Err(e) = remote.push(&[refspec.as_str()], Some(&mut options)) {
-        let reference = Reference::Name(remote_ref.to_string());
+    if let Err(e) = remote.push(&[refspec], Some(&mut options)) {
+        let destination = refspec.rsplit(':').next().unwrap_or(refspec);
+        let reference = Reference::Name(destination.to_string());
         return Err(classify(
             e,
             url,

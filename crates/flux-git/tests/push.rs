@@ -159,3 +159,79 @@ fn ssh_push_with_known_hosts() {
         Some("kind: ConfigMap\n")
     );
 }
+
+/// `commit_to`: on a given parent (refused when its reference moved
+/// meanwhile), to another branch with force, and a second refspec.
+#[test]
+fn commits_on_a_parent_force_and_refspecs() {
+    let server = GitHttpServer::start_with_auth(HttpAuth::basic("git", "s3cret")).unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    repo.write("app.yaml", "tag: 1\n").unwrap();
+    let base = repo.commit("initial").unwrap();
+    let auth = Auth::Basic {
+        username: "git".to_string(),
+        password: "s3cret".to_string(),
+    };
+    let url = server.url("fleet");
+    let bare = repo.bare_path();
+    let changes = [change("app.yaml", Some("tag: 2\n"))];
+    let onto =
+        |branch: &'static str, force: bool, refspec: Option<&'static str>| flux_git::Target {
+            branch,
+            base: Some(("refs/heads/main", base.as_str())),
+            force,
+            refspec,
+            push_options: &[],
+        };
+
+    // Another branch, forced, from main's tip; a refspec pushes it on.
+    let pushed = flux_git::commit_to(
+        &url,
+        &auth,
+        &onto("auto", true, Some("refs/heads/auto:refs/heads/review")),
+        &changes,
+        "Update",
+        &author(),
+    )
+    .unwrap();
+    let hash = pushed.hash().to_string();
+    assert_eq!(git(bare, &["rev-parse", "auto"]).unwrap().trim(), hash);
+    assert_eq!(git(bare, &["rev-parse", "review"]).unwrap().trim(), hash);
+    assert_eq!(git(bare, &["rev-parse", "auto^"]).unwrap().trim(), base);
+    assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), base);
+    // Again, with other contents: `auto` is reset from main (force).
+    let again = flux_git::commit_to(
+        &url,
+        &auth,
+        &onto("auto", true, None),
+        &[change("app.yaml", Some("tag: 3\n"))],
+        "Update again",
+        &author(),
+    )
+    .unwrap();
+    assert_eq!(
+        git(bare, &["rev-parse", "auto^"]).unwrap().trim(),
+        base,
+        "the branch was rebuilt on main, not stacked"
+    );
+    assert_ne!(again.hash(), hash);
+
+    // Someone pushes to main meanwhile: nothing is pushed, the caller is
+    // told to start again.
+    repo.write("other.yaml", "x\n").unwrap();
+    let moved = repo.commit("someone else").unwrap();
+    let err = flux_git::commit_to(
+        &url,
+        &auth,
+        &onto("main", false, None),
+        &changes,
+        "x",
+        &author(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, flux_git::Error::BaseMoved { found, .. } if *found == moved),
+        "{err}"
+    );
+    assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), moved);
+}

@@ -579,8 +579,11 @@ impl State<'_, '_> {
 
     fn walk_range_inner(&mut self, dot: &Dot, b: &Branch) -> R<()> {
         let mut val = self.eval_pipeline(dot, &b.pipe)?;
+        let mut keyed: Option<Vec<(Value, Value)>> = None;
         if let Value::Object(o) = &val {
-            if let Some(m) = o.as_map() {
+            if let Some(entries) = o.map_entries() {
+                keyed = Some(entries);
+            } else if let Some(m) = o.as_map() {
                 val = Value::Map(m);
             } else if let Some(l) = o.as_list() {
                 val = Value::List(l);
@@ -591,6 +594,13 @@ impl State<'_, '_> {
         // Integers are iterated lazily (`range 1000000000` must not
         // allocate); collections are snapshotted (a body may change a map).
         let mut items: Box<dyn Iterator<Item = (Value, Dot)>> = match &val {
+            _ if keyed.is_some() => Box::new(
+                keyed
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, Dot::plain(v))),
+            ),
             Value::Int(_) | Value::Int64(_) | Value::Uint32(_) | Value::Uint8(_)
                 if pipe.decl.len() > 1 =>
             {

@@ -85,6 +85,11 @@ pub trait Object: fmt::Debug {
     fn as_map(&self) -> Option<Rc<RefCell<Map>>> {
         None
     }
+    /// For a Go map whose keys are not strings (struct keys): its entries
+    /// in the order `range` visits them (Go's `fmtsort` order).
+    fn map_entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
     /// For a named Go slice type with methods (Helm's
     /// `.Capabilities.APIVersions`): the slice `range`, `index` and `len`
     /// see.

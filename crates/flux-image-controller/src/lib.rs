@@ -3,10 +3,12 @@
 //! image-automation controller's ImageUpdateAutomation
 //! (`--controllers=image-automation`).
 
+pub mod automation;
 pub mod policy;
 pub mod reflector;
 pub mod setters;
 pub mod storage;
+pub mod template;
 pub mod update;
 
 use std::sync::Arc;
@@ -66,4 +68,10 @@ pub async fn run_reflector(ctx: Arc<Context>, namespace: Option<String>) {
         reflector::run_repositories(ctx.clone(), namespace.clone()),
         reflector::run_policies(ctx, namespace),
     );
+}
+
+/// Runs the image-automation controller (ImageUpdateAutomation) until
+/// stopped.
+pub async fn run_automation(ctx: Arc<Context>, namespace: Option<String>) {
+    automation::run_automations(ctx, namespace).await;
 }

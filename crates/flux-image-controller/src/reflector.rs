@@ -138,7 +138,11 @@ pub async fn registry_client(
     .map_err(|e| e.to_string())
 }
 
-async fn patch_finalizer<K>(api: &Api<K>, object: &K, add: bool) -> Result<(), ReconcileError>
+pub(crate) async fn patch_finalizer<K>(
+    api: &Api<K>,
+    object: &K,
+    add: bool,
+) -> Result<(), ReconcileError>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -201,7 +205,11 @@ async fn notify<K: kube::Resource<DynamicType = ()>>(
 }
 
 /// Writes `status` (a merge patch of the whole status) of `K` `name`.
-async fn write_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), ReconcileError>
+pub(crate) async fn write_status<K, S>(
+    api: &Api<K>,
+    name: &str,
+    status: &S,
+) -> Result<(), ReconcileError>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     S: serde::Serialize,

@@ -66,13 +66,14 @@ pub fn setters(policies: &[PolicyRef]) -> HashMap<String, String> {
     out
 }
 
-/// The object a change was made in (kyaml's `ResourceIdentifier`).
+/// The object a change was made in (kyaml's `ResourceIdentifier`; ordered
+/// as Go orders its fields: API version, kind, name, namespace).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectId {
-    /// `kind`.
-    pub kind: String,
     /// `apiVersion`.
     pub api_version: String,
+    /// `kind`.
+    pub kind: String,
     /// `metadata.name`.
     pub name: String,
     /// `metadata.namespace`.

@@ -30,7 +30,7 @@ use flux_runtime::leader::{self, LeaseTimes};
 #[command(name = "fluxd", version, about)]
 struct Flags {
     /// Controllers to run, comma-separated: source, kustomize, helm,
-    /// notification, source-watcher, image-reflector.
+    /// notification, source-watcher, image-reflector, image-automation.
     #[arg(long, default_value = "source", value_delimiter = ',')]
     controllers: Vec<String>,
     /// Where artifacts are stored.
@@ -184,11 +184,12 @@ async fn run(flags: Flags) -> Result<(), String> {
             "notification",
             "source-watcher",
             "image-reflector",
+            "image-automation",
         ]
         .contains(&controller.as_str())
         {
             return Err(format!(
-                "unknown controller {controller:?} (available: source, kustomize, helm, notification, source-watcher, image-reflector)"
+                "unknown controller {controller:?} (available: source, kustomize, helm, notification, source-watcher, image-reflector, image-automation)"
             ));
         }
     }
@@ -224,6 +225,7 @@ async fn run(flags: Flags) -> Result<(), String> {
     let run_helm = flags.controllers.iter().any(|c| c == "helm");
     let run_notification = flags.controllers.iter().any(|c| c == "notification");
     let run_image_reflector = flags.controllers.iter().any(|c| c == "image-reflector");
+    let run_image_automation = flags.controllers.iter().any(|c| c == "image-automation");
     // The notification servers bind first: the other controllers of this
     // process forward their events to the event server when no
     // `--events-addr` URL says otherwise.
@@ -367,6 +369,10 @@ async fn run(flags: Flags) -> Result<(), String> {
             .reflector_events
             .with_webhook(&events_addr)
             .map_err(|e| format!("--events-addr: {e}"))?;
+        images.automation_events = images
+            .automation_events
+            .with_webhook(&events_addr)
+            .map_err(|e| format!("--events-addr: {e}"))?;
     }
     let images = std::sync::Arc::new(images);
     let metrics_routes = Router::new().route(
@@ -470,9 +476,17 @@ async fn run(flags: Flags) -> Result<(), String> {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let automation_ctx = images.clone();
             let image_reflector = async {
                 if run_image_reflector {
                     flux_image_controller::run_reflector(images, watched.clone()).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let image_automation = async {
+                if run_image_automation {
+                    flux_image_controller::run_automation(automation_ctx, watched.clone()).await;
                 } else {
                     std::future::pending::<()>().await;
                 }
@@ -484,6 +498,7 @@ async fn run(flags: Flags) -> Result<(), String> {
                 () = releases => {}
                 () = notifications => {}
                 () = image_reflector => {}
+                () = image_automation => {}
             }
         };
         if flags.enable_leader_election {

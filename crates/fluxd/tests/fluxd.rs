@@ -19,13 +19,13 @@ use serde_json::json;
 #[test]
 fn unknown_controllers_and_missing_clusters_are_one_line_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
-        .args(["--controllers=image-automation"])
+        .args(["--controllers=image-updater"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "fluxd: unknown controller \"image-automation\" (available: source, kustomize, helm, notification, source-watcher, image-reflector)"
+        "fluxd: unknown controller \"image-updater\" (available: source, kustomize, helm, notification, source-watcher, image-reflector, image-automation)"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_fluxd"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")

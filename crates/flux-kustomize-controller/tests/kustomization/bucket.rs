@@ -87,7 +87,12 @@ async fn a_kustomization_from_a_bucket() {
         (value(cms.clone()).await.as_deref() == Some("one")).then_some(())
     })
     .await;
-    assert!(cms.get("extra").await.is_ok());
+    // Both objects come from one apply, one after the other: seeing the
+    // first does not mean the second is there yet.
+    eventually("the second ConfigMap from the bucket", || async {
+        cms.get("extra").await.ok().map(|_| ())
+    })
+    .await;
     let first = eventually("the status records the bucket's revision", || async {
         let revision = kustomizations
             .get("apps")
