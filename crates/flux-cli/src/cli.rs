@@ -597,6 +597,120 @@ pub enum CreateCommand {
     Alert(CreateAlertArgs),
     /// Create or update a Receiver resource.
     Receiver(CreateReceiverArgs),
+    /// Create or update resources dealing with image automation.
+    #[command(subcommand)]
+    Image(CreateImageCommand),
+}
+
+/// `flux create image …`.
+#[derive(Debug, Subcommand)]
+pub enum CreateImageCommand {
+    /// Create or update an ImageRepository object.
+    Repository(CreateImageRepositoryArgs),
+    /// Create or update an ImagePolicy object.
+    Policy(CreateImagePolicyArgs),
+    /// Create or update an ImageUpdateAutomation object.
+    Update(CreateImageUpdateArgs),
+}
+
+/// `flux create image repository`.
+#[derive(Debug, Args)]
+pub struct CreateImageRepositoryArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The image repository to scan; e.g., library/alpine.
+    #[arg(long, default_value = "")]
+    pub image: String,
+    /// The name of a docker-registry secret to use for credentials.
+    #[arg(long = "secret-ref", default_value = "")]
+    pub secret_ref: String,
+    /// The name of a secret to use for TLS certificates.
+    #[arg(long = "cert-ref", default_value = "")]
+    pub cert_ref: String,
+    /// A timeout for scanning; this defaults to the interval if not set.
+    #[arg(long = "scan-timeout")]
+    pub scan_timeout: Option<String>,
+}
+
+/// `flux create image policy` (its `--interval` is its own: the digest
+/// reflection interval).
+#[derive(Debug, Args)]
+pub struct CreateImagePolicyArgs {
+    /// The object's name.
+    pub name: String,
+    /// Export in YAML format to stdout.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub export: bool,
+    /// Set labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2).
+    #[arg(long = "label", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// The name of an image repository object.
+    #[arg(long = "image-ref", default_value = "")]
+    pub image_ref: String,
+    /// A semver range to apply to tags; e.g., '1.x'.
+    #[arg(long = "select-semver", default_value = "")]
+    pub semver: String,
+    /// Use alphabetical sorting to select image; either "asc" meaning select the last, or "desc" meaning select the first.
+    #[arg(long = "select-alpha", default_value = "")]
+    pub alpha: String,
+    /// Use numeric sorting to select image; either "asc" meaning select the last, or "desc" meaning select the first.
+    #[arg(long = "select-numeric", default_value = "")]
+    pub numeric: String,
+    /// Regular expression pattern used to filter the image tags.
+    #[arg(long = "filter-regex", default_value = "")]
+    pub filter_regex: String,
+    /// Replacement pattern (using capture groups from --filter-regex) to use for sorting.
+    #[arg(long = "filter-extract", default_value = "")]
+    pub filter_extract: String,
+    /// The digest reflection policy to use when observing latest image tags (one of 'Never', 'IfNotPresent', 'Always').
+    #[arg(long = "reflect-digest", default_value = "")]
+    pub reflect_digest: String,
+    /// The interval at which to check for new image digests when the policy is set to 'Always'.
+    #[arg(long)]
+    pub interval: Option<String>,
+}
+
+/// `flux create image update`.
+#[derive(Debug, Args)]
+pub struct CreateImageUpdateArgs {
+    /// The object's name.
+    pub name: String,
+    /// Common flags.
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The name of a GitRepository resource with details of the upstream Git repository.
+    #[arg(long = "git-repo-ref", default_value = "")]
+    pub git_repo_ref: String,
+    /// The namespace of the GitRepository resource, defaults to the ImageUpdateAutomation namespace.
+    #[arg(long = "git-repo-namespace", default_value = "")]
+    pub git_repo_namespace: String,
+    /// Path to the directory containing the manifests to be updated, defaults to the repository root.
+    #[arg(long = "git-repo-path", default_value = "")]
+    pub git_repo_path: String,
+    /// The branch to checkout.
+    #[arg(long = "checkout-branch", default_value = "")]
+    pub checkout_branch: String,
+    /// The branch to push commits to, defaults to the checkout branch if not specified.
+    #[arg(long = "push-branch", default_value = "")]
+    pub push_branch: String,
+    /// The name to use for commit author.
+    #[arg(long = "author-name", default_value = "")]
+    pub author_name: String,
+    /// The email to use for commit author.
+    #[arg(long = "author-email", default_value = "")]
+    pub author_email: String,
+    /// A template for commit messages.
+    #[arg(long = "commit-template", default_value = "")]
+    pub commit_template: String,
+    /// Name of the Secret containing the signing key referenced in spec.git.commit.signingKey.
+    #[arg(long = "signing-key-secret", default_value = "")]
+    pub signing_key_secret: String,
+    /// Signing-key format: gpg or ssh (defaults to gpg when --signing-key-secret is set).
+    #[arg(long = "signing-key-type", default_value = "")]
+    pub signing_key_type: String,
 }
 
 /// `flux create alert-provider`.
@@ -1105,6 +1219,22 @@ pub enum GetCommand {
     /// Get Receiver statuses.
     #[command(alias = "receiver")]
     Receivers(OptionalName),
+    /// Get image automation object status.
+    #[command(subcommand, alias = "image")]
+    Images(ImageKindName),
+}
+
+/// An image kind and an optional name.
+#[derive(Debug, Subcommand)]
+pub enum ImageKindName {
+    /// All image objects.
+    All,
+    /// ImageRepository statuses.
+    Repository(OptionalName),
+    /// ImagePolicy statuses.
+    Policy(OptionalName),
+    /// ImageUpdateAutomation statuses.
+    Update(OptionalName),
 }
 
 /// A source kind and an optional name.
@@ -1145,6 +1275,20 @@ pub enum ReconcileCommand {
     Helmrelease(ReconcileWithSourceArgs),
     /// Reconcile a Receiver.
     Receiver(Name),
+    /// Reconcile image automation objects.
+    #[command(subcommand)]
+    Image(ImageName),
+}
+
+/// An image kind and a name.
+#[derive(Debug, Subcommand)]
+pub enum ImageName {
+    /// An ImageRepository.
+    Repository(Name),
+    /// An ImagePolicy.
+    Policy(Name),
+    /// An ImageUpdateAutomation.
+    Update(Name),
 }
 
 /// A source kind and a name.
@@ -1235,6 +1379,20 @@ pub enum KindTarget {
     AlertProvider(OptionalName),
     /// A Receiver.
     Receiver(OptionalName),
+    /// Image automation objects.
+    #[command(subcommand)]
+    Image(ImageKindOptionalName),
+}
+
+/// An image kind and an optional name (`--all` selects every one).
+#[derive(Debug, Subcommand)]
+pub enum ImageKindOptionalName {
+    /// An ImageRepository.
+    Repository(OptionalName),
+    /// An ImagePolicy.
+    Policy(OptionalName),
+    /// An ImageUpdateAutomation.
+    Update(OptionalName),
 }
 
 /// A source kind and an optional name.

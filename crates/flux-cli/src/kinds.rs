@@ -108,6 +108,34 @@ pub const RECEIVER: Kind = Kind {
     noun: "receiver",
 };
 
+/// `ImageRepository`.
+pub const IMAGE_REPOSITORY: Kind = Kind {
+    kind: "ImageRepository",
+    group: "image.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "imagerepositories",
+    noun: "image repository",
+};
+/// `ImagePolicy`.
+pub const IMAGE_POLICY: Kind = Kind {
+    kind: "ImagePolicy",
+    group: "image.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "imagepolicies",
+    noun: "image policy",
+};
+/// `ImageUpdateAutomation`.
+pub const IMAGE_UPDATE: Kind = Kind {
+    kind: "ImageUpdateAutomation",
+    group: "image.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "imageupdateautomations",
+    noun: "image update automation",
+};
+
+/// The image kinds, in upstream's `flux get images all` order.
+pub const IMAGES: [Kind; 3] = [IMAGE_REPOSITORY, IMAGE_POLICY, IMAGE_UPDATE];
+
 /// The sources, in upstream's `flux get sources all` order.
 pub const SOURCES: [Kind; 6] = [
     OCI_REPOSITORY,
@@ -167,8 +195,37 @@ impl Kind {
     /// What `reconcile` prints once the object is Ready.
     pub fn success_message(&self, object: &DynamicObject) -> String {
         let revision = self.revision(object);
+        let status = &object.data["status"];
         match self.kind {
             "Receiver" => "Receiver reconciliation completed".to_string(),
+            "ImageRepository" => format!(
+                "scan fetched {} tags",
+                status["lastScanResult"]["tagCount"]
+                    .as_i64()
+                    .unwrap_or_default()
+            ),
+            "ImagePolicy" => {
+                let latest = &status["latestRef"];
+                let mut reference = format!(
+                    "{}:{}",
+                    latest["name"].as_str().unwrap_or_default(),
+                    latest["tag"].as_str().unwrap_or_default()
+                );
+                if let Some(digest) = latest["digest"].as_str().filter(|d| !d.is_empty()) {
+                    reference.push('@');
+                    reference.push_str(digest);
+                }
+                format!("selected ref {reference}")
+            }
+            "ImageUpdateAutomation" => {
+                match condition(object, "Ready").and_then(|c| c["message"].as_str()) {
+                    Some(message) => message.to_string(),
+                    None => match status["lastAutomationRunTime"].as_str() {
+                        Some(t) => format!("last run {t}"),
+                        None => "automation not yet run".to_string(),
+                    },
+                }
+            }
             "Kustomization" => format!("applied revision {revision}"),
             "HelmRelease" => format!("applied revision {revision}"),
             _ => format!("fetched revision {revision}"),

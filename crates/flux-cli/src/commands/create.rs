@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{
     CreateAlertArgs, CreateAlertProviderArgs, CreateCommand, CreateCommon, CreateHelmReleaseArgs,
-    CreateKustomizationArgs, CreateReceiverArgs, CreateSecretCommand, CreateSecretGitArgs,
-    CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand, CreateSourceGitArgs,
-    CreateSourceHelmArgs, CreateSourceOciArgs, VerifyArgs,
+    CreateImageCommand, CreateKustomizationArgs, CreateReceiverArgs, CreateSecretCommand,
+    CreateSecretGitArgs, CreateSourceBucketArgs, CreateSourceChartArgs, CreateSourceCommand,
+    CreateSourceGitArgs, CreateSourceHelmArgs, CreateSourceOciArgs, VerifyArgs,
 };
 use crate::client::{Ctx, Error, describe};
 use crate::commands::reconcile;
@@ -41,6 +41,23 @@ pub async fn run(ctx: Option<&Ctx>, namespace: &str, command: &CreateCommand) ->
         CreateCommand::Receiver(args) => {
             let object = receiver(namespace, args)?;
             finish_notification(ctx, &kinds::RECEIVER, &args.common, object).await
+        }
+        CreateCommand::Image(CreateImageCommand::Repository(args)) => {
+            let object = super::image::repository(namespace, args)?;
+            finish_notification(ctx, &kinds::IMAGE_REPOSITORY, &args.common, object).await
+        }
+        CreateCommand::Image(CreateImageCommand::Policy(args)) => {
+            let object = super::image::policy(namespace, args)?;
+            let common = CreateCommon {
+                export: args.export,
+                interval: String::new(),
+                labels: args.labels.clone(),
+            };
+            finish_notification(ctx, &kinds::IMAGE_POLICY, &common, object).await
+        }
+        CreateCommand::Image(CreateImageCommand::Update(args)) => {
+            let object = super::image::update(namespace, args)?;
+            finish_notification(ctx, &kinds::IMAGE_UPDATE, &args.common, object).await
         }
         CreateCommand::Source(CreateSourceCommand::Git(args)) => {
             let object = git_repository(namespace, args)?;
@@ -166,6 +183,9 @@ pub fn export_only(command: &CreateCommand) -> bool {
         CreateCommand::AlertProvider(a) => a.common.export,
         CreateCommand::Alert(a) => a.common.export,
         CreateCommand::Receiver(a) => a.common.export,
+        CreateCommand::Image(CreateImageCommand::Repository(a)) => a.common.export,
+        CreateCommand::Image(CreateImageCommand::Policy(a)) => a.export,
+        CreateCommand::Image(CreateImageCommand::Update(a)) => a.common.export,
     }
 }
 
@@ -183,6 +203,9 @@ fn object_name(command: &CreateCommand) -> &str {
         CreateCommand::AlertProvider(a) => &a.name,
         CreateCommand::Alert(a) => &a.name,
         CreateCommand::Receiver(a) => &a.name,
+        CreateCommand::Image(CreateImageCommand::Repository(a)) => &a.name,
+        CreateCommand::Image(CreateImageCommand::Policy(a)) => &a.name,
+        CreateCommand::Image(CreateImageCommand::Update(a)) => &a.name,
     }
 }
 
@@ -321,9 +344,10 @@ pub fn receiver(namespace: &str, args: &CreateReceiverArgs) -> Result<Value, Err
     }))
 }
 
-/// Applies a Provider, Alert or Receiver as upstream's commands do: the
-/// static kinds are ready once they exist; a Receiver once Ready, and its
-/// webhook path is printed.
+/// Applies a Provider, Alert, Receiver or image object as upstream's
+/// commands do: the static kinds are ready once they exist; a Receiver
+/// once Ready, and its webhook path is printed; an image object once
+/// Ready ("… reconciliation completed").
 async fn finish_notification(
     ctx: Option<&Ctx>,
     kind: &Kind,
@@ -365,6 +389,10 @@ async fn finish_notification(
         return Ok(());
     }
     let ready = reconcile::wait_ready(ctx, kind, &namespace, &name).await?;
+    if kind.group == "image.toolkit.fluxcd.io" {
+        output::success(format!("{noun} reconciliation completed"));
+        return Ok(());
+    }
     output::success(format!("{noun} {name} is ready"));
     output::success(format!(
         "generated webhook URL {}",
@@ -375,7 +403,7 @@ async fn finish_notification(
     Ok(())
 }
 
-fn interval(text: &str) -> Result<String, Error> {
+pub(crate) fn interval(text: &str) -> Result<String, Error> {
     flux_runtime::parse_duration(text)
         .map(flux_runtime::format_duration)
         .map_err(|e| Error::from(format!("invalid duration '{text}': {e}")))
@@ -392,7 +420,7 @@ fn labels(common: &CreateCommon) -> Result<BTreeMap<String, String>, Error> {
     Ok(out)
 }
 
-fn metadata(name: &str, namespace: &str, common: &CreateCommon) -> Result<Value, Error> {
+pub(crate) fn metadata(name: &str, namespace: &str, common: &CreateCommon) -> Result<Value, Error> {
     let mut m = json!({"name": name, "namespace": namespace});
     let labels = labels(common)?;
     if !labels.is_empty() {

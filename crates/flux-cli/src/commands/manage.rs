@@ -5,7 +5,9 @@ use std::io::BufRead;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
-use crate::cli::{DeleteArgs, ExportArgs, KindTarget, SourceKindOptionalName, SuspendArgs};
+use crate::cli::{
+    DeleteArgs, ExportArgs, ImageKindOptionalName, KindTarget, SourceKindOptionalName, SuspendArgs,
+};
 use crate::client::{Ctx, Error, api_error};
 use crate::commands::reconcile;
 use crate::install::to_yaml;
@@ -26,6 +28,11 @@ fn target(what: &KindTarget) -> (Kind, Option<&str>) {
         KindTarget::Alert(n) => (kinds::ALERT, n.name.as_deref()),
         KindTarget::AlertProvider(n) => (kinds::ALERT_PROVIDER, n.name.as_deref()),
         KindTarget::Receiver(n) => (kinds::RECEIVER, n.name.as_deref()),
+        KindTarget::Image(image) => match image {
+            ImageKindOptionalName::Repository(n) => (kinds::IMAGE_REPOSITORY, n.name.as_deref()),
+            ImageKindOptionalName::Policy(n) => (kinds::IMAGE_POLICY, n.name.as_deref()),
+            ImageKindOptionalName::Update(n) => (kinds::IMAGE_UPDATE, n.name.as_deref()),
+        },
     }
 }
 

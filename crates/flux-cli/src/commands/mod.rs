@@ -7,6 +7,7 @@ pub mod create;
 pub mod events;
 pub mod get;
 pub mod helmrelease;
+pub mod image;
 pub mod logs;
 pub mod manage;
 pub mod reconcile;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::json;
 
-use crate::cli::{ReconcileCommand, SourceName};
+use crate::cli::{ImageName, ReconcileCommand, SourceName};
 use crate::client::{Ctx, Error, api_error};
 use crate::kinds::{self, Kind};
 use crate::output;
@@ -35,6 +35,15 @@ pub async fn run(ctx: &Ctx, command: &ReconcileCommand) -> Result<(), Error> {
         }
         ReconcileCommand::Receiver(args) => {
             reconcile(ctx, &kinds::RECEIVER, &ctx.namespace, &args.name).await
+        }
+        ReconcileCommand::Image(ImageName::Repository(args)) => {
+            reconcile(ctx, &kinds::IMAGE_REPOSITORY, &ctx.namespace, &args.name).await
+        }
+        ReconcileCommand::Image(ImageName::Policy(args)) => {
+            reconcile(ctx, &kinds::IMAGE_POLICY, &ctx.namespace, &args.name).await
+        }
+        ReconcileCommand::Image(ImageName::Update(args)) => {
+            reconcile(ctx, &kinds::IMAGE_UPDATE, &ctx.namespace, &args.name).await
         }
     }
 }
