@@ -26,16 +26,15 @@ pub const DEFAULT_REGISTRY: &str = "flux-rs";
 /// The field manager of objects the CLI applies.
 pub const FIELD_MANAGER: &str = "flux";
 
-/// Every upstream component, and the `fluxd --controllers` name of those
-/// `fluxd` runs.
-const COMPONENTS: [(&str, Option<&str>); 7] = [
-    ("source-controller", Some("source")),
-    ("source-watcher", Some("source-watcher")),
-    ("kustomize-controller", Some("kustomize")),
-    ("helm-controller", Some("helm")),
-    ("notification-controller", Some("notification")),
-    ("image-reflector-controller", None),
-    ("image-automation-controller", None),
+/// Every upstream component, and its `fluxd --controllers` name.
+const COMPONENTS: [(&str, &str); 7] = [
+    ("source-controller", "source"),
+    ("source-watcher", "source-watcher"),
+    ("kustomize-controller", "kustomize"),
+    ("helm-controller", "helm"),
+    ("notification-controller", "notification"),
+    ("image-reflector-controller", "image-reflector"),
+    ("image-automation-controller", "image-automation"),
 ];
 
 /// The CRDs (by plural) each component serves.
@@ -74,11 +73,6 @@ pub fn components(requested: &[String], extra: &[String]) -> Result<Vec<String>,
                 )
                 .into());
             }
-            Some((_, None)) => {
-                return Err(format!(
-                    "component {name} is not implemented by fluxd yet (available: {DEFAULT_COMPONENTS})"
-                ).into());
-            }
             Some(_) => out.push(name.to_string()),
         }
     }
@@ -92,8 +86,7 @@ fn controller_flag(component: &str) -> &'static str {
     COMPONENTS
         .iter()
         .find(|(c, _)| *c == component)
-        .and_then(|(_, f)| *f)
-        .unwrap_or("source")
+        .map_or("source", |(_, f)| *f)
 }
 
 /// The manifests for `namespace`, in apply order.
@@ -394,6 +387,13 @@ fn deployment(
             0,
             json!({"containerPort": 9090, "name": "http", "protocol": "TCP"}),
         );
+        mounts.push(json!({"name": "data", "mountPath": "/data"}));
+        volumes.push(json!({"name": "data", "emptyDir": {}}));
+    }
+    if !stores && controllers.iter().any(|c| c == "image-reflector") {
+        // The tag database (upstream's image-reflector-controller mounts
+        // its `data` volume there too).
+        args.push("--storage-path=/data".to_string());
         mounts.push(json!({"name": "data", "mountPath": "/data"}));
         volumes.push(json!({"name": "data", "emptyDir": {}}));
     }

@@ -960,16 +960,41 @@ fn exports_work_offline_in_upstream_format() {
 
     // Errors: one line, exit 1, never a stack trace.
     assert_eq!(
-        fails(
-            nowhere,
-            &[
-                "install",
-                "--export",
-                "--components=image-reflector-controller"
-            ]
-        ),
-        "component image-reflector-controller is not implemented by fluxd yet (available: source-controller,kustomize-controller,helm-controller,notification-controller)"
+        fails(nowhere, &["install", "--export", "--components=bogus"]),
+        "component bogus is not supported (one of source-controller, source-watcher, kustomize-controller, helm-controller, notification-controller, image-reflector-controller, image-automation-controller)"
     );
+    // The image controllers, as extra components: the reflector keeps its
+    // tag database on the `data` volume.
+    let (yaml, _) = ok(
+        nowhere,
+        &[
+            "install",
+            "--export",
+            "--components-extra=image-reflector-controller,image-automation-controller",
+        ],
+    );
+    for (name, flag) in [
+        (
+            "image-reflector-controller",
+            "--controllers=image-reflector",
+        ),
+        (
+            "image-automation-controller",
+            "--controllers=image-automation",
+        ),
+    ] {
+        let deployment = yaml
+            .split("---\n")
+            .find(|d| d.contains("kind: Deployment") && d.contains(&format!("name: {name}\n")))
+            .unwrap_or_else(|| panic!("no {name} Deployment"));
+        assert!(deployment.contains(flag), "{deployment}");
+        assert_eq!(
+            deployment.contains("--storage-path=/data"),
+            name == "image-reflector-controller",
+            "{deployment}"
+        );
+    }
+    assert!(yaml.contains("name: imageupdateautomations.image.toolkit.fluxcd.io"));
     assert_eq!(
         fails(
             nowhere,
