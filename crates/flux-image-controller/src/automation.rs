@@ -435,7 +435,6 @@ async fn run(
         .collect();
     let automation_key = (namespace.to_string(), name.to_string());
     let job = move || -> Result<Run, Failure> {
-        let git_failure = |e: flux_git::Error| Failure::Failed("GitOperationFailed", e.to_string());
         for attempt in 1..=PUSH_ATTEMPTS {
             let work = tempfile::Builder::new()
                 .prefix("imageupdateautomation-")
@@ -538,9 +537,11 @@ async fn run(
                 }
             }
         }
-        Err(git_failure(flux_git::Error::InvalidPath(
-            "the branch kept moving".to_string(),
-        )))
+        // Every try but the last retries; the last returns above.
+        Err(Failure::Failed(
+            "GitOperationFailed",
+            "failed to update source: the branch kept moving".to_string(),
+        ))
     };
     let outcome = tokio::time::timeout(
         timeout.saturating_mul(2 * u32::try_from(PUSH_ATTEMPTS).unwrap_or(3)),
