@@ -76,6 +76,9 @@ pub enum Error {
         /// Where it points now.
         found: String,
     },
+    /// The commit could not be signed.
+    #[error("unable to sign commit: {0}")]
+    Signing(String),
     /// Any other Git failure (network, protocol, repository).
     #[error("{operation} '{url}': {source}")]
     Git {

@@ -31,6 +31,7 @@ mod keys;
 mod known_hosts;
 mod proxy_shim;
 mod push;
+mod sign;
 pub mod signature;
 mod tls;
 
@@ -44,4 +45,5 @@ pub use error::{Error, Result};
 pub use keys::{KeyPair, generate_ssh_key, public_key_of};
 pub use known_hosts::KnownHosts;
 pub use push::{Author, Change, Pushed, Target, commit_and_push, commit_to, scan_known_hosts};
+pub use sign::{KeyError, Signer};
 pub use tls::TrustedCa;

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use git2::{AutotagOption, FileMode, Oid, PushOptions, Repository, Signature, Tree};
+use git2::{AutotagOption, FileMode, Oid, PushOptions, Repository, Tree};
 
 use crate::auth::Auth;
 use crate::checkout::{
@@ -61,6 +61,9 @@ pub struct Target<'a> {
     /// now, nothing is pushed ([`Error::BaseMoved`]). `None`: the tip of
     /// `branch` (created when the remote has none).
     pub base: Option<(&'a str, &'a str)>,
+    /// The base commit need only be in the history of the base reference,
+    /// not its tip: a checkout pinned to a commit.
+    pub pinned: bool,
     /// Push with force: `branch` becomes the base plus the new commit,
     /// whatever it held.
     pub force: bool,
@@ -69,6 +72,8 @@ pub struct Target<'a> {
     pub refspec: Option<&'a str>,
     /// `git push -o` options.
     pub push_options: &'a [String],
+    /// Signs the commit (`gpgsig` header), as `git commit -S` does.
+    pub signer: Option<&'a crate::sign::Signer>,
 }
 
 /// Applies `changes` on top of `branch` of `url` (creating the branch when
@@ -118,14 +123,23 @@ pub fn commit_to(
         let parent = match target.base {
             Some((base_ref, expected)) => {
                 let tip = fetch_tip(&repo, url, base_ref, auth)?;
-                if tip.to_string() != expected {
-                    return Err(Error::BaseMoved {
-                        reference: base_ref.to_string(),
-                        expected: expected.to_string(),
-                        found: tip.to_string(),
+                if tip.to_string() == expected {
+                    Some(tip)
+                } else {
+                    let pinned = Oid::from_str(expected).ok().filter(|oid| {
+                        target.pinned && repo.graph_descendant_of(tip, *oid).unwrap_or(false)
                     });
+                    match pinned {
+                        Some(oid) => Some(oid),
+                        None => {
+                            return Err(Error::BaseMoved {
+                                reference: base_ref.to_string(),
+                                expected: expected.to_string(),
+                                found: tip.to_string(),
+                            });
+                        }
+                    }
                 }
-                Some(tip)
             }
             None => {
                 let exists = ls_remote(url, auth)?
@@ -167,19 +181,17 @@ pub fn commit_to(
         {
             return Ok(Pushed::Unchanged(parent.id().to_string()));
         }
-        let tree = repo.find_tree(tree_id).map_err(git_error("writing", url))?;
-        let signature =
-            Signature::now(&author.name, &author.email).map_err(git_error("committing", url))?;
-        let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+        let parents: Vec<Oid> = parent_commit.iter().map(git2::Commit::id).collect();
+        let mut object = commit_object(tree_id, &parents, author, message);
+        if let Some(signer) = target.signer {
+            let gpgsig = signer.sign(&object).map_err(Error::Signing)?;
+            object = with_signature(&object, &gpgsig);
+        }
         let commit = repo
-            .commit(
-                Some(&remote_ref),
-                &signature,
-                &signature,
-                message,
-                &tree,
-                &parents,
-            )
+            .odb()
+            .and_then(|odb| odb.write(git2::ObjectType::Commit, &object))
+            .map_err(git_error("committing", url))?;
+        repo.reference(&remote_ref, commit, true, "commit")
             .map_err(git_error("committing", url))?;
         repo.set_head(&remote_ref)
             .map_err(git_error("committing", url))?;
@@ -198,6 +210,55 @@ pub fn commit_to(
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The commit object `git commit` writes: author and committer are both
+/// `author` now (UTC). An empty name is written as go-git writes it
+/// (libgit2 refuses one); `<`, `>` and line breaks, which would corrupt
+/// the header, are left out.
+fn commit_object(tree: Oid, parents: &[Oid], author: &Author, message: &str) -> Vec<u8> {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, '<' | '>' | '\n' | '\r' | '\0'))
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let who = format!(
+        "{} <{}> {seconds} +0000",
+        clean(&author.name),
+        clean(&author.email)
+    );
+    let mut out = format!("tree {tree}\n");
+    for parent in parents {
+        out.push_str(&format!("parent {parent}\n"));
+    }
+    out.push_str(&format!("author {who}\ncommitter {who}\n\n"));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(message.replace('\0', "").as_bytes());
+    bytes
+}
+
+/// `object` with the `gpgsig` header holding `signature` (its lines after
+/// the first indented by one space), after the committer line.
+fn with_signature(object: &[u8], signature: &str) -> Vec<u8> {
+    let split = object
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(object.len(), |i| i + 1);
+    let mut header = String::from("gpgsig");
+    for line in signature.trim_end().split('\n') {
+        header.push(' ');
+        header.push_str(line.trim_end_matches('\r'));
+        header.push('\n');
+    }
+    let mut out = object[..split].to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&object[split..]);
+    out
 }
 
 fn check_path(path: &str) -> Result<()> {

@@ -179,9 +179,11 @@ fn commits_on_a_parent_force_and_refspecs() {
         |branch: &'static str, force: bool, refspec: Option<&'static str>| flux_git::Target {
             branch,
             base: Some(("refs/heads/main", base.as_str())),
+            pinned: false,
             force,
             refspec,
             push_options: &[],
+            signer: None,
         };
 
     // Another branch, forced, from main's tip; a refspec pushes it on.
@@ -234,4 +236,121 @@ fn commits_on_a_parent_force_and_refspecs() {
         "{err}"
     );
     assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), moved);
+}
+
+/// Signed commits, checked by the real `git verify-commit` (gpg for the
+/// OpenPGP keys, `ssh-keygen -Y` for the SSH ones) and by our verifier;
+/// keys with passphrases; the refusals of unusable keys.
+#[test]
+fn signed_commits_verify_with_git() {
+    use flux_git::{KeyError, Signer};
+    use flux_testenv::SigningKey;
+
+    let server = GitHttpServer::start().unwrap();
+    let repo = server.create_repo("fleet").unwrap();
+    repo.write("app.yaml", "tag: 0\n").unwrap();
+    repo.commit("initial").unwrap();
+    let url = server.url("fleet");
+    let bare = repo.bare_path();
+
+    let gpg = SigningKey::gpg("Flux <flux@example.com>").unwrap();
+    let gpg_protected = SigningKey::gpg_protected("Flux <flux@example.com>", "abcde12345").unwrap();
+    let ssh = SigningKey::ssh().unwrap();
+    let ssh_protected = SigningKey::ssh_protected("abcde12345").unwrap();
+    let signers = [
+        (
+            &gpg,
+            Signer::openpgp(gpg.private_key().unwrap().as_bytes(), None).unwrap(),
+        ),
+        (
+            &gpg_protected,
+            Signer::openpgp(
+                gpg_protected.private_key().unwrap().as_bytes(),
+                Some(b"abcde12345"),
+            )
+            .unwrap(),
+        ),
+        (
+            &ssh,
+            Signer::ssh(ssh.private_key().unwrap().as_bytes(), None).unwrap(),
+        ),
+        (
+            &ssh_protected,
+            Signer::ssh(
+                ssh_protected.private_key().unwrap().as_bytes(),
+                Some(b"abcde12345"),
+            )
+            .unwrap(),
+        ),
+    ];
+    for (i, (key, signer)) in signers.iter().enumerate() {
+        let target = flux_git::Target {
+            branch: "main",
+            signer: Some(signer),
+            ..flux_git::Target::default()
+        };
+        let changes = [change("app.yaml", Some(&format!("tag: {}\n", i + 1)))];
+        let pushed =
+            flux_git::commit_to(&url, &Auth::None, &target, &changes, "Update", &author()).unwrap();
+        let hash = pushed.hash().to_string();
+        assert_eq!(git(bare, &["rev-parse", "main"]).unwrap().trim(), hash);
+        let report = key
+            .verify_commit(bare, &hash, "flux@example.com")
+            .unwrap_or_else(|e| panic!("{signer:?}: {e}"));
+        assert!(
+            report.contains("GOODSIG") || report.contains("Good \"git\" signature"),
+            "{signer:?}: {report}"
+        );
+        // A key that did not sign is refused by git.
+        let other = if i < 2 { &ssh } else { &gpg };
+        assert!(
+            other
+                .verify_commit(bare, &hash, "flux@example.com")
+                .is_err(),
+            "{signer:?}"
+        );
+        // Our verifier (GitRepository `verify`) agrees.
+        let dir = tempfile::tempdir().unwrap();
+        let commit = flux_git::checkout(
+            &url,
+            &flux_git::Reference::Branch("main".into()),
+            &Auth::None,
+            dir.path(),
+            &flux_git::CheckoutOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(commit.hash, hash);
+        let id =
+            flux_git::signature::verify(commit.signature.as_ref(), &[key.public_key().as_bytes()])
+                .unwrap();
+        assert_eq!(id, key.id().unwrap());
+        assert_eq!(
+            show(bare, "main", "app.yaml").unwrap(),
+            format!("tag: {}\n", i + 1)
+        );
+    }
+
+    // Refusals, with messages that hold no key material.
+    let armored = gpg_protected.private_key().unwrap();
+    assert_eq!(
+        Signer::openpgp(armored.as_bytes(), None).unwrap_err(),
+        KeyError::PassphraseRequired
+    );
+    let wrong = Signer::openpgp(armored.as_bytes(), Some(b"wrong")).unwrap_err();
+    assert!(matches!(wrong, KeyError::Decrypt(_)), "{wrong:?}");
+    // Two armored blocks: the first is read, as Go's ReadArmoredKeyRing does.
+    let both = format!("{}\n{}", gpg.private_key().unwrap(), armored);
+    let first = Signer::openpgp(both.as_bytes(), None).unwrap();
+    assert!(
+        format!("{first:?}").contains(&gpg.id().unwrap()),
+        "{first:?}"
+    );
+    let public = Signer::openpgp(gpg.public_key().as_bytes(), None).unwrap_err();
+    assert!(matches!(public, KeyError::Unreadable(_)), "{public:?}");
+    assert_eq!(
+        Signer::ssh(ssh_protected.private_key().unwrap().as_bytes(), None).unwrap_err(),
+        KeyError::PassphraseRequired
+    );
+    let garbage = Signer::ssh(b"not a key", None).unwrap_err();
+    assert!(matches!(garbage, KeyError::Unreadable(_)), "{garbage:?}");
 }

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use flux_api::image::v1::{
     ImagePolicy, ImageRef, ImageUpdateAutomation, ImageUpdateAutomationStatus, LabelSelector,
-    UpdateStrategyName,
+    SigningKey, SigningKeyType, UpdateStrategyName,
 };
 use flux_api::source::v1::{GitRepository, GitRepositoryRef};
-use flux_git::{Auth, Author, Change, CheckoutOptions, Pushed, Reference, Target};
+use flux_git::{
+    Auth, Author, Change, CheckoutOptions, KeyError, Pushed, Reference, Signer, Target,
+};
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
@@ -112,6 +115,58 @@ async fn git_auth(ctx: &Context, repo: &GitRepository) -> Result<Auth, String> {
         auth = auth.with_proxy(proxy);
     }
     Ok(auth)
+}
+
+/// The commit signer of `spec.git.commit.signingKey`: an OpenPGP key
+/// (`git.asc`, `passphrase`) or an SSH key (`identity`, `password`) from
+/// a Secret of the automation's namespace, with upstream's messages.
+async fn signer(ctx: &Context, namespace: &str, key: &SigningKey) -> Result<Signer, String> {
+    let name = &key.secret_ref.name;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let secret = secrets.get(name).await.map_err(|e| {
+        format!(
+            "could not find signing key secret '{name}': {}",
+            flux_runtime::ssa::kube_message(&e)
+        )
+    })?;
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    let (key_field, secret_field) = match key.key_type {
+        None | Some(SigningKeyType::Gpg) => ("git.asc", "passphrase"),
+        Some(SigningKeyType::Ssh) => ("identity", "password"),
+    };
+    let Some(material) = data.get(key_field) else {
+        let article = if key_field == "identity" { "an" } else { "a" };
+        return Err(format!(
+            "signing key secret '{name}' does not contain {article} '{key_field}' key"
+        ));
+    };
+    let secret_value = data.get(secret_field).map(Vec::as_slice);
+    let result = match key.key_type {
+        None | Some(SigningKeyType::Gpg) => Signer::openpgp(material, secret_value),
+        Some(SigningKeyType::Ssh) => Signer::ssh(material, secret_value),
+    };
+    result.map_err(|e| match e {
+        KeyError::PassphraseRequired => format!(
+            "can not use passphrase protected signing key without '{secret_field}' field present in secret {name}"
+        ),
+        KeyError::Multiple => format!(
+            "multiple entities read from secret '{name}', could not determine which signing key to use"
+        ),
+        KeyError::Decrypt(m) => format!(
+            "could not decrypt private key of the signing key present in secret {name}: {m}"
+        ),
+        KeyError::Unreadable(m) if key_field == "git.asc" => {
+            format!("could not read signing key from secret '{name}': {m}")
+        }
+        KeyError::Unreadable(m) | KeyError::Unsupported(m) => {
+            format!("could not parse SSH signing key from secret '{name}': {m}")
+        }
+    })
 }
 
 /// What one run did.
@@ -365,25 +420,22 @@ async fn run(
             }
         },
     };
-    if git.commit.signing_key.is_some() {
-        return Err(Failure::Stalled(
-            "InvalidSourceConfiguration",
-            "commit signing (spec.git.commit.signingKey) is not supported by this image-automation-controller yet".to_string(),
-        ));
-    }
     let auth = git_auth(ctx, &repo).await.map_err(|e| {
         Failure::Failed(
             "SourceManagerFailed",
             format!("failed configuring source manager: {e}"),
         )
     })?;
+    let signer = match &git.commit.signing_key {
+        None => None,
+        Some(key) => Some(signer(ctx, namespace, key).await.map_err(|e| {
+            Failure::Failed(
+                "SourceManagerFailed",
+                format!("failed configuring source manager: {e}"),
+            )
+        })?),
+    };
     let reference = reference(checkout_ref);
-    if matches!(reference, Reference::Commit { .. }) {
-        return Err(Failure::Stalled(
-            "InvalidSourceConfiguration",
-            "checking out a commit (spec.git.checkout.ref.commit) to push on is not supported by this image-automation-controller yet".to_string(),
-        ));
-    }
     let timeout = repo
         .spec
         .timeout
@@ -454,14 +506,70 @@ async fn run(
                 )
             })?;
             let checkout_branch_name = match &reference {
-                Reference::Branch(b) => b.clone(),
+                Reference::Branch(b)
+                | Reference::Commit {
+                    branch: Some(b), ..
+                } => b.clone(),
                 _ => commit.reference.clone().unwrap_or_default(),
             };
-            let revision = format!("{checkout_branch_name}@sha1:{}", commit.hash);
-            let result =
-                crate::update::update(work.path(), &update_path, &policies).map_err(|e| {
-                    Failure::Failed("UpdateFailed", format!("failed to apply policies: {e}"))
-                })?;
+            let revision = if checkout_branch_name.is_empty() {
+                format!("sha1:{}", commit.hash)
+            } else {
+                format!("{checkout_branch_name}@sha1:{}", commit.hash)
+            };
+            let mut base_ref = match &reference {
+                Reference::Branch(b)
+                | Reference::Commit {
+                    branch: Some(b), ..
+                } => format!("refs/heads/{b}"),
+                Reference::Tag(_) | Reference::Semver(_) => {
+                    format!("refs/tags/{}", commit.reference.clone().unwrap_or_default())
+                }
+                Reference::Name(n) => n.clone(),
+                Reference::Commit { branch: None, .. } => "HEAD".to_string(),
+            };
+            let mut base_hash = commit.hash.clone();
+            let mut files = work.path().to_path_buf();
+            // Pushing to another branch that exists already: the changes
+            // go on top of that branch, as upstream's switch to the push
+            // branch does, so a run with nothing new commits nothing.
+            let push_work = tempfile::Builder::new()
+                .prefix("imageupdateautomation-push-")
+                .tempdir()
+                .map_err(|e| Failure::Failed("GitOperationFailed", e.to_string()))?;
+            if switch_branch {
+                let push_ref = format!("refs/heads/{push_branch}");
+                let exists = flux_git::ls_remote(&url, &auth)
+                    .map_err(|e| {
+                        Failure::Failed(
+                            "GitOperationFailed",
+                            format!("failed to checkout source: {e}"),
+                        )
+                    })?
+                    .iter()
+                    .any(|(name, _)| *name == push_ref);
+                if exists {
+                    let tip = flux_git::checkout(
+                        &url,
+                        &Reference::Branch(push_branch.clone()),
+                        &auth,
+                        push_work.path(),
+                        &CheckoutOptions::default(),
+                    )
+                    .map_err(|e| {
+                        Failure::Failed(
+                            "GitOperationFailed",
+                            format!("failed to checkout source: {e}"),
+                        )
+                    })?;
+                    files = push_work.path().to_path_buf();
+                    base_ref = push_ref;
+                    base_hash = tip.hash;
+                }
+            }
+            let result = crate::update::update(&files, &update_path, &policies).map_err(|e| {
+                Failure::Failed("UpdateFailed", format!("failed to apply policies: {e}"))
+            })?;
             if result.files.is_empty() {
                 return Ok(Run {
                     observed_source_revision: revision,
@@ -485,20 +593,14 @@ async fn run(
                     contents: Some(bytes.clone()),
                 })
                 .collect();
-            let base_ref = match &reference {
-                Reference::Branch(b) => format!("refs/heads/{b}"),
-                Reference::Tag(_) | Reference::Semver(_) => {
-                    format!("refs/tags/{}", commit.reference.clone().unwrap_or_default())
-                }
-                Reference::Name(n) => n.clone(),
-                Reference::Commit { .. } => String::new(),
-            };
             let target = Target {
                 branch: &push_branch,
-                base: Some((&base_ref, &commit.hash)),
+                base: Some((&base_ref, &base_hash)),
+                pinned: matches!(reference, Reference::Commit { .. }) && base_hash == commit.hash,
                 force: switch_branch,
                 refspec: refspec.as_deref(),
                 push_options: &push_options,
+                signer: signer.as_ref(),
             };
             match flux_git::commit_to(&url, &auth, &target, &changes, &message, &author) {
                 Err(flux_git::Error::BaseMoved { .. }) if attempt < PUSH_ATTEMPTS => continue,

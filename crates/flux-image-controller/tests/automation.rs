@@ -2,9 +2,10 @@
 //! server (git http-backend with basic auth): the marked values are
 //! committed with the rendered message and pushed, every other byte of
 //! the files kept; nothing is committed when nothing changed; a push
-//! branch other than the checkout branch is created and then reset from
-//! the checkout on each run; configuration errors stall with upstream's
-//! reasons.
+//! branch other than the checkout branch is created from the checkout,
+//! then updated on its own tip; signed commits (checked by the real
+//! `git verify-commit`); a checkout pinned to a commit; configuration
+//! errors stall with upstream's reasons.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -224,6 +225,11 @@ async fn new_tags_are_committed_and_pushed() {
         )
         .await
         .unwrap();
+    // The new spec seen before the policy moves (else main gets the push).
+    wait(&automations, "auto", "the push branch seen", |a| {
+        a.status.as_ref().and_then(|s| s.observed_generation) == a.metadata.generation
+    })
+    .await;
     set_latest(&policies, "web", "ghcr.io/org/web", "1.11.0").await;
     let a = wait(&automations, "auto", "a push to auto-update", |a| {
         a.status.as_ref().is_some_and(|s| {
@@ -246,6 +252,140 @@ async fn new_tags_are_committed_and_pushed() {
         &["rev-parse", &format!("{branch_commit}^")],
     );
     assert_eq!(parent.trim(), pushed);
+
+    // Nothing new: the run applies on auto-update's tip (upstream's switch
+    // to an existing push branch), finds nothing to change and pushes
+    // nothing.
+    automations
+        .patch(
+            "auto",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "again"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let a = wait(&automations, "auto", "the requested run", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.last_handled_reconcile_at.as_deref() == Some("again"))
+    })
+    .await;
+    assert_eq!(
+        a.status.unwrap().last_push_commit.as_deref(),
+        Some(branch_commit.as_str())
+    );
+    let tip = git(repo.bare_path(), &["rev-parse", "auto-update"]);
+    assert_eq!(tip.trim(), branch_commit, "no new commit on auto-update");
+    // A newer tag: one commit on top of the branch.
+    set_latest(&policies, "web", "ghcr.io/org/web", "1.11.1").await;
+    let a = wait(&automations, "auto", "a second push to auto-update", |a| {
+        a.status.as_ref().is_some_and(|s| {
+            s.last_push_commit.is_some()
+                && s.last_push_commit.as_deref() != Some(branch_commit.as_str())
+        })
+    })
+    .await;
+    let second = a.status.unwrap().last_push_commit.unwrap();
+    let parent = git(repo.bare_path(), &["rev-parse", &format!("{second}^")]);
+    assert_eq!(parent.trim(), branch_commit);
+
+    // Signed commits (OpenPGP key with a passphrase), verified by the
+    // real `git verify-commit`; without the passphrase, upstream's error.
+    let key =
+        flux_testenv::SigningKey::gpg_protected("Flux <flux@example.com>", "abcde12345").unwrap();
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "signing"},
+            "stringData": {"git.asc": key.private_key().unwrap()}}),
+    )
+    .await;
+    automations
+        .patch(
+            "auto",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"git": {"commit": {"signingKey": {"secretRef": {"name": "signing"}}}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    wait(&automations, "auto", "the signing key seen", |a| {
+        a.status.as_ref().and_then(|s| s.observed_generation) == a.metadata.generation
+    })
+    .await;
+    set_latest(&policies, "web", "ghcr.io/org/web", "1.11.2").await;
+    let a = wait(&automations, "auto", "the missing passphrase", |a| {
+        ready(a).is_some_and(|r| r.0 == "False")
+    })
+    .await;
+    assert_eq!(
+        ready(&a).unwrap(),
+        (
+            "False".into(),
+            "SourceManagerFailed".into(),
+            "failed configuring source manager: can not use passphrase protected signing key without 'passphrase' field present in secret signing".into()
+        )
+    );
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &namespace);
+    secrets
+        .patch(
+            "signing",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"passphrase": "abcde12345"}})),
+        )
+        .await
+        .unwrap();
+    let a = wait(&automations, "auto", "a signed push", |a| {
+        a.status.as_ref().is_some_and(|s| {
+            s.last_push_commit.is_some() && s.last_push_commit.as_deref() != Some(second.as_str())
+        })
+    })
+    .await;
+    let signed = a.status.unwrap().last_push_commit.unwrap();
+    let report = key
+        .verify_commit(repo.bare_path(), &signed, "flux@example.com")
+        .unwrap();
+    assert!(report.contains("GOODSIG"), "{report}");
+
+    // Checkout pinned to a commit, pushed to a branch of its own: the
+    // commit's parent is the pinned commit.
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+        "metadata": {"name": "pinned"}, "spec": {"interval": "1h",
+        "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+        "git": {"checkout": {"ref": {"commit": first}},
+                "commit": {"author": {"email": "flux@example.com"}},
+                "push": {"branch": "pinned"}},
+        "update": {"path": "./apps"}}}),
+    )
+    .await;
+    let a = wait(
+        &automations,
+        "pinned",
+        "a push from the pinned commit",
+        |a| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.last_push_commit.is_some())
+        },
+    )
+    .await;
+    let status = a.status.unwrap();
+    let pinned = status.last_push_commit.unwrap();
+    assert_eq!(
+        status.observed_source_revision.as_deref(),
+        Some(format!("sha1:{first}").as_str())
+    );
+    let parent = git(repo.bare_path(), &["rev-parse", &format!("{pinned}^")]);
+    assert_eq!(parent.trim(), first);
+    let file = git(repo.bare_path(), &["show", "pinned:apps/web.yaml"]);
+    assert!(file.contains("\"ghcr.io/org/web:1.11.2\""), "{file}");
 
     // Configuration errors stall with upstream's reasons.
     create(&client, &namespace, json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",

@@ -6,7 +6,6 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::git::git_command;
-use crate::git_ssh::ssh_keygen;
 use crate::process::{Supervisor, run};
 
 /// A key `git` signs commits and tags with.
@@ -19,19 +18,37 @@ pub struct SigningKey {
 
 #[derive(Debug)]
 enum Kind {
-    Gpg { home: PathBuf, key_id: String },
-    Ssh { private_key: PathBuf },
+    Gpg {
+        home: PathBuf,
+        key_id: String,
+        passphrase: String,
+    },
+    Ssh {
+        private_key: PathBuf,
+    },
 }
 
 impl SigningKey {
     /// A new ed25519 OpenPGP key (`gpg --quick-gen-key`, no passphrase) in
     /// its own `GNUPGHOME`; its agent is stopped when the key is dropped.
     pub fn gpg(user_id: &str) -> Result<Self> {
+        Self::gpg_protected(user_id, "")
+    }
+
+    /// A new ed25519 OpenPGP key protected by `passphrase` (none when
+    /// empty), made by `gpg --quick-gen-key` in its own `GNUPGHOME`.
+    pub fn gpg_protected(user_id: &str, passphrase: &str) -> Result<Self> {
         let dir = tempdir()?;
         let home = dir.dir().join("gnupg");
         std::fs::create_dir(&home).map_err(crate::error::io("creating GNUPGHOME"))?;
         set_private(&home)?;
-        run(gpg(&home).args(["--quick-gen-key", user_id, "ed25519", "sign", "never"]))?;
+        run(gpg_with(&home, passphrase).args([
+            "--quick-gen-key",
+            user_id,
+            "ed25519",
+            "sign",
+            "never",
+        ]))?;
         let listing = run(gpg(&home).args(["--list-keys", "--with-colons"]))?;
         let key_id = listing
             .lines()
@@ -44,7 +61,11 @@ impl SigningKey {
             .to_string();
         let public = run(gpg(&home).args(["--armor", "--export", &key_id]))?;
         Ok(Self {
-            kind: Kind::Gpg { home, key_id },
+            kind: Kind::Gpg {
+                home,
+                key_id,
+                passphrase: passphrase.to_string(),
+            },
             public,
             _folder: dir,
         })
@@ -52,8 +73,25 @@ impl SigningKey {
 
     /// A new ed25519 SSH key (`ssh-keygen`), for `gpg.format=ssh`.
     pub fn ssh() -> Result<Self> {
+        Self::ssh_protected("")
+    }
+
+    /// A new ed25519 SSH key protected by `passphrase` (none when empty).
+    pub fn ssh_protected(passphrase: &str) -> Result<Self> {
         let dir = tempdir()?;
-        let private_key = ssh_keygen(&dir.dir().join("signing_key"))?;
+        let private_key = dir.dir().join("signing_key");
+        run(Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                passphrase,
+                "-C",
+                "flux-testenv",
+                "-f",
+            ])
+            .arg(&private_key))?;
         let public_path = dir.dir().join("signing_key.pub");
         let public = std::fs::read_to_string(&public_path)
             .map_err(crate::error::io("reading the SSH public key"))?;
@@ -68,6 +106,63 @@ impl SigningKey {
     /// armored key block (`*.asc`) or an `authorized_keys` line (`*.sshpub`).
     pub fn public_key(&self) -> &str {
         &self.public
+    }
+
+    /// The private key as users put it in a signing Secret: the armored
+    /// secret key block `gpg --export-secret-keys` writes (`git.asc`), or
+    /// the OpenSSH private key file (`identity`).
+    pub fn private_key(&self) -> Result<String> {
+        match &self.kind {
+            Kind::Gpg {
+                home,
+                key_id,
+                passphrase,
+            } => run(gpg_with(home, passphrase).args(["--armor", "--export-secret-keys", key_id])),
+            Kind::Ssh { private_key } => std::fs::read_to_string(private_key)
+                .map_err(crate::error::io("reading the SSH private key")),
+        }
+    }
+
+    /// `git verify-commit --raw` of `commit` in the repository at `dir`,
+    /// trusting only this key (gpg's keyring of the key; an allowed-signers
+    /// file naming `email` for SSH): `Ok` with git's report when the
+    /// signature is good, an error otherwise.
+    pub fn verify_commit(&self, dir: &Path, commit: &str, email: &str) -> Result<String> {
+        let mut command = git_command();
+        command.current_dir(dir);
+        let _allowed;
+        match &self.kind {
+            Kind::Gpg { home, .. } => {
+                command.env("GNUPGHOME", home);
+            }
+            Kind::Ssh { private_key } => {
+                let file = private_key.with_extension("allowed");
+                std::fs::write(&file, format!("{email} {}", self.public))
+                    .map_err(crate::error::io("writing the allowed signers file"))?;
+                command
+                    .arg("-c")
+                    .arg(format!("gpg.ssh.allowedSignersFile={}", file.display()));
+                _allowed = file;
+            }
+        }
+        let out = command
+            .args(["verify-commit", "--raw", commit])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(crate::error::io("running git verify-commit"))?;
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            Ok(report)
+        } else {
+            Err(Error::Parse {
+                what: format!("git verify-commit {commit}"),
+                reason: report,
+            })
+        }
     }
 
     /// The OpenPGP key ID (16 upper-case hex digits) or the SSH key's
@@ -95,7 +190,7 @@ impl SigningKey {
         let mut command = git_command();
         command.current_dir(dir);
         match &self.kind {
-            Kind::Gpg { home, key_id } => {
+            Kind::Gpg { home, key_id, .. } => {
                 command
                     .env("GNUPGHOME", home)
                     .args(["-c", "gpg.format=openpgp"])
@@ -125,6 +220,10 @@ impl Drop for SigningKey {
 }
 
 fn gpg(home: &Path) -> Command {
+    gpg_with(home, "")
+}
+
+fn gpg_with(home: &Path, passphrase: &str) -> Command {
     let mut command = Command::new("gpg");
     command.env("GNUPGHOME", home).args([
         "--batch",
@@ -132,7 +231,7 @@ fn gpg(home: &Path) -> Command {
         "--pinentry-mode",
         "loopback",
         "--passphrase",
-        "",
+        passphrase,
     ]);
     command
 }
