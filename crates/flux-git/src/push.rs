@@ -122,7 +122,7 @@ pub fn commit_to(
         let remote_ref = format!("refs/heads/{}", target.branch);
         let parent = match target.base {
             Some((base_ref, expected)) => {
-                let tip = fetch_tip(&repo, url, base_ref, auth)?;
+                let tip = fetch_tip(&repo, url, base_ref, auth, target.pinned)?;
                 if tip.to_string() == expected {
                     Some(tip)
                 } else {
@@ -146,7 +146,7 @@ pub fn commit_to(
                     .iter()
                     .any(|(name, _)| *name == remote_ref);
                 if exists {
-                    Some(fetch_tip(&repo, url, &remote_ref, auth)?)
+                    Some(fetch_tip(&repo, url, &remote_ref, auth, false)?)
                 } else {
                     None
                 }
@@ -275,12 +275,23 @@ fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
-fn fetch_tip(repo: &Repository, url: &str, remote_ref: &str, auth: &Auth) -> Result<Oid> {
+/// Fetches `remote_ref` into the scratch repository: its tip only
+/// (depth 1) unless `history` is asked for.
+fn fetch_tip(
+    repo: &Repository,
+    url: &str,
+    remote_ref: &str,
+    auth: &Auth,
+    history: bool,
+) -> Result<Oid> {
     let route = ProxyRoute::new(url, auth)?;
     let host_key_failure = RefCell::new(None);
     let auth_attempted = RefCell::new(false);
     let mut fetch = fetch_options(url, auth, &route, &host_key_failure, &auth_attempted);
     fetch.download_tags(AutotagOption::None);
+    if !history {
+        fetch.depth(1);
+    }
     let local = "refs/flux/base";
     let refspec = format!("+{remote_ref}:{local}");
     let mut remote = repo

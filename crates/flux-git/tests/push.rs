@@ -330,6 +330,10 @@ fn signed_commits_verify_with_git() {
         );
     }
 
+    // Commit objects written by us and pushed from a depth-1 fetch are
+    // well-formed and complete for the real git.
+    git(bare, &["fsck", "--strict", "--no-dangling"]).unwrap();
+
     // Refusals, with messages that hold no key material.
     let armored = gpg_protected.private_key().unwrap();
     assert_eq!(
