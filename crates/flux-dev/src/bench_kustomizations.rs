@@ -85,10 +85,21 @@ impl Fluxd {
 
     /// Upstream's kustomize-controller, out of cluster, same settings.
     pub(crate) fn upstream(binary: &Path, kubeconfig: &Path) -> Result<Self, String> {
+        Self::upstream_with(binary, kubeconfig, &[])
+    }
+
+    /// An upstream controller, out of cluster, same settings, plus `extra`
+    /// arguments.
+    pub(crate) fn upstream_with(
+        binary: &Path,
+        kubeconfig: &Path,
+        extra: &[String],
+    ) -> Result<Self, String> {
         let metrics = format!("127.0.0.1:{}", free_port()?);
         let child = std::process::Command::new(binary)
             .env("KUBECONFIG", kubeconfig)
             .env("RUNTIME_NAMESPACE", "default")
+            .args(extra)
             .arg("--concurrent=10")
             .arg("--enable-leader-election=false")
             .arg("--watch-all-namespaces=true")
@@ -112,6 +123,22 @@ impl Fluxd {
                     .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             })
             .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// The CPU time (user and system) it used so far.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name (which may hold spaces):
+                // utime and stime are the 12th and 13th, in clock ticks.
+                let rest = s.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let ticks =
+                    fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+                Some(ticks / 100.0)
+            })
+            .unwrap_or(0.0)
     }
 
     /// The sum of its metric lines starting with `prefix`.

@@ -34,6 +34,10 @@
 //! - `flux-dev bench helmrepository [VERSIONS] [CHARTS]`: a HelmRepository
 //!   with a large index and HelmCharts on it, fluxd against upstream's
 //!   source-controller (time to Ready, memory).
+//! - `flux-dev bench images [REPOSITORIES] [TAGS] [FILES]`: 200
+//!   ImageRepositories × 500 tags, their semver policies and one
+//!   automation over 2,000 files; fluxd against upstream's two image
+//!   controllers (see `bench_images`).
 //! - `flux-dev bench gotemplate [ITEMS] [ITERATIONS]`: a Helm-like chart
 //!   (helper library with deep `include` chains, 2,000 services) rendered
 //!   by flux-gotemplate and by Go's text/template + sprig in the same run;
@@ -58,6 +62,7 @@ mod bench_gotemplate;
 mod bench_helm;
 mod bench_helmreleases;
 mod bench_helmrepository;
+mod bench_images;
 mod bench_kustomizations;
 mod bench_webhook;
 mod corpus;
@@ -192,6 +197,17 @@ enum Bench {
         #[arg(default_value_t = 100)]
         pushes: usize,
     },
+    /// ImageRepositories, ImagePolicies and an ImageUpdateAutomation:
+    /// fluxd against upstream's image-reflector and image-automation
+    /// controllers.
+    Images {
+        #[arg(default_value_t = 200)]
+        repositories: usize,
+        #[arg(default_value_t = 500)]
+        tags: usize,
+        #[arg(default_value_t = 2_000)]
+        files: usize,
+    },
     /// A Helm-like chart: flux-gotemplate against Go's text/template.
     Gotemplate {
         #[arg(default_value_t = 2_000)]
@@ -234,6 +250,11 @@ fn main() -> ExitCode {
         }
         Command::Bench(Bench::Helmreleases { count }) => bench_helmreleases::helmreleases(count),
         Command::Bench(Bench::Webhook { pushes }) => bench_webhook::webhook(pushes),
+        Command::Bench(Bench::Images {
+            repositories,
+            tags,
+            files,
+        }) => bench_images::images(repositories, tags, files),
         Command::Bench(Bench::Helmrepository { versions, charts }) => {
             bench_helmrepository::helmrepository(versions, charts)
         }

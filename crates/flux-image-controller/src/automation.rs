@@ -23,7 +23,7 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::Context;
-use crate::reflector::{FINALIZER, ReconcileError};
+use crate::reflector::ReconcileError;
 use crate::setters::PolicyRef;
 use crate::template;
 
@@ -184,17 +184,10 @@ pub async fn reconcile(
     let namespace = automation.namespace().unwrap_or_default();
     let name = automation.name_any();
     let api: Api<ImageUpdateAutomation> = Api::namespaced(ctx.client.clone(), &namespace);
-    let has_finalizer = automation.finalizers().iter().any(|f| f == FINALIZER);
-    if automation.metadata.deletion_timestamp.is_some() {
-        if has_finalizer {
-            crate::reflector::patch_finalizer(&api, &*automation, false).await?;
-        }
-        return Ok(Action::await_change());
-    }
-    if !has_finalizer {
-        crate::reflector::patch_finalizer(&api, &*automation, true).await?;
-        return Ok(Action::requeue(Duration::from_millis(1)));
-    }
+    let automation = match crate::reflector::finalizer_prelude(&api, automation, || Ok(())).await? {
+        Ok(automation) => automation,
+        Err(done) => return Ok(done),
+    };
     if automation.spec.suspend {
         return Ok(Action::await_change());
     }
@@ -686,7 +679,8 @@ pub async fn run_automations(ctx: Arc<Context>, namespace: Option<String>) {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let controller = Controller::new(api, watcher::Config::default());
+    let (store, trigger) = flux_runtime::reconcile::spec_changes(api, watcher::Config::default());
+    let controller = Controller::for_stream(trigger, store);
     let store = controller.store();
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))

@@ -138,11 +138,7 @@ pub async fn registry_client(
     .map_err(|e| e.to_string())
 }
 
-pub(crate) async fn patch_finalizer<K>(
-    api: &Api<K>,
-    object: &K,
-    add: bool,
-) -> Result<(), ReconcileError>
+async fn patch_finalizer<K>(api: &Api<K>, object: &K, add: bool) -> Result<K, ReconcileError>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -159,7 +155,6 @@ where
         &Patch::Merge(&patch),
     )
     .await
-    .map(|_| ())
     .map_err(|e| {
         ReconcileError(format!(
             "failed to {} finalizer: {}",
@@ -167,6 +162,34 @@ where
             flux_runtime::ssa::kube_message(&e)
         ))
     })
+}
+
+/// The finalizer protocol the three reconcilers share. A deleted object:
+/// `clean_up` runs, the finalizer goes and the reconcile ends (`Err` with
+/// its action). Otherwise the object to reconcile (`Ok`), with the
+/// finalizer added when it lacked it — the object the API server
+/// returned, so the reconcile does not go on from a cache that has not
+/// seen that write yet.
+pub(crate) async fn finalizer_prelude<K>(
+    api: &Api<K>,
+    object: Arc<K>,
+    clean_up: impl FnOnce() -> Result<(), ReconcileError>,
+) -> Result<Result<Arc<K>, Action>, ReconcileError>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let has_finalizer = object.finalizers().iter().any(|f| f == FINALIZER);
+    if object.meta().deletion_timestamp.is_some() {
+        if has_finalizer {
+            clean_up()?;
+            patch_finalizer(api, &*object, false).await?;
+        }
+        return Ok(Err(Action::await_change()));
+    }
+    if has_finalizer {
+        return Ok(Ok(object));
+    }
+    Ok(Ok(Arc::new(patch_finalizer(api, &*object, true).await?)))
 }
 
 fn ready_message(conditions: &[Condition]) -> Option<(bool, String)> {
@@ -234,20 +257,16 @@ pub async fn reconcile_repository(
     let namespace = repo.namespace().unwrap_or_default();
     let name = repo.name_any();
     let api: Api<ImageRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    let has_finalizer = repo.finalizers().iter().any(|f| f == FINALIZER);
-    if repo.metadata.deletion_timestamp.is_some() {
-        if has_finalizer {
-            ctx.storage
-                .delete(&namespace, &name)
-                .map_err(|e| ReconcileError(e.to_string()))?;
-            patch_finalizer(&api, &*repo, false).await?;
-        }
-        return Ok(Action::await_change());
-    }
-    if !has_finalizer {
-        patch_finalizer(&api, &*repo, true).await?;
-        return Ok(Action::requeue(Duration::from_millis(1)));
-    }
+    let repo = match finalizer_prelude(&api, repo, || {
+        ctx.storage
+            .delete(&namespace, &name)
+            .map_err(|e| ReconcileError(e.to_string()))
+    })
+    .await?
+    {
+        Ok(repo) => repo,
+        Err(done) => return Ok(done),
+    };
     if repo.spec.suspend {
         tracing::info!(imagerepository = %name, namespace = %namespace, "Reconciliation is suspended for this object");
         return Ok(Action::await_change());
@@ -430,7 +449,8 @@ pub async fn run_repositories(ctx: Arc<Context>, namespace: Option<String>) {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    Controller::new(api, watcher::Config::default())
+    let (store, trigger) = flux_runtime::reconcile::spec_changes(api, watcher::Config::default());
+    Controller::for_stream(trigger, store)
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
         .run(reconcile_repository, error_policy, ctx)
         .for_each(|_| async {})
@@ -506,17 +526,10 @@ pub async fn reconcile_policy(
     let namespace = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
     let api: Api<ImagePolicy> = Api::namespaced(ctx.client.clone(), &namespace);
-    let has_finalizer = policy.finalizers().iter().any(|f| f == FINALIZER);
-    if policy.metadata.deletion_timestamp.is_some() {
-        if has_finalizer {
-            patch_finalizer(&api, &*policy, false).await?;
-        }
-        return Ok(Action::await_change());
-    }
-    if !has_finalizer {
-        patch_finalizer(&api, &*policy, true).await?;
-        return Ok(Action::requeue(Duration::from_millis(1)));
-    }
+    let policy = match finalizer_prelude(&api, policy, || Ok(())).await? {
+        Ok(policy) => policy,
+        Err(done) => return Ok(done),
+    };
     if policy.spec.suspend {
         return Ok(Action::await_change());
     }
@@ -749,7 +762,8 @@ pub async fn run_policies(ctx: Arc<Context>, namespace: Option<String>) {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let controller = Controller::new(api, watcher::Config::default());
+    let (store, trigger) = flux_runtime::reconcile::spec_changes(api, watcher::Config::default());
+    let controller = Controller::for_stream(trigger, store);
     let store = controller.store();
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))

@@ -367,3 +367,84 @@ async fn tags_are_scanned_and_policies_pick_the_newest() {
     );
     run.abort();
 }
+
+/// Each interval costs one tag listing per repository: the reconciler's
+/// own status writes do not wake it into scanning again from a cached
+/// status older than the one it wrote (it did, five to seven times per
+/// interval, with a few repositories at once). Counted from the
+/// registry's access log over three scans of each of six repositories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tag_listing_per_interval() {
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let client = cp.client().unwrap();
+    let ns = cp.namespace("interval").await.unwrap();
+    let namespace = ns.name().to_string();
+    let registry = flux_testenv::OciRegistry::start().unwrap();
+    let host = registry.host();
+    let image = flux_testenv::Image::new();
+    const REPOSITORIES: usize = 6;
+    for i in 0..REPOSITORIES {
+        image.push(&host, &format!("tick/app{i}"), "1.0.0").unwrap();
+    }
+    let storage = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(flux_image_controller::Context::new(
+        client.clone(),
+        storage.path(),
+    ));
+    let run = tokio::spawn(flux_image_controller::run_reflector(
+        ctx.clone(),
+        Some(namespace.clone()),
+    ));
+    for i in 0..REPOSITORIES {
+        create(
+            &client,
+            &namespace,
+            json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "metadata": {"name": format!("app{i}")},
+            "spec": {"image": format!("{host}/tick/app{i}"), "insecure": true, "interval": "3s"}}),
+        )
+        .await;
+    }
+    let repos: Api<ImageRepository> = Api::namespaced(client.clone(), &namespace);
+    // Every scan time each repository reports, until each has three.
+    let mut seen: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); REPOSITORIES];
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !seen.iter().all(|t| t.len() >= 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three scans each not seen in 120 s: {seen:?}"
+        );
+        for (i, times) in seen.iter_mut().enumerate() {
+            let Ok(repo) = repos.get(&format!("app{i}")).await else {
+                continue;
+            };
+            if let Some(t) = repo
+                .status
+                .and_then(|s| s.last_scan_result)
+                .and_then(|r| r.scan_time)
+            {
+                times.insert(t.0.to_string());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    run.abort();
+    let _ = run.await;
+    let requests = registry.requests().unwrap();
+    for (i, times) in seen.iter().enumerate() {
+        let listings = requests
+            .iter()
+            .filter(|r| r.starts_with(&format!("GET /v2/tick/app{i}/tags/list")))
+            .count();
+        // The scans seen, and at most one more that had not written its
+        // status yet when the controller stopped.
+        assert!(
+            listings >= times.len() && listings <= times.len() + 1,
+            "app{i}: {listings} tag listings for {} scans seen ({times:?})",
+            times.len()
+        );
+    }
+}

@@ -196,3 +196,39 @@ mod tests {
         assert_eq!(error.requeue(), UNREPORTED_ERROR_REQUEUE);
     }
 }
+
+/// The events that wake a reconciler, as upstream's controllers filter
+/// them (`GenerationChangedPredicate` or an annotation change such as
+/// `reconcile.fluxcd.io/requestedAt`), and the store of every object they
+/// come from. A reconciler's own status writes do not wake it again, so
+/// no second reconcile decides on a cached status older than the one the
+/// first has just written (the image reflector scanned a registry five
+/// times per interval that way). Use with `Controller::for_stream`.
+pub fn spec_changes<K>(
+    api: Api<K>,
+    config: kube::runtime::watcher::Config,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::utils::{Predicate, PredicateConfig, predicates};
+    let (reader, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::reflector(writer, kube::runtime::watcher(api, config))
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            PredicateConfig::default(),
+        );
+    (reader, stream)
+}

@@ -174,4 +174,56 @@ impl OciRegistry {
     pub fn log(&self) -> String {
         self.supervisor.log_tail("docker-registry", 1000)
     }
+
+    /// Every HTTP request the registry served so far, as its access log
+    /// has them: `GET /v2/team/app/tags/list?n=1000`, oldest first.
+    pub fn requests(&self) -> Result<Vec<String>> {
+        let log = fs::read_to_string(self.supervisor.log_path("docker-registry"))
+            .map_err(io("reading the registry's log"))?;
+        Ok(log
+            .lines()
+            .filter_map(|line| {
+                // Combined log format: `… "GET /v2/… HTTP/1.1" 200 …`.
+                let request = line.split('"').nth(1)?;
+                let (method_path, protocol) = request.rsplit_once(' ')?;
+                protocol
+                    .starts_with("HTTP/")
+                    .then(|| method_path.to_string())
+            })
+            .collect())
+    }
+
+    /// Gives the manifest tagged `existing` in `repository` the names
+    /// `tags` as well, by writing the entries a manifest `PUT` by tag
+    /// writes straight into the registry's filesystem storage — which the
+    /// registry then serves as any pushed tag. For benchmarks that need
+    /// hundreds of thousands of tags.
+    pub fn add_tags_in_storage(
+        &self,
+        repository: &str,
+        existing: &str,
+        tags: impl IntoIterator<Item = String>,
+    ) -> Result<()> {
+        let manifests = self
+            .supervisor
+            .dir()
+            .join("data/docker/registry/v2/repositories")
+            .join(repository)
+            .join("_manifests/tags");
+        let source = manifests.join(existing);
+        let link = fs::read_to_string(source.join("current/link"))
+            .map_err(io(format!("reading the tag {repository}:{existing}")))?;
+        let hex = link.trim().trim_start_matches("sha256:").to_string();
+        for tag in tags {
+            let dir = manifests.join(&tag);
+            let index = dir.join("index/sha256").join(&hex);
+            fs::create_dir_all(&index).map_err(io(format!("writing the tag {tag}")))?;
+            fs::create_dir_all(dir.join("current"))
+                .map_err(io(format!("writing the tag {tag}")))?;
+            fs::write(index.join("link"), &link).map_err(io(format!("writing the tag {tag}")))?;
+            fs::write(dir.join("current/link"), &link)
+                .map_err(io(format!("writing the tag {tag}")))?;
+        }
+        Ok(())
+    }
 }
