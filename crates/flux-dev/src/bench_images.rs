@@ -459,9 +459,6 @@ async fn scenario(
     let requests = registry.requests().map_err(err)?;
     let quiet = &requests[before.min(requests.len())..];
     let quiet_listings = quiet.iter().filter(|r| r.contains("/tags/list")).count();
-    if std::env::var_os("DEBUG_QUIET").is_some() {
-        eprintln!("{}", registry.log());
-    }
     Ok(Measures {
         initial,
         scanned,

@@ -129,12 +129,7 @@ async fn signer(ctx: &Context, namespace: &str, key: &SigningKey) -> Result<Sign
             flux_runtime::ssa::kube_message(&e)
         )
     })?;
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
+    let data = flux_runtime::pull_secrets::data_of(secret);
     let (key_field, secret_field) = match key.key_type {
         None | Some(SigningKeyType::Gpg) => ("git.asc", "passphrase"),
         Some(SigningKeyType::Ssh) => ("identity", "password"),
@@ -480,6 +475,12 @@ async fn run(
         .collect();
     let automation_key = (namespace.to_string(), name.to_string());
     let job = move || -> Result<Run, Failure> {
+        let checkout_failed = |e: flux_git::Error| {
+            Failure::Failed(
+                "GitOperationFailed",
+                format!("failed to checkout source: {e}"),
+            )
+        };
         for attempt in 1..=PUSH_ATTEMPTS {
             let work = tempfile::Builder::new()
                 .prefix("imageupdateautomation-")
@@ -492,12 +493,7 @@ async fn run(
                 work.path(),
                 &CheckoutOptions::default(),
             )
-            .map_err(|e| {
-                Failure::Failed(
-                    "GitOperationFailed",
-                    format!("failed to checkout source: {e}"),
-                )
-            })?;
+            .map_err(checkout_failed)?;
             let checkout_branch_name = match &reference {
                 Reference::Branch(b)
                 | Reference::Commit {
@@ -533,12 +529,7 @@ async fn run(
             if switch_branch {
                 let push_ref = format!("refs/heads/{push_branch}");
                 let exists = flux_git::ls_remote(&url, &auth)
-                    .map_err(|e| {
-                        Failure::Failed(
-                            "GitOperationFailed",
-                            format!("failed to checkout source: {e}"),
-                        )
-                    })?
+                    .map_err(checkout_failed)?
                     .iter()
                     .any(|(name, _)| *name == push_ref);
                 if exists {
@@ -549,12 +540,7 @@ async fn run(
                         push_work.path(),
                         &CheckoutOptions::default(),
                     )
-                    .map_err(|e| {
-                        Failure::Failed(
-                            "GitOperationFailed",
-                            format!("failed to checkout source: {e}"),
-                        )
-                    })?;
+                    .map_err(checkout_failed)?;
                     files = push_work.path().to_path_buf();
                     base_ref = push_ref;
                     base_hash = tip.hash;

@@ -328,7 +328,8 @@ pub async fn reconcile_repository(
         Some(_) => interval,
     };
     let trace;
-    if let Some(reason) = reason {
+    if let Some(reason_text) = reason {
+        let reason = reason_text;
         flux_runtime::conditions::mark_reconciling(
             &mut status.conditions,
             "Progressing",
@@ -368,10 +369,11 @@ pub async fn reconcile_repository(
         .await;
         match scanned {
             Err((reason, message)) => {
-                flux_runtime::conditions::mark_failed(
+                flux_runtime::conditions::mark_failed_in_progress(
                     &mut status.conditions,
                     reason,
                     &message,
+                    &format!("scanning: {reason_text}"),
                     generation,
                     now(),
                 );
@@ -537,6 +539,8 @@ pub async fn reconcile_policy(
     let before = policy.status.clone().unwrap_or_default();
     let mut status = before.clone();
     let now = flux_runtime::now;
+    let progress =
+        flux_runtime::conditions::progress_message(before.observed_generation, generation);
     if let Some(token) = flux_runtime::conditions::reconcile_request(
         policy.metadata.annotations.as_ref(),
         status.last_handled_reconcile_at.as_deref(),
@@ -569,10 +573,11 @@ pub async fn reconcile_policy(
             Action::await_change()
         }
         Err(Outcome::Retry(reason, message, after)) => {
-            flux_runtime::conditions::mark_failed(
+            flux_runtime::conditions::mark_failed_in_progress(
                 &mut status.conditions,
                 reason,
                 &message,
+                &progress,
                 generation,
                 now(),
             );
@@ -628,7 +633,7 @@ async fn policy_step(
             return Err(Outcome::Retry(
                 "DependencyNotReady",
                 format!(
-                    "failed to get the referred ImageRepository: referenced ImageRepository does not exist: imagerepositories.image.toolkit.fluxcd.io \"{repo_name}\" not found"
+                    "failed to get the referred ImageRepository: referenced ImageRepository does not exist: ImageRepository.image.toolkit.fluxcd.io \"{repo_name}\" not found"
                 ),
                 ctx.requeue_dependency,
             ));

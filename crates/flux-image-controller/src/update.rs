@@ -10,13 +10,14 @@ use crate::setters::{self, Change, ObjectId};
 /// Files larger than this are not read (upstream reads any size).
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
-/// What one run changed: file (slash-separated, relative to the
-/// repository root) → object → changes.
+/// What one run changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Result {
-    /// The changes per file and object.
+    /// The changes per file and object; files slash-separated and relative
+    /// to the update path, as upstream's `.Changed.FileChanges` has them.
     pub file_changes: BTreeMap<String, BTreeMap<ObjectId, Vec<Change>>>,
-    /// The new contents of each changed file.
+    /// The new contents of each changed file, by path from the repository
+    /// root.
     pub files: BTreeMap<String, Vec<u8>>,
     /// Files skipped, with why (not YAML, links, too large).
     pub skipped: Vec<(String, String)>,
@@ -73,16 +74,26 @@ pub fn update(
     let mut files = Vec::new();
     walk(&start, &mut files).map_err(|e| Error::Io(e.to_string()))?;
     files.sort();
-    for file in files {
-        let Ok(relative) = file.strip_prefix(root) else {
-            continue;
-        };
-        let relative = relative
-            .components()
+    let slashed = |path: &Path| {
+        path.components()
             .filter_map(|c| c.as_os_str().to_str())
             .collect::<Vec<_>>()
-            .join("/");
-        visit(&file, relative, &setters, &mut result)?;
+            .join("/")
+    };
+    for file in files {
+        let (Ok(relative), Ok(key)) = (file.strip_prefix(root), file.strip_prefix(&start)) else {
+            continue;
+        };
+        let key = if key.as_os_str().is_empty() {
+            // `update.path` names the file itself.
+            file.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            slashed(key)
+        };
+        visit(&file, slashed(relative), key, &setters, &mut result)?;
     }
     Ok(result)
 }
@@ -90,6 +101,7 @@ pub fn update(
 fn visit(
     file: &Path,
     relative: String,
+    key: String,
     setters: &HashMap<String, String>,
     result: &mut Result,
 ) -> std::result::Result<(), Error> {
@@ -127,7 +139,7 @@ fn visit(
         Err(e) => result.skipped.push((relative, format!("not YAML: {e}"))),
         Ok(None) => {}
         Ok(Some(update)) => {
-            let objects = result.file_changes.entry(relative.clone()).or_default();
+            let objects = result.file_changes.entry(key).or_default();
             for (object, change) in update.changes {
                 objects.entry(object).or_default().push(change);
             }

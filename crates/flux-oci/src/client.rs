@@ -759,31 +759,80 @@ async fn error_message(response: Response<hyper::body::Incoming>, request: &str)
         code: String,
         #[serde(default)]
         message: String,
+        #[serde(default)]
+        detail: Option<serde_json::Value>,
     }
     let status = response.status();
     let body = read_limited(response, 64 << 10, request, Duration::from_secs(10))
         .await
         .unwrap_or_default();
     let parsed: Option<Errors> = serde_json::from_slice(&body).ok();
+    // go-containerregistry's wording: `CODE: message[; detail]`, the
+    // detail printed as Go's `%v` prints the decoded JSON.
+    let diagnostic = |e: &RegistryError| match &e.detail {
+        Some(detail) if !detail.is_null() => {
+            format!("{}: {}; {}", e.code, e.message, go_value(detail))
+        }
+        _ => format!("{}: {}", e.code, e.message),
+    };
     match parsed.filter(|e| !e.errors.is_empty()) {
-        Some(errors) => errors
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", e.code, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        Some(errors) if errors.errors.len() == 1 => diagnostic(&errors.errors[0]),
+        Some(errors) => format!(
+            "multiple errors returned: {}",
+            errors
+                .errors
+                .iter()
+                .map(diagnostic)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         None if request.starts_with("HEAD ") => format!(
             "unexpected status code {} {} (HEAD responses have no body, use GET for details)",
             status.as_u16(),
             status.canonical_reason().unwrap_or("")
         ),
-        None => format!(
+        None if body.is_empty() => format!(
             "unexpected status code {} {}",
             status.as_u16(),
             status.canonical_reason().unwrap_or("")
         )
         .trim_end()
         .to_string(),
+        None => format!(
+            "unexpected status code {} {}: {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            String::from_utf8_lossy(&body)
+        ),
+    }
+}
+
+/// A decoded JSON value as Go's `fmt` prints it with `%v`: maps with
+/// their keys sorted (`map[k:v k2:v2]`), slices `[a b]`, numbers as
+/// float64 (`%g`), null `<nil>`.
+fn go_value(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "<nil>".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => flux_go::float::format_g(n.as_f64().unwrap_or(0.0), None, false),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_value).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            format!(
+                "map[{}]",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{}", go_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
     }
 }
 
@@ -873,6 +922,21 @@ pub(crate) fn go_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_details_printed_as_go_does() {
+        let detail: serde_json::Value = serde_json::from_str(
+            r#"[{"Type":"repository","Class":"","Name":"team/app","Action":"pull"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            go_value(&detail),
+            "[map[Action:pull Class: Name:team/app Type:repository]]"
+        );
+        let mixed: serde_json::Value =
+            serde_json::from_str(r#"{"b":[1000000,1.5,true,null],"a":"x"}"#).unwrap();
+        assert_eq!(go_value(&mixed), "map[a:x b:[1e+06 1.5 true <nil>]]");
+    }
 
     #[test]
     fn link_headers_and_query_values() {

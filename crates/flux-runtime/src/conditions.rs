@@ -367,6 +367,44 @@ pub fn mark_failed(
     );
 }
 
+/// Marks a failure that is retried, as upstream's result finalizer of the
+/// image controllers leaves it: `Ready=False` with `reason` and `message`,
+/// and `Reconciling=True` `ProgressingWithRetry` still telling the step
+/// that was in progress (`progress`: "processing object: new generation
+/// 1 -> 2", "scanning: first scan", "reconciliation in progress").
+pub fn mark_failed_in_progress(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    progress: &str,
+    generation: Option<i64>,
+    now: Time,
+) {
+    mark_failed(conditions, reason, message, generation, now.clone());
+    set(
+        conditions,
+        condition_type::RECONCILING,
+        ConditionStatus::True,
+        flux_api::meta::reason::PROGRESSING_WITH_RETRY,
+        progress,
+        generation,
+        now,
+    );
+}
+
+/// What upstream's controllers say they are doing when a reconcile starts:
+/// "processing object: new generation <observed or -1> -> <generation>"
+/// for a new generation, else "reconciliation in progress".
+pub fn progress_message(observed_generation: Option<i64>, generation: Option<i64>) -> String {
+    let generation = generation.unwrap_or_default();
+    let observed = observed_generation.unwrap_or(-1);
+    if observed == generation {
+        "reconciliation in progress".to_string()
+    } else {
+        format!("processing object: new generation {observed} -> {generation}")
+    }
+}
+
 /// Marks a failure no retry will fix without a change to the object:
 /// `Stalled=True` and `Ready=False` with the same reason; `Reconciling` is
 /// removed.

@@ -61,10 +61,15 @@ pub async fn secret_data(
             kube_message(&e)
         )
     })?;
-    Ok(secret
+    Ok(data_of(secret))
+}
+
+/// A Secret's `data` as bytes by key.
+pub fn data_of(secret: Secret) -> BTreeMap<String, Vec<u8>> {
+    secret
         .data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
-        .collect())
+        .collect()
 }

@@ -148,32 +148,10 @@ pub async fn tls(
     namespace: &str,
     name: &str,
 ) -> Result<flux_oci::http::Tls, String> {
-    let data = secret_data(ctx, namespace, name).await?;
+    let data = flux_runtime::pull_secrets::secret_data(&ctx.client, namespace, name).await?;
     flux_oci::http::Tls::from_secret(&format!("{namespace}/{name}"), |key| {
         data.get(key).map(Vec::as_slice)
     })
-}
-
-/// The data of Secret `name` (`failed to get secret 'ns/name': …`).
-async fn secret_data(
-    ctx: &Context,
-    namespace: &str,
-    name: &str,
-) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(ctx.client.clone(), namespace);
-    let secret = secrets.get(name).await.map_err(|e| {
-        format!(
-            "failed to get secret '{namespace}/{name}': {}",
-            flux_runtime::ssa::kube_message(&e)
-        )
-    })?;
-    Ok(secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect())
 }
 
 /// The proxy of a `proxySecretRef` Secret (`address`, `username`,
@@ -183,6 +161,6 @@ pub async fn proxy(
     namespace: &str,
     name: &str,
 ) -> Result<flux_oci::http::Proxy, String> {
-    let data = secret_data(ctx, namespace, name).await?;
+    let data = flux_runtime::pull_secrets::secret_data(&ctx.client, namespace, name).await?;
     flux_oci::http::Proxy::from_secret(namespace, name, &data)
 }

@@ -68,6 +68,7 @@ mod proxy;
 mod rng;
 mod s3;
 mod signing;
+mod upstream;
 mod wait;
 
 pub use azure::AzureBlobServer;
@@ -89,4 +90,5 @@ pub use proxy::HttpProxy;
 pub use rng::Rng;
 pub use s3::S3Server;
 pub use signing::{CosignFormat, CosignKey, SigningKey};
+pub use upstream::UpstreamController;
 pub use wait::{EVENTUALLY_TIMEOUT, eventually, eventually_within};

@@ -132,12 +132,7 @@ async fn secret_data(
     name: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let secret = secrets.get(name).await.map_err(|e| kube_message(&e))?;
-    Ok(secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect())
+    Ok(flux_runtime::pull_secrets::data_of(secret))
 }
 
 /// Where `reference` points on the remote now, without cloning, within
