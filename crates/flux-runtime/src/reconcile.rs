@@ -164,39 +164,6 @@ where
     result
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::core::Status;
-
-    #[test]
-    fn a_stale_object_is_retried_at_once_and_worded_without_dumps() {
-        let stale = kube::Error::Api(
-            Status::failure(
-                "the server rejected our request due to an error in our request",
-                "Invalid",
-            )
-            .with_code(422)
-            .boxed(),
-        );
-        let error = FinalizerError::new("add", &stale);
-        assert!(error.stale);
-        assert_eq!(error.requeue(), std::time::Duration::from_millis(200));
-        assert_eq!(
-            error.to_string(),
-            "failed to add finalizer: the server rejected our request due to an error in our request"
-        );
-        let forbidden = kube::Error::Api(
-            Status::failure("forbidden", "Forbidden")
-                .with_code(403)
-                .boxed(),
-        );
-        let error = FinalizerError::new("remove", &forbidden);
-        assert!(!error.stale);
-        assert_eq!(error.requeue(), UNREPORTED_ERROR_REQUEUE);
-    }
-}
-
 /// The events that wake a reconciler, as upstream's controllers filter
 /// them (`GenerationChangedPredicate` or an annotation change such as
 /// `reconcile.fluxcd.io/requestedAt`), and the store of every object they
@@ -231,4 +198,37 @@ where
             PredicateConfig::default(),
         );
     (reader, stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    #[test]
+    fn a_stale_object_is_retried_at_once_and_worded_without_dumps() {
+        let stale = kube::Error::Api(
+            Status::failure(
+                "the server rejected our request due to an error in our request",
+                "Invalid",
+            )
+            .with_code(422)
+            .boxed(),
+        );
+        let error = FinalizerError::new("add", &stale);
+        assert!(error.stale);
+        assert_eq!(error.requeue(), std::time::Duration::from_millis(200));
+        assert_eq!(
+            error.to_string(),
+            "failed to add finalizer: the server rejected our request due to an error in our request"
+        );
+        let forbidden = kube::Error::Api(
+            Status::failure("forbidden", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        );
+        let error = FinalizerError::new("remove", &forbidden);
+        assert!(!error.stale);
+        assert_eq!(error.requeue(), UNREPORTED_ERROR_REQUEUE);
+    }
 }
