@@ -101,6 +101,18 @@ pub async fn registry_client(
     repo: &ImageRepository,
     reference: &Reference,
 ) -> Result<RegistryClient, String> {
+    if let Some(provider) = repo
+        .spec
+        .provider
+        .filter(|p| *p != flux_api::source::v1::OCIProvider::Generic)
+    {
+        // As OCIRepository: said plainly rather than an anonymous scan
+        // failing with the registry's "authentication required".
+        let name = format!("{provider:?}").to_lowercase();
+        return Err(format!(
+            "failed to get credential from {name}: cloud provider credentials are not supported by this controller yet; use secretRef"
+        ));
+    }
     let namespace = repo.namespace().unwrap_or_default();
     let credentials = flux_runtime::pull_secrets::first_credentials(
         &ctx.client,

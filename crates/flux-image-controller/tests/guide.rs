@@ -204,12 +204,14 @@ async fn the_guide_section_8_examples_work() {
     );
     let message =
         flux_testenv::git(fleet.work_path(), &["log", "-1", "--format=%an <%ae>%n%B"]).unwrap();
-    // `.Changed.Objects` is ranged in Go's key order: the markers file's
-    // object (no kind, no name) before `apps/v1` Deployment.
+    // `.Changed.FileChanges` holds paths relative to `update.path`, as
+    // upstream's (tests/upstream.rs); `.Changed.Objects` is ranged in Go's
+    // key order: the markers file's object (no kind, no name) before
+    // `apps/v1` Deployment.
     assert_eq!(
         message.trim_end(),
         format!(
-            "fluxcdbot <fluxcdbot@example.com>\nAutomated image update\nAutomation name: flux-system/webapp-automation\nFiles:\n- deploy/deployment.yaml\n- deploy/markers.yaml\nObjects:\n- / ()\n- ghcr.io/my-org/webapp:v1.0.0 -> {new}\n- ghcr.io/my-org/webapp:v1.0.0 -> v1.2.0\n- ghcr.io/my-org/webapp:v1.0.0 -> {host}/my-org/webapp\n- Deployment/webapp ()\n- ghcr.io/my-org/webapp:v1.0.0 -> {new}"
+            "fluxcdbot <fluxcdbot@example.com>\nAutomated image update\nAutomation name: flux-system/webapp-automation\nFiles:\n- deployment.yaml\n- markers.yaml\nObjects:\n- / ()\n- ghcr.io/my-org/webapp:v1.0.0 -> {new}\n- ghcr.io/my-org/webapp:v1.0.0 -> v1.2.0\n- ghcr.io/my-org/webapp:v1.0.0 -> {host}/my-org/webapp\n- Deployment/webapp ()\n- ghcr.io/my-org/webapp:v1.0.0 -> {new}"
         )
     );
     reflector.abort();

@@ -131,6 +131,14 @@ async fn tags_are_scanned_and_policies_pick_the_newest() {
         "insecure": true}})).await;
     create(&client, &namespace, json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
         "metadata": {"name": "tagged"}, "spec": {"image": format!("{host}/team/app:1.0.0"), "interval": "1h"}})).await;
+    create(
+        &client,
+        &namespace,
+        json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+        "metadata": {"name": "ecr"}, "spec": {"image": format!("{host}/team/app"), "interval": "1h",
+        "insecure": true, "provider": "aws"}}),
+    )
+    .await;
 
     let app = wait_repo(&repos, "app", |r| {
         r.status
@@ -198,6 +206,22 @@ async fn tags_are_scanned_and_policies_pick_the_newest() {
     assert_eq!(reason, "ReadOperationFailed");
     assert!(message.starts_with("scan failed: "), "{message}");
     assert!(!message.contains("s3cret"));
+    // A cloud provider: said plainly, no anonymous scan.
+    let ecr = wait_repo(&repos, "ecr", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| ready(&s.conditions))
+            .is_some_and(|r| r.0 == "False")
+    })
+    .await;
+    assert_eq!(
+        ready(&ecr.status.unwrap().conditions).unwrap(),
+        (
+            "False".to_string(),
+            "AuthenticationFailed".to_string(),
+            "failed to configure authentication options: failed to get credential from aws: cloud provider credentials are not supported by this controller yet; use secretRef".to_string()
+        )
+    );
     let tagged = wait_repo(&repos, "tagged", |r| {
         r.status
             .as_ref()

@@ -244,17 +244,17 @@ async fn same_results_as_upstream() {
             "metadata": {"name": "fleet"},
             "spec": {"url": repo.url(), "interval": "1h", "ref": {"branch": "main"}}}),
         );
-        list.push(
-            json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
-            "metadata": {"name": "auto"},
-            "spec": {"interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "fleet"},
-                     "git": {"commit": {"author": {"name": "Flux", "email": "flux@example.com"},
-                                        "messageTemplate": template}},
-                     "update": {"path": "./apps", "strategy": "Setters"}}}),
-        );
         per_namespace.push((namespace.clone(), list));
     }
     objects.clear();
+    // Created once every policy settled on both sides, so that both
+    // automations see the same policies on their first run.
+    let automation_object = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+        "metadata": {"name": "auto"},
+        "spec": {"interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                 "git": {"commit": {"author": {"name": "Flux", "email": "flux@example.com"},
+                                    "messageTemplate": template}},
+                 "update": {"path": "./apps", "strategy": "Setters"}}});
 
     // The controllers: ours in one namespace, upstream's in the other.
     let storage = tempfile::tempdir().unwrap();
@@ -306,8 +306,25 @@ async fn same_results_as_upstream() {
         Api::namespaced(client.clone(), &ours),
         Api::namespaced(client.clone(), &theirs),
     );
-    for name in ["app", "num", "excluded", "anonymous", "tagged"] {
-        let (a, b) = statuses(&our_repos, &their_repos, name, namespaces, settled).await;
+    // Each object waited for in the state it ends in (Ready or not), so
+    // that neither side is caught on its way there.
+    let ends = |ready: bool| {
+        move |s: &Value| {
+            settled(s)
+                && s["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && (c["status"] == "True") == ready)
+                })
+        }
+    };
+    for (name, ready) in [
+        ("app", true),
+        ("num", true),
+        ("excluded", true),
+        ("anonymous", false),
+        ("tagged", false),
+    ] {
+        let (a, b) = statuses(&our_repos, &their_repos, name, namespaces, ends(ready)).await;
         if a != b {
             differences.push(format!(
                 "ImageRepository {name}:\n  ours:     {a}\n  upstream: {b}"
@@ -318,23 +335,35 @@ async fn same_results_as_upstream() {
         Api::namespaced(client.clone(), &ours),
         Api::namespaced(client.clone(), &theirs),
     );
-    for name in [
-        "semver",
-        "prerelease",
-        "alpha",
-        "extract",
-        "numerical",
-        "numerical-desc",
-        "none-left",
-        "bad-range",
-        "ghost",
+    for (name, ready) in [
+        ("semver", true),
+        ("prerelease", true),
+        ("alpha", true),
+        ("extract", true),
+        ("numerical", true),
+        ("numerical-desc", true),
+        ("none-left", false),
+        ("bad-range", false),
+        ("ghost", false),
     ] {
-        let (a, b) = statuses(&our_policies, &their_policies, name, namespaces, settled).await;
+        let (a, b) = statuses(
+            &our_policies,
+            &their_policies,
+            name,
+            namespaces,
+            ends(ready),
+        )
+        .await;
         if a != b {
             differences.push(format!(
                 "ImagePolicy {name}:\n  ours:     {a}\n  upstream: {b}"
             ));
         }
+    }
+    for namespace in [&ours, &theirs] {
+        flux_testenv::create_object(&client, namespace, &automation_object)
+            .await
+            .unwrap();
     }
     let (our_automations, their_automations): (
         Api<ImageUpdateAutomation>,

@@ -659,3 +659,188 @@ async fn a_push_webhook_reconciles_and_notifies() {
     let _ = fluxd.kill();
     let _ = fluxd.wait();
 }
+
+/// The guide's §8 loop through one `fluxd`: CI pushes a new image tag →
+/// ImageRepository scan → ImagePolicy → a signed commit by the
+/// ImageUpdateAutomation → the GitRepository (verifying every commit's
+/// OpenPGP signature) → the Kustomization applies the new image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_image_tag_is_committed_signed_and_applied() {
+    use flux_api::kustomize::v1::Kustomization;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Patch, PatchParams};
+
+    let cp = ControlPlane::shared().expect("control plane");
+    cp.install_crd_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds"))
+        .await
+        .unwrap();
+    let client = cp.client().unwrap();
+    let ns = cp.namespace("images").await.unwrap();
+    let namespace = ns.name().to_string();
+
+    let registry = flux_testenv::OciRegistry::start().unwrap();
+    let host = registry.host();
+    let image = flux_testenv::Image::new();
+    image.push(&host, "team/web", "1.0.0").unwrap();
+
+    // A person signs the fleet's commits with one key; the automation
+    // with another, protected by a passphrase; the GitRepository trusts
+    // both.
+    let person = flux_testenv::SigningKey::gpg("Person <person@example.com>").unwrap();
+    let bot =
+        flux_testenv::SigningKey::gpg_protected("Flux <flux@example.com>", "abcde12345").unwrap();
+    let git = GitHttpServer::start().unwrap();
+    let repo = git.create_repo("fleet").unwrap();
+    repo.write(
+        "apps/web.yaml",
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: {host}/team/web:1.0.0 # {{\"$imagepolicy\": \"{namespace}:web\"}}\n"
+        ),
+    )
+    .unwrap();
+    let first = repo.commit_signed("fleet", &person).unwrap();
+
+    let storage = tempfile::tempdir().unwrap();
+    let mut fluxd = Command::new(env!("CARGO_BIN_EXE_fluxd"))
+        .env("KUBECONFIG", cp.kubeconfig_path())
+        .env("RUNTIME_NAMESPACE", &namespace)
+        .arg("--watch-all-namespaces=false")
+        .arg("--controllers=source,kustomize,image-reflector,image-automation")
+        .arg(format!("--storage-path={}", storage.path().display()))
+        .arg(format!(
+            "--storage-addr=127.0.0.1:{}",
+            flux_testenv::free_port().unwrap()
+        ))
+        .arg(format!(
+            "--health-addr=127.0.0.1:{}",
+            flux_testenv::free_port().unwrap()
+        ))
+        .arg(format!(
+            "--metrics-addr=127.0.0.1:{}",
+            flux_testenv::free_port().unwrap()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "trusted-keys"},
+            "stringData": {"person.asc": person.public_key(), "bot.asc": bot.public_key()}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bot-signing"},
+            "stringData": {"git.asc": bot.private_key().unwrap(), "passphrase": "abcde12345"}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "fleet"},
+            "spec": {"url": repo.url(), "interval": "1h", "ref": {"branch": "main"},
+                     "verify": {"mode": "HEAD", "secretRef": {"name": "trusted-keys"}}}}),
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps"},
+            "spec": {"interval": "1h", "path": "./apps", "prune": true,
+                     "targetNamespace": namespace,
+                     "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}),
+        json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "metadata": {"name": "web"},
+            "spec": {"image": format!("{host}/team/web"), "insecure": true, "interval": "1h"}}),
+        json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "web"},
+            "spec": {"imageRepositoryRef": {"name": "web"},
+                     "policy": {"semver": {"range": ">=1.0.0"}}}}),
+        json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "fleet"},
+            "spec": {"interval": "1h",
+                     "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                     "git": {"checkout": {"ref": {"branch": "main"}},
+                             "commit": {"author": {"name": "Flux", "email": "flux@example.com"},
+                                        "signingKey": {"secretRef": {"name": "bot-signing"}},
+                                        "messageTemplate": "{{ range .Changed.Changes }}{{ .OldValue }} -> {{ .NewValue }}{{ end }}"},
+                             "push": {"branch": "main"}},
+                     "update": {"path": "./apps", "strategy": "Setters"}}}),
+    ];
+    for object in &objects {
+        flux_testenv::create_object(&client, &namespace, object)
+            .await
+            .unwrap();
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let kustomizations: Api<Kustomization> = Api::namespaced(client.clone(), &namespace);
+    let applied = |revision: String, tag: &'static str| {
+        let (deployments, kustomizations) = (deployments.clone(), kustomizations.clone());
+        let wanted = format!("{host}/team/web:{tag}");
+        async move {
+            let found = flux_testenv::eventually_within(
+                &format!("{wanted} applied from {revision}"),
+                Duration::from_secs(120),
+                || async {
+                    let k = kustomizations.get("apps").await.ok()?;
+                    let d = deployments.get("web").await.ok()?;
+                    let image = d.spec?.template.spec?.containers.first()?.image.clone()?;
+                    (k.status?.last_applied_revision.as_deref() == Some(revision.as_str())
+                        && image == wanted)
+                        .then_some(())
+                },
+            )
+            .await;
+            if let Err(e) = found {
+                let status = kustomizations.get("apps").await.ok().and_then(|k| k.status);
+                panic!("{e}: {status:?}");
+            }
+        }
+    };
+    applied(format!("main@sha1:{first}"), "1.0.0").await;
+
+    // CI pushes 1.1.0; a scan is asked for, as a Receiver would.
+    image.push(&host, "team/web", "1.1.0").unwrap();
+    let image_repositories: Api<flux_api::image::v1::ImageRepository> =
+        Api::namespaced(client.clone(), &namespace);
+    let requested =
+        json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "tag-pushed"}}});
+    image_repositories
+        .patch("web", &PatchParams::default(), &Patch::Merge(&requested))
+        .await
+        .unwrap();
+    let automations: Api<flux_api::image::v1::ImageUpdateAutomation> =
+        Api::namespaced(client.clone(), &namespace);
+    let pushed = flux_testenv::eventually_within(
+        "the automation's push",
+        Duration::from_secs(120),
+        || async {
+            automations
+                .get("fleet")
+                .await
+                .ok()?
+                .status?
+                .last_push_commit
+        },
+    )
+    .await
+    .unwrap();
+    // The commit is signed by the bot's key, as the real git sees it.
+    let report = bot
+        .verify_commit(repo.bare_path(), &pushed, "flux@example.com")
+        .unwrap();
+    assert!(report.contains("GOODSIG"), "{report}");
+    let message =
+        flux_testenv::git(repo.bare_path(), &["log", "-1", "--format=%B", &pushed]).unwrap();
+    assert_eq!(
+        message.trim_end(),
+        format!("{host}/team/web:1.0.0 -> {host}/team/web:1.1.0")
+    );
+    // The GitRepository fetches it (asked, as a push webhook would) and
+    // verifies its signature; the Kustomization applies the new image.
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
+    repos
+        .patch("fleet", &PatchParams::default(), &Patch::Merge(&requested))
+        .await
+        .unwrap();
+    applied(format!("main@sha1:{pushed}"), "1.1.0").await;
+    let verified = repos.get("fleet").await.unwrap().status.unwrap();
+    let condition = flux_runtime::conditions::get(&verified.conditions, "SourceVerified").unwrap();
+    assert_eq!(condition.status, ConditionStatus::True, "{condition:?}");
+    assert!(
+        condition.message.contains(&bot.id().unwrap()),
+        "{}",
+        condition.message
+    );
+    let _ = fluxd.kill();
+    let _ = fluxd.wait();
+}
