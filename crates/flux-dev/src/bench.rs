@@ -263,3 +263,36 @@ pub fn overlays(count: usize) -> Result<(), String> {
     );
     Ok(())
 }
+
+/// Prints a comparison as a Markdown table: one row per label with ours,
+/// and when upstream ran, upstream's column (headed `upstream`) and the
+/// ratio.
+pub(crate) fn print_comparison(
+    upstream: &str,
+    labels: &[&str],
+    ours: &[String],
+    theirs: Option<(&[String], &[String])>,
+) {
+    match theirs {
+        Some((columns, ratios)) => {
+            println!("| measure | flux-rs | {upstream} | ratio |");
+            println!("|---|---|---|---|");
+            for (i, label) in labels.iter().enumerate() {
+                let cell = |v: &[String]| v.get(i).cloned().unwrap_or_default();
+                println!(
+                    "| {label} | {} | {} | {} |",
+                    cell(ours),
+                    cell(columns),
+                    cell(ratios)
+                );
+            }
+        }
+        None => {
+            println!("| measure | flux-rs |");
+            println!("|---|---|");
+            for (i, label) in labels.iter().enumerate() {
+                println!("| {label} | {} |", ours.get(i).cloned().unwrap_or_default());
+            }
+        }
+    }
+}

@@ -135,55 +135,43 @@ async fn run(n: usize) -> Result<(), String> {
         "interval reconciles, nothing changed (65 s window; control-plane bookkeeping left out)",
         "release Secrets written by both rounds",
     ];
-    let ours_columns = columns(&ours);
-    match &upstream {
-        Some(up) => {
-            let up_columns = columns(up);
-            println!("| measure | flux-rs | upstream helm-controller v1.6.0 | ratio |");
-            println!("|---|---|---|---|");
-            let both = ours.ready.is_some() && up.ready.is_some();
-            let ratios = [
-                match (up.ready, ours.ready) {
-                    (Some(u), Some(o)) => format!("{:.1}×", u.as_secs_f64() / o.as_secs_f64()),
-                    (None, Some(o)) => {
-                        format!("> {:.1}×", DEADLINE.as_secs_f64() / o.as_secs_f64())
-                    }
-                    _ => "—".to_string(),
-                },
-                format!("{:.1}×", up.peak_mib / ours.peak_mib.max(1e-9)),
-                if both {
-                    format!(
-                        "{:.1}×",
-                        up.requested.as_secs_f64() / ours.requested.as_secs_f64().max(1e-9)
-                    )
-                } else {
-                    "—".to_string()
-                },
-                if both {
-                    format!(
-                        "{:.0}× fewer requests",
-                        up.interval_requests / ours.interval_requests.max(1.0)
-                    )
-                } else {
-                    "—".to_string()
-                },
-                "—".to_string(),
-            ];
-            for i in 0..labels.len() {
-                println!(
-                    "| {} | {} | {} | {} |",
-                    labels[i], ours_columns[i], up_columns[i], ratios[i]
-                );
-            }
-        }
-        None => {
-            println!("| measure | flux-rs |");
-            println!("|---|---|");
-            for i in 0..labels.len() {
-                println!("| {} | {} |", labels[i], ours_columns[i]);
-            }
-        }
-    }
+    let theirs = upstream.as_ref().map(|up| {
+        let both = ours.ready.is_some() && up.ready.is_some();
+        let ratios = [
+            match (up.ready, ours.ready) {
+                (Some(u), Some(o)) => format!("{:.1}×", u.as_secs_f64() / o.as_secs_f64()),
+                (None, Some(o)) => {
+                    format!("> {:.1}×", DEADLINE.as_secs_f64() / o.as_secs_f64())
+                }
+                _ => "—".to_string(),
+            },
+            format!("{:.1}×", up.peak_mib / ours.peak_mib.max(1e-9)),
+            if both {
+                format!(
+                    "{:.1}×",
+                    up.requested.as_secs_f64() / ours.requested.as_secs_f64().max(1e-9)
+                )
+            } else {
+                "—".to_string()
+            },
+            if both {
+                format!(
+                    "{:.0}× fewer requests",
+                    up.interval_requests / ours.interval_requests.max(1.0)
+                )
+            } else {
+                "—".to_string()
+            },
+            "—".to_string(),
+        ];
+        (columns(up), ratios)
+    });
+    crate::bench::print_comparison(
+        "upstream helm-controller v1.6.0",
+        &labels,
+        &columns(&ours),
+        theirs.as_ref().map(|(c, r)| (c.as_slice(), r.as_slice())),
+    );
     for (side, m) in
         std::iter::once(("flux-rs", &ours)).chain(upstream.iter().map(|u| ("upstream", u)))
     {

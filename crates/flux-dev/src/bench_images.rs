@@ -148,47 +148,33 @@ async fn run(repositories: usize, tags: usize, files: usize) -> Result<(), Strin
         "peak memory (upstream: both controllers' peaks added)",
         "CPU time of the controllers, whole run",
     ];
-    let ours_columns = columns(&ours);
-    match &upstream {
-        Some(up) => {
-            let up_columns = columns(up);
-            println!("| measure | flux-rs | upstream image controllers v1.2.4 | ratio |");
-            println!("|---|---|---|---|");
-            let ratio = |u: Option<Duration>, o: Option<Duration>| match (u, o) {
-                (Some(u), Some(o)) => {
-                    format!("{:.1}×", u.as_secs_f64() / o.as_secs_f64().max(1e-9))
-                }
-                _ => "—".to_string(),
-            };
-            let ratios = [
-                ratio(up.initial, ours.initial),
-                ratio(up.new_tag, ours.new_tag),
-                format!(
-                    "{:.1}× fewer",
-                    up.quiet_requests as f64 / (ours.quiet_requests as f64).max(1.0)
-                ),
-                format!(
-                    "{:.1}× fewer",
-                    up.busy_requests as f64 / (ours.busy_requests as f64).max(1.0)
-                ),
-                format!("{:.1}×", up.peak_mib / ours.peak_mib.max(1e-9)),
-                format!("{:.1}×", up.cpu_seconds / ours.cpu_seconds.max(1e-9)),
-            ];
-            for i in 0..labels.len() {
-                println!(
-                    "| {} | {} | {} | {} |",
-                    labels[i], ours_columns[i], up_columns[i], ratios[i]
-                );
-            }
-        }
-        None => {
-            println!("| measure | flux-rs |");
-            println!("|---|---|");
-            for i in 0..labels.len() {
-                println!("| {} | {} |", labels[i], ours_columns[i]);
-            }
-        }
-    }
+    let ratio = |u: Option<Duration>, o: Option<Duration>| match (u, o) {
+        (Some(u), Some(o)) => format!("{:.1}×", u.as_secs_f64() / o.as_secs_f64().max(1e-9)),
+        _ => "—".to_string(),
+    };
+    let theirs = upstream.as_ref().map(|up| {
+        let ratios = [
+            ratio(up.initial, ours.initial),
+            ratio(up.new_tag, ours.new_tag),
+            format!(
+                "{:.1}× fewer",
+                up.quiet_requests as f64 / (ours.quiet_requests as f64).max(1.0)
+            ),
+            format!(
+                "{:.1}× fewer",
+                up.busy_requests as f64 / (ours.busy_requests as f64).max(1.0)
+            ),
+            format!("{:.1}×", up.peak_mib / ours.peak_mib.max(1e-9)),
+            format!("{:.1}×", up.cpu_seconds / ours.cpu_seconds.max(1e-9)),
+        ];
+        (columns(up), ratios)
+    });
+    crate::bench::print_comparison(
+        "upstream image controllers v1.2.4",
+        &labels,
+        &columns(&ours),
+        theirs.as_ref().map(|(c, r)| (c.as_slice(), r.as_slice())),
+    );
     for (side, m) in
         std::iter::once(("flux-rs", &ours)).chain(upstream.iter().map(|u| ("upstream", u)))
     {

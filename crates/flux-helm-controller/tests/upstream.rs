@@ -10,55 +10,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use flux_api::helm::v2::{HelmRelease, HelmReleaseStatus};
 use flux_artifact::{Retention, Storage};
-use flux_testenv::{ControlPlane, HelmRepoServer};
+use flux_testenv::{ControlPlane, HelmRepoServer, UpstreamController};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
-/// Kills the upstream controller when the test ends, however it ends.
-struct Upstream(Child);
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_upstream(cp: &ControlPlane, namespace: &str, log: &Path) -> Upstream {
-    let binary = flux_testenv::tool("helm-controller-upstream")
-        .expect("upstream helm-controller (scripts/install-deps.sh)");
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(binary)
-        .env("KUBECONFIG", cp.kubeconfig_path())
-        .env("RUNTIME_NAMESPACE", namespace)
-        .args([
-            "--watch-all-namespaces=false",
-            "--enable-leader-election=false",
-            "--requeue-dependency=2s",
-        ])
-        .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
-        .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Upstream(child)
+fn start_upstream(cp: &ControlPlane, namespace: &str, log: &Path) -> UpstreamController {
+    UpstreamController::start(
+        cp,
+        "helm-controller-upstream",
+        namespace,
+        log,
+        &["--requeue-dependency=2s".to_string()],
+    )
+    .expect("upstream helm-controller (scripts/install-deps.sh)")
 }
 
 /// Our source controller for `namespace` (both sides read their charts

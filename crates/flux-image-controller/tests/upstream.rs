@@ -277,7 +277,7 @@ async fn same_results_as_upstream() {
         cp,
         "image-reflector-controller-upstream",
         &theirs,
-        upstream_dir.path(),
+        &upstream_dir.path().join("reflector.log"),
         &[
             format!("--storage-path={}", data.display()),
             "--feature-gates=FluxStorage=true".to_string(),
@@ -288,7 +288,7 @@ async fn same_results_as_upstream() {
         cp,
         "image-automation-controller-upstream",
         &theirs,
-        upstream_dir.path(),
+        &upstream_dir.path().join("automation.log"),
         &[],
     )
     .expect("upstream image-automation-controller (scripts/install-deps.sh)");

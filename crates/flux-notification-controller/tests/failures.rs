@@ -363,17 +363,22 @@ async fn failures_are_reported_and_refused() {
         .await,
         400
     );
-    assert_eq!(
-        post(
-            &hook,
-            &"x".repeat(4 << 20),
-            &[
-                ("x-gitlab-token", "gl-hook"),
-                ("x-gitlab-event", "Push Hook")
-            ]
-        )
-        .await,
-        400
+    // Too large: refused after 3 MiB. The server stops reading there, so
+    // a client still sending may see the connection reset before it reads
+    // the 400 (as with Go's server, which drains only 256 KiB): either
+    // way nothing is accepted.
+    let too_large = post(
+        &hook,
+        &"x".repeat(4 << 20),
+        &[
+            ("x-gitlab-token", "gl-hook"),
+            ("x-gitlab-event", "Push Hook"),
+        ],
+    )
+    .await;
+    assert!(
+        too_large == 400 || too_large == 0,
+        "a 4 MiB body answered {too_large}"
     );
     // One resource is missing: the other is annotated, the answer is 500.
     assert_eq!(

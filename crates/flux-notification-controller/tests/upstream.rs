@@ -28,20 +28,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use flux_testenv::{ControlPlane, free_port};
+use flux_testenv::{ControlPlane, UpstreamController, free_port};
 use kube::Api;
 use kube::api::DynamicObject;
 use serde_json::{Value, json};
-
-/// Kills the upstream controller when dropped.
-struct Upstream(Child);
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Captured {
@@ -206,27 +196,18 @@ fn start_upstream(
     events: u16,
     hooks: u16,
     log: &Path,
-) -> Upstream {
-    let binary = flux_testenv::tool("notification-controller-upstream")
-        .expect("upstream notification-controller (scripts/install-deps.sh)");
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(binary)
-        .env("KUBECONFIG", cp.kubeconfig_path())
-        .env("RUNTIME_NAMESPACE", namespace)
-        .args([
-            "--watch-all-namespaces=false",
-            "--enable-leader-election=false",
-        ])
-        .arg(format!("--events-addr=127.0.0.1:{events}"))
-        .arg(format!("--receiverAddr=127.0.0.1:{hooks}"))
-        .arg(format!("--metrics-addr=127.0.0.1:{}", free_port().unwrap()))
-        .arg(format!("--health-addr=127.0.0.1:{}", free_port().unwrap()))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Upstream(child)
+) -> UpstreamController {
+    UpstreamController::start(
+        cp,
+        "notification-controller-upstream",
+        namespace,
+        log,
+        &[
+            format!("--events-addr=127.0.0.1:{events}"),
+            format!("--receiverAddr=127.0.0.1:{hooks}"),
+        ],
+    )
+    .expect("upstream notification-controller (scripts/install-deps.sh)")
 }
 
 /// The provider types compared, each with its spec and Secret data.

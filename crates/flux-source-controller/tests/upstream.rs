@@ -11,7 +11,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 use flux_api::meta::ConditionStatus;
@@ -20,54 +19,28 @@ use flux_artifact::{Retention, Storage};
 use flux_oci::artifact::{self, CONTENT_MEDIA_TYPE, Metadata};
 use flux_oci::{Client, ClientOptions, Reference};
 use flux_source_controller::{Context, run, server::serve_storage};
-use flux_testenv::{ControlPlane, GitHttpServer, HelmRepoServer, OciRegistry, S3Server};
+use flux_testenv::{
+    ControlPlane, GitHttpServer, HelmRepoServer, OciRegistry, S3Server, UpstreamController,
+};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-/// Kills the upstream controller when the test ends, however it ends.
-struct Upstream(Child);
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_upstream(cp: &ControlPlane, namespace: &str, storage: &Path) -> Upstream {
-    let binary = flux_testenv::tool("source-controller-upstream")
-        .expect("upstream source-controller (scripts/install-deps.sh)");
-    let storage_addr = format!("127.0.0.1:{}", free_port());
+fn start_upstream(cp: &ControlPlane, namespace: &str, storage: &Path) -> UpstreamController {
     std::fs::create_dir_all(storage.join("data")).unwrap();
-    let log = std::fs::File::create(storage.join("controller.log")).unwrap();
-    let child = Command::new(binary)
-        .env("KUBECONFIG", cp.kubeconfig_path())
-        .env("RUNTIME_NAMESPACE", namespace)
-        .args([
-            "--watch-all-namespaces=false",
-            "--enable-leader-election=false",
-            "--log-level=debug",
-        ])
-        .arg(format!("--storage-path={}", storage.join("data").display()))
-        .arg(format!("--storage-addr={storage_addr}"))
-        .arg(format!("--storage-adv-addr={storage_addr}"))
-        .arg(format!("--metrics-addr=127.0.0.1:{}", free_port()))
-        .arg(format!("--health-addr=127.0.0.1:{}", free_port()))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Upstream(child)
+    let storage_addr = format!("127.0.0.1:{}", flux_testenv::free_port().unwrap());
+    UpstreamController::start(
+        cp,
+        "source-controller-upstream",
+        namespace,
+        &storage.join("controller.log"),
+        &[
+            format!("--storage-path={}", storage.join("data").display()),
+            format!("--storage-addr={storage_addr}"),
+            format!("--storage-adv-addr={storage_addr}"),
+        ],
+    )
+    .expect("upstream source-controller (scripts/install-deps.sh)")
 }
 
 async fn start_ours(cp: &ControlPlane, namespace: &str) -> tempfile::TempDir {

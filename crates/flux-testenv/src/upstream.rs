@@ -16,18 +16,17 @@ pub struct UpstreamController(Child);
 impl UpstreamController {
     /// Starts `name` (a tool the install scripts link, such as
     /// `image-reflector-controller-upstream`) on `cp`, watching only
-    /// `namespace`, without leader election, logging at debug level to
-    /// `<log_dir>/<name>.log`, with `extra` arguments.
+    /// `namespace`, without leader election, logging at debug level to the
+    /// file `log`, with `extra` arguments.
     pub fn start(
         cp: &ControlPlane,
         name: &str,
         namespace: &str,
-        log_dir: &Path,
+        log: &Path,
         extra: &[String],
     ) -> Result<Self> {
         let binary = tool(name)?;
-        let log = std::fs::File::create(log_dir.join(format!("{name}.log")))
-            .map_err(io(format!("creating the log of {name}")))?;
+        let log = std::fs::File::create(log).map_err(io(format!("creating the log of {name}")))?;
         let stderr = log
             .try_clone()
             .map_err(io(format!("creating the log of {name}")))?;
