@@ -5,51 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+
+use support::{ok, run, same_as_upstream};
 
 use flux_testenv::ControlPlane;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
-
-fn run(binary: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(binary)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("FLUX_SYSTEM_NAMESPACE")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(kubeconfig: &Path, args: &[&str]) -> (String, String) {
-    let out = run(Path::new(env!("CARGO_BIN_EXE_flux")), kubeconfig, args);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    );
-    assert!(out.status.success(), "flux {args:?}:\n{stdout}\n{stderr}");
-    (stdout, stderr)
-}
-
-fn same_as_upstream(kubeconfig: &Path, args: &[&str]) -> String {
-    let upstream =
-        flux_testenv::tool("flux-upstream").expect("upstream flux (scripts/install-deps.sh)");
-    let theirs = run(&upstream, kubeconfig, args);
-    assert!(
-        theirs.status.success(),
-        "upstream {args:?}: {}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
-    let (ours, _) = ok(kubeconfig, args);
-    assert_eq!(
-        ours,
-        String::from_utf8_lossy(&theirs.stdout),
-        "flux {args:?}: ours (left), upstream's (right)"
-    );
-    ours
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_objects_through_the_cli() {
